@@ -1,0 +1,51 @@
+// The machine an environment runs on. Implementations live side by side (local.ts, ssh.ts,
+// lightsail.ts); a driver that builds on another (lightsail on ssh) takes it through this
+// interface and never imports it.
+
+/** How the docker CLI (and compose) reach the machine's engine: environment for the child process. */
+export interface DockerEndpoint {
+  /** e.g. { DOCKER_HOST: 'unix:///tmp/prevu-xyz/docker.sock' }; empty for the local engine. */
+  env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+/** Files the project needs on the machine: build contexts and bind-mount sources. */
+export interface UploadPlan {
+  /** Absolute local paths (files or directories). */
+  paths: string[];
+}
+
+export interface UploadResult {
+  /** Local absolute path -> path on the machine. Identity on the local driver. */
+  mapping: Map<string, string>;
+  filesSent: number;
+  filesUnchanged: number;
+}
+
+export interface MachineRecord {
+  envId: string;
+  driver: string;
+  state: string;
+  /** Where the machine is (host name or address); undefined for local. */
+  host?: string;
+  createdAt?: Date;
+}
+
+export interface Machine {
+  readonly envId: string;
+  docker(): Promise<DockerEndpoint>;
+  upload(plan: UploadPlan, signal?: AbortSignal): Promise<UploadResult>;
+}
+
+export interface Driver {
+  readonly name: string;
+  /** Finds or creates the env's machine, ready to take Docker commands. Idempotent. */
+  ensureMachine(envId: string, signal?: AbortSignal): Promise<Machine>;
+  /** The machine of an existing env, without creating anything; undefined when there is none. */
+  findMachine(envId: string): Promise<Machine | undefined>;
+  /** Machines this driver made for the profile (for `ls` and `purge`). */
+  list(): Promise<MachineRecord[]>;
+  /** Deletes the env's machine when the driver created it (no-op on local/ssh). Idempotent. */
+  remove(envId: string): Promise<void>;
+  close(): Promise<void>;
+}

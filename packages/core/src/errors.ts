@@ -1,0 +1,79 @@
+// The catalogue of errors prevu reports: a stable code, one line saying what was wrong and what
+// to do, and an exit code with a meaning (1: the user can fix it, 2: the environment is wrong).
+export const ExitCode = { ok: 0, user: 1, environment: 2, interrupted: 130 } as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+export type ErrorKind = 'user' | 'environment';
+
+export class PrevuError extends Error {
+  override name = 'PrevuError';
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly fix: string,
+    readonly kind: ErrorKind = 'user',
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+
+  get exitCode(): ExitCode {
+    return this.kind === 'user' ? ExitCode.user : ExitCode.environment;
+  }
+
+  /** One line: what was wrong, then what to do. */
+  get line(): string {
+    return this.fix ? `${this.message}: ${this.fix}` : this.message;
+  }
+}
+
+type Factory<A extends unknown[]> = (...args: A) => PrevuError;
+const define =
+  <A extends unknown[]>(code: string, kind: ErrorKind, make: (...args: A) => [message: string, fix: string]): Factory<A> =>
+  (...args) => {
+    const [message, fix] = make(...args);
+    return new PrevuError(code, message, fix, kind);
+  };
+
+export const errors = {
+  noComposeFile: define('PREVU_NO_COMPOSE_FILE', 'user', (dir: string) => [
+    `no compose file in ${dir}`,
+    'run prevu in a directory with compose.yaml or pass -f <file>',
+  ]),
+  invalidCompose: define('PREVU_INVALID_COMPOSE', 'user', (detail: string) => [
+    `the compose project is invalid (${detail})`,
+    'fix the file; `docker compose config` shows the same error',
+  ]),
+  dockerNotRunning: define('PREVU_DOCKER_DOWN', 'environment', (detail: string) => [
+    `Docker is not reachable (${detail})`,
+    'start Docker (or run scripts/ensure-docker.sh) and retry',
+  ]),
+  composeMissing: define('PREVU_COMPOSE_MISSING', 'environment', () => [
+    'docker compose v2 is not installed',
+    'install the Docker Compose v2 plugin (scripts/ensure-docker.sh does it on Debian)',
+  ]),
+  tunnelServerUnreachable: define('PREVU_TUNNEL_UNREACHABLE', 'environment', (address: string, detail: string) => [
+    `the tunnel server at ${address} does not answer (${detail})`,
+    'check the address with `prevu doctor`, or `prevu server start` for the embedded one',
+  ]),
+  unknownProfile: define('PREVU_UNKNOWN_PROFILE', 'user', (name: string) => [
+    `no profile named "${name}"`,
+    'list profiles with `prevu profile ls` or create one with `prevu init`',
+  ]),
+  hostKeyMismatch: define('PREVU_HOST_KEY_MISMATCH', 'user', (host: string) => [
+    `the SSH host key of ${host} does not match the one recorded`,
+    'if the host was rebuilt, remove its line from the profile known_hosts and retry',
+  ]),
+  unknownEnv: define('PREVU_UNKNOWN_ENV', 'user', (envId: string) => [
+    `no environment "${envId}"`,
+    'see `prevu ls` for the environments of this profile',
+  ]),
+  invalidInput: define('PREVU_INVALID_INPUT', 'user', (what: string, fix: string) => [what, fix]),
+  timeout: define('PREVU_TIMEOUT', 'environment', (what: string, fix: string) => [what, fix]),
+  cloud: define('PREVU_CLOUD', 'environment', (what: string, fix: string) => [what, fix]),
+  cloudUser: define('PREVU_CLOUD_USER', 'user', (what: string, fix: string) => [what, fix]),
+};
+
+export function isPrevuError(error: unknown): error is PrevuError {
+  return error instanceof PrevuError;
+}

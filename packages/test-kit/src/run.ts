@@ -1,0 +1,16 @@
+// Every resource the kit makes carries the label `dev.prevu.test=<runId>`, so a sweep finds it
+// even after a crash. scripts/test.sh sets PREVU_TEST_RUN for the whole suite.
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const TEST_LABEL = 'dev.prevu.test';
+export const runId: string = (process.env.PREVU_TEST_RUN ||= `r${randomBytes(4).toString('hex')}`);
+export const runLabel = `${TEST_LABEL}=${runId}`;
+/** Where the kit records the pids of processes it started, for the sweep after an interrupted run. */
+export const pidDir = join(tmpdir(), `prevu-test-${runId}`, 'pids');
+
+/** A short unique name for test resources: lowercase, DNS-safe. */
+export function uniqueName(prefix = 't'): string {
+  return `${prefix}${randomBytes(3).toString('hex')}`;
+}
