@@ -20,13 +20,9 @@ leaks=0
 new_containers=$(comm -13 <(echo "$containers_before") <(docker ps -aq --no-trunc | sort))
 if [ -n "$new_containers" ]; then
   echo "LEAK: containers left after the suite:" >&2
-  docker ps -a --no-trunc --filter "id=${new_containers%%$'\n'*}" --format '  {{.Names}} ({{.Image}})' >&2
+  for id in $new_containers; do docker ps -a --no-trunc --filter "id=$id" --format '  {{.Names}} ({{.Image}}, {{.Status}})' >&2; done
   leaks=$((leaks + $(echo "$new_containers" | wc -l)))
-  # shellcheck disable=SC2086
-  docker rm -fv $new_containers >/dev/null 2>&1
 fi
-swept=$(docker ps -aq --filter "label=dev.prevu.test=$PREVU_TEST_RUN" | wc -l)
-leaks=$((leaks + swept))
 
 node scripts/test-summary.mjs .test-results/vitest.json "$leaks"
 summary_rc=$?
