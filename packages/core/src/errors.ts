@@ -72,6 +72,38 @@ export const errors = {
   timeout: define('PREVU_TIMEOUT', 'environment', (what: string, fix: string) => [what, fix]),
   cloud: define('PREVU_CLOUD', 'environment', (what: string, fix: string) => [what, fix]),
   cloudUser: define('PREVU_CLOUD_USER', 'user', (what: string, fix: string) => [what, fix]),
+  awsNoCredentials: define('PREVU_AWS_NO_CREDENTIALS', 'user', (detail: string) => [
+    `no AWS credentials found (${detail})`,
+    'set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE (after `aws sso login` for SSO)',
+  ]),
+  awsBadCredentials: define('PREVU_AWS_BAD_CREDENTIALS', 'user', (detail: string) => [
+    `AWS rejected the credentials (${detail})`,
+    'check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the AWS_PROFILE in use (`aws sts get-caller-identity`)',
+  ]),
+  awsAccessDenied: define('PREVU_AWS_ACCESS_DENIED', 'user', (action: string, detail: string) => [
+    `AWS denied ${action} (${detail})`,
+    `allow ${action} in the IAM policy of these credentials`,
+  ]),
+  awsInvalidSetting: define('PREVU_AWS_INVALID_SETTING', 'user', (what: string, flag: string, list: string) => [
+    `Lightsail does not accept ${what}`,
+    `choose another with ${flag} (\`${list}\` lists them)`,
+  ]),
+  awsQuota: define('PREVU_AWS_QUOTA', 'user', (detail: string) => [
+    `the Lightsail instance quota is reached (${detail})`,
+    'delete unused environments (`prevu ls`, `prevu down`) or ask AWS for a higher quota',
+  ]),
+  awsThrottled: define('PREVU_AWS_THROTTLED', 'environment', (action: string) => [
+    `AWS kept throttling ${action} after the SDK's retries`,
+    'wait a minute and retry; other tools may be using the same account heavily',
+  ]),
+  awsUnreachable: define('PREVU_AWS_UNREACHABLE', 'environment', (endpoint: string, detail: string) => [
+    `the Lightsail API at ${endpoint} does not answer (${detail})`,
+    'check the network, the region, and AWS_ENDPOINT_URL_LIGHTSAIL if set',
+  ]),
+  machineNotReady: define('PREVU_MACHINE_NOT_READY', 'environment', (what: string, seconds: number, fix: string) => [
+    `${what} after ${seconds} s`,
+    fix,
+  ]),
 };
 
 export function isPrevuError(error: unknown): error is PrevuError {

@@ -6,3 +6,4 @@ export * from './process.js';
 export * from './compose.js';
 export * from './http.js';
 export * from './kit.js';
+export * from './lightsail-stand-in.js';

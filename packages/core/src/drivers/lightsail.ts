@@ -1,0 +1,339 @@
+// The lightsail driver: one AWS Lightsail instance per environment, found by its tags
+// (`prevu:env`, `prevu:profile`) or created with them and with user-data that installs Docker;
+// once SSH and Docker answer, everything else is the ssh driver's, reached through the Driver
+// interface (the registry passes an ssh-driver factory; this file never imports ssh.ts).
+import { execFile } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import {
+  CreateInstancesCommand,
+  DeleteInstanceCommand,
+  GetInstanceCommand,
+  GetInstancesCommand,
+  GetKeyPairCommand,
+  ImportKeyPairCommand,
+  LightsailClient,
+  OpenInstancePublicPortsCommand,
+  type GetInstanceCommandOutput,
+  type GetInstancesCommandOutput,
+  type Instance,
+} from '@aws-sdk/client-lightsail';
+import { z } from 'zod';
+import { errors, isPrevuError } from '../errors.js';
+import { accountIdFromKeyBlob, toLabelPart } from '../names.js';
+import type { Driver, Machine, MachineRecord } from './driver.js';
+import { lightsailError } from './lightsail-errors.js';
+import { lightsailUserData } from './lightsail-user-data.js';
+
+export const TAG_ENV = 'prevu:env';
+export const TAG_PROFILE = 'prevu:profile';
+
+/** What the profile stores (flags of `prevu init` / `prevu up`, same names in kebab-case). */
+export const lightsailSettingsSchema = z.object({
+  /** Default: the SDK's region chain (AWS_REGION, AWS_PROFILE's config). */
+  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'a region looks like us-east-1').optional(),
+  /** Default: `<region>a`. */
+  availabilityZone: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+[a-z]$/, 'an availability zone looks like us-east-1a').optional(),
+  /** small_3_0: 2 GB RAM, 2 vCPUs; enough for a compose project and its image builds. */
+  bundleId: z.string().min(1).default('small_3_0'),
+  blueprintId: z.string().min(1).default('debian_12'),
+  /** Default: `prevu-<accountId>`, so one name always means one key. */
+  keyPairName: z.string().regex(/^[\w.-]{1,255}$/, 'letters, digits, _ . - only').optional(),
+  sshPort: z.number().int().min(1).max(65535).default(22),
+  /** The login user of the blueprint (Lightsail's Debian images: admin). */
+  sshUser: z.string().regex(/^[a-z_][a-z0-9_-]*$/, 'a Unix user name').default('admin'),
+});
+export type LightsailSettingsInput = z.input<typeof lightsailSettingsSchema>;
+export type LightsailSettings = z.output<typeof lightsailSettingsSchema>;
+
+/** Validates settings at the boundary; one line naming the setting on failure. */
+export function parseLightsailSettings(input: unknown): LightsailSettings {
+  const parsed = lightsailSettingsSchema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const field = issue.path.join('.') || 'settings';
+  throw errors.invalidInput(`invalid lightsail setting ${field} (${issue.message})`, `fix it with \`prevu init --driver lightsail --${kebab(field)} ...\``);
+}
+
+const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/** Where the ssh driver must connect for an instance. */
+export interface SshTarget {
+  host: string;
+  port: number;
+  user: string;
+}
+/** Makes the ssh driver for one instance (the registry binds the profile's private key). */
+export type SshDriverFactory = (target: SshTarget) => Driver;
+
+export interface LightsailTimeouts {
+  /** From create to `running` with a public IP. */
+  runningMs: number;
+  /** From `running` to SSH and Docker answering (user-data installs Docker meanwhile). */
+  readyMs: number;
+  /** First poll interval; grows 1.5x per poll up to 5 s. */
+  pollMs: number;
+}
+
+export interface LightsailDriverOptions {
+  /** Profile name, recorded in the `prevu:profile` tag. */
+  profile: string;
+  settings: LightsailSettingsInput;
+  /** The profile's OpenSSH public key line; imported as the instance's key pair. */
+  publicKey: string;
+  sshDriver: SshDriverFactory;
+  onProgress?: (message: string) => void;
+  timeouts?: Partial<LightsailTimeouts>;
+}
+
+const execFileAsync = promisify(execFile);
+
+export class LightsailDriver implements Driver {
+  readonly name = 'lightsail';
+  private readonly settings: LightsailSettings;
+  private readonly client: LightsailClient;
+  private readonly timeouts: LightsailTimeouts;
+  private readonly ssh = new Map<string, Driver>();
+  private region?: string;
+
+  constructor(private readonly options: LightsailDriverOptions) {
+    this.settings = parseLightsailSettings(options.settings);
+    // Endpoint, credentials and retries come from the SDK's own chains: AWS_ENDPOINT_URL_LIGHTSAIL,
+    // env/SSO/shared profiles, the standard retry strategy (3 attempts, backoff on throttling).
+    this.client = new LightsailClient(this.settings.region ? { region: this.settings.region } : {});
+    this.timeouts = { runningMs: 300_000, readyMs: 600_000, pollMs: 1000, ...options.timeouts };
+  }
+
+  async ensureMachine(envId: string, signal?: AbortSignal): Promise<Machine> {
+    let instance = await this.findInstance(envId, signal);
+    if (instance) {
+      this.progress(`reusing Lightsail instance ${instance.name} (${instance.state?.name})`);
+    } else {
+      const keyPairName = await this.ensureKeyPair(signal);
+      const name = instanceName(this.options.profile, envId);
+      const availabilityZone = await this.availabilityZone();
+      this.progress(`creating Lightsail instance ${name} (${this.settings.bundleId}, ${this.settings.blueprintId}, ${availabilityZone})`);
+      // Tags go in the create call itself: an interrupted `up` can never leave an untagged instance.
+      await this.call('CreateInstances', signal, () =>
+        new CreateInstancesCommand({
+          instanceNames: [name],
+          availabilityZone,
+          bundleId: this.settings.bundleId,
+          blueprintId: this.settings.blueprintId,
+          keyPairName,
+          userData: lightsailUserData({ sshUser: this.settings.sshUser, sshPort: this.settings.sshPort }),
+          tags: [
+            { key: TAG_ENV, value: envId },
+            { key: TAG_PROFILE, value: this.options.profile },
+          ],
+        }),
+      );
+      instance = { name };
+    }
+    const running = await this.waitRunning(instance.name!, signal);
+    if (this.settings.sshPort !== 22) {
+      // Lightsail's firewall opens 22 only; the port is idempotent to open again.
+      await this.call('OpenInstancePublicPorts', signal, () =>
+        new OpenInstancePublicPortsCommand({ instanceName: running.name, portInfo: { fromPort: this.settings.sshPort, toPort: this.settings.sshPort, protocol: 'tcp' } }),
+      );
+    }
+    return this.waitReady(envId, running.publicIpAddress!, signal);
+  }
+
+  async findMachine(envId: string): Promise<Machine | undefined> {
+    const instance = await this.findInstance(envId);
+    if (!instance?.publicIpAddress || instance.state?.name !== 'running') return undefined;
+    return this.sshDriver(envId, instance.publicIpAddress).findMachine(envId);
+  }
+
+  async list(): Promise<MachineRecord[]> {
+    const instances = await this.instances();
+    return instances.map((i) => ({
+      envId: tag(i, TAG_ENV)!,
+      driver: this.name,
+      state: i.state?.name ?? 'unknown',
+      ...(i.publicIpAddress ? { host: i.publicIpAddress } : {}),
+      ...(i.createdAt ? { createdAt: i.createdAt } : {}),
+    }));
+  }
+
+  async remove(envId: string): Promise<void> {
+    await this.dropSsh(envId);
+    const matches = (await this.instances()).filter((i) => tag(i, TAG_ENV) === envId);
+    for (const instance of matches) {
+      this.progress(`deleting Lightsail instance ${instance.name}`);
+      try {
+        await this.call('DeleteInstance', undefined, () => new DeleteInstanceCommand({ instanceName: instance.name }));
+      } catch (error) {
+        // Deleted meanwhile (a concurrent `down`): that is the goal.
+        if (!notFound(error)) throw error;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const envId of [...this.ssh.keys()]) await this.dropSsh(envId);
+    this.client.destroy();
+  }
+
+  /** The profile's instances (all envs), every page of GetInstances. */
+  private async instances(signal?: AbortSignal): Promise<Instance[]> {
+    const found: Instance[] = [];
+    let pageToken: string | undefined;
+    do {
+      const page = await this.call<GetInstancesCommandOutput>('GetInstances', signal, () => new GetInstancesCommand(pageToken ? { pageToken } : {}));
+      found.push(...(page.instances ?? []).filter((i) => tag(i, TAG_PROFILE) === this.options.profile && tag(i, TAG_ENV)));
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    return found;
+  }
+
+  private async findInstance(envId: string, signal?: AbortSignal): Promise<Instance | undefined> {
+    return (await this.instances(signal)).find((i) => tag(i, TAG_ENV) === envId);
+  }
+
+  private async ensureKeyPair(signal?: AbortSignal): Promise<string> {
+    const name = this.settings.keyPairName ?? `prevu-${accountIdFromKeyBlob(keyBlob(this.options.publicKey))}`;
+    try {
+      await this.call('GetKeyPair', signal, () => new GetKeyPairCommand({ keyPairName: name }));
+      return name;
+    } catch (error) {
+      if (!notFound(error)) throw error;
+    }
+    this.progress(`importing key pair ${name}`);
+    try {
+      await this.call('ImportKeyPair', signal, () => new ImportKeyPairCommand({ keyPairName: name, publicKeyBase64: this.options.publicKey.trim() }));
+    } catch (error) {
+      // Imported meanwhile by a concurrent `up` of the same profile: the name is bound to the key.
+      if (!(isPrevuError(error) && /already in use|already exists/i.test(String((error.cause as Error | undefined)?.message)))) throw error;
+    }
+    return name;
+  }
+
+  private async waitRunning(name: string, signal?: AbortSignal): Promise<Instance> {
+    const started = Date.now();
+    let interval = this.timeouts.pollMs;
+    for (;;) {
+      const { instance } = await this.call<GetInstanceCommandOutput>('GetInstance', signal, () => new GetInstanceCommand({ instanceName: name }));
+      const state = instance?.state?.name ?? 'unknown';
+      if (state === 'running' && instance?.publicIpAddress) return instance;
+      if (state === 'stopped' || state === 'stopping' || state === 'shutting-down' || state === 'terminated') {
+        throw errors.cloudUser(`Lightsail instance ${name} is ${state}`, 'start it in the Lightsail console, or `prevu down` to delete it and `prevu up` again');
+      }
+      const elapsed = Date.now() - started;
+      if (elapsed >= this.timeouts.runningMs) {
+        throw errors.machineNotReady(`Lightsail instance ${name} is still ${state}`, Math.round(elapsed / 1000), 'look at it in the Lightsail console; `prevu down` deletes it');
+      }
+      this.progress(`waiting for ${name}: ${state} (${Math.round(elapsed / 1000)} s)`);
+      await sleep(Math.min(interval, this.timeouts.runningMs - elapsed), undefined, { signal });
+      interval = Math.min(interval * 1.5, 5000);
+    }
+  }
+
+  /** Until SSH and Docker answer through the ssh driver: user-data may still be installing Docker. */
+  private async waitReady(envId: string, host: string, signal?: AbortSignal): Promise<Machine> {
+    const started = Date.now();
+    let interval = this.timeouts.pollMs;
+    for (;;) {
+      const ssh = this.sshDriver(envId, host);
+      let cause: unknown;
+      try {
+        const machine = await ssh.ensureMachine(envId, signal);
+        const endpoint = await machine.docker();
+        try {
+          await execFileAsync('docker', ['version', '--format', '{{.Server.Version}}'], { env: { ...process.env, ...endpoint.env }, timeout: 20_000, ...(signal ? { signal } : {}) });
+        } finally {
+          await endpoint.close();
+        }
+        return machine;
+      } catch (error) {
+        // A changed host key is the user's to judge, never something to wait out.
+        if (signal?.aborted || (isPrevuError(error) && error.code === 'PREVU_HOST_KEY_MISMATCH')) throw error;
+        cause = error;
+        // A fresh SSH session next time: group membership (docker) is read at login.
+        await this.dropSsh(envId);
+      }
+      const elapsed = Date.now() - started;
+      if (elapsed >= this.timeouts.readyMs) {
+        const detail = ((cause as { stderr?: string; message?: string }).stderr || (cause as Error).message || String(cause)).trim().split('\n')[0];
+        throw errors.machineNotReady(`SSH and Docker on ${host}:${this.settings.sshPort} do not answer (${detail})`, Math.round(elapsed / 1000), 'the instance may still be installing Docker: retry `prevu up`, or `prevu down` to delete it');
+      }
+      this.progress(`waiting for SSH and Docker on ${host} (${Math.round(elapsed / 1000)} s)`);
+      await sleep(Math.min(interval, this.timeouts.readyMs - elapsed), undefined, { signal });
+      interval = Math.min(interval * 1.5, 5000);
+    }
+  }
+
+  private sshDriver(envId: string, host: string): Driver {
+    let driver = this.ssh.get(envId);
+    if (!driver) {
+      driver = this.options.sshDriver({ host, port: this.settings.sshPort, user: this.settings.sshUser });
+      this.ssh.set(envId, driver);
+    }
+    return driver;
+  }
+
+  private async dropSsh(envId: string): Promise<void> {
+    const driver = this.ssh.get(envId);
+    this.ssh.delete(envId);
+    await driver?.close().catch(() => undefined);
+  }
+
+  private async availabilityZone(): Promise<string> {
+    return this.settings.availabilityZone ?? `${await this.resolvedRegion()}a`;
+  }
+
+  private async resolvedRegion(): Promise<string> {
+    if (this.region) return this.region;
+    try {
+      this.region = await this.client.config.region();
+    } catch {
+      this.region = undefined;
+    }
+    if (!this.region) throw errors.invalidInput('no AWS region for the lightsail driver', 'pass --region (e.g. us-east-1) or set AWS_REGION');
+    return this.region;
+  }
+
+  /** Sends one command; any failure becomes the one-line PrevuError that names its cause. */
+  private async call<T = unknown>(operation: string, signal: AbortSignal | undefined, make: () => { input: unknown }): Promise<T> {
+    const region = await this.resolvedRegion();
+    try {
+      // The SDK's send() is overloaded per command; the call sites pin T to their command's output.
+      return (await this.client.send(make() as never, signal ? { abortSignal: signal } : {})) as T;
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      throw lightsailError(error, {
+        operation,
+        region,
+        availabilityZone: this.settings.availabilityZone ?? `${region}a`,
+        bundleId: this.settings.bundleId,
+        blueprintId: this.settings.blueprintId,
+        endpoint: process.env.AWS_ENDPOINT_URL_LIGHTSAIL ?? process.env.AWS_ENDPOINT_URL ?? `https://lightsail.${region}.amazonaws.com`,
+      });
+    }
+  }
+
+  private progress(message: string): void {
+    this.options.onProgress?.(message);
+  }
+}
+
+function tag(instance: Instance, key: string): string | undefined {
+  return instance.tags?.find((t) => t.key === key)?.value;
+}
+
+function notFound(error: unknown): boolean {
+  return isPrevuError(error) && (error.cause as { name?: string } | undefined)?.name === 'NotFoundException';
+}
+
+/** `prevu-<profile>-<envId>`: deterministic, so two racing `up`s cannot make two instances. */
+export function instanceName(profile: string, envId: string): string {
+  return `prevu-${toLabelPart(profile) || 'default'}-${envId}`;
+}
+
+/** The wire-format key blob of an OpenSSH public key line (`ssh-ed25519 AAAA... comment`). */
+function keyBlob(publicKey: string): Buffer {
+  const base64 = publicKey.trim().split(/\s+/)[1];
+  if (!base64) throw errors.invalidInput('the profile public key is not an OpenSSH public key line', 'recreate the profile with `prevu init`');
+  return Buffer.from(base64, 'base64');
+}

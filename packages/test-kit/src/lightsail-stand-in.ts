@@ -1,0 +1,320 @@
+// A local stand-in for the AWS Lightsail API, for tests that drive the real
+// @aws-sdk/client-lightsail against it (AWS_ENDPOINT_URL_LIGHTSAIL=standIn.url). It speaks the
+// wire protocol the SDK speaks: AWS JSON 1.1 over POST /, `X-Amz-Target:
+// Lightsail_20161128.<Operation>`, errors as `__type` + `message` with the `x-amzn-errortype`
+// header and the service's HTTP status. Requests without a SigV4 Authorization header are
+// refused the way AWS refuses them. Instances live in memory and go `pending` -> `running` after
+// a number of polls; their public address is a real sshd the test started on loopback.
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Kit } from './kit.js';
+
+export const LIGHTSAIL_TARGET_PREFIX = 'Lightsail_20161128.';
+
+export interface LightsailStandInOptions {
+  /** Where every instance's "VM" answers SSH (the sshd harness address). */
+  sshHost: string;
+  sshPort: number;
+  /** Polls of an instance (GetInstance/GetInstances) that still see it `pending`. Default 2. */
+  pendingPolls?: number;
+  /** Instances per GetInstances page, small so tests exercise pagination. Default 2. */
+  pageSize?: number;
+  /** Regions that exist; a request signed for another one is refused. */
+  regions?: string[];
+}
+
+export interface StandInCall {
+  operation: string;
+  input: Record<string, unknown>;
+  /** The HTTP status the stand-in answered. */
+  status: number;
+  /** Region of the SigV4 credential scope. */
+  region?: string;
+}
+
+interface Tag {
+  key: string;
+  value?: string;
+}
+
+export interface StandInInstance {
+  name: string;
+  arn: string;
+  createdAt: number;
+  location: { availabilityZone: string; regionName: string };
+  blueprintId: string;
+  bundleId: string;
+  keyPairName?: string;
+  userData: string;
+  tags: Tag[];
+  state: 'pending' | 'running';
+  polls: number;
+  openPorts: { fromPort: number; toPort: number; protocol: string }[];
+}
+
+interface Failure {
+  errorType: string;
+  message: string;
+  remaining: number;
+}
+
+class AwsError extends Error {
+  constructor(
+    readonly type: string,
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+  }
+}
+
+// Lightsail answers its own exceptions with these statuses (the SDK reads the type, not the status,
+// except for its retry decisions, which also look at 429/5xx).
+const statusOf: Record<string, number> = {
+  AccessDeniedException: 403,
+  UnauthenticatedException: 401,
+  NotFoundException: 404,
+  ServiceException: 500,
+  ThrottlingException: 400,
+  InvalidInputException: 400,
+  OperationFailureException: 400,
+  AccountSetupInProgressException: 428,
+};
+
+const defaultRegions = ['us-east-1', 'us-east-2', 'us-west-2', 'eu-west-1', 'eu-west-2', 'eu-west-3', 'eu-central-1', 'eu-north-1', 'ap-south-1', 'ap-northeast-1', 'ap-northeast-2', 'ap-southeast-1', 'ap-southeast-2', 'ca-central-1'];
+const knownBundles = ['nano_3_0', 'micro_3_0', 'small_3_0', 'medium_3_0', 'large_3_0'];
+const knownBlueprints = ['debian_12', 'debian_11', 'ubuntu_22_04', 'ubuntu_24_04'];
+
+export type LightsailStandIn = Awaited<ReturnType<typeof startLightsailStandIn>>;
+
+export async function startLightsailStandIn(kit: Kit, options: LightsailStandInOptions) {
+  const regions = options.regions ?? defaultRegions;
+  const pageSize = options.pageSize ?? 2;
+  const instances = new Map<string, StandInInstance>();
+  const keyPairs = new Map<string, { name: string; publicKey: string; createdAt: number; region: string }>();
+  const failures = new Map<string, Failure[]>();
+  const calls: StandInCall[] = [];
+  const state = { pendingPolls: options.pendingPolls ?? 2 };
+  const now = () => Date.now() / 1000;
+
+  const operationResult = (resourceName: string, operationType: string, region: string) => ({
+    id: randomUUID(),
+    resourceName,
+    resourceType: operationType.includes('KeyPair') ? 'KeyPair' : 'Instance',
+    createdAt: now(),
+    location: { availabilityZone: 'all', regionName: region },
+    isTerminal: true,
+    operationType,
+    status: 'Succeeded',
+    statusChangedAt: now(),
+  });
+
+  const poll = (instance: StandInInstance) => {
+    instance.polls += 1;
+    if (instance.state === 'pending' && instance.polls > state.pendingPolls) instance.state = 'running';
+  };
+
+  const view = (i: StandInInstance) => ({
+    name: i.name,
+    arn: i.arn,
+    supportCode: `${i.name}/support`,
+    createdAt: i.createdAt,
+    location: i.location,
+    resourceType: 'Instance',
+    tags: i.tags,
+    blueprintId: i.blueprintId,
+    blueprintName: 'Debian',
+    bundleId: i.bundleId,
+    isStaticIp: false,
+    privateIpAddress: '172.26.0.10',
+    // A pending instance has no public address yet, as on AWS.
+    ...(i.state === 'running' ? { publicIpAddress: options.sshHost } : {}),
+    ipAddressType: 'ipv4',
+    state: i.state === 'running' ? { code: 16, name: 'running' } : { code: 0, name: 'pending' },
+    username: 'admin',
+    sshKeyName: i.keyPairName,
+  });
+
+  const need = (input: Record<string, unknown>, field: string): string => {
+    const value = input[field];
+    if (typeof value !== 'string' || !value) throw new AwsError('InvalidInputException', `${field} is required`);
+    return value;
+  };
+
+  const handlers: Record<string, (input: Record<string, unknown>, region: string) => unknown> = {
+    GetKeyPair(input) {
+      const name = need(input, 'keyPairName');
+      const pair = keyPairs.get(name);
+      if (!pair) throw new AwsError('NotFoundException', `The KeyPair does not exist: ${name}`);
+      return { keyPair: { name, arn: `arn:aws:lightsail:${pair.region}:000000000000:KeyPair/${name}`, createdAt: pair.createdAt, resourceType: 'KeyPair', location: { regionName: pair.region } } };
+    },
+    ImportKeyPair(input, region) {
+      const name = need(input, 'keyPairName');
+      const publicKey = need(input, 'publicKeyBase64');
+      if (keyPairs.has(name)) throw new AwsError('InvalidInputException', `Some names are already in use: ${name}`);
+      keyPairs.set(name, { name, publicKey, createdAt: now(), region });
+      return { operation: operationResult(name, 'ImportKeyPair', region) };
+    },
+    CreateInstances(input, region) {
+      const names = input.instanceNames;
+      if (!Array.isArray(names) || names.length === 0) throw new AwsError('InvalidInputException', 'instanceNames is required');
+      const availabilityZone = need(input, 'availabilityZone');
+      const bundleId = need(input, 'bundleId');
+      const blueprintId = need(input, 'blueprintId');
+      if (!availabilityZone.startsWith(region)) throw new AwsError('InvalidInputException', `The availability zone ${availabilityZone} is not valid in ${region}`);
+      if (!knownBundles.includes(bundleId)) throw new AwsError('InvalidInputException', `The bundle ID "${bundleId}" is not valid`);
+      if (!knownBlueprints.includes(blueprintId)) throw new AwsError('InvalidInputException', `The blueprint ID "${blueprintId}" is not valid`);
+      const keyPairName = input.keyPairName as string | undefined;
+      if (keyPairName && !keyPairs.has(keyPairName)) throw new AwsError('NotFoundException', `The KeyPair does not exist: ${keyPairName}`);
+      for (const name of names as string[]) {
+        if (instances.has(name)) throw new AwsError('InvalidInputException', `Some names are already in use: ${name}`);
+      }
+      return {
+        operations: (names as string[]).map((name) => {
+          instances.set(name, {
+            name,
+            arn: `arn:aws:lightsail:${region}:000000000000:Instance/${randomUUID()}`,
+            createdAt: now(),
+            location: { availabilityZone, regionName: region },
+            blueprintId,
+            bundleId,
+            ...(keyPairName ? { keyPairName } : {}),
+            userData: typeof input.userData === 'string' ? input.userData : '',
+            tags: Array.isArray(input.tags) ? (input.tags as Tag[]) : [],
+            state: 'pending',
+            polls: 0,
+            openPorts: [{ fromPort: 22, toPort: 22, protocol: 'tcp' }],
+          });
+          return operationResult(name, 'CreateInstance', region);
+        }),
+      };
+    },
+    GetInstance(input) {
+      const name = need(input, 'instanceName');
+      const instance = instances.get(name);
+      if (!instance) throw new AwsError('NotFoundException', `The Instance does not exist: ${name}`);
+      poll(instance);
+      return { instance: view(instance) };
+    },
+    GetInstances(input) {
+      const start = input.pageToken === undefined ? 0 : Number(input.pageToken);
+      if (!Number.isInteger(start) || start < 0) throw new AwsError('InvalidInputException', 'pageToken is not valid');
+      const page = [...instances.values()].slice(start, start + pageSize);
+      for (const instance of page) poll(instance);
+      const next = start + pageSize < instances.size ? String(start + pageSize) : undefined;
+      return { instances: page.map(view), ...(next ? { nextPageToken: next } : {}) };
+    },
+    OpenInstancePublicPorts(input, region) {
+      const name = need(input, 'instanceName');
+      const instance = instances.get(name);
+      if (!instance) throw new AwsError('NotFoundException', `The Instance does not exist: ${name}`);
+      const port = input.portInfo as { fromPort: number; toPort: number; protocol: string };
+      instance.openPorts.push(port);
+      return { operation: operationResult(name, 'OpenInstancePublicPorts', region) };
+    },
+    DeleteInstance(input, region) {
+      const name = need(input, 'instanceName');
+      if (!instances.delete(name)) throw new AwsError('NotFoundException', `The Instance does not exist: ${name}`);
+      return { operations: [operationResult(name, 'DeleteInstance', region)] };
+    },
+  };
+
+  const send = (res: ServerResponse, status: number, body: unknown, errorType?: string) => {
+    const text = JSON.stringify(body);
+    res.writeHead(status, {
+      'content-type': 'application/x-amz-json-1.1',
+      'content-length': Buffer.byteLength(text),
+      'x-amzn-requestid': randomUUID(),
+      ...(errorType ? { 'x-amzn-errortype': `${errorType}:http://internal.amazon.com/coral/com.amazonaws.lightsail/` } : {}),
+    });
+    res.end(text);
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const target = String(req.headers['x-amz-target'] ?? '');
+    const operation = target.startsWith(LIGHTSAIL_TARGET_PREFIX) ? target.slice(LIGHTSAIL_TARGET_PREFIX.length) : target;
+    let input: Record<string, unknown> = {};
+    const call: StandInCall = { operation, input, status: 200 };
+    calls.push(call);
+    const fail = (error: AwsError) => {
+      call.status = error.status;
+      send(res, error.status, { __type: error.type, message: error.message }, error.type);
+    };
+    try {
+      // SigV4: `AWS4-HMAC-SHA256 Credential=<key>/<date>/<region>/lightsail/aws4_request, SignedHeaders=..., Signature=...`
+      const auth = String(req.headers.authorization ?? '');
+      const scope = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=[^,]+, ?Signature=[0-9a-f]{64}$/.exec(auth);
+      if (!scope) throw new AwsError('MissingAuthenticationTokenException', 'Missing Authentication Token');
+      if (!req.headers['x-amz-date']) throw new AwsError('IncompleteSignatureException', 'Authorization header requires existence of either a X-Amz-Date or a Date header');
+      const [, , , region, service] = scope as unknown as [string, string, string, string, string];
+      call.region = region;
+      if (service !== 'lightsail') throw new AwsError('InvalidSignatureException', `Credential should be scoped to correct service: 'lightsail'.`);
+      if (!regions.includes(region)) throw new AwsError('InvalidSignatureException', `Credential should be scoped to a valid region, not '${region}'.`);
+      if (req.method !== 'POST' || !String(req.headers['content-type'] ?? '').startsWith('application/x-amz-json-1.1')) {
+        throw new AwsError('UnknownOperationException', 'Lightsail speaks AWS JSON 1.1: POST with application/x-amz-json-1.1');
+      }
+      input = chunks.length ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>) : {};
+      call.input = input;
+      const handler = handlers[operation];
+      if (!handler) throw new AwsError('UnknownOperationException', `Unknown operation ${target}`);
+      const queued = failures.get(operation)?.[0];
+      if (queued) {
+        if (--queued.remaining <= 0) failures.get(operation)!.shift();
+        throw new AwsError(queued.errorType, queued.message, statusOf[queued.errorType] ?? 400);
+      }
+      send(res, 200, handler(input, region));
+    } catch (error) {
+      if (error instanceof AwsError) fail(error);
+      else fail(new AwsError('ServiceException', (error as Error).message, 500));
+    }
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch(() => res.destroy());
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  kit.defer('lightsail stand-in', () => new Promise<void>((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  }));
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    /** Every request in arrival order (refused ones too). */
+    calls,
+    /** Operation names of the calls so far, in order. */
+    operations: () => calls.map((c) => c.operation),
+    instances: () => [...instances.values()],
+    keyPairs: () => [...keyPairs.values()],
+    /** The next `count` calls of `operation` answer this AWS error instead. */
+    failNext(operation: string, errorType: string, count = 1, message = `${errorType} (injected by the stand-in)`) {
+      const queue = failures.get(operation) ?? [];
+      queue.push({ errorType, message, remaining: count });
+      failures.set(operation, queue);
+    },
+    /** How many polls a new (or still pending) instance stays `pending`; Infinity: forever. */
+    setPendingPolls(polls: number) {
+      state.pendingPolls = polls;
+    },
+    /** Environment that points the SDK at the stand-in with fake credentials. */
+    env(region = 'us-east-1'): Record<string, string> {
+      return {
+        AWS_ENDPOINT_URL_LIGHTSAIL: `http://127.0.0.1:${port}`,
+        AWS_ACCESS_KEY_ID: 'AKIAPREVUSTANDIN0000',
+        AWS_SECRET_ACCESS_KEY: 'prevu-stand-in-secret',
+        AWS_REGION: region,
+        // The default provider chain would ask the EC2 metadata service last: never off loopback.
+        AWS_EC2_METADATA_DISABLED: 'true',
+      };
+    },
+    sshHost: options.sshHost,
+    sshPort: options.sshPort,
+  };
+}
