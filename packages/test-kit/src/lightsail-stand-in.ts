@@ -2,10 +2,10 @@
 // @aws-sdk/client-lightsail against it (AWS_ENDPOINT_URL_LIGHTSAIL=standIn.url). It speaks the
 // wire protocol the SDK speaks: AWS JSON 1.1 over POST /, `X-Amz-Target:
 // Lightsail_20161128.<Operation>`, errors as `__type` + `message` with the `x-amzn-errortype`
-// header and the service's HTTP status. Requests without a SigV4 Authorization header are
-// refused the way AWS refuses them. Instances live in memory and go `pending` -> `running` after
+// header and the service's HTTP status. Requests without a valid SigV4 signature (checked with
+// the stand-in's one key pair) are refused the way AWS refuses them. Instances live in memory and go `pending` -> `running` after
 // a number of polls; their public address is a real sshd the test started on loopback.
-import { randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Kit } from './kit.js';
@@ -22,6 +22,24 @@ export interface LightsailStandInOptions {
   pageSize?: number;
   /** Regions that exist; a request signed for another one is refused. */
   regions?: string[];
+  /** The one key pair the stand-in knows; signatures are verified with it. Default: STAND_IN_CREDENTIALS. */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+}
+
+export const STAND_IN_CREDENTIALS = { accessKeyId: 'AKIAPREVUSTANDIN0000', secretAccessKey: 'prevu-stand-in-secret' };
+
+const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
+const hmac = (key: string | Buffer, data: string) => createHmac('sha256', key).update(data).digest();
+
+/** SigV4 as AWS computes it (POST /, no query string), to compare with the client's signature. */
+function sigV4(req: IncomingMessage, body: Buffer, secret: string, scope: { date: string; region: string; service: string }, signedHeaders: string[]): string {
+  const headers = signedHeaders.map((h) => `${h}:${String(req.headers[h] ?? '').trim().replace(/\s+/g, ' ')}\n`).join('');
+  const canonical = [req.method, new URL(req.url ?? '/', 'http://x').pathname, '', headers, signedHeaders.join(';'), sha256(body)].join('\n');
+  const credentialScope = `${scope.date}/${scope.region}/${scope.service}/aws4_request`;
+  const toSign = ['AWS4-HMAC-SHA256', String(req.headers['x-amz-date']), credentialScope, sha256(canonical)].join('\n');
+  let key = hmac(`AWS4${secret}`, scope.date);
+  for (const part of [scope.region, scope.service, 'aws4_request']) key = hmac(key, part);
+  return createHmac('sha256', key).update(toSign).digest('hex');
 }
 
 export interface StandInCall {
@@ -69,18 +87,9 @@ class AwsError extends Error {
   }
 }
 
-// Lightsail answers its own exceptions with these statuses (the SDK reads the type, not the status,
-// except for its retry decisions, which also look at 429/5xx).
-const statusOf: Record<string, number> = {
-  AccessDeniedException: 403,
-  UnauthenticatedException: 401,
-  NotFoundException: 404,
-  ServiceException: 500,
-  ThrottlingException: 400,
-  InvalidInputException: 400,
-  OperationFailureException: 400,
-  AccountSetupInProgressException: 428,
-};
+// Lightsail's API reference gives HTTP 400 for every exception it models except ServiceException
+// (500); the SDK decides on the type, and its retries also look at 5xx.
+const statusOf = (errorType: string) => (errorType === 'ServiceException' ? 500 : 400);
 
 const defaultRegions = ['us-east-1', 'us-east-2', 'us-west-2', 'eu-west-1', 'eu-west-2', 'eu-west-3', 'eu-central-1', 'eu-north-1', 'ap-south-1', 'ap-northeast-1', 'ap-northeast-2', 'ap-southeast-1', 'ap-southeast-2', 'ca-central-1'];
 const knownBundles = ['nano_3_0', 'micro_3_0', 'small_3_0', 'medium_3_0', 'large_3_0'];
@@ -90,6 +99,7 @@ export type LightsailStandIn = Awaited<ReturnType<typeof startLightsailStandIn>>
 
 export async function startLightsailStandIn(kit: Kit, options: LightsailStandInOptions) {
   const regions = options.regions ?? defaultRegions;
+  const credentials = options.credentials ?? STAND_IN_CREDENTIALS;
   const pageSize = options.pageSize ?? 2;
   const instances = new Map<string, StandInInstance>();
   const keyPairs = new Map<string, { name: string; publicKey: string; createdAt: number; region: string }>();
@@ -246,13 +256,17 @@ export async function startLightsailStandIn(kit: Kit, options: LightsailStandInO
     try {
       // SigV4: `AWS4-HMAC-SHA256 Credential=<key>/<date>/<region>/lightsail/aws4_request, SignedHeaders=..., Signature=...`
       const auth = String(req.headers.authorization ?? '');
-      const scope = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=[^,]+, ?Signature=[0-9a-f]{64}$/.exec(auth);
+      const scope = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/.exec(auth);
       if (!scope) throw new AwsError('MissingAuthenticationTokenException', 'Missing Authentication Token');
       if (!req.headers['x-amz-date']) throw new AwsError('IncompleteSignatureException', 'Authorization header requires existence of either a X-Amz-Date or a Date header');
-      const [, , , region, service] = scope as unknown as [string, string, string, string, string];
+      const [, accessKeyId, date, region, service, signedHeaders, signature] = scope as unknown as string[] as [string, string, string, string, string, string, string];
       call.region = region;
       if (service !== 'lightsail') throw new AwsError('InvalidSignatureException', `Credential should be scoped to correct service: 'lightsail'.`);
       if (!regions.includes(region)) throw new AwsError('InvalidSignatureException', `Credential should be scoped to a valid region, not '${region}'.`);
+      if (accessKeyId !== credentials.accessKeyId) throw new AwsError('UnrecognizedClientException', 'The security token included in the request is invalid.');
+      if (sigV4(req, Buffer.concat(chunks), credentials.secretAccessKey, { date, region, service }, signedHeaders.split(';')) !== signature) {
+        throw new AwsError('InvalidSignatureException', 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.');
+      }
       if (req.method !== 'POST' || !String(req.headers['content-type'] ?? '').startsWith('application/x-amz-json-1.1')) {
         throw new AwsError('UnknownOperationException', 'Lightsail speaks AWS JSON 1.1: POST with application/x-amz-json-1.1');
       }
@@ -263,7 +277,7 @@ export async function startLightsailStandIn(kit: Kit, options: LightsailStandInO
       const queued = failures.get(operation)?.[0];
       if (queued) {
         if (--queued.remaining <= 0) failures.get(operation)!.shift();
-        throw new AwsError(queued.errorType, queued.message, statusOf[queued.errorType] ?? 400);
+        throw new AwsError(queued.errorType, queued.message, statusOf(queued.errorType));
       }
       send(res, 200, handler(input, region));
     } catch (error) {
@@ -307,8 +321,8 @@ export async function startLightsailStandIn(kit: Kit, options: LightsailStandInO
     env(region = 'us-east-1'): Record<string, string> {
       return {
         AWS_ENDPOINT_URL_LIGHTSAIL: `http://127.0.0.1:${port}`,
-        AWS_ACCESS_KEY_ID: 'AKIAPREVUSTANDIN0000',
-        AWS_SECRET_ACCESS_KEY: 'prevu-stand-in-secret',
+        AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
         AWS_REGION: region,
         // The default provider chain would ask the EC2 metadata service last: never off loopback.
         AWS_EC2_METADATA_DISABLED: 'true',
