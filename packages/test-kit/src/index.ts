@@ -7,3 +7,4 @@ export * from './compose.js';
 export * from './http.js';
 export * from './kit.js';
 export * from './lightsail-stand-in.js';
+export * from './github-stand-in.js';

@@ -1,0 +1,86 @@
+// GitHub's record of the environment: a deployment of the PR head commit with a status whose
+// environment URL is the main URL (GitHub shows it as "View deployment" on the PR), or, for
+// tokens limited to `statuses: write`, a commit status linking to it.
+import type { GithubClient } from './client.js';
+
+export interface DeploymentTarget {
+  owner: string;
+  repo: string;
+  sha: string;
+  envId: string;
+}
+
+/** The GitHub environment name prevu deploys to. */
+export function githubEnvironment(envId: string): string {
+  return `preview/${envId}`;
+}
+
+export interface DeploymentResult {
+  deploymentId: number;
+  statusId: number;
+  environment: string;
+}
+
+export async function recordDeployment(client: GithubClient, target: DeploymentTarget, url: string, logUrl?: string): Promise<DeploymentResult> {
+  const environment = githubEnvironment(target.envId);
+  const created = await client.rest.repos.createDeployment({
+    owner: target.owner,
+    repo: target.repo,
+    ref: target.sha,
+    environment,
+    description: `prevu preview ${target.envId}`,
+    // A preview needs neither a merge of the base branch nor green checks to exist.
+    auto_merge: false,
+    required_contexts: [],
+    transient_environment: true,
+    production_environment: false,
+  });
+  if (!('id' in created.data)) throw new Error(`GitHub did not create the deployment (${created.data.message ?? created.status})`);
+  const status = await client.rest.repos.createDeploymentStatus({
+    owner: target.owner,
+    repo: target.repo,
+    deployment_id: created.data.id,
+    state: 'success',
+    environment_url: url,
+    ...(logUrl ? { log_url: logUrl } : {}),
+    description: 'Preview environment is up',
+    // Earlier deployments of this environment become inactive: one live preview per envId.
+    auto_inactive: true,
+  });
+  return { deploymentId: created.data.id, statusId: status.data.id, environment };
+}
+
+/** Marks the environment's latest deployment inactive; undefined when it never had one. */
+export async function deactivateDeployment(client: GithubClient, target: Omit<DeploymentTarget, 'sha'>): Promise<DeploymentResult | undefined> {
+  const environment = githubEnvironment(target.envId);
+  const { data } = await client.rest.repos.listDeployments({ owner: target.owner, repo: target.repo, environment, per_page: 1 });
+  const latest = data[0];
+  if (!latest) return undefined;
+  const status = await client.rest.repos.createDeploymentStatus({
+    owner: target.owner,
+    repo: target.repo,
+    deployment_id: latest.id,
+    state: 'inactive',
+    description: 'Preview environment removed',
+  });
+  return { deploymentId: latest.id, statusId: status.data.id, environment };
+}
+
+export async function recordCommitStatus(
+  client: GithubClient,
+  target: DeploymentTarget,
+  state: 'success' | 'failure',
+  url: string | undefined,
+  description: string,
+): Promise<{ id: number }> {
+  const { data } = await client.rest.repos.createCommitStatus({
+    owner: target.owner,
+    repo: target.repo,
+    sha: target.sha,
+    state,
+    context: `prevu/${target.envId}`,
+    description,
+    ...(url ? { target_url: url } : {}),
+  });
+  return { id: data.id };
+}

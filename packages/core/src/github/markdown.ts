@@ -1,0 +1,54 @@
+// What prevu writes on GitHub: the sticky PR comment (found again by its hidden marker) and the
+// job summary, both around the same URL table.
+export interface PreviewUrl {
+  service: string;
+  port?: number;
+  url: string;
+}
+
+export interface PreviewInfo {
+  envId: string;
+  urls: PreviewUrl[];
+  sha?: string;
+  runUrl?: string;
+  /** Time shown in the text; tests pass a fixed one. */
+  at?: Date;
+}
+
+/** The hidden marker of an environment's comment: one comment per envId per PR. */
+export function commentMarker(envId: string): string {
+  return `<!-- prevu:preview env=${envId} -->`;
+}
+
+function cell(text: string): string {
+  return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+}
+
+export function urlTable(urls: PreviewUrl[]): string {
+  if (urls.length === 0) return '_No service exposes a port._';
+  const rows = urls.map((u) => `| ${cell(u.service)} | ${u.port ?? ''} | ${cell(u.url)} |`);
+  return ['| Service | Port | URL |', '| --- | --- | --- |', ...rows].join('\n');
+}
+
+function footer(info: PreviewInfo, verb: string): string {
+  const parts = [`${verb} ${(info.at ?? new Date()).toISOString().replace(/\.\d+Z$/, 'Z')}`];
+  if (info.sha) parts.push(`commit \`${info.sha.slice(0, 7)}\``);
+  if (info.runUrl) parts.push(`[CI run](${info.runUrl})`);
+  return `<sub>${parts.join(' · ')} · by prevu</sub>`;
+}
+
+export function upComment(info: PreviewInfo): string {
+  return [commentMarker(info.envId), `### Preview environment \`${info.envId}\` is up`, '', urlTable(info.urls), '', footer(info, 'Updated')].join('\n');
+}
+
+export function downComment(info: PreviewInfo): string {
+  return [commentMarker(info.envId), `### Preview environment \`${info.envId}\` was removed`, '', 'Its URLs no longer answer. A new push to this pull request deploys it again.', '', footer(info, 'Removed')].join('\n');
+}
+
+export function upSummary(info: PreviewInfo): string {
+  return [`## Preview environment \`${info.envId}\``, '', urlTable(info.urls), ''].join('\n');
+}
+
+export function downSummary(info: PreviewInfo): string {
+  return [`## Preview environment \`${info.envId}\` removed`, ''].join('\n');
+}
