@@ -1,0 +1,47 @@
+// Access tokens signed by the account's SSH key, checked against the public key blob the tunnel
+// server sees at SSH auth: both key types, env scoping, expiry, another account's key refused.
+import ssh2 from 'ssh2';
+import { describe, expect, it } from 'vitest';
+import { looksLikeAccessToken, signAccessToken, verifyAccessToken } from '../src/access-token.js';
+import { accountIdFromKeyBlob } from '../src/names.js';
+
+function keyPair(type: 'ed25519' | 'rsa') {
+  const pair = ssh2.utils.generateKeyPairSync(type, type === 'rsa' ? { bits: 2048 } : {});
+  const parsed = ssh2.utils.parseKey(pair.public) as ssh2.ParsedKey;
+  return { privateKey: pair.private, blob: parsed.getPublicSSH() };
+}
+
+describe('access tokens', () => {
+  for (const type of ['ed25519', 'rsa'] as const) {
+    it(`signs with a ${type} key and verifies against its public blob`, async () => {
+      const { privateKey, blob } = keyPair(type);
+      const token = await signAccessToken({ privateKey, envId: 'shop-main', ttlSeconds: 600 });
+      expect(JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()).alg).toBe(type === 'rsa' ? 'RS256' : 'EdDSA');
+      expect(looksLikeAccessToken(token)).toBe(true);
+      const claims = await verifyAccessToken(token, blob);
+      expect(claims.accountId).toBe(accountIdFromKeyBlob(blob));
+      expect(claims.envId).toBe('shop-main');
+      expect(claims.expiresAt - claims.issuedAt).toBe(600);
+    });
+  }
+
+  it('refuses a token signed by another key, and a tampered one', async () => {
+    const mine = keyPair('ed25519');
+    const theirs = keyPair('ed25519');
+    const token = await signAccessToken({ privateKey: theirs.privateKey });
+    await expect(verifyAccessToken(token, mine.blob)).rejects.toThrow();
+    const own = await signAccessToken({ privateKey: mine.privateKey });
+    const [h, , s] = own.split('.');
+    const forged = Buffer.from(JSON.stringify({ iss: 'prevu', sub: accountIdFromKeyBlob(mine.blob), iat: 1, exp: 9_999_999_999 })).toString('base64url');
+    await expect(verifyAccessToken(`${h}.${forged}.${s}`, mine.blob)).rejects.toThrow();
+  });
+
+  it('refuses an expired token and a ttl outside 1 s .. 168 h', async () => {
+    const { privateKey, blob } = keyPair('ed25519');
+    const token = await signAccessToken({ privateKey, ttlSeconds: 1 });
+    await new Promise((r) => setTimeout(r, 2100));
+    await expect(verifyAccessToken(token, blob)).rejects.toThrow(/exp/);
+    await expect(signAccessToken({ privateKey, ttlSeconds: 169 * 3600 })).rejects.toThrow(/ttl/);
+    expect(looksLikeAccessToken('abc.def.ghi')).toBe(false);
+  });
+});
