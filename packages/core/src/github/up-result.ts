@@ -1,0 +1,31 @@
+// Reads the URL table out of what `prevu up --json` printed, so the action and `prevu github
+// report` work from the CLI's own output (one JSON document, possibly after JSON event lines).
+import { z } from 'zod';
+import { errors } from '../errors.js';
+import type { PreviewUrl } from './markdown.js';
+
+const row = z.object({ service: z.string().min(1), port: z.number().int().positive().optional(), url: z.string().url() });
+const upResultSchema = z.object({ envId: z.string().min(1).optional(), urls: z.array(row) });
+
+export interface UpResult {
+  envId?: string;
+  urls: PreviewUrl[];
+}
+
+/** The last JSON object in the text that carries a URL table. */
+export function parseUpResult(text: string, source: string): UpResult {
+  const candidates = [text, ...text.split('\n').reverse()];
+  for (const candidate of candidates) {
+    const trimmed = candidate.trim();
+    if (!trimmed.startsWith('{')) continue;
+    let json: unknown;
+    try {
+      json = JSON.parse(trimmed);
+    } catch {
+      continue;
+    }
+    const parsed = upResultSchema.safeParse(json);
+    if (parsed.success) return parsed.data;
+  }
+  throw errors.invalidInput(`${source} holds no URL table`, 'pass what `prevu up --json` printed');
+}
