@@ -84,6 +84,12 @@ export interface LightsailDriverOptions {
   sshDriver: SshDriverFactory;
   onProgress?: (message: string) => void;
   timeouts?: Partial<LightsailTimeouts>;
+  /**
+   * Drops a recorded SSH host key (the registry binds the profile's known_hosts). Called for a
+   * new instance's address before first contact and after a delete: Lightsail recycles public
+   * IPs, and a recycled one must not look like a host whose key changed.
+   */
+  forgetHostKey?: (host: string, port: number) => void;
 }
 
 const execFileAsync = promisify(execFile);
@@ -106,6 +112,7 @@ export class LightsailDriver implements Driver {
 
   async ensureMachine(envId: string, signal?: AbortSignal): Promise<Machine> {
     let instance = await this.findInstance(envId, signal);
+    const created = !instance;
     if (instance) {
       this.progress(`reusing Lightsail instance ${instance.name} (${instance.state?.name})`);
     } else {
@@ -131,6 +138,7 @@ export class LightsailDriver implements Driver {
       instance = { name };
     }
     const running = await this.waitRunning(instance.name!, signal);
+    if (created) this.options.forgetHostKey?.(running.publicIpAddress!, this.settings.sshPort);
     if (this.settings.sshPort !== 22) {
       // Lightsail's firewall opens 22 only; the port is idempotent to open again.
       await this.call('OpenInstancePublicPorts', signal, () =>
@@ -168,6 +176,7 @@ export class LightsailDriver implements Driver {
         // Deleted meanwhile (a concurrent `down`): that is the goal.
         if (!notFound(error)) throw error;
       }
+      if (instance.publicIpAddress) this.options.forgetHostKey?.(instance.publicIpAddress, this.settings.sshPort);
     }
   }
 
