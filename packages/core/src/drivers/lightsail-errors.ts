@@ -42,7 +42,7 @@ export function lightsailError(error: unknown, context: LightsailErrorContext): 
       break;
     case 'InvalidSignatureException':
       mapped = /valid region/i.test(message)
-        ? errors.awsInvalidSetting(`the region "${context.region}"`, '--region', 'aws lightsail get-regions')
+        ? errors.awsInvalidSetting(`the region "${context.region}"`, '--set region=<region>', 'aws lightsail get-regions')
         : errors.awsBadCredentials(message);
       break;
     case 'AccessDeniedException':
@@ -68,7 +68,7 @@ export function lightsailError(error: unknown, context: LightsailErrorContext): 
       if (e.code && /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH)$/.test(e.code)) {
         // A region without a Lightsail endpoint fails here (no DNS name), so say that first.
         mapped = e.code === 'ENOTFOUND' && !process.env.AWS_ENDPOINT_URL_LIGHTSAIL && !process.env.AWS_ENDPOINT_URL
-          ? errors.awsInvalidSetting(`the region "${context.region}" (no Lightsail endpoint there)`, '--region', 'aws lightsail get-regions')
+          ? errors.awsInvalidSetting(`the region "${context.region}" (no Lightsail endpoint there)`, '--set region=<region>', 'aws lightsail get-regions')
           : errors.awsUnreachable(context.endpoint, e.code);
       } else {
         mapped = errors.cloud(`Lightsail failed ${context.operation} (${name || 'error'}: ${message})`, 'retry; run with --debug for the full error');
@@ -78,10 +78,10 @@ export function lightsailError(error: unknown, context: LightsailErrorContext): 
 }
 
 function invalidInput(message: string, context: LightsailErrorContext): PrevuError {
-  if (/bundle/i.test(message)) return errors.awsInvalidSetting(`the bundle "${context.bundleId}" (${message})`, '--bundle', 'aws lightsail get-bundles');
-  if (/blueprint/i.test(message)) return errors.awsInvalidSetting(`the blueprint "${context.blueprintId}" (${message})`, '--blueprint', 'aws lightsail get-blueprints');
-  if (/availability ?zone/i.test(message)) return errors.awsInvalidSetting(`the availability zone "${context.availabilityZone}" (${message})`, '--availability-zone', `aws lightsail get-regions --include-availability-zones --region ${context.region}`);
-  if (/region/i.test(message)) return errors.awsInvalidSetting(`the region "${context.region}" (${message})`, '--region', 'aws lightsail get-regions');
+  if (/bundle/i.test(message)) return errors.awsInvalidSetting(`the bundle "${context.bundleId}" (${message})`, '--set bundleId=<id>', 'aws lightsail get-bundles');
+  if (/blueprint/i.test(message)) return errors.awsInvalidSetting(`the blueprint "${context.blueprintId}" (${message})`, '--set blueprintId=<id>', 'aws lightsail get-blueprints');
+  if (/availability ?zone/i.test(message)) return errors.awsInvalidSetting(`the availability zone "${context.availabilityZone}" (${message})`, '--set availabilityZone=<zone>', `aws lightsail get-regions --include-availability-zones --region ${context.region}`);
+  if (/region/i.test(message)) return errors.awsInvalidSetting(`the region "${context.region}" (${message})`, '--set region=<region>', 'aws lightsail get-regions');
   if (quotaPattern.test(message)) return errors.awsQuota(message);
-  return errors.cloudUser(`Lightsail refused ${context.operation} (${message})`, 'check the profile\'s lightsail settings (`prevu init --help` lists them)');
+  return errors.cloudUser(`Lightsail refused ${context.operation} (${message})`, 'check the profile\'s lightsail settings (profile.json driverOptions)');
 }

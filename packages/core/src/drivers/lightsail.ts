@@ -28,7 +28,7 @@ import { lightsailUserData } from './lightsail-user-data.js';
 export const TAG_ENV = 'prevu:env';
 export const TAG_PROFILE = 'prevu:profile';
 
-/** What the profile stores (flags of `prevu init` / `prevu up`, same names in kebab-case). */
+/** The profile's driverOptions for lightsail (`prevu init --driver lightsail --set key=value`). */
 export const lightsailSettingsSchema = z.object({
   /** Default: the SDK's region chain (AWS_REGION, AWS_PROFILE's config). */
   region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'a region looks like us-east-1').optional(),
@@ -52,10 +52,8 @@ export function parseLightsailSettings(input: unknown): LightsailSettings {
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;
   const field = issue.path.join('.') || 'settings';
-  throw errors.invalidInput(`invalid lightsail setting ${field} (${issue.message})`, `fix it with \`prevu init --driver lightsail --${kebab(field)} ...\``);
+  throw errors.invalidInput(`invalid lightsail setting ${field} (${issue.message})`, `set it with \`prevu init --driver lightsail --set ${field}=...\` (or edit the profile's driverOptions)`);
 }
-
-const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 /** Where the ssh driver must connect for an instance. */
 export interface SshTarget {
@@ -299,7 +297,7 @@ export class LightsailDriver implements Driver {
     } catch {
       this.region = undefined;
     }
-    if (!this.region) throw errors.invalidInput('no AWS region for the lightsail driver', 'pass --region (e.g. us-east-1) or set AWS_REGION');
+    if (!this.region) throw errors.invalidInput('no AWS region for the lightsail driver', 'set AWS_REGION, or the profile setting with `--set region=us-east-1`');
     return this.region;
   }
 
