@@ -1,0 +1,95 @@
+// The base of every command: the global flags (--profile, --debug, and --json from
+// enableJsonFlag), the profile session, Ctrl-C as an AbortSignal, and errors printed as ONE line
+// with the exit code of their kind (0 ok, 1 user, 2 environment, 130 Ctrl-C).
+import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
+import { InterruptedError } from '@prevu/core/docker-cli';
+import type { Session } from '@prevu/core/deploy';
+import { ExitCode, isPrevuError } from '@prevu/core/errors';
+import type { PrevuEvent } from '@prevu/core/events';
+import { configDir, ProfileStore } from '@prevu/core/profiles';
+
+export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof PrevuCommand)['baseFlags'] & T['flags']>;
+export type BaseArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>;
+
+export abstract class PrevuCommand<T extends typeof Command> extends Command {
+  static override enableJsonFlag = true;
+
+  static override baseFlags = {
+    profile: Flags.string({ description: 'profile to use (default: the current one, or `local` with the embedded tunnel server)', env: 'PREVU_PROFILE', helpGroup: 'GLOBAL' }),
+    debug: Flags.boolean({ description: 'print progress details and stack traces', helpGroup: 'GLOBAL' }),
+  };
+
+  protected flags!: BaseFlags<T>;
+  protected args!: BaseArgs<T>;
+  /** Positional arguments (for commands with `strict = false`, e.g. `up web api`). */
+  protected rest: string[] = [];
+  protected readonly abort = new AbortController();
+  protected store = new ProfileStore(configDir());
+  private interrupts = 0;
+
+  public override async init(): Promise<void> {
+    await super.init();
+    const { args, flags, argv } = await this.parse({
+      flags: this.ctor.flags,
+      baseFlags: (super.ctor as typeof PrevuCommand).baseFlags,
+      enableJsonFlag: this.ctor.enableJsonFlag,
+      args: this.ctor.args,
+      strict: this.ctor.strict,
+    });
+    this.flags = flags as BaseFlags<T>;
+    this.args = args as BaseArgs<T>;
+    this.rest = argv.map(String);
+    process.on('SIGINT', this.onInterrupt);
+    process.on('SIGTERM', this.onInterrupt);
+  }
+
+  private readonly onInterrupt = () => {
+    // first Ctrl-C: stop cleanly (children get it too); second: leave now
+    if (++this.interrupts > 1) process.exit(ExitCode.interrupted);
+    this.abort.abort();
+  };
+
+  /** The profile session: the profile (`local` is made on first use), its key, Ctrl-C. */
+  protected session(onEvent?: (event: PrevuEvent) => void): Session {
+    const profile = this.store.resolve(this.flags.profile);
+    return { store: this.store, profile, key: this.store.key(profile.name), signal: this.abort.signal, ...(onEvent ? { onEvent } : {}) };
+  }
+
+  /** One JSON document per line: events stream before the final result. */
+  public override logJson(json: unknown): void {
+    this.log(JSON.stringify(json));
+  }
+
+  protected trace(line: string): void {
+    if (this.flags?.debug) process.stderr.write(`${line}\n`);
+  }
+
+  protected override async catch(error: Error & { exitCode?: number }): Promise<never> {
+    if (error instanceof Errors.ExitError) throw error;
+    const json = this.jsonEnabled();
+    if (error instanceof InterruptedError || (this.abort.signal.aborted && !isPrevuError(error))) {
+      process.stderr.write(`interrupted: ${this.interruptHint()}\n`);
+      if (json) this.logJson({ error: { code: 'PREVU_INTERRUPTED', message: 'interrupted' } });
+      this.exit(ExitCode.interrupted);
+    }
+    if (isPrevuError(error)) {
+      if (this.flags?.debug && error.stack) process.stderr.write(`${error.stack}\n`);
+      process.stderr.write(`prevu: ${error.line}\n`);
+      if (json) this.logJson({ error: { code: error.code, message: error.message, fix: error.fix } });
+      this.exit(error.exitCode);
+    }
+    // oclif's own parse errors (unknown flag, missing argument) are user errors
+    const oclif = (error as { oclif?: { exit?: number } }).oclif;
+    if (oclif && error.message) {
+      process.stderr.write(`prevu: ${error.message.split('\n')[0]}: see \`prevu ${this.id?.replace(/:/g, ' ') ?? ''} --help\`\n`);
+      this.exit(ExitCode.user);
+    }
+    process.stderr.write(`prevu: unexpected error: ${error.message}${this.flags?.debug ? `\n${error.stack}` : ' (run with --debug for details)'}\n`);
+    this.exit(ExitCode.environment);
+  }
+
+  /** What to tell the user after Ctrl-C (commands that leave something behind say where). */
+  protected interruptHint(): string {
+    return 'stopped';
+  }
+}

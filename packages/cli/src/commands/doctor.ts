@@ -1,0 +1,75 @@
+import { statSync } from 'node:fs';
+import { connectTunnelServer } from '@prevu/core/deploy';
+import { checkDocker } from '@prevu/core/docker-cli';
+import { createDriver } from '@prevu/core/drivers/index';
+import { embeddedSettings, embeddedStatus } from '@prevu/core/embedded-server';
+import { ExitCode, isPrevuError, PrevuError } from '@prevu/core/errors';
+import { PrevuCommand } from '../base.js';
+
+interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+  fix?: string;
+  exitCode?: number;
+}
+
+export default class Doctor extends PrevuCommand<typeof Doctor> {
+  static override description = 'Check Docker, compose, the profile, its key, the tunnel server and the driver; one line per check with a fix';
+
+  async run(): Promise<{ checks: Check[] }> {
+    const checks: Check[] = [];
+    const check = async (name: string, fn: () => Promise<string>) => {
+      try {
+        checks.push({ name, ok: true, detail: await fn() });
+      } catch (error) {
+        const e = isPrevuError(error) ? error : new PrevuError('PREVU_UNEXPECTED', (error as Error).message, 'run with --debug and report it', 'environment');
+        checks.push({ name, ok: false, detail: e.message, fix: e.fix, exitCode: e.exitCode });
+      }
+      const last = checks.at(-1)!;
+      if (!this.jsonEnabled()) this.log(`${last.ok ? '✓' : '✗'} ${name}: ${last.detail}${last.fix ? `: ${last.fix}` : ''}`);
+      return last.ok;
+    };
+
+    await check('docker', async () => {
+      const v = await checkDocker();
+      return `engine ${v.engine}, compose ${v.compose}`;
+    });
+    let session: ReturnType<typeof this.session> | undefined;
+    await check('profile', async () => {
+      session = this.session();
+      return `${session.profile.name} (driver ${session.profile.driver})`;
+    });
+    if (session) {
+      const s = session;
+      await check('account key', async () => {
+        const mode = statSync(s.key.privateKeyFile).mode & 0o777;
+        if (mode & 0o077) throw new PrevuError('PREVU_KEY_MODE', `${s.key.privateKeyFile} is readable by others (mode ${mode.toString(8)})`, `chmod 600 ${s.key.privateKeyFile}`, 'user');
+        return `account ${s.key.accountId}, ${s.key.privateKeyFile} (mode 600)`;
+      });
+      await check('tunnel server', async () => {
+        if (s.profile.tunnelServer.type === 'embedded') {
+          const state = await embeddedStatus(embeddedSettings());
+          if (!state.running) return `embedded ${state.settings.container} is not running (\`prevu up\` or \`prevu server start\` starts it)`;
+        }
+        const { endpoint, hello } = await connectTunnelServer(s, 'prevu-doctor');
+        return `${endpoint.address} answers, base URL ${hello.baseUrl}`;
+      });
+      await check(`driver ${s.profile.driver}`, async () => {
+        const driver = await createDriver({ profile: s.profile, profileDir: this.store.profileDir(s.profile.name), key: s.key });
+        try {
+          const machines = await driver.list();
+          return `ready (${machines.length} machine(s) of this profile)`;
+        } finally {
+          await driver.close();
+        }
+      });
+    }
+    const failed = checks.filter((c) => !c.ok);
+    if (failed.length) {
+      if (this.jsonEnabled()) this.logJson({ checks });
+      this.exit(Math.max(...failed.map((c) => c.exitCode ?? ExitCode.environment)));
+    }
+    return { checks };
+  }
+}

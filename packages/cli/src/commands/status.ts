@@ -1,0 +1,22 @@
+import { status, targetEnvId, type StatusResult } from '@prevu/core/deploy';
+import { PrevuCommand } from '../base.js';
+import { composeSource, projectFlags } from '../project-flags.js';
+import { table } from '../table.js';
+import { urlTable } from '../url-table.js';
+
+export default class Status extends PrevuCommand<typeof Status> {
+  static override description = "The env's services, their health, URLs and the agent's connection";
+  static override flags = { ...projectFlags };
+
+  async run(): Promise<StatusResult> {
+    const envId = await targetEnvId({ ...(this.flags.id !== undefined ? { id: this.flags.id } : {}), source: composeSource(this.flags) });
+    const result = await status(this.session(), envId);
+    if (!this.jsonEnabled()) {
+      this.log(`${result.envId} (${result.project}): ${result.status}, agent ${result.agent}\n`);
+      this.log(table(['SERVICE', 'STATE', 'HEALTH'], result.services.map((s) => [s.service, s.state, s.health])));
+      this.log('');
+      this.log(urlTable(result.urls));
+    }
+    return result;
+  }
+}

@@ -1,0 +1,71 @@
+import { Args, Flags } from '@oclif/core';
+import chalk from 'chalk';
+import { Listr } from 'listr2';
+import { closeContext, newUpContext, runSteps, upSteps, type UpResult } from '@prevu/core/deploy';
+import { PrevuCommand } from '../base.js';
+import { composeSource, projectFlags } from '../project-flags.js';
+import { urlTable } from '../url-table.js';
+
+export default class Up extends PrevuCommand<typeof Up> {
+  static override description = 'Deploy the compose project and print a URL for every service port';
+  static override examples = ['<%= config.bin %> up', '<%= config.bin %> up web api --id demo', '<%= config.bin %> up -f compose.yaml -f compose.preview.yaml --json'];
+  static override strict = false;
+  static override args = { services: Args.string({ description: 'deploy only these services (and their URLs)' }) };
+  static override flags = {
+    ...projectFlags,
+    build: Flags.boolean({ description: 'build images before starting (--no-build to skip)', default: true, allowNo: true }),
+    'wait-timeout': Flags.integer({ description: 'seconds to wait for services to be healthy and their URLs ready', min: 1, default: 300 }),
+  };
+
+  private envId?: string;
+
+  async run(): Promise<UpResult> {
+    const json = this.jsonEnabled();
+    const session = this.session(json ? (event) => this.logJson(event) : undefined);
+    const services = this.rest;
+    const ctx = newUpContext(session, {
+      source: composeSource(this.flags),
+      ...(this.flags.id !== undefined ? { id: this.flags.id } : {}),
+      ...(services.length ? { services } : {}),
+      build: this.flags.build,
+      waitTimeout: this.flags['wait-timeout'],
+    });
+    const steps = upSteps();
+    try {
+      if (json || !process.stdout.isTTY) {
+        await runSteps(steps, ctx, (step, line) => this.trace(`${step}: ${line}`));
+        this.envId = ctx.envId;
+      } else {
+        await new Listr(
+          steps.map((step) => ({
+            title: typeof step.title === 'function' ? '…' : step.title,
+            task: async (_: unknown, task: { title: string; output: string }) => {
+              if (typeof step.title === 'function') task.title = step.title(ctx);
+              await step.run(ctx, (line) => {
+                task.output = line;
+                this.trace(line);
+              });
+              this.envId = ctx.envId;
+            },
+          })),
+          { concurrent: false, exitOnError: true, registerSignalListeners: false, rendererOptions: { collapseErrors: true, showErrorMessage: false } },
+        ).run();
+      }
+    } catch (error) {
+      this.envId = ctx.envId;
+      await closeContext(ctx, error);
+      throw error;
+    }
+    await closeContext(ctx);
+    const result = ctx.result!;
+    if (!json) {
+      this.log(`\n${chalk.bold(result.envId)} is up (${result.project}, profile ${result.profile}):\n`);
+      this.log(urlTable(result.urls));
+    }
+    return result;
+  }
+
+  protected override interruptHint(): string {
+    return this.envId ? `env ${this.envId} may be half-made: \`prevu ls\` lists it, \`prevu down --id ${this.envId}\` removes it` : 'nothing was deployed';
+  }
+}

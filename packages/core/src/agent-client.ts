@@ -1,0 +1,97 @@
+// Talks to an env's agent through the tunnel server: its API is exposed on the agent's own
+// private tunnel `prevu-agent`, so `urls`, `status` and `up` never need SSH to the machine. Each
+// call carries a short-lived account JWT (access-token.ts) as a Bearer token.
+import { Agent, request } from 'undici';
+import { z } from 'zod';
+import { signAccessToken } from './access-token.js';
+import { errors } from './errors.js';
+import { localhostAwareLookup } from './localhost-lookup.js';
+import { AGENT_SERVICE, hostname } from './names.js';
+import { parseBaseUrl } from './overlay.js';
+
+export const agentTunnelSchema = z
+  .object({
+    service: z.string(),
+    port: z.number().int(),
+    hostname: z.string(),
+    url: z.string(),
+    state: z.string(),
+  })
+  .loose();
+export type AgentTunnel = z.infer<typeof agentTunnelSchema>;
+
+const dispatcher = new Agent({ connect: { lookup: localhostAwareLookup }, keepAliveTimeout: 1000 });
+
+export interface AgentTarget {
+  envId: string;
+  accountId: string;
+  /** The tunnel server's base URL from `hello` (http://localhost:8080). */
+  baseUrl: string;
+  privateKey: string;
+}
+
+export function agentUrl(target: AgentTarget): string {
+  const base = parseBaseUrl(target.baseUrl);
+  return `${base.scheme}://${hostname(AGENT_SERVICE, target.envId, target.accountId, base.baseDomain)}${base.port ? `:${base.port}` : ''}`;
+}
+
+export class AgentClient {
+  readonly url: string;
+  private token?: { value: string; until: number };
+
+  constructor(private readonly target: AgentTarget) {
+    this.url = agentUrl(target);
+  }
+
+  private async authorization(): Promise<string> {
+    if (!this.token || this.token.until < Date.now()) {
+      const value = await signAccessToken({ privateKey: this.target.privateKey, envId: this.target.envId, ttlSeconds: 600 });
+      this.token = { value, until: Date.now() + 300_000 };
+    }
+    return `Bearer ${this.token.value}`;
+  }
+
+  /** GET a path; returns the status and body (a 503 while the agent connects is a normal answer). */
+  async get(path: string, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<{ status: number; body: string }> {
+    try {
+      const res = await request(`${this.url}${path}`, {
+        dispatcher,
+        headers: { authorization: await this.authorization() },
+        headersTimeout: options.timeoutMs ?? 5000,
+        bodyTimeout: options.timeoutMs ?? 5000,
+        signal: options.signal,
+      });
+      return { status: res.statusCode, body: await res.body.text() };
+    } catch (error) {
+      if ((error as Error).name === 'AbortError') throw error;
+      throw errors.tunnelServerUnreachable(this.url, (error as NodeJS.ErrnoException).code ?? (error as Error).message);
+    }
+  }
+
+  /** The agent's tunnels, or undefined while the agent is not reachable yet (404/502/503). */
+  async tunnels(signal?: AbortSignal): Promise<AgentTunnel[] | undefined> {
+    const res = await this.get('/tunnels', { signal });
+    if (res.status !== 200) return undefined;
+    const parsed = z.array(agentTunnelSchema).safeParse(JSON.parse(res.body));
+    if (!parsed.success) throw errors.invalidInput(`the agent answered /tunnels with an unexpected shape (${parsed.error.issues[0]?.message})`, 'update prevu so the CLI and the agent match');
+    return parsed.data;
+  }
+
+  /** Streams a path (SSE, logs) to `onChunk` until the body ends or `signal` aborts. */
+  async stream(path: string, onChunk: (text: string) => void, signal?: AbortSignal): Promise<number> {
+    const res = await request(`${this.url}${path}`, {
+      dispatcher,
+      headers: { authorization: await this.authorization() },
+      headersTimeout: 10_000,
+      bodyTimeout: 0,
+      signal,
+    });
+    if (res.statusCode !== 200) {
+      await res.body.dump();
+      return res.statusCode;
+    }
+    res.body.setEncoding('utf8');
+    for await (const chunk of res.body) onChunk(chunk as string);
+    return 200;
+  }
+}

@@ -1,0 +1,164 @@
+// The compose model: what `docker compose config --format json` says the project is. Compose
+// itself handles profiles, env files, `extends` and interpolation; prevu never reads the YAML.
+import { existsSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+import { dockerExec, isDaemonDown } from './docker-cli.js';
+import { errors } from './errors.js';
+
+const portSchema = z.object({ target: z.coerce.number().int(), published: z.union([z.string(), z.number()]).optional() }).loose();
+const volumeSchema = z.object({ type: z.string(), source: z.string().optional(), target: z.string() }).loose();
+
+export const serviceSchema = z
+  .object({
+    image: z.string().optional(),
+    build: z.object({ context: z.string(), dockerfile: z.string().optional() }).loose().optional(),
+    ports: z.array(portSchema).optional(),
+    expose: z.array(z.union([z.string(), z.number()])).optional(),
+    volumes: z.array(volumeSchema).optional(),
+    labels: z.record(z.string(), z.string()).optional(),
+    environment: z.record(z.string(), z.string().nullable()).optional(),
+    healthcheck: z.object({}).loose().optional(),
+    profiles: z.array(z.string()).optional(),
+  })
+  .loose();
+
+const fileRefSchema = z.object({ file: z.string().optional() }).loose();
+
+export const composeModelSchema = z
+  .object({
+    name: z.string(),
+    services: z.record(z.string(), serviceSchema).default({}),
+    networks: z.record(z.string(), z.object({}).loose().nullable()).optional(),
+    volumes: z.record(z.string(), z.object({}).loose().nullable()).optional(),
+    secrets: z.record(z.string(), fileRefSchema).optional(),
+    configs: z.record(z.string(), fileRefSchema).optional(),
+  })
+  .loose();
+
+export type ComposeService = z.infer<typeof serviceSchema>;
+export type ComposeModel = z.infer<typeof composeModelSchema>;
+
+export interface ComposeSource {
+  /** Directory prevu runs in (compose's own default lookup starts there). */
+  cwd: string;
+  /** `-f` files as given (relative to cwd); empty: compose finds compose.yaml & co. itself. */
+  files?: string[];
+  projectDirectory?: string;
+  /** Compose profiles (`--profile`). */
+  profiles?: string[];
+  /** Environment for the docker CLI (DOCKER_HOST of the machine is not needed: config is local). */
+  env?: Record<string, string>;
+}
+
+export interface LoadedProject {
+  model: ComposeModel;
+  /** Absolute paths of the user's compose files (as compose found them). */
+  files: string[];
+  /** The arguments that select the same project again: -f, --project-directory, --profile. */
+  args: string[];
+}
+
+const DEFAULT_FILES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'];
+
+/** The `-f/--project-directory/--profile` arguments for a source, with absolute paths. */
+export function sourceArgs(source: ComposeSource): { args: string[]; files: string[] } {
+  const files = (source.files ?? []).map((f) => (isAbsolute(f) ? f : resolve(source.cwd, f)));
+  const args: string[] = [];
+  for (const f of files) args.push('-f', f);
+  if (source.projectDirectory) args.push('--project-directory', resolve(source.cwd, source.projectDirectory));
+  for (const p of source.profiles ?? []) args.push('--profile', p);
+  return { args, files };
+}
+
+/** Reads the project through `docker compose config --format json`. */
+export async function loadComposeProject(source: ComposeSource): Promise<LoadedProject> {
+  const { args, files } = sourceArgs(source);
+  for (const f of files) if (!existsSync(f)) throw errors.noComposeFile(`${source.cwd} (${f} does not exist)`);
+  if (!files.length && !DEFAULT_FILES.some((f) => existsSync(resolve(source.cwd, f)))) {
+    // compose also searches parent directories; prevu insists on the project being here or named.
+    throw errors.noComposeFile(source.cwd);
+  }
+  const result = await dockerExec(['compose', ...args, 'config', '--format', 'json'], { cwd: source.cwd, env: source.env });
+  if (result.code !== 0) {
+    const detail = result.stderr.trim().split('\n').filter(Boolean).pop() ?? `exit ${result.code}`;
+    if (/no configuration file provided/i.test(detail)) throw errors.noComposeFile(source.cwd);
+    if (/is not a docker command|unknown command "compose"/i.test(detail)) throw errors.composeMissing();
+    if (isDaemonDown(detail)) throw errors.dockerNotRunning(detail);
+    throw errors.invalidCompose(detail);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(result.stdout);
+  } catch {
+    throw errors.invalidCompose('`docker compose config --format json` did not print JSON');
+  }
+  const parsed = composeModelSchema.safeParse(json);
+  if (!parsed.success) throw errors.invalidCompose(parsed.error.issues[0]?.message ?? 'unexpected model');
+  const model = parsed.data;
+  if (!Object.keys(model.services).length) throw errors.invalidCompose('it has no services');
+  const foundFiles = files.length ? files : DEFAULT_FILES.map((f) => resolve(source.cwd, f)).filter((f) => existsSync(f)).slice(0, 1);
+  return { model, files: foundFiles, args };
+}
+
+/**
+ * Ports of a service that get a URL: `expose` plus `ports` targets, unless the label
+ * `prevu.expose` says otherwise ("false" hides the service, "80,443" picks ports).
+ */
+export function exposedPorts(service: ComposeService): number[] {
+  const label = service.labels?.['prevu.expose']?.trim().toLowerCase();
+  if (label === 'false' || label === 'no' || label === '0') return [];
+  if (label && label !== 'true') {
+    return [...new Set(label.split(',').map((p) => Number(p.trim())).filter((p) => Number.isInteger(p) && p > 0 && p < 65536))].sort((a, b) => a - b);
+  }
+  const ports = new Set<number>();
+  for (const p of service.ports ?? []) ports.add(p.target);
+  for (const e of service.expose ?? []) {
+    // expose entries may be "80", "8000-8002" or "80/tcp"
+    const [range = ''] = String(e).split('/');
+    const [from, to] = range.split('-').map(Number);
+    if (from === undefined || !Number.isInteger(from)) continue;
+    for (let p = from; p <= (to ?? from) && p - from < 100; p++) ports.add(p);
+  }
+  return [...ports].sort((a, b) => a - b);
+}
+
+/** Paths the machine needs: build contexts and bind-mount sources (absolute, local). */
+export function uploadPaths(model: ComposeModel, services?: string[]): string[] {
+  const paths = new Set<string>();
+  for (const [name, service] of Object.entries(model.services)) {
+    if (services && !services.includes(name)) continue;
+    const context = service.build?.context;
+    // A URL context (git, https) is fetched by the engine itself.
+    if (context && isAbsolute(context)) paths.add(context);
+    for (const v of service.volumes ?? []) if (v.type === 'bind' && v.source && isAbsolute(v.source) && !isSystemPath(v.source)) paths.add(v.source);
+  }
+  for (const ref of [...Object.values(model.secrets ?? {}), ...Object.values(model.configs ?? {})]) {
+    if (ref.file && isAbsolute(ref.file)) paths.add(ref.file);
+  }
+  return [...paths].sort();
+}
+
+/** Bind mounts of host facilities (the docker socket, /proc ...) stay what they are on the machine. */
+function isSystemPath(path: string): boolean {
+  return /^\/(var\/run|run|proc|sys|dev|etc)(\/|$)/.test(path);
+}
+
+/** A copy of the model with every uploaded path replaced by its place on the machine. */
+export function rewritePaths(model: ComposeModel, mapping: Map<string, string>): ComposeModel {
+  const map = (path: string | undefined) => (path === undefined ? path : (mapping.get(path) ?? path));
+  const copy = structuredClone(model);
+  for (const service of Object.values(copy.services)) {
+    if (service.build?.context) service.build.context = map(service.build.context)!;
+    for (const v of service.volumes ?? []) if (v.type === 'bind') v.source = map(v.source);
+  }
+  for (const ref of [...Object.values(copy.secrets ?? {}), ...Object.values(copy.configs ?? {})]) {
+    if (ref.file) ref.file = map(ref.file);
+  }
+  return copy;
+}
+
+/** True when the mapping changes nothing (the local driver): compose can read the user's files as they are. */
+export function isIdentity(mapping: Map<string, string>): boolean {
+  return [...mapping].every(([from, to]) => from === to);
+}

@@ -1,0 +1,526 @@
+// up / down / status of an env: the path of `prevu up` in DESIGN.md. `up` is a list of steps the
+// CLI renders (listr2) or runs plainly (--json); each step may report progress lines, and the
+// deploy emits events (build_registered ... url_assigned) through `onEvent`.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AgentClient, type AgentTunnel } from './agent-client.js';
+import { isIdentity, loadComposeProject, rewritePaths, uploadPaths, type ComposeSource, type LoadedProject } from './compose.js';
+import { checkDocker, docker, dockerExec, InterruptedError } from './docker-cli.js';
+import type { DockerEndpoint, Driver, Machine } from './drivers/driver.js';
+import { createDriver } from './drivers/index.js';
+import { ensureEmbeddedServer, embeddedSettings } from './embedded-server.js';
+import { resolveEnvId } from './env-id.js';
+import { EnvStateStore, type EnvState } from './env-state.js';
+import { errors, PrevuError } from './errors.js';
+import { makeEvent, type PrevuEvent } from './events.js';
+import { AGENT_SERVICE, composeProjectName } from './names.js';
+import { buildOverlay, expectedUrls, parseBaseUrl, type ExpectedUrl } from './overlay.js';
+import type { AccountKey, Profile, ProfileStore } from './profiles.js';
+import { fingerprint, tunnelHello } from './tunnel-hello.js';
+
+export interface Session {
+  store: ProfileStore;
+  profile: Profile;
+  key: AccountKey;
+  signal?: AbortSignal;
+  onEvent?: (event: PrevuEvent) => void;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface UpOptions {
+  source: ComposeSource;
+  id?: string;
+  /** Deploy only these services (and the agent). */
+  services?: string[];
+  build?: boolean;
+  /** Seconds compose waits for services to be running/healthy, and prevu for their URLs. */
+  waitTimeout?: number;
+}
+
+export interface UrlRow {
+  service: string;
+  port: number;
+  url: string;
+  health: string;
+}
+
+export interface UpResult {
+  envId: string;
+  project: string;
+  profile: string;
+  driver: string;
+  urls: UrlRow[];
+}
+
+export interface Step<C> {
+  title: string | ((ctx: C) => string);
+  run(ctx: C, report: (line: string) => void): Promise<void>;
+}
+
+/** packages/compose-tunnel-agent: the agent's build context (Dockerfile + dist/agent.mjs). */
+export function agentPackageDir(): string {
+  return fileURLToPath(new URL('../../compose-tunnel-agent/', import.meta.url));
+}
+
+function agentImage(): string {
+  const pkg = JSON.parse(readFileSync(join(agentPackageDir(), 'package.json'), 'utf8')) as { version: string };
+  return `prevu-compose-tunnel-agent:${pkg.version}`;
+}
+
+interface TunnelEndpoint {
+  /** Where the CLI reaches the SSH port, and where the agent does. */
+  address: string;
+  agentAddress: string;
+  hostKey?: string;
+  externalNetworks: string[];
+}
+
+/** Starts the embedded server when the profile uses it; checks the server answers `hello`. */
+export async function connectTunnelServer(session: Session, envId: string, report: (line: string) => void = () => {}) {
+  const ts = session.profile.tunnelServer;
+  let endpoint: TunnelEndpoint;
+  if (ts.type === 'embedded') {
+    const settings = await ensureEmbeddedServer(embeddedSettings(session.env), report);
+    endpoint = { address: `127.0.0.1:${settings.sshPort}`, agentAddress: `${settings.container}:${settings.sshPort}`, externalNetworks: [settings.network] };
+  } else {
+    endpoint = { address: ts.address, agentAddress: ts.agentAddress ?? ts.address, ...(ts.hostKey ? { hostKey: ts.hostKey } : {}), externalNetworks: [] };
+  }
+  report(`hello ${endpoint.address}`);
+  const hello = await tunnelHello({ address: endpoint.address, privateKey: session.key.privateKey, envId, ...(endpoint.hostKey ? { hostKey: endpoint.hostKey } : {}) });
+  if (ts.type === 'remote' && !ts.hostKey) {
+    // first contact: record the server's key, later connections (and the agent) check it
+    session.store.write({ ...session.profile, tunnelServer: { ...ts, hostKey: hello.hostKey } });
+    endpoint.hostKey = hello.hostKey;
+  }
+  if (hello.accountId !== session.key.accountId) {
+    throw new PrevuError('PREVU_ACCOUNT_MISMATCH', `the tunnel server derived account ${hello.accountId} from the key, prevu ${session.key.accountId}`, 'update prevu or the tunnel server so their names module matches', 'environment');
+  }
+  return { endpoint, hello };
+}
+
+class UpContext {
+  loaded!: LoadedProject;
+  envId!: string;
+  project!: string;
+  endpoint!: TunnelEndpoint;
+  baseUrl!: string;
+  driver!: Driver;
+  machine!: Machine;
+  dockerEndpoint?: DockerEndpoint;
+  composeArgs!: string[];
+  expected: ExpectedUrl[] = [];
+  result?: UpResult;
+  constructor(
+    readonly session: Session,
+    readonly options: UpOptions,
+    readonly states: EnvStateStore,
+  ) {}
+
+  emit(type: PrevuEvent['type'], service?: string, details: Record<string, unknown> = {}) {
+    this.session.onEvent?.(makeEvent(type, this.envId, service, details));
+  }
+
+  dockerEnv(): Record<string, string> {
+    return this.dockerEndpoint?.env ?? {};
+  }
+
+  selected(): string[] | undefined {
+    return this.options.services?.length ? this.options.services : undefined;
+  }
+}
+
+export function upSteps(): Step<UpContext>[] {
+  return [
+    {
+      title: 'Read the compose project',
+      async run(ctx) {
+        ctx.loaded = await loadComposeProject(ctx.options.source);
+        for (const s of ctx.options.services ?? []) {
+          if (!ctx.loaded.model.services[s]) {
+            throw errors.invalidInput(`no service "${s}" in the compose project`, `choose from: ${Object.keys(ctx.loaded.model.services).join(', ')}`);
+          }
+        }
+        ctx.envId = await resolveEnvId({ ...(ctx.options.id !== undefined ? { id: ctx.options.id } : {}), project: ctx.loaded.model.name, dir: ctx.options.source.cwd, ...(ctx.session.env ? { env: ctx.session.env } : {}) });
+        ctx.project = composeProjectName(ctx.envId);
+      },
+    },
+    {
+      title: (ctx) => (ctx.session.profile.tunnelServer.type === 'embedded' ? 'Start the embedded tunnel server' : 'Connect to the tunnel server'),
+      async run(ctx, report) {
+        const { endpoint, hello } = await connectTunnelServer(ctx.session, ctx.envId, report);
+        ctx.endpoint = endpoint;
+        ctx.baseUrl = hello.baseUrl;
+        ctx.expected = expectedUrls(ctx.loaded.model, parseBaseUrl(hello.baseUrl), ctx.envId, ctx.session.key.accountId, ctx.selected());
+      },
+    },
+    {
+      title: (ctx) => `Prepare the machine (${ctx.session.profile.driver})`,
+      async run(ctx, report) {
+        ctx.driver = await createDriver({ profile: ctx.session.profile, profileDir: ctx.session.store.profileDir(ctx.session.profile.name), key: ctx.session.key });
+        ctx.machine = await ctx.driver.ensureMachine(ctx.envId, ctx.session.signal);
+        ctx.dockerEndpoint = await ctx.machine.docker();
+        const version = await checkDocker(ctx.dockerEnv());
+        report(`engine ${version.engine}, compose ${version.compose}`);
+      },
+    },
+    {
+      title: 'Upload the project files',
+      async run(ctx, report) {
+        const { session, loaded } = ctx;
+        const agentDir = agentPackageDir();
+        const paths = [...uploadPaths(loaded.model, ctx.selected()), agentDir, session.key.privateKeyFile];
+        const uploaded = await ctx.machine.upload({ paths }, session.signal);
+        if (uploaded.filesSent || uploaded.filesUnchanged) report(`${uploaded.filesSent} sent, ${uploaded.filesUnchanged} unchanged`);
+        const states = ctx.states;
+        // Written before compose starts: from here on the env is listed and `down` removes it.
+        states.write({
+          envId: ctx.envId,
+          profile: session.profile.name,
+          driver: session.profile.driver,
+          project: ctx.project,
+          source: { name: loaded.model.name, dir: ctx.options.source.cwd, files: loaded.files, args: loaded.args },
+          ...(ctx.selected() ? { services: ctx.selected() } : {}),
+          accountId: session.key.accountId,
+          baseUrl: ctx.baseUrl,
+          status: 'deploying',
+        });
+        const dir = states.dir(ctx.envId);
+        const overlay = buildOverlay(loaded.model, {
+          envId: ctx.envId,
+          accountId: session.key.accountId,
+          base: parseBaseUrl(ctx.baseUrl),
+          agent: {
+            buildContext: uploaded.mapping.get(agentDir) ?? agentDir,
+            image: agentImage(),
+            tunnelServer: ctx.endpoint.agentAddress,
+            ...(ctx.endpoint.hostKey ? { tunnelHostKey: fingerprint(ctx.endpoint.hostKey) } : {}),
+            keyFile: uploaded.mapping.get(session.key.privateKeyFile) ?? session.key.privateKeyFile,
+            private: session.profile.private,
+            externalNetworks: ctx.endpoint.externalNetworks,
+            labels: { 'dev.prevu.env-id': ctx.envId, 'dev.prevu.profile': session.profile.name },
+          },
+        });
+        const overlayFile = join(dir, 'overlay.json');
+        writeFileSync(overlayFile, JSON.stringify(overlay, null, 2));
+        if (isIdentity(uploaded.mapping)) {
+          // compose reads the user's files as they are (relative paths, .env, profiles intact)
+          ctx.composeArgs = ['-p', ctx.project, ...withFiles(loaded), '-f', overlayFile];
+        } else {
+          const modelFile = join(dir, 'compose.json');
+          writeFileSync(modelFile, JSON.stringify(rewritePaths(loaded.model, uploaded.mapping), null, 2));
+          ctx.composeArgs = ['-p', ctx.project, '--project-directory', dir, '-f', modelFile, '-f', overlayFile];
+        }
+        for (const [name, service] of Object.entries(loaded.model.services)) {
+          if (service.build && (!ctx.selected() || ctx.selected()!.includes(name))) ctx.emit('build_registered', name, { context: service.build.context });
+        }
+      },
+    },
+    {
+      title: 'Build images',
+      async run(ctx, report) {
+        const build = ctx.options.build !== false;
+        const targets = build ? [...(ctx.selected() ?? []), ...(ctx.selected() ? [AGENT_SERVICE] : [])] : [AGENT_SERVICE];
+        const built = Object.entries(ctx.loaded.model.services).filter(([n, s]) => s.build && (!ctx.selected() || ctx.selected()!.includes(n))).map(([n]) => n);
+        await compose(ctx, ['build', ...targets], report);
+        if (build) for (const name of built) ctx.emit('image_built', name);
+      },
+    },
+    {
+      title: 'Start the services',
+      async run(ctx, report) {
+        const wait = ctx.options.waitTimeout ? ['--wait-timeout', String(ctx.options.waitTimeout)] : [];
+        const services = ctx.selected() ? [...ctx.selected()!, AGENT_SERVICE] : [];
+        const seen = new Set<string>();
+        const prefix = `${ctx.project}-`;
+        await compose(ctx, ['up', '-d', '--no-build', '--wait', ...wait, '--remove-orphans', ...services], (line) => {
+          report(line);
+          const m = /Container (\S+)\s+(Created|Recreated|Started|Running|Healthy)\b/.exec(line);
+          if (!m || !m[1]!.startsWith(prefix)) return;
+          const service = m[1]!.slice(prefix.length).replace(/-\d+$/, '');
+          if (service === AGENT_SERVICE) return;
+          const type = m[2] === 'Healthy' ? 'healthy' : m[2] === 'Started' || m[2] === 'Running' ? 'starting' : 'container_allocated';
+          if (seen.has(`${service}:${type}`)) return;
+          seen.add(`${service}:${type}`);
+          ctx.emit(type, service, { container: m[1] });
+        });
+      },
+    },
+    {
+      title: 'Open the URLs',
+      async run(ctx, report) {
+        const client = new AgentClient({ envId: ctx.envId, accountId: ctx.session.key.accountId, baseUrl: ctx.baseUrl, privateKey: ctx.session.key.privateKey });
+        const timeoutMs = (ctx.options.waitTimeout ?? 120) * 1000;
+        const tunnels = await waitForUrls(client, ctx.expected, timeoutMs, report, ctx.session.signal);
+        const rows = urlRows(tunnels, ctx.selected());
+        for (const row of rows) ctx.emit('url_assigned', row.service, { port: row.port, url: row.url });
+        ctx.states.setStatus(ctx.envId, 'up');
+        ctx.result = { envId: ctx.envId, project: ctx.project, profile: ctx.session.profile.name, driver: ctx.session.profile.driver, urls: rows };
+      },
+    },
+  ];
+}
+
+function withFiles(loaded: LoadedProject): string[] {
+  // `-f overlay` turns compose's default file lookup off: name the files it would have found.
+  return loaded.args.includes('-f') ? loaded.args : [...loaded.files.flatMap((f) => ['-f', f]), ...loaded.args];
+}
+
+async function compose(ctx: UpContext, args: string[], report: (line: string) => void): Promise<void> {
+  const result = await dockerExec(['compose', '--progress', 'plain', ...ctx.composeArgs, ...args], {
+    cwd: ctx.options.source.cwd,
+    env: ctx.dockerEnv(),
+    ...(ctx.session.signal ? { signal: ctx.session.signal } : {}),
+    onStderrLine: report,
+  });
+  if (result.code !== 0) {
+    const lines = result.stderr.trim().split('\n').filter(Boolean);
+    const detail = lines.filter((l) => /error|failed|unhealthy|exited/i.test(l)).pop() ?? lines.pop() ?? `exit ${result.code}`;
+    throw new PrevuError('PREVU_COMPOSE_FAILED', `docker compose ${args[0]} failed for ${ctx.project} (${detail.trim()})`, `see \`prevu logs --id ${ctx.envId}\`; remove it with \`prevu down --id ${ctx.envId}\``, 'user');
+  }
+}
+
+function urlRows(tunnels: AgentTunnel[], services?: string[]): UrlRow[] {
+  return tunnels
+    .filter((t) => t.service !== AGENT_SERVICE && (!services || services.includes(t.service)))
+    .map((t) => ({ service: t.service, port: t.port, url: t.url, health: t.state }))
+    .sort((a, b) => a.service.localeCompare(b.service) || a.port - b.port);
+}
+
+const READY = new Set(['ready', 'open', 'healthy', 'up']);
+
+async function waitForUrls(client: AgentClient, expected: ExpectedUrl[], timeoutMs: number, report: (line: string) => void, signal?: AbortSignal): Promise<AgentTunnel[]> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'the agent is not connected yet';
+  for (;;) {
+    if (signal?.aborted) throw new InterruptedError();
+    const tunnels = await client.tunnels(signal).catch((error: Error) => {
+      last = error.message;
+      return undefined;
+    });
+    if (tunnels) {
+      const missing = expected.filter((e) => !tunnels.some((t) => t.service === e.service && t.port === e.port && READY.has(t.state)));
+      if (!missing.length) return tunnels;
+      last = `waiting for ${missing.map((m) => `${m.service}:${m.port}`).join(', ')}`;
+    }
+    report(last);
+    if (Date.now() > deadline) throw errors.timeout(`the URLs were not ready after ${Math.round(timeoutMs / 1000)} s (${last})`, 'see `prevu status` and `prevu logs`; raise --wait-timeout for slow services');
+    await sleep(200, undefined, signal ? { signal } : undefined).catch(() => undefined);
+  }
+}
+
+/** Runs the steps in order without a renderer (--json, tests). */
+export async function runSteps<C>(steps: Step<C>[], ctx: C, report: (step: string, line: string) => void = () => {}): Promise<void> {
+  for (const step of steps) {
+    const title = typeof step.title === 'function' ? step.title(ctx) : step.title;
+    await step.run(ctx, (line) => report(title, line));
+  }
+}
+
+export function newUpContext(session: Session, options: UpOptions): UpContext {
+  return new UpContext(session, options, new EnvStateStore(session.store, session.profile.name));
+}
+
+/** `up` end to end, for callers that do not render steps. */
+export async function up(session: Session, options: UpOptions, report?: (step: string, line: string) => void): Promise<UpResult> {
+  const ctx = newUpContext(session, options);
+  try {
+    await runSteps(upSteps(), ctx, report);
+  } finally {
+    await closeContext(ctx);
+  }
+  return ctx.result!;
+}
+
+export async function closeContext(ctx: UpContext, failed?: unknown): Promise<void> {
+  if (failed && ctx.envId && ctx.states.read(ctx.envId)) ctx.states.setStatus(ctx.envId, failed instanceof InterruptedError ? 'interrupted' : 'failed');
+  await ctx.dockerEndpoint?.close().catch(() => undefined);
+  await ctx.driver?.close().catch(() => undefined);
+}
+
+export type { UpContext };
+
+// ---- the env of a command that names one (down, urls, logs, status) ----
+
+/** The envId a command means: --id, else the one `up` would compute in this directory. */
+export async function targetEnvId(options: { id?: string; source: ComposeSource; env?: NodeJS.ProcessEnv }): Promise<string> {
+  if (options.id !== undefined) return resolveEnvId({ id: options.id, project: '', dir: options.source.cwd });
+  const loaded = await loadComposeProject(options.source);
+  return resolveEnvId({ project: loaded.model.name, dir: options.source.cwd, ...(options.env ? { env: options.env } : {}) });
+}
+
+/**
+ * A directory without a compose file: compose run there with only `-p` finds the project by its
+ * labels (down removes its networks too), whatever files the user has changed since `up`.
+ */
+function neutralDir(): string {
+  const dir = join(tmpdir(), 'prevu-compose-cwd');
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+async function withMachine<T>(session: Session, envId: string, fn: (env: Record<string, string>, machine: Machine | undefined) => Promise<T>): Promise<T> {
+  const driver = await createDriver({ profile: session.profile, profileDir: session.store.profileDir(session.profile.name), key: session.key });
+  let endpoint: DockerEndpoint | undefined;
+  try {
+    const machine = await driver.findMachine(envId);
+    endpoint = machine ? await machine.docker() : undefined;
+    return await fn(endpoint?.env ?? {}, machine);
+  } finally {
+    await endpoint?.close().catch(() => undefined);
+    await driver.close().catch(() => undefined);
+  }
+}
+
+/** Containers of the env's compose project on its machine (all states). */
+async function projectContainers(env: Record<string, string>, project: string): Promise<{ service: string; state: string; health: string }[]> {
+  const out = await docker(['ps', '-a', '--filter', `label=com.docker.compose.project=${project}`, '--format', '{{json .}}'], { env });
+  return out
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { Labels: string; State: string; Status: string })
+    .map((c) => {
+      const service = /(?:^|,)com\.docker\.compose\.service=([^,]+)/.exec(c.Labels)?.[1] ?? '?';
+      const health = /\((healthy|unhealthy|health: starting)\)/.exec(c.Status)?.[1] ?? '';
+      return { service, state: c.State, health };
+    });
+}
+
+export interface DownResult {
+  envId: string;
+  project: string;
+  removed: boolean;
+}
+
+/** Removes the env: compose down on its machine, the machine when the driver made it, its state. */
+export async function down(session: Session, envId: string, options: { volumes?: boolean } = {}): Promise<DownResult> {
+  const states = new EnvStateStore(session.store, session.profile.name);
+  const state = states.read(envId);
+  const project = composeProjectName(envId);
+  const removed = await withMachine(session, envId, async (env, machine) => {
+    if (!machine) return false;
+    const found = (await projectContainers(env, project)).length > 0;
+    if (!found && !state) return false;
+    await docker(['compose', '-p', project, 'down', '--remove-orphans', '--timeout', '5', ...(options.volumes ? ['--volumes'] : [])], { env, cwd: neutralDir() });
+    return true;
+  });
+  if (!removed && !state) throw errors.unknownEnv(envId);
+  const driver = await createDriver({ profile: session.profile, profileDir: session.store.profileDir(session.profile.name), key: session.key });
+  try {
+    await driver.remove(envId);
+  } finally {
+    await driver.close().catch(() => undefined);
+  }
+  states.remove(envId);
+  session.onEvent?.(makeEvent('stopped', envId, undefined, { project }));
+  return { envId, project, removed: true };
+}
+
+export interface EnvListing {
+  envId: string;
+  profile: string;
+  driver: string;
+  project: string;
+  status: string;
+  services: string;
+  dir?: string;
+  updatedAt?: string;
+}
+
+/** Envs of the profile: state files, machines the driver made, and local compose projects labeled with the profile. */
+export async function list(session: Session): Promise<EnvListing[]> {
+  const states = new EnvStateStore(session.store, session.profile.name);
+  const found = new Map<string, EnvState | undefined>(states.list().map((s) => [s.envId, s]));
+  const driver = await createDriver({ profile: session.profile, profileDir: session.store.profileDir(session.profile.name), key: session.key });
+  try {
+    for (const m of await driver.list()) if (!found.has(m.envId)) found.set(m.envId, undefined);
+  } finally {
+    await driver.close().catch(() => undefined);
+  }
+  if (session.profile.driver === 'local') {
+    const out = await docker(['ps', '-a', '--filter', `label=dev.prevu.profile=${session.profile.name}`, '--format', '{{.Label "dev.prevu.env-id"}}']);
+    for (const envId of out.split('\n').filter(Boolean)) if (!found.has(envId)) found.set(envId, undefined);
+  }
+  const rows: EnvListing[] = [];
+  for (const [envId, state] of [...found].sort(([a], [b]) => a.localeCompare(b))) {
+    const project = composeProjectName(envId);
+    let services = '';
+    if (session.profile.driver === 'local') {
+      const containers = (await projectContainers({}, project)).filter((c) => c.service !== AGENT_SERVICE);
+      services = `${containers.filter((c) => c.state === 'running').length}/${containers.length} running`;
+    }
+    rows.push({
+      envId,
+      profile: session.profile.name,
+      driver: session.profile.driver,
+      project,
+      status: state?.status ?? 'unknown',
+      services,
+      ...(state ? { dir: state.source.dir, updatedAt: state.updatedAt } : {}),
+    });
+  }
+  return rows;
+}
+
+function readState(session: Session, envId: string): EnvState {
+  const state = new EnvStateStore(session.store, session.profile.name).read(envId);
+  if (!state) throw errors.unknownEnv(envId);
+  return state;
+}
+
+export function agentFor(session: Session, envId: string): AgentClient {
+  const state = readState(session, envId);
+  return new AgentClient({ envId, accountId: state.accountId, baseUrl: state.baseUrl, privateKey: session.key.privateKey });
+}
+
+/** The env's URL table, from its agent. */
+export async function urls(session: Session, envId: string): Promise<UrlRow[]> {
+  const state = readState(session, envId);
+  const tunnels = await agentFor(session, envId).tunnels();
+  if (!tunnels) throw errors.timeout(`the agent of ${envId} does not answer through the tunnel server`, `see \`prevu status --id ${envId}\`; \`prevu up\` restarts it`);
+  return urlRows(tunnels, state.services);
+}
+
+export interface StatusResult {
+  envId: string;
+  project: string;
+  status: string;
+  services: { service: string; state: string; health: string }[];
+  urls: UrlRow[];
+  agent: string;
+}
+
+export async function status(session: Session, envId: string): Promise<StatusResult> {
+  const state = readState(session, envId);
+  const services = await withMachine(session, envId, (env) => projectContainers(env, state.project));
+  let rows: UrlRow[] = [];
+  let agent = 'connected';
+  try {
+    const tunnels = await agentFor(session, envId).tunnels();
+    if (tunnels) rows = urlRows(tunnels, state.services);
+    else agent = 'not connected';
+  } catch (error) {
+    agent = `unreachable (${(error as Error).message})`;
+  }
+  return { envId, project: state.project, status: state.status, services: services.sort((a, b) => a.service.localeCompare(b.service)), urls: rows, agent };
+}
+
+/** `docker compose logs` of the env on its machine; follows until the signal aborts. */
+export async function logs(session: Session, envId: string, options: { service?: string; follow?: boolean; tail?: number; onOutput: (chunk: string) => void }): Promise<void> {
+  const project = composeProjectName(envId);
+  await withMachine(session, envId, async (env) => {
+    const containers = await projectContainers(env, project);
+    if (!containers.length) throw errors.unknownEnv(envId);
+    if (options.service && !containers.some((c) => c.service === options.service)) {
+      throw errors.invalidInput(`no service "${options.service}" in ${envId}`, `choose from: ${[...new Set(containers.map((c) => c.service))].join(', ')}`);
+    }
+    const args = ['compose', '--ansi', 'never', '-p', project, 'logs', '--no-color', ...(options.follow ? ['-f'] : []), ...(options.tail ? ['--tail', String(options.tail)] : []), ...(options.service ? [options.service] : [])];
+    const result = await dockerExec(args, { env, cwd: neutralDir(), onStdout: options.onOutput, ...(session.signal ? { signal: session.signal } : {}) }).catch((error: unknown) => {
+      if (error instanceof InterruptedError) return { code: 0, stderr: '', stdout: '' };
+      throw error;
+    });
+    if (result.code !== 0) throw errors.invalidInput(`docker compose logs failed (${result.stderr.trim().split('\n').pop()})`, 'check `prevu status`');
+  });
+}

@@ -1,0 +1,190 @@
+// The embedded tunnel server: a local container of packages/tunnel-server that `prevu up` starts
+// when the profile says `embedded` (the default with no profile at all). Networking: the
+// container joins the docker network `prevu`; agents join that network too (the overlay adds it
+// as external) and reach the server by container name, so no SSH port needs to be reachable from
+// containers through the host. For the CLI and the browser, HTTP, SSH and management ports are
+// published on 127.0.0.1 only, with the same numbers inside and out (the server builds URLs from
+// its own HTTP port). Every name and port can be moved by environment (tests run their own
+// server beside a user's real one): PREVU_EMBEDDED_NAME, _NETWORK, _HTTP_PORT, _SSH_PORT,
+// _MANAGEMENT_PORT.
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { request } from 'undici';
+import { docker, dockerExec } from './docker-cli.js';
+import { errors, PrevuError } from './errors.js';
+
+export interface EmbeddedSettings {
+  container: string;
+  network: string;
+  volume: string;
+  httpPort: number;
+  sshPort: number;
+  managementPort: number;
+  baseDomain: string;
+}
+
+export const EMBEDDED_LABEL = 'dev.prevu.embedded';
+
+function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > 65535) throw errors.invalidInput(`${name}=${raw} is not a port`, `set ${name} to a number from 1 to 65535, or unset it`);
+  return value;
+}
+
+export function embeddedSettings(env: NodeJS.ProcessEnv = process.env): EmbeddedSettings {
+  const container = env.PREVU_EMBEDDED_NAME || 'prevu-tunnel-server';
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(container)) throw errors.invalidInput(`PREVU_EMBEDDED_NAME=${container} is not a container name`, 'use letters, digits, "_", "." or "-"');
+  return {
+    container,
+    network: env.PREVU_EMBEDDED_NETWORK || 'prevu',
+    volume: `${container}-data`,
+    httpPort: port(env, 'PREVU_EMBEDDED_HTTP_PORT', 8080),
+    sshPort: port(env, 'PREVU_EMBEDDED_SSH_PORT', 2222),
+    managementPort: port(env, 'PREVU_EMBEDDED_MANAGEMENT_PORT', 9090),
+    baseDomain: 'localhost',
+  };
+}
+
+/** packages/tunnel-server, next to this package in the repository (or installed beside it). */
+export function tunnelServerDir(): string {
+  return fileURLToPath(new URL('../../tunnel-server/', import.meta.url));
+}
+
+/** Image tag from the bundle's content, so a rebuilt server is never run from a stale image. */
+function imageTag(dir: string): string {
+  const bundle = join(dir, 'dist', 'bundle', 'tunnel-server.mjs');
+  const dockerfile = join(dir, 'Dockerfile');
+  if (!existsSync(bundle) || !existsSync(dockerfile)) {
+    throw new PrevuError('PREVU_EMBEDDED_NOT_BUILT', `the embedded tunnel server is not built (${bundle} is missing)`, 'run `npm run build` in the prevu repository', 'environment');
+  }
+  const hash = createHash('sha256').update(readFileSync(bundle)).update(readFileSync(dockerfile)).digest('hex').slice(0, 12);
+  return `prevu-tunnel-server:${hash}`;
+}
+
+export interface EmbeddedState {
+  running: boolean;
+  exists: boolean;
+  settings: EmbeddedSettings;
+  image?: string;
+}
+
+interface Inspect {
+  State: { Running: boolean; Status: string };
+  Config: { Image: string; Labels: Record<string, string> | null };
+}
+
+/** State of the container; ports come from its labels when it exists (it may predate the env). */
+export async function embeddedStatus(settings: EmbeddedSettings = embeddedSettings()): Promise<EmbeddedState> {
+  const result = await dockerExec(['container', 'inspect', settings.container]);
+  if (result.code !== 0) {
+    if (/no such (object|container)/i.test(result.stderr)) return { running: false, exists: false, settings };
+    await docker(['version']); // turns "daemon down" into the matching PrevuError
+    throw errors.dockerNotRunning(result.stderr.trim());
+  }
+  const [info] = JSON.parse(result.stdout) as Inspect[];
+  const labels = info?.Config.Labels ?? {};
+  const fromLabel = (key: string, fallback: number) => (labels[key] ? Number(labels[key]) : fallback);
+  return {
+    running: Boolean(info?.State.Running),
+    exists: true,
+    image: info?.Config.Image,
+    settings: {
+      ...settings,
+      httpPort: fromLabel(`${EMBEDDED_LABEL}.http-port`, settings.httpPort),
+      sshPort: fromLabel(`${EMBEDDED_LABEL}.ssh-port`, settings.sshPort),
+      managementPort: fromLabel(`${EMBEDDED_LABEL}.management-port`, settings.managementPort),
+      network: labels[`${EMBEDDED_LABEL}.network`] ?? settings.network,
+    },
+  };
+}
+
+async function ensureImage(onProgress?: (line: string) => void): Promise<string> {
+  const dir = tunnelServerDir();
+  const image = imageTag(dir);
+  const inspect = await dockerExec(['image', 'inspect', image]);
+  if (inspect.code === 0) return image;
+  onProgress?.(`building ${image}`);
+  await docker(['build', '-q', '-t', image, dir]);
+  return image;
+}
+
+async function ensureNetwork(network: string): Promise<void> {
+  const inspect = await dockerExec(['network', 'inspect', network]);
+  if (inspect.code === 0) return;
+  const created = await dockerExec(['network', 'create', '--label', `${EMBEDDED_LABEL}=true`, network]);
+  // a concurrent `prevu up` may have made it in between
+  if (created.code !== 0 && !/already exists/i.test(created.stderr)) throw errors.dockerNotRunning(created.stderr.trim());
+}
+
+async function waitHealthy(settings: EmbeddedSettings, timeoutMs = 30_000): Promise<void> {
+  const url = `http://127.0.0.1:${settings.managementPort}/healthz`;
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      const res = await request(url, { headersTimeout: 1000, bodyTimeout: 1000 });
+      await res.body.dump();
+      if (res.statusCode === 200) return;
+      last = `HTTP ${res.statusCode}`;
+    } catch (error) {
+      last = (error as Error).message;
+    }
+    await sleep(100);
+  }
+  const logs = await dockerExec(['logs', '--tail', '5', settings.container]);
+  throw errors.tunnelServerUnreachable(url, `${last}; container log: ${(logs.stdout + logs.stderr).trim().split('\n').pop() ?? ''}`);
+}
+
+/** Starts the embedded server unless it runs; returns the settings in effect. Idempotent. */
+export async function ensureEmbeddedServer(settings: EmbeddedSettings = embeddedSettings(), onProgress?: (line: string) => void): Promise<EmbeddedSettings> {
+  const state = await embeddedStatus(settings);
+  if (state.running) {
+    await waitHealthy(state.settings);
+    return state.settings;
+  }
+  if (state.exists) {
+    onProgress?.(`starting ${settings.container}`);
+    await docker(['start', settings.container]);
+    await waitHealthy(state.settings);
+    return state.settings;
+  }
+  const image = await ensureImage(onProgress);
+  await ensureNetwork(settings.network);
+  onProgress?.(`starting ${settings.container} on 127.0.0.1:${settings.httpPort}`);
+  const s = settings;
+  await docker([
+    'run', '-d', '--name', s.container, '--restart', 'unless-stopped',
+    '--network', s.network,
+    '--label', `${EMBEDDED_LABEL}=true`,
+    '--label', `${EMBEDDED_LABEL}.http-port=${s.httpPort}`,
+    '--label', `${EMBEDDED_LABEL}.ssh-port=${s.sshPort}`,
+    '--label', `${EMBEDDED_LABEL}.management-port=${s.managementPort}`,
+    '--label', `${EMBEDDED_LABEL}.network=${s.network}`,
+    '-p', `127.0.0.1:${s.httpPort}:${s.httpPort}`,
+    '-p', `127.0.0.1:${s.sshPort}:${s.sshPort}`,
+    '-p', `127.0.0.1:${s.managementPort}:${s.managementPort}`,
+    '-v', `${s.volume}:/data`,
+    image,
+    '--ssh-port', String(s.sshPort), '--http-port', String(s.httpPort), '--management-port', String(s.managementPort),
+    '--base-domain', s.baseDomain, '--state-dir', '/data', '--listen', '0.0.0.0',
+  ]);
+  await waitHealthy(s);
+  return s;
+}
+
+/** Stops and removes the container (and with `purgeData`, its state volume and network). Idempotent. */
+export async function stopEmbeddedServer(settings: EmbeddedSettings = embeddedSettings(), options: { purgeData?: boolean } = {}): Promise<boolean> {
+  const state = await embeddedStatus(settings);
+  if (state.exists) await docker(['rm', '-f', settings.container]);
+  if (options.purgeData) {
+    await dockerExec(['volume', 'rm', '-f', settings.volume]);
+    // still in use by a deployed env's agent: then it stays, which is what that env needs
+    await dockerExec(['network', 'rm', state.settings.network]);
+  }
+  return state.exists;
+}

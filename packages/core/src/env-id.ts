@@ -1,0 +1,31 @@
+// The env id of a deploy: `--id` when given, else `<compose project>-<git branch>`.
+// CI checkouts are often on a detached HEAD: the branch then comes from the CI's variables.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { defaultEnvId, InvalidNameError, normalizeEnvId } from './names.js';
+import { errors } from './errors.js';
+
+const execFileAsync = promisify(execFile);
+
+/** The current git branch of `dir`, or undefined outside git / on a detached HEAD without CI hints. */
+export async function gitBranch(dir: string, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
+  const fromCi = env.GITHUB_HEAD_REF || env.GITHUB_REF_NAME || env.CI_COMMIT_REF_NAME || env.BRANCH_NAME;
+  try {
+    // symbolic-ref also names the branch of a repository without commits; it fails when detached
+    const { stdout } = await execFileAsync('git', ['symbolic-ref', '--short', '-q', 'HEAD'], { cwd: dir, env });
+    if (stdout.trim()) return stdout.trim();
+  } catch {
+    // not a git work tree (or no git): fall through
+  }
+  return fromCi || undefined;
+}
+
+export async function resolveEnvId(options: { id?: string; project: string; dir: string; env?: NodeJS.ProcessEnv }): Promise<string> {
+  try {
+    if (options.id !== undefined) return normalizeEnvId(options.id);
+    return defaultEnvId(options.project, await gitBranch(options.dir, options.env));
+  } catch (error) {
+    if (error instanceof InvalidNameError) throw errors.invalidInput(`env id "${options.id ?? options.project}" has no letters or digits`, 'pass --id with letters, digits and dashes');
+    throw error;
+  }
+}

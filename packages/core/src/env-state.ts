@@ -1,0 +1,74 @@
+// What prevu remembers of a deployed env, one state.json per env under the profile
+// (profiles/<name>/envs/<envId>/). It is written before compose starts, so an `up` stopped
+// half-way (Ctrl-C, a crash) is still listed by `ls` and removed by `down`.
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import type { ProfileStore } from './profiles.js';
+
+export const envStateSchema = z.object({
+  version: z.literal(1),
+  envId: z.string(),
+  profile: z.string(),
+  driver: z.string(),
+  /** The compose project on the machine: prevu-<envId>. */
+  project: z.string(),
+  /** The user's project: its compose name, directory, and the arguments that select it. */
+  source: z.object({ name: z.string(), dir: z.string(), files: z.array(z.string()), args: z.array(z.string()) }),
+  services: z.array(z.string()).optional(),
+  accountId: z.string(),
+  baseUrl: z.string(),
+  status: z.enum(['deploying', 'up', 'failed', 'interrupted']),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type EnvState = z.infer<typeof envStateSchema>;
+
+export class EnvStateStore {
+  constructor(
+    private readonly profiles: ProfileStore,
+    private readonly profile: string,
+  ) {}
+
+  dir(envId: string): string {
+    return this.profiles.envDir(this.profile, envId);
+  }
+
+  read(envId: string): EnvState | undefined {
+    const file = join(this.dir(envId), 'state.json');
+    if (!existsSync(file)) return undefined;
+    try {
+      const parsed = envStateSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+      return parsed.success ? parsed.data : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  write(state: Omit<EnvState, 'updatedAt' | 'createdAt' | 'version'> & { createdAt?: string }): EnvState {
+    const previous = this.read(state.envId);
+    const now = new Date().toISOString();
+    const full = envStateSchema.parse({ ...state, version: 1, createdAt: state.createdAt ?? previous?.createdAt ?? now, updatedAt: now });
+    mkdirSync(this.dir(state.envId), { recursive: true });
+    writeFileSync(join(this.dir(state.envId), 'state.json'), `${JSON.stringify(full, null, 2)}\n`);
+    return full;
+  }
+
+  setStatus(envId: string, status: EnvState['status']): void {
+    const state = this.read(envId);
+    if (state) this.write({ ...state, status });
+  }
+
+  list(): EnvState[] {
+    const root = join(this.profiles.profileDir(this.profile), 'envs');
+    if (!existsSync(root)) return [];
+    return readdirSync(root)
+      .map((envId) => this.read(envId))
+      .filter((s): s is EnvState => s !== undefined)
+      .sort((a, b) => a.envId.localeCompare(b.envId));
+  }
+
+  remove(envId: string): void {
+    rmSync(this.dir(envId), { recursive: true, force: true });
+  }
+}

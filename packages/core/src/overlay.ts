@@ -1,0 +1,99 @@
+// The generated compose overlay: adds the `prevu-agent` service beside the user's services and
+// gives every service PREVU_ENV_ID and PREVU_URL_<SERVICE>[_<PORT>] (service discovery). Written
+// as JSON (JSON is YAML) next to the env's state and passed as the last `-f`.
+import { exposedPorts, type ComposeModel } from './compose.js';
+import { AGENT_API_PORT, AGENT_SERVICE, composeProjectName, forwardName, hostname, urlEnvName } from './names.js';
+
+/** The tunnel server as URLs see it, from its `hello` answer: `http://localhost:8080`. */
+export interface PublicBase {
+  scheme: 'http' | 'https';
+  baseDomain: string;
+  /** Omitted from URLs when it is the scheme's default. */
+  port?: number;
+}
+
+export function parseBaseUrl(baseUrl: string): PublicBase {
+  const url = new URL(baseUrl);
+  const scheme = url.protocol === 'https:' ? 'https' : 'http';
+  return { scheme, baseDomain: url.hostname.toLowerCase(), ...(url.port ? { port: Number(url.port) } : {}) };
+}
+
+/** The URL of one service port; `-<port>` is left out of the name when the service has one port. */
+export function serviceUrl(base: PublicBase, envId: string, accountId: string, service: string, port: number | undefined, portCount: number): string {
+  const forward = forwardName(service, portCount === 1 ? undefined : port);
+  return `${base.scheme}://${hostname(forward, envId, accountId, base.baseDomain)}${base.port ? `:${base.port}` : ''}`;
+}
+
+export interface ExpectedUrl {
+  service: string;
+  port: number;
+  url: string;
+}
+
+/** Every URL the project will have, by the same rules the agent applies. */
+export function expectedUrls(model: ComposeModel, base: PublicBase, envId: string, accountId: string, services?: string[]): ExpectedUrl[] {
+  const urls: ExpectedUrl[] = [];
+  for (const [service, def] of Object.entries(model.services).sort(([a], [b]) => a.localeCompare(b))) {
+    if (services && !services.includes(service)) continue;
+    const ports = exposedPorts(def);
+    for (const port of ports) urls.push({ service, port, url: serviceUrl(base, envId, accountId, service, port, ports.length) });
+  }
+  return urls;
+}
+
+export interface AgentSettings {
+  /** Build context of the agent image on the machine, and the tag compose gives the image. */
+  buildContext: string;
+  image: string;
+  /** `host:port` of the tunnel server's SSH port as seen from the agent container. */
+  tunnelServer: string;
+  tunnelHostKey?: string;
+  /** The account private key file on the machine (becomes the compose secret `prevu_key`). */
+  keyFile: string;
+  private: boolean;
+  /** Docker networks to join besides the project's own (e.g. the embedded server's). */
+  externalNetworks?: string[];
+  labels?: Record<string, string>;
+  logLevel?: string;
+}
+
+export function buildOverlay(model: ComposeModel, options: { envId: string; accountId: string; base: PublicBase; agent: AgentSettings }): Record<string, unknown> {
+  const { envId, accountId, base, agent } = options;
+  const env: Record<string, string> = { PREVU_ENV_ID: envId };
+  for (const u of expectedUrls(model, base, envId, accountId)) {
+    const ports = exposedPorts(model.services[u.service]!);
+    env[urlEnvName(u.service, ports.length === 1 ? undefined : u.port)] = u.url;
+  }
+  const services: Record<string, unknown> = {};
+  for (const name of Object.keys(model.services)) services[name] = { environment: env };
+
+  // The agent joins every network of the project so it reaches each service by its DNS name.
+  const projectNetworks = Object.keys(model.networks ?? {});
+  const networks = Object.fromEntries([...(projectNetworks.length ? projectNetworks : ['default']), ...(agent.externalNetworks ?? [])].map((n) => [n, {}]));
+  services[AGENT_SERVICE] = {
+    build: { context: agent.buildContext },
+    image: agent.image,
+    restart: 'unless-stopped',
+    environment: {
+      PREVU_TUNNEL_SERVER: agent.tunnelServer,
+      PREVU_ENV_ID: envId,
+      PREVU_COMPOSE_PROJECT: composeProjectName(envId),
+      PREVU_KEY_FILE: '/run/secrets/prevu_key',
+      PREVU_PRIVATE: String(agent.private),
+      PREVU_DOCKER_SOCKET: '/var/run/docker.sock',
+      PREVU_API_PORT: String(AGENT_API_PORT),
+      PREVU_LOG_LEVEL: agent.logLevel ?? 'info',
+      ...(agent.tunnelHostKey ? { PREVU_TUNNEL_HOST_KEY: agent.tunnelHostKey } : {}),
+    },
+    volumes: [{ type: 'bind', source: '/var/run/docker.sock', target: '/var/run/docker.sock', read_only: true }],
+    secrets: [{ source: 'prevu_key', target: 'prevu_key' }],
+    extra_hosts: ['host.docker.internal:host-gateway'],
+    labels: { 'prevu.expose': 'false', ...agent.labels },
+    networks,
+  };
+  return {
+    services,
+    secrets: { prevu_key: { file: agent.keyFile } },
+    ...(agent.externalNetworks?.length ? { networks: Object.fromEntries(agent.externalNetworks.map((n) => [n, { external: true, name: n }])) } : {}),
+  };
+}

@@ -1,0 +1,175 @@
+// Profiles: where prevu deploys (driver and its settings), which tunnel server it uses, and the
+// account key. Stored under $XDG_CONFIG_HOME/prevu (default ~/.config/prevu):
+//   config.json                        { "current": "<profile>" }
+//   profiles/<name>/profile.json       validated with zod on every read
+//   profiles/<name>/id_ed25519[.pub]   the account key pair (private key mode 0600)
+//   profiles/<name>/envs/<envId>/      state.json, the generated overlay (see deploy.ts)
+// With no profile at all, the profile `local` is made on first use: local driver, embedded
+// tunnel server. Every other name must exist.
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import ssh2 from 'ssh2';
+import { z } from 'zod';
+import { errors } from './errors.js';
+import { accountIdFromKeyBlob } from './names.js';
+
+export const DEFAULT_PROFILE = 'local';
+const NAME = /^[a-z0-9][a-z0-9_-]{0,39}$/;
+
+export const tunnelServerSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('embedded') }),
+  z.object({
+    type: z.literal('remote'),
+    /** `host:port` of the server's SSH port, as the CLI reaches it. */
+    address: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port'),
+    /** `host:port` as the agent on the machine reaches it, when that differs (default: address). */
+    agentAddress: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port').optional(),
+    /** The server's host key (`ssh-ed25519 AAAA...`), recorded on first contact and checked after. */
+    hostKey: z.string().optional(),
+  }),
+]);
+
+export const profileSchema = z.object({
+  version: z.literal(1),
+  name: z.string().regex(NAME),
+  driver: z.string().min(1),
+  /** Settings of the driver, validated by the driver itself (see drivers/index.ts). */
+  driverOptions: z.record(z.string(), z.unknown()).default({}),
+  tunnelServer: tunnelServerSchema,
+  /** Services are private (need a token) unless false. */
+  private: z.boolean().default(false),
+  createdAt: z.string(),
+});
+
+export type TunnelServerSettings = z.infer<typeof tunnelServerSchema>;
+export type Profile = z.infer<typeof profileSchema>;
+const configSchema = z.object({ current: z.string().optional() });
+
+export interface AccountKey {
+  privateKey: string;
+  publicKey: string;
+  /** Path of the private key file (mode 0600): mounted into the agent as a compose secret. */
+  privateKeyFile: string;
+  accountId: string;
+}
+
+export function configDir(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config');
+  return join(base, 'prevu');
+}
+
+export function accountIdOfPublicKey(publicKey: string): string {
+  const parsed = ssh2.utils.parseKey(publicKey);
+  if (parsed instanceof Error) throw errors.invalidInput(`the account public key is unreadable (${parsed.message})`, 'recreate the profile with `prevu init`');
+  const key = Array.isArray(parsed) ? parsed[0]! : parsed;
+  return accountIdFromKeyBlob(key.getPublicSSH());
+}
+
+export class ProfileStore {
+  constructor(readonly root: string = configDir()) {}
+
+  profileDir(name: string): string {
+    return join(this.root, 'profiles', name);
+  }
+
+  envDir(profile: string, envId: string): string {
+    return join(this.profileDir(profile), 'envs', envId);
+  }
+
+  names(): string[] {
+    const dir = join(this.root, 'profiles');
+    if (!existsSync(dir)) return [];
+    return readdirSync(dir).filter((n) => existsSync(join(dir, n, 'profile.json'))).sort();
+  }
+
+  exists(name: string): boolean {
+    return existsSync(join(this.profileDir(name), 'profile.json'));
+  }
+
+  current(): string | undefined {
+    const file = join(this.root, 'config.json');
+    if (!existsSync(file)) return undefined;
+    const parsed = configSchema.safeParse(readJson(file));
+    if (!parsed.success) throw errors.invalidInput(`${file} is not a prevu config`, 'fix or delete it');
+    return parsed.data.current;
+  }
+
+  setCurrent(name: string | undefined): void {
+    mkdirSync(this.root, { recursive: true });
+    writeFileSync(join(this.root, 'config.json'), `${JSON.stringify(name ? { current: name } : {}, null, 2)}\n`);
+  }
+
+  read(name: string): Profile {
+    if (!NAME.test(name) || !this.exists(name)) throw errors.unknownProfile(name);
+    const file = join(this.profileDir(name), 'profile.json');
+    const parsed = profileSchema.safeParse(readJson(file));
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw errors.invalidInput(`profile "${name}" is invalid (${issue?.path.join('.')}: ${issue?.message})`, `fix ${file} or recreate it with \`prevu profile rm ${name}\` and \`prevu init\``);
+    }
+    return parsed.data;
+  }
+
+  /**
+   * The profile to use: the given name, else PREVU_PROFILE, else the current one, else `local`
+   * (made on first use). A name that does not exist is an error.
+   */
+  resolve(name?: string, env: NodeJS.ProcessEnv = process.env): Profile {
+    const chosen = name || env.PREVU_PROFILE || this.current();
+    if (chosen) return this.read(chosen);
+    if (!this.exists(DEFAULT_PROFILE)) {
+      return this.create({ name: DEFAULT_PROFILE, driver: 'local', tunnelServer: { type: 'embedded' } });
+    }
+    return this.read(DEFAULT_PROFILE);
+  }
+
+  create(input: { name: string; driver: string; driverOptions?: Record<string, unknown>; tunnelServer: TunnelServerSettings; private?: boolean }): Profile {
+    if (!NAME.test(input.name)) throw errors.invalidInput(`profile name "${input.name}" is not valid`, 'use 1-40 lowercase letters, digits, "-" or "_"');
+    if (this.exists(input.name)) throw errors.invalidInput(`profile "${input.name}" already exists`, `use it with --profile ${input.name}, or remove it first with \`prevu profile rm ${input.name}\``);
+    const profile = profileSchema.parse({
+      version: 1,
+      name: input.name,
+      driver: input.driver,
+      driverOptions: input.driverOptions ?? {},
+      tunnelServer: input.tunnelServer,
+      private: input.private ?? false,
+      createdAt: new Date().toISOString(),
+    });
+    const dir = this.profileDir(input.name);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: `prevu-${input.name}` });
+    writeFileSync(join(dir, 'id_ed25519'), pair.private, { mode: 0o600 });
+    chmodSync(join(dir, 'id_ed25519'), 0o600); // the umask may have widened nothing, but be explicit
+    writeFileSync(join(dir, 'id_ed25519.pub'), `${pair.public}\n`, { mode: 0o644 });
+    this.write(profile);
+    return profile;
+  }
+
+  write(profile: Profile): void {
+    const parsed = profileSchema.parse(profile);
+    writeFileSync(join(this.profileDir(parsed.name), 'profile.json'), `${JSON.stringify(parsed, null, 2)}\n`);
+  }
+
+  key(name: string): AccountKey {
+    const dir = this.profileDir(name);
+    const privateKeyFile = join(dir, 'id_ed25519');
+    if (!existsSync(privateKeyFile)) throw errors.invalidInput(`profile "${name}" has no account key (${privateKeyFile})`, `recreate it: \`prevu profile rm ${name}\` then \`prevu init\``);
+    const publicKey = readFileSync(join(dir, 'id_ed25519.pub'), 'utf8').trim();
+    return { privateKey: readFileSync(privateKeyFile, 'utf8'), publicKey, privateKeyFile, accountId: accountIdOfPublicKey(publicKey) };
+  }
+
+  remove(name: string): void {
+    if (!this.exists(name)) throw errors.unknownProfile(name);
+    rmSync(this.profileDir(name), { recursive: true, force: true });
+    if (this.current() === name) this.setCurrent(undefined);
+  }
+}
+
+function readJson(file: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw errors.invalidInput(`${file} is not valid JSON (${(error as Error).message})`, 'fix or delete it');
+  }
+}

@@ -1,0 +1,102 @@
+// Asks the tunnel server who we are: one SSH connection with the account key, `exec hello`, no
+// forwards (so it never disturbs the agent's tunnels). The answer gives the accountId the server
+// derived from the key and the base URL that every service URL is built on.
+import { createHash } from 'node:crypto';
+import ssh2 from 'ssh2';
+import { z } from 'zod';
+import { errors, PrevuError } from './errors.js';
+
+export const helloSchema = z.object({
+  accountId: z.string(),
+  envId: z.string().optional(),
+  baseUrl: z.string().url(),
+  tunnels: z
+    .array(z.object({ name: z.string(), service: z.string(), port: z.number().optional(), hostname: z.string(), url: z.string(), private: z.boolean().optional() }).loose())
+    .default([]),
+});
+export type Hello = z.infer<typeof helloSchema>;
+
+export interface HelloOptions {
+  /** `host:port` of the server's SSH port. */
+  address: string;
+  privateKey: string;
+  envId: string;
+  /** The host key recorded for this server (`ssh-ed25519 AAAA...`); when set it must match. */
+  hostKey?: string;
+  timeoutMs?: number;
+}
+
+/** `ssh-ed25519 AAAA...` of a raw host key blob. */
+function hostKeyLine(blob: Buffer): string {
+  const type = blob.subarray(4, 4 + blob.readUInt32BE(0)).toString();
+  return `${type} ${blob.toString('base64')}`;
+}
+
+export function fingerprint(hostKey: string): string {
+  const blob = Buffer.from(hostKey.split(/\s+/)[1] ?? '', 'base64');
+  return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
+}
+
+export function splitAddress(address: string): { host: string; port: number } {
+  const i = address.lastIndexOf(':');
+  return { host: address.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(address.slice(i + 1)) };
+}
+
+/** Runs `hello`; also returns the server's host key so a first contact can record it. */
+export function tunnelHello(options: HelloOptions): Promise<Hello & { hostKey: string }> {
+  const { host, port } = splitAddress(options.address);
+  return new Promise((resolve, reject) => {
+    const client = new ssh2.Client();
+    let seenKey = '';
+    let settled = false;
+    const fail = (error: PrevuError) => {
+      if (settled) return;
+      settled = true;
+      client.end();
+      reject(error);
+    };
+    client.on('error', (error: Error & { level?: string; code?: string }) => {
+      if (error.level === 'client-authentication') {
+        fail(new PrevuError('PREVU_TUNNEL_AUTH', `the tunnel server at ${options.address} refused the account key`, 'ask its operator to allow the key in `prevu profile ls`, or use another profile', 'user'));
+      } else if (/host denied|verification failed|host key/i.test(error.message) && seenKey) {
+        fail(errors.hostKeyMismatch(options.address));
+      } else {
+        fail(errors.tunnelServerUnreachable(options.address, error.code ?? error.message));
+      }
+    });
+    client.on('ready', () => {
+      client.exec('hello', (err, stream) => {
+        if (err) return fail(errors.tunnelServerUnreachable(options.address, `exec hello: ${err.message}`));
+        let out = '';
+        stream.setEncoding('utf8');
+        stream.on('data', (chunk: string) => (out += chunk));
+        stream.stderr.resume();
+        stream.on('close', () => {
+          if (settled) return;
+          let parsed: ReturnType<typeof helloSchema.safeParse>;
+          try {
+            parsed = helloSchema.safeParse(JSON.parse(out));
+          } catch {
+            return fail(errors.tunnelServerUnreachable(options.address, `hello did not answer JSON: ${out.slice(0, 80)}`));
+          }
+          if (!parsed.success) return fail(errors.tunnelServerUnreachable(options.address, `hello answer: ${parsed.error.issues[0]?.message}`));
+          settled = true;
+          client.end();
+          resolve({ ...parsed.data, hostKey: seenKey });
+        });
+      });
+    });
+    client.connect({
+      host,
+      port,
+      username: options.envId,
+      privateKey: options.privateKey,
+      readyTimeout: options.timeoutMs ?? 10_000,
+      keepaliveInterval: 5_000,
+      hostVerifier: (key: Buffer) => {
+        seenKey = hostKeyLine(key);
+        return !options.hostKey || options.hostKey.split(/\s+/).slice(0, 2).join(' ') === seenKey;
+      },
+    });
+  });
+}

@@ -1,0 +1,100 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { exposedPorts, isIdentity, loadComposeProject, rewritePaths, uploadPaths } from '../src/compose.js';
+import { PrevuError } from '../src/errors.js';
+import { tempDir } from './temp-dir.js';
+
+function project(files: Record<string, string>): string {
+  const dir = tempDir('prevu-model-');
+  for (const [path, content] of Object.entries(files)) {
+    mkdirSync(join(dir, path, '..'), { recursive: true });
+    writeFileSync(join(dir, path), content);
+  }
+  return dir;
+}
+
+describe('compose model (docker compose config --format json)', () => {
+  it('resolves profiles, env files, interpolation and extends through compose itself', async () => {
+    const dir = project({
+      '.env': 'WEB_PORT=8081\n',
+      'base.yaml': 'services:\n  common:\n    image: busybox:latest\n    labels: { from: base }\n',
+      'compose.yaml': [
+        'name: shop',
+        'services:',
+        '  web:',
+        '    extends: { file: base.yaml, service: common }',
+        '    expose: ["${WEB_PORT}"]',
+        '    volumes: ["./site:/www:ro", "/var/run/docker.sock:/var/run/docker.sock"]',
+        '  api:',
+        '    build: ./api',
+        '    ports: ["3000", "9229"]',
+        '    secrets: [token]',
+        '  debug:',
+        '    image: busybox:latest',
+        '    profiles: [debug]',
+        '    expose: ["1"]',
+        'secrets:',
+        '  token: { file: ./token.txt }',
+      ].join('\n'),
+      'api/Dockerfile': 'FROM busybox:latest\n',
+      'token.txt': 'x',
+    });
+    const loaded = await loadComposeProject({ cwd: dir });
+    expect(loaded.model.name).toBe('shop');
+    expect(Object.keys(loaded.model.services).sort()).toEqual(['api', 'web']);
+    expect(loaded.model.services.web!.labels).toEqual({ from: 'base' });
+    expect(exposedPorts(loaded.model.services.web!)).toEqual([8081]);
+    expect(exposedPorts(loaded.model.services.api!)).toEqual([3000, 9229]);
+    expect(loaded.files).toEqual([join(dir, 'compose.yaml')]);
+
+    // build contexts, bind sources and secret files are uploaded; the docker socket is not
+    expect(uploadPaths(loaded.model)).toEqual([join(dir, 'api'), join(dir, 'site'), join(dir, 'token.txt')].sort());
+    expect(uploadPaths(loaded.model, ['api'])).toEqual([join(dir, 'api'), join(dir, 'token.txt')]);
+
+    const withDebug = await loadComposeProject({ cwd: dir, profiles: ['debug'] });
+    expect(Object.keys(withDebug.model.services).sort()).toEqual(['api', 'debug', 'web']);
+    expect(withDebug.args).toEqual(['--profile', 'debug']);
+  });
+
+  it('rewrites uploaded paths and leaves the rest alone', async () => {
+    const dir = project({ 'compose.yaml': 'services:\n  api:\n    build: ./api\n    volumes: ["./data:/data", "/var/run/docker.sock:/s"]\n', 'api/Dockerfile': 'FROM busybox:latest\n' });
+    const { model } = await loadComposeProject({ cwd: dir });
+    const mapping = new Map([
+      [join(dir, 'api'), '/srv/prevu/env/api'],
+      [join(dir, 'data'), '/srv/prevu/env/data'],
+    ]);
+    const rewritten = rewritePaths(model, mapping);
+    expect(rewritten.services.api!.build!.context).toBe('/srv/prevu/env/api');
+    expect(rewritten.services.api!.volumes!.map((v) => v.source)).toEqual(['/srv/prevu/env/data', '/var/run/docker.sock']);
+    expect(model.services.api!.build!.context).toBe(join(dir, 'api')); // the original is untouched
+    expect(isIdentity(mapping)).toBe(false);
+    expect(isIdentity(new Map([['/a', '/a']]))).toBe(true);
+  });
+
+  it('prevu.expose picks ports or hides a service', () => {
+    expect(exposedPorts({ expose: ['80', '443'], labels: { 'prevu.expose': 'false' } })).toEqual([]);
+    expect(exposedPorts({ expose: ['80', '443', '9000'], labels: { 'prevu.expose': '443,80' } })).toEqual([80, 443]);
+    expect(exposedPorts({ expose: ['8000-8002/tcp'] })).toEqual([8000, 8001, 8002]);
+    expect(exposedPorts({})).toEqual([]);
+  });
+
+  it('a missing or invalid project is one user error', async () => {
+    const empty = tempDir('prevu-model-');
+    await expect(loadComposeProject({ cwd: empty })).rejects.toMatchObject({ code: 'PREVU_NO_COMPOSE_FILE', exitCode: 1 });
+    await expect(loadComposeProject({ cwd: empty, files: ['nope.yaml'] })).rejects.toMatchObject({ code: 'PREVU_NO_COMPOSE_FILE' });
+    const bad = project({ 'compose.yaml': 'services:\n  web:\n    image: busybox:latest\n    ports: "not a list"\n' });
+    const error = await loadComposeProject({ cwd: bad }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PrevuError);
+    expect((error as PrevuError).code).toBe('PREVU_INVALID_COMPOSE');
+    expect((error as PrevuError).line).toMatch(/ports/);
+    expect((error as PrevuError).line).not.toMatch(/\n/);
+  });
+
+  it('Docker not running is an environment error', async () => {
+    const dir = project({ 'compose.yaml': 'services:\n  web:\n    image: busybox:latest\n' });
+    // config itself needs no engine, so the check that names Docker comes from checkDocker
+    const { checkDocker } = await import('../src/docker-cli.js');
+    await expect(checkDocker({ DOCKER_HOST: `unix://${join(dir, 'no.sock')}` })).rejects.toMatchObject({ code: 'PREVU_DOCKER_DOWN', exitCode: 2 });
+  });
+});

@@ -1,0 +1,36 @@
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { gitBranch, resolveEnvId } from '../src/env-id.js';
+import { tempDir } from './temp-dir.js';
+
+const noCi = { PATH: process.env.PATH, HOME: process.env.HOME };
+
+function repo(branch: string): string {
+  const dir = tempDir('prevu-git-');
+  const git = (...args: string[]) => execFileSync('git', args, { cwd: dir, stdio: 'ignore' });
+  git('init', '-q', '-b', branch);
+  return dir;
+}
+
+describe('env id', () => {
+  it('is <compose project>-<git branch>, normalized', async () => {
+    const dir = repo('Feature/Login_Page');
+    expect(await gitBranch(dir, noCi)).toBe('Feature/Login_Page');
+    expect(await resolveEnvId({ project: 'shop', dir, env: noCi })).toBe('shop-feature-login-page');
+  });
+
+  it('is the project alone outside git, and --id overrides', async () => {
+    const dir = tempDir('prevu-nogit-');
+    expect(await resolveEnvId({ project: 'shop', dir, env: noCi })).toBe('shop');
+    expect(await resolveEnvId({ id: 'PR 42', project: 'shop', dir, env: noCi })).toBe('pr-42');
+  });
+
+  it('takes the branch from CI variables on a detached checkout', async () => {
+    const dir = tempDir('prevu-nogit-');
+    expect(await resolveEnvId({ project: 'shop', dir, env: { ...noCi, GITHUB_HEAD_REF: 'fix/bug' } })).toBe('shop-fix-bug');
+  });
+
+  it('rejects an id with nothing usable in one line', async () => {
+    await expect(resolveEnvId({ id: '---', project: 'shop', dir: tempDir() })).rejects.toMatchObject({ code: 'PREVU_INVALID_INPUT', exitCode: 1 });
+  });
+});

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import type { ComposeModel } from '../src/compose.js';
+import { hostname } from '../src/names.js';
+import { buildOverlay, expectedUrls, parseBaseUrl } from '../src/overlay.js';
+
+const model: ComposeModel = {
+  name: 'shop',
+  services: {
+    web: { image: 'busybox:latest', expose: ['80'] },
+    api: { build: { context: '/p/api' }, ports: [{ target: 3000 }, { target: 9229 }] },
+    db: { image: 'busybox:latest', expose: ['5432'], labels: { 'prevu.expose': 'false' } },
+  },
+  networks: { default: {}, back: {} },
+};
+const base = parseBaseUrl('http://localhost:8080');
+const agent = { buildContext: '/repo/packages/compose-tunnel-agent', image: 'prevu-compose-tunnel-agent:0.1.0', tunnelServer: 'prevu-tunnel-server:2222', keyFile: '/cfg/id_ed25519', private: false, externalNetworks: ['prevu'] };
+
+describe('overlay', () => {
+  it('parses the base URL, keeping only a non-default port', () => {
+    expect(parseBaseUrl('http://localhost:8080')).toEqual({ scheme: 'http', baseDomain: 'localhost', port: 8080 });
+    expect(parseBaseUrl('https://Prev.Example.com')).toEqual({ scheme: 'https', baseDomain: 'prev.example.com' });
+  });
+
+  it('expects one URL per exposed port; one-port services have no port in the name', () => {
+    const urls = expectedUrls(model, base, 'shop-main', 'k3j2a9x0q1');
+    expect(urls).toEqual([
+      { service: 'api', port: 3000, url: `http://${hostname('api-3000', 'shop-main', 'k3j2a9x0q1', 'localhost')}:8080` },
+      { service: 'api', port: 9229, url: `http://${hostname('api-9229', 'shop-main', 'k3j2a9x0q1', 'localhost')}:8080` },
+      { service: 'web', port: 80, url: 'http://web-shop-main-k3j2a9x0q1.localhost:8080' },
+    ]);
+    expect(expectedUrls(model, base, 'shop-main', 'k3j2a9x0q1', ['web']).map((u) => u.service)).toEqual(['web']);
+  });
+
+  it('gives every service PREVU_ENV_ID and the URLs, and adds the agent with its settings', () => {
+    const overlay = buildOverlay(model, { envId: 'shop-main', accountId: 'k3j2a9x0q1', base, agent }) as {
+      services: Record<string, { environment: Record<string, string>; [k: string]: unknown }>;
+      secrets: Record<string, { file: string }>;
+      networks: Record<string, unknown>;
+    };
+    const env = overlay.services.web!.environment;
+    expect(env).toEqual({
+      PREVU_ENV_ID: 'shop-main',
+      PREVU_URL_WEB: 'http://web-shop-main-k3j2a9x0q1.localhost:8080',
+      PREVU_URL_API_3000: 'http://api-3000-shop-main-k3j2a9x0q1.localhost:8080',
+      PREVU_URL_API_9229: 'http://api-9229-shop-main-k3j2a9x0q1.localhost:8080',
+    });
+    expect(overlay.services.db!.environment).toBe(env);
+    const a = overlay.services['prevu-agent']!;
+    expect(a.environment).toMatchObject({ PREVU_TUNNEL_SERVER: 'prevu-tunnel-server:2222', PREVU_ENV_ID: 'shop-main', PREVU_COMPOSE_PROJECT: 'prevu-shop-main', PREVU_KEY_FILE: '/run/secrets/prevu_key', PREVU_PRIVATE: 'false' });
+    expect(a.build).toEqual({ context: agent.buildContext });
+    expect(a.restart).toBe('unless-stopped');
+    expect(a.extra_hosts).toEqual(['host.docker.internal:host-gateway']);
+    expect(a.volumes).toEqual([{ type: 'bind', source: '/var/run/docker.sock', target: '/var/run/docker.sock', read_only: true }]);
+    expect(Object.keys(a.networks as object)).toEqual(['default', 'back', 'prevu']);
+    expect(overlay.secrets).toEqual({ prevu_key: { file: '/cfg/id_ed25519' } });
+    expect(overlay.networks).toEqual({ prevu: { external: true, name: 'prevu' } });
+  });
+});
