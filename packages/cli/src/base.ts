@@ -57,7 +57,8 @@ export abstract class PrevuCommand<T extends typeof Command> extends Command {
 
   /** One JSON document per line: events stream before the final result. */
   public override logJson(json: unknown): void {
-    this.log(JSON.stringify(json));
+    // Command.log is silent under --json: write the line directly.
+    process.stdout.write(`${JSON.stringify(json)}\n`);
   }
 
   protected trace(line: string): void {
