@@ -1,0 +1,47 @@
+import { ciEnvId, detectCi } from '@prevu/core/ci/detect';
+import { errors } from '@prevu/core/errors';
+import { actionOutputs, materializeProfile, planAction, readActionInputs, writeStepOutputs } from '@prevu/core/github/action';
+import { reportDown, reportUp, type ReportResult } from '@prevu/core/github/report';
+import { parseUpResult } from '@prevu/core/github/up-result';
+import { normalizeEnvId } from '@prevu/core/names';
+import { PrevuCommand } from '../../base.js';
+import { runPrevu, warningLine } from '../../github/run-prevu.js';
+
+export default class GithubAction extends PrevuCommand<typeof GithubAction> {
+  static override summary = 'The GitHub Action step: prevu up or down, then the PR comment, deployment and job summary.';
+  static override description = `Reads the action's inputs from INPUT_* variables (command, profile, account-key, driver, id, args,
+github-token, comment, status, strict), runs \`prevu <command> --json\`, then reports to GitHub and
+writes the step outputs \`urls\` (JSON) and \`url\` to $GITHUB_OUTPUT. In a pull request the env id
+defaults to pr-<number>. A GitHub reporting failure is a warning unless strict is true.`;
+  static override examples = ['INPUT_COMMAND=up GITHUB_TOKEN=... <%= config.bin %> github action'];
+
+  async run(): Promise<{ envId: string; urls: unknown[]; github: ReportResult }> {
+    const inputs = readActionInputs();
+    const ci = detectCi();
+    const wanted = inputs.id ? normalizeEnvId(inputs.id) : ciEnvId(ci);
+    const plan = planAction(inputs, wanted, materializeProfile(inputs));
+    const run = await runPrevu(this.config.root, plan.argv);
+    if (run.code !== 0) {
+      // The CLI already printed its one-line error; keep its exit code (1 user, 2 environment, 130).
+      this.exit(run.code);
+    }
+    const token = inputs['github-token'] || process.env.GITHUB_TOKEN;
+    let urls: ReturnType<typeof parseUpResult>['urls'] = [];
+    let envId = plan.envId;
+    if (inputs.command === 'up') {
+      const result = parseUpResult(run.stdout, '`prevu up --json` output');
+      urls = result.urls;
+      envId = result.envId ?? envId;
+    }
+    if (!envId) throw errors.invalidInput('`prevu up --json` did not say which env it deployed', 'set `id:` under `with:`');
+    const options = { ci, token, envId, ...plan.report };
+    const github = inputs.command === 'up' ? await reportUp(urls, options) : await reportDown(options);
+    for (const warning of github.warnings) process.stderr.write(`${warningLine(warning)}\n`);
+    writeStepOutputs(actionOutputs(urls));
+    if (!this.jsonEnabled()) {
+      if (github.comment) this.log(`PR comment ${github.comment.action}: ${github.comment.url}`);
+      if (github.deployment) this.log(`deployment ${github.deployment.deploymentId} (${github.deployment.environment})`);
+    }
+    return { envId, urls, github };
+  }
+}

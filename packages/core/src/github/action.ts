@@ -1,0 +1,172 @@
+// The GitHub Action's side of prevu: its inputs (INPUT_* variables, validated), the profile it
+// materializes from the `profile` input and the account-key secret, the prevu command line it runs,
+// and the step outputs it writes to $GITHUB_OUTPUT.
+import { randomUUID } from 'node:crypto';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import ssh2 from 'ssh2';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { errors } from '../errors.js';
+import { ProfileStore, profileSchema, type Profile } from '../profiles.js';
+import type { PreviewUrl } from './markdown.js';
+import type { StatusKind } from './report.js';
+
+const flag = z
+  .enum(['true', 'false', ''])
+  .transform((v) => v === 'true')
+  .optional();
+
+export const actionInputsSchema = z.object({
+  command: z.enum(['up', 'down']),
+  profile: z.string().optional(),
+  'account-key': z.string().optional(),
+  driver: z.string().regex(/^[a-z][a-z0-9-]*$/, 'must be a driver name like local, ssh or lightsail').optional(),
+  id: z.string().optional(),
+  args: z.string().default(''),
+  'github-token': z.string().optional(),
+  comment: flag,
+  status: z.enum(['deployment', 'commit', 'none']).optional(),
+  strict: flag,
+});
+
+export type ActionInputs = z.infer<typeof actionInputsSchema>;
+
+/** GitHub's spelling INPUT_<NAME> keeps dashes; a composite step can only export underscores: read both. */
+export function readActionInputs(env: Record<string, string | undefined> = process.env): ActionInputs {
+  const raw: Record<string, string> = {};
+  for (const key of Object.keys(actionInputsSchema.shape)) {
+    const upper = key.toUpperCase();
+    const value = env[`INPUT_${upper.replace(/-/g, '_')}`] ?? env[`INPUT_${upper}`];
+    if (value !== undefined && value.trim() !== '') raw[key] = value.trim();
+  }
+  const parsed = actionInputsSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = String(issue.path[0] ?? 'inputs');
+    const got = raw[name];
+    throw errors.invalidInput(
+      `the action input \`${name}\` ${got === undefined ? 'is missing' : `is invalid ("${got}")`} (${issue.message})`,
+      name === 'command' ? 'set `command: up` or `command: down` under `with:`' : `fix \`${name}\` under \`with:\` in the workflow`,
+    );
+  }
+  return parsed.data;
+}
+
+/** Splits the `args` input like a shell would (quotes and backslashes), without running a shell. */
+export function splitArgs(text: string): string[] {
+  const out: string[] = [];
+  let current = '';
+  let started = false;
+  let quote: '"' | "'" | undefined;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (quote) {
+      if (ch === quote) quote = undefined;
+      else if (ch === '\\' && quote === '"' && i + 1 < text.length) current += text[++i];
+      else current += ch;
+    } else if (ch === '"' || ch === "'") {
+      quote = ch;
+      started = true;
+    } else if (ch === '\\' && i + 1 < text.length) {
+      current += text[++i];
+      started = true;
+    } else if (/\s/.test(ch)) {
+      if (started) out.push(current);
+      current = '';
+      started = false;
+    } else {
+      current += ch;
+      started = true;
+    }
+  }
+  if (quote) throw errors.invalidInput(`the action input \`args\` has an unclosed ${quote} quote`, 'close the quote in `args`');
+  if (started) out.push(current);
+  return out;
+}
+
+/** The public half of an OpenSSH private key, as `ssh-ed25519 AAAA...`. */
+function publicKeyOf(privateKey: string): string {
+  const parsed = ssh2.utils.parseKey(privateKey);
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (!key || key instanceof Error || key.isPrivateKey() === false) {
+    throw errors.invalidInput('the account-key input is not an unencrypted OpenSSH private key', 'store the profile\'s id_ed25519 file (from `prevu profile ls`) as a secret and pass it as account-key');
+  }
+  return `${key.type} ${key.getPublicSSH().toString('base64')}`;
+}
+
+/**
+ * Writes the profile from the `profile` input (profile.json contents, JSON or YAML, or a path to
+ * it) and the account key into the profile store, and returns its name. Without a `profile`
+ * input the default profile is used (driver `local`, embedded tunnel server).
+ */
+export function materializeProfile(inputs: ActionInputs, store = new ProfileStore()): string | undefined {
+  if (!inputs.profile) {
+    if (inputs['account-key']) throw errors.invalidInput('the account-key input needs a profile input to go with', 'pass the profile (its profile.json contents or a path) as `profile`');
+    return undefined;
+  }
+  const text = existsSync(inputs.profile) ? readFileSync(inputs.profile, 'utf8') : inputs.profile;
+  let data: unknown;
+  try {
+    data = parseYaml(text);
+  } catch {
+    data = undefined;
+  }
+  if (typeof data !== 'object' || data === null) {
+    throw errors.invalidInput('the profile input is neither a profile (JSON or YAML) nor the path of one', 'pass the contents of profiles/<name>/profile.json, or a path to it in the workspace');
+  }
+  const merged = { ...(data as Record<string, unknown>), ...(inputs.driver ? { driver: inputs.driver } : {}) };
+  const parsed = profileSchema.safeParse(merged);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw errors.invalidInput(`the profile input is invalid (${issue.path.join('.') || 'profile'}: ${issue.message})`, 'pass the contents of profiles/<name>/profile.json as made by `prevu init`');
+  }
+  const profile: Profile = parsed.data;
+  const key = inputs['account-key'] ?? process.env.PREVU_ACCOUNT_KEY;
+  if (!key) throw errors.invalidInput(`profile "${profile.name}" needs its account key`, 'store the profile\'s id_ed25519 as a secret and pass it as the account-key input');
+  const dir = store.profileDir(profile.name);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const privateKey = key.endsWith('\n') ? key : `${key}\n`;
+  const publicKey = publicKeyOf(privateKey);
+  writeFileSync(join(dir, 'id_ed25519'), privateKey, { mode: 0o600 });
+  chmodSync(join(dir, 'id_ed25519'), 0o600);
+  writeFileSync(join(dir, 'id_ed25519.pub'), `${publicKey}\n`);
+  store.write(profile);
+  return profile.name;
+}
+
+export interface ActionPlan {
+  /** Arguments after `prevu`. */
+  argv: string[];
+  /** Known before the run in a pull request or from the id input; else `up` reports the one it chose. */
+  envId?: string;
+  profile?: string;
+  report: { comment: boolean; status: StatusKind; strict: boolean };
+}
+
+export function planAction(inputs: ActionInputs, envId: string | undefined, profile: string | undefined): ActionPlan {
+  if (!envId && inputs.command === 'down') {
+    throw errors.invalidInput('`down` outside a pull request needs the env id', 'set `id:` under `with:` to the id `up` used');
+  }
+  const argv = [inputs.command, '--json', ...(envId ? ['--id', envId] : []), ...(profile ? ['--profile', profile] : []), ...splitArgs(inputs.args)];
+  return {
+    argv,
+    envId,
+    profile,
+    report: { comment: inputs.comment ?? true, status: inputs.status ?? 'deployment', strict: inputs.strict ?? false },
+  };
+}
+
+/** Step outputs in GitHub's file format, with a random delimiter so no value can end it early. */
+export function writeStepOutputs(outputs: Record<string, string>, path: string | undefined = process.env.GITHUB_OUTPUT): void {
+  if (!path) return;
+  for (const [name, value] of Object.entries(outputs)) {
+    const delimiter = `ghadelimiter_${randomUUID()}`;
+    appendFileSync(path, `${name}<<${delimiter}\n${value}\n${delimiter}\n`);
+  }
+}
+
+/** The action's outputs: every URL as JSON, and the first service's URL alone. */
+export function actionOutputs(urls: PreviewUrl[]): Record<string, string> {
+  return { urls: JSON.stringify(urls), url: urls[0]?.url ?? '' };
+}
