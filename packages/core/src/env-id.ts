@@ -1,7 +1,9 @@
-// The env id of a deploy: `--id` when given, else `<compose project>-<git branch>`.
+// The env id of a deploy: `--id` when given, else `pr-<number>` in a pull/merge request CI run
+// (ci/detect.ts), else `<compose project>-<git branch>`.
 // CI checkouts are often on a detached HEAD: the branch then comes from the CI's variables.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { ciEnvId, detectCi } from './ci/detect.js';
 import { defaultEnvId, InvalidNameError, normalizeEnvId } from './names.js';
 import { errors } from './errors.js';
 
@@ -23,6 +25,8 @@ export async function gitBranch(dir: string, env: NodeJS.ProcessEnv = process.en
 export async function resolveEnvId(options: { id?: string; project: string; dir: string; env?: NodeJS.ProcessEnv }): Promise<string> {
   try {
     if (options.id !== undefined) return normalizeEnvId(options.id);
+    const fromCi = ciEnvId(detectCi(options.env ?? process.env));
+    if (fromCi) return fromCi;
     return defaultEnvId(options.project, await gitBranch(options.dir, options.env));
   } catch (error) {
     if (error instanceof InvalidNameError) throw errors.invalidInput(`env id "${options.id ?? options.project}" has no letters or digits`, 'pass --id with letters, digits and dashes');

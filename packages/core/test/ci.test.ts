@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ciEnvId, detectCi } from '../src/ci/detect.js';
+import { resolveEnvId } from '../src/env-id.js';
 import { PrevuError } from '../src/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'prevu-ci-'));
@@ -112,5 +113,13 @@ describe('CI detection', () => {
   it('outside CI there is nothing to report', () => {
     expect(detectCi({ HOME: '/home/x', PATH: '/usr/bin' })).toEqual({ provider: 'none' });
     expect(ciEnvId({ provider: 'none' })).toBeUndefined();
+  });
+
+  it('makes pr-<number> the default env id of `prevu up`/`down` in a pull request run, --id still wins', async () => {
+    const path = eventFile('pr-env.json', { pull_request: { number: 57, head: { ref: 'x', sha: 'a'.repeat(40) } } });
+    const env = { ...githubBase, GITHUB_EVENT_PATH: path, PATH: process.env.PATH };
+    expect(await resolveEnvId({ project: 'shop', dir, env })).toBe('pr-57');
+    expect(await resolveEnvId({ id: 'Demo', project: 'shop', dir, env })).toBe('demo');
+    expect(await resolveEnvId({ project: 'shop', dir, env: { GITLAB_CI: 'true', CI_MERGE_REQUEST_IID: '9', PATH: process.env.PATH } })).toBe('pr-9');
   });
 });
