@@ -1,0 +1,97 @@
+// Settings from flags and PREVU_* environment variables (flags win), validated once at start.
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positive = z.coerce.number().int().positive();
+const flag = z.preprocess((v) => (typeof v === 'string' ? !['', '0', 'false', 'no'].includes(v.toLowerCase()) : v), z.boolean());
+
+const schema = z
+  .object({
+    sshPort: port.default(2222),
+    httpPort: port.default(8080),
+    httpsPort: port.optional(),
+    managementPort: port.default(9090),
+    baseDomain: z
+      .string()
+      .toLowerCase()
+      .regex(/^(?=.{1,200}$)([a-z0-9]([a-z0-9-]*[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, 'must be a DNS name like example.com')
+      .default('localhost'),
+    stateDir: z.string().min(1).default('./prevu-state'),
+    listen: z.string().min(1).default('0.0.0.0'),
+    tlsCert: z.string().optional(),
+    tlsKey: z.string().optional(),
+    devTls: flag.default(false),
+    authorizedKeys: z.string().optional(),
+    /** The port users reach HTTP(S) on when it differs from the one listened on (a published container port). */
+    publicPort: port.optional(),
+    maxForwardsPerConnection: positive.default(100),
+    maxConnectionsPerAccount: positive.default(20),
+    maxHeaderBytes: positive.default(32 * 1024),
+    /** A client connection with no bytes either way for this long is closed (not after an upgrade). */
+    idleTimeoutSeconds: positive.default(600),
+    /** Time a client has to send a complete request head. */
+    headTimeoutSeconds: positive.default(30),
+    sshKeepaliveSeconds: positive.default(15),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .refine((c) => !c.tlsCert === !c.tlsKey, { message: 'give both --tls-cert and --tls-key, or neither', path: ['tlsCert'] })
+  .refine((c) => !(c.devTls && c.tlsCert), { message: '--dev-tls and --tls-cert exclude each other', path: ['devTls'] });
+
+export type Config = z.infer<typeof schema> & { tls: boolean };
+
+const options = {
+  'ssh-port': { type: 'string' },
+  'http-port': { type: 'string' },
+  'https-port': { type: 'string' },
+  'management-port': { type: 'string' },
+  'base-domain': { type: 'string' },
+  'state-dir': { type: 'string' },
+  listen: { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'dev-tls': { type: 'boolean' },
+  'authorized-keys': { type: 'string' },
+  'public-port': { type: 'string' },
+  'max-forwards-per-connection': { type: 'string' },
+  'max-connections-per-account': { type: 'string' },
+  'max-header-bytes': { type: 'string' },
+  'idle-timeout-seconds': { type: 'string' },
+  'head-timeout-seconds': { type: 'string' },
+  'ssh-keepalive-seconds': { type: 'string' },
+  'log-level': { type: 'string' },
+} as const;
+
+const camel = (flagName: string) => flagName.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+const envName = (flagName: string) => `PREVU_${flagName.toUpperCase().replace(/-/g, '_')}`;
+
+export class ConfigError extends Error {}
+
+/** Throws ConfigError with one line: what was wrong and what to do. */
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }));
+  } catch (error) {
+    throw new ConfigError(`${(error as Error).message}; see the flags in packages/tunnel-server/README.md`);
+  }
+  const raw: Record<string, unknown> = {};
+  for (const name of Object.keys(options)) {
+    const value = values[name] ?? env[envName(name)];
+    if (value !== undefined) raw[camel(name)] = value;
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const key = String(issue.path[0] ?? '');
+    const flagName = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+    throw new ConfigError(`invalid --${flagName} (or ${envName(flagName)}): ${issue.message}; fix the value and start again`);
+  }
+  const config = parsed.data;
+  const tls = Boolean(config.devTls || config.tlsCert);
+  if (tls && config.httpsPort === undefined) config.httpsPort = 8443;
+  if (!tls && config.httpsPort !== undefined) {
+    throw new ConfigError('--https-port needs a certificate: add --dev-tls, or --tls-cert and --tls-key');
+  }
+  return { ...config, tls };
+}

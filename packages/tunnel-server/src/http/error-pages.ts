@@ -1,0 +1,69 @@
+// The pages a browser sees when prevu, not the app, answers: each names the cause and what to do.
+import { STATUS_CODES } from 'node:http';
+
+export interface Page {
+  status: number;
+  title: string;
+  detail: string;
+  headers?: Record<string, string>;
+}
+
+const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+export const pages = {
+  unknownHost: (host: string): Page => ({
+    status: 404,
+    title: 'No tunnel for this address',
+    detail: `Nothing is registered at ${host}. Check the URL printed by \`prevu up\` or \`prevu urls\`.`,
+  }),
+  gone: (host: string, since: number): Page => ({
+    status: 502,
+    title: 'Tunnel gone',
+    detail: `The environment behind ${host} disconnected at ${new Date(since).toISOString()}. It comes back when its agent reconnects (\`prevu up\` again if it was stopped).`,
+  }),
+  connecting: (host: string): Page => ({
+    status: 503,
+    title: 'Environment connecting',
+    detail: `The environment behind ${host} is reconnecting and has not registered this service yet. This page retries on its own.`,
+    headers: { 'Retry-After': '2' },
+  }),
+  serviceRefused: (service: string, reason: string): Page => ({
+    status: 503,
+    title: 'Service not reachable yet',
+    detail: `The tunnel is up but the service "${service}" did not accept the connection (${reason}). It may still be starting or not healthy.`,
+    headers: { 'Retry-After': '5' },
+  }),
+  clientGone: (service: string, reason: string): Page => ({
+    status: 502,
+    title: 'Tunnel gone',
+    detail: `The tunnel client for "${service}" went away (${reason}).`,
+  }),
+  unauthorized: (host: string): Page => ({
+    status: 401,
+    title: 'Private environment',
+    detail: `${host} is private. Open it with a link made by \`prevu urls --share\`, or send a prevu token as "Authorization: Bearer", "X-Prevu-Token" or via /_prevu/login?token=...`,
+  }),
+  badRequest: (status: number, reason: string): Page => ({ status, title: STATUS_CODES[status] ?? 'Bad request', detail: `The request was refused: ${reason}.` }),
+};
+
+/** A complete HTTP/1.1 response that closes the connection. */
+export function renderPage(page: Page, options: { head?: boolean } = {}): Buffer {
+  const body = `<!doctype html><html><head><meta charset="utf-8"><title>${page.status} ${escape(page.title)}</title></head><body style="font-family:system-ui,sans-serif;max-width:40em;margin:4em auto"><h1>${escape(page.title)}</h1><p>${escape(page.detail)}</p><p style="color:#888">prevu tunnel server &middot; ${page.status}</p></body></html>\n`;
+  const headers: Record<string, string> = {
+    'Content-Type': 'text/html; charset=utf-8',
+    'Content-Length': String(Buffer.byteLength(body)),
+    'Cache-Control': 'no-store',
+    'X-Prevu-Error': page.title,
+    Connection: 'close',
+    ...page.headers,
+  };
+  let text = `HTTP/1.1 ${page.status} ${STATUS_CODES[page.status] ?? ''}\r\n`;
+  for (const [name, value] of Object.entries(headers)) text += `${name}: ${value}\r\n`;
+  return Buffer.from(`${text}\r\n${options.head ? '' : body}`);
+}
+
+export function renderRedirect(location: string, headers: Record<string, string>): Buffer {
+  let text = `HTTP/1.1 302 Found\r\nLocation: ${location}\r\nContent-Length: 0\r\nCache-Control: no-store\r\nConnection: close\r\n`;
+  for (const [name, value] of Object.entries(headers)) text += `${name}: ${value}\r\n`;
+  return Buffer.from(`${text}\r\n`);
+}

@@ -1,0 +1,281 @@
+// One client connection through the proxy. Request heads are parsed (routing, private access and
+// X-Forwarded-* on every request), request bodies are followed only to find the next head, and the
+// response direction is spliced byte for byte from one SSH channel that stays bound to this client
+// connection for as long as it keeps asking the same tunnel: 20 keep-alive requests, one channel.
+// A WebSocket (or any upgrade) becomes a plain splice both ways after its head.
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { hostFromHeader } from '@prevu/core/names';
+import type { Logger } from 'pino';
+import type { Registry, Tunnel } from '../registry.js';
+import type { Metrics } from '../metrics.js';
+import { AccessCache, checkAccess, LOGIN_PATH, loginCookie, stripCredentials, verifyFor } from './access.js';
+import { pages, renderPage, renderRedirect, type Page } from './error-pages.js';
+import { ChunkedFramer, HeadError, parseHead, serializeHead, type RequestHead } from './head.js';
+
+export interface ProxyOptions {
+  registry: Registry;
+  metrics: Metrics;
+  log: Logger;
+  maxHeaderBytes: number;
+  idleTimeoutMs: number;
+  headTimeoutMs: number;
+}
+
+const CRLF2 = Buffer.from('\r\n\r\n');
+const FORWARDED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded']);
+
+type State = 'head' | 'body' | 'chunked' | 'raw' | 'closed';
+
+export class ProxyConnection {
+  private state: State = 'head';
+  private buf: Buffer | null = null;
+  private busy = false;
+  private clientEnded = false;
+  private bodyLeft = 0;
+  private framer: ChunkedFramer | null = null;
+  private channel: Duplex | null = null;
+  private tunnel: Tunnel | null = null;
+  private channelClosed: (() => void) | null = null;
+  private headTimer: NodeJS.Timeout | null = null;
+  private waitingDrain = false;
+  private readonly access = new AccessCache();
+  private readonly clientAddress: string;
+  private readonly localPort: string;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly scheme: 'http' | 'https',
+    private readonly options: ProxyOptions,
+  ) {
+    socket.setNoDelay(true);
+    this.clientAddress = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    this.localPort = String(socket.localPort ?? '');
+    socket.setTimeout(options.idleTimeoutMs, () => {
+      if (this.state !== 'raw') socket.destroy();
+    });
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('end', () => {
+      this.clientEnded = true;
+      this.maybeEnd();
+    });
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => {
+      this.state = 'closed';
+      if (this.headTimer) clearTimeout(this.headTimer);
+      this.channel?.destroy();
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.state === 'closed') return;
+    if (this.state === 'raw' && !this.busy && !this.buf) return this.send(chunk);
+    this.buf = this.buf ? Buffer.concat([this.buf, chunk]) : chunk;
+    this.pump();
+  }
+
+  /** Consumes buffered bytes until it needs more, or waits on something async. */
+  private pump(): void {
+    try {
+      while (this.buf && !this.busy && this.state !== 'closed') {
+        const buf = this.buf;
+        if (this.state === 'head') {
+          let start = 0;
+          while (start + 1 < buf.length && buf[start] === 0x0d && buf[start + 1] === 0x0a) start += 2; // stray CRLF between requests
+          const end = buf.indexOf(CRLF2, start);
+          if (end < 0 || end + 4 - start > this.options.maxHeaderBytes) {
+            if (buf.length - start > this.options.maxHeaderBytes) return this.respond(pages.badRequest(431, `the request head is larger than ${this.options.maxHeaderBytes} bytes`));
+            this.buf = start < buf.length ? buf.subarray(start) : null;
+            if (!this.headTimer) this.headTimer = setTimeout(() => this.respond(pages.badRequest(408, 'the request head did not arrive in time')), this.options.headTimeoutMs);
+            return;
+          }
+          if (this.headTimer) {
+            clearTimeout(this.headTimer);
+            this.headTimer = null;
+          }
+          this.buf = end + 4 < buf.length ? buf.subarray(end + 4) : null;
+          this.onHead(parseHead(buf.subarray(start, end + 4)));
+        } else if (this.state === 'body') {
+          const n = Math.min(this.bodyLeft, buf.length);
+          this.buf = n < buf.length ? buf.subarray(n) : null;
+          this.bodyLeft -= n;
+          if (this.bodyLeft === 0) this.state = 'head';
+          this.send(n < buf.length ? buf.subarray(0, n) : buf);
+        } else if (this.state === 'chunked') {
+          const { used, done } = this.framer!.push(buf);
+          this.buf = used < buf.length ? buf.subarray(used) : null;
+          if (done) this.state = 'head';
+          this.send(used < buf.length ? buf.subarray(0, used) : buf);
+        } else {
+          this.buf = null;
+          this.send(buf);
+        }
+      }
+    } catch (error) {
+      if (error instanceof HeadError) return this.respond(pages.badRequest(error.status, error.message));
+      throw error;
+    }
+    this.maybeEnd();
+  }
+
+  private onHead(head: RequestHead): void {
+    this.options.metrics.requests.inc();
+    const host = hostFromHeader(head.host);
+    if (!host) return this.respond(pages.badRequest(400, 'the request has no Host header'));
+    if (head.method === 'CONNECT') return this.respond(pages.badRequest(405, 'CONNECT is not proxied'));
+    const route = this.options.registry.route(host);
+    if (route.kind !== 'tunnel') {
+      if (route.kind === 'unknown') return this.respond(pages.unknownHost(host), head);
+      if (route.kind === 'gone') return this.respond(pages.gone(host, route.since), head);
+      return this.respond(pages.connecting(host), head);
+    }
+    const tunnel = route.tunnel;
+    if (head.target.startsWith(LOGIN_PATH) && /^\/_prevu\/login(\?|$)/.test(head.target)) return this.wait(this.login(head, tunnel));
+    if (!tunnel.private) return this.dispatch(head, tunnel, undefined);
+    const decision = checkAccess(head.headers, tunnel, this.access);
+    if (!(decision instanceof Promise)) {
+      return decision.ok ? this.dispatch(head, tunnel, decision.bearer) : this.respond(pages.unauthorized(host), head);
+    }
+    this.wait(decision.then((d) => (d.ok ? this.dispatch(head, tunnel, d.bearer) : this.respond(pages.unauthorized(host), head))));
+  }
+
+  /** Pauses parsing (and reading) until the promise settles, then resumes. */
+  private wait(work: Promise<unknown>): void {
+    this.busy = true;
+    this.socket.pause();
+    work
+      .catch((error: Error) => this.respond(pages.clientGone(this.tunnel?.service ?? 'service', error.message)))
+      .finally(() => {
+        this.busy = false;
+        if (this.state === 'closed') return;
+        if (!this.waitingDrain) this.socket.resume();
+        this.pump();
+      });
+  }
+
+  private dispatch(head: RequestHead, tunnel: Tunnel, bearer: string | undefined): void {
+    if (this.channel && this.tunnel === tunnel) return this.forward(head, bearer);
+    // First request, or this connection now asks another (or a re-registered) tunnel.
+    this.wait(
+      (async () => {
+        await this.unbind();
+        let channel: Duplex;
+        try {
+          channel = await tunnel.owner.openChannel(tunnel, { address: this.clientAddress, port: this.socket.remotePort ?? 0 });
+        } catch (error) {
+          const reason = (error as Error).message;
+          const page = this.options.registry.route(tunnel.hostname).kind === 'tunnel' ? pages.serviceRefused(tunnel.service, reason) : pages.clientGone(tunnel.service, reason);
+          return this.respond(page, head);
+        }
+        if (this.state === 'closed') return void channel.destroy();
+        this.bind(channel, tunnel);
+        this.forward(head, bearer);
+      })(),
+    );
+  }
+
+  private bind(channel: Duplex, tunnel: Tunnel): void {
+    this.channel = channel;
+    this.tunnel = tunnel;
+    channel.on('data', (chunk: Buffer) => {
+      if (!this.socket.write(chunk)) {
+        channel.pause();
+        this.socket.once('drain', () => channel.resume());
+      }
+    });
+    channel.on('error', (error: Error) => this.options.log.debug({ err: error.message }, 'channel error'));
+    const closed = () => {
+      if (this.channel !== channel) return;
+      this.channel = null;
+      this.tunnel = null;
+      const waiter = this.channelClosed;
+      this.channelClosed = null;
+      if (waiter) waiter();
+      else if (this.state !== 'closed') this.socket.end(); // the service closed: so do we
+    };
+    channel.on('end', closed);
+    channel.on('close', closed);
+  }
+
+  /** Lets the bound channel finish its responses, then forgets it. */
+  private unbind(): Promise<void> {
+    const channel = this.channel;
+    if (!channel) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.channelClosed = resolve;
+      channel.end();
+    });
+  }
+
+  private forward(head: RequestHead, bearer: string | undefined): void {
+    const headers: Array<[string, string]> = [];
+    let forwardedHost = head.host ?? '';
+    for (const pair of stripCredentials(head.headers, bearer)) {
+      const lower = pair[0].toLowerCase();
+      if (FORWARDED.has(lower)) continue;
+      headers.push(pair);
+      if (lower === 'host') forwardedHost = pair[1];
+    }
+    headers.push(['X-Forwarded-For', this.clientAddress], ['X-Forwarded-Proto', this.scheme], ['X-Forwarded-Host', forwardedHost], ['X-Forwarded-Port', this.localPort]);
+    this.send(serializeHead(head, headers));
+    if (head.upgrade) {
+      this.state = 'raw';
+      this.socket.setTimeout(0); // a quiet WebSocket is still alive; TCP and SSH keep-alives watch the peers
+    } else if (head.body.kind === 'length') {
+      this.state = 'body';
+      this.bodyLeft = head.body.length;
+    } else if (head.body.kind === 'chunked') {
+      this.state = 'chunked';
+      this.framer = new ChunkedFramer();
+    }
+  }
+
+  private send(data: Buffer): void {
+    const channel = this.channel;
+    if (!channel) return;
+    if (!channel.write(data) && !this.waitingDrain) {
+      this.waitingDrain = true;
+      this.socket.pause();
+      channel.once('drain', () => {
+        this.waitingDrain = false;
+        if (!this.busy && this.state !== 'closed') this.socket.resume();
+      });
+    }
+  }
+
+  private maybeEnd(): void {
+    if (!this.clientEnded || this.busy || this.buf || this.state === 'closed') return;
+    if (this.channel) this.channel.end();
+    else this.socket.end();
+  }
+
+  private async login(head: RequestHead, tunnel: Tunnel): Promise<void> {
+    const url = new URL(head.target, 'http://x');
+    const token = url.searchParams.get('token') ?? '';
+    const expiresAt = token ? await verifyFor(token, tunnel) : undefined;
+    await this.unbind();
+    if (expiresAt === undefined) return this.respond(pages.unauthorized(tunnel.hostname), head);
+    const next = url.searchParams.get('next');
+    const location = next && next.startsWith('/') && !next.startsWith('//') ? next : '/';
+    this.finish(renderRedirect(location, { 'Set-Cookie': loginCookie(token, expiresAt, this.scheme === 'https') }));
+  }
+
+  /** prevu answers (an error page): after any bound channel has finished, then close. */
+  private respond(page: Page, head?: RequestHead): void {
+    this.options.metrics.errors.inc({ status: page.status });
+    const bytes = renderPage(page, { head: head?.method === 'HEAD' });
+    if (this.channel) {
+      this.state = 'closed';
+      void this.unbind().then(() => this.finish(bytes));
+      return;
+    }
+    this.finish(bytes);
+  }
+
+  private finish(bytes: Buffer): void {
+    this.state = 'closed';
+    this.buf = null;
+    if (this.headTimer) clearTimeout(this.headTimer);
+    if (!this.socket.destroyed) this.socket.end(bytes);
+  }
+}

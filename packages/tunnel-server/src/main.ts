@@ -1,0 +1,87 @@
+#!/usr/bin/env node
+// prevu-tunnel-server: wiring only. Reads the config, starts the SSH, HTTP(S) and management
+// listeners, logs "ready" once all listen, and closes them on SIGTERM/SIGINT.
+import type { Server } from 'node:net';
+import { pino } from 'pino';
+import { ConfigError, loadConfig } from './config.js';
+import { createMetrics } from './metrics.js';
+import { Registry } from './registry.js';
+import { loadHostKey } from './ssh/host-key.js';
+import { loadAuthorizedKeys } from './ssh/auth.js';
+import { createSshServer } from './ssh/server.js';
+import { createHttpServer, createHttpsServer } from './http/server.js';
+import { loadTls } from './http/tls.js';
+import { createManagementServer } from './management.js';
+import { publicUrls } from './public-urls.js';
+
+let config;
+try {
+  config = loadConfig(process.argv.slice(2), process.env);
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  process.stderr.write(`prevu-tunnel-server: ${error.message}\n`);
+  process.exit(1);
+}
+
+const log = pino({ level: config.logLevel, base: { svc: 'tunnel-server' } });
+const listen = (server: Server | { listen: Server['listen'] }, port: number, what: string) =>
+  new Promise<number>((resolve, reject) => {
+    const s = server as Server;
+    s.once('error', (error: NodeJS.ErrnoException) => reject(new Error(`cannot listen for ${what} on ${config.listen}:${port} (${error.code ?? error.message}); pick another port or stop what uses it`)));
+    s.listen(port, config.listen, () => resolve((s.address() as { port: number }).port));
+  });
+
+try {
+  const registry = new Registry();
+  const metrics = createMetrics(() => registry.size);
+  const tls = loadTls(config);
+  const proxyOptions = {
+    registry,
+    metrics,
+    log,
+    maxHeaderBytes: config.maxHeaderBytes,
+    idleTimeoutMs: config.idleTimeoutSeconds * 1000,
+    headTimeoutMs: config.headTimeoutSeconds * 1000,
+  };
+  const servers: Array<{ close(): unknown }> = [];
+  const ports: Record<string, number> = {};
+  const http = createHttpServer(proxyOptions);
+  servers.push(http);
+  ports.http = await listen(http, config.httpPort, 'HTTP');
+  if (tls) {
+    const https = createHttpsServer(proxyOptions, tls);
+    servers.push(https);
+    ports.https = await listen(https, config.httpsPort!, 'HTTPS');
+  }
+  // URLs name the ports actually bound (port 0 asks the kernel for one).
+  const urls = publicUrls({ ...config, httpPort: ports.http!, httpsPort: ports.https ?? config.httpsPort });
+  const ssh = createSshServer({
+    hostKey: loadHostKey(config.stateDir),
+    ...(config.authorizedKeys ? { allowList: loadAuthorizedKeys(config.authorizedKeys) } : {}),
+    registry,
+    metrics,
+    log,
+    urls,
+    baseDomain: config.baseDomain,
+    maxForwardsPerConnection: config.maxForwardsPerConnection,
+    maxConnectionsPerAccount: config.maxConnectionsPerAccount,
+    keepaliveSeconds: config.sshKeepaliveSeconds,
+  });
+  servers.push(ssh);
+  ports.ssh = await listen(ssh as unknown as Server, config.sshPort, 'SSH');
+  const management = createManagementServer(metrics);
+  servers.push(management);
+  ports.management = await listen(management, config.managementPort, 'management');
+  log.info({ ports, baseUrl: urls.baseUrl, mode: config.authorizedKeys ? 'allow-list' : 'open', ...(tls?.caPath ? { devCa: tls.caPath } : {}) }, 'ready');
+
+  const stop = (signal: string) => {
+    log.info({ signal }, 'stopping');
+    for (const server of servers) server.close();
+    setTimeout(() => process.exit(0), 1000).unref();
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+} catch (error) {
+  process.stderr.write(`prevu-tunnel-server: ${(error as Error).message}\n`);
+  process.exit(2);
+}

@@ -1,0 +1,25 @@
+// Prometheus metrics (prom-client) on the management port.
+import { Counter, Gauge, Registry as PromRegistry, collectDefaultMetrics } from 'prom-client';
+
+export function createMetrics(tunnelCount: () => number) {
+  const registry = new PromRegistry();
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    /** SSH channels opened to clients; one per proxied HTTP connection, not per request. */
+    channelsOpened: new Counter({ name: 'prevu_tunnel_channels_opened_total', help: 'SSH channels opened to tunnel clients', registers: [registry] }),
+    requests: new Counter({ name: 'prevu_http_requests_total', help: 'HTTP request heads routed', registers: [registry] }),
+    errors: new Counter({ name: 'prevu_http_error_pages_total', help: 'error pages served, by status', labelNames: ['status'], registers: [registry] }),
+    sshConnections: new Gauge({ name: 'prevu_ssh_connections', help: 'authenticated SSH connections', registers: [registry] }),
+    tunnels: new Gauge({
+      name: 'prevu_tunnels',
+      help: 'registered hostnames',
+      registers: [registry],
+      collect() {
+        this.set(tunnelCount());
+      },
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,65 @@
+// Session channels: `exec hello` and `exec tunnels` answer one JSON object on stdout. They only
+// read the registry, so a connection that runs them (the CLI's) never disturbs the env's tunnels.
+import type { Session } from 'ssh2';
+import type { Registry, Tunnel } from '../registry.js';
+import type { SshConnection } from './connection.js';
+
+export interface PublicUrls {
+  /** e.g. `http://localhost:8080`, or `https://example.test` on 443. */
+  baseUrl: string;
+  urlFor(hostname: string): string;
+}
+
+export interface TunnelView {
+  name: string;
+  service: string;
+  port: number | null;
+  hostname: string;
+  url: string;
+  private: boolean;
+}
+
+export function envReport(conn: SshConnection, registry: Registry, urls: PublicUrls) {
+  const view = (t: Tunnel): TunnelView => ({
+    name: t.name,
+    service: t.service,
+    port: t.port ?? null,
+    hostname: t.hostname,
+    url: urls.urlFor(t.hostname),
+    private: t.private,
+  });
+  return {
+    accountId: conn.accountId,
+    envId: conn.envId,
+    baseUrl: urls.baseUrl,
+    tunnels: registry.forEnv(conn.accountId, conn.envId).map(view),
+  };
+}
+
+const COMMANDS = new Set(['hello', 'tunnels']);
+
+export function handleSession(conn: SshConnection, registry: Registry, urls: PublicUrls, acceptSession: () => Session): void {
+  const session = acceptSession();
+  session.on('pty', (accept) => accept?.());
+  session.on('env', (accept) => accept?.());
+  session.on('exec', (accept, _reject, info) => {
+    const channel = accept();
+    const command = info.command.trim();
+    if (!COMMANDS.has(command)) {
+      channel.stderr.write(`prevu: unknown command "${command}"; try "hello" or "tunnels"\n`);
+      channel.exit(1);
+      channel.end();
+      return;
+    }
+    channel.write(`${JSON.stringify(envReport(conn, registry, urls))}\n`);
+    channel.exit(0);
+    channel.end();
+  });
+  // `ssh env@server` without a command: say hello the same way, then close.
+  session.on('shell', (accept) => {
+    const channel = accept();
+    channel.write(`${JSON.stringify(envReport(conn, registry, urls))}\n`);
+    channel.exit(0);
+    channel.end();
+  });
+}

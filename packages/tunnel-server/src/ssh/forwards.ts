@@ -1,0 +1,74 @@
+// Global requests: tcpip-forward (bind address `<service>-<port>` or `<service>`) and
+// streamlocal-forward@openssh.com (`/<service>-<port>[#access=private]`), and their cancels.
+// Each accepted forward is a hostname in the registry; a newer connection of the same key+env
+// takes over a name atomically (the registry swaps the entry, there is no window without one).
+import { hostname as hostnameFor, InvalidNameError, parseForwardName } from '@prevu/core/names';
+import type { Registry, Tunnel } from '../registry.js';
+import type { SshConnection } from './connection.js';
+
+export interface ForwardLimits {
+  maxForwardsPerConnection: number;
+  baseDomain: string;
+}
+
+type Accept = ((port?: number) => void) | undefined;
+type Reject = (() => void) | undefined;
+
+// OpenSSH matches a forwarded-tcpip channel by (bind address, port); for `-R name:0:...` it
+// needs a port back. Any stable number will do since the hostname, not the port, routes.
+const DEFAULT_BIND_PORT = 80;
+
+export function handleForwardRequest(
+  conn: SshConnection,
+  registry: Registry,
+  limits: ForwardLimits,
+  accept: Accept,
+  reject: Reject,
+  name: string,
+  info: unknown,
+): void {
+  const data = info as { bindAddr?: string; bindPort?: number; socketPath?: string };
+  const cancel = name.startsWith('cancel-');
+  const raw = name.endsWith('tcpip-forward') ? data.bindAddr : data.socketPath;
+  let parsed: ReturnType<typeof parseForwardName>;
+  try {
+    parsed = parseForwardName(raw ?? '');
+  } catch (error) {
+    if (!(error instanceof InvalidNameError)) throw error;
+    conn.log.info({ request: name, raw }, 'forward refused: bad name');
+    return reject?.();
+  }
+  if (name !== 'tcpip-forward' && name !== 'streamlocal-forward@openssh.com' && !cancel) return reject?.();
+
+  if (cancel) {
+    const tunnel = conn.tunnels.get(parsed.name);
+    if (tunnel) {
+      conn.tunnels.delete(parsed.name);
+      registry.remove(tunnel);
+      conn.log.info({ hostname: tunnel.hostname }, 'forward cancelled');
+    }
+    return accept?.();
+  }
+
+  if (!conn.tunnels.has(parsed.name) && conn.tunnels.size >= limits.maxForwardsPerConnection) {
+    conn.log.warn({ name: parsed.name, limit: limits.maxForwardsPerConnection }, 'forward refused: too many forwards on this connection');
+    return reject?.();
+  }
+  const bindPort = data.bindPort || DEFAULT_BIND_PORT;
+  const tunnel: Tunnel = {
+    hostname: hostnameFor(parsed.name, conn.envId, conn.accountId, limits.baseDomain),
+    name: parsed.name,
+    service: parsed.service,
+    ...(parsed.port !== undefined ? { port: parsed.port } : {}),
+    private: parsed.private,
+    owner: conn,
+    bind: name === 'tcpip-forward' ? { kind: 'tcpip', address: data.bindAddr!, port: bindPort } : { kind: 'streamlocal', path: data.socketPath! },
+  };
+  const previous = conn.tunnels.get(parsed.name);
+  conn.tunnels.set(parsed.name, tunnel);
+  registry.add(tunnel);
+  if (previous && previous.hostname !== tunnel.hostname) registry.remove(previous);
+  conn.log.info({ hostname: tunnel.hostname, private: tunnel.private, kind: tunnel.bind.kind }, 'forward registered');
+  if (name === 'tcpip-forward') accept?.(bindPort);
+  else accept?.();
+}

@@ -1,0 +1,82 @@
+// The SSH listener: modern algorithms only, keep-alives, no Nagle, then per connection:
+// authenticate (auth.ts), register forwards (forwards.ts), answer exec (exec.ts).
+import ssh2, { type Connection } from 'ssh2';
+import type { Logger } from 'pino';
+import type { Registry } from '../registry.js';
+import type { Metrics } from '../metrics.js';
+import { authenticate, type Identity } from './auth.js';
+import { SshConnection } from './connection.js';
+import { disconnect, DisconnectReason } from './disconnect.js';
+import { handleForwardRequest } from './forwards.js';
+import { handleSession, type PublicUrls } from './exec.js';
+
+export interface SshServerOptions {
+  hostKey: string;
+  allowList?: Set<string>;
+  registry: Registry;
+  metrics: Metrics;
+  log: Logger;
+  urls: PublicUrls;
+  baseDomain: string;
+  maxForwardsPerConnection: number;
+  maxConnectionsPerAccount: number;
+  keepaliveSeconds: number;
+}
+
+export const ALGORITHMS = {
+  kex: ['curve25519-sha256', 'curve25519-sha256@libssh.org'],
+  serverHostKey: ['ssh-ed25519'],
+  cipher: ['chacha20-poly1305@openssh.com', 'aes256-gcm@openssh.com', 'aes128-gcm@openssh.com'],
+  hmac: ['hmac-sha2-256-etm@openssh.com', 'hmac-sha2-512-etm@openssh.com'],
+  compress: ['none'],
+} as const;
+
+export function createSshServer(options: SshServerOptions): ssh2.Server {
+  const { registry, metrics, log } = options;
+  const server = new ssh2.Server(
+    {
+      hostKeys: [options.hostKey],
+      algorithms: ALGORITHMS as unknown as ssh2.Algorithms,
+      ident: 'prevu',
+      keepaliveInterval: options.keepaliveSeconds * 1000,
+      keepaliveCountMax: 3,
+    } as ssh2.ServerConfig,
+    (connection: Connection, info) => onConnection(connection, info.ip),
+  );
+
+  function onConnection(connection: Connection, ip: string) {
+    (connection as unknown as { setNoDelay(on: boolean): void }).setNoDelay(true); // missing from @types/ssh2
+    let identity: Identity | undefined;
+    let conn: SshConnection | undefined;
+    connection.on('authentication', (ctx) => {
+      authenticate(ctx, options.allowList, (proven) => (identity = proven));
+    });
+    connection.on('ready', () => {
+      if (!identity) return connection.end();
+      conn = new SshConnection(connection, identity, ip, registry, metrics, log);
+      if (registry.connectionsOf(identity.accountId) >= options.maxConnectionsPerAccount) {
+        conn.log.warn({ limit: options.maxConnectionsPerAccount }, 'connection refused: too many connections for this account');
+        disconnect(connection, DisconnectReason.tooManyConnections, `prevu-limit: account ${identity.accountId} already has ${options.maxConnectionsPerAccount} connections (the limit); close some and retry`);
+        conn = undefined;
+        return;
+      }
+      registry.addOwner(conn);
+      metrics.sshConnections.inc();
+      conn.log.info({ ip }, 'ssh connection ready');
+      const c = conn;
+      connection.on('request', (accept, reject, name, data) =>
+        handleForwardRequest(c, registry, { maxForwardsPerConnection: options.maxForwardsPerConnection, baseDomain: options.baseDomain }, accept, reject, name, data),
+      );
+      connection.on('session', (accept) => handleSession(c, registry, options.urls, accept));
+    });
+    connection.on('error', (error) => log.debug({ err: error.message, ip }, 'ssh connection error'));
+    connection.on('close', () => {
+      if (!conn) return;
+      conn.close();
+      metrics.sshConnections.dec();
+      conn.log.info('ssh connection closed');
+    });
+  }
+
+  return server;
+}
