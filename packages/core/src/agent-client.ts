@@ -5,6 +5,7 @@ import { Agent, request } from 'undici';
 import { z } from 'zod';
 import { signAccessToken } from './access-token.js';
 import { errors } from './errors.js';
+import { prevuEventSchema, type PrevuEvent } from './events.js';
 import { localhostAwareLookup } from './localhost-lookup.js';
 import { AGENT_SERVICE, hostname } from './names.js';
 import { parseBaseUrl } from './overlay.js';
@@ -13,8 +14,9 @@ export const agentTunnelSchema = z
   .object({
     service: z.string(),
     port: z.number().int(),
-    hostname: z.string(),
-    url: z.string(),
+    /** null until the tunnel server has registered the forward */
+    hostname: z.string().nullable(),
+    url: z.string().nullable(),
     state: z.string(),
   })
   .loose();
@@ -75,6 +77,32 @@ export class AgentClient {
     const parsed = z.array(agentTunnelSchema).safeParse(JSON.parse(res.body));
     if (!parsed.success) throw errors.invalidInput(`the agent answered /tunnels with an unexpected shape (${parsed.error.issues[0]?.message})`, 'update prevu so the CLI and the agent match');
     return parsed.data;
+  }
+
+  /** The agent's recent events (the history its SSE stream starts with), newest last. */
+  async recentEvents(limit = 10, settleMs = 300): Promise<PrevuEvent[]> {
+    const events: PrevuEvent[] = [];
+    const stop = new AbortController();
+    let timer = setTimeout(() => stop.abort(), 5000);
+    let partial = '';
+    await this.stream('/events', (text) => {
+      partial += text;
+      const blocks = partial.split('\n\n');
+      partial = blocks.pop() ?? '';
+      for (const block of blocks) {
+        const data = block.split('\n').find((l) => l.startsWith('data: '));
+        const parsed = data ? prevuEventSchema.safeParse(JSON.parse(data.slice(6))) : undefined;
+        if (parsed?.success) events.push(parsed.data);
+      }
+      // the history arrives at once; stop shortly after it
+      clearTimeout(timer);
+      timer = setTimeout(() => stop.abort(), settleMs);
+    }, stop.signal).catch((error: Error) => {
+      if (!stop.signal.aborted) throw error;
+      return 200;
+    });
+    clearTimeout(timer);
+    return events.slice(-limit);
   }
 
   /** Streams a path (SSE, logs) to `onChunk` until the body ends or `signal` aborts. */

@@ -284,12 +284,10 @@ async function compose(ctx: UpContext, args: string[], report: (line: string) =>
 
 function urlRows(tunnels: AgentTunnel[], services?: string[]): UrlRow[] {
   return tunnels
-    .filter((t) => t.service !== AGENT_SERVICE && (!services || services.includes(t.service)))
-    .map((t) => ({ service: t.service, port: t.port, url: t.url, health: t.state }))
+    .filter((t) => t.service !== AGENT_SERVICE && t.url && (!services || services.includes(t.service)))
+    .map((t) => ({ service: t.service, port: t.port, url: t.url!, health: t.state }))
     .sort((a, b) => a.service.localeCompare(b.service) || a.port - b.port);
 }
-
-const READY = new Set(['ready', 'open', 'healthy', 'up']);
 
 async function waitForUrls(client: AgentClient, expected: ExpectedUrl[], timeoutMs: number, report: (line: string) => void, signal?: AbortSignal): Promise<AgentTunnel[]> {
   const deadline = Date.now() + timeoutMs;
@@ -301,7 +299,7 @@ async function waitForUrls(client: AgentClient, expected: ExpectedUrl[], timeout
       return undefined;
     });
     if (tunnels) {
-      const missing = expected.filter((e) => !tunnels.some((t) => t.service === e.service && t.port === e.port && READY.has(t.state)));
+      const missing = expected.filter((e) => !tunnels.some((t) => t.service === e.service && t.port === e.port && t.url && t.state === 'ready'));
       if (!missing.length) return tunnels;
       last = `waiting for ${missing.map((m) => `${m.service}:${m.port}`).join(', ')}`;
     }
@@ -312,9 +310,10 @@ async function waitForUrls(client: AgentClient, expected: ExpectedUrl[], timeout
 }
 
 /** Runs the steps in order without a renderer (--json, tests). */
-export async function runSteps<C>(steps: Step<C>[], ctx: C, report: (step: string, line: string) => void = () => {}): Promise<void> {
+export async function runSteps<C>(steps: Step<C>[], ctx: C, report: (step: string, line: string) => void = () => {}, onStep?: (title: string) => void): Promise<void> {
   for (const step of steps) {
     const title = typeof step.title === 'function' ? step.title(ctx) : step.title;
+    onStep?.(title);
     await step.run(ctx, (line) => report(title, line));
   }
 }
@@ -490,21 +489,27 @@ export interface StatusResult {
   services: { service: string; state: string; health: string }[];
   urls: UrlRow[];
   agent: string;
+  /** The agent's last events (unhealthy, crash_loop ... with their details). */
+  events: PrevuEvent[];
 }
 
 export async function status(session: Session, envId: string): Promise<StatusResult> {
   const state = readState(session, envId);
   const services = await withMachine(session, envId, (env) => projectContainers(env, state.project));
   let rows: UrlRow[] = [];
+  let events: PrevuEvent[] = [];
   let agent = 'connected';
   try {
-    const tunnels = await agentFor(session, envId).tunnels();
-    if (tunnels) rows = urlRows(tunnels, state.services);
-    else agent = 'not connected';
+    const client = agentFor(session, envId);
+    const tunnels = await client.tunnels();
+    if (tunnels) {
+      rows = urlRows(tunnels, state.services);
+      events = await client.recentEvents();
+    } else agent = 'not connected';
   } catch (error) {
     agent = `unreachable (${(error as Error).message})`;
   }
-  return { envId, project: state.project, status: state.status, services: services.sort((a, b) => a.service.localeCompare(b.service)), urls: rows, agent };
+  return { envId, project: state.project, status: state.status, services: services.sort((a, b) => a.service.localeCompare(b.service)), urls: rows, agent, events };
 }
 
 /** `docker compose logs` of the env on its machine; follows until the signal aborts. */

@@ -11,7 +11,7 @@ export const helloSchema = z.object({
   envId: z.string().optional(),
   baseUrl: z.string().url(),
   tunnels: z
-    .array(z.object({ name: z.string(), service: z.string(), port: z.number().optional(), hostname: z.string(), url: z.string(), private: z.boolean().optional() }).loose())
+    .array(z.object({ name: z.string(), service: z.string(), port: z.number().nullable().optional(), hostname: z.string(), url: z.string(), private: z.boolean().optional() }).loose())
     .default([]),
 });
 export type Hello = z.infer<typeof helloSchema>;

@@ -16,6 +16,10 @@ export default class Status extends PrevuCommand<typeof Status> {
       this.log(table(['SERVICE', 'STATE', 'HEALTH'], result.services.map((s) => [s.service, s.state, s.health])));
       this.log('');
       this.log(urlTable(result.urls));
+      if (result.events.length) {
+        this.log('\nlast events:');
+        for (const e of result.events) this.log(`  ${e.time}  ${e.type}${e.service ? ` ${e.service}` : ''}${Object.keys(e.details).length ? `  ${JSON.stringify(e.details)}` : ''}`);
+      }
     }
     return result;
   }

@@ -33,7 +33,8 @@ export default class Up extends PrevuCommand<typeof Up> {
     const steps = upSteps();
     try {
       if (json || !process.stdout.isTTY) {
-        await runSteps(steps, ctx, (step, line) => this.trace(`${step}: ${line}`));
+        // without a terminal (CI logs): one line per step on stderr, details with --debug
+        await runSteps(steps, ctx, (step, line) => this.trace(`${step}: ${line}`), json ? undefined : (title) => process.stderr.write(`› ${title}\n`));
         this.envId = ctx.envId;
       } else {
         await new Listr(

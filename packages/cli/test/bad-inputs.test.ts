@@ -1,0 +1,79 @@
+// Each bad input gives ONE clear line (what was wrong: what to do) and the exit code of its kind.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, useKit } from '@prevu/test-kit';
+import { describe, expect, it } from 'vitest';
+import { cliHome, errorLines } from './cli.js';
+
+const kit = useKit();
+const cli = cliHome(kit);
+
+function projectDir(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'prevu-bad-'));
+  kit.defer(`dir ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
+  return dir;
+}
+
+const hello = 'services:\n  web:\n    image: busybox:latest\n    expose: ["80"]\n';
+
+describe('bad inputs', () => {
+  it('no compose file: exit 1', async () => {
+    const r = await cli.run(['up'], { cwd: projectDir({}) });
+    expect(r.code).toBe(1);
+    expect(errorLines(r.stderr)).toEqual([expect.stringMatching(/^prevu: no compose file in .+: run prevu in a directory with compose.yaml or pass -f <file>$/)]);
+  });
+
+  it('invalid compose: exit 1, naming the problem', async () => {
+    const r = await cli.run(['up'], { cwd: projectDir({ 'compose.yaml': 'services:\n  web:\n    image: busybox:latest\n    ports: "80"\n' }) });
+    expect(r.code).toBe(1);
+    expect(errorLines(r.stderr)).toEqual([expect.stringMatching(/^prevu: the compose project is invalid \(.*ports.*\): fix the file/)]);
+  });
+
+  it('Docker not running: exit 2', async () => {
+    const dir = projectDir({ 'compose.yaml': hello });
+    const r = await cli.run(['up'], { cwd: dir, env: { DOCKER_HOST: `unix://${join(dir, 'dead.sock')}` } });
+    expect(r.code).toBe(2);
+    expect(errorLines(r.stderr)).toEqual([expect.stringMatching(/^prevu: Docker is not reachable \(.+\): start Docker/)]);
+  });
+
+  it('tunnel server unreachable: exit 2', async () => {
+    const port = await freePort();
+    const created = await cli.run(['profile', 'create', 'far', '--tunnel-server', `127.0.0.1:${port}`]);
+    expect(created.code, created.stderr).toBe(0);
+    const r = await cli.run(['up', '--profile', 'far'], { cwd: projectDir({ 'compose.yaml': hello }) });
+    expect(r.code).toBe(2);
+    expect(errorLines(r.stderr)).toEqual([`prevu: the tunnel server at 127.0.0.1:${port} does not answer (ECONNREFUSED): check the address with \`prevu doctor\`, or \`prevu server start\` for the embedded one`]);
+    const doctor = await cli.run(['doctor', '--profile', 'far']);
+    expect(doctor.code).toBe(2);
+    expect(doctor.stdout).toMatch(/^✓ docker: engine /m);
+    expect(doctor.stdout).toMatch(/^✗ tunnel server: .*ECONNREFUSED.*: check the address/m);
+  });
+
+  it('unknown profile: exit 1', async () => {
+    const r = await cli.run(['up', '--profile', 'nope'], { cwd: projectDir({ 'compose.yaml': hello }) });
+    expect(r.code).toBe(1);
+    expect(errorLines(r.stderr)).toEqual(['prevu: no profile named "nope": list profiles with `prevu profile ls` or create one with `prevu init`']);
+  });
+
+  it('unknown env on down, unknown flag, bad --id: exit 1', async () => {
+    const dir = projectDir({ 'compose.yaml': hello });
+    const down = await cli.run(['down', '--id', 'never-deployed'], { cwd: dir });
+    expect(down.code).toBe(1);
+    expect(errorLines(down.stderr)).toEqual(['prevu: no environment "never-deployed": see `prevu ls` for the environments of this profile']);
+    const flag = await cli.run(['up', '--bogus'], { cwd: dir });
+    expect(flag.code).toBe(1);
+    expect(errorLines(flag.stderr)).toHaveLength(1);
+    expect(flag.stderr).toMatch(/Nonexistent flag: --bogus.*prevu up --help/);
+    const id = await cli.run(['up', '--id', '___'], { cwd: dir });
+    expect(id.code).toBe(1);
+    expect(errorLines(id.stderr)).toEqual([expect.stringMatching(/^prevu: env id "___" has no letters or digits: pass --id/)]);
+  });
+
+  it('--json errors are one JSON line on stdout too', async () => {
+    const r = await cli.run(['up', '--json', '--profile', 'nope'], { cwd: projectDir({ 'compose.yaml': hello }) });
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout.trim())).toEqual({ error: { code: 'PREVU_UNKNOWN_PROFILE', message: 'no profile named "nope"', fix: expect.any(String) } });
+  });
+});

@@ -1,0 +1,43 @@
+// Runs the real CLI (`node packages/cli/bin/run.js`) as a process with its own HOME and
+// XDG_CONFIG_HOME, so tests never touch a user's profiles.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Kit } from '@prevu/test-kit';
+
+export const CLI = resolve(import.meta.dirname, '..', 'bin', 'run.js');
+export const HELLO = resolve(import.meta.dirname, '..', '..', '..', 'examples', 'hello');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CliHome {
+  env: Record<string, string>;
+  run(args: string[], options?: { cwd?: string; env?: Record<string, string> }): Promise<CliResult>;
+}
+
+/** A temporary home for the CLI, removed at cleanup. */
+export function cliHome(kit: Kit, extraEnv: Record<string, string> = {}): CliHome {
+  const home = mkdtempSync(join(tmpdir(), 'prevu-home-'));
+  kit.defer(`cli home ${home}`, () => rmSync(home, { recursive: true, force: true }));
+  const env = { HOME: home, XDG_CONFIG_HOME: join(home, '.config'), ...extraEnv };
+  return {
+    env,
+    run: (args, options = {}) =>
+      new Promise((done) => {
+        execFile('node', [CLI, ...args], { cwd: options.cwd ?? home, env: { ...process.env, ...env, ...options.env }, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+          const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+          done({ code, stdout, stderr });
+        });
+      }),
+  };
+}
+
+/** The lines of stderr that are not progress (`› step`): what an error looks like to the user. */
+export function errorLines(stderr: string): string[] {
+  return stderr.split('\n').filter((l) => l.trim() && !l.startsWith('›'));
+}

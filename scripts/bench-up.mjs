@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+// `npm run bench:up`: how much `prevu up` / `prevu down` add to bare docker compose, same run,
+// same files (examples/hello), warm images. Target: prevu up <= bare `up -d --wait` + 3 s.
+// Each side runs RUNS times alternately; the median is printed. prevu uses the embedded default
+// with its own config dir, so a user's profiles are untouched; the embedded server it starts is
+// stopped at the end unless it was already running.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '..');
+const hello = join(root, 'examples', 'hello');
+const cli = join(root, 'packages', 'cli', 'bin', 'run.js');
+const RUNS = Number(process.env.BENCH_RUNS || 3);
+const config = mkdtempSync(join(tmpdir(), 'prevu-bench-'));
+const env = { ...process.env, XDG_CONFIG_HOME: config };
+
+function timed(what, command, args) {
+  const start = process.hrtime.bigint();
+  const r = spawnSync(command, args, { cwd: hello, env, encoding: 'utf8' });
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  if (r.status !== 0) throw new Error(`${what} failed (${r.status}): ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`);
+  return seconds;
+}
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const embeddedRunning = () => spawnSync('docker', ['inspect', '-f', '{{.State.Running}}', process.env.PREVU_EMBEDDED_NAME || 'prevu-tunnel-server'], { encoding: 'utf8' }).stdout.trim() === 'true';
+
+const wasRunning = embeddedRunning();
+const bare = ['compose', '-p', 'prevu-bench-bare'];
+try {
+  // warm: images built, embedded server running (a one-time cost of the first `prevu up` ever)
+  execFileSync('docker', [...bare, 'build', '-q'], { cwd: hello, env, stdio: 'ignore' });
+  timed('prevu up (warm-up)', 'node', [cli, 'up', '--id', 'bench']);
+  timed('prevu down (warm-up)', 'node', [cli, 'down', '--id', 'bench']);
+  const r = { bareUp: [], bareDown: [], prevuUp: [], prevuDown: [] };
+  for (let i = 0; i < RUNS; i++) {
+    r.bareUp.push(timed('docker compose up', 'docker', [...bare, 'up', '-d', '--wait']));
+    r.bareDown.push(timed('docker compose down', 'docker', [...bare, 'down']));
+    r.prevuUp.push(timed('prevu up', 'node', [cli, 'up', '--id', 'bench']));
+    r.prevuDown.push(timed('prevu down', 'node', [cli, 'down', '--id', 'bench']));
+  }
+  const row = (name, p, b) => `${name.padEnd(6)} prevu ${median(p).toFixed(2)} s   bare compose ${median(b).toFixed(2)} s   difference ${(median(p) - median(b)).toFixed(2)} s`;
+  console.log(`examples/hello, warm images, median of ${RUNS} runs each (alternating):`);
+  console.log(row('up', r.prevuUp, r.bareUp));
+  console.log(row('down', r.prevuDown, r.bareDown));
+  const extra = median(r.prevuUp) - median(r.bareUp);
+  console.log(extra <= 3 ? `OK: prevu up adds ${extra.toFixed(2)} s (target <= 3 s)` : `OVER TARGET: prevu up adds ${extra.toFixed(2)} s (target <= 3 s)`);
+  process.exitCode = extra <= 3 ? 0 : 1;
+} finally {
+  spawnSync('docker', [...bare, 'down'], { cwd: hello, stdio: 'ignore' });
+  spawnSync('node', [cli, 'down', '--id', 'bench'], { cwd: hello, env, stdio: 'ignore' });
+  if (!wasRunning) spawnSync('node', [cli, 'server', 'stop'], { env, stdio: 'ignore' });
+  rmSync(config, { recursive: true, force: true });
+}
