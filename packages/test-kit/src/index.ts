@@ -8,3 +8,5 @@ export * from './http.js';
 export * from './kit.js';
 export * from './lightsail-stand-in.js';
 export * from './github-stand-in.js';
+export * from './sshd.js';
+export * from './tunnel-server.js';

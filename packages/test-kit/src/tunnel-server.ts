@@ -1,0 +1,60 @@
+// Starts the real tunnel server (packages/tunnel-server/dist/main.js) as a process for a test,
+// on free loopback ports, and gives what a test needs: ports, URLs, metrics, the dev CA path.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+import { freePorts } from './ports.js';
+import type { Kit } from './kit.js';
+import type { Proc } from './process.js';
+
+export const tunnelServerMain = fileURLToPath(new URL('../../tunnel-server/dist/main.js', import.meta.url));
+
+export interface TunnelServer {
+  proc: Proc;
+  ports: { ssh: number; http: number; https?: number; management: number };
+  baseDomain: string;
+  stateDir: string;
+  /** --dev-tls: the CA certificate a client must trust. */
+  caPath?: string;
+  /** Current value of a Prometheus counter or gauge (sum over labels). */
+  metric(name: string): Promise<number>;
+}
+
+export async function startTunnelServer(
+  kit: Pick<Kit, 'start'>,
+  options: { baseDomain?: string; devTls?: boolean; args?: string[]; env?: NodeJS.ProcessEnv } = {},
+): Promise<TunnelServer> {
+  const [ssh, http, management, https] = await freePorts(4);
+  const stateDir = mkdtempSync(join(tmpdir(), 'prevu-tunnel-state-'));
+  const baseDomain = options.baseDomain ?? 'localhost';
+  const args = [
+    tunnelServerMain,
+    '--ssh-port', String(ssh),
+    '--http-port', String(http),
+    '--management-port', String(management),
+    '--base-domain', baseDomain,
+    '--state-dir', stateDir,
+    '--listen', '127.0.0.1',
+    ...(options.devTls ? ['--dev-tls', '--https-port', String(https)] : []),
+    ...(options.args ?? []),
+  ];
+  const proc = await kit.start({ command: process.execPath, args, env: options.env ?? {}, readyLine: /"msg":"ready"/ });
+  const ready = proc.output().split('\n').find((l) => l.includes('"msg":"ready"'))!;
+  const caPath = (JSON.parse(ready) as { devCa?: string }).devCa;
+  return {
+    proc,
+    ports: { ssh: ssh!, http: http!, management: management!, ...(options.devTls ? { https: https! } : {}) },
+    baseDomain,
+    stateDir,
+    ...(caPath ? { caPath } : {}),
+    async metric(name) {
+      const res = await request(`http://127.0.0.1:${management}/metrics`);
+      const text = await res.body.text();
+      let sum = 0;
+      for (const line of text.split('\n')) if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+      return sum;
+    },
+  };
+}

@@ -1,0 +1,276 @@
+// The tunnel server as a real process, driven by real SSH clients (OpenSSH `ssh -R` and ssh2) and
+// real HTTP/WebSocket clients on loopback with explicit Host headers.
+import http from 'node:http';
+import net from 'node:net';
+import { beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { signAccessToken } from '@prevu/core/access-token';
+import { hostLabel, MAX_LABEL } from '@prevu/core/names';
+import { startTunnelServer, useKit, waitFor, type TunnelServer } from '@prevu/test-kit';
+import { get, hostOf, makeAccount, opensshExec, opensshTunnel, rssOf, ssh2Tunnel, startBackend } from './harness.js';
+
+const kit = useKit();
+let server: TunnelServer;
+let backend: Awaited<ReturnType<typeof startBackend>>;
+const alice = makeAccount();
+const bob = makeAccount('rsa');
+
+beforeAll(async () => {
+  server = await startTunnelServer(kit);
+  backend = await startBackend(kit, 'alice-backend');
+});
+
+const proxy = () => server.ports.http;
+
+describe('forwards from a plain OpenSSH client', () => {
+  it('serves both -R forms and answers exec hello/tunnels with URLs', async () => {
+    const ssh = opensshTunnel(kit, { sshPort: server.ports.ssh, envId: 'Shop-Main', account: alice, remote: [`web-80:80:127.0.0.1:${backend.port}`, `/api-3000:127.0.0.1:${backend.port}`] });
+    const web = hostOf(alice, 'shop-main', 'web-80');
+    const api = hostOf(alice, 'shop-main', 'api-3000');
+    await waitFor('the OpenSSH forwards', async () => ((await get(proxy(), web)).status === 200 ? true : undefined));
+    for (const host of [web, api.toUpperCase() + ':443']) {
+      const reply = await get(proxy(), host, '/echo?q=1', { headers: { 'x-forwarded-for': '6.6.6.6' } });
+      expect(reply.status).toBe(200);
+      const seen = JSON.parse(reply.body) as { url: string; headers: Record<string, string> };
+      expect(seen.url).toBe('/echo?q=1');
+      expect(seen.headers['x-forwarded-for']).toBe('127.0.0.1');
+      expect(seen.headers['x-forwarded-proto']).toBe('http');
+      expect(seen.headers['x-forwarded-host']).toBe(host);
+    }
+    for (const command of ['hello', 'tunnels']) {
+      const out = await opensshExec({ sshPort: server.ports.ssh, envId: 'shop-main', account: alice, command });
+      expect(out.code).toBe(0);
+      const report = JSON.parse(out.stdout) as { accountId: string; envId: string; baseUrl: string; tunnels: Array<Record<string, unknown>> };
+      expect(report).toMatchObject({ accountId: alice.accountId, envId: 'shop-main', baseUrl: `http://localhost:${proxy()}` });
+      expect(report.tunnels).toEqual([
+        { name: 'api-3000', service: 'api', port: 3000, hostname: api, url: `http://${api}:${proxy()}`, private: false },
+        { name: 'web-80', service: 'web', port: 80, hostname: web, url: `http://${web}:${proxy()}`, private: false },
+      ]);
+    }
+    // The exec-only connections above did not disturb the tunnels.
+    expect((await get(proxy(), web)).status).toBe(200);
+    expect(ssh.child.exitCode).toBeNull();
+    const unknown = await opensshExec({ sshPort: server.ports.ssh, envId: 'shop-main', account: alice, command: 'rm -rf /' });
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/unknown command/);
+  });
+});
+
+describe('the proxy over ssh2 forwards', () => {
+  const env = 'proxy-env';
+  let web: string;
+  beforeAll(async () => {
+    await ssh2Tunnel(kit, { sshPort: server.ports.ssh, envId: env, account: alice, target: backend.port, forwards: [{ kind: 'tcpip', name: 'web-80' }, { kind: 'streamlocal', path: '/files-8080' }] });
+    web = hostOf(alice, env, 'web-80');
+  });
+
+  it('answers unknown hosts with a 404 page that names the cause', async () => {
+    const reply = await get(proxy(), `nothing-here-${alice.accountId}.localhost`);
+    expect(reply.status).toBe(404);
+    expect(reply.body).toContain('No tunnel for this address');
+    expect((await get(proxy(), hostOf(alice, env, 'files-8080'))).status).toBe(200);
+  });
+
+  it('reuses one SSH channel for 20 keep-alive requests on one connection', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const before = await server.metric('prevu_tunnel_channels_opened_total');
+    for (let i = 0; i < 20; i++) expect((await get(proxy(), web, `/echo?i=${i}`, { agent })).status).toBe(200);
+    expect(await server.metric('prevu_tunnel_channels_opened_total')).toBe(before + 1);
+    agent.destroy();
+  });
+
+  it('carries a chunked request body and the next request on the same connection', async () => {
+    const socket = net.connect(proxy(), '127.0.0.1');
+    const body = 'abc';
+    socket.write(`POST /upload HTTP/1.1\r\nHost: ${web}\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\n${body}\r\n0\r\n\r\nGET /echo?second HTTP/1.1\r\nHost: ${web}\r\n\r\n`);
+    let text = '';
+    await waitFor('two responses', async () => {
+      text += (socket.read() as Buffer | null)?.toString() ?? '';
+      return text.includes('/echo?second') ? true : undefined;
+    });
+    socket.destroy();
+    expect(text).toContain('{"bytes":3}');
+  });
+
+  it('upgrades a WebSocket and echoes', async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${proxy()}/socket`, { headers: { host: web } });
+    const messages: string[] = [];
+    ws.on('message', (d) => messages.push(d.toString()));
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    ws.send('ping through the tunnel');
+    await waitFor('the echo', async () => (messages.length >= 2 ? true : undefined));
+    expect(JSON.parse(messages[0]!).headers['x-forwarded-for']).toBe('127.0.0.1');
+    expect(messages[1]).toBe('ping through the tunnel');
+    ws.close();
+  });
+
+  it('passes SSE through unbuffered: the first event arrives while the stream is open', async () => {
+    let ended = false;
+    const first = await new Promise<string>((resolve, reject) => {
+      const req = http.get({ host: '127.0.0.1', port: proxy(), path: '/sse', headers: { host: web } }, (res) => {
+        res.once('data', (d: Buffer) => resolve(d.toString()));
+        res.on('end', () => (ended = true));
+      });
+      req.on('error', reject);
+    });
+    expect(first).toBe('data: first\n\n');
+    expect(ended).toBe(false);
+    backend.releaseSse();
+  });
+
+  it('streams 100 MiB down and up with backpressure (server RSS stays under 2x idle)', async () => {
+    const idle = await rssOf(server.proc.pid);
+    let peak = idle;
+    const sampler = setInterval(() => void rssOf(server.proc.pid).then((r) => (peak = Math.max(peak, r))), 50);
+    try {
+      const down = await new Promise<number>((resolve, reject) => {
+        http.get({ host: '127.0.0.1', port: proxy(), path: '/big?mib=100', headers: { host: web } }, (res) => {
+          let n = 0;
+          res.on('data', (c: Buffer) => (n += c.length));
+          res.on('end', () => resolve(n));
+        }).on('error', reject);
+      });
+      expect(down).toBe(100 * 1024 * 1024);
+      const up = await new Promise<string>((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port: proxy(), path: '/upload', method: 'POST', headers: { host: web, 'content-length': String(100 * 1024 * 1024) } }, (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => (text += d.toString()));
+          res.on('end', () => resolve(text));
+        });
+        req.on('error', reject);
+        const chunk = Buffer.alloc(1024 * 1024, 'y');
+        let left = 100;
+        const pump = () => {
+          while (left > 0) {
+            left--;
+            if (!req.write(chunk)) return void req.once('drain', pump);
+          }
+          req.end();
+        };
+        pump();
+      });
+      expect(JSON.parse(up)).toEqual({ bytes: 100 * 1024 * 1024 });
+    } finally {
+      clearInterval(sampler);
+    }
+    expect(peak).toBeLessThan(2 * idle);
+  });
+});
+
+describe('accounts and names', () => {
+  it('gives two accounts with the same envId and service different hostnames that never cross', async () => {
+    const bobBackend = await startBackend(kit, 'bob-backend');
+    await ssh2Tunnel(kit, { sshPort: server.ports.ssh, envId: 'same', account: alice, target: backend.port, forwards: [{ kind: 'tcpip', name: 'web-80' }] });
+    await ssh2Tunnel(kit, { sshPort: server.ports.ssh, envId: 'same', account: bob, target: bobBackend.port, forwards: [{ kind: 'tcpip', name: 'web-80' }] });
+    const a = hostOf(alice, 'same', 'web-80');
+    const b = hostOf(bob, 'same', 'web-80');
+    expect(a).not.toBe(b);
+    expect(JSON.parse((await get(proxy(), a)).body).label).toBe('alice-backend');
+    expect(JSON.parse((await get(proxy(), b)).body).label).toBe('bob-backend');
+    // One keep-alive connection asking both: each request still reaches its own account's tunnel.
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    for (const [host, label] of [[a, 'alice-backend'], [b, 'bob-backend'], [a, 'alice-backend']] as const) {
+      expect(JSON.parse((await get(proxy(), host, '/echo', { agent })).body).label).toBe(label);
+    }
+    agent.destroy();
+  });
+
+  it('keeps every hostname within 63 characters, deterministically', async () => {
+    const env = `feature-${'x'.repeat(70)}-branch`;
+    const t = await ssh2Tunnel(kit, { sshPort: server.ports.ssh, envId: env, account: alice, target: backend.port, forwards: [{ kind: 'tcpip', name: 'frontend-3000' }] });
+    const report = JSON.parse(await t.exec('hello')) as { tunnels: Array<{ hostname: string }> };
+    const label = report.tunnels[0]!.hostname.split('.')[0]!;
+    expect(label.length).toBeLessThanOrEqual(MAX_LABEL);
+    expect(label).toBe(hostLabel('frontend-3000', env, alice.accountId));
+    expect((await get(proxy(), report.tunnels[0]!.hostname)).status).toBe(200);
+  });
+});
+
+describe('private tunnels', () => {
+  let host: string;
+  beforeAll(async () => {
+    await ssh2Tunnel(kit, { sshPort: server.ports.ssh, envId: 'secret', account: alice, target: backend.port, forwards: [{ kind: 'streamlocal', path: '/admin-80#access=private' }] });
+    host = hostOf(alice, 'secret', 'admin-80');
+  });
+
+  it('refuses without a token, or with a token of another account or env', async () => {
+    expect((await get(proxy(), host)).status).toBe(401);
+    const foreign = await signAccessToken({ privateKey: bob.privateKey });
+    expect((await get(proxy(), host, '/echo', { headers: { authorization: `Bearer ${foreign}` } })).status).toBe(401);
+    const otherEnv = await signAccessToken({ privateKey: alice.privateKey, envId: 'not-secret' });
+    expect((await get(proxy(), host, '/echo', { headers: { 'x-prevu-token': otherEnv } })).status).toBe(401);
+  });
+
+  it('allows a bearer token or the prevu header, and strips only prevu credentials', async () => {
+    const token = await signAccessToken({ privateKey: alice.privateKey, envId: 'secret' });
+    const bearer = JSON.parse((await get(proxy(), host, '/echo', { headers: { authorization: `Bearer ${token}` } })).body) as { headers: Record<string, string> };
+    expect(bearer.headers.authorization).toBeUndefined();
+    const header = JSON.parse((await get(proxy(), host, '/echo', { headers: { 'x-prevu-token': token, authorization: 'Basic dXNlcjpwYXNz' } })).body) as { headers: Record<string, string> };
+    expect(header.headers['x-prevu-token']).toBeUndefined();
+    expect(header.headers.authorization).toBe('Basic dXNlcjpwYXNz');
+  });
+
+  it('exchanges a token for an HttpOnly cookie at /_prevu/login, also good for WebSocket', async () => {
+    const token = await signAccessToken({ privateKey: alice.privateKey });
+    const login = await get(proxy(), host, `/_prevu/login?token=${token}&next=/echo`);
+    expect(login.status).toBe(302);
+    expect(login.headers.location).toBe('/echo');
+    const cookie = login.headers['set-cookie']![0]!;
+    expect(cookie).toMatch(/^prevu_session=.+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=\d+$/);
+    const jar = `${cookie.split(';')[0]}; theme=dark`;
+    const seen = JSON.parse((await get(proxy(), host, '/echo', { headers: { cookie: jar } })).body) as { headers: Record<string, string> };
+    expect(seen.headers.cookie).toBe('theme=dark');
+    expect((await get(proxy(), host, `/_prevu/login?token=garbage`)).status).toBe(401);
+
+    const refused = new WebSocket(`ws://127.0.0.1:${proxy()}/`, { headers: { host } });
+    const status = await new Promise<number>((resolve) => refused.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)).on('error', () => undefined));
+    expect(status).toBe(401);
+    const ws = new WebSocket(`ws://127.0.0.1:${proxy()}/`, { headers: { host, cookie: jar } });
+    const hello = await new Promise<string>((resolve, reject) => ws.once('message', (d) => resolve(d.toString())).once('error', reject));
+    expect(JSON.parse(hello).headers.cookie).toBe('theme=dark');
+    ws.close();
+  });
+});
+
+describe('reconnects and takeovers', () => {
+  it('kill -9 of the client gives a 502 page, a reconnect brings 200 back on the same hostname', async () => {
+    const ssh = opensshTunnel(kit, { sshPort: server.ports.ssh, envId: 'crashy', account: alice, remote: [`web-80:80:127.0.0.1:${backend.port}`] });
+    const host = hostOf(alice, 'crashy', 'web-80');
+    await waitFor('the forward', async () => ((await get(proxy(), host)).status === 200 ? true : undefined));
+    ssh.child.kill('SIGKILL');
+    const gone = await waitFor('the 502 page', async () => {
+      const r = await get(proxy(), host);
+      return r.status === 502 ? r : undefined;
+    });
+    expect(gone.body).toContain('Tunnel gone');
+    opensshTunnel(kit, { sshPort: server.ports.ssh, envId: 'crashy', account: alice, remote: [`web-80:80:127.0.0.1:${backend.port}`] });
+    await waitFor('200 after the reconnect', async () => ((await get(proxy(), host)).status === 200 ? true : undefined));
+  });
+
+  it('a newer connection of the same key+env takes over a name; the older one is told why and closed', async () => {
+    const first = await ssh2Tunnel(kit, { sshPort: server.ports.ssh, envId: 'twice', account: alice, target: backend.port, forwards: [{ kind: 'tcpip', name: 'web-80' }] });
+    const otherBackend = await startBackend(kit, 'newer-backend');
+    const host = hostOf(alice, 'twice', 'web-80');
+    expect(JSON.parse((await get(proxy(), host)).body).label).toBe('alice-backend');
+    // An exec-only connection of the same key+env (what the CLI opens) changes nothing.
+    const cli = await ssh2Tunnel(kit, { sshPort: server.ports.ssh, envId: 'twice', account: alice, target: 1, forwards: [] });
+    expect(JSON.parse(await cli.exec('tunnels')).tunnels).toHaveLength(1);
+    cli.close();
+    expect(first.isClosed()).toBe(false);
+    await ssh2Tunnel(kit, { sshPort: server.ports.ssh, envId: 'twice', account: alice, target: otherBackend.port, forwards: [{ kind: 'tcpip', name: 'web-80' }] });
+    expect(JSON.parse((await get(proxy(), host)).body).label).toBe('newer-backend');
+    await waitFor('the old client closed', async () => (first.isClosed() ? true : undefined));
+    expect(first.errors.join()).toMatch(/prevu-takeover/);
+  });
+
+  it('answers 503 with Retry-After while a reconnected env has not registered the name yet', async () => {
+    const t = await ssh2Tunnel(kit, { sshPort: server.ports.ssh, envId: 'slow', account: alice, target: backend.port, forwards: [{ kind: 'tcpip', name: 'web-80' }] });
+    const host = hostOf(alice, 'slow', 'web-80');
+    t.close();
+    await waitFor('the 502 page', async () => ((await get(proxy(), host)).status === 502 ? true : undefined));
+    await ssh2Tunnel(kit, { sshPort: server.ports.ssh, envId: 'slow', account: alice, target: backend.port, forwards: [] });
+    const reply = await get(proxy(), host);
+    expect(reply.status).toBe(503);
+    expect(reply.headers['retry-after']).toBe('2');
+  });
+});
