@@ -1,0 +1,132 @@
+// Wiring: docker -> environment -> desired forwards -> tunnel client; channels -> services; API.
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import type { Logger } from 'pino';
+import { AGENT_SERVICE, forwardName } from '@prevu/core/names';
+import { createApi, type TunnelRow } from './api.js';
+import type { AgentConfig } from './config.js';
+import { DockerApi } from './docker.js';
+import { EventLog } from './event-log.js';
+import { handleChannel } from './forward.js';
+import { Environment } from './state.js';
+import { backoffDelay, TunnelClient, type Forward } from './tunnel-client.js';
+
+export class Agent {
+  readonly docker: DockerApi;
+  readonly events: EventLog;
+  readonly env: Environment;
+  readonly tunnel: TunnelClient;
+  private readonly api: Server;
+  private readonly abort = new AbortController();
+  private readonly announced = new Map<string, string>();
+  private forwards: Forward[] = [];
+
+  constructor(
+    private readonly config: AgentConfig,
+    private readonly log: Logger,
+  ) {
+    this.docker = new DockerApi(config.dockerSocket);
+    this.events = new EventLog(config.envId, (event) => log.info({ event }, event.type));
+    this.env = new Environment(this.docker, config.project, this.events, log);
+    this.tunnel = new TunnelClient({
+      host: config.tunnelHost,
+      port: config.tunnelPort,
+      envId: config.envId,
+      privateKey: config.privateKey,
+      ...(config.hostKey ? { hostKey: config.hostKey } : {}),
+      log,
+      onChannel: (forward, channel) => {
+        if (forward.service === AGENT_SERVICE) {
+          handleChannel(channel, { host: '127.0.0.1', port: config.apiPort }, { state: 'ready' }, log, AGENT_SERVICE);
+        } else {
+          handleChannel(channel, { host: forward.service, port: forward.port }, this.env.route(forward.service), log, forward.service);
+        }
+      },
+    });
+    this.env.onChange(() => this.updateForwards());
+    // Docker is the source of truth: after a reconnect, look again before trusting the table.
+    this.tunnel.on('connected', () => void this.env.resync().catch((e: Error) => log.warn({ err: e.message }, 'resync failed')));
+    this.tunnel.on('hello', () => this.announceUrls());
+    this.api = createApi({
+      events: this.events,
+      tunnels: () => this.tunnels(),
+      health: () => ({ ok: true, connected: this.tunnel.isConnected, envId: config.envId, services: this.env.services.size }),
+      logs: async (service, tail) => {
+        const entry = this.env.services.get(service);
+        const id = entry && [...entry.containers.keys()].at(-1);
+        return id ? this.docker.logs(id, tail) : undefined;
+      },
+    });
+  }
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.api.once('error', reject);
+      this.api.listen(this.config.apiPort, '0.0.0.0', () => resolve());
+    });
+    this.log.info({ port: (this.api.address() as AddressInfo).port }, 'api listening');
+    this.updateForwards();
+    this.tunnel.start();
+    void this.watchDocker();
+  }
+
+  async close(): Promise<void> {
+    this.abort.abort();
+    await this.tunnel.close();
+    await new Promise((resolve) => this.api.close(resolve));
+    this.api.closeAllConnections();
+    this.docker.close();
+  }
+
+  /** Follows docker events forever; after each (re)subscription the table is rebuilt. */
+  private async watchDocker(): Promise<void> {
+    let attempt = 0;
+    while (!this.abort.signal.aborted) {
+      try {
+        await this.docker.events(
+          this.config.project,
+          (event) => this.env.handleDockerEvent(event),
+          () => {
+            attempt = 0;
+            void this.env.resync().catch((e: Error) => this.log.warn({ err: e.message }, 'resync failed'));
+          },
+          this.abort.signal,
+        );
+      } catch (error) {
+        if (this.abort.signal.aborted) return;
+        this.log.warn({ err: (error as Error).message }, 'docker events stream failed');
+      }
+      await new Promise((r) => setTimeout(r, backoffDelay(attempt++)));
+    }
+  }
+
+  private updateForwards(): void {
+    const forwards: Forward[] = [{ name: AGENT_SERVICE, service: AGENT_SERVICE, port: this.config.apiPort, private: true }];
+    for (const entry of this.env.services.values()) {
+      for (const port of entry.ports) {
+        const name = entry.ports.length === 1 ? forwardName(entry.service) : forwardName(entry.service, port);
+        forwards.push({ name, service: entry.service, port, private: this.config.private });
+      }
+    }
+    this.forwards = forwards;
+    this.tunnel.setForwards(forwards);
+  }
+
+  tunnels(): TunnelRow[] {
+    const known = new Map((this.tunnel.hello?.tunnels ?? []).map((t) => [t.name, t]));
+    return this.forwards
+      .filter((f) => f.service !== AGENT_SERVICE)
+      .map((f) => {
+        const t = known.get(f.name);
+        return { service: f.service, port: f.port, hostname: t?.hostname ?? null, url: t?.url ?? null, state: this.env.route(f.service).state };
+      });
+  }
+
+  private announceUrls(): void {
+    for (const t of this.tunnel.hello?.tunnels ?? []) {
+      if (this.announced.get(t.name) === t.url) continue;
+      this.announced.set(t.name, t.url);
+      this.events.emit('url_assigned', t.service, { name: t.name, port: t.port, hostname: t.hostname, url: t.url, private: t.private });
+    }
+  }
+}

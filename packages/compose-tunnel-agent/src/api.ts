@@ -1,0 +1,94 @@
+// The agent's HTTP API (port 3000 on the project network, and through its private tunnel):
+// GET /tunnels, GET /healthz, GET /events (WebSocket or SSE), GET /logs/<service>?tail=N.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { WebSocketServer } from 'ws';
+import type { EventLog } from './event-log.js';
+import type { ServiceState } from './state.js';
+
+export interface TunnelRow {
+  service: string;
+  port: number;
+  hostname: string | null;
+  url: string | null;
+  state: ServiceState;
+}
+
+export interface ApiSource {
+  events: EventLog;
+  tunnels(): TunnelRow[];
+  health(): { ok: boolean; connected: boolean; envId: string; services: number };
+  /** Last lines of a service's newest container; undefined when the service is unknown. */
+  logs(service: string, tail: number): Promise<string[] | undefined>;
+}
+
+const MAX_TAIL = 10_000;
+
+export function createApi(source: ApiSource): Server {
+  const wss = new WebSocketServer({ noServer: true });
+  const server = createServer((req, res) => {
+    void route(source, req, res).catch((error: Error) => {
+      if (!res.headersSent) send(res, 500, { error: error.message });
+      else res.destroy();
+    });
+  });
+  server.on('upgrade', (req, socket, head) => {
+    if (pathOf(req) !== '/events') {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const unsubscribe = source.events.subscribe((event) => ws.send(JSON.stringify(event)));
+      ws.on('close', unsubscribe);
+      ws.on('error', unsubscribe);
+    });
+  });
+  server.on('close', () => wss.close());
+  return server;
+}
+
+function pathOf(req: IncomingMessage): string {
+  return new URL(req.url ?? '/', 'http://agent').pathname;
+}
+
+async function route(source: ApiSource, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://agent');
+  if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: 'only GET is supported' });
+  if (url.pathname === '/healthz') {
+    const health = source.health();
+    return send(res, health.ok ? 200 : 503, health);
+  }
+  if (url.pathname === '/tunnels') return send(res, 200, source.tunnels());
+  if (url.pathname === '/events') return streamEvents(source, req, res);
+  const logs = /^\/logs\/([^/]+)$/.exec(url.pathname);
+  if (logs) {
+    const tailParam = url.searchParams.get('tail') ?? '100';
+    if (!/^\d+$/.test(tailParam) || Number(tailParam) < 1 || Number(tailParam) > MAX_TAIL) {
+      return send(res, 400, { error: `tail must be a whole number from 1 to ${MAX_TAIL}` });
+    }
+    const service = decodeURIComponent(logs[1]!);
+    const lines = await source.logs(service, Number(tailParam));
+    if (!lines) return send(res, 404, { error: `no service "${service}" in this environment` });
+    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+    res.end(lines.length ? `${lines.join('\n')}\n` : '');
+    return;
+  }
+  send(res, 404, { error: `no route ${url.pathname}; try /tunnels, /events, /logs/<service>, /healthz` });
+}
+
+/** Server-sent events: the history, then live events; a comment every 15 s keeps proxies open. */
+function streamEvents(source: ApiSource, req: IncomingMessage, res: ServerResponse): void {
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+  res.flushHeaders();
+  const unsubscribe = source.events.subscribe((event) => res.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`));
+  const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
+  req.on('close', () => {
+    clearInterval(ping);
+    unsubscribe();
+  });
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.end(text);
+}

@@ -1,0 +1,81 @@
+// The agent's settings: PREVU_* environment variables, validated once at start. A bad setting is
+// reported as one line naming the variable and what to put there (exit 1 in main).
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { normalizeEnvId } from '@prevu/core/names';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const PORT = 'must be a port number from 1 to 65535';
+
+const schema = z.object({
+  PREVU_TUNNEL_SERVER: z
+    .string({ error: 'is required' })
+    .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port of the tunnel server SSH port, e.g. host.docker.internal:2222'),
+  PREVU_ENV_ID: z
+    .string({ error: 'is required' })
+    .min(1, 'is required')
+    .refine((v) => v === normalizeEnvId(v), 'must be a normalized env id ([a-z0-9-], no leading/trailing dash)'),
+  PREVU_COMPOSE_PROJECT: z.string({ error: 'is required' }).min(1, 'is required'),
+  PREVU_KEY_FILE: z.string().min(1).default('/run/secrets/prevu_key'),
+  PREVU_PRIVATE: bool.default(false),
+  PREVU_TUNNEL_HOST_KEY: z
+    .string()
+    .regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/, 'must be an OpenSSH SHA256 fingerprint like SHA256:abc... (ssh-keygen -lf)')
+    .optional(),
+  PREVU_DOCKER_SOCKET: z.string().min(1).default('/var/run/docker.sock'),
+  PREVU_API_PORT: z.coerce.number({ error: PORT }).int(PORT).min(1, PORT).max(65535, PORT).default(3000),
+  PREVU_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+});
+
+export interface AgentConfig {
+  tunnelHost: string;
+  tunnelPort: number;
+  envId: string;
+  project: string;
+  privateKey: string;
+  private: boolean;
+  hostKey?: string;
+  dockerSocket: string;
+  apiPort: number;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
+  const present = Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith('PREVU_') && v !== ''));
+  const parsed = schema.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = String(issue.path[0] ?? 'PREVU_*');
+    throw new ConfigError(`${name} ${issue.message}${name in present ? ` (got "${present[name]}")` : ''}`);
+  }
+  const c = parsed.data;
+  let privateKey: string;
+  try {
+    privateKey = readFileSync(c.PREVU_KEY_FILE, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`PREVU_KEY_FILE ${c.PREVU_KEY_FILE} cannot be read (${(error as NodeJS.ErrnoException).code}): mount the account key there as the compose secret prevu_key`);
+  }
+  if (!/-----BEGIN (OPENSSH|RSA|EC) PRIVATE KEY-----/.test(privateKey)) {
+    throw new ConfigError(`PREVU_KEY_FILE ${c.PREVU_KEY_FILE} is not an OpenSSH private key: mount the account's private key file`);
+  }
+  const sep = c.PREVU_TUNNEL_SERVER.lastIndexOf(':');
+  return {
+    tunnelHost: c.PREVU_TUNNEL_SERVER.slice(0, sep).replace(/^\[|\]$/g, ''),
+    tunnelPort: Number(c.PREVU_TUNNEL_SERVER.slice(sep + 1)),
+    envId: c.PREVU_ENV_ID,
+    project: c.PREVU_COMPOSE_PROJECT,
+    privateKey,
+    private: c.PREVU_PRIVATE,
+    ...(c.PREVU_TUNNEL_HOST_KEY ? { hostKey: c.PREVU_TUNNEL_HOST_KEY } : {}),
+    dockerSocket: c.PREVU_DOCKER_SOCKET,
+    apiPort: c.PREVU_API_PORT,
+    logLevel: c.PREVU_LOG_LEVEL,
+  };
+}

@@ -1,0 +1,151 @@
+// Docker Engine API over the unix socket (node:http): the few calls the agent needs. Read-only use
+// except `stop`, which the crash-loop guard needs.
+import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
+
+export const PROJECT_LABEL = 'com.docker.compose.project';
+export const SERVICE_LABEL = 'com.docker.compose.service';
+
+export interface ContainerInfo {
+  Id: string;
+  Name: string;
+  RestartCount: number;
+  State: {
+    Status: string;
+    Running: boolean;
+    ExitCode: number;
+    StartedAt: string;
+    FinishedAt: string;
+    Health?: { Status: 'starting' | 'healthy' | 'unhealthy'; FailingStreak: number; Log?: { ExitCode: number; Output: string }[] };
+  };
+  Config: {
+    Labels: Record<string, string> | null;
+    ExposedPorts?: Record<string, unknown> | null;
+    Healthcheck?: { Test?: string[] } | null;
+  };
+}
+
+export interface DockerEvent {
+  Type: string;
+  Action: string;
+  Actor: { ID: string; Attributes: Record<string, string> };
+  timeNano: number;
+}
+
+export class DockerApi {
+  // node:http rather than undici: bundled undici alone added 14 MB of RSS to the agent (its
+  // fetch and llhttp wasm load eagerly), which broke the 60 MB budget; node:http speaks to a
+  // unix socket natively. Calls share a small keep-alive pool; the events stream takes its own.
+  private readonly agent: Agent;
+
+  constructor(private readonly socketPath: string) {
+    this.agent = new Agent({ keepAlive: true, maxSockets: 4 });
+  }
+
+  private request(method: 'GET' | 'POST', path: string, signal?: AbortSignal, agent: Agent | false = this.agent): Promise<IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      const req = httpRequest({ socketPath: this.socketPath, method, path, agent, headers: { host: 'docker' }, ...(signal ? { signal } : {}) }, resolve);
+      req.on('error', reject);
+      req.setTimeout(signal ? 0 : 60_000, () => req.destroy(new Error(`docker ${method} ${path} timed out`)));
+      req.end();
+    });
+  }
+
+  private async call(method: 'GET' | 'POST', path: string): Promise<Buffer> {
+    const res = await this.request(method, path);
+    const body = await readAll(res);
+    const status = res.statusCode ?? 0;
+    if (status >= 400) throw new DockerError(status, `${method} ${path}: ${status} ${body.toString('utf8').trim()}`);
+    return body;
+  }
+
+  private async json<T>(method: 'GET' | 'POST', path: string): Promise<T> {
+    const text = (await this.call(method, path)).toString('utf8');
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  /** Every container of a compose project, running or not. */
+  async listProject(project: string): Promise<{ Id: string; Labels: Record<string, string> }[]> {
+    const filters = encodeURIComponent(JSON.stringify({ label: [`${PROJECT_LABEL}=${project}`] }));
+    return this.json('GET', `/containers/json?all=1&filters=${filters}`);
+  }
+
+  inspect(id: string): Promise<ContainerInfo> {
+    return this.json('GET', `/containers/${encodeURIComponent(id)}/json`);
+  }
+
+  async stop(id: string, timeoutSeconds = 2): Promise<void> {
+    const res = await this.request('POST', `/containers/${encodeURIComponent(id)}/stop?t=${timeoutSeconds}`);
+    const body = await readAll(res);
+    // 304: already stopped.
+    if ((res.statusCode ?? 0) >= 400) throw new DockerError(res.statusCode ?? 0, `stop ${id}: ${res.statusCode} ${body.toString('utf8').trim()}`);
+  }
+
+  /** The last `tail` lines of stdout+stderr, demultiplexed (non-TTY containers frame each chunk). */
+  async logs(id: string, tail: number): Promise<string[]> {
+    const raw = await this.call('GET', `/containers/${encodeURIComponent(id)}/logs?stdout=1&stderr=1&tail=${tail}`);
+    return splitLines(demux(raw)).slice(-tail);
+  }
+
+  /**
+   * Follows container events of the project until `signal` aborts or the stream ends; `onOpen` runs
+   * once the stream is subscribed (list after that, so nothing falls between), each parsed event
+   * goes to `onEvent`.
+   */
+  async events(project: string, onEvent: (e: DockerEvent) => void, onOpen: () => void, signal: AbortSignal): Promise<void> {
+    const filters = encodeURIComponent(JSON.stringify({ type: ['container'], label: [`${PROJECT_LABEL}=${project}`] }));
+    const res = await this.request('GET', `/events?filters=${filters}`, signal, false);
+    if ((res.statusCode ?? 0) >= 400) throw new DockerError(res.statusCode ?? 0, `events: ${res.statusCode} ${(await readAll(res)).toString('utf8')}`);
+    onOpen();
+    let partial = '';
+    res.setEncoding('utf8');
+    for await (const chunk of res) {
+      partial += chunk as string;
+      let nl: number;
+      while ((nl = partial.indexOf('\n')) >= 0) {
+        const line = partial.slice(0, nl).trim();
+        partial = partial.slice(nl + 1);
+        if (line) onEvent(JSON.parse(line) as DockerEvent);
+      }
+    }
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+async function readAll(res: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of res) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+export class DockerError extends Error {
+  override name = 'DockerError';
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Docker's stream framing: [stream, 0, 0, 0, size(4 bytes BE)] + payload, repeated. */
+export function demux(raw: Buffer): string {
+  const framed = raw.length >= 8 && raw[0]! <= 2 && raw[1] === 0 && raw[2] === 0 && raw[3] === 0;
+  if (!framed) return raw.toString('utf8');
+  const parts: Buffer[] = [];
+  let offset = 0;
+  while (offset + 8 <= raw.length) {
+    const size = raw.readUInt32BE(offset + 4);
+    parts.push(raw.subarray(offset + 8, offset + 8 + size));
+    offset += 8 + size;
+  }
+  return Buffer.concat(parts).toString('utf8');
+}
+
+function splitLines(text: string): string[] {
+  const lines = text.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  return lines;
+}

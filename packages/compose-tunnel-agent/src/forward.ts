@@ -1,0 +1,74 @@
+// One incoming tunnel channel = one HTTP connection from the tunnel server. It is connected to the
+// service by its compose DNS name at that moment (never a cached IP, so a restarted container with
+// a new address is reached), or answered with a page naming why the service is not routed.
+import { connect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Route } from './state.js';
+
+export interface Target {
+  host: string;
+  port: number;
+}
+
+const RETRY_AFTER_SECONDS = 5;
+
+/** Pipes the channel to the target, or answers it with a 503 page when `route` says not ready. */
+export function handleChannel(channel: Duplex, target: Target, route: Route, log: Logger, service: string): void {
+  channel.on('error', () => {}); // peers vanish; the pipe below tears down both sides
+  if (route.state !== 'ready') {
+    answerPage(channel, route.state, route.reason ?? `service ${service} is not ready`);
+    return;
+  }
+  const socket: Socket = connect({ host: target.host, port: target.port, noDelay: true });
+  let connected = false;
+  socket.once('connect', () => {
+    connected = true;
+    channel.pipe(socket);
+    socket.pipe(channel);
+  });
+  socket.on('error', (error: NodeJS.ErrnoException) => {
+    if (connected) {
+      channel.destroy();
+      return;
+    }
+    log.debug({ service, err: error.code ?? error.message }, 'service did not accept the connection');
+    // Up but not listening yet (or its name not resolvable yet): a retryable page, not a 502.
+    answerPage(channel, 'starting', `service ${service} is not accepting connections on port ${target.port} yet (${error.code ?? error.message})`);
+  });
+  socket.on('close', () => {
+    if (connected) channel.end();
+  });
+  channel.on('close', () => socket.destroy());
+}
+
+/** A 503 page with Retry-After, sent once the request head arrives, then the channel is closed. */
+export function answerPage(channel: Duplex, state: string, reason: string): void {
+  const title = state === 'crash_loop' ? 'Service stopped after a crash loop' : state === 'stopped' ? 'Service not running' : state === 'unhealthy' ? 'Service unhealthy' : 'Service starting';
+  const body = `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title></head><body><h1>${title}</h1><p>${escapeHtml(reason)}</p><p>prevu</p></body></html>\n`;
+  const head = [
+    'HTTP/1.1 503 Service Unavailable',
+    'Content-Type: text/html; charset=utf-8',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    ...(state === 'crash_loop' ? [] : [`Retry-After: ${RETRY_AFTER_SECONDS}`]),
+    `X-Prevu-State: ${state}`,
+    'Cache-Control: no-store',
+    'Connection: close',
+  ].join('\r\n');
+  let sent = false;
+  const send = () => {
+    if (sent) return;
+    sent = true;
+    clearTimeout(timer);
+    channel.end(`${head}\r\n\r\n${body}`);
+  };
+  // Answer after the request head so the response pairs with a request on the server's side.
+  channel.once('data', send);
+  const timer = setTimeout(send, 2000);
+  channel.once('close', () => clearTimeout(timer));
+  channel.resume();
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}

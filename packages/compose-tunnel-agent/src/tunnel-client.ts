@@ -1,0 +1,241 @@
+// One SSH connection to the tunnel server carrying one forward per exposed service port. The
+// desired forwards are a set the agent replaces whenever docker changes; the client applies the
+// difference while connected and re-applies all of it after a reconnect (exponential backoff,
+// capped at 5 s, with jitter), so it is idempotent.
+import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import { Client } from 'ssh2';
+import type { Logger } from 'pino';
+
+export interface Forward {
+  /** `<service>-<port>` or `<service>`: the label the hostname starts with. */
+  name: string;
+  service: string;
+  port: number;
+  private: boolean;
+}
+
+export interface TunnelInfo {
+  name: string;
+  service: string;
+  port?: number;
+  hostname: string;
+  url: string;
+  private: boolean;
+}
+
+export interface Hello {
+  accountId: string;
+  envId: string;
+  baseUrl: string;
+  tunnels: TunnelInfo[];
+}
+
+export interface TunnelClientOptions {
+  host: string;
+  port: number;
+  envId: string;
+  privateKey: string;
+  /** OpenSSH `SHA256:...` fingerprint the server's host key must have. */
+  hostKey?: string;
+  log: Logger;
+  /** An incoming connection for a forward. */
+  onChannel(forward: Forward, channel: Duplex): void;
+}
+
+export const BACKOFF_BASE_MS = 200;
+export const BACKOFF_CAP_MS = 5000;
+
+/** Exponential backoff capped at 5 s, with half of it random so many agents do not stampede. */
+export function backoffDelay(attempt: number, random = Math.random): number {
+  const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt);
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}
+
+/** The key ssh2 and the server use for a forward: bind address, or streamlocal path. */
+function forwardKey(f: Forward): string {
+  return f.private ? `/${f.name}#access=private` : f.name;
+}
+
+export function sha256Fingerprint(keyBlob: Buffer): string {
+  return `SHA256:${createHash('sha256').update(keyBlob).digest('base64').replace(/=+$/, '')}`;
+}
+
+export class TunnelClient extends EventEmitter {
+  private client: Client | undefined;
+  private connected = false;
+  private closed = false;
+  private attempt = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private desired = new Map<string, Forward>();
+  /** Forwards the server accepted (or that are in flight) on the current connection. */
+  private applied = new Map<string, Forward>();
+  private helloTimer: NodeJS.Timeout | undefined;
+  hello: Hello | undefined;
+  lastError: string | undefined;
+
+  constructor(private readonly options: TunnelClientOptions) {
+    super();
+  }
+
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
+  start(): void {
+    this.connect();
+  }
+
+  /** Replaces the desired forwards; applies the difference now when connected. */
+  setForwards(forwards: Forward[]): void {
+    this.desired = new Map(forwards.map((f) => [forwardKey(f), f]));
+    if (this.connected) this.apply();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.reconnectTimer);
+    clearTimeout(this.helloTimer);
+    this.client?.end();
+  }
+
+  private connect(): void {
+    const { log } = this.options;
+    const client = new Client();
+    this.client = client;
+    const byKey = (key: string) => this.applied.get(key);
+
+    client.on('ready', () => {
+      client.setNoDelay(true);
+      this.connected = true;
+      this.attempt = 0;
+      this.lastError = undefined;
+      this.applied.clear();
+      log.info({ server: `${this.options.host}:${this.options.port}` }, 'connected to the tunnel server');
+      this.emit('connected');
+      this.apply();
+    });
+    client.on('tcp connection', (info, accept, reject) => {
+      const forward = byKey(info.destIP);
+      if (!forward) return reject();
+      const channel = accept();
+      this.options.onChannel(forward, channel);
+    });
+    client.on('unix connection', (info, accept, reject) => {
+      const forward = byKey(info.socketPath);
+      if (!forward) return reject();
+      const channel = accept();
+      this.options.onChannel(forward, channel);
+    });
+    client.on('error', (error: Error & { level?: string }) => {
+      this.lastError = error.message;
+      log.warn({ err: error.message, level: error.level }, 'tunnel connection error');
+    });
+    client.on('close', () => {
+      const was = this.connected;
+      this.connected = false;
+      this.applied.clear();
+      if (this.client === client) this.client = undefined;
+      if (was) {
+        log.warn('disconnected from the tunnel server');
+        this.emit('disconnected');
+      }
+      this.scheduleReconnect();
+    });
+
+    const expected = this.options.hostKey;
+    client.connect({
+      host: this.options.host,
+      port: this.options.port,
+      username: this.options.envId,
+      privateKey: this.options.privateKey,
+      readyTimeout: 10_000,
+      // Dead peers are noticed in ~15 s; a live idle tunnel is never dropped.
+      keepaliveInterval: 5000,
+      keepaliveCountMax: 3,
+      algorithms: {
+        kex: ['curve25519-sha256', 'curve25519-sha256@libssh.org', 'ecdh-sha2-nistp256'],
+        // AES-GCM only: node:crypto does it natively, while chacha20-poly1305 would need ssh2's
+        // poly1305 WebAssembly, left out of the bundle to save 4 MB of RSS (scripts/bundle.mjs).
+        cipher: ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com'],
+        serverHostKey: ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'rsa-sha2-512', 'rsa-sha2-256'],
+      },
+      ...(expected
+        ? {
+            hostVerifier: (key: Buffer) => {
+              const ok = sha256Fingerprint(key) === expected;
+              if (!ok) log.error({ got: sha256Fingerprint(key), expected }, 'tunnel server host key does not match PREVU_TUNNEL_HOST_KEY');
+              return ok;
+            },
+          }
+        : {}),
+    });
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed || this.reconnectTimer) return;
+    const delay = backoffDelay(this.attempt++);
+    this.options.log.info({ delayMs: delay, attempt: this.attempt }, 'reconnecting to the tunnel server');
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      this.connect();
+    }, delay);
+  }
+
+  private apply(): void {
+    const client = this.client;
+    if (!client) return;
+    const { log } = this.options;
+    let changed = false;
+    for (const [key, forward] of this.desired) {
+      if (this.applied.has(key)) continue;
+      this.applied.set(key, forward);
+      changed = true;
+      const done = (error?: Error | null) => {
+        if (!error) return;
+        log.error({ forward: key, err: error.message }, 'the tunnel server refused a forward');
+        if (this.applied.get(key) === forward) this.applied.delete(key);
+      };
+      if (forward.private) client.openssh_forwardInStreamLocal(key, done);
+      else client.forwardIn(key, forward.port, done);
+    }
+    for (const [key, forward] of this.applied) {
+      if (this.desired.has(key)) continue;
+      this.applied.delete(key);
+      changed = true;
+      const done = (error?: Error | null) => error && log.warn({ forward: key, err: error.message }, 'cancelling a forward failed');
+      if (forward.private) client.openssh_unforwardInStreamLocal(key, done);
+      else client.unforwardIn(key, forward.port, done);
+    }
+    if (changed || !this.hello) this.scheduleHello();
+  }
+
+  /** Asks the server for the URL table once the forward requests settle. */
+  private scheduleHello(): void {
+    clearTimeout(this.helloTimer);
+    this.helloTimer = setTimeout(() => {
+      void this.exec('hello')
+        .then((out) => {
+          this.hello = JSON.parse(out) as Hello;
+          this.emit('hello', this.hello);
+        })
+        .catch((error: Error) => this.options.log.warn({ err: error.message }, 'hello failed'));
+    }, 50);
+  }
+
+  exec(command: string): Promise<string> {
+    const client = this.client;
+    if (!client || !this.connected) return Promise.reject(new Error('not connected'));
+    return new Promise((resolve, reject) => {
+      client.exec(command, (error, stream) => {
+        if (error) return reject(error);
+        let out = '';
+        let err = '';
+        stream.on('data', (d: Buffer) => (out += d.toString('utf8')));
+        stream.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
+        stream.on('close', (code: number | undefined) => (code ? reject(new Error(`exec ${command} exited ${code}: ${err.trim()}`)) : resolve(out)));
+      });
+    });
+  }
+}

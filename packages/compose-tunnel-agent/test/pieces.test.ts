@@ -1,0 +1,92 @@
+// The agent's pure pieces: settings, which ports are exposed, backoff, docker log framing.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { utils } from 'ssh2';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
+import { demux } from '../src/docker.js';
+import { exposedPorts, hasHealthcheck } from '../src/services.js';
+import { BACKOFF_CAP_MS, backoffDelay, sha256Fingerprint } from '../src/tunnel-client.js';
+
+const bundle = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'agent.mjs');
+const dir = mkdtempSync(join(tmpdir(), 'prevu-agent-config-'));
+const keyFile = join(dir, 'key');
+const key = utils.generateKeyPairSync('ed25519');
+writeFileSync(keyFile, key.private);
+const good = { PREVU_TUNNEL_SERVER: 'host.docker.internal:2222', PREVU_ENV_ID: 'shop-main', PREVU_COMPOSE_PROJECT: 'prevu-shop-main', PREVU_KEY_FILE: keyFile };
+
+describe('settings', () => {
+  it('reads PREVU_* with defaults', () => {
+    const config = loadConfig(good);
+    expect(config).toMatchObject({ tunnelHost: 'host.docker.internal', tunnelPort: 2222, envId: 'shop-main', project: 'prevu-shop-main', private: false, dockerSocket: '/var/run/docker.sock', apiPort: 3000, logLevel: 'info' });
+    expect(config.privateKey).toContain('OPENSSH PRIVATE KEY');
+    expect(loadConfig({ ...good, PREVU_PRIVATE: 'true', PREVU_API_PORT: '4000' })).toMatchObject({ private: true, apiPort: 4000 });
+  });
+
+  it.each([
+    [{ PREVU_TUNNEL_SERVER: undefined }, 'PREVU_TUNNEL_SERVER is required'],
+    [{ PREVU_TUNNEL_SERVER: 'nohost' }, 'PREVU_TUNNEL_SERVER must be host:port'],
+    [{ PREVU_ENV_ID: 'Shop_Main' }, 'PREVU_ENV_ID must be a normalized env id'],
+    [{ PREVU_PRIVATE: 'maybe' }, 'PREVU_PRIVATE'],
+    [{ PREVU_API_PORT: '70000' }, 'PREVU_API_PORT must be a port number from 1 to 65535 (got "70000")'],
+    [{ PREVU_TUNNEL_HOST_KEY: 'md5:aa' }, 'PREVU_TUNNEL_HOST_KEY must be an OpenSSH SHA256 fingerprint'],
+    [{ PREVU_KEY_FILE: join(dir, 'missing') }, 'cannot be read (ENOENT)'],
+  ])('rejects %o with one line naming the setting', (change, message) => {
+    expect(() => loadConfig({ ...good, ...change })).toThrow(message);
+  });
+
+  it('the bundle prints one line and exits 1 on a bad setting', () => {
+    const run = spawnSync(process.execPath, [bundle], { env: { PATH: process.env.PATH, ...good, PREVU_API_PORT: 'abc' }, encoding: 'utf8' });
+    expect(run.status).toBe(1);
+    expect(run.stderr.trim().split('\n')).toEqual(['prevu-agent: PREVU_API_PORT must be a port number from 1 to 65535 (got "abc")']);
+  });
+});
+
+describe('exposed ports', () => {
+  const config = (ports: string[], labels: Record<string, string> = {}) => ({ Labels: labels, ExposedPorts: Object.fromEntries(ports.map((p) => [p, {}])) });
+
+  it('takes the TCP ports docker lists (ports, expose, image EXPOSE), sorted', () => {
+    expect(exposedPorts(config(['8082/tcp', '8081/tcp', '53/udp']))).toEqual([8081, 8082]);
+    expect(exposedPorts({ Labels: null, ExposedPorts: null })).toEqual([]);
+  });
+
+  it('prevu.expose hides a service or picks its ports', () => {
+    expect(exposedPorts(config(['80/tcp'], { 'prevu.expose': 'false' }))).toEqual([]);
+    expect(exposedPorts(config(['80/tcp', '443/tcp', '9000/tcp'], { 'prevu.expose': '443, 80' }))).toEqual([80, 443]);
+    expect(exposedPorts(config(['80/tcp'], { 'prevu.expose': 'true' }))).toEqual([80]);
+    expect(() => exposedPorts(config(['80/tcp'], { 'prevu.expose': 'web' }))).toThrow('must be "false" or a comma-separated list of ports');
+  });
+
+  it('knows a disabled healthcheck from a real one', () => {
+    expect(hasHealthcheck({ Labels: {}, Healthcheck: { Test: ['NONE'] } })).toBe(false);
+    expect(hasHealthcheck({ Labels: {}, Healthcheck: { Test: ['CMD-SHELL', 'true'] } })).toBe(true);
+    expect(hasHealthcheck({ Labels: {} })).toBe(false);
+  });
+});
+
+describe('reconnect backoff', () => {
+  it('doubles from 200 ms, is capped at 5 s, and has jitter', () => {
+    expect([0, 1, 2, 3].map((n) => backoffDelay(n, () => 1))).toEqual([200, 400, 800, 1600]);
+    expect(backoffDelay(20, () => 1)).toBe(BACKOFF_CAP_MS);
+    expect(backoffDelay(20, () => 0)).toBe(BACKOFF_CAP_MS / 2);
+  });
+});
+
+describe('docker plumbing', () => {
+  it('demultiplexes docker log frames', () => {
+    const frame = (stream: number, text: string) => Buffer.concat([Buffer.from([stream, 0, 0, 0]), Buffer.from([0, 0, 0, Buffer.byteLength(text)]), Buffer.from(text)]);
+    expect(demux(Buffer.concat([frame(1, 'out line\n'), frame(2, 'err line\n')]))).toBe('out line\nerr line\n');
+    expect(demux(Buffer.from('plain tty output\n'))).toBe('plain tty output\n');
+  });
+
+  it('computes the OpenSSH SHA256 fingerprint of a host key', () => {
+    const pubFile = join(dir, 'key.pub');
+    writeFileSync(pubFile, `${key.public}\n`);
+    const openssh = execFileSync('ssh-keygen', ['-lf', pubFile], { encoding: 'utf8' }).split(' ')[1];
+    const blob = Buffer.from(key.public.split(' ')[1]!, 'base64');
+    expect(sha256Fingerprint(blob)).toBe(openssh);
+  });
+});
