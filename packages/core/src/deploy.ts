@@ -200,7 +200,7 @@ export function upSteps(): Step<UpContext>[] {
             keyFile: uploaded.mapping.get(session.key.privateKeyFile) ?? session.key.privateKeyFile,
             private: session.profile.private,
             externalNetworks: ctx.endpoint.externalNetworks,
-            labels: { 'dev.prevu.env-id': ctx.envId, 'dev.prevu.profile': session.profile.name },
+            labels: { 'dev.prevu.env-id': ctx.envId, 'dev.prevu.profile': session.profile.name, 'dev.prevu.account': session.key.accountId },
           },
         });
         const overlayFile = join(dir, 'overlay.json');
@@ -350,6 +350,9 @@ export async function targetEnvId(options: { id?: string; source: ComposeSource;
   return resolveEnvId({ project: loaded.model.name, dir: options.source.cwd, ...(options.env ? { env: options.env } : {}) });
 }
 
+// compose clears each log line with an ANSI sequence even without a terminal
+const stripAnsi = (text: string) => text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
+
 /**
  * A directory without a compose file: compose run there with only `-p` finds the project by its
  * labels (down removes its networks too), whatever files the user has changed since `up`.
@@ -439,7 +442,8 @@ export async function list(session: Session): Promise<EnvListing[]> {
     await driver.close().catch(() => undefined);
   }
   if (session.profile.driver === 'local') {
-    const out = await docker(['ps', '-a', '--filter', `label=dev.prevu.profile=${session.profile.name}`, '--format', '{{.Label "dev.prevu.env-id"}}']);
+    // profile names repeat across machines' users: the account (the key) tells envs apart
+    const out = await docker(['ps', '-a', '--filter', `label=dev.prevu.profile=${session.profile.name}`, '--filter', `label=dev.prevu.account=${session.key.accountId}`, '--format', '{{.Label "dev.prevu.env-id"}}']);
     for (const envId of out.split('\n').filter(Boolean)) if (!found.has(envId)) found.set(envId, undefined);
   }
   const rows: EnvListing[] = [];
@@ -522,7 +526,7 @@ export async function logs(session: Session, envId: string, options: { service?:
       throw errors.invalidInput(`no service "${options.service}" in ${envId}`, `choose from: ${[...new Set(containers.map((c) => c.service))].join(', ')}`);
     }
     const args = ['compose', '--ansi', 'never', '-p', project, 'logs', '--no-color', ...(options.follow ? ['-f'] : []), ...(options.tail ? ['--tail', String(options.tail)] : []), ...(options.service ? [options.service] : [])];
-    const result = await dockerExec(args, { env, cwd: neutralDir(), onStdout: options.onOutput, ...(session.signal ? { signal: session.signal } : {}) }).catch((error: unknown) => {
+    const result = await dockerExec(args, { env, cwd: neutralDir(), onStdout: (chunk) => options.onOutput(stripAnsi(chunk)), ...(session.signal ? { signal: session.signal } : {}) }).catch((error: unknown) => {
       if (error instanceof InterruptedError) return { code: 0, stderr: '', stdout: '' };
       throw error;
     });

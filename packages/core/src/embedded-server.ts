@@ -147,17 +147,14 @@ export async function ensureEmbeddedServer(settings: EmbeddedSettings = embedded
     await waitHealthy(state.settings);
     return state.settings;
   }
-  if (state.exists) {
-    onProgress?.(`starting ${settings.container}`);
-    await docker(['start', settings.container]);
-    await waitHealthy(state.settings);
-    return state.settings;
-  }
+  // A stopped container is made again from the current image and settings; its state (host key,
+  // dev CA) lives in the volume, so nothing is lost.
+  if (state.exists) await docker(['rm', '-f', settings.container]);
   const image = await ensureImage(onProgress);
   await ensureNetwork(settings.network);
   onProgress?.(`starting ${settings.container} on 127.0.0.1:${settings.httpPort}`);
   const s = settings;
-  await docker([
+  const run = await dockerExec([
     'run', '-d', '--name', s.container, '--restart', 'unless-stopped',
     '--network', s.network,
     '--label', `${EMBEDDED_LABEL}=true`,
@@ -173,6 +170,16 @@ export async function ensureEmbeddedServer(settings: EmbeddedSettings = embedded
     '--ssh-port', String(s.sshPort), '--http-port', String(s.httpPort), '--management-port', String(s.managementPort),
     '--base-domain', s.baseDomain, '--state-dir', '/data', '--listen', '0.0.0.0',
   ]);
+  if (run.code !== 0) {
+    // docker creates the container before it binds the ports: leave nothing behind
+    await dockerExec(['rm', '-f', s.container]);
+    const busy = /listen tcp4? [\d.]*:(\d+): bind: address already in use/.exec(run.stderr);
+    if (busy) {
+      const name = Number(busy[1]) === s.httpPort ? 'HTTP' : Number(busy[1]) === s.sshPort ? 'SSH' : 'MANAGEMENT';
+      throw errors.invalidInput(`port ${busy[1]} on 127.0.0.1 is in use, the embedded tunnel server cannot take it`, `stop what uses it, or set PREVU_EMBEDDED_${name}_PORT to a free port`);
+    }
+    throw errors.dockerNotRunning(run.stderr.trim().split('\n')[0] ?? `docker run exited ${run.code}`);
+  }
   await waitHealthy(s);
   return s;
 }
