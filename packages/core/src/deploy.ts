@@ -3,6 +3,7 @@
 // deploy emits events (build_registered ... url_assigned) through `onEvent`.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { stripVTControlCharacters } from 'node:util';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -350,9 +351,6 @@ export async function targetEnvId(options: { id?: string; source: ComposeSource;
   return resolveEnvId({ project: loaded.model.name, dir: options.source.cwd, ...(options.env ? { env: options.env } : {}) });
 }
 
-// compose clears each log line with an ANSI sequence even without a terminal
-const stripAnsi = (text: string) => text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
-
 /**
  * A directory without a compose file: compose run there with only `-p` finds the project by its
  * labels (down removes its networks too), whatever files the user has changed since `up`.
@@ -526,7 +524,8 @@ export async function logs(session: Session, envId: string, options: { service?:
       throw errors.invalidInput(`no service "${options.service}" in ${envId}`, `choose from: ${[...new Set(containers.map((c) => c.service))].join(', ')}`);
     }
     const args = ['compose', '--ansi', 'never', '-p', project, 'logs', '--no-color', ...(options.follow ? ['-f'] : []), ...(options.tail ? ['--tail', String(options.tail)] : []), ...(options.service ? [options.service] : [])];
-    const result = await dockerExec(args, { env, cwd: neutralDir(), onStdout: (chunk) => options.onOutput(stripAnsi(chunk)), ...(session.signal ? { signal: session.signal } : {}) }).catch((error: unknown) => {
+    // compose clears each log line with an ANSI sequence even without a terminal
+    const result = await dockerExec(args, { env, cwd: neutralDir(), onStdout: (chunk) => options.onOutput(stripVTControlCharacters(chunk)), ...(session.signal ? { signal: session.signal } : {}) }).catch((error: unknown) => {
       if (error instanceof InterruptedError) return { code: 0, stderr: '', stdout: '' };
       throw error;
     });
