@@ -13,7 +13,8 @@ export interface PublicUrls {
 export interface TunnelView {
   name: string;
   service: string;
-  port: number | null;
+  /** Absent when the forward name has no port (`<service>`). */
+  port?: number;
   hostname: string;
   url: string;
   private: boolean;
@@ -23,7 +24,7 @@ export function envReport(conn: SshConnection, registry: Registry, urls: PublicU
   const view = (t: Tunnel): TunnelView => ({
     name: t.name,
     service: t.service,
-    port: t.port ?? null,
+    ...(t.port !== undefined ? { port: t.port } : {}),
     hostname: t.hostname,
     url: urls.urlFor(t.hostname),
     private: t.private,

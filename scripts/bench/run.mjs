@@ -1,0 +1,154 @@
+// Runs the tunnel benchmark and prints the table. Everything on 127.0.0.1; every wrk run is
+// bounded (BENCH_SECONDS, default 4 s). Exit 1 when a floor from issue 4 is missed.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import ssh2 from 'ssh2';
+import { accountIdFromKeyBlob, hostname } from '../../packages/core/dist/names.js';
+
+const root = resolve(import.meta.dirname, '../..');
+const serverMain = join(root, 'packages/tunnel-server/dist/main.js');
+const seconds = Number(process.env.BENCH_SECONDS || 4);
+const work = mkdtempSync(join(tmpdir(), 'prevu-bench-'));
+const children = [];
+const cleanup = () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+};
+process.on('exit', cleanup);
+process.on('SIGINT', () => process.exit(130));
+
+function freePort() {
+  return new Promise((res) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+}
+
+/** Starts a process and resolves with it once a stdout line matches. */
+function start(command, args, ready) {
+  return new Promise((res, rej) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    let out = '';
+    const onData = (d) => {
+      out += d.toString();
+      const m = out.match(ready);
+      if (m) res({ child, match: m });
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('exit', (code) => rej(new Error(`${command} ${args.join(' ')} exited (${code}): ${out.slice(-500)}`)));
+    setTimeout(() => rej(new Error(`${command} not ready in 20 s: ${out.slice(-500)}`)), 20_000).unref();
+  });
+}
+
+function keyFile(name) {
+  const pair = ssh2.utils.generateKeyPairSync('ed25519');
+  const path = join(work, name);
+  execFileSync('sh', ['-c', `umask 077; cat > "${path}"`], { input: pair.private });
+  return { path, blob: ssh2.utils.parseKey(pair.public).getPublicSSH() };
+}
+
+async function startServer(extra = []) {
+  const [ssh, http, management] = [await freePort(), await freePort(), await freePort()];
+  const { child } = await start(process.execPath, [serverMain, '--ssh-port', ssh, '--http-port', http, '--management-port', management, '--state-dir', mkdtempSync(join(work, 'state-')), '--listen', '127.0.0.1', ...extra].map(String), /ready/);
+  return { child, ssh, http };
+}
+
+const UNITS = { us: 1e-3, ms: 1, s: 1000, B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 };
+function wrk(url, connections, host) {
+  const args = ['-t', String(Math.min(2, connections)), '-c', String(connections), '-d', `${seconds}s`, '--latency', ...(host ? ['-H', `Host: ${host}`] : []), url];
+  const out = execFileSync('wrk', args, { encoding: 'utf8', timeout: (seconds + 20) * 1000 });
+  const num = (re) => {
+    const m = out.match(re);
+    return m ? Number(m[1]) * (UNITS[m[2]] ?? 1) : NaN;
+  };
+  const errors = out.match(/Non-2xx or 3xx responses: (\d+)|Socket errors: .*/g);
+  if (errors) process.stderr.write(`wrk ${url} (${host ?? 'direct'}): ${errors.join('; ')}\n`);
+  return {
+    rps: num(/Requests\/sec:\s+([\d.]+)/),
+    p50: num(/50%\s+([\d.]+)(us|ms|s)\b/),
+    p99: num(/99%\s+([\d.]+)(us|ms|s)\b/),
+    mbps: num(/Transfer\/sec:\s+([\d.]+)(B|KB|MB|GB)/) / 1e6,
+  };
+}
+
+function rss(pid) {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
+}
+
+const suite = (base, host) => ({
+  one: wrk(`${base}/`, 1, host),
+  twenty: wrk(`${base}/`, 20, host),
+  big: wrk(`${base}/big`, 1, host),
+});
+
+const started = Date.now();
+const { match: backendMatch } = await start(process.execPath, [join(import.meta.dirname, 'backend.mjs')], /^(\d+)$/m);
+const backendPort = Number(backendMatch[1]);
+const key = keyFile('bench-key');
+const host = hostname('web-80', 'bench', accountIdFromKeyBlob(key.blob), 'localhost');
+
+const results = {};
+results.direct = suite(`http://127.0.0.1:${backendPort}`);
+
+const server = await startServer();
+await start(process.execPath, [join(import.meta.dirname, 'ssh2-client.mjs'), server.ssh, key.path, backendPort].map(String), /ready/);
+results.ssh2 = suite(`http://127.0.0.1:${server.http}`, host);
+
+// OpenSSH's own `ssh -R` as the reference client, on a second server so the two never mix.
+const openssh = await startServer();
+const ssh = spawn('ssh', ['-N', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', '-i', key.path, '-p', String(openssh.ssh), '-R', `web-80:80:127.0.0.1:${backendPort}`, 'bench@127.0.0.1'], { stdio: 'ignore' });
+children.push(ssh);
+for (let i = 0; i < 100; i++) {
+  try {
+    execFileSync('curl', ['-sf', '-o', '/dev/null', '-H', `Host: ${host}`, `http://127.0.0.1:${openssh.http}/`]);
+    break;
+  } catch {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+results.openssh = suite(`http://127.0.0.1:${openssh.http}`, host);
+
+// RSS with 1,000 registered tunnels: 10 accounts x 100 forwards on a fresh server.
+const many = await startServer(['--max-forwards-per-connection', '100']);
+const idleRss = rss(many.child.pid);
+await Promise.all(Array.from({ length: 10 }, (_, i) => start(process.execPath, [join(import.meta.dirname, 'ssh2-client.mjs'), many.ssh, keyFile(`k${i}`).path, backendPort, 100].map(String), /ready/)));
+await new Promise((r) => setTimeout(r, 500));
+const manyRss = rss(many.child.pid);
+
+const f = (n, d = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : 'n/a');
+const ratio = (a, b) => `${f(a / b, 2)}x`;
+const d = results.direct;
+const rows = [
+  ['req/s, 1 conn', (r) => f(r.one.rps), (r) => ratio(r.one.rps, d.one.rps)],
+  ['req/s, 20 conns', (r) => f(r.twenty.rps), (r) => ratio(r.twenty.rps, d.twenty.rps)],
+  ['p50 latency, 1 conn (ms)', (r) => f(r.one.p50, 3), (r) => `+${f(r.one.p50 - d.one.p50, 3)} ms`],
+  ['p99 latency, 1 conn (ms)', (r) => f(r.one.p99, 3), (r) => `+${f(r.one.p99 - d.one.p99, 3)} ms`],
+  ['p50 latency, 20 conns (ms)', (r) => f(r.twenty.p50, 3), (r) => ratio(r.twenty.p50, d.twenty.p50)],
+  ['10 MiB body, 1 conn (MB/s)', (r) => f(r.big.mbps), (r) => ratio(r.big.mbps, d.big.mbps)],
+];
+const lines = [
+  `| metric | direct | tunnel (ssh2 client) | vs direct | tunnel (OpenSSH ssh -R) | vs direct |`,
+  `|---|---|---|---|---|---|`,
+  ...rows.map(([name, value, cmp]) => `| ${name} | ${value(d)} | ${value(results.ssh2)} | ${cmp(results.ssh2)} | ${value(results.openssh)} | ${cmp(results.openssh)} |`),
+  `| RSS, 1,000 tunnels (MB) | - | ${f(manyRss / 1e6)} (idle ${f(idleRss / 1e6)}) | - | - | - |`,
+];
+console.log(lines.join('\n'));
+
+const t = results.ssh2;
+const floors = [
+  ['req/s at 20 conns >= 15% of direct', t.twenty.rps >= 0.15 * d.twenty.rps],
+  ['p50 added latency at 1 conn <= 2 ms', t.one.p50 - d.one.p50 <= 2],
+  ['10 MiB at >= 100 MB/s', t.big.mbps >= 100],
+  ['1,000 tunnels in <= 200 MB RSS', manyRss <= 200e6],
+];
+console.log('');
+for (const [what, ok] of floors) console.log(`${ok ? 'PASS' : 'FAIL'}  ${what}`);
+console.log(`\n(wrk ${seconds} s per cell, ${Math.round((Date.now() - started) / 1000)} s in all; ${(await import('node:os')).cpus().length} cores shared with whatever else runs)`);
+cleanup();
+process.exit(floors.every(([, ok]) => ok) ? 0 : 1);
