@@ -64,6 +64,26 @@ export const errors = {
     `the SSH host key of ${host} does not match the one recorded`,
     'if the host was rebuilt, remove its line from the profile known_hosts and retry',
   ]),
+  sshUnreachable: define('PREVU_SSH_UNREACHABLE', 'environment', (target: string, detail: string) => [
+    `cannot reach SSH at ${target} (${detail})`,
+    'check the host and port, and that sshd runs there and is reachable from here',
+  ]),
+  sshAuthFailed: define('PREVU_SSH_AUTH_FAILED', 'user', (target: string, key: string) => [
+    `${target} rejected the SSH key ${key}`,
+    "add the key's public half to ~/.ssh/authorized_keys of that user on the host",
+  ]),
+  sshKeyInvalid: define('PREVU_SSH_KEY_INVALID', 'user', (key: string, detail: string) => [
+    `the SSH private key ${key} is unusable (${detail})`,
+    'give an unencrypted OpenSSH private key (ssh-keygen -t ed25519 -N "")',
+  ]),
+  sshFailed: define('PREVU_SSH_FAILED', 'environment', (what: string, detail: string) => [
+    `${what} failed over SSH (${detail})`,
+    'check the host (disk space, permissions of the SSH user) and retry',
+  ]),
+  remoteDockerUnavailable: define('PREVU_REMOTE_DOCKER_DOWN', 'environment', (target: string, detail: string) => [
+    `Docker on ${target} is not reachable (${detail})`,
+    'install and start Docker there, and let the SSH user use its socket (root or the docker group)',
+  ]),
   unknownEnv: define('PREVU_UNKNOWN_ENV', 'user', (envId: string) => [
     `no environment "${envId}"`,
     'see `prevu ls` for the environments of this profile',

@@ -1,0 +1,192 @@
+// Copies the files a project needs (build contexts, bind-mount sources) to the machine over SFTP.
+// Every local absolute path lands at `<files dir>/<the same path>`, so nested paths share one copy
+// and the mapping is stable across runs. A manifest on the host (size, mtime, mode per entry, as
+// they were locally when sent) makes a second upload send only what changed and delete only what
+// prevu itself put there: files a container wrote into a bind-mounted directory are left alone.
+import type { Stats } from 'node:fs';
+import { lstat, readdir, readlink, stat } from 'node:fs/promises';
+import { isAbsolute, posix } from 'node:path';
+import type ssh2 from 'ssh2';
+import { z } from 'zod';
+import { errors } from '../errors.js';
+import type { UploadResult } from './driver.js';
+import { sftpCall as call } from './ssh-connect.js';
+
+const entrySchema = z.object({
+  /** f: regular file, d: directory, l: symbolic link */
+  t: z.enum(['f', 'd', 'l']),
+  /** size, mtime in ms, permission bits; the link target for links */
+  s: z.number().optional(),
+  m: z.number().optional(),
+  p: z.number().optional(),
+  l: z.string().optional(),
+});
+const manifestSchema = z.object({ version: z.literal(1), entries: z.record(z.string(), entrySchema) });
+type Entry = z.infer<typeof entrySchema>;
+type Manifest = z.infer<typeof manifestSchema>;
+
+interface Local extends Entry {
+  local: string;
+}
+
+export interface UploadOptions {
+  sftp: ssh2.SFTPWrapper;
+  /** Absolute remote directory the files go under. */
+  filesDir: string;
+  /** Absolute remote path of the manifest. */
+  manifestPath: string;
+  concurrency: number;
+  signal?: AbortSignal;
+}
+
+/** Ancestors of an uploaded root exist on the host only to hold it. */
+const ANCESTOR_MODE = 0o755;
+// SFTP status codes (draft-ietf-secsh-filexfer-02).
+const NO_SUCH_FILE = 2;
+const PERMISSION_DENIED = 3;
+
+export async function uploadTree(paths: string[], options: UploadOptions): Promise<UploadResult> {
+  const { sftp, filesDir } = options;
+  for (const p of paths) if (!isAbsolute(p)) throw errors.invalidInput(`upload path ${p} is not absolute`, 'pass absolute paths');
+  const mapping = new Map(paths.map((p) => [p, posix.join(filesDir, p)]));
+
+  const wanted = await scan(paths);
+  const previous = await readManifest(sftp, options.manifestPath);
+  const old = previous.entries;
+  const changed = (rel: string, now: Local) => {
+    const was = old[rel];
+    return !was || was.t !== now.t || was.s !== now.s || was.m !== now.m || was.l !== now.l;
+  };
+  const checkAbort = () => {
+    if (options.signal?.aborted) throw options.signal.reason;
+  };
+  const failed = (what: string) => (error: unknown) => {
+    throw errors.sshFailed(`upload (${what})`, (error as Error).message);
+  };
+  const remote = (rel: string) => posix.join(filesDir, rel);
+
+  // 1. What prevu put there before and is gone or changed kind locally: files and links first,
+  //    then directories deepest first (a directory a container filled stays: rmdir refuses it).
+  const stale = Object.entries(old).filter(([rel, was]) => !wanted.has(rel) || wanted.get(rel)!.t !== was.t || (was.t === 'l' && changed(rel, wanted.get(rel)!)));
+  await pool(
+    stale.filter(([, was]) => was.t !== 'd'),
+    options.concurrency,
+    ([rel]) => call(sftp, 'unlink', remote(rel)).catch((error: { code?: number }) => error.code === NO_SUCH_FILE || failed(`delete ${remote(rel)}`)(error)),
+  );
+  for (const level of byDepth(stale.filter(([, was]) => was.t === 'd')).reverse()) {
+    checkAbort();
+    await pool(level, options.concurrency, ([rel]) => call(sftp, 'rmdir', remote(rel)).catch(() => undefined));
+  }
+
+  // 2. Directories, parents first, each level in parallel; kept writable for us until their own
+  //    mode is set at the end. `made` are new ones and those whose mode changed.
+  const dirs = [...wanted].filter(([rel, e]) => e.t === 'd' && (old[rel]?.t !== 'd' || old[rel]!.p !== e.p || stale.some(([r]) => r === rel)));
+  // The files dir itself (the env dir exists: ensureMachine made it).
+  await call(sftp, 'mkdir', filesDir).catch(() => undefined);
+  for (const level of byDepth(dirs)) {
+    checkAbort();
+    await pool(level, options.concurrency, ([rel]) =>
+      call(sftp, 'mkdir', remote(rel), { mode: 0o700 }).catch(async (error: unknown) => {
+        const exists = await call<ssh2.Stats>(sftp, 'stat', remote(rel)).catch(() => undefined);
+        if (!exists?.isDirectory()) failed(`mkdir ${remote(rel)}`)(error);
+      }),
+    );
+  }
+
+  // 3. Files and links, bounded parallelism over the one SFTP channel.
+  const entries = [...wanted].filter(([, e]) => e.t !== 'd');
+  const toSend = entries.filter(([rel, e]) => changed(rel, e));
+  await pool(toSend, options.concurrency, async ([rel, e]) => {
+    checkAbort();
+    const to = remote(rel);
+    if (e.t === 'l') return call(sftp, 'symlink', e.l!, to).catch(failed(`symlink ${to}`));
+    await call(sftp, 'fastPut', e.local, to).catch(async (error: { code?: number }) => {
+      // A read-only copy from the last upload: replace it.
+      if (error.code !== PERMISSION_DENIED) failed(`send ${e.local}`)(error);
+      await call(sftp, 'unlink', to).catch(failed(`replace ${to}`));
+      await call(sftp, 'fastPut', e.local, to).catch(failed(`send ${e.local}`));
+    });
+    await call(sftp, 'setstat', to, { mode: e.p!, atime: new Date(e.m!), mtime: new Date(e.m!) }).catch(failed(`chmod ${to}`));
+  });
+  // A file whose mode alone changed is not sent again.
+  await pool(
+    entries.filter(([rel, e]) => e.t === 'f' && !changed(rel, e) && old[rel]!.p !== e.p),
+    options.concurrency,
+    ([rel, e]) => call(sftp, 'chmod', remote(rel), e.p!).catch(failed(`chmod ${remote(rel)}`)),
+  );
+
+  // 4. Directory modes last (a read-only directory would have refused its files).
+  checkAbort();
+  await pool(dirs, options.concurrency, ([rel, e]) => call(sftp, 'chmod', remote(rel), e.p!).catch(failed(`chmod ${remote(rel)}`)));
+
+  const manifest: Manifest = {
+    version: 1,
+    entries: Object.fromEntries([...wanted].map(([rel, { local: _local, ...entry }]) => [rel, entry])),
+  };
+  await call(sftp, 'writeFile', options.manifestPath, JSON.stringify(manifest)).catch(failed('manifest'));
+  return { mapping, filesSent: toSend.length, filesUnchanged: entries.length - toSend.length };
+}
+
+/** Local entries keyed by their path relative to `/` (posix), ancestors of each root included. */
+async function scan(paths: string[]): Promise<Map<string, Local>> {
+  const found = new Map<string, Local>();
+  // A path inside another one is already covered by it.
+  const roots = [...new Set(paths)].sort().filter((p, i, all) => !all.slice(0, i).some((r) => p.startsWith(r.endsWith('/') ? r : `${r}/`)));
+  for (const root of roots) {
+    // The root itself is followed when it is a link: compose mounts what it points to.
+    const info = await stat(root).catch(() => undefined);
+    // A missing bind source is created by the engine on the host, as compose does locally.
+    if (!info) continue;
+    const parts = root.split('/').filter(Boolean);
+    for (let i = 1; i < parts.length; i++) {
+      const rel = parts.slice(0, i).join('/');
+      if (!found.has(rel)) found.set(rel, { t: 'd', p: ANCESTOR_MODE, local: `/${rel}` });
+    }
+    await walk(root, parts.join('/'), info, found);
+  }
+  return found;
+}
+
+async function walk(local: string, rel: string, info: Stats, found: Map<string, Local>): Promise<void> {
+  const p = info.mode & 0o7777;
+  if (info.isSymbolicLink()) {
+    found.set(rel, { t: 'l', l: await readlink(local), local });
+  } else if (info.isFile()) {
+    found.set(rel, { t: 'f', s: info.size, m: Math.trunc(info.mtimeMs), p, local });
+  } else if (info.isDirectory()) {
+    found.set(rel, { t: 'd', p, local });
+    const names = await readdir(local);
+    for (const name of names.sort()) {
+      const child = `${local}/${name}`;
+      await walk(child, `${rel}/${name}`, await lstat(child), found);
+    }
+  }
+  // Sockets, fifos and devices have no meaning on another machine.
+}
+
+async function readManifest(sftp: ssh2.SFTPWrapper, path: string): Promise<Manifest> {
+  const text = await call<Buffer>(sftp, 'readFile', path).catch(() => undefined);
+  if (!text) return { version: 1, entries: {} };
+  try {
+    const parsed = manifestSchema.safeParse(JSON.parse(text.toString('utf8')));
+    // An unreadable manifest (an upload cut while writing it) costs one full upload, nothing else.
+    return parsed.success ? parsed.data : { version: 1, entries: {} };
+  } catch {
+    return { version: 1, entries: {} };
+  }
+}
+
+/** Entries grouped by depth, shallowest first. */
+function byDepth<T extends [string, unknown]>(items: T[]): T[][] {
+  const levels: T[][] = [];
+  for (const item of items) (levels[item[0].split('/').length] ??= []).push(item);
+  return levels.filter(Boolean);
+}
+
+async function pool<T>(items: T[], limit: number, run: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await run(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}

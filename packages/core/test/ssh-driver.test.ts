@@ -1,0 +1,230 @@
+// The ssh driver against a real OpenSSH server on loopback (the test kit's sshd), whose "remote"
+// Docker is this machine's engine, reached only through the socket forwarded over SSH.
+import { execFile } from 'node:child_process';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import ssh2 from 'ssh2';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { freePort, startSshd, useKit, type Sshd } from '@prevu/test-kit';
+import { createSshDriver, type SshDriver, type SshSettingsInput } from '../src/drivers/ssh.js';
+import { isPrevuError, type PrevuError } from '../src/errors.js';
+
+const run = promisify(execFile);
+const kit = useKit();
+let sshd: Sshd;
+let work: string;
+let knownHosts: string;
+let baseDir: string;
+
+function driver(overrides: Partial<SshSettingsInput> = {}): SshDriver {
+  const d = createSshDriver({
+    host: `${sshd.user}@${sshd.host}:${sshd.port}`,
+    privateKeyPath: sshd.privateKeyPath!,
+    knownHostsPath: knownHosts,
+    baseDir,
+    ...overrides,
+  });
+  kit.defer('ssh driver', () => d.close());
+  return d;
+}
+
+async function failure(promise: Promise<unknown>): Promise<PrevuError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!isPrevuError(error)) throw new Error(`expected a PrevuError, got ${String(error)}`);
+  return error;
+}
+
+beforeAll(async () => {
+  sshd = await startSshd(kit);
+  work = mkdtempSync(join(tmpdir(), 'prevu-ssh-driver-'));
+  kit.defer(`dir ${work}`, () => rmSync(work, { recursive: true, force: true }));
+  knownHosts = join(work, 'profile', 'known_hosts');
+  // The "remote" base dir: the host is this machine, so a temp dir keeps it unpolluted.
+  baseDir = join(work, 'remote-envs');
+});
+
+describe('connecting', () => {
+  it('records the host key on first use (OpenSSH known_hosts format) and accepts it after', async () => {
+    await driver().ensureMachine('first');
+    const lines = readFileSync(knownHosts, 'utf8').trim().split('\n');
+    expect(lines).toEqual([`[${sshd.host}]:${sshd.port} ${sshd.hostPublicKey}`]);
+    // OpenSSH itself agrees with the file prevu wrote.
+    const { stdout } = await run('ssh-keygen', ['-F', `[${sshd.host}]:${sshd.port}`, '-f', knownHosts]);
+    expect(stdout).toContain(sshd.hostPublicKey);
+
+    await driver().ensureMachine('first');
+    expect(readFileSync(knownHosts, 'utf8').trim().split('\n')).toHaveLength(1);
+    expect(existsSync(join(baseDir, 'first', 'env.json'))).toBe(true);
+  });
+
+  it('names the key the host rejected (user error)', async () => {
+    const other = join(work, 'other_key');
+    writeFileSync(other, ssh2.utils.generateKeyPairSync('ed25519').private, { mode: 0o600 });
+    const error = await failure(driver({ privateKeyPath: other }).ensureMachine('first'));
+    expect(error.code).toBe('PREVU_SSH_AUTH_FAILED');
+    expect(error.line).toBe(`${sshd.user}@${sshd.host}:${sshd.port} rejected the SSH key ${other}: add the key's public half to ~/.ssh/authorized_keys of that user on the host`);
+    expect(error.exitCode).toBe(1);
+  });
+
+  it('says a closed port is unreachable (environment error)', async () => {
+    const port = await freePort();
+    const error = await failure(driver({ host: `root@127.0.0.1:${port}` }).ensureMachine('first'));
+    expect(error.code).toBe('PREVU_SSH_UNREACHABLE');
+    expect(error.line).toMatch(new RegExp(`^cannot reach SSH at root@127.0.0.1:${port} \\(connection refused\\): `));
+    expect(error.exitCode).toBe(2);
+  });
+
+  it('rejects bad settings with one line', async () => {
+    expect(() => createSshDriver({ host: 'root@bad host', privateKey: 'x', knownHostsPath: knownHosts })).toThrow(/ssh host "root@bad host" is not user@host:port/);
+    expect(() => createSshDriver({ host: 'h', privateKeyPath: join(work, 'missing'), knownHostsPath: knownHosts })).toThrow(/the SSH private key .*missing is unusable \(no such file\)/);
+    expect(() => createSshDriver({ host: 'h', privateKey: 'not a key', knownHostsPath: knownHosts })).toThrow(/the SSH private key the profile key is unusable/);
+  });
+
+  it('says Docker is not reachable on the host when its socket is not there', async () => {
+    const error = await failure(driver({ dockerSocket: '/run/prevu-no-docker.sock' }).ensureMachine('first'));
+    expect(error.code).toBe('PREVU_REMOTE_DOCKER_DOWN');
+    expect(error.line).toMatch(/^Docker on .* is not reachable \(\/run\/prevu-no-docker.sock: .*\): install and start Docker there/);
+    expect(error.exitCode).toBe(2);
+  });
+});
+
+describe('docker through the forwarded socket', () => {
+  it('runs docker and compose (build, up --wait, logs, down) against the host engine', async () => {
+    const machine = await driver().ensureMachine('compose');
+    const endpoint = await machine.docker();
+    kit.defer('docker endpoint', () => endpoint.close());
+    const socket = endpoint.env.DOCKER_HOST!.replace('unix://', '');
+    expect(endpoint.env.DOCKER_HOST).toMatch(/^unix:\/\/.*\/docker\.sock$/);
+    expect(statSync(join(socket, '..')).mode & 0o777).toBe(0o700);
+    const env = { ...process.env, ...endpoint.env };
+
+    const { stdout: version } = await run('docker', ['version', '--format', '{{.Server.Version}}'], { env });
+    expect(version.trim()).toMatch(/^\d+\.\d+/);
+
+    const project = await kit.composeProject({
+      files: {
+        'compose.yaml': [
+          'services:',
+          '  web:',
+          '    build: ./web',
+          '    command: ["sh", "-c", "echo prevu-ssh-ready; exec httpd -f -p 8080"]',
+          '    healthcheck: { test: ["CMD", "wget", "-qO-", "http://127.0.0.1:8080/"], interval: 1s, retries: 30 }',
+          '',
+        ].join('\n'),
+        'web/Dockerfile': 'FROM busybox:latest\nCOPY index.html /www/index.html\nWORKDIR /www\n',
+        'web/index.html': 'hello over ssh\n',
+      },
+    });
+    const compose = (args: string[]) =>
+      run('docker', ['compose', '-p', project.name, '--project-directory', project.dir, '-f', join(project.dir, 'compose.yaml'), '-f', join(project.dir, '.prevu-test-labels.json'), ...args], { env, maxBuffer: 16 << 20 });
+    await compose(['up', '-d', '--build', '--wait']);
+    const { stdout: ps } = await compose(['ps', '--format', '{{.Service}} {{.Health}}']);
+    expect(ps.trim()).toBe('web healthy');
+    const { stdout: logs } = await compose(['logs', 'web']);
+    expect(logs).toContain('prevu-ssh-ready');
+    const { stdout: page } = await compose(['exec', '-T', 'web', 'cat', '/www/index.html']);
+    expect(page).toBe('hello over ssh\n');
+    await compose(['down', '--timeout', '1']);
+    const { stdout: after } = await compose(['ps', '-aq']);
+    expect(after.trim()).toBe('');
+
+    await endpoint.close();
+    expect(existsSync(socket)).toBe(false);
+  });
+});
+
+describe('upload', () => {
+  it('copies trees and files to the env dir, then sends only what changed and deletes what is gone', async () => {
+    const src = join(work, 'project');
+    mkdirSync(join(src, 'app', 'lib', 'empty'), { recursive: true });
+    writeFileSync(join(src, 'app', 'index.js'), 'console.log(1)\n');
+    writeFileSync(join(src, 'app', 'lib', 'util.js'), 'export {}\n');
+    writeFileSync(join(src, 'app', 'run.sh'), '#!/bin/sh\necho run\n');
+    chmodSync(join(src, 'app', 'run.sh'), 0o755);
+    writeFileSync(join(src, 'app', 'secret.txt'), 'only me\n');
+    chmodSync(join(src, 'app', 'secret.txt'), 0o600);
+    symlinkSync('lib/util.js', join(src, 'app', 'link.js'));
+    writeFileSync(join(src, 'nginx.conf'), 'events {}\n');
+    // A bind mount inside a build context shares the context's copy.
+    const paths = [join(src, 'app'), join(src, 'app', 'lib'), join(src, 'nginx.conf'), join(src, 'not-there')];
+
+    const d = driver();
+    const machine = await d.ensureMachine('upload');
+    const envDir = join(baseDir, 'upload');
+    const first = await machine.upload({ paths });
+    expect(first.filesSent).toBe(6);
+    expect(first.filesUnchanged).toBe(0);
+    for (const p of paths) expect(first.mapping.get(p)).toBe(join(envDir, 'files', p));
+    const remote = (p: string) => first.mapping.get(join(src, p)) ?? join(envDir, 'files', src, p);
+    expect(readFileSync(remote('app/index.js'), 'utf8')).toBe('console.log(1)\n');
+    expect(readFileSync(remote('nginx.conf'), 'utf8')).toBe('events {}\n');
+    expect(statSync(remote('app/run.sh')).mode & 0o777).toBe(0o755);
+    expect(statSync(remote('app/secret.txt')).mode & 0o777).toBe(0o600);
+    expect(readlinkSync(remote('app/link.js'))).toBe('lib/util.js');
+    expect(statSync(remote('app/lib/empty')).isDirectory()).toBe(true);
+    expect(existsSync(remote('not-there'))).toBe(false);
+
+    const again = await machine.upload({ paths });
+    expect(again).toMatchObject({ filesSent: 0, filesUnchanged: 6 });
+
+    writeFileSync(join(src, 'app', 'index.js'), 'console.log(2)\n');
+    utimesSync(join(src, 'app', 'index.js'), new Date(), new Date(Date.now() + 5000));
+    rmSync(join(src, 'app', 'lib', 'util.js'));
+    rmSync(join(src, 'app', 'lib', 'empty'), { recursive: true });
+    // A file a container wrote into the bind-mounted dir is not prevu's to delete.
+    writeFileSync(remote('app/lib/data.db'), 'container data');
+    const third = await machine.upload({ paths });
+    expect(third).toMatchObject({ filesSent: 1, filesUnchanged: 4 });
+    expect(readFileSync(remote('app/index.js'), 'utf8')).toBe('console.log(2)\n');
+    expect(existsSync(remote('app/lib/util.js'))).toBe(false);
+    expect(existsSync(remote('app/lib/empty'))).toBe(false);
+    expect(readFileSync(remote('app/lib/data.db'), 'utf8')).toBe('container data');
+    expect(lstatSync(remote('app/link.js')).isSymbolicLink()).toBe(true);
+
+    // A path no longer needed leaves the host too.
+    const fourth = await machine.upload({ paths: [join(src, 'app')] });
+    expect(fourth.filesSent).toBe(0);
+    expect(existsSync(remote('nginx.conf'))).toBe(false);
+  });
+});
+
+describe('envs on the host', () => {
+  it('lists env dirs and removes one (the host itself stays)', async () => {
+    const d = driver();
+    await d.ensureMachine('listed');
+    const listed = await d.list();
+    const record = listed.find((r) => r.envId === 'listed');
+    expect(record).toMatchObject({ driver: 'ssh', host: sshd.host, state: 'no containers' });
+    expect(record!.createdAt).toBeInstanceOf(Date);
+    expect(await d.findMachine('listed')).toBeDefined();
+
+    await d.remove('listed');
+    expect(existsSync(join(baseDir, 'listed'))).toBe(false);
+    expect((await d.list()).map((r) => r.envId)).not.toContain('listed');
+    expect(await d.findMachine('listed')).toBeUndefined();
+    await d.remove('listed');
+  });
+
+  it('refuses an env id that is not normalized (it becomes a path on the host)', async () => {
+    const error = await failure(driver().remove('../etc'));
+    expect(error.code).toBe('PREVU_INVALID_INPUT');
+  });
+});
+
+// Last: it rebuilds the host with a new key.
+describe('host key', () => {
+  it('refuses a host whose key changed, in one line (user error)', async () => {
+    await driver().ensureMachine('first');
+    await sshd.restart({ newHostKey: true });
+    const error = await failure(driver().ensureMachine('first'));
+    expect(error.code).toBe('PREVU_HOST_KEY_MISMATCH');
+    expect(error.line).toBe(`the SSH host key of ${sshd.user}@${sshd.host}:${sshd.port} does not match the one recorded: if the host was rebuilt, remove its line from the profile known_hosts and retry`);
+    expect(error.exitCode).toBe(1);
+    expect(readFileSync(knownHosts, 'utf8')).not.toContain(sshd.hostPublicKey);
+  });
+});

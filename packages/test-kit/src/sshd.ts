@@ -1,0 +1,118 @@
+// A real OpenSSH server for tests: its own config, ed25519 host key and authorized_keys in a
+// private temp dir, on a loopback address. The login user is the one running the tests (root
+// here), so the "remote" Docker is this machine's Docker. It stands in for the ssh driver's host
+// and for a Lightsail instance.
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Kit } from './kit.js';
+import { freePort } from './ports.js';
+import type { Proc } from './process.js';
+
+const run = promisify(execFile);
+
+export interface SshdOptions {
+  /** Loopback address to listen on (default 127.0.0.1). */
+  address?: string;
+  /** Default: a free port. */
+  port?: number;
+  /** OpenSSH public key line allowed to log in; default: a client key pair made for this server. */
+  authorizedKey?: string;
+  /** Extra sshd_config lines (they come first, so they win). */
+  config?: string[];
+}
+
+export interface Sshd {
+  host: string;
+  port: number;
+  user: string;
+  /** The generated client key (when no authorizedKey was given): OpenSSH private key text and its file. */
+  privateKey?: string;
+  privateKeyPath?: string;
+  publicKey?: string;
+  /** `ssh-ed25519 AAAA...` and `SHA256:...` of the current host key. */
+  hostPublicKey: string;
+  hostKeyFingerprint: string;
+  dir: string;
+  /** Restarts on the same address and port, with a fresh host key when asked (a "rebuilt" host). */
+  restart(options?: { newHostKey?: boolean }): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function keygen(file: string, comment: string): Promise<void> {
+  rmSync(file, { force: true });
+  rmSync(`${file}.pub`, { force: true });
+  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file]);
+}
+
+export async function startSshd(kit: Kit, options: SshdOptions = {}): Promise<Sshd> {
+  const host = options.address ?? '127.0.0.1';
+  const port = options.port ?? (await freePort(host));
+  const dir = mkdtempSync(join(tmpdir(), 'prevu-sshd-'));
+  kit.defer(`sshd dir ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
+  // sshd refuses to start without its privilege separation directory (the Debian package makes it at boot).
+  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+
+  const hostKey = join(dir, 'host_ed25519');
+  await keygen(hostKey, 'prevu-test-host');
+  let client: Pick<Sshd, 'privateKey' | 'privateKeyPath' | 'publicKey'> = {};
+  let authorized = options.authorizedKey?.trim();
+  if (!authorized) {
+    const file = join(dir, 'client_ed25519');
+    await keygen(file, 'prevu-test-client');
+    authorized = readFileSync(`${file}.pub`, 'utf8').trim();
+    client = { privateKey: readFileSync(file, 'utf8'), privateKeyPath: file, publicKey: authorized };
+  }
+  writeFileSync(join(dir, 'authorized_keys'), `${authorized}\n`, { mode: 0o600 });
+  const config = join(dir, 'sshd_config');
+  writeFileSync(
+    config,
+    [
+      ...(options.config ?? []),
+      `ListenAddress ${host}:${port}`,
+      `HostKey ${hostKey}`,
+      `PidFile ${join(dir, 'sshd.pid')}`,
+      `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+      'PubkeyAuthentication yes',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'UsePAM no',
+      'PermitRootLogin prohibit-password',
+      'StrictModes no',
+      'AllowStreamLocalForwarding yes',
+      'AllowTcpForwarding yes',
+      'Subsystem sftp internal-sftp',
+      'MaxStartups 100:30:200',
+      'LogLevel VERBOSE',
+      '',
+    ].join('\n'),
+  );
+
+  let proc: Proc | undefined;
+  const sshd: Sshd = {
+    host,
+    port,
+    user: userInfo().username,
+    ...client,
+    hostPublicKey: '',
+    hostKeyFingerprint: '',
+    dir,
+    async restart({ newHostKey = false } = {}) {
+      await proc?.stop();
+      if (newHostKey) await keygen(hostKey, 'prevu-test-host');
+      await launch();
+    },
+    async stop() {
+      await proc?.stop();
+    },
+  };
+  const launch = async () => {
+    sshd.hostPublicKey = readFileSync(`${hostKey}.pub`, 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
+    sshd.hostKeyFingerprint = (await run('ssh-keygen', ['-l', '-f', `${hostKey}.pub`])).stdout.split(/\s+/)[1]!;
+    proc = await kit.start({ command: '/usr/sbin/sshd', args: ['-D', '-e', '-f', config], readyLine: /Server listening on/ });
+  };
+  await launch();
+  return sshd;
+}
