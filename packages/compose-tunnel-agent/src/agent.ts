@@ -50,7 +50,10 @@ export class Agent {
     this.api = createApi({
       events: this.events,
       tunnels: () => this.tunnels(),
-      health: () => ({ ok: true, connected: this.tunnel.isConnected, envId: config.envId, services: this.env.services.size }),
+      health: () => {
+        const { rss, heapUsed } = process.memoryUsage();
+        return { ok: true, connected: this.tunnel.isConnected, envId: config.envId, services: this.env.services.size, rssBytes: rss, heapUsedBytes: heapUsed };
+      },
       logs: async (service, tail) => {
         const entry = this.env.services.get(service);
         const id = entry && [...entry.containers.keys()].at(-1);

@@ -151,6 +151,8 @@ export class TunnelClient extends EventEmitter {
       username: this.options.envId,
       privateKey: this.options.privateKey,
       readyTimeout: 10_000,
+      // the prevu server does not claim to be OpenSSH; ssh2 would refuse streamlocal forwards
+      strictVendor: false,
       // Dead peers are noticed in ~15 s; a live idle tunnel is never dropped.
       keepaliveInterval: 5000,
       keepaliveCountMax: 3,
