@@ -22,6 +22,20 @@ interface ActionFile {
   runs: { using: string; steps: Step[] };
 }
 
+const running = new Set<number>();
+
+/** Kills the process groups of steps still running (a timed-out test leaves none behind). */
+export function killRunningSteps(): void {
+  for (const pid of running) {
+    try {
+      process.kill(-pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
+  running.clear();
+}
+
 export interface ActionRun {
   code: number;
   output: string;
@@ -83,10 +97,13 @@ export async function runCompositeAction(
     const env: NodeJS.ProcessEnv = { ...options.env, GITHUB_OUTPUT: outputFile, GITHUB_ACTION_PATH: options.github.action_path };
     for (const [k, v] of Object.entries(step.env ?? {})) env[k] = evaluate(String(v));
     // GitHub's bash invocation for `shell: bash`.
-    const child = spawn('bash', ['--noprofile', '--norc', '-eo', 'pipefail', script], { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group, so killRunningSteps reaches the CLI processes under bash too.
+    const child = spawn('bash', ['--noprofile', '--norc', '-eo', 'pipefail', script], { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    running.add(child.pid!);
     child.stdout.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr.on('data', (c: Buffer) => (output += c.toString()));
     const code = await new Promise<number>((resolve) => child.once('exit', (c) => resolve(c ?? 1)));
+    running.delete(child.pid!);
     if (step.id) context.steps![step.id] = { outputs: parseOutputFile(readFileSync(outputFile, 'utf8')) };
     if (code !== 0) return { code, output, outputs: {} };
   }
