@@ -1,0 +1,135 @@
+// End to end with real Docker and the embedded default: no profile, a temp copy of
+// examples/hello, the embedded tunnel server container on free ports (its own name and network,
+// so a user's real one is never touched), every URL fetched through it.
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { docker, freePorts, httpGet, runId, useKit, waitFor } from '@prevu/test-kit';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CLI, cliHome, HELLO, type CliHome } from './cli.js';
+
+const kit = useKit();
+let cli: CliHome;
+
+/** A copy of examples/hello in a git repository on `branch`. */
+function helloCopy(branch: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'prevu-hello-'));
+  kit.defer(`dir ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
+  cpSync(HELLO, join(dir, 'hello'), { recursive: true });
+  execFileSync('git', ['init', '-q', '-b', branch], { cwd: join(dir, 'hello') });
+  return join(dir, 'hello');
+}
+
+const urlsOf = (table: string) => [...table.matchAll(/https?:\/\/\S+/g)].map((m) => m[0]).sort();
+const containersOf = async (project: string) => (await docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`])).trim().split('\n').filter(Boolean);
+
+beforeAll(async () => {
+  const [http, ssh, management] = await freePorts(3);
+  const name = `prevu-ts-${runId}-${process.pid}`;
+  cli = cliHome(kit, {
+    PREVU_EMBEDDED_NAME: name,
+    PREVU_EMBEDDED_NETWORK: `${name}-net`,
+    PREVU_EMBEDDED_HTTP_PORT: String(http),
+    PREVU_EMBEDDED_SSH_PORT: String(ssh),
+    PREVU_EMBEDDED_MANAGEMENT_PORT: String(management),
+  });
+  // registered first, so it runs last: after every env's `down`
+  kit.defer('embedded tunnel server', async () => {
+    const r = await cli.run(['server', 'stop', '--purge']);
+    if (r.code !== 0) throw new Error(`prevu server stop: ${r.stderr}`);
+  });
+});
+
+describe('prevu up on the embedded default', () => {
+  let main: string;
+  let mainUrls: string[];
+
+  it('up prints a URL table; every URL answers 200 through the tunnel server', async () => {
+    main = helloCopy('main');
+    kit.defer('prevu down hello-main', () => cli.run(['down', '--id', 'hello-main'], { cwd: main }));
+    const up = await cli.run(['up'], { cwd: main });
+    expect(up.code, up.stderr).toBe(0);
+    const tail = up.stdout.trim().split('\n').slice(-3);
+    expect(tail[0]).toMatch(/^SERVICE\s+PORT\s+URL\s+HEALTH$/);
+    mainUrls = urlsOf(tail.join('\n'));
+    expect(mainUrls).toHaveLength(2);
+    expect(mainUrls.every((u) => u.includes('-hello-main-'))).toBe(true);
+    for (const url of mainUrls) expect((await httpGet(url)).status, url).toBe(200);
+    const api = mainUrls.find((u) => u.includes('//api-'))!;
+    // service discovery: the API knows the web URL from PREVU_URL_WEB
+    expect(JSON.parse((await httpGet(api)).body)).toEqual({ hello: 'from the api', env: 'hello-main', web: mainUrls.find((u) => u.includes('//web-')) });
+  });
+
+  it('urls --json gives the same URLs; logs web shows its lines; ls lists the env', async () => {
+    const urls = await cli.run(['urls', '--json'], { cwd: main });
+    expect(urls.code, urls.stderr).toBe(0);
+    const parsed = JSON.parse(urls.stdout) as { envId: string; urls: { url: string }[] };
+    expect(parsed.envId).toBe('hello-main');
+    expect(parsed.urls.map((u) => u.url).sort()).toEqual(mainUrls);
+
+    const logs = await cli.run(['logs', 'web'], { cwd: main });
+    expect(logs.code, logs.stderr).toBe(0);
+    expect(logs.stdout).toMatch(/web: serving \/www on port 80/);
+    expect(logs.stdout).not.toMatch(/api: listening/);
+
+    const ls = await cli.run(['ls', '--json']);
+    expect((JSON.parse(ls.stdout) as { envs: { envId: string; status: string }[] }).envs).toEqual([expect.objectContaining({ envId: 'hello-main', status: 'up' })]);
+  });
+
+  it('a second branch comes up beside it with its own envId, URLs and compose project (--json events)', async () => {
+    const feature = helloCopy('feature/login');
+    kit.defer('prevu down hello-feature-login', () => cli.run(['down'], { cwd: feature }));
+    const up = await cli.run(['up', '--json'], { cwd: feature });
+    expect(up.code, up.stderr).toBe(0);
+    const lines = up.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const result = lines.at(-1) as { envId: string; project: string; urls: { url: string }[] };
+    const types = lines.slice(0, -1).map((e) => e.type);
+    expect(types[0]).toBe('build_registered');
+    expect(types).toEqual(expect.arrayContaining(['image_built', 'container_allocated', 'starting', 'healthy', 'url_assigned']));
+    expect(types.at(-1)).toBe('url_assigned');
+    expect(result.envId).toBe('hello-feature-login');
+    expect(result.project).toBe('prevu-hello-feature-login');
+    const urls = result.urls.map((u) => u.url).sort();
+    expect(urls.filter((u) => mainUrls.includes(u))).toEqual([]);
+    for (const url of [...urls, ...mainUrls]) expect((await httpGet(url)).status, url).toBe(200);
+    expect(await containersOf('prevu-hello-feature-login')).toHaveLength(3);
+    expect(await containersOf('prevu-hello-main')).toHaveLength(3);
+    const down = await cli.run(['down'], { cwd: feature });
+    expect(down.code, down.stderr).toBe(0);
+    expect(await containersOf('prevu-hello-main')).toHaveLength(3); // the other branch is untouched
+  });
+
+  it('down removes the containers and the URLs stop answering; a second down says it is unknown', async () => {
+    const down = await cli.run(['down'], { cwd: main });
+    expect(down.code, down.stderr).toBe(0);
+    expect(down.stdout).toMatch(/removed hello-main/);
+    expect(await containersOf('prevu-hello-main')).toEqual([]);
+    // The tunnel server remembers recently gone hostnames and answers them with its "tunnel gone"
+    // page (502, DESIGN.md) rather than "unknown host" (404); either way the app no longer answers.
+    for (const url of mainUrls) {
+      const res = await waitFor(`${url} to be gone`, async () => {
+        const r = await httpGet(url);
+        return r.status === 404 || r.status === 502 ? r : undefined;
+      }, 30_000);
+      expect(res.body).toMatch(/Tunnel gone|No tunnel for this address/);
+    }
+    const again = await cli.run(['down'], { cwd: main });
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/no environment "hello-main"/);
+  });
+
+  it('Ctrl-C during up exits 130 and leaves the env listed; down removes it', async () => {
+    const dir = helloCopy('main');
+    kit.defer('prevu down ctrlc', () => cli.run(['down', '--id', 'ctrlc'], { cwd: dir }));
+    const proc = await kit.start({ command: 'node', args: [CLI, 'up', '--id', 'ctrlc'], cwd: dir, env: cli.env, readyLine: /› Start the services/, timeoutMs: 60_000 });
+    proc.child.kill('SIGINT');
+    expect(await proc.exited).toBe(130);
+    expect(proc.output()).toMatch(/interrupted: env ctrlc may be half-made: `prevu ls` lists it, `prevu down --id ctrlc` removes it/);
+    const ls = await cli.run(['ls', '--json']);
+    expect((JSON.parse(ls.stdout) as { envs: { envId: string; status: string }[] }).envs).toEqual([expect.objectContaining({ envId: 'ctrlc', status: 'interrupted' })]);
+    const down = await cli.run(['down', '--id', 'ctrlc'], { cwd: dir });
+    expect(down.code, down.stderr).toBe(0);
+    expect(await containersOf('prevu-ctrlc')).toEqual([]);
+  });
+});
