@@ -2,9 +2,10 @@
 // `npm run bench:up`: how much `prevu up` / `prevu down` add to bare docker compose, same run,
 // same files (examples/hello), warm images. Target: prevu up <= bare `up -d --wait` + 3 s.
 // Each side runs RUNS times alternately; the median is printed. prevu uses the embedded default
-// with its own config dir, so a user's profiles are untouched; the embedded server it starts is
-// stopped at the end unless it was already running.
+// with its own config dir and its own embedded server (own name, free ports), so a user's
+// profiles and server are untouched; that server is removed at the end.
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -14,7 +15,21 @@ const hello = join(root, 'examples', 'hello');
 const cli = join(root, 'packages', 'cli', 'bin', 'run.js');
 const RUNS = Number(process.env.BENCH_RUNS || 3);
 const config = mkdtempSync(join(tmpdir(), 'prevu-bench-'));
-const env = { ...process.env, XDG_CONFIG_HOME: config };
+const freePort = () => new Promise((done) => {
+  const server = createServer().listen(0, '127.0.0.1', () => {
+    const { port } = server.address();
+    server.close(() => done(port));
+  });
+});
+const env = {
+  ...process.env,
+  XDG_CONFIG_HOME: config,
+  PREVU_EMBEDDED_NAME: 'prevu-bench-tunnel-server',
+  PREVU_EMBEDDED_NETWORK: 'prevu-bench',
+  PREVU_EMBEDDED_HTTP_PORT: String(await freePort()),
+  PREVU_EMBEDDED_SSH_PORT: String(await freePort()),
+  PREVU_EMBEDDED_MANAGEMENT_PORT: String(await freePort()),
+};
 
 function timed(what, command, args) {
   const start = process.hrtime.bigint();
@@ -24,9 +39,6 @@ function timed(what, command, args) {
   return seconds;
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const embeddedRunning = () => spawnSync('docker', ['inspect', '-f', '{{.State.Running}}', process.env.PREVU_EMBEDDED_NAME || 'prevu-tunnel-server'], { encoding: 'utf8' }).stdout.trim() === 'true';
-
-const wasRunning = embeddedRunning();
 const bare = ['compose', '-p', 'prevu-bench-bare'];
 try {
   // warm: images built, embedded server running (a one-time cost of the first `prevu up` ever)
@@ -50,6 +62,6 @@ try {
 } finally {
   spawnSync('docker', [...bare, 'down'], { cwd: hello, stdio: 'ignore' });
   spawnSync('node', [cli, 'down', '--id', 'bench'], { cwd: hello, env, stdio: 'ignore' });
-  if (!wasRunning) spawnSync('node', [cli, 'server', 'stop'], { env, stdio: 'ignore' });
+  spawnSync('node', [cli, 'server', 'stop', '--purge'], { env, stdio: 'ignore' });
   rmSync(config, { recursive: true, force: true });
 }
