@@ -113,6 +113,39 @@ for (let i = 0; i < 100; i++) {
   }
 }
 results.openssh = suite(`http://127.0.0.1:${openssh.http}`, host);
+openssh.child.kill('SIGKILL');
+server.child.kill('SIGKILL');
+
+// The reference the product goal names: OpenSSH's own sshd + `ssh -R`, no prevu at all.
+results.sshd = await opensshReference().catch((error) => {
+  process.stderr.write(`bench: OpenSSH reference skipped (${error.message.split('\n')[0]})\n`);
+  return undefined;
+});
+
+async function opensshReference() {
+  const [sshdPort, fwdPort] = [await freePort(), await freePort()];
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(work, 'sshd_host_key')]);
+  const pub = ssh2.utils.parseKey(readFileSync(key.path)).getPublicSSH().toString('base64');
+  execFileSync('sh', ['-c', `mkdir -p /run/sshd; echo "ssh-ed25519 ${pub}" > "${work}/authorized_keys"`]);
+  const config = join(work, 'sshd_config');
+  execFileSync('sh', ['-c', `cat > "${config}"`], {
+    input: [`Port ${sshdPort}`, 'ListenAddress 127.0.0.1', `HostKey ${work}/sshd_host_key`, `AuthorizedKeysFile ${work}/authorized_keys`, 'StrictModes no', 'UsePAM no', 'PasswordAuthentication no', 'PermitRootLogin prohibit-password', `PidFile ${work}/sshd.pid`, 'AllowTcpForwarding yes', ''].join('\n'),
+  });
+  await start('/usr/sbin/sshd', ['-D', '-e', '-f', config], /Server listening/);
+  const user = (await import('node:os')).userInfo().username;
+  const fwd = spawn('ssh', ['-N', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', '-i', key.path, '-p', String(sshdPort), '-R', `127.0.0.1:${fwdPort}:127.0.0.1:${backendPort}`, `${user}@127.0.0.1`], { stdio: 'ignore' });
+  children.push(fwd);
+  for (let i = 0; ; i++) {
+    try {
+      execFileSync('curl', ['-sf', '-o', '/dev/null', `http://127.0.0.1:${fwdPort}/`]);
+      break;
+    } catch {
+      if (i > 100) throw new Error('ssh -R to sshd did not come up');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return suite(`http://127.0.0.1:${fwdPort}`);
+}
 
 // RSS with 1,000 registered tunnels: 10 accounts x 100 forwards on a fresh server.
 const many = await startServer(['--max-forwards-per-connection', '100']);
@@ -132,11 +165,12 @@ const rows = [
   ['p50 latency, 20 conns (ms)', (r) => f(r.twenty.p50, 3), (r) => ratio(r.twenty.p50, d.twenty.p50)],
   ['10 MiB body, 1 conn (MB/s)', (r) => f(r.big.mbps), (r) => ratio(r.big.mbps, d.big.mbps)],
 ];
+const ref = results.sshd;
 const lines = [
-  `| metric | direct | tunnel (ssh2 client) | vs direct | tunnel (OpenSSH ssh -R) | vs direct |`,
-  `|---|---|---|---|---|---|`,
-  ...rows.map(([name, value, cmp]) => `| ${name} | ${value(d)} | ${value(results.ssh2)} | ${cmp(results.ssh2)} | ${value(results.openssh)} | ${cmp(results.openssh)} |`),
-  `| RSS, 1,000 tunnels (MB) | - | ${f(manyRss / 1e6)} (idle ${f(idleRss / 1e6)}) | - | - | - |`,
+  `| metric | direct | prevu, ssh2 client | vs direct | prevu, OpenSSH client | vs direct | OpenSSH sshd + ssh -R | vs direct |`,
+  `|---|---|---|---|---|---|---|---|`,
+  ...rows.map(([name, value, cmp]) => `| ${name} | ${value(d)} | ${value(results.ssh2)} | ${cmp(results.ssh2)} | ${value(results.openssh)} | ${cmp(results.openssh)} | ${ref ? value(ref) : 'n/a'} | ${ref ? cmp(ref) : 'n/a'} |`),
+  `| RSS, 1,000 tunnels (MB) | - | ${f(manyRss / 1e6)} (idle ${f(idleRss / 1e6)}) | - | - | - | - | - |`,
 ];
 console.log(lines.join('\n'));
 

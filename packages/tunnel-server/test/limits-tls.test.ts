@@ -5,6 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import net from 'node:net';
 import { join } from 'node:path';
+import ssh2 from 'ssh2';
 import { describe, expect, it } from 'vitest';
 import { startTunnelServer, tunnelServerMain, useKit, waitFor } from '@prevu/test-kit';
 import { get, hostOf, makeAccount, ssh2Tunnel, startBackend } from './harness.js';
@@ -43,6 +44,26 @@ describe('limits', () => {
     expect(await raw(`GET / HTTP/1.1\r\nHost: ${host}`)).toMatch(/^HTTP\/1\.1 408 /);
     expect(await raw('')).toBe('');
     expect(await raw(`GET / HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n`)).toMatch(/^HTTP\/1\.1 400 /);
+  });
+});
+
+describe('SSH algorithms', () => {
+  it('refuses clients that only offer legacy key exchange, ciphers or host keys', async () => {
+    const server = await startTunnelServer(kit);
+    const account = makeAccount();
+    const legacy = [{ kex: ['diffie-hellman-group14-sha1'] }, { cipher: ['aes128-ctr', 'aes256-cbc'] }, { serverHostKey: ['ssh-rsa'] }];
+    for (const algorithms of legacy) {
+      const error = await new Promise<Error | undefined>((resolve) => {
+        const client = new ssh2.Client();
+        client.on('ready', () => {
+          client.end();
+          resolve(undefined);
+        });
+        client.on('error', resolve);
+        client.connect({ host: '127.0.0.1', port: server.ports.ssh, username: 'env', privateKey: account.privateKey, algorithms: algorithms as ssh2.Algorithms });
+      });
+      expect(error?.message).toMatch(/no matching/i);
+    }
   });
 });
 

@@ -49,6 +49,7 @@ export class ProxyConnection {
     private readonly options: ProxyOptions,
   ) {
     socket.setNoDelay(true);
+    socket.setKeepAlive(true, 30_000); // notices a vanished peer of a quiet WebSocket
     this.clientAddress = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
     this.localPort = String(socket.localPort ?? '');
     socket.setTimeout(options.idleTimeoutMs, () => {
@@ -245,6 +246,7 @@ export class ProxyConnection {
 
   private maybeEnd(): void {
     if (!this.clientEnded || this.busy || this.buf || this.state === 'closed') return;
+    this.clientEnded = false; // act once: half-close the channel (responses still flow back), or close
     if (this.channel) this.channel.end();
     else this.socket.end();
   }
