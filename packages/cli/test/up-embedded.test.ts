@@ -5,20 +5,24 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { docker, freePorts, httpGet, runId, useKit, waitFor } from '@prevu/test-kit';
+import { docker, freePorts, httpGet, runId, uniqueName, useKit, waitFor } from '@prevu/test-kit';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CLI, cliHome, HELLO, type CliHome } from './cli.js';
 
 const kit = useKit();
 let cli: CliHome;
 
+// The copy's directory name is the compose project name: unique, so envs and compose projects
+// never meet those of another test running at the same time on the same Docker.
+const project = uniqueName('hello');
+
 /** A copy of examples/hello in a git repository on `branch`. */
 function helloCopy(branch: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'prevu-hello-'));
   kit.defer(`dir ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
-  cpSync(HELLO, join(dir, 'hello'), { recursive: true });
-  execFileSync('git', ['init', '-q', '-b', branch], { cwd: join(dir, 'hello') });
-  return join(dir, 'hello');
+  cpSync(HELLO, join(dir, project), { recursive: true });
+  execFileSync('git', ['init', '-q', '-b', branch], { cwd: join(dir, project) });
+  return join(dir, project);
 }
 
 const urlsOf = (table: string) => [...table.matchAll(/https?:\/\/\S+/g)].map((m) => m[0]).sort();
@@ -47,25 +51,25 @@ describe('prevu up on the embedded default', () => {
 
   it('up prints a URL table; every URL answers 200 through the tunnel server', async () => {
     main = helloCopy('main');
-    kit.defer('prevu down hello-main', () => cli.run(['down', '--id', 'hello-main'], { cwd: main }));
+    kit.defer(`prevu down ${project}-main`, () => cli.run(['down', '--id', `${project}-main`], { cwd: main }));
     const up = await cli.run(['up'], { cwd: main });
     expect(up.code, up.stderr).toBe(0);
     const tail = up.stdout.trim().split('\n').slice(-3);
     expect(tail[0]).toMatch(/^SERVICE\s+PORT\s+URL\s+HEALTH$/);
     mainUrls = urlsOf(tail.join('\n'));
     expect(mainUrls).toHaveLength(2);
-    expect(mainUrls.every((u) => u.includes('-hello-main-'))).toBe(true);
+    expect(mainUrls.every((u) => u.includes(`-${project}-main-`))).toBe(true);
     for (const url of mainUrls) expect((await httpGet(url)).status, url).toBe(200);
     const api = mainUrls.find((u) => u.includes('//api-'))!;
     // service discovery: the API knows the web URL from PREVU_URL_WEB
-    expect(JSON.parse((await httpGet(api)).body)).toEqual({ hello: 'from the api', env: 'hello-main', web: mainUrls.find((u) => u.includes('//web-')) });
+    expect(JSON.parse((await httpGet(api)).body)).toEqual({ hello: 'from the api', env: `${project}-main`, web: mainUrls.find((u) => u.includes('//web-')) });
   });
 
   it('urls --json gives the same URLs; logs web shows its lines; ls lists the env', async () => {
     const urls = await cli.run(['urls', '--json'], { cwd: main });
     expect(urls.code, urls.stderr).toBe(0);
     const parsed = JSON.parse(urls.stdout) as { envId: string; urls: { url: string }[] };
-    expect(parsed.envId).toBe('hello-main');
+    expect(parsed.envId).toBe(`${project}-main`);
     expect(parsed.urls.map((u) => u.url).sort()).toEqual(mainUrls);
 
     const logs = await cli.run(['logs', 'web'], { cwd: main });
@@ -74,12 +78,12 @@ describe('prevu up on the embedded default', () => {
     expect(logs.stdout).not.toMatch(/api: listening/);
 
     const ls = await cli.run(['ls', '--json']);
-    expect((JSON.parse(ls.stdout) as { envs: { envId: string; status: string }[] }).envs).toEqual([expect.objectContaining({ envId: 'hello-main', status: 'up' })]);
+    expect((JSON.parse(ls.stdout) as { envs: { envId: string; status: string }[] }).envs).toEqual([expect.objectContaining({ envId: `${project}-main`, status: 'up' })]);
   });
 
   it('a second branch comes up beside it with its own envId, URLs and compose project (--json events)', async () => {
     const feature = helloCopy('feature/login');
-    kit.defer('prevu down hello-feature-login', () => cli.run(['down'], { cwd: feature }));
+    kit.defer(`prevu down ${project}-feature-login`, () => cli.run(['down'], { cwd: feature }));
     const up = await cli.run(['up', '--json'], { cwd: feature });
     expect(up.code, up.stderr).toBe(0);
     const lines = up.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -88,23 +92,23 @@ describe('prevu up on the embedded default', () => {
     expect(types[0]).toBe('build_registered');
     expect(types).toEqual(expect.arrayContaining(['image_built', 'container_allocated', 'starting', 'healthy', 'url_assigned']));
     expect(types.at(-1)).toBe('url_assigned');
-    expect(result.envId).toBe('hello-feature-login');
-    expect(result.project).toBe('prevu-hello-feature-login');
+    expect(result.envId).toBe(`${project}-feature-login`);
+    expect(result.project).toBe(`prevu-${project}-feature-login`);
     const urls = result.urls.map((u) => u.url).sort();
     expect(urls.filter((u) => mainUrls.includes(u))).toEqual([]);
     for (const url of [...urls, ...mainUrls]) expect((await httpGet(url)).status, url).toBe(200);
-    expect(await containersOf('prevu-hello-feature-login')).toHaveLength(3);
-    expect(await containersOf('prevu-hello-main')).toHaveLength(3);
+    expect(await containersOf(`prevu-${project}-feature-login`)).toHaveLength(3);
+    expect(await containersOf(`prevu-${project}-main`)).toHaveLength(3);
     const down = await cli.run(['down'], { cwd: feature });
     expect(down.code, down.stderr).toBe(0);
-    expect(await containersOf('prevu-hello-main')).toHaveLength(3); // the other branch is untouched
+    expect(await containersOf(`prevu-${project}-main`)).toHaveLength(3); // the other branch is untouched
   });
 
   it('down removes the containers and the URLs stop answering; a second down says it is unknown', async () => {
     const down = await cli.run(['down'], { cwd: main });
     expect(down.code, down.stderr).toBe(0);
-    expect(down.stdout).toMatch(/removed hello-main/);
-    expect(await containersOf('prevu-hello-main')).toEqual([]);
+    expect(down.stdout).toMatch(new RegExp(`removed ${project}-main`));
+    expect(await containersOf(`prevu-${project}-main`)).toEqual([]);
     // The tunnel server remembers recently gone hostnames and answers them with its "tunnel gone"
     // page (502, DESIGN.md) rather than "unknown host" (404); either way the app no longer answers.
     for (const url of mainUrls) {
@@ -116,20 +120,21 @@ describe('prevu up on the embedded default', () => {
     }
     const again = await cli.run(['down'], { cwd: main });
     expect(again.code).toBe(1);
-    expect(again.stderr).toMatch(/no environment "hello-main"/);
+    expect(again.stderr).toMatch(new RegExp(`no environment "${project}-main"`));
   });
 
   it('Ctrl-C during up exits 130 and leaves the env listed; down removes it', async () => {
     const dir = helloCopy('main');
-    kit.defer('prevu down ctrlc', () => cli.run(['down', '--id', 'ctrlc'], { cwd: dir }));
-    const proc = await kit.start({ command: 'node', args: [CLI, 'up', '--id', 'ctrlc'], cwd: dir, env: cli.env, readyLine: /› Start the services/, timeoutMs: 60_000 });
+    const ctrlc = `${project}-ctrlc`;
+    kit.defer('prevu down ctrlc', () => cli.run(['down', '--id', ctrlc], { cwd: dir }));
+    const proc = await kit.start({ command: 'node', args: [CLI, 'up', '--id', ctrlc], cwd: dir, env: cli.env, readyLine: /› Start the services/, timeoutMs: 60_000 });
     proc.child.kill('SIGINT');
     expect(await proc.exited).toBe(130);
-    expect(proc.output()).toMatch(/interrupted: env ctrlc may be half-made: `prevu ls` lists it, `prevu down --id ctrlc` removes it/);
+    expect(proc.output()).toContain(`interrupted: env ${ctrlc} may be half-made: \`prevu ls\` lists it, \`prevu down --id ${ctrlc}\` removes it`);
     const ls = await cli.run(['ls', '--json']);
-    expect((JSON.parse(ls.stdout) as { envs: { envId: string; status: string }[] }).envs).toEqual([expect.objectContaining({ envId: 'ctrlc', status: 'interrupted' })]);
-    const down = await cli.run(['down', '--id', 'ctrlc'], { cwd: dir });
+    expect((JSON.parse(ls.stdout) as { envs: { envId: string; status: string }[] }).envs).toEqual([expect.objectContaining({ envId: ctrlc, status: 'interrupted' })]);
+    const down = await cli.run(['down', '--id', ctrlc], { cwd: dir });
     expect(down.code, down.stderr).toBe(0);
-    expect(await containersOf('prevu-ctrlc')).toEqual([]);
+    expect(await containersOf(`prevu-${ctrlc}`)).toEqual([]);
   });
 });
