@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { signAccessToken } from '@prevu/core/access-token';
 import { hostLabel, MAX_LABEL } from '@prevu/core/names';
-import { startTunnelServer, useKit, waitFor, type TunnelServer } from '@prevu/test-kit';
+import { freePort, startTunnelServer, useKit, waitFor, type TunnelServer } from '@prevu/test-kit';
 import { get, hostOf, makeAccount, opensshExec, opensshTunnel, rssOf, ssh2Tunnel, startBackend } from './harness.js';
 
 const kit = useKit();
@@ -261,6 +261,21 @@ describe('reconnects and takeovers', () => {
     expect(JSON.parse((await get(proxy(), host)).body).label).toBe('newer-backend');
     await waitFor('the old client closed', async () => (first.isClosed() ? true : undefined));
     expect(first.errors.join()).toMatch(/prevu-takeover/);
+  });
+
+  it('names a service that is not reachable behind a live tunnel', async () => {
+    const dead = await freePort();
+    opensshTunnel(kit, { sshPort: server.ports.ssh, envId: 'dead', account: alice, remote: [`web-80:80:127.0.0.1:${dead}`] });
+    const viaOpenssh = await waitFor('the 503 page', async () => {
+      const r = await get(proxy(), hostOf(alice, 'dead', 'web-80'));
+      return r.status === 503 ? r : undefined;
+    });
+    expect(viaOpenssh.headers['retry-after']).toBe('5');
+    expect(viaOpenssh.body).toContain('did not accept the connection');
+    await ssh2Tunnel(kit, { sshPort: server.ports.ssh, envId: 'dead2', account: alice, target: dead, forwards: [{ kind: 'tcpip', name: 'web-80' }] });
+    const viaSsh2 = await get(proxy(), hostOf(alice, 'dead2', 'web-80'));
+    expect(viaSsh2.status).toBe(502);
+    expect(viaSsh2.body).toContain('without answering');
   });
 
   it('answers 503 with Retry-After while a reconnected env has not registered the name yet', async () => {

@@ -41,7 +41,6 @@ export class ProxyConnection {
   private waitingDrain = false;
   private readonly access = new AccessCache();
   private readonly clientAddress: string;
-  private readonly localPort: string;
 
   constructor(
     private readonly socket: Socket,
@@ -51,7 +50,6 @@ export class ProxyConnection {
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 30_000); // notices a vanished peer of a quiet WebSocket
     this.clientAddress = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
-    this.localPort = String(socket.localPort ?? '');
     socket.setTimeout(options.idleTimeoutMs, () => {
       if (this.state !== 'raw') socket.destroy();
     });
@@ -178,7 +176,9 @@ export class ProxyConnection {
   private bind(channel: Duplex, tunnel: Tunnel): void {
     this.channel = channel;
     this.tunnel = tunnel;
+    let answered = false;
     channel.on('data', (chunk: Buffer) => {
+      answered = true;
       if (!this.socket.write(chunk)) {
         channel.pause();
         this.socket.once('drain', () => channel.resume());
@@ -192,18 +192,25 @@ export class ProxyConnection {
       const waiter = this.channelClosed;
       this.channelClosed = null;
       if (waiter) waiter();
-      else if (this.state !== 'closed') this.socket.end(); // the service closed: so do we
+      else if (this.state === 'closed') return;
+      // A client that accepts the channel and then cannot reach the service closes it silently.
+      else if (!answered) this.respond(pages.clientGone(tunnel.service, 'the service closed the connection without answering'));
+      else this.socket.end(); // the service closed: so do we
     };
     channel.on('end', closed);
     channel.on('close', closed);
   }
 
-  /** Lets the bound channel finish its responses, then forgets it. */
+  /** Lets the bound channel finish its responses (bounded by the idle timeout), then forgets it. */
   private unbind(): Promise<void> {
     const channel = this.channel;
     if (!channel) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      this.channelClosed = resolve;
+      const timer = setTimeout(() => channel.destroy(), this.options.idleTimeoutMs);
+      this.channelClosed = () => {
+        clearTimeout(timer);
+        resolve();
+      };
       channel.end();
     });
   }
@@ -217,7 +224,9 @@ export class ProxyConnection {
       headers.push(pair);
       if (lower === 'host') forwardedHost = pair[1];
     }
-    headers.push(['X-Forwarded-For', this.clientAddress], ['X-Forwarded-Proto', this.scheme], ['X-Forwarded-Host', forwardedHost], ['X-Forwarded-Port', this.localPort]);
+    // The port the client used (from Host), not the one listened on: they differ behind a published container port.
+    const port = /:(\d+)$/.exec(forwardedHost)?.[1] ?? (this.scheme === 'https' ? '443' : '80');
+    headers.push(['X-Forwarded-For', this.clientAddress], ['X-Forwarded-Proto', this.scheme], ['X-Forwarded-Host', forwardedHost], ['X-Forwarded-Port', port]);
     this.send(serializeHead(head, headers));
     if (head.upgrade) {
       this.state = 'raw';
