@@ -134,13 +134,28 @@ describe('the prevu GitHub Action', () => {
     expect(gh.deployments.at(-1)).toMatchObject({ sha: 'c'.repeat(40) });
   }, 180_000);
 
+  it('a failing up fails the step with the CLI\'s exit code and puts its error in the same comment', async () => {
+    const before = mine()[0]!;
+    const run = await runAction({ command: 'up', args: '-f missing.yaml' }, event('synchronize', 'd'.repeat(40)));
+    expect(run.code).toBe(1);
+    expect(run.output).toMatch(/^prevu: no compose file in .*missing\.yaml does not exist\): run prevu in a directory with compose\.yaml or pass -f <file>$/m);
+    expect(mine()).toHaveLength(1);
+    expect(mine()[0]!.id).toBe(before.id);
+    expect(mine()[0]!.body).toContain(`Preview environment \`${envId}\` failed to deploy`);
+    expect(mine()[0]!.body).toContain('missing.yaml does not exist');
+    expect(gh.deployments.at(-1)).toMatchObject({ sha: 'd'.repeat(40) });
+    expect(gh.deployments.at(-1)!.statuses.map((st) => st.state)).toEqual(['failure']);
+  }, 120_000);
+
   it('down (closed) edits the comment to say the environment was removed', async () => {
-    const url = gh.deployments.at(-1)!.statuses[0]!.environment_url;
+    const url = gh.deployments.findLast((d) => d.statuses[0]?.state === 'success')!.statuses[0]!.environment_url;
     const run = await runAction({ command: 'down' }, event('closed', 'c'.repeat(40)));
     expect(run.code, run.output).toBe(0);
     expect(mine()).toHaveLength(1);
     expect(mine()[0]!.body).toContain(`Preview environment \`${envId}\` was removed`);
-    expect(gh.deployments.at(-1)!.statuses.at(-1)?.state).toBe('inactive');
+    // The live deployment (the last success, before the failed one) is retired; none stays live.
+    expect(gh.deployments.findLast((d) => d.statuses[0]?.environment_url === url)!.statuses.at(-1)?.state).toBe('inactive');
+    expect(gh.deployments.filter((d) => d.statuses.at(-1)?.state === 'success')).toEqual([]);
     await waitFor('the URL to stop answering 200', async () => ((await httpGet(url)).status !== 200 ? true : undefined), 20_000);
   }, 180_000);
 });

@@ -12,7 +12,7 @@ import { createGithubClient } from '../src/github/client.js';
 import { findStickyComment } from '../src/github/comment.js';
 import { parseAcceptedPermissions } from '../src/github/errors.js';
 import { commentMarker, type PreviewUrl } from '../src/github/markdown.js';
-import { reportDown, reportUp } from '../src/github/report.js';
+import { reportDown, reportFailure, reportUp } from '../src/github/report.js';
 
 const kit = useKit();
 let gh: GithubStandIn;
@@ -81,6 +81,20 @@ describe('GitHub reporting', () => {
     expect(mine[0]!.body).not.toContain('localhost:8080');
     expect(gh.deployments.at(-1)!.statuses.at(-1)?.state).toBe('inactive');
     expect(readFileSync(summary, 'utf8')).toContain('removed');
+  });
+
+  it('a failed up puts the error in the same comment and records a failed deployment', async () => {
+    const first = await reportUp(urls, { ci: ci(20), envId: 'pr-20', token: 'full', summaryPath: join(dir, 's20.md') });
+    const failed = await reportFailure('the compose project is invalid (bad port): fix the file', { ci: ci(20), envId: 'pr-20', token: 'full', summaryPath: join(dir, 's20.md') });
+    expect(failed.warnings).toEqual([]);
+    expect(failed.comment).toEqual({ ...first.comment, action: 'updated' });
+    const mine = gh.comments.filter((c) => c.body.includes(commentMarker('pr-20')));
+    expect(mine).toHaveLength(1);
+    expect(mine[0]!.body).toContain('Preview environment `pr-20` failed to deploy');
+    expect(mine[0]!.body).toContain('the compose project is invalid (bad port): fix the file');
+    const deployment = gh.deployments.find((d) => d.id === failed.deployment?.deploymentId);
+    expect(deployment?.statuses).toEqual([expect.objectContaining({ state: 'failure', environment_url: '', log_url: 'https://github.com/acme/shop/actions/runs/1' })]);
+    expect(readFileSync(join(dir, 's20.md'), 'utf8')).toContain('failed to deploy');
   });
 
   it('a bad token is one warning line; with strict it is the error', async () => {

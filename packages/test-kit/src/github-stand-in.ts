@@ -283,6 +283,19 @@ export class GithubStandIn {
         },
       },
       {
+        method: 'GET',
+        pattern: new RegExp(`^${repo}/deployments/(\\d+)/statuses$`),
+        permissions: 'deployments=read',
+        docs: `${DOCS}/deployments/statuses#list-deployment-statuses`,
+        handle: (m, { url }) => {
+          const deployment = this.deployments.find((d) => d.repo === full(m) && d.id === Number(m[3]));
+          if (!deployment) throw new HttpError(404, 'Not Found', `${DOCS}/deployments/statuses#list-deployment-statuses`);
+          // Newest first, as GitHub lists them.
+          const { body, headers } = this.page(url, [...deployment.statuses].reverse());
+          return { status: 200, body, headers };
+        },
+      },
+      {
         method: 'POST',
         pattern: new RegExp(`^${repo}/statuses/([0-9a-f]{7,40})$`),
         permissions: 'statuses=write',

@@ -21,7 +21,8 @@ export interface DeploymentResult {
   environment: string;
 }
 
-export async function recordDeployment(client: GithubClient, target: DeploymentTarget, url: string, logUrl?: string): Promise<DeploymentResult> {
+/** A deployment of the commit with its outcome: `success` with the environment URL, or `failure`. */
+export async function recordDeployment(client: GithubClient, target: DeploymentTarget, url: string | undefined, logUrl?: string): Promise<DeploymentResult> {
   const environment = githubEnvironment(target.envId);
   const created = await client.rest.repos.createDeployment({
     owner: target.owner,
@@ -40,30 +41,37 @@ export async function recordDeployment(client: GithubClient, target: DeploymentT
     owner: target.owner,
     repo: target.repo,
     deployment_id: created.data.id,
-    state: 'success',
-    environment_url: url,
+    state: url ? 'success' : 'failure',
+    ...(url ? { environment_url: url } : {}),
     ...(logUrl ? { log_url: logUrl } : {}),
-    description: 'Preview environment is up',
+    description: url ? 'Preview environment is up' : 'Preview environment failed to deploy',
     // Earlier deployments of this environment become inactive: one live preview per envId.
     auto_inactive: true,
   });
   return { deploymentId: created.data.id, statusId: status.data.id, environment };
 }
 
-/** Marks the environment's latest deployment inactive; undefined when it never had one. */
+/**
+ * Marks the environment's live deployment inactive: the newest one whose latest status is
+ * `success` (GitHub's auto_inactive retired the ones before it; a failed deploy after it did not).
+ * Undefined when none is live.
+ */
 export async function deactivateDeployment(client: GithubClient, target: Omit<DeploymentTarget, 'sha'>): Promise<DeploymentResult | undefined> {
   const environment = githubEnvironment(target.envId);
-  const { data } = await client.rest.repos.listDeployments({ owner: target.owner, repo: target.repo, environment, per_page: 1 });
-  const latest = data[0];
-  if (!latest) return undefined;
-  const status = await client.rest.repos.createDeploymentStatus({
-    owner: target.owner,
-    repo: target.repo,
-    deployment_id: latest.id,
-    state: 'inactive',
-    description: 'Preview environment removed',
-  });
-  return { deploymentId: latest.id, statusId: status.data.id, environment };
+  const { data } = await client.rest.repos.listDeployments({ owner: target.owner, repo: target.repo, environment, per_page: 10 });
+  for (const deployment of data) {
+    const statuses = await client.rest.repos.listDeploymentStatuses({ owner: target.owner, repo: target.repo, deployment_id: deployment.id, per_page: 1 });
+    if (statuses.data[0]?.state !== 'success') continue;
+    const status = await client.rest.repos.createDeploymentStatus({
+      owner: target.owner,
+      repo: target.repo,
+      deployment_id: deployment.id,
+      state: 'inactive',
+      description: 'Preview environment removed',
+    });
+    return { deploymentId: deployment.id, statusId: status.data.id, environment };
+  }
+  return undefined;
 }
 
 export async function recordCommitStatus(

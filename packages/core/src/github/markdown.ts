@@ -45,10 +45,18 @@ export function downComment(info: PreviewInfo): string {
   return [commentMarker(info.envId), `### Preview environment \`${info.envId}\` was removed`, '', 'Its URLs no longer answer. A new push to this pull request deploys it again.', '', footer(info, 'Removed')].join('\n');
 }
 
+export function failedComment(info: PreviewInfo, error: string): string {
+  return [commentMarker(info.envId), `### Preview environment \`${info.envId}\` failed to deploy`, '', '```', error, '```', '', footer(info, 'Failed')].join('\n');
+}
+
 export function upSummary(info: PreviewInfo): string {
   return [`## Preview environment \`${info.envId}\``, '', urlTable(info.urls), ''].join('\n');
 }
 
 export function downSummary(info: PreviewInfo): string {
   return [`## Preview environment \`${info.envId}\` removed`, ''].join('\n');
+}
+
+export function failedSummary(info: PreviewInfo, error: string): string {
+  return [`## Preview environment \`${info.envId}\` failed to deploy`, '', '```', error, '```', ''].join('\n');
 }

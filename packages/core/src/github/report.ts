@@ -7,7 +7,7 @@ import { createGithubClient, type GithubClient } from './client.js';
 import { updateStickyComment, upsertStickyComment, type StickyCommentResult } from './comment.js';
 import { deactivateDeployment, recordCommitStatus, recordDeployment, type DeploymentResult } from './deployment.js';
 import { githubError, type GithubOperation } from './errors.js';
-import { downComment, downSummary, upComment, upSummary, type PreviewInfo, type PreviewUrl } from './markdown.js';
+import { downComment, downSummary, failedComment, failedSummary, upComment, upSummary, type PreviewInfo, type PreviewUrl } from './markdown.js';
 import { appendJobSummary } from './summary.js';
 
 export type StatusKind = 'deployment' | 'commit' | 'none';
@@ -129,5 +129,30 @@ export async function reportDown(options: ReportOptions): Promise<ReportResult> 
     );
   }
   ctx.result.summary = appendJobSummary(downSummary(preview), options.summaryPath);
+  return ctx.result;
+}
+
+/** After a failed `up`: the comment and the deployment say so, with the error line and the run. */
+export async function reportFailure(error: string, options: ReportOptions): Promise<ReportResult> {
+  const ctx = prepare(options);
+  const { ci } = options;
+  const preview = info(options, []);
+  if (options.comment !== false && ci.prNumber !== undefined) {
+    ctx.result.comment = await step(ctx, 'comment', (client, owner, repo) =>
+      upsertStickyComment(client, { owner, repo, prNumber: ci.prNumber!, envId: options.envId }, failedComment(preview, error)),
+    );
+  }
+  const status = options.status ?? 'deployment';
+  if (status !== 'none' && ci.sha) {
+    const target = { sha: ci.sha, envId: options.envId };
+    if (status === 'deployment') {
+      ctx.result.deployment = await step(ctx, 'deployment', (client, owner, repo) => recordDeployment(client, { ...target, owner, repo }, undefined, ci.runUrl));
+    } else {
+      ctx.result.commitStatus = await step(ctx, 'commit-status', (client, owner, repo) =>
+        recordCommitStatus(client, { ...target, owner, repo }, 'failure', ci.runUrl, 'Preview environment failed to deploy'),
+      );
+    }
+  }
+  ctx.result.summary = appendJobSummary(failedSummary(preview, error), options.summaryPath);
   return ctx.result;
 }

@@ -29,3 +29,19 @@ export function parseUpResult(text: string, source: string): UpResult {
   }
   throw errors.invalidInput(`${source} holds no URL table`, 'pass what `prevu up --json` printed');
 }
+
+const cliErrorSchema = z.object({ error: z.object({ message: z.string(), fix: z.string().optional() }) });
+
+/** The one-line error a failed `prevu ... --json` printed (`{"error": {message, fix}}`), if any. */
+export function parseCliError(text: string): string | undefined {
+  for (const line of text.split('\n').reverse()) {
+    if (!line.trim().startsWith('{')) continue;
+    try {
+      const parsed = cliErrorSchema.safeParse(JSON.parse(line));
+      if (parsed.success) return parsed.data.error.fix ? `${parsed.data.error.message}: ${parsed.data.error.fix}` : parsed.data.error.message;
+    } catch {
+      // not JSON: keep looking
+    }
+  }
+  return undefined;
+}

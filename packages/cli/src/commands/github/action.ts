@@ -1,8 +1,8 @@
 import { ciEnvId, detectCi } from '@prevu/core/ci/detect';
 import { errors } from '@prevu/core/errors';
 import { actionOutputs, materializeProfile, planAction, readActionInputs, writeStepOutputs } from '@prevu/core/github/action';
-import { reportDown, reportUp, type ReportResult } from '@prevu/core/github/report';
-import { parseUpResult } from '@prevu/core/github/up-result';
+import { reportDown, reportFailure, reportUp, type ReportResult } from '@prevu/core/github/report';
+import { parseCliError, parseUpResult } from '@prevu/core/github/up-result';
 import { normalizeEnvId } from '@prevu/core/names';
 import { PrevuCommand } from '../../base.js';
 import { runPrevu, warningLine } from '../../github/run-prevu.js';
@@ -21,11 +21,17 @@ defaults to pr-<number>. A GitHub reporting failure is a warning unless strict i
     const wanted = inputs.id ? normalizeEnvId(inputs.id) : ciEnvId(ci);
     const plan = planAction(inputs, wanted, materializeProfile(inputs));
     const run = await runPrevu(this.config.root, plan.argv);
+    const token = inputs['github-token'] || process.env.GITHUB_TOKEN;
     if (run.code !== 0) {
-      // The CLI already printed its one-line error; keep its exit code (1 user, 2 environment, 130).
+      // The PR shows the failure too (its comment and deployment); the step keeps the CLI's exit
+      // code (1 user, 2 environment, 130), whose one-line error is already in the log.
+      if (inputs.command === 'up' && plan.envId && run.code !== 130) {
+        const error = parseCliError(run.stdout) ?? `prevu up exited with code ${run.code}`;
+        const failed = await reportFailure(error, { ci, token, envId: plan.envId, ...plan.report, strict: false });
+        for (const warning of failed.warnings) process.stderr.write(`${warningLine(warning)}\n`);
+      }
       this.exit(run.code);
     }
-    const token = inputs['github-token'] || process.env.GITHUB_TOKEN;
     let urls: ReturnType<typeof parseUpResult>['urls'] = [];
     let envId = plan.envId;
     if (inputs.command === 'up') {
