@@ -61,6 +61,10 @@ describe('action inputs', () => {
     expect(store.read('ci2').driver).toBe('local');
 
     expect(materializeProfile(readActionInputs({ INPUT_COMMAND: 'up' }), store)).toBeUndefined();
+    // The name of a profile the runner already has.
+    expect(materializeProfile(readActionInputs({ INPUT_COMMAND: 'up', INPUT_PROFILE: 'ci2' }), store)).toBe('ci2');
+    expect(() => materializeProfile(readActionInputs({ INPUT_COMMAND: 'up', INPUT_PROFILE: 'ci2', INPUT_DRIVER: 'ssh' }), store)).toThrow(/exists on this runner/);
+    expect(() => materializeProfile(readActionInputs({ INPUT_COMMAND: 'up', INPUT_PROFILE: 'nosuch' }), store)).toThrow(/neither a profile \(JSON or YAML\) nor the path of one/);
     expect(() => materializeProfile(readActionInputs({ INPUT_COMMAND: 'up', INPUT_PROFILE: JSON.stringify(profile) }), store)).toThrow(/profile "ci" needs its account key/);
     expect(() => materializeProfile(readActionInputs({ INPUT_COMMAND: 'up', INPUT_PROFILE: '{"name":"x"}', INPUT_ACCOUNT_KEY: pair.private }), store)).toThrow(/the profile input is invalid \(version:/);
     expect(() => materializeProfile(readActionInputs({ INPUT_COMMAND: 'up', INPUT_PROFILE: JSON.stringify(profile), INPUT_ACCOUNT_KEY: 'not a key' }), store)).toThrow(/account-key input is not an unencrypted OpenSSH private key/);

@@ -123,6 +123,15 @@ describe('GitHub reporting', () => {
     expect(noDeploy.warnings).toEqual([expect.stringMatching(/^GitHub denied creating the deployment: the token lacks `deployments: write`/)]);
   });
 
+  it('outside a pull request (a push run) there is no comment, only the deployment and the summary', async () => {
+    const calls = gh.calls.length;
+    const push = await reportUp(urls, { ci: { ...ci(1), prNumber: undefined }, envId: 'shop-main', token: 'full', summaryPath: join(dir, 'push.md') });
+    expect(push.warnings).toEqual([]);
+    expect(push.comment).toBeUndefined();
+    expect(gh.calls.slice(calls).map((c) => `${c.method} ${c.path.replace(/\d+/g, 'N')}`)).toEqual(['POST /repos/acme/shop/deployments', 'POST /repos/acme/shop/deployments/N/statuses']);
+    expect(readFileSync(join(dir, 'push.md'), 'utf8')).toContain('shop-main');
+  });
+
   it('commit status mode links the main URL from the commit', async () => {
     const result = await reportUp(urls, { ci: ci(15), envId: 'pr-15', token: 'no-pr', comment: false, status: 'commit' });
     expect(result.warnings).toEqual([]);

@@ -97,13 +97,19 @@ function publicKeyOf(privateKey: string): string {
 
 /**
  * Writes the profile from the `profile` input (profile.json contents, JSON or YAML, or a path to
- * it) and the account key into the profile store, and returns its name. Without a `profile`
+ * it) and the account key into the profile store, and returns its name; the name of a profile
+ * that already exists on the runner is used as it is. Without a `profile`
  * input the default profile is used (driver `local`, embedded tunnel server).
  */
 export function materializeProfile(inputs: ActionInputs, store = new ProfileStore()): string | undefined {
   if (!inputs.profile) {
     if (inputs['account-key']) throw errors.invalidInput('the account-key input needs a profile input to go with', 'pass the profile (its profile.json contents or a path) as `profile`');
     return undefined;
+  }
+  // A self-hosted runner may keep its profiles: a bare name of an existing one is used as it is.
+  if (store.exists(inputs.profile) && !existsSync(inputs.profile)) {
+    if (inputs.driver || inputs['account-key']) throw errors.invalidInput(`profile "${inputs.profile}" exists on this runner, so driver and account-key cannot change it`, 'pass the profile contents instead of its name, or drop driver/account-key');
+    return inputs.profile;
   }
   const text = existsSync(inputs.profile) ? readFileSync(inputs.profile, 'utf8') : inputs.profile;
   let data: unknown;
