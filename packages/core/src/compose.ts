@@ -149,7 +149,8 @@ export function rewritePaths(model: ComposeModel, mapping: Map<string, string>):
   const map = (path: string | undefined) => (path === undefined ? path : (mapping.get(path) ?? path));
   const copy = structuredClone(model);
   for (const service of Object.values(copy.services)) {
-    if (service.build?.context) service.build.context = map(service.build.context)!;
+    // Build contexts stay local: the compose CLI reads them on this side and streams them to the
+    // engine (DOCKER_HOST); a path on the machine would be "not found" here.
     for (const v of service.volumes ?? []) if (v.type === 'bind') v.source = map(v.source);
   }
   for (const ref of [...Object.values(copy.secrets ?? {}), ...Object.values(copy.configs ?? {})]) {

@@ -172,7 +172,7 @@ export function upSteps(): Step<UpContext>[] {
       async run(ctx, report) {
         const { session, loaded } = ctx;
         const agentDir = agentPackageDir();
-        const paths = [...uploadPaths(loaded.model, ctx.selected()), agentDir, session.key.privateKeyFile];
+        const paths = [...uploadPaths(loaded.model, ctx.selected()), session.key.privateKeyFile];
         const uploaded = await ctx.machine.upload({ paths }, session.signal);
         if (uploaded.filesSent || uploaded.filesUnchanged) report(`${uploaded.filesSent} sent, ${uploaded.filesUnchanged} unchanged`);
         const states = ctx.states;
@@ -194,7 +194,8 @@ export function upSteps(): Step<UpContext>[] {
           accountId: session.key.accountId,
           base: parseBaseUrl(ctx.baseUrl),
           agent: {
-            buildContext: uploaded.mapping.get(agentDir) ?? agentDir,
+            // read here by the compose CLI and streamed to the engine, like every build context
+            buildContext: agentDir,
             image: agentImage(),
             tunnelServer: ctx.endpoint.agentAddress,
             ...(ctx.endpoint.hostKey ? { tunnelHostKey: fingerprint(ctx.endpoint.hostKey) } : {}),

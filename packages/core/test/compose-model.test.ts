@@ -65,7 +65,7 @@ describe('compose model (docker compose config --format json)', () => {
       [join(dir, 'data'), '/srv/prevu/env/data'],
     ]);
     const rewritten = rewritePaths(model, mapping);
-    expect(rewritten.services.api!.build!.context).toBe('/srv/prevu/env/api');
+    expect(rewritten.services.api!.build!.context).toBe(join(dir, 'api')); // compose streams it from here
     expect(rewritten.services.api!.volumes!.map((v) => v.source)).toEqual(['/srv/prevu/env/data', '/var/run/docker.sock']);
     expect(model.services.api!.build!.context).toBe(join(dir, 'api')); // the original is untouched
     expect(isIdentity(mapping)).toBe(false);

@@ -3,7 +3,7 @@
 // here), so the "remote" Docker is this machine's Docker. It stands in for the ssh driver's host
 // and for a Lightsail instance.
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -36,6 +36,8 @@ export interface Sshd {
   hostPublicKey: string;
   hostKeyFingerprint: string;
   dir: string;
+  /** Allows one more public key (sshd reads authorized_keys at each login: no restart). */
+  authorize(publicKey: string): void;
   /** Restarts on the same address and port, with a fresh host key when asked (a "rebuilt" host). */
   restart(options?: { newHostKey?: boolean }): Promise<void>;
   stop(): Promise<void>;
@@ -65,7 +67,8 @@ export async function startSshd(kit: Kit, options: SshdOptions = {}): Promise<Ss
     authorized = readFileSync(`${file}.pub`, 'utf8').trim();
     client = { privateKey: readFileSync(file, 'utf8'), privateKeyPath: file, publicKey: authorized };
   }
-  writeFileSync(join(dir, 'authorized_keys'), `${authorized}\n`, { mode: 0o600 });
+  const authorizedKeys = join(dir, 'authorized_keys');
+  writeFileSync(authorizedKeys, `${authorized}\n`, { mode: 0o600 });
   const config = join(dir, 'sshd_config');
   writeFileSync(
     config,
@@ -74,7 +77,7 @@ export async function startSshd(kit: Kit, options: SshdOptions = {}): Promise<Ss
       `ListenAddress ${host}:${port}`,
       `HostKey ${hostKey}`,
       `PidFile ${join(dir, 'sshd.pid')}`,
-      `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+      `AuthorizedKeysFile ${authorizedKeys}`,
       'PubkeyAuthentication yes',
       'PasswordAuthentication no',
       'KbdInteractiveAuthentication no',
@@ -99,6 +102,7 @@ export async function startSshd(kit: Kit, options: SshdOptions = {}): Promise<Ss
     hostPublicKey: '',
     hostKeyFingerprint: '',
     dir,
+    authorize: (publicKey) => appendFileSync(authorizedKeys, `${publicKey.trim()}\n`),
     async restart({ newHostKey = false } = {}) {
       await proc?.stop();
       if (newHostKey) await keygen(hostKey, 'prevu-test-host');

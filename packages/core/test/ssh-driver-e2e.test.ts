@@ -1,0 +1,122 @@
+// `prevu up` end to end over the ssh driver: the real CLI, a real OpenSSH server on loopback (the
+// test kit's sshd), the host's Docker reached only through the socket forwarded over SSH, the
+// embedded tunnel server. The host is this machine, so `up` runs in a mount namespace where the
+// host's env dir is an empty tmpfs: the CLI cannot read the uploaded copies, as on a real remote.
+import { execFile } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { docker, freePorts, httpGet, runId, startSshd, useKit, waitFor, type Sshd } from '@prevu/test-kit';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CLI, cliHome, HELLO, type CliHome, type CliResult } from '../../cli/test/cli.js';
+
+const kit = useKit();
+let cli: CliHome;
+let sshd: Sshd;
+let remoteBase: string;
+let hello: string;
+let urls: string[];
+
+const urlsOf = (table: string) => [...table.matchAll(/https?:\/\/\S+/g)].map((m) => m[0]).sort();
+const containersOf = async (project: string) => (await docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`])).trim().split('\n').filter(Boolean);
+
+/** `prevu <args>` where the host's env dirs are hidden from the CLI (a private mount namespace). */
+function upElsewhere(args: string[]): Promise<CliResult> {
+  return new Promise((done) => {
+    execFile(
+      'unshare',
+      ['--mount', 'sh', '-c', 'mount -t tmpfs prevu-hidden "$1" && shift && exec "$@"', 'sh', remoteBase, 'node', CLI, ...args],
+      { cwd: hello, env: { ...process.env, ...cli.env }, maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+beforeAll(async () => {
+  const [http, ssh, management] = await freePorts(3);
+  const name = `prevu-ts-${runId}-${process.pid}`;
+  cli = cliHome(kit, {
+    PREVU_EMBEDDED_NAME: name,
+    PREVU_EMBEDDED_NETWORK: `${name}-net`,
+    PREVU_EMBEDDED_HTTP_PORT: String(http),
+    PREVU_EMBEDDED_SSH_PORT: String(ssh),
+    PREVU_EMBEDDED_MANAGEMENT_PORT: String(management),
+  });
+  // registered first, so it runs last: after the env's `down`
+  kit.defer('embedded tunnel server', async () => {
+    const r = await cli.run(['server', 'stop', '--purge']);
+    if (r.code !== 0) throw new Error(`prevu server stop: ${r.stderr}`);
+  });
+  sshd = await startSshd(kit);
+  const work = mkdtempSync(join(tmpdir(), 'prevu-ssh-e2e-'));
+  kit.defer(`dir ${work}`, () => rmSync(work, { recursive: true, force: true }));
+  remoteBase = join(work, 'remote-envs');
+  mkdirSync(remoteBase);
+  hello = join(work, 'hello');
+  cpSync(HELLO, hello, { recursive: true });
+  await new Promise((done) => execFile('git', ['init', '-q', '-b', 'main'], { cwd: hello }, done));
+
+  const init = await cli.run(['init', '--name', 'box', '--driver', 'ssh', '--set', `host=${sshd.user}@${sshd.host}:${sshd.port}`, '--set', `baseDir=${remoteBase}`, '--json']);
+  expect(init.code, init.stderr).toBe(0);
+  // The account key logs in to the host (its public half in authorized_keys, as a user would add it).
+  sshd.authorize((JSON.parse(init.stdout) as { publicKey: string }).publicKey);
+});
+
+describe('prevu up over the ssh driver', () => {
+  it('up: files uploaded to the env dir on the host, every URL answers 200 through the tunnel server', async () => {
+    kit.defer('prevu down hello-main', () => cli.run(['down', '--id', 'hello-main'], { cwd: hello }));
+    const up = await upElsewhere(['up']);
+    expect(up.code, up.stderr).toBe(0);
+    const tail = up.stdout.trim().split('\n').slice(-3);
+    expect(tail[0]).toMatch(/^SERVICE\s+PORT\s+URL\s+HEALTH$/);
+    urls = urlsOf(tail.join('\n'));
+    expect(urls).toHaveLength(2);
+    for (const url of urls) expect((await httpGet(url)).status, url).toBe(200);
+    expect((await httpGet(urls.find((u) => u.includes('//web-'))!)).body).toBe(readFileSync(join(hello, 'web', 'index.html'), 'utf8'));
+
+    const files = join(remoteBase, 'hello-main', 'files');
+    expect(readFileSync(join(files, hello, 'web', 'index.html'), 'utf8')).toBe(readFileSync(join(hello, 'web', 'index.html'), 'utf8'));
+    // The bind mount of the running web container is the uploaded copy.
+    const [web] = await containersOf('prevu-hello-main').then((ids) => Promise.all(ids.map((id) => docker(['inspect', '--format', '{{.Config.Labels}} {{json .Mounts}}', id]))).then((all) => all.filter((i) => i.includes('service:web'))));
+    expect(web).toContain(join(files, hello, 'web'));
+    // The host key was recorded on first use, in the profile.
+    expect(readFileSync(join(cli.env.XDG_CONFIG_HOME!, 'prevu', 'profiles', 'box', 'known_hosts'), 'utf8')).toContain(sshd.hostPublicKey);
+
+    const again = await upElsewhere(['up', '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    expect((JSON.parse(again.stdout.trim().split('\n').at(-1)!) as { urls: { url: string }[] }).urls.map((u) => u.url).sort()).toEqual(urls);
+  });
+
+  it('urls --json gives the same URLs; logs web shows its lines', async () => {
+    const listed = await cli.run(['urls', '--json'], { cwd: hello });
+    expect(listed.code, listed.stderr).toBe(0);
+    expect((JSON.parse(listed.stdout) as { urls: { url: string }[] }).urls.map((u) => u.url).sort()).toEqual(urls);
+    const logs = await cli.run(['logs', 'web'], { cwd: hello });
+    expect(logs.code, logs.stderr).toBe(0);
+    expect(logs.stdout).toMatch(/web: serving \/www on port 80/);
+  });
+
+  it('down removes the containers and the env dir on the host; URLs stop answering', async () => {
+    const down = await cli.run(['down'], { cwd: hello });
+    expect(down.code, down.stderr).toBe(0);
+    expect(await containersOf('prevu-hello-main')).toEqual([]);
+    expect(existsSync(join(remoteBase, 'hello-main'))).toBe(false);
+    // The tunnel server answers a recently gone hostname with its "tunnel gone" page (502), an unknown one with 404.
+    for (const url of urls) {
+      const res = await waitFor(`${url} to be gone`, async () => {
+        const r = await httpGet(url);
+        return r.status === 404 || r.status === 502 ? r : undefined;
+      });
+      expect(res.body).toMatch(/Tunnel gone|No tunnel for this address/);
+    }
+  });
+
+  it('a host whose key changed is refused in one line with exit code 1', async () => {
+    await sshd.restart({ newHostKey: true });
+    const up = await upElsewhere(['up']);
+    expect(up.code).toBe(1);
+    const lines = up.stderr.split('\n').filter((l) => l.trim() && !l.startsWith('›'));
+    expect(lines).toEqual([expect.stringContaining(`the SSH host key of ${sshd.user}@${sshd.host}:${sshd.port} does not match the one recorded: if the host was rebuilt, remove its line from the profile known_hosts and retry`)]);
+    expect(await containersOf('prevu-hello-main')).toEqual([]);
+  });
+});
