@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import ssh2 from 'ssh2';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startSshd, useKit, type Sshd } from '@prevu/test-kit';
+import { freePort, startSshd, useKit, waitFor, type Sshd } from '@prevu/test-kit';
 import { createSshDriver, type SshDriver, type SshSettingsInput } from '../src/drivers/ssh.js';
 import { isPrevuError, type PrevuError } from '../src/errors.js';
 
@@ -122,6 +122,7 @@ describe('docker through the forwarded socket', () => {
     });
     const compose = (args: string[]) =>
       run('docker', ['compose', '-p', project.name, '--project-directory', project.dir, '-f', join(project.dir, 'compose.yaml'), '-f', join(project.dir, '.prevu-test-labels.json'), ...args], { env, maxBuffer: 16 << 20 });
+    const started = String(Math.floor(Date.now() / 1000) - 1);
     await compose(['up', '-d', '--build', '--wait']);
     const { stdout: ps } = await compose(['ps', '--format', '{{.Service}} {{.Health}}']);
     expect(ps.trim()).toBe('web healthy');
@@ -129,6 +130,13 @@ describe('docker through the forwarded socket', () => {
     expect(logs).toContain('prevu-ssh-ready');
     const { stdout: page } = await compose(['exec', '-T', 'web', 'cat', '/www/index.html']);
     expect(page).toBe('hello over ssh\n');
+    // Streams stay open through the socket: logs -f sees a line written after it started.
+    const follow = await kit.start({ command: 'docker', args: ['compose', '-p', project.name, 'logs', '-f', '--no-log-prefix', 'web'], env: endpoint.env, cwd: project.dir, readyLine: /prevu-ssh-ready/ });
+    await compose(['exec', '-T', 'web', 'sh', '-c', 'echo followed-line > /proc/1/fd/1']);
+    await waitFor('the followed line', async () => (follow.output().includes('followed-line') ? true : undefined));
+    await follow.stop();
+    const { stdout: events } = await run('docker', ['events', '--since', started, '--until', String(Math.ceil(Date.now() / 1000) + 1), '--filter', `label=com.docker.compose.project=${project.name}`, '--format', '{{.Action}}'], { env });
+    expect(events.split('\n')).toContain('start');
     await compose(['down', '--timeout', '1']);
     const { stdout: after } = await compose(['ps', '-aq']);
     expect(after.trim()).toBe('');
@@ -213,6 +221,22 @@ describe('envs on the host', () => {
   it('refuses an env id that is not normalized (it becomes a path on the host)', async () => {
     const error = await failure(driver().remove('../etc'));
     expect(error.code).toBe('PREVU_INVALID_INPUT');
+  });
+});
+
+describe('a dropped connection', () => {
+  it('is made again on next use; an open docker endpoint keeps working', async () => {
+    const d = driver();
+    const machine = await d.ensureMachine('first');
+    const endpoint = await machine.docker();
+    kit.defer('docker endpoint', () => endpoint.close());
+    const first = await d.connection();
+    first.end();
+    await new Promise((resolve) => first.once('close', resolve));
+    const { stdout } = await run('docker', ['version', '--format', '{{.Server.Version}}'], { env: { ...process.env, ...endpoint.env } });
+    expect(stdout.trim()).toMatch(/^\d+\.\d+/);
+    expect(await d.connection()).not.toBe(first);
+    expect(await d.findMachine('first')).toBeDefined();
   });
 });
 
