@@ -132,6 +132,19 @@ describe('GitHub reporting', () => {
     expect(readFileSync(join(dir, 'push.md'), 'utf8')).toContain('shop-main');
   });
 
+  it('retries a request that is safe to repeat after a 502, never a POST (no second comment)', async () => {
+    gh.failNext('GET', /\/issues\/21\/comments$/, 502, 2);
+    const listed = await reportUp(urls, { ci: ci(21), envId: 'pr-21', token: 'full', status: 'none' });
+    expect(listed.warnings).toEqual([]);
+    expect(listed.comment?.action).toBe('created');
+    expect(gh.callsTo('GET', /\/issues\/21\/comments$/).map((c) => c.status)).toEqual([502, 502, 200]);
+
+    gh.failNext('POST', /\/issues\/22\/comments$/, 502, 1);
+    const posted = await reportUp(urls, { ci: ci(22), envId: 'pr-22', token: 'full', status: 'none' });
+    expect(posted.warnings).toEqual([expect.stringMatching(/^GitHub answered 502 while writing the pull request comment \(Server Error\)/)]);
+    expect(gh.callsTo('POST', /\/issues\/22\/comments$/)).toHaveLength(1);
+  });
+
   it('commit status mode links the main URL from the commit', async () => {
     const result = await reportUp(urls, { ci: ci(15), envId: 'pr-15', token: 'no-pr', comment: false, status: 'commit' });
     expect(result.warnings).toEqual([]);

@@ -115,6 +115,13 @@ export class GithubStandIn {
     for (const body of bodies) this.addComment(repo, issue, body, 'someone-else');
   }
 
+  private faults: { method: string; path: RegExp; status: number; remaining: number }[] = [];
+
+  /** The next `count` calls matching answer `status` (GitHub's 5xx body), as GitHub sometimes does. */
+  failNext(method: string, path: RegExp, status = 502, count = 1): void {
+    this.faults.push({ method, path, status, remaining: count });
+  }
+
   callsTo(method: string, pathPattern: RegExp): GithubCall[] {
     return this.calls.filter((c) => c.method === method && pathPattern.test(c.path));
   }
@@ -348,6 +355,11 @@ export class GithubStandIn {
         } catch {
           throw new HttpError(400, 'Problems parsing JSON', DOCS);
         }
+      }
+      const fault = this.faults.find((f) => f.remaining > 0 && f.method === method && f.path.test(url.pathname));
+      if (fault) {
+        fault.remaining--;
+        throw new HttpError(fault.status, 'Server Error', DOCS);
       }
       const auth = /^(?:token|bearer)\s+(\S+)$/i.exec(req.headers.authorization ?? '');
       const granted = auth ? this.options.tokens[auth[1]!] : undefined;
