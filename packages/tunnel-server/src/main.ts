@@ -68,7 +68,7 @@ try {
     keepaliveSeconds: config.sshKeepaliveSeconds,
   });
   servers.push(ssh);
-  ports.ssh = await listen(ssh as unknown as Server, config.sshPort, 'SSH');
+  ports.ssh = await listen(ssh, config.sshPort, 'SSH');
   const management = createManagementServer(metrics);
   servers.push(management);
   ports.management = await listen(management, config.managementPort, 'management');

@@ -1,11 +1,13 @@
 // The SSH listener: modern algorithms only, keep-alives, no Nagle, then per connection:
 // authenticate (auth.ts), register forwards (forwards.ts), answer exec (exec.ts).
+import { createServer, type Server } from 'node:net';
 import ssh2, { type Connection } from 'ssh2';
 import type { Logger } from 'pino';
 import type { Registry } from '../registry.js';
 import type { Metrics } from '../metrics.js';
 import { authenticate, type Identity } from './auth.js';
 import { SshConnection } from './connection.js';
+import { autoCork } from './cork.js';
 import { disconnect, DisconnectReason } from './disconnect.js';
 import { handleForwardRequest } from './forwards.js';
 import { handleSession, type PublicUrls } from './exec.js';
@@ -31,7 +33,8 @@ export const ALGORITHMS = {
   compress: ['none'],
 } as const;
 
-export function createSshServer(options: SshServerOptions): ssh2.Server {
+/** The TCP listener for SSH; each socket is handed to ssh2 with Nagle off and writes coalesced per tick. */
+export function createSshServer(options: SshServerOptions): Server {
   const { registry, metrics, log } = options;
   const server = new ssh2.Server(
     {
@@ -78,5 +81,8 @@ export function createSshServer(options: SshServerOptions): ssh2.Server {
     });
   }
 
-  return server;
+  return createServer({ noDelay: true }, (socket) => {
+    autoCork(socket);
+    server.injectSocket(socket);
+  }).on('close', () => server.close());
 }
