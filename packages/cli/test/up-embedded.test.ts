@@ -81,27 +81,36 @@ describe('prevu up on the embedded default', () => {
     expect((JSON.parse(ls.stdout) as { envs: { envId: string; status: string }[] }).envs).toEqual([expect.objectContaining({ envId: `${project}-main`, status: 'up' })]);
   });
 
-  it('a second branch comes up beside it with its own envId, URLs and compose project (--json events)', async () => {
+  it('a second branch comes up beside it with its own envId, URLs and compose project (`up --json web`: a subset)', async () => {
     const feature = helloCopy('feature/login');
     kit.defer(`prevu down ${project}-feature-login`, () => cli.run(['down'], { cwd: feature }));
-    const up = await cli.run(['up', '--json'], { cwd: feature });
+    const up = await cli.run(['up', '--json', 'web'], { cwd: feature });
     expect(up.code, up.stderr).toBe(0);
     const lines = up.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    const result = lines.at(-1) as { envId: string; project: string; urls: { url: string }[] };
+    const result = lines.at(-1) as { envId: string; project: string; urls: { service: string; url: string }[] };
     const types = lines.slice(0, -1).map((e) => e.type);
-    expect(types[0]).toBe('build_registered');
-    expect(types).toEqual(expect.arrayContaining(['image_built', 'container_allocated', 'starting', 'healthy', 'url_assigned']));
+    expect(types).toEqual(expect.arrayContaining(['container_allocated', 'starting', 'healthy', 'url_assigned']));
     expect(types.at(-1)).toBe('url_assigned');
     expect(result.envId).toBe(`${project}-feature-login`);
     expect(result.project).toBe(`prevu-${project}-feature-login`);
-    const urls = result.urls.map((u) => u.url).sort();
-    expect(urls.filter((u) => mainUrls.includes(u))).toEqual([]);
-    for (const url of [...urls, ...mainUrls]) expect((await httpGet(url)).status, url).toBe(200);
+    // only the chosen service gets a URL; compose still starts what it depends on
+    expect(result.urls.map((u) => u.service)).toEqual(['web']);
+    expect(mainUrls).not.toContain(result.urls[0]!.url);
+    for (const url of [result.urls[0]!.url, ...mainUrls]) expect((await httpGet(url)).status, url).toBe(200);
     expect(await containersOf(`prevu-${project}-feature-login`)).toHaveLength(3);
     expect(await containersOf(`prevu-${project}-main`)).toHaveLength(3);
     const down = await cli.run(['down'], { cwd: feature });
     expect(down.code, down.stderr).toBe(0);
     expect(await containersOf(`prevu-${project}-main`)).toHaveLength(3); // the other branch is untouched
+  });
+
+  it('--json events of a full up start with build_registered and image_built', async () => {
+    const events = await cli.run(['up', '--json', '--id', `${project}-events`], { cwd: main });
+    kit.defer('prevu down events', () => cli.run(['down', '--id', `${project}-events`], { cwd: main }));
+    expect(events.code, events.stderr).toBe(0);
+    const types = events.stdout.trim().split('\n').slice(0, -1).map((l) => (JSON.parse(l) as { type: string }).type);
+    expect(types.slice(0, 2)).toEqual(['build_registered', 'image_built']);
+    expect((await cli.run(['down', '--id', `${project}-events`], { cwd: main })).code).toBe(0);
   });
 
   it('down removes the containers and the URLs stop answering; a second down says it is unknown', async () => {
@@ -132,7 +141,7 @@ describe('prevu up on the embedded default', () => {
     expect(await proc.exited).toBe(130);
     expect(proc.output()).toContain(`interrupted: env ${ctrlc} may be half-made: \`prevu ls\` lists it, \`prevu down --id ${ctrlc}\` removes it`);
     const ls = await cli.run(['ls', '--json']);
-    expect((JSON.parse(ls.stdout) as { envs: { envId: string; status: string }[] }).envs).toEqual([expect.objectContaining({ envId: ctrlc, status: 'interrupted' })]);
+    expect((JSON.parse(ls.stdout) as { envs: { envId: string; status: string }[] }).envs.find((e) => e.envId === ctrlc)).toMatchObject({ status: 'interrupted' });
     const down = await cli.run(['down', '--id', ctrlc], { cwd: dir });
     expect(down.code, down.stderr).toBe(0);
     expect(await containersOf(`prevu-${ctrlc}`)).toEqual([]);

@@ -224,8 +224,10 @@ export function upSteps(): Step<UpContext>[] {
       title: 'Build images',
       async run(ctx, report) {
         const build = ctx.options.build !== false;
-        const targets = build ? [...(ctx.selected() ?? []), ...(ctx.selected() ? [AGENT_SERVICE] : [])] : [AGENT_SERVICE];
-        const built = Object.entries(ctx.loaded.model.services).filter(([n, s]) => s.build && (!ctx.selected() || ctx.selected()!.includes(n))).map(([n]) => n);
+        const selected = ctx.selected();
+        // a subset also needs the images of what it depends on; --no-build still builds the agent
+        const targets = !build ? [AGENT_SERVICE] : selected ? ['--with-dependencies', ...selected, AGENT_SERVICE] : [];
+        const built = Object.entries(ctx.loaded.model.services).filter(([n, s]) => s.build && (!selected || selected.includes(n))).map(([n]) => n);
         await compose(ctx, ['build', ...targets], report);
         if (build) for (const name of built) ctx.emit('image_built', name);
       },
