@@ -52,7 +52,16 @@ export class Agent {
       tunnels: () => this.tunnels(),
       health: () => {
         const { rss, heapUsed } = process.memoryUsage();
-        return { ok: true, connected: this.tunnel.isConnected, envId: config.envId, services: this.env.services.size, rssBytes: rss, heapUsedBytes: heapUsed };
+        return {
+          ok: true,
+          connected: this.tunnel.isConnected,
+          replaced: this.tunnel.replaced,
+          ...(this.tunnel.lastError ? { lastError: this.tunnel.lastError } : {}),
+          envId: config.envId,
+          services: this.env.services.size,
+          rssBytes: rss,
+          heapUsedBytes: heapUsed,
+        };
       },
       logs: async (service, tail) => {
         const entry = this.env.services.get(service);

@@ -16,7 +16,7 @@ export interface TunnelRow {
 export interface ApiSource {
   events: EventLog;
   tunnels(): TunnelRow[];
-  health(): { ok: boolean; connected: boolean; envId: string; services: number; rssBytes: number; heapUsedBytes: number };
+  health(): { ok: boolean; connected: boolean; replaced: boolean; lastError?: string; envId: string; services: number; rssBytes: number; heapUsedBytes: number };
   /** Last lines of a service's newest container; undefined when the service is unknown. */
   logs(service: string, tail: number): Promise<string[] | undefined>;
 }

@@ -29,9 +29,12 @@ export interface ServiceEntry {
   containers: Map<string, ContainerState>;
   /** Set when the crash-loop guard stopped the service. */
   crashLoop?: { exitCode: number };
-  /** Times of restarts (a start after a die) inside the crash window. */
+  /** Times of restarts (a start after a crash) inside the crash window. */
   restarts: number[];
-  diedAt?: number;
+  /** The last die was a crash: not preceded by a kill from docker (stop, restart, kill). */
+  crashed: boolean;
+  /** Containers docker was asked to kill (their next die is not a crash). */
+  killing: Set<string>;
   unhealthyReported: boolean;
   /** A setting of the service the agent could not use (bad label). */
   problem?: string;
@@ -125,7 +128,7 @@ export class Environment {
   private entry(service: string): ServiceEntry {
     let entry = this.services.get(service);
     if (!entry) {
-      entry = { service, ports: [], healthchecked: false, containers: new Map(), restarts: [], unhealthyReported: false };
+      entry = { service, ports: [], healthchecked: false, containers: new Map(), restarts: [], crashed: false, killing: new Set(), unhealthyReported: false };
       this.services.set(service, entry);
     }
     return entry;
@@ -164,8 +167,13 @@ export class Environment {
     const action = e.Action;
     const now = this.now();
 
+    if (action === 'kill') {
+      entry.killing.add(id);
+      return;
+    }
     if (action === 'start') {
-      if (entry.diedAt !== undefined && !entry.crashLoop) entry.restarts.push(now);
+      if (entry.crashed && !entry.crashLoop) entry.restarts.push(now);
+      entry.crashed = false;
       entry.restarts = entry.restarts.filter((t) => now - t <= CRASH_WINDOW_MS);
       delete entry.crashLoop;
       entry.unhealthyReported = false;
@@ -177,7 +185,8 @@ export class Environment {
       if (entry.restarts.length >= CRASH_RESTARTS) void this.crashLoop(entry, id);
     } else if (action === 'die') {
       const exitCode = Number(e.Actor.Attributes.exitCode ?? 0);
-      entry.diedAt = now;
+      // `docker restart`/`stop` kill first; a process that exits on its own (or is OOM-killed) crashed.
+      entry.crashed = !entry.killing.delete(id);
       if (container) {
         container.running = false;
         container.exitCode = exitCode;

@@ -44,6 +44,9 @@ export interface TunnelClientOptions {
   onChannel(forward: Forward, channel: Duplex): void;
 }
 
+/** How the tunnel server's disconnect message starts when a newer connection took over. */
+export const TAKEOVER = 'prevu-takeover:';
+
 export const BACKOFF_BASE_MS = 200;
 export const BACKOFF_CAP_MS = 5000;
 
@@ -74,6 +77,8 @@ export class TunnelClient extends EventEmitter {
   private helloTimer: NodeJS.Timeout | undefined;
   hello: Hello | undefined;
   lastError: string | undefined;
+  /** Set when the server handed this env's forwards to a newer connection of the same key. */
+  replaced = false;
 
   constructor(private readonly options: TunnelClientOptions) {
     super();
@@ -130,6 +135,13 @@ export class TunnelClient extends EventEmitter {
     });
     client.on('error', (error: Error & { level?: string }) => {
       this.lastError = error.message;
+      if (error.message.startsWith(TAKEOVER)) {
+        // Another agent (or `ssh -R`) with the same key and env took over: reconnecting would
+        // take the names back and the two would flap. Stay down until restarted.
+        this.replaced = true;
+        log.error({ reason: error.message }, 'replaced by a newer connection of the same key and env; not reconnecting');
+        return;
+      }
       log.warn({ err: error.message, level: error.level }, 'tunnel connection error');
     });
     client.on('close', () => {
@@ -176,7 +188,7 @@ export class TunnelClient extends EventEmitter {
   }
 
   private scheduleReconnect(): void {
-    if (this.closed || this.reconnectTimer) return;
+    if (this.closed || this.replaced || this.reconnectTimer) return;
     const delay = backoffDelay(this.attempt++);
     this.options.log.info({ delayMs: delay, attempt: this.attempt }, 'reconnecting to the tunnel server');
     this.reconnectTimer = setTimeout(() => {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { utils } from 'ssh2';
+import { Client, utils } from 'ssh2';
 import { request } from 'undici';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -304,6 +304,14 @@ describe('compose tunnel agent', () => {
     expect(statuses.map((s) => s.status).filter((s) => s !== 200 && s !== 503)).toEqual([]);
   });
 
+  it('does not take restarts asked of docker for a crash loop', async () => {
+    for (let i = 0; i < 3; i++) await docker(['restart', '-t', '0', `${project}-web-1`]);
+    const web = rows.find((r) => r.service === 'web')!;
+    await waitFor('web to serve after three restarts', async () => ((await viaTunnel(web.hostname!)).status === 200 ? true : undefined), 20_000);
+    expect((await tunnels()).find((r) => r.service === 'web')?.state).toBe('ready');
+    expect(wsEvents.filter((e) => e.type === 'crash_loop').map((e) => e.service)).toEqual(['crash']);
+  });
+
   it('comes back after kill -9 of the agent (restart policy) and rebuilds its state from docker', async () => {
     const pid = Number((await docker(['inspect', '-f', '{{.State.Pid}}', `${project}-prevu-agent-1`])).trim());
     const killed = Date.now();
@@ -341,10 +349,38 @@ describe('compose tunnel agent', () => {
     }
     expect(list.length + 1).toBe(10); // + its own private API tunnel
     const pid = (await docker(['inspect', '-f', '{{.State.Pid}}', `${project}-prevu-agent-1`])).trim();
-    const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+    const rssMb = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+    const afterLoad = rssMb();
     const health = JSON.parse((await httpGet(`${await apiBase()}/healthz`)).body) as { heapUsedBytes: number; connected: boolean };
     expect(health.connected).toBe(true);
-    console.log(`agent RSS with ${list.length + 1} tunnels: ${(rssKb / 1024).toFixed(1)} MB (V8 heap used ${(health.heapUsedBytes / 1048576).toFixed(1)} MB)`);
+    await sleep(5000);
+    const settled = rssMb();
+    console.log(`agent RSS with ${list.length + 1} tunnels: ${afterLoad.toFixed(1)} MB right after ${20 * ready(list).length} requests, ${settled.toFixed(1)} MB 5 s later (V8 heap used ${(health.heapUsedBytes / 1048576).toFixed(1)} MB)`);
+    const rssKb = settled * 1024;
     expect(rssKb).toBeGreaterThan(0);
+  });
+
+  // Last: it leaves the agent disconnected on purpose.
+  it('steps aside, without reconnecting, when a newer connection of the same key and env takes over', async () => {
+    const other = new Client();
+    kit.defer('second ssh client', () => other.end());
+    await new Promise<void>((resolve, reject) => {
+      other.once('ready', () => resolve());
+      other.once('error', reject);
+      other.connect({ host: '127.0.0.1', port: sshPort, username: envId, privateKey: key.private, strictVendor: false });
+    });
+    // The server closes the older connection once every one of its forwards is taken.
+    const count = (service: string) => rows.filter((r) => r.service === service).length;
+    for (const r of rows) {
+      const name = count(r.service) === 1 ? r.service : `${r.service}-${r.port}`;
+      await new Promise<void>((resolve, reject) => other.forwardIn(name, r.port, (error) => (error ? reject(error) : resolve())));
+    }
+    await new Promise<void>((resolve, reject) => other.openssh_forwardInStreamLocal('/prevu-agent#access=private', (error) => (error ? reject(error) : resolve())));
+    const health = async () => JSON.parse((await httpGet(`${await apiBase()}/healthz`)).body) as { connected: boolean; replaced: boolean; lastError?: string };
+    const after = await waitFor('the agent to be replaced', async () => ((await health()).replaced ? health() : undefined), 10_000);
+    expect(after.connected).toBe(false);
+    expect(after.lastError).toMatch(/^prevu-takeover:/);
+    await sleep(3000); // longer than the first backoff steps: it must not have come back
+    expect((await health()).connected).toBe(false);
   });
 });
