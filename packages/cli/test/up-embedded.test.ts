@@ -104,15 +104,6 @@ describe('prevu up on the embedded default', () => {
     expect(await containersOf(`prevu-${project}-main`)).toHaveLength(3); // the other branch is untouched
   });
 
-  it('--json events of a full up start with build_registered and image_built', async () => {
-    const events = await cli.run(['up', '--json', '--id', `${project}-events`], { cwd: main });
-    kit.defer('prevu down events', () => cli.run(['down', '--id', `${project}-events`], { cwd: main }));
-    expect(events.code, events.stderr).toBe(0);
-    const types = events.stdout.trim().split('\n').slice(0, -1).map((l) => (JSON.parse(l) as { type: string }).type);
-    expect(types.slice(0, 2)).toEqual(['build_registered', 'image_built']);
-    expect((await cli.run(['down', '--id', `${project}-events`], { cwd: main })).code).toBe(0);
-  });
-
   it('down removes the containers and the URLs stop answering; a second down says it is unknown', async () => {
     const down = await cli.run(['down'], { cwd: main });
     expect(down.code, down.stderr).toBe(0);
@@ -130,6 +121,23 @@ describe('prevu up on the embedded default', () => {
     const again = await cli.run(['down'], { cwd: main });
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(new RegExp(`no environment "${project}-main"`));
+  });
+
+  it('--json events of a full up start with build_registered; up again is idempotent; purge removes every env', async () => {
+    const id = `${project}-events`;
+    kit.defer('prevu down events', () => cli.run(['down', '--id', id], { cwd: main }));
+    const first = await cli.run(['up', '--json', '--id', id], { cwd: main });
+    expect(first.code, first.stderr).toBe(0);
+    const lines = first.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type?: string; urls?: { url: string }[] });
+    expect(lines.slice(0, 2).map((e) => e.type)).toEqual(['build_registered', 'image_built']);
+    const again = await cli.run(['up', '--json', '--id', id], { cwd: main });
+    expect(again.code, again.stderr).toBe(0);
+    const urls = (text: string) => (JSON.parse(text.trim().split('\n').at(-1)!) as { urls: { url: string }[] }).urls.map((u) => u.url);
+    expect(urls(again.stdout)).toEqual(urls(first.stdout));
+    const purge = await cli.run(['purge', '--json']);
+    expect(purge.code, purge.stderr).toBe(0);
+    expect((JSON.parse(purge.stdout) as { removed: { envId: string }[] }).removed.map((r) => r.envId)).toEqual([id]);
+    expect(await containersOf(`prevu-${id}`)).toEqual([]);
   });
 
   it('Ctrl-C during up exits 130 and leaves the env listed; down removes it', async () => {
