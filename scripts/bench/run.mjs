@@ -156,12 +156,13 @@ const manyRss = rss(many.child.pid);
 
 const f = (n, d = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : 'n/a');
 const ratio = (a, b) => `${f(a / b, 2)}x`;
+const added = (ms) => `${ms >= 0 ? '+' : ''}${f(ms, 3)} ms`;
 const d = results.direct;
 const rows = [
   ['req/s, 1 conn', (r) => f(r.one.rps), (r) => ratio(r.one.rps, d.one.rps)],
   ['req/s, 20 conns', (r) => f(r.twenty.rps), (r) => ratio(r.twenty.rps, d.twenty.rps)],
-  ['p50 latency, 1 conn (ms)', (r) => f(r.one.p50, 3), (r) => `+${f(r.one.p50 - d.one.p50, 3)} ms`],
-  ['p99 latency, 1 conn (ms)', (r) => f(r.one.p99, 3), (r) => `+${f(r.one.p99 - d.one.p99, 3)} ms`],
+  ['p50 latency, 1 conn (ms)', (r) => f(r.one.p50, 3), (r) => added(r.one.p50 - d.one.p50)],
+  ['p99 latency, 1 conn (ms)', (r) => f(r.one.p99, 3), (r) => added(r.one.p99 - d.one.p99)],
   ['p50 latency, 20 conns (ms)', (r) => f(r.twenty.p50, 3), (r) => ratio(r.twenty.p50, d.twenty.p50)],
   ['10 MiB body, 1 conn (MB/s)', (r) => f(r.big.mbps), (r) => ratio(r.big.mbps, d.big.mbps)],
 ];

@@ -1,5 +1,6 @@
 // A tunnel client the way the agent is built: one ssh2 connection, `tcpip-forward web-80`, each
-// forwarded channel piped to the backend with Nagle off on both sockets.
+// forwarded channel piped to the backend with Nagle off on both sockets, and the SSH socket's
+// writes coalesced per event-loop poll phase (the server does the same: ssh/cork.ts).
 // Usage: node ssh2-client.mjs <sshPort> <keyFile> <backendPort> [forwardCount]
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
@@ -25,4 +26,19 @@ client.on('ready', () => {
       if (--left === 0) process.stdout.write('ready\n');
     });
 });
-client.connect({ host: '127.0.0.1', port: Number(sshPort), username: 'bench', privateKey: readFileSync(keyFile), keepaliveInterval: 15_000 });
+const sock = net.connect(Number(sshPort), '127.0.0.1');
+sock.setNoDelay(true);
+const write = sock.write.bind(sock);
+let corked = false;
+sock.write = (...args) => {
+  if (!corked) {
+    corked = true;
+    sock.cork();
+    setImmediate(() => {
+      corked = false;
+      sock.uncork();
+    });
+  }
+  return write(...args);
+};
+client.connect({ sock, username: 'bench', privateKey: readFileSync(keyFile), keepaliveInterval: 15_000 });
