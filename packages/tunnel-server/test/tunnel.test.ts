@@ -104,6 +104,36 @@ describe('the proxy over ssh2 forwards', () => {
     ws.close();
   });
 
+  it('keeps checking requests after an upgrade the service refused', async () => {
+    // A raw backend that answers every head with 200 and the head it saw (never 101).
+    const raw = net.createServer((socket) => {
+      let seen = '';
+      socket.on('data', (d: Buffer) => {
+        seen += d.toString('latin1');
+        for (let end = seen.indexOf('\r\n\r\n'); end >= 0; end = seen.indexOf('\r\n\r\n')) {
+          const head = seen.slice(0, end);
+          seen = seen.slice(end + 4);
+          socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${Buffer.byteLength(head)}\r\n\r\n${head}`);
+        }
+      });
+    });
+    await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
+    kit.defer('raw backend', () => new Promise((r) => raw.close(r)));
+    await ssh2Tunnel(kit, { sshPort: server.ports.ssh, envId: env, account: alice, target: (raw.address() as net.AddressInfo).port, forwards: [{ kind: 'tcpip', name: 'raw' }] });
+    const host = hostOf(alice, env, 'raw');
+    const socket = net.connect(proxy(), '127.0.0.1');
+    socket.write(`GET /ws HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`);
+    let text = '';
+    socket.on('data', (d: Buffer) => (text += d.toString()));
+    await waitFor('the refused upgrade', async () => (text.includes('GET /ws') ? true : undefined));
+    socket.write(`GET /next HTTP/1.1\r\nHost: ${host}\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n`);
+    await waitFor('the next answer', async () => (text.includes('GET /next') ? true : undefined));
+    socket.destroy();
+    const second = text.slice(text.indexOf('GET /next'));
+    expect(second).toContain('X-Forwarded-For: 127.0.0.1');
+    expect(second).not.toContain('6.6.6.6');
+  });
+
   it('passes SSE through unbuffered: the first event arrives while the stream is open', async () => {
     let ended = false;
     const first = await new Promise<string>((resolve, reject) => {

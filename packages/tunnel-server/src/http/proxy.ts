@@ -2,7 +2,8 @@
 // X-Forwarded-* on every request), request bodies are followed only to find the next head, and the
 // response direction is spliced byte for byte from one SSH channel that stays bound to this client
 // connection for as long as it keeps asking the same tunnel: 20 keep-alive requests, one channel.
-// A WebSocket (or any upgrade) becomes a plain splice both ways after its head.
+// An upgrade (WebSocket) holds the client's further bytes until the service answers: a 101 turns
+// the connection into a plain splice both ways, anything else resumes request parsing.
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { hostFromHeader } from '@prevu/core/names';
@@ -31,6 +32,8 @@ export class ProxyConnection {
   private state: State = 'head';
   private buf: Buffer | null = null;
   private busy = false;
+  /** An upgrade request was sent and its answer has not started yet. */
+  private held = false;
   private clientEnded = false;
   private bodyLeft = 0;
   private framer: ChunkedFramer | null = null;
@@ -68,7 +71,7 @@ export class ProxyConnection {
 
   private onData(chunk: Buffer): void {
     if (this.state === 'closed') return;
-    if (this.state === 'raw' && !this.busy && !this.buf) return this.send(chunk);
+    if (this.state === 'raw' && !this.busy && !this.held && !this.buf) return this.send(chunk);
     this.buf = this.buf ? Buffer.concat([this.buf, chunk]) : chunk;
     this.pump();
   }
@@ -76,7 +79,7 @@ export class ProxyConnection {
   /** Consumes buffered bytes until it needs more, or waits on something async. */
   private pump(): void {
     try {
-      while (this.buf && !this.busy && this.state !== 'closed') {
+      while (this.buf && !this.busy && !this.held && this.state !== 'closed') {
         const buf = this.buf;
         if (this.state === 'head') {
           let start = 0;
@@ -147,7 +150,7 @@ export class ProxyConnection {
       .finally(() => {
         this.busy = false;
         if (this.state === 'closed') return;
-        if (!this.waitingDrain) this.socket.resume();
+        if (!this.waitingDrain && !this.held) this.socket.resume();
         this.pump();
       });
   }
@@ -177,8 +180,16 @@ export class ProxyConnection {
     this.channel = channel;
     this.tunnel = tunnel;
     let answered = false;
+    let status = '';
     channel.on('data', (chunk: Buffer) => {
       answered = true;
+      if (this.held) {
+        status += chunk.toString('latin1', 0, 12);
+        if (status.length >= 12 || status.includes('\n')) {
+          this.release(/^HTTP\/1\.[01] 101/.test(status));
+          status = '';
+        }
+      }
       if (!this.socket.write(chunk)) {
         channel.pause();
         this.socket.once('drain', () => channel.resume());
@@ -228,9 +239,9 @@ export class ProxyConnection {
     const port = /:(\d+)$/.exec(forwardedHost)?.[1] ?? (this.scheme === 'https' ? '443' : '80');
     headers.push(['X-Forwarded-For', this.clientAddress], ['X-Forwarded-Proto', this.scheme], ['X-Forwarded-Host', forwardedHost], ['X-Forwarded-Port', port]);
     this.send(serializeHead(head, headers));
-    if (head.upgrade) {
-      this.state = 'raw';
-      this.socket.setTimeout(0); // a quiet WebSocket is still alive; TCP and SSH keep-alives watch the peers
+    if (head.upgrade && head.body.kind === 'none') {
+      this.held = true;
+      this.socket.pause();
     } else if (head.body.kind === 'length') {
       this.state = 'body';
       this.bodyLeft = head.body.length;
@@ -238,6 +249,17 @@ export class ProxyConnection {
       this.state = 'chunked';
       this.framer = new ChunkedFramer();
     }
+  }
+
+  /** The answer to an upgrade request has started: splice on 101, else keep parsing requests. */
+  private release(upgraded: boolean): void {
+    this.held = false;
+    if (upgraded) {
+      this.state = 'raw';
+      this.socket.setTimeout(0); // a quiet WebSocket is still alive; TCP and SSH keep-alives watch the peers
+    }
+    if (!this.waitingDrain && !this.busy) this.socket.resume();
+    setImmediate(() => this.pump());
   }
 
   private send(data: Buffer): void {
@@ -248,13 +270,13 @@ export class ProxyConnection {
       this.socket.pause();
       channel.once('drain', () => {
         this.waitingDrain = false;
-        if (!this.busy && this.state !== 'closed') this.socket.resume();
+        if (!this.busy && !this.held && this.state !== 'closed') this.socket.resume();
       });
     }
   }
 
   private maybeEnd(): void {
-    if (!this.clientEnded || this.busy || this.buf || this.state === 'closed') return;
+    if (!this.clientEnded || this.busy || this.held || this.buf || this.state === 'closed') return;
     this.clientEnded = false; // act once: half-close the channel (responses still flow back), or close
     if (this.channel) this.channel.end();
     else this.socket.end();
