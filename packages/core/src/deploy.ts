@@ -90,7 +90,7 @@ export async function connectTunnelServer(session: Session, envId: string, repor
     endpoint = { address: ts.address, agentAddress: ts.agentAddress ?? ts.address, ...(ts.hostKey ? { hostKey: ts.hostKey } : {}), externalNetworks: [] };
   }
   report(`hello ${endpoint.address}`);
-  const hello = await tunnelHello({ address: endpoint.address, privateKey: session.key.privateKey, envId, ...(endpoint.hostKey ? { hostKey: endpoint.hostKey } : {}) });
+  const hello = await tunnelHello({ address: endpoint.address, privateKey: session.key.privateKey, envId, recordedIn: join(session.store.profileDir(session.profile.name), 'profile.json'), ...(endpoint.hostKey ? { hostKey: endpoint.hostKey } : {}) });
   if (ts.type === 'remote' && !ts.hostKey) {
     // first contact: record the server's key, later connections (and the agent) check it
     session.store.write({ ...session.profile, tunnelServer: { ...ts, hostKey: hello.hostKey } });
@@ -528,10 +528,7 @@ export async function logs(session: Session, envId: string, options: { service?:
     }
     const args = ['compose', '--ansi', 'never', '-p', project, 'logs', '--no-color', ...(options.follow ? ['-f'] : []), ...(options.tail ? ['--tail', String(options.tail)] : []), ...(options.service ? [options.service] : [])];
     // compose clears each log line with an ANSI sequence even without a terminal
-    const result = await dockerExec(args, { env, cwd: neutralDir(), onStdout: (chunk) => options.onOutput(stripVTControlCharacters(chunk)), ...(session.signal ? { signal: session.signal } : {}) }).catch((error: unknown) => {
-      if (error instanceof InterruptedError) return { code: 0, stderr: '', stdout: '' };
-      throw error;
-    });
+    const result = await dockerExec(args, { env, cwd: neutralDir(), onStdout: (chunk) => options.onOutput(stripVTControlCharacters(chunk)), ...(session.signal ? { signal: session.signal } : {}) });
     if (result.code !== 0) throw errors.invalidInput(`docker compose logs failed (${result.stderr.trim().split('\n').pop()})`, 'check `prevu status`');
   });
 }

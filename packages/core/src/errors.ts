@@ -64,6 +64,10 @@ export const errors = {
     `the SSH host key of ${host} does not match the one recorded`,
     'if the host was rebuilt, remove its line from the profile known_hosts and retry',
   ]),
+  tunnelHostKeyMismatch: define('PREVU_HOST_KEY_MISMATCH', 'user', (address: string, profileFile: string) => [
+    `the SSH host key of the tunnel server ${address} does not match the one recorded`,
+    `if the server was rebuilt, delete tunnelServer.hostKey from ${profileFile} and retry`,
+  ]),
   sshUnreachable: define('PREVU_SSH_UNREACHABLE', 'environment', (target: string, detail: string) => [
     `cannot reach SSH at ${target} (${detail})`,
     'check the host and port, and that sshd runs there and is reachable from here',

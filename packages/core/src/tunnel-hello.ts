@@ -23,6 +23,8 @@ export interface HelloOptions {
   envId: string;
   /** The host key recorded for this server (`ssh-ed25519 AAAA...`); when set it must match. */
   hostKey?: string;
+  /** The file the recorded key lives in, named in the host-key error. */
+  recordedIn: string;
   timeoutMs?: number;
 }
 
@@ -59,7 +61,7 @@ export function tunnelHello(options: HelloOptions): Promise<Hello & { hostKey: s
       if (error.level === 'client-authentication') {
         fail(new PrevuError('PREVU_TUNNEL_AUTH', `the tunnel server at ${options.address} refused the account key`, 'ask its operator to allow the key in `prevu profile ls`, or use another profile', 'user'));
       } else if (/host denied|verification failed|host key/i.test(error.message) && seenKey) {
-        fail(errors.hostKeyMismatch(options.address));
+        fail(errors.tunnelHostKeyMismatch(options.address, options.recordedIn));
       } else {
         fail(errors.tunnelServerUnreachable(options.address, error.code ?? error.message));
       }
