@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
-import { Client } from 'ssh2';
+import Client from 'ssh2/lib/client.js';
 import type { Logger } from 'pino';
 
 export interface Forward {
