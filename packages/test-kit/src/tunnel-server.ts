@@ -18,16 +18,18 @@ export interface TunnelServer {
   stateDir: string;
   /** --dev-tls: the CA certificate a client must trust. */
   caPath?: string;
+  /** `SHA256:...` fingerprint of the server's SSH host key (from the ready line). */
+  hostKey: string;
   /** Current value of a Prometheus counter or gauge (sum over labels). */
   metric(name: string): Promise<number>;
 }
 
 export async function startTunnelServer(
   kit: Pick<Kit, 'start'>,
-  options: { baseDomain?: string; devTls?: boolean; args?: string[]; env?: NodeJS.ProcessEnv } = {},
+  options: { baseDomain?: string; devTls?: boolean; stateDir?: string; args?: string[]; env?: NodeJS.ProcessEnv } = {},
 ): Promise<TunnelServer> {
   const [ssh, http, management, https] = await freePorts(4);
-  const stateDir = mkdtempSync(join(tmpdir(), 'prevu-tunnel-state-'));
+  const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), 'prevu-tunnel-state-'));
   const baseDomain = options.baseDomain ?? 'localhost';
   const args = [
     tunnelServerMain,
@@ -42,12 +44,13 @@ export async function startTunnelServer(
   ];
   const proc = await kit.start({ command: process.execPath, args, env: options.env ?? {}, readyLine: /"msg":"ready"/ });
   const ready = proc.output().split('\n').find((l) => l.includes('"msg":"ready"'))!;
-  const caPath = (JSON.parse(ready) as { devCa?: string }).devCa;
+  const { devCa: caPath, hostKey } = JSON.parse(ready) as { devCa?: string; hostKey: string };
   return {
     proc,
     ports: { ssh: ssh!, http: http!, management: management!, ...(options.devTls ? { https: https! } : {}) },
     baseDomain,
     stateDir,
+    hostKey,
     ...(caPath ? { caPath } : {}),
     async metric(name) {
       const res = await request(`http://127.0.0.1:${management}/metrics`);

@@ -55,8 +55,9 @@ try {
   }
   // URLs name the ports actually bound (port 0 asks the kernel for one).
   const urls = publicUrls({ ...config, httpPort: ports.http!, httpsPort: ports.https ?? config.httpsPort });
+  const hostKey = loadHostKey(config.stateDir);
   const ssh = createSshServer({
-    hostKey: loadHostKey(config.stateDir),
+    hostKey: hostKey.privateKey,
     ...(config.authorizedKeys ? { allowList: loadAuthorizedKeys(config.authorizedKeys) } : {}),
     registry,
     metrics,
@@ -72,7 +73,7 @@ try {
   const management = createManagementServer(metrics);
   servers.push(management);
   ports.management = await listen(management, config.managementPort, 'management');
-  log.info({ ports, baseUrl: urls.baseUrl, mode: config.authorizedKeys ? 'allow-list' : 'open', ...(tls?.caPath ? { devCa: tls.caPath } : {}) }, 'ready');
+  log.info({ ports, baseUrl: urls.baseUrl, hostKey: hostKey.fingerprint, mode: config.authorizedKeys ? 'allow-list' : 'open', ...(tls?.caPath ? { devCa: tls.caPath } : {}) }, 'ready');
 
   const stop = (signal: string) => {
     log.info({ signal }, 'stopping');

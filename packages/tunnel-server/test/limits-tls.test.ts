@@ -1,6 +1,7 @@
 // Limits (per connection, per account, header size), allow-list mode, config errors, and TLS with
 // --dev-tls on a real-looking base domain, verified by a client that trusts only the generated CA.
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import net from 'node:net';
@@ -47,7 +48,30 @@ describe('limits', () => {
   });
 });
 
-describe('SSH algorithms', () => {
+describe('SSH algorithms and host key', () => {
+  it('keeps its ed25519 host key across restarts and shows the same one to clients', async () => {
+    const first = await startTunnelServer(kit);
+    const account = makeAccount();
+    const seen = await new Promise<string>((resolve, reject) => {
+      const client = new ssh2.Client();
+      client.on('ready', () => client.end()).on('error', reject);
+      client.connect({
+        host: '127.0.0.1',
+        port: first.ports.ssh,
+        username: 'env',
+        privateKey: account.privateKey,
+        hostVerifier: (key: Buffer) => {
+          resolve(`SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`);
+          return true;
+        },
+      });
+    });
+    expect(seen).toBe(first.hostKey);
+    await first.proc.stop();
+    const second = await startTunnelServer(kit, { stateDir: first.stateDir });
+    expect(second.hostKey).toBe(first.hostKey);
+  });
+
   it('refuses clients that only offer legacy key exchange, ciphers or host keys', async () => {
     const server = await startTunnelServer(kit);
     const account = makeAccount();
