@@ -79,6 +79,17 @@ describe('prevu up on the embedded default', () => {
 
     const ls = await cli.run(['ls', '--json']);
     expect((JSON.parse(ls.stdout) as { envs: { envId: string; status: string }[] }).envs).toEqual([expect.objectContaining({ envId: `${project}-main`, status: 'up' })]);
+
+    const status = JSON.parse((await cli.run(['status', '--json'], { cwd: main })).stdout) as { agent: string; services: { service: string; state: string; health: string }[]; urls: { url: string }[]; events: { type: string }[] };
+    expect(status.agent).toBe('connected');
+    expect(status.services).toEqual(expect.arrayContaining([{ service: 'api', state: 'running', health: 'healthy' }, expect.objectContaining({ service: 'web', state: 'running' })]));
+    expect(status.urls.map((u) => u.url).sort()).toEqual(mainUrls);
+    expect(status.events.map((e) => e.type)).toContain('url_assigned');
+
+    // `up` started the embedded server: a container with a restart policy
+    const server = JSON.parse((await cli.run(['server', 'status', '--json'])).stdout) as { running: boolean; settings: { container: string; httpPort: number } };
+    expect(server).toMatchObject({ running: true, settings: { container: cli.env.PREVU_EMBEDDED_NAME, httpPort: Number(cli.env.PREVU_EMBEDDED_HTTP_PORT) } });
+    expect((await docker(['inspect', '-f', '{{.HostConfig.RestartPolicy.Name}}', server.settings.container])).trim()).toBe('unless-stopped');
   });
 
   it('a second branch comes up beside it with its own envId, URLs and compose project (`up --json web`: a subset)', async () => {
