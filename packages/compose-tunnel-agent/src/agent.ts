@@ -64,9 +64,14 @@ export class Agent {
         };
       },
       logs: async (service, tail) => {
-        const entry = this.env.services.get(service);
-        const id = entry && [...entry.containers.keys()].at(-1);
+        const id = this.newestContainer(service);
         return id ? this.docker.logs(id, tail) : undefined;
+      },
+      followLogs: async (service, tail, onText, signal) => {
+        const id = this.newestContainer(service);
+        if (!id) return false;
+        await this.docker.followLogs(id, tail, onText, signal);
+        return true;
       },
     });
   }
@@ -122,6 +127,11 @@ export class Agent {
     }
     this.forwards = forwards;
     this.tunnel.setForwards(forwards);
+  }
+
+  private newestContainer(service: string): string | undefined {
+    const entry = this.env.services.get(service);
+    return entry && [...entry.containers.keys()].at(-1);
   }
 
   tunnels(): TunnelRow[] {

@@ -19,6 +19,8 @@ export interface ApiSource {
   health(): { ok: boolean; connected: boolean; replaced: boolean; lastError?: string; envId: string; services: number; rssBytes: number; heapUsedBytes: number };
   /** Last lines of a service's newest container; undefined when the service is unknown. */
   logs(service: string, tail: number): Promise<string[] | undefined>;
+  /** Streams the newest container's output until `signal` aborts; false when the service is unknown. */
+  followLogs(service: string, tail: number, onText: (text: string) => void, signal: AbortSignal): Promise<boolean>;
 }
 
 const MAX_TAIL = 10_000;
@@ -66,6 +68,7 @@ async function route(source: ApiSource, req: IncomingMessage, res: ServerRespons
       return send(res, 400, { error: `tail must be a whole number from 1 to ${MAX_TAIL}` });
     }
     const service = decodeURIComponent(logs[1]!);
+    if (url.searchParams.get('follow') === '1') return followLogs(source, service, Number(tailParam), req, res);
     const lines = await source.logs(service, Number(tailParam));
     if (!lines) return send(res, 404, { error: `no service "${service}" in this environment` });
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
@@ -73,6 +76,26 @@ async function route(source: ApiSource, req: IncomingMessage, res: ServerRespons
     return;
   }
   send(res, 404, { error: `no route ${url.pathname}; try /tunnels, /events, /logs/<service>, /healthz` });
+}
+
+async function followLogs(source: ApiSource, service: string, tail: number, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const stop = new AbortController();
+  req.on('close', () => stop.abort());
+  let started = false;
+  const start = () => {
+    if (started) return;
+    started = true;
+    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
+    res.flushHeaders();
+  };
+  try {
+    const known = await source.followLogs(service, tail, (text) => (start(), res.write(text)), stop.signal);
+    if (!known) return send(res, 404, { error: `no service "${service}" in this environment` });
+    start();
+  } catch (error) {
+    if (!stop.signal.aborted && !started) throw error;
+  }
+  res.end();
 }
 
 /** Server-sent events: the history, then live events; a comment every 15 s keeps proxies open. */

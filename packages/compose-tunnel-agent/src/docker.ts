@@ -86,6 +86,17 @@ export class DockerApi {
     return splitLines(demux(raw)).slice(-tail);
   }
 
+  /** Streams new log output (after the last `tail` lines) as text until `signal` aborts or the container goes. */
+  async followLogs(id: string, tail: number, onText: (text: string) => void, signal: AbortSignal): Promise<void> {
+    const res = await this.request('GET', `/containers/${encodeURIComponent(id)}/logs?stdout=1&stderr=1&follow=1&tail=${tail}`, signal, false);
+    if ((res.statusCode ?? 0) >= 400) throw new DockerError(res.statusCode ?? 0, `logs ${id}: ${res.statusCode} ${(await readAll(res)).toString('utf8').trim()}`);
+    const frames = new FrameDecoder();
+    for await (const chunk of res) {
+      const text = frames.push(chunk as Buffer);
+      if (text) onText(text);
+    }
+  }
+
   /**
    * Follows container events of the project until `signal` aborts or the stream ends; `onOpen` runs
    * once the stream is subscribed (list after that, so nothing falls between), each parsed event
@@ -142,6 +153,36 @@ export function demux(raw: Buffer): string {
     offset += 8 + size;
   }
   return Buffer.concat(parts).toString('utf8');
+}
+
+/** `demux` for a stream: frames may span chunks; a TTY container's stream is not framed at all. */
+export class FrameDecoder {
+  private pending = Buffer.alloc(0);
+  private framed: boolean | undefined;
+
+  push(chunk: Buffer): string {
+    this.pending = Buffer.concat([this.pending, chunk]);
+    if (this.framed === undefined) {
+      if (this.pending.length < 8) return '';
+      const b = this.pending;
+      this.framed = b[0]! <= 2 && b[1] === 0 && b[2] === 0 && b[3] === 0;
+    }
+    if (!this.framed) {
+      const text = this.pending.toString('utf8');
+      this.pending = Buffer.alloc(0);
+      return text;
+    }
+    const parts: Buffer[] = [];
+    let offset = 0;
+    while (offset + 8 <= this.pending.length) {
+      const size = this.pending.readUInt32BE(offset + 4);
+      if (offset + 8 + size > this.pending.length) break;
+      parts.push(this.pending.subarray(offset + 8, offset + 8 + size));
+      offset += 8 + size;
+    }
+    this.pending = this.pending.subarray(offset);
+    return Buffer.concat(parts).toString('utf8');
+  }
 }
 
 function splitLines(text: string): string[] {

@@ -258,6 +258,24 @@ describe('compose tunnel agent', () => {
     expect(res.body).toContain('failing its healthcheck');
   });
 
+  it('serves a service\'s last log lines, and follows them', async () => {
+    const base = await apiBase();
+    const tail = await httpGet(`${base}/logs/flaky?tail=3`);
+    expect(tail.status).toBe(200);
+    expect(tail.body).toBe('flaky log line 23\nflaky log line 24\nflaky log line 25\n');
+    expect((await httpGet(`${base}/logs/nope`)).status).toBe(404);
+    expect((await httpGet(`${base}/logs/flaky?tail=0`)).status).toBe(400);
+    const follow = await request(`${base}/logs/flaky?tail=2&follow=1`, { signal: AbortSignal.timeout(10_000) });
+    expect(follow.statusCode).toBe(200);
+    let text = '';
+    for await (const chunk of follow.body) {
+      text += String(chunk);
+      if (text.split('\n').length > 2) break;
+    }
+    follow.body.destroy();
+    expect(text).toBe('flaky log line 24\nflaky log line 25\n');
+  });
+
   it('stops a crash-looping service, reports `crash_loop` with exit code 3, and its URL says so', async () => {
     const event = await waitFor('a crash_loop event on /events', async () => wsEvents.find((e) => e.type === 'crash_loop' && e.service === 'crash'), 60_000);
     expect(event.details.exitCode).toBe(3);

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { utils } from 'ssh2';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
-import { demux } from '../src/docker.js';
+import { demux, FrameDecoder } from '../src/docker.js';
 import { exposedPorts, hasHealthcheck } from '../src/services.js';
 import { BACKOFF_CAP_MS, backoffDelay, sha256Fingerprint } from '../src/tunnel-client.js';
 
@@ -80,6 +80,11 @@ describe('docker plumbing', () => {
     const frame = (stream: number, text: string) => Buffer.concat([Buffer.from([stream, 0, 0, 0]), Buffer.from([0, 0, 0, Buffer.byteLength(text)]), Buffer.from(text)]);
     expect(demux(Buffer.concat([frame(1, 'out line\n'), frame(2, 'err line\n')]))).toBe('out line\nerr line\n');
     expect(demux(Buffer.from('plain tty output\n'))).toBe('plain tty output\n');
+    // Streaming: frames split anywhere across chunks.
+    const stream = Buffer.concat([frame(1, 'first\n'), frame(2, 'second\n')]);
+    const decoder = new FrameDecoder();
+    const out = [stream.subarray(0, 3), stream.subarray(3, 10), stream.subarray(10, 17), stream.subarray(17)].map((c) => decoder.push(c)).join('');
+    expect(out).toBe('first\nsecond\n');
   });
 
   it('computes the OpenSSH SHA256 fingerprint of a host key', () => {
