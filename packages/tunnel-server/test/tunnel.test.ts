@@ -240,6 +240,19 @@ describe('private tunnels', () => {
     expect(header.headers.authorization).toBe('Basic dXNlcjpwYXNz');
   });
 
+  it('keeps a request body and a pipelined request in order while the token is checked', async () => {
+    const token = await signAccessToken({ privateKey: alice.privateKey });
+    const socket = net.connect(proxy(), '127.0.0.1');
+    const body = 'z'.repeat(5000);
+    socket.write(`POST /upload HTTP/1.1\r\nHost: ${host}\r\nX-Prevu-Token: ${token}\r\nContent-Length: ${body.length}\r\n\r\n${body}GET /echo?after HTTP/1.1\r\nHost: ${host}\r\nX-Prevu-Token: ${token}\r\n\r\n`);
+    let text = '';
+    socket.on('data', (d: Buffer) => (text += d.toString()));
+    await waitFor('both answers', async () => (text.includes('/echo?after') ? true : undefined));
+    socket.destroy();
+    expect(text.indexOf('{"bytes":5000}')).toBeGreaterThan(0);
+    expect(text.indexOf('{"bytes":5000}')).toBeLessThan(text.indexOf('/echo?after'));
+  });
+
   it('exchanges a token for an HttpOnly cookie at /_prevu/login, also good for WebSocket', async () => {
     const token = await signAccessToken({ privateKey: alice.privateKey });
     const login = await get(proxy(), host, `/_prevu/login?token=${token}&next=/echo`);

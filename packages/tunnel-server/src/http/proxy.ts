@@ -31,7 +31,8 @@ type State = 'head' | 'body' | 'chunked' | 'raw' | 'closed';
 export class ProxyConnection {
   private state: State = 'head';
   private buf: Buffer | null = null;
-  private busy = false;
+  /** Async steps in flight (token check, channel open, unbind); they nest, so count them. */
+  private pending = 0;
   /** An upgrade request was sent and its answer has not started yet. */
   private held = false;
   private clientEnded = false;
@@ -141,15 +142,19 @@ export class ProxyConnection {
     this.wait(decision.then((d) => (d.ok ? this.dispatch(head, tunnel, d.bearer) : this.respond(pages.unauthorized(host), head))));
   }
 
+  private get busy(): boolean {
+    return this.pending > 0;
+  }
+
   /** Pauses parsing (and reading) until the promise settles, then resumes. */
   private wait(work: Promise<unknown>): void {
-    this.busy = true;
+    this.pending++;
     this.socket.pause();
     work
       .catch((error: Error) => this.respond(pages.clientGone(this.tunnel?.service ?? 'service', error.message)))
       .finally(() => {
-        this.busy = false;
-        if (this.state === 'closed') return;
+        this.pending--;
+        if (this.busy || this.state === 'closed') return;
         if (!this.waitingDrain && !this.held) this.socket.resume();
         this.pump();
       });
