@@ -25,6 +25,8 @@ export interface SshServerOptions {
   keepaliveSeconds: number;
 }
 
+const LOGIN_GRACE_MS = 30_000;
+
 export const ALGORITHMS = {
   kex: ['curve25519-sha256', 'curve25519-sha256@libssh.org'],
   serverHostKey: ['ssh-ed25519'],
@@ -48,13 +50,15 @@ export function createSshServer(options: SshServerOptions): Server {
   );
 
   function onConnection(connection: Connection, ip: string) {
-    (connection as unknown as { setNoDelay(on: boolean): void }).setNoDelay(true); // missing from @types/ssh2
     let identity: Identity | undefined;
     let conn: SshConnection | undefined;
+    // Like sshd's LoginGraceTime: a connection that does not authenticate in time is dropped.
+    const grace = setTimeout(() => connection.end(), LOGIN_GRACE_MS);
     connection.on('authentication', (ctx) => {
       authenticate(ctx, options.allowList, (proven) => (identity = proven));
     });
     connection.on('ready', () => {
+      clearTimeout(grace);
       if (!identity) return connection.end();
       conn = new SshConnection(connection, identity, ip, registry, metrics, log);
       if (registry.connectionsOf(identity.accountId) >= options.maxConnectionsPerAccount) {
@@ -74,6 +78,7 @@ export function createSshServer(options: SshServerOptions): Server {
     });
     connection.on('error', (error) => log.debug({ err: error.message, ip }, 'ssh connection error'));
     connection.on('close', () => {
+      clearTimeout(grace);
       if (!conn) return;
       conn.close();
       metrics.sshConnections.dec();
