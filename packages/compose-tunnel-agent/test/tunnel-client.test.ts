@@ -1,0 +1,136 @@
+// The tunnel client and channel handling against the real tunnel server process, without Docker:
+// public and private forwards, the 503 pages, host-key pinning, and reconnect after a restart.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { utils } from 'ssh2';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signAccessToken } from '@prevu/core/access-token';
+import { freePort, httpGet, useKit, waitFor, type Proc } from '@prevu/test-kit';
+import { handleChannel } from '../src/forward.js';
+import type { Route } from '../src/state.js';
+import { TunnelClient, type Forward } from '../src/tunnel-client.js';
+
+const serverMain = join(dirname(fileURLToPath(import.meta.url)), '../../tunnel-server/dist/main.js');
+const kit = useKit();
+const log = pino({ level: 'silent' });
+const key = utils.generateKeyPairSync('ed25519');
+const envId = 'client-test';
+let sshPort: number;
+let httpPort: number;
+let managementPort: number;
+let stateDir: string;
+let server: Proc;
+let hostKey: string;
+let app: Server;
+let appPort: number;
+let closedPort: number;
+const clients: TunnelClient[] = [];
+
+async function startServer(): Promise<Proc> {
+  return kit.start({
+    command: process.execPath,
+    args: [serverMain, '--ssh-port', String(sshPort), '--http-port', String(httpPort), '--management-port', String(managementPort), '--base-domain', 'localhost', '--state-dir', stateDir, '--listen', '127.0.0.1'],
+    readyLine: /"msg":"ready"/,
+  });
+}
+
+const routes: Record<string, Route> = { web: { state: 'ready' }, secret: { state: 'ready' }, wait: { state: 'starting', reason: 'service wait is starting (waiting for its healthcheck to pass)' }, down: { state: 'ready' } };
+
+function client(forwards: Forward[], pin = hostKey): TunnelClient {
+  const c = new TunnelClient({
+    host: '127.0.0.1',
+    port: sshPort,
+    envId,
+    privateKey: key.private,
+    hostKey: pin,
+    log,
+    onChannel: (forward, channel) => handleChannel(channel, { host: '127.0.0.1', port: forward.service === 'down' ? closedPort : appPort }, routes[forward.service]!, log, forward.service),
+  });
+  c.setForwards(forwards);
+  c.start();
+  clients.push(c);
+  return c;
+}
+
+const get = (hostname: string, headers: Record<string, string> = {}) => httpGet(`http://127.0.0.1:${httpPort}/x`, { headers: { host: `${hostname}:${httpPort}`, ...headers } });
+
+beforeAll(async () => {
+  [sshPort, httpPort, managementPort, closedPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  stateDir = mkdtempSync(join(tmpdir(), 'prevu-agent-client-'));
+  server = await startServer();
+  hostKey = /"hostKey":"(SHA256:[^"]+)"/.exec(server.output())![1]!;
+  app = createServer((req, res) => res.end(`app ${req.url}`));
+  await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+  appPort = (app.address() as AddressInfo).port;
+});
+
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.close()));
+  app.close();
+});
+
+describe('tunnel client', () => {
+  let tunnel: TunnelClient;
+  const hostOf = (name: string) => tunnel.hello!.tunnels.find((t) => t.name === name)!.hostname;
+
+  it('forwards public and private names, and answers pages for services that are not ready', async () => {
+    tunnel = client([
+      { name: 'web', service: 'web', port: 80, private: false },
+      { name: 'secret', service: 'secret', port: 80, private: true },
+      { name: 'wait', service: 'wait', port: 80, private: false },
+      { name: 'down-8080', service: 'down', port: 8080, private: false },
+    ]);
+    await waitFor('hello with 4 tunnels', async () => (tunnel.hello?.tunnels.length === 4 ? true : undefined), 10_000);
+    expect(tunnel.hello!.tunnels.find((t) => t.name === 'secret')?.private).toBe(true);
+
+    const web = await get(hostOf('web'));
+    expect(web).toMatchObject({ status: 200, body: 'app /x' });
+
+    expect((await get(hostOf('secret'))).status).toBe(401);
+    const token = await signAccessToken({ privateKey: key.private, envId });
+    expect(await get(hostOf('secret'), { authorization: `Bearer ${token}` })).toMatchObject({ status: 200, body: 'app /x' });
+
+    const wait = await get(hostOf('wait'));
+    expect(wait.status).toBe(503);
+    expect(wait.headers['retry-after']).toBe('5');
+    expect(wait.headers['x-prevu-state']).toBe('starting');
+    expect(wait.body).toContain('waiting for its healthcheck');
+
+    const down = await get(hostOf('down-8080'));
+    expect(down.status).toBe(503);
+    expect(down.body).toContain(`not accepting connections on port ${closedPort} yet (ECONNREFUSED)`);
+  });
+
+  it('drops a forward that is no longer wanted', async () => {
+    const wait = hostOf('wait');
+    tunnel.setForwards([
+      { name: 'web', service: 'web', port: 80, private: false },
+      { name: 'secret', service: 'secret', port: 80, private: true },
+      { name: 'down-8080', service: 'down', port: 8080, private: false },
+    ]);
+    // The server, not the agent, answers for it now (its own "connecting" page while the env is up).
+    await waitFor('the dropped name to be answered by the server', async () => ((await get(wait)).headers['x-prevu-error'] ? true : undefined), 10_000);
+    expect((await get(hostOf('web'))).status).toBe(200);
+  });
+
+  it('comes back on its own after the server restarts, with the same hostnames', async () => {
+    const web = hostOf('web');
+    await server.stop();
+    await waitFor('the client to notice', async () => (tunnel.isConnected ? undefined : true), 10_000);
+    server = await startServer();
+    await waitFor('web to answer again', async () => ((await get(web)).status === 200 ? true : undefined), 10_000);
+  });
+
+  it('refuses a server whose host key is not the pinned one', async () => {
+    const wrong = client([{ name: 'other', service: 'web', port: 80, private: false }], `SHA256:${'A'.repeat(43)}`);
+    await waitFor('the handshake to fail', async () => (wrong.lastError ? true : undefined), 10_000);
+    expect(wrong.isConnected).toBe(false);
+    expect(wrong.lastError).toMatch(/verification failed/i);
+    await wrong.close();
+  });
+});
