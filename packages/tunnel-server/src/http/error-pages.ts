@@ -23,8 +23,8 @@ export const pages = {
   }),
   connecting: (host: string): Page => ({
     status: 503,
-    title: 'Environment connecting',
-    detail: `The environment behind ${host} is reconnecting and has not registered this service yet. This page retries on its own.`,
+    title: 'Service not available yet',
+    detail: `The environment behind ${host} is connected but does not serve this address right now: it is reconnecting, or the service is starting or not healthy yet. Retry in a moment.`,
     headers: { 'Retry-After': '2' },
   }),
   serviceRefused: (service: string, reason: string): Page => ({
