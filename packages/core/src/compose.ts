@@ -63,7 +63,10 @@ const DEFAULT_FILES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'do
 
 /** The `-f/--project-directory/--profile` arguments for a source, with absolute paths. */
 export function sourceArgs(source: ComposeSource): { args: string[]; files: string[] } {
-  const files = (source.files ?? []).map((f) => (isAbsolute(f) ? f : resolve(source.cwd, f)));
+  // COMPOSE_FILE names the files when -f does not, as it does for compose itself
+  const env = { ...process.env, ...source.env };
+  const given = source.files?.length ? source.files : (env.COMPOSE_FILE?.split(env.COMPOSE_PATH_SEPARATOR || ':').filter(Boolean) ?? []);
+  const files = given.map((f) => (isAbsolute(f) ? f : resolve(source.cwd, f)));
   const args: string[] = [];
   for (const f of files) args.push('-f', f);
   if (source.projectDirectory) args.push('--project-directory', resolve(source.cwd, source.projectDirectory));

@@ -72,6 +72,13 @@ describe('compose model (docker compose config --format json)', () => {
     expect(isIdentity(new Map([['/a', '/a']]))).toBe(true);
   });
 
+  it('COMPOSE_FILE names the files when -f does not', async () => {
+    const dir = project({ 'deploy/main.yaml': 'services:\n  web:\n    image: busybox:latest\n' });
+    const loaded = await loadComposeProject({ cwd: dir, env: { COMPOSE_FILE: 'deploy/main.yaml' } });
+    expect(loaded.files).toEqual([join(dir, 'deploy/main.yaml')]);
+    expect(loaded.args).toEqual(['-f', join(dir, 'deploy/main.yaml')]);
+  });
+
   it('prevu.expose picks ports or hides a service', () => {
     expect(exposedPorts({ expose: ['80', '443'], labels: { 'prevu.expose': 'false' } })).toEqual([]);
     expect(exposedPorts({ expose: ['80', '443', '9000'], labels: { 'prevu.expose': '443,80' } })).toEqual([80, 443]);
