@@ -160,7 +160,21 @@ export function upSteps(): Step<UpContext>[] {
     {
       title: (ctx) => `Prepare the machine (${ctx.session.profile.driver})`,
       async run(ctx, report) {
-        ctx.driver = await createDriver({ profile: ctx.session.profile, profileDir: ctx.session.store.profileDir(ctx.session.profile.name), key: ctx.session.key });
+        const { session, loaded } = ctx;
+        // Written before anything is made: from here on the env is listed (`ls`) and `down`
+        // removes it, whatever stops the rest (Ctrl-C, a crash, a failing build).
+        ctx.states.write({
+          envId: ctx.envId,
+          profile: session.profile.name,
+          driver: session.profile.driver,
+          project: ctx.project,
+          source: { name: loaded.model.name, dir: ctx.options.source.cwd, files: loaded.files, args: loaded.args },
+          ...(ctx.selected() ? { services: ctx.selected() } : {}),
+          accountId: session.key.accountId,
+          baseUrl: ctx.baseUrl,
+          status: 'deploying',
+        });
+        ctx.driver = await createDriver({ profile: session.profile, profileDir: session.store.profileDir(session.profile.name), key: session.key });
         ctx.machine = await ctx.driver.ensureMachine(ctx.envId, ctx.session.signal);
         ctx.dockerEndpoint = await ctx.machine.docker();
         const version = await checkDocker(ctx.dockerEnv());
@@ -176,18 +190,6 @@ export function upSteps(): Step<UpContext>[] {
         const uploaded = await ctx.machine.upload({ paths }, session.signal);
         if (uploaded.filesSent || uploaded.filesUnchanged) report(`${uploaded.filesSent} sent, ${uploaded.filesUnchanged} unchanged`);
         const states = ctx.states;
-        // Written before compose starts: from here on the env is listed and `down` removes it.
-        states.write({
-          envId: ctx.envId,
-          profile: session.profile.name,
-          driver: session.profile.driver,
-          project: ctx.project,
-          source: { name: loaded.model.name, dir: ctx.options.source.cwd, files: loaded.files, args: loaded.args },
-          ...(ctx.selected() ? { services: ctx.selected() } : {}),
-          accountId: session.key.accountId,
-          baseUrl: ctx.baseUrl,
-          status: 'deploying',
-        });
         const dir = states.dir(ctx.envId);
         const overlay = buildOverlay(loaded.model, {
           envId: ctx.envId,
