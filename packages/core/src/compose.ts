@@ -77,10 +77,12 @@ export function sourceArgs(source: ComposeSource): { args: string[]; files: stri
 /** Reads the project through `docker compose config --format json`. */
 export async function loadComposeProject(source: ComposeSource): Promise<LoadedProject> {
   const { args, files } = sourceArgs(source);
+  // without -f, compose looks in the project directory (given) or here
+  const lookIn = source.projectDirectory ? resolve(source.cwd, source.projectDirectory) : source.cwd;
   for (const f of files) if (!existsSync(f)) throw errors.noComposeFile(`${source.cwd} (${f} does not exist)`);
-  if (!files.length && !DEFAULT_FILES.some((f) => existsSync(resolve(source.cwd, f)))) {
+  if (!files.length && !DEFAULT_FILES.some((f) => existsSync(resolve(lookIn, f)))) {
     // compose also searches parent directories; prevu insists on the project being here or named.
-    throw errors.noComposeFile(source.cwd);
+    throw errors.noComposeFile(lookIn);
   }
   const result = await dockerExec(['compose', ...args, 'config', '--format', 'json'], { cwd: source.cwd, env: source.env });
   if (result.code !== 0) {
@@ -100,8 +102,16 @@ export async function loadComposeProject(source: ComposeSource): Promise<LoadedP
   if (!parsed.success) throw errors.invalidCompose(parsed.error.issues[0]?.message ?? 'unexpected model');
   const model = parsed.data;
   if (!Object.keys(model.services).length) throw errors.invalidCompose('it has no services');
-  const foundFiles = files.length ? files : DEFAULT_FILES.map((f) => resolve(source.cwd, f)).filter((f) => existsSync(f)).slice(0, 1);
+  const foundFiles = files.length ? files : defaultFiles(lookIn);
   return { model, files: foundFiles, args };
+}
+
+/** The file compose picks by default, and its override file (compose merges both without -f). */
+function defaultFiles(dir: string): string[] {
+  const main = DEFAULT_FILES.map((f) => resolve(dir, f)).find((f) => existsSync(f));
+  if (!main) return [];
+  const override = main.replace(/\.(ya?ml)$/, '.override.$1');
+  return existsSync(override) ? [main, override] : [main];
 }
 
 /**

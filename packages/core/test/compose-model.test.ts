@@ -72,6 +72,16 @@ describe('compose model (docker compose config --format json)', () => {
     expect(isIdentity(new Map([['/a', '/a']]))).toBe(true);
   });
 
+  it('without -f, the default file and its override are what `up` passes on; --project-directory is where they are', async () => {
+    const dir = project({
+      'app/compose.yaml': 'services:\n  web:\n    image: busybox:latest\n',
+      'app/compose.override.yaml': 'services:\n  web:\n    expose: ["8080"]\n',
+    });
+    const loaded = await loadComposeProject({ cwd: dir, projectDirectory: 'app' });
+    expect(loaded.files).toEqual([join(dir, 'app/compose.yaml'), join(dir, 'app/compose.override.yaml')]);
+    expect(exposedPorts(loaded.model.services.web!)).toEqual([8080]);
+  });
+
   it('COMPOSE_FILE names the files when -f does not', async () => {
     const dir = project({ 'deploy/main.yaml': 'services:\n  web:\n    image: busybox:latest\n' });
     const loaded = await loadComposeProject({ cwd: dir, env: { COMPOSE_FILE: 'deploy/main.yaml' } });
