@@ -58,7 +58,9 @@ export function installExitCleanup(): void {
   });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
-      runPendingSync();
+      // vitest ends idle fork workers with SIGTERM: sweeping then would remove the run-labeled
+      // resources another worker's file is still using. Only an interrupted scope sweeps.
+      if (pending.size) runPendingSync();
       process.exit(signal === 'SIGINT' ? 130 : 143);
     });
   }
