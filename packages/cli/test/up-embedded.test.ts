@@ -88,7 +88,7 @@ describe('prevu up on the embedded default', () => {
 
     // `up` started the embedded server: a container with a restart policy
     const server = JSON.parse((await cli.run(['server', 'status', '--json'])).stdout) as { running: boolean; settings: { container: string; httpPort: number } };
-    expect(server).toMatchObject({ running: true, settings: { container: cli.env.PREVU_EMBEDDED_NAME, httpPort: Number(cli.env.PREVU_EMBEDDED_HTTP_PORT) } });
+    expect(server).toMatchObject({ running: true, current: true, settings: { container: cli.env.PREVU_EMBEDDED_NAME, httpPort: Number(cli.env.PREVU_EMBEDDED_HTTP_PORT) } });
     expect((await docker(['inspect', '-f', '{{.HostConfig.RestartPolicy.Name}}', server.settings.container])).trim()).toBe('unless-stopped');
   });
 

@@ -71,6 +71,8 @@ export interface EmbeddedState {
   exists: boolean;
   settings: EmbeddedSettings;
   image?: string;
+  /** False when the container runs another build than packages/tunnel-server has now. */
+  current?: boolean;
 }
 
 interface Inspect {
@@ -89,10 +91,17 @@ export async function embeddedStatus(settings: EmbeddedSettings = embeddedSettin
   const [info] = JSON.parse(result.stdout) as Inspect[];
   const labels = info?.Config.Labels ?? {};
   const fromLabel = (key: string, fallback: number) => (labels[key] ? Number(labels[key]) : fallback);
+  let current: boolean | undefined;
+  try {
+    current = info?.Config.Image === imageTag(tunnelServerDir());
+  } catch {
+    current = undefined; // not built here: nothing to compare with
+  }
   return {
     running: Boolean(info?.State.Running),
     exists: true,
     image: info?.Config.Image,
+    ...(current === undefined ? {} : { current }),
     settings: {
       ...settings,
       httpPort: fromLabel(`${EMBEDDED_LABEL}.http-port`, settings.httpPort),
@@ -140,9 +149,17 @@ async function waitHealthy(settings: EmbeddedSettings, timeoutMs = 30_000): Prom
   throw errors.tunnelServerUnreachable(url, `${last}; container log: ${(logs.stdout + logs.stderr).trim().split('\n').pop() ?? ''}`);
 }
 
-/** Starts the embedded server unless it runs; returns the settings in effect. Idempotent. */
-export async function ensureEmbeddedServer(settings: EmbeddedSettings = embeddedSettings(), onProgress?: (line: string) => void): Promise<EmbeddedSettings> {
+/**
+ * Starts the embedded server unless it runs; returns the settings in effect. Idempotent. With
+ * `upgrade`, a server running an older build is replaced (agents reconnect and keep their URLs).
+ */
+export async function ensureEmbeddedServer(settings: EmbeddedSettings = embeddedSettings(), onProgress?: (line: string) => void, options: { upgrade?: boolean } = {}): Promise<EmbeddedSettings> {
   const state = await embeddedStatus(settings);
+  if (state.running && options.upgrade && state.image !== imageTag(tunnelServerDir())) {
+    onProgress?.(`replacing ${settings.container} (${state.image}) with the current build`);
+    await docker(['rm', '-f', settings.container]);
+    return ensureEmbeddedServer(state.settings, onProgress);
+  }
   if (state.running) {
     await waitHealthy(state.settings);
     return state.settings;
