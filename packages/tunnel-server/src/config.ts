@@ -27,6 +27,8 @@ const schema = z
     publicPort: port.optional(),
     maxForwardsPerConnection: positive.default(100),
     maxConnectionsPerAccount: positive.default(20),
+    /** Concurrent HTTP connections (SSH channels) one tunnel client carries. */
+    maxChannelsPerConnection: positive.default(1000),
     maxHeaderBytes: positive.default(32 * 1024),
     /** A client connection with no bytes either way for this long is closed (not after an upgrade). */
     idleTimeoutSeconds: positive.default(600),
@@ -55,6 +57,7 @@ const options = {
   'public-port': { type: 'string' },
   'max-forwards-per-connection': { type: 'string' },
   'max-connections-per-account': { type: 'string' },
+  'max-channels-per-connection': { type: 'string' },
   'max-header-bytes': { type: 'string' },
   'idle-timeout-seconds': { type: 'string' },
   'head-timeout-seconds': { type: 'string' },

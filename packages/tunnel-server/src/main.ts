@@ -66,6 +66,7 @@ try {
     baseDomain: config.baseDomain,
     maxForwardsPerConnection: config.maxForwardsPerConnection,
     maxConnectionsPerAccount: config.maxConnectionsPerAccount,
+    maxChannelsPerConnection: config.maxChannelsPerConnection,
     keepaliveSeconds: config.sshKeepaliveSeconds,
   });
   servers.push(ssh);

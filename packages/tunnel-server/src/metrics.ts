@@ -8,6 +8,7 @@ export function createMetrics(tunnelCount: () => number) {
     registry,
     /** SSH channels opened to clients; one per proxied HTTP connection, not per request. */
     channelsOpened: new Counter({ name: 'prevu_tunnel_channels_opened_total', help: 'SSH channels opened to tunnel clients', registers: [registry] }),
+    channelsOpen: new Gauge({ name: 'prevu_tunnel_channels_open', help: 'SSH channels to tunnel clients open now', registers: [registry] }),
     requests: new Counter({ name: 'prevu_http_requests_total', help: 'HTTP request heads routed', registers: [registry] }),
     errors: new Counter({ name: 'prevu_http_error_pages_total', help: 'error pages served, by status', labelNames: ['status'], registers: [registry] }),
     sshConnections: new Gauge({ name: 'prevu_ssh_connections', help: 'authenticated SSH connections', registers: [registry] }),

@@ -26,6 +26,11 @@ export interface Tunnel {
   bind: { kind: 'tcpip'; address: string; port: number } | { kind: 'streamlocal'; path: string };
 }
 
+/** openChannel's refusal when the owner already carries its limit of concurrent channels. */
+export class ChannelLimitError extends Error {
+  override name = 'ChannelLimitError';
+}
+
 export type Route =
   | { kind: 'tunnel'; tunnel: Tunnel }
   /** The hostname had a tunnel; a connection of its env is up again and re-registering. */

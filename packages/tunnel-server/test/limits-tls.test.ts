@@ -3,6 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -15,7 +16,7 @@ const kit = useKit();
 
 describe('limits', () => {
   it('refuses forwards and connections past the limits without touching other accounts', async () => {
-    const server = await startTunnelServer(kit, { args: ['--max-forwards-per-connection', '2', '--max-connections-per-account', '2', '--max-header-bytes', '2048', '--head-timeout-seconds', '1', '--idle-timeout-seconds', '2'] });
+    const server = await startTunnelServer(kit, { args: ['--max-forwards-per-connection', '2', '--max-connections-per-account', '2', '--max-header-bytes', '2048', '--head-timeout-seconds', '1', '--idle-timeout-seconds', '2', '--max-channels-per-connection', '2'] });
     const backend = await startBackend(kit);
     const greedy = makeAccount();
     const calm = makeAccount();
@@ -45,6 +46,16 @@ describe('limits', () => {
     expect(await raw(`GET / HTTP/1.1\r\nHost: ${host}`)).toMatch(/^HTTP\/1\.1 408 /);
     expect(await raw('')).toBe('');
     expect(await raw(`GET / HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n`)).toMatch(/^HTTP\/1\.1 400 /);
+
+    // Two held connections fill calm's channel limit: a third gets 503, other accounts do not notice.
+    const holders = [new http.Agent({ keepAlive: true }), new http.Agent({ keepAlive: true })];
+    for (const agent of holders) expect((await get(server.ports.http, host, '/echo', { agent })).status).toBe(200);
+    const overLimit = await get(server.ports.http, host);
+    expect(overLimit.status).toBe(503);
+    expect(overLimit.headers['retry-after']).toBe('1');
+    expect(overLimit.body).toContain('2 open connections');
+    expect((await get(server.ports.http, hostOf(greedy, 'env', 'a-1'))).status).toBe(200);
+    for (const agent of holders) agent.destroy();
   });
 });
 

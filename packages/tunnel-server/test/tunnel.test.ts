@@ -77,6 +77,9 @@ describe('the proxy over ssh2 forwards', () => {
     for (let i = 0; i < 20; i++) expect((await get(proxy(), web, `/echo?i=${i}`, { agent })).status).toBe(200);
     expect(await server.metric('prevu_tunnel_channels_opened_total')).toBe(before + 1);
     agent.destroy();
+    // Closed by the browser side, or by the service (Connection: close): no channel stays open.
+    expect((await get(proxy(), web, '/echo', { headers: { connection: 'close' } })).status).toBe(200);
+    await waitFor('every channel closed', async () => ((await server.metric('prevu_tunnel_channels_open')) === 0 ? true : undefined));
   });
 
   it('carries a chunked request body and the next request on the same connection', async () => {

@@ -33,6 +33,12 @@ export const pages = {
     detail: `The tunnel is up but the service "${service}" did not accept the connection (${reason}). It may still be starting or not healthy.`,
     headers: { 'Retry-After': '5' },
   }),
+  busy: (service: string, reason: string): Page => ({
+    status: 503,
+    title: 'Too many connections',
+    detail: `"${service}" is not taking more connections right now: ${reason}.`,
+    headers: { 'Retry-After': '1' },
+  }),
   clientGone: (service: string, reason: string): Page => ({
     status: 502,
     title: 'Tunnel gone',

@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { hostFromHeader } from '@prevu/core/names';
 import type { Logger } from 'pino';
-import type { Registry, Tunnel } from '../registry.js';
+import { ChannelLimitError, type Registry, type Tunnel } from '../registry.js';
 import type { Metrics } from '../metrics.js';
 import { AccessCache, checkAccess, LOGIN_PATH, loginCookie, stripCredentials, verifyFor } from './access.js';
 import { pages, renderPage, renderRedirect, type Page } from './error-pages.js';
@@ -171,7 +171,12 @@ export class ProxyConnection {
           channel = await tunnel.owner.openChannel(tunnel, { address: this.clientAddress, port: this.socket.remotePort ?? 0 });
         } catch (error) {
           const reason = (error as Error).message;
-          const page = this.options.registry.route(tunnel.hostname).kind === 'tunnel' ? pages.serviceRefused(tunnel.service, reason) : pages.clientGone(tunnel.service, reason);
+          const page =
+            error instanceof ChannelLimitError
+              ? pages.busy(tunnel.service, reason)
+              : this.options.registry.route(tunnel.hostname).kind === 'tunnel'
+                ? pages.serviceRefused(tunnel.service, reason)
+                : pages.clientGone(tunnel.service, reason);
           return this.respond(page, head);
         }
         if (this.state === 'closed') return void channel.destroy();
@@ -205,6 +210,9 @@ export class ProxyConnection {
       if (this.channel !== channel) return;
       this.channel = null;
       this.tunnel = null;
+      // The client only half-closes (EOF) when its service closes: close our side too, or the
+      // channel stays open on both ends for the life of the SSH connection.
+      channel.destroy();
       const waiter = this.channelClosed;
       this.channelClosed = null;
       if (waiter) waiter();

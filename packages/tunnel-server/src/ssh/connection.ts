@@ -3,7 +3,7 @@
 import type { Duplex } from 'node:stream';
 import type { Connection } from 'ssh2';
 import type { Logger } from 'pino';
-import type { Registry, Tunnel, TunnelOwner } from '../registry.js';
+import { ChannelLimitError, type Registry, type Tunnel, type TunnelOwner } from '../registry.js';
 import type { Metrics } from '../metrics.js';
 import { disconnect, DisconnectReason } from './disconnect.js';
 import type { Identity } from './auth.js';
@@ -19,6 +19,8 @@ export class SshConnection implements TunnelOwner {
   readonly tunnels = new Map<string, Tunnel>();
   readonly log: Logger;
   closed = false;
+  /** Channels open or opening; bounded so one client cannot take every file descriptor. */
+  private channels = 0;
 
   constructor(
     readonly connection: Connection,
@@ -27,6 +29,7 @@ export class SshConnection implements TunnelOwner {
     private readonly registry: Registry,
     private readonly metrics: Metrics,
     log: Logger,
+    private readonly maxChannels: number,
   ) {
     this.accountId = identity.accountId;
     this.envId = identity.envId;
@@ -37,15 +40,28 @@ export class SshConnection implements TunnelOwner {
   openChannel(tunnel: Tunnel, from: { address: string; port: number }): Promise<Duplex> {
     return new Promise((resolve, reject) => {
       if (this.closed) return reject(new Error('the tunnel client disconnected'));
+      if (this.channels >= this.maxChannels) {
+        return reject(new ChannelLimitError(`this environment already has ${this.maxChannels} open connections through its tunnel client (the limit)`));
+      }
+      this.channels++;
       const done = (error: Error | undefined, channel: Duplex) => {
-        if (error) return reject(error);
+        if (error) {
+          this.channels--;
+          return reject(error);
+        }
         this.metrics.channelsOpened.inc();
+        this.metrics.channelsOpen.inc();
+        channel.once('close', () => {
+          this.channels--;
+          this.metrics.channelsOpen.dec();
+        });
         resolve(channel);
       };
       try {
         if (tunnel.bind.kind === 'tcpip') this.connection.forwardOut(tunnel.bind.address, tunnel.bind.port, from.address, from.port, done);
         else this.connection.openssh_forwardOutStreamLocal(tunnel.bind.path, done);
       } catch (error) {
+        this.channels--;
         reject(error as Error);
       }
     });

@@ -22,6 +22,7 @@ export interface SshServerOptions {
   baseDomain: string;
   maxForwardsPerConnection: number;
   maxConnectionsPerAccount: number;
+  maxChannelsPerConnection: number;
   keepaliveSeconds: number;
 }
 
@@ -60,7 +61,7 @@ export function createSshServer(options: SshServerOptions): Server {
     connection.on('ready', () => {
       clearTimeout(grace);
       if (!identity) return connection.end();
-      conn = new SshConnection(connection, identity, ip, registry, metrics, log);
+      conn = new SshConnection(connection, identity, ip, registry, metrics, log, options.maxChannelsPerConnection);
       if (registry.connectionsOf(identity.accountId) >= options.maxConnectionsPerAccount) {
         conn.log.warn({ limit: options.maxConnectionsPerAccount }, 'connection refused: too many connections for this account');
         disconnect(connection, DisconnectReason.tooManyConnections, `prevu-limit: account ${identity.accountId} already has ${options.maxConnectionsPerAccount} connections (the limit); close some and retry`);
