@@ -115,16 +115,17 @@ function defaultFiles(dir: string): string[] {
 }
 
 /**
- * Ports of a service that get a URL: `expose` plus `ports` targets, unless the label
- * `prevu.expose` says otherwise ("false" hides the service, "80,443" picks ports).
+ * Ports of a service that get a URL: `expose`, `ports` targets and the image's EXPOSE (what the
+ * agent sees as the container's ExposedPorts), unless the label `prevu.expose` says otherwise
+ * ("false" hides the service, "80,443" picks ports).
  */
-export function exposedPorts(service: ComposeService): number[] {
+export function exposedPorts(service: ComposeService, imagePorts: number[] = []): number[] {
   const label = service.labels?.['prevu.expose']?.trim().toLowerCase();
   if (label === 'false' || label === 'no' || label === '0') return [];
   if (label && label !== 'true') {
     return [...new Set(label.split(',').map((p) => Number(p.trim())).filter((p) => Number.isInteger(p) && p > 0 && p < 65536))].sort((a, b) => a - b);
   }
-  const ports = new Set<number>();
+  const ports = new Set<number>(imagePorts);
   for (const p of service.ports ?? []) ports.add(p.target);
   for (const e of service.expose ?? []) {
     // expose entries may be "80", "8000-8002" or "80/tcp"

@@ -18,7 +18,7 @@ import { EnvStateStore, type EnvState } from './env-state.js';
 import { errors, PrevuError } from './errors.js';
 import { makeEvent, type PrevuEvent } from './events.js';
 import { AGENT_SERVICE, composeProjectName } from './names.js';
-import { buildOverlay, expectedUrls, parseBaseUrl, type ExpectedUrl } from './overlay.js';
+import { buildOverlay, expectedUrls, parseBaseUrl, type AgentSettings, type ExpectedUrl, type ImagePorts } from './overlay.js';
 import type { AccountKey, Profile, ProfileStore } from './profiles.js';
 import { fingerprint, tunnelHello } from './tunnel-hello.js';
 
@@ -112,6 +112,8 @@ class UpContext {
   machine!: Machine;
   dockerEndpoint?: DockerEndpoint;
   composeArgs!: string[];
+  agent!: AgentSettings;
+  imagePorts: ImagePorts = {};
   expected: ExpectedUrl[] = [];
   result?: UpResult;
   constructor(
@@ -126,6 +128,17 @@ class UpContext {
 
   dockerEnv(): Record<string, string> {
     return this.dockerEndpoint?.env ?? {};
+  }
+
+  /** (Re)writes overlay.json from what is known now, and the URLs the deploy waits for. */
+  writeOverlay(): string {
+    const base = parseBaseUrl(this.baseUrl);
+    const accountId = this.session.key.accountId;
+    this.expected = expectedUrls(this.loaded.model, base, this.envId, accountId, this.selected(), this.imagePorts);
+    const overlay = buildOverlay(this.loaded.model, { envId: this.envId, accountId, base, agent: this.agent, imagePorts: this.imagePorts });
+    const file = join(this.states.dir(this.envId), 'overlay.json');
+    writeFileSync(file, JSON.stringify(overlay, null, 2));
+    return file;
   }
 
   selected(): string[] | undefined {
@@ -154,7 +167,6 @@ export function upSteps(): Step<UpContext>[] {
         const { endpoint, hello } = await connectTunnelServer(ctx.session, ctx.envId, report);
         ctx.endpoint = endpoint;
         ctx.baseUrl = hello.baseUrl;
-        ctx.expected = expectedUrls(ctx.loaded.model, parseBaseUrl(hello.baseUrl), ctx.envId, ctx.session.key.accountId, ctx.selected());
       },
     },
     {
@@ -189,26 +201,19 @@ export function upSteps(): Step<UpContext>[] {
         const paths = [...uploadPaths(loaded.model, ctx.selected()), session.key.privateKeyFile];
         const uploaded = await ctx.machine.upload({ paths }, session.signal);
         if (uploaded.filesSent || uploaded.filesUnchanged) report(`${uploaded.filesSent} sent, ${uploaded.filesUnchanged} unchanged`);
-        const states = ctx.states;
-        const dir = states.dir(ctx.envId);
-        const overlay = buildOverlay(loaded.model, {
-          envId: ctx.envId,
-          accountId: session.key.accountId,
-          base: parseBaseUrl(ctx.baseUrl),
-          agent: {
-            // read here by the compose CLI and streamed to the engine, like every build context
-            buildContext: agentDir,
-            image: agentImage(),
-            tunnelServer: ctx.endpoint.agentAddress,
-            ...(ctx.endpoint.hostKey ? { tunnelHostKey: fingerprint(ctx.endpoint.hostKey) } : {}),
-            keyFile: uploaded.mapping.get(session.key.privateKeyFile) ?? session.key.privateKeyFile,
-            private: session.profile.private,
-            externalNetworks: ctx.endpoint.externalNetworks,
-            labels: { 'dev.prevu.env-id': ctx.envId, 'dev.prevu.profile': session.profile.name, 'dev.prevu.account': session.key.accountId },
-          },
-        });
-        const overlayFile = join(dir, 'overlay.json');
-        writeFileSync(overlayFile, JSON.stringify(overlay, null, 2));
+        const dir = ctx.states.dir(ctx.envId);
+        ctx.agent = {
+          // read here by the compose CLI and streamed to the engine, like every build context
+          buildContext: agentDir,
+          image: agentImage(),
+          tunnelServer: ctx.endpoint.agentAddress,
+          ...(ctx.endpoint.hostKey ? { tunnelHostKey: fingerprint(ctx.endpoint.hostKey) } : {}),
+          keyFile: uploaded.mapping.get(session.key.privateKeyFile) ?? session.key.privateKeyFile,
+          private: session.profile.private,
+          externalNetworks: ctx.endpoint.externalNetworks,
+          labels: { 'dev.prevu.env-id': ctx.envId, 'dev.prevu.profile': session.profile.name, 'dev.prevu.account': session.key.accountId },
+        };
+        const overlayFile = ctx.writeOverlay();
         if (isIdentity(uploaded.mapping)) {
           // compose reads the user's files as they are (relative paths, .env, profiles intact)
           ctx.composeArgs = ['-p', ctx.project, ...withFiles(loaded), '-f', overlayFile];
@@ -232,6 +237,9 @@ export function upSteps(): Step<UpContext>[] {
         const built = Object.entries(ctx.loaded.model.services).filter(([n, s]) => s.build && (!selected || selected.includes(n))).map(([n]) => n);
         await compose(ctx, ['build', ...targets], report);
         if (build) for (const name of built) ctx.emit('image_built', name);
+        // the agent also gives URLs to ports the images EXPOSE: so do the URL variables
+        ctx.imagePorts = await imagePorts(ctx);
+        ctx.writeOverlay();
       },
     },
     {
@@ -286,6 +294,24 @@ async function compose(ctx: UpContext, args: string[], report: (line: string) =>
     const detail = lines.filter((l) => /error|failed|unhealthy|exited/i.test(l)).pop() ?? lines.pop() ?? `exit ${result.code}`;
     throw new PrevuError('PREVU_COMPOSE_FAILED', `docker compose ${args[0]} failed for ${ctx.project} (${detail.trim()})`, `see \`prevu logs --id ${ctx.envId}\`; remove it with \`prevu down --id ${ctx.envId}\``, 'user');
   }
+}
+
+/** EXPOSE ports of the services' images on the machine (built ones are `<project>-<service>`). */
+async function imagePorts(ctx: UpContext): Promise<ImagePorts> {
+  const entries = await Promise.all(
+    Object.entries(ctx.loaded.model.services).map(async ([name, service]) => {
+      const image = service.image ?? `${ctx.project}-${name}`;
+      // an image compose has yet to pull is not known here; the agent still sees it later
+      const r = await dockerExec(['image', 'inspect', '--format', '{{json .Config.ExposedPorts}}', image], { env: ctx.dockerEnv() });
+      const exposed = r.code === 0 ? (JSON.parse(r.stdout.trim() || 'null') as Record<string, unknown> | null) : null;
+      const ports = Object.keys(exposed ?? {})
+        .map((k) => /^(\d+)(?:\/tcp)?$/.exec(k)?.[1])
+        .filter((p): p is string => p !== undefined)
+        .map(Number);
+      return [name, ports] as const;
+    }),
+  );
+  return Object.fromEntries(entries);
 }
 
 function urlRows(tunnels: AgentTunnel[], services?: string[]): UrlRow[] {

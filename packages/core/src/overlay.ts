@@ -30,12 +30,15 @@ export interface ExpectedUrl {
   url: string;
 }
 
+/** EXPOSE ports of each service's image, where the image is known (see deploy.ts). */
+export type ImagePorts = Record<string, number[]>;
+
 /** Every URL the project will have, by the same rules the agent applies. */
-export function expectedUrls(model: ComposeModel, base: PublicBase, envId: string, accountId: string, services?: string[]): ExpectedUrl[] {
+export function expectedUrls(model: ComposeModel, base: PublicBase, envId: string, accountId: string, services?: string[], imagePorts: ImagePorts = {}): ExpectedUrl[] {
   const urls: ExpectedUrl[] = [];
   for (const [service, def] of Object.entries(model.services).sort(([a], [b]) => a.localeCompare(b))) {
     if (services && !services.includes(service)) continue;
-    const ports = exposedPorts(def);
+    const ports = exposedPorts(def, imagePorts[service]);
     for (const port of ports) urls.push({ service, port, url: serviceUrl(base, envId, accountId, service, port, ports.length) });
   }
   return urls;
@@ -57,11 +60,11 @@ export interface AgentSettings {
   logLevel?: string;
 }
 
-export function buildOverlay(model: ComposeModel, options: { envId: string; accountId: string; base: PublicBase; agent: AgentSettings }): Record<string, unknown> {
-  const { envId, accountId, base, agent } = options;
+export function buildOverlay(model: ComposeModel, options: { envId: string; accountId: string; base: PublicBase; agent: AgentSettings; imagePorts?: ImagePorts }): Record<string, unknown> {
+  const { envId, accountId, base, agent, imagePorts = {} } = options;
   const env: Record<string, string> = { PREVU_ENV_ID: envId };
-  for (const u of expectedUrls(model, base, envId, accountId)) {
-    const ports = exposedPorts(model.services[u.service]!);
+  for (const u of expectedUrls(model, base, envId, accountId, undefined, imagePorts)) {
+    const ports = exposedPorts(model.services[u.service]!, imagePorts[u.service]);
     env[urlEnvName(u.service, ports.length === 1 ? undefined : u.port)] = u.url;
   }
   const services: Record<string, unknown> = {};

@@ -31,6 +31,15 @@ describe('overlay', () => {
     expect(expectedUrls(model, base, 'shop-main', 'k3j2a9x0q1', ['web']).map((u) => u.service)).toEqual(['web']);
   });
 
+  it("counts the image's EXPOSE ports like the agent does (a second port puts ports in the names)", () => {
+    const urls = expectedUrls(model, base, 'shop-main', 'k3j2a9x0q1', ['web'], { web: [80, 8443] });
+    expect(urls.map((u) => u.url)).toEqual(['http://web-80-shop-main-k3j2a9x0q1.localhost:8080', 'http://web-8443-shop-main-k3j2a9x0q1.localhost:8080']);
+    const overlay = buildOverlay(model, { envId: 'shop-main', accountId: 'k3j2a9x0q1', base, agent, imagePorts: { web: [8443], db: [1] } }) as { services: Record<string, { environment: Record<string, string> }> };
+    expect(Object.keys(overlay.services.api!.environment).filter((k) => k.startsWith('PREVU_URL_WEB'))).toEqual(['PREVU_URL_WEB_80', 'PREVU_URL_WEB_8443']);
+    // prevu.expose still decides over the image
+    expect(Object.keys(overlay.services.api!.environment).some((k) => k.startsWith('PREVU_URL_DB'))).toBe(false);
+  });
+
   it('gives every service PREVU_ENV_ID and the URLs, and adds the agent with its settings', () => {
     const overlay = buildOverlay(model, { envId: 'shop-main', accountId: 'k3j2a9x0q1', base, agent }) as {
       services: Record<string, { environment: Record<string, string>; [k: string]: unknown }>;
