@@ -62,6 +62,13 @@ describe('connecting', () => {
     expect(existsSync(join(baseDir, 'first', 'env.json'))).toBe(true);
   });
 
+  it('reaches a host on another loopback address (the Lightsail stand-in VM)', async () => {
+    const other = await startSshd(kit, { address: '127.0.0.2', authorizedKey: sshd.publicKey! });
+    const machine = await driver({ host: `${other.user}@${other.host}:${other.port}` }).ensureMachine('first');
+    expect(machine.envId).toBe('first');
+    await other.stop();
+  });
+
   it('names the key the host rejected (user error)', async () => {
     const other = join(work, 'other_key');
     writeFileSync(other, ssh2.utils.generateKeyPairSync('ed25519').private, { mode: 0o600 });
@@ -193,6 +200,10 @@ describe('upload', () => {
     expect(existsSync(remote('app/lib/empty'))).toBe(false);
     expect(readFileSync(remote('app/lib/data.db'), 'utf8')).toBe('container data');
     expect(lstatSync(remote('app/link.js')).isSymbolicLink()).toBe(true);
+
+    // `..` never leads out of the files dir.
+    const sneaky = `${src}/../../../../../../../../../..${src}/nginx.conf`;
+    expect((await machine.upload({ paths: [join(src, 'app'), sneaky] })).mapping.get(sneaky)).toBe(remote('nginx.conf'));
 
     // A path no longer needed leaves the host too.
     const fourth = await machine.upload({ paths: [join(src, 'app')] });

@@ -5,7 +5,7 @@
 // prevu itself put there: files a container wrote into a bind-mounted directory are left alone.
 import type { Stats } from 'node:fs';
 import { lstat, readdir, readlink, stat } from 'node:fs/promises';
-import { isAbsolute, posix } from 'node:path';
+import { isAbsolute, posix, resolve } from 'node:path';
 import type ssh2 from 'ssh2';
 import { z } from 'zod';
 import { errors } from '../errors.js';
@@ -48,9 +48,10 @@ const PERMISSION_DENIED = 3;
 export async function uploadTree(paths: string[], options: UploadOptions): Promise<UploadResult> {
   const { sftp, filesDir } = options;
   for (const p of paths) if (!isAbsolute(p)) throw errors.invalidInput(`upload path ${p} is not absolute`, 'pass absolute paths');
-  const mapping = new Map(paths.map((p) => [p, posix.join(filesDir, p)]));
+  // Normalized first: no `..` may lead out of the files dir.
+  const mapping = new Map(paths.map((p) => [p, posix.join(filesDir, resolve(p))]));
 
-  const wanted = await scan(paths);
+  const wanted = await scan(paths.map((p) => resolve(p)));
   const previous = await readManifest(sftp, options.manifestPath);
   const old = previous.entries;
   const changed = (rel: string, now: Local) => {
