@@ -1,6 +1,7 @@
 // Guaranteed cleanup: tasks run last-in first-out when the test's scope ends, when the process
 // exits, and on SIGINT/SIGTERM; anything still labeled is then swept from Docker.
 import { sweepSync } from './docker.js';
+import { ownerLabel } from './run.js';
 
 type Task = { name: string; run: () => unknown; sync?: () => void };
 
@@ -42,7 +43,7 @@ function runPendingSync(): void {
   }
   pending.clear();
   try {
-    sweepSync();
+    sweepSync(ownerLabel);
   } catch {
     // docker may be gone; scripts/test.sh reports leftovers
   }
@@ -58,8 +59,8 @@ export function installExitCleanup(): void {
   });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
-      // vitest ends idle fork workers with SIGTERM: sweeping then would remove the run-labeled
-      // resources another worker's file is still using. Only an interrupted scope sweeps.
+      // vitest ends idle fork workers with SIGTERM; the sweep is limited to this process's own
+      // resources, so it never touches what another worker's file is still using.
       if (pending.size) runPendingSync();
       process.exit(signal === 'SIGINT' ? 130 : 143);
     });

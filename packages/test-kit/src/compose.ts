@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Cleanup } from './cleanup.js';
 import { docker } from './docker.js';
-import { runId, TEST_LABEL, uniqueName } from './run.js';
+import { OWNER_LABEL, ownerLabel, runId, TEST_LABEL, uniqueName } from './run.js';
 
 export interface ComposeProject {
   dir: string;
@@ -39,7 +39,7 @@ export async function tempComposeProject(cleanup: Cleanup, options: ComposeProje
     networks?: Record<string, { external?: boolean }>;
     volumes?: Record<string, { external?: boolean }>;
   };
-  const labels = { [TEST_LABEL]: runId };
+  const labels = { [TEST_LABEL]: runId, [OWNER_LABEL]: ownerLabel.slice(OWNER_LABEL.length + 1) };
   const owned = (m: Record<string, { external?: boolean }> = {}) =>
     Object.fromEntries(Object.entries(m).filter(([, v]) => !v.external).map(([k]) => [k, { labels }]));
   const overlay = {

@@ -1,6 +1,6 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { runLabel, TEST_LABEL } from './run.js';
+import { ownerLabel, runLabel } from './run.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -17,7 +17,7 @@ export async function docker(args: string[], options: { cwd?: string; env?: Node
 
 /** `docker run -d` with the run label; the container is removed by the test's cleanup. */
 export async function runContainer(args: string[]): Promise<string> {
-  return (await docker(['run', '-d', '--label', runLabel, ...args])).trim();
+  return (await docker(['run', '-d', '--label', runLabel, '--label', ownerLabel, ...args])).trim();
 }
 
 function lines(text: string): string[] {
@@ -49,5 +49,3 @@ export function sweepSync(filter = runLabel): number {
   if (found.volumes.length) execFileSync('docker', ['volume', 'rm', '-f', ...found.volumes], quiet);
   return found.containers.length + found.networks.length + found.volumes.length;
 }
-
-export const anyTestLabel = TEST_LABEL;
