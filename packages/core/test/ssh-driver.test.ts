@@ -69,6 +69,14 @@ describe('connecting', () => {
     await other.stop();
   });
 
+  it('refuses a host that offers only legacy key exchange', async () => {
+    const legacy = await startSshd(kit, { authorizedKey: sshd.publicKey!, config: ['KexAlgorithms diffie-hellman-group14-sha256'] });
+    const error = await failure(driver({ host: `${legacy.user}@${legacy.host}:${legacy.port}` }).ensureMachine('first'));
+    expect(error.code).toBe('PREVU_SSH_UNREACHABLE');
+    expect(error.message).toMatch(/no matching key exchange algorithm; prevu accepts only curve25519 key exchange/);
+    await legacy.stop();
+  });
+
   it('names the key the host rejected (user error)', async () => {
     const other = join(work, 'other_key');
     writeFileSync(other, ssh2.utils.generateKeyPairSync('ed25519').private, { mode: 0o600 });
@@ -232,6 +240,17 @@ describe('envs on the host', () => {
   it('refuses an env id that is not normalized (it becomes a path on the host)', async () => {
     const error = await failure(driver().remove('../etc'));
     expect(error.code).toBe('PREVU_INVALID_INPUT');
+  });
+});
+
+describe('keep-alives', () => {
+  it('are sent on an idle connection (a long build is never cut by an idle timeout)', async () => {
+    const chatty = await startSshd(kit, { authorizedKey: sshd.publicKey!, config: ['LogLevel DEBUG1'] });
+    const d = driver({ host: `${chatty.user}@${chatty.host}:${chatty.port}`, keepAliveSeconds: 1 });
+    await d.ensureMachine('first');
+    await waitFor('two keep-alives in the sshd log', async () => (chatty.log().match(/rtype keepalive@openssh\.com want_reply 1/g)?.length ?? 0) >= 2 || undefined, 10_000);
+    await d.close();
+    await chatty.stop();
   });
 });
 

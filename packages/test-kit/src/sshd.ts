@@ -36,6 +36,8 @@ export interface Sshd {
   hostPublicKey: string;
   hostKeyFingerprint: string;
   dir: string;
+  /** What sshd logged so far (`-e`: its log goes to stderr). */
+  log(): string;
   /** Allows one more public key (sshd reads authorized_keys at each login: no restart). */
   authorize(publicKey: string): void;
   /** Restarts on the same address and port, with a fresh host key when asked (a "rebuilt" host). */
@@ -94,6 +96,7 @@ export async function startSshd(kit: Kit, options: SshdOptions = {}): Promise<Ss
   );
 
   let proc: Proc | undefined;
+  let logs = '';
   const sshd: Sshd = {
     host,
     port,
@@ -102,9 +105,11 @@ export async function startSshd(kit: Kit, options: SshdOptions = {}): Promise<Ss
     hostPublicKey: '',
     hostKeyFingerprint: '',
     dir,
+    log: () => logs + (proc?.output() ?? ''),
     authorize: (publicKey) => appendFileSync(authorizedKeys, `${publicKey.trim()}\n`),
     async restart({ newHostKey = false } = {}) {
       await proc?.stop();
+      logs += proc?.output() ?? '';
       if (newHostKey) await keygen(hostKey, 'prevu-test-host');
       await launch();
     },

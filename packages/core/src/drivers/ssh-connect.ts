@@ -54,7 +54,13 @@ export function connectSsh(options: SshConnectOptions, signal?: AbortSignal): Pr
       if (hostKey === 'mismatch') return fail(errors.hostKeyMismatch(target));
       if (error.level === 'client-authentication') return fail(errors.sshAuthFailed(target, options.keyLabel));
       const detail =
-        error.level === 'client-timeout' ? `no SSH handshake within ${options.readyTimeoutSeconds} s` : error.code === 'ECONNREFUSED' ? 'connection refused' : error.message;
+        error.level === 'client-timeout'
+          ? `no SSH handshake within ${options.readyTimeoutSeconds} s`
+          : error.code === 'ECONNREFUSED'
+            ? 'connection refused'
+            : error.level === 'handshake'
+              ? `${error.message}; prevu accepts only curve25519 key exchange and AES-GCM or chacha20-poly1305`
+              : error.message;
       fail(isPrevuError(error) ? error : errors.sshUnreachable(target, detail));
     });
     try {
