@@ -29,7 +29,7 @@ export function makeAccount(type: 'ed25519' | 'rsa' = 'ed25519'): Account {
 
 export const hostOf = (account: Account, envId: string, forward: string, base = 'localhost') => hostname(forward, envId, account.accountId, base);
 
-/** A backend: /echo (request as JSON), /sse (held open until released), /big?mib=N, POST /upload, WebSocket echo. */
+/** A backend: /echo (request as JSON), /sse (held open until released), /big?mib=N, /slow?ms=N, POST /upload, WebSocket echo. */
 export async function startBackend(kit: Pick<Kit, 'defer'>, label = 'backend') {
   let releaseSse: () => void = () => undefined;
   const sseReleased = new Promise<void>((r) => (releaseSse = r));
@@ -51,6 +51,8 @@ export async function startBackend(kit: Pick<Kit, 'defer'>, label = 'backend') {
         res.end();
       };
       pump();
+    } else if (url.pathname === '/slow') {
+      setTimeout(() => res.end('finally'), Number(url.searchParams.get('ms') ?? '1000'));
     } else if (url.pathname === '/upload') {
       let bytes = 0;
       req.on('data', (c: Buffer) => (bytes += c.length));

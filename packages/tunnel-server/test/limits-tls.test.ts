@@ -45,6 +45,10 @@ describe('limits', () => {
     // A head that never completes gets 408; a connection that says nothing is closed when idle.
     expect(await raw(`GET / HTTP/1.1\r\nHost: ${host}`)).toMatch(/^HTTP\/1\.1 408 /);
     expect(await raw('')).toBe('');
+    // ...but a request whose answer takes longer than the idle timeout (2 s) is not cut.
+    const slow = await get(server.ports.http, host, '/slow?ms=3000');
+    expect(slow.status).toBe(200);
+    expect(slow.body).toBe('finally');
     expect(await raw(`GET / HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n`)).toMatch(/^HTTP\/1\.1 400 /);
 
     // Two held connections fill calm's channel limit: a third gets 503, other accounts do not notice.

@@ -54,8 +54,12 @@ export class ProxyConnection {
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 30_000); // notices a vanished peer of a quiet WebSocket
     this.clientAddress = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    // Silence closes a connection only while no channel is bound: a request may wait as long as
+    // its service takes (no per-request time limit), and the service's own keep-alive timeout
+    // ends a bound connection that went idle.
     socket.setTimeout(options.idleTimeoutMs, () => {
-      if (this.state !== 'raw') socket.destroy();
+      if (this.channel) socket.setTimeout(options.idleTimeoutMs);
+      else socket.destroy();
     });
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => {
@@ -269,7 +273,6 @@ export class ProxyConnection {
     this.held = false;
     if (upgraded) {
       this.state = 'raw';
-      this.socket.setTimeout(0); // a quiet WebSocket is still alive; TCP and SSH keep-alives watch the peers
     }
     if (!this.waitingDrain && !this.busy) this.socket.resume();
     setImmediate(() => this.pump());
