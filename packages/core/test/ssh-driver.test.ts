@@ -109,7 +109,7 @@ describe('connecting', () => {
 });
 
 describe('docker through the forwarded socket', () => {
-  it('runs docker and compose (build, up --wait, logs, down) against the host engine', async () => {
+  it('runs docker and compose (build, up --wait, exec with stdin, logs -f, events, down) against the host engine', async () => {
     const machine = await driver().ensureMachine('compose');
     const endpoint = await machine.docker();
     kit.defer('docker endpoint', () => endpoint.close());
@@ -145,6 +145,10 @@ describe('docker through the forwarded socket', () => {
     expect(logs).toContain('prevu-ssh-ready');
     const { stdout: page } = await compose(['exec', '-T', 'web', 'cat', '/www/index.html']);
     expect(page).toBe('hello over ssh\n');
+    // stdin's end reaches the container (a half-close through the socket and the channel).
+    const piped = compose(['exec', '-T', 'web', 'sh', '-c', 'cat; echo done']);
+    piped.child.stdin!.end('piped through\n');
+    expect((await piped).stdout).toBe('piped through\ndone\n');
     // Streams stay open through the socket: logs -f sees a line written after it started.
     const follow = await kit.start({ command: 'docker', args: ['compose', '-p', project.name, 'logs', '-f', '--no-log-prefix', 'web'], env: endpoint.env, cwd: project.dir, readyLine: /prevu-ssh-ready/ });
     await compose(['exec', '-T', 'web', 'sh', '-c', 'echo followed-line > /proc/1/fd/1']);
