@@ -77,6 +77,17 @@ describe('prevu up on the embedded default', () => {
     expect(logs.stdout).toMatch(/web: serving \/www on port 80/);
     expect(logs.stdout).not.toMatch(/api: listening/);
 
+    // -f follows: a request made now shows up in the running command's output
+    const follow = await kit.start({ command: 'node', args: [CLI, 'logs', '-f', 'web'], cwd: main, env: cli.env, readyLine: /web: serving/ });
+    const web = mainUrls.find((u) => u.includes('//web-'))!;
+    const responses = () => follow.output().split('\n').filter((l) => /response:200/.test(l)).length;
+    await waitFor('the earlier requests in logs -f', async () => (responses() > 0 ? true : undefined), 15_000);
+    const before = responses();
+    expect((await httpGet(web)).status).toBe(200);
+    await waitFor('the new request in logs -f', async () => (responses() > before ? true : undefined), 15_000);
+    follow.child.kill('SIGINT');
+    expect(await follow.exited).toBe(130);
+
     const ls = await cli.run(['ls', '--json']);
     expect((JSON.parse(ls.stdout) as { envs: { envId: string; status: string }[] }).envs).toEqual([expect.objectContaining({ envId: `${project}-main`, status: 'up' })]);
 
