@@ -3,7 +3,7 @@
 // embedded tunnel server. The host is this machine, so `up` runs in a mount namespace where the
 // host's env dir is an empty tmpfs: the CLI cannot read the uploaded copies, as on a real remote.
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { docker, freePorts, httpGet, runId, startSshd, useKit, waitFor, type Sshd } from '@prevu/test-kit';
@@ -82,9 +82,13 @@ describe('prevu up over the ssh driver', () => {
     // The host key was recorded on first use, in the profile.
     expect(readFileSync(join(cli.env.XDG_CONFIG_HOME!, 'prevu', 'profiles', 'box', 'known_hosts'), 'utf8')).toContain(sshd.hostPublicKey);
 
-    const again = await upElsewhere(['up', '--json']);
+    // A second up sends only the changed file, and the site serves it.
+    writeFileSync(join(hello, 'web', 'index.html'), '<h1>changed over ssh</h1>\n');
+    const again = await upElsewhere(['up', '--json', '--debug']);
     expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/Upload the project files: 1 sent, [1-9]\d* unchanged/);
     expect((JSON.parse(again.stdout.trim().split('\n').at(-1)!) as { urls: { url: string }[] }).urls.map((u) => u.url).sort()).toEqual(urls);
+    expect((await httpGet(urls.find((u) => u.includes('//web-'))!)).body).toBe('<h1>changed over ssh</h1>\n');
   });
 
   it('urls --json gives the same URLs; logs web shows its lines', async () => {
