@@ -187,6 +187,11 @@ export async function ensureEmbeddedServer(settings: EmbeddedSettings = embedded
     '--ssh-port', String(s.sshPort), '--http-port', String(s.httpPort), '--management-port', String(s.managementPort),
     '--base-domain', s.baseDomain, '--state-dir', '/data', '--listen', '0.0.0.0',
   ]);
+  if (run.code !== 0 && /is already in use by container/.test(run.stderr)) {
+    // another `prevu up` started it at the same moment: use that one
+    await waitHealthy(s);
+    return s;
+  }
   if (run.code !== 0) {
     // docker creates the container before it binds the ports: leave nothing behind
     await dockerExec(['rm', '-f', s.container]);
