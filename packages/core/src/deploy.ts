@@ -354,17 +354,6 @@ export function newUpContext(session: Session, options: UpOptions): UpContext {
   return new UpContext(session, options, new EnvStateStore(session.store, session.profile.name));
 }
 
-/** `up` end to end, for callers that do not render steps. */
-export async function up(session: Session, options: UpOptions, report?: (step: string, line: string) => void): Promise<UpResult> {
-  const ctx = newUpContext(session, options);
-  try {
-    await runSteps(upSteps(), ctx, report);
-  } finally {
-    await closeContext(ctx);
-  }
-  return ctx.result!;
-}
-
 export async function closeContext(ctx: UpContext, failed?: unknown): Promise<void> {
   if (failed && ctx.envId && ctx.states.read(ctx.envId)) ctx.states.setStatus(ctx.envId, failed instanceof InterruptedError ? 'interrupted' : 'failed');
   await ctx.dockerEndpoint?.close().catch(() => undefined);
