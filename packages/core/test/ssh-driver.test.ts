@@ -77,6 +77,19 @@ describe('connecting', () => {
     await legacy.stop();
   });
 
+  it("reads the user's OpenSSH known_hosts: a hashed entry for another of the host's key types is known", async () => {
+    const ecdsa = join(work, 'host_ecdsa');
+    await run('ssh-keygen', ['-q', '-t', 'ecdsa', '-N', '', '-f', ecdsa]);
+    const multi = await startSshd(kit, { authorizedKey: sshd.publicKey!, config: [`HostKey ${ecdsa}`] });
+    const file = join(work, 'known_hosts_hashed');
+    writeFileSync(file, `[${multi.host}]:${multi.port} ${readFileSync(`${ecdsa}.pub`, 'utf8').split(' ').slice(0, 2).join(' ')}\n`);
+    await run('ssh-keygen', ['-H', '-f', file]);
+    expect(readFileSync(file, 'utf8')).toMatch(/^\|1\|/);
+    await driver({ host: `${multi.user}@${multi.host}:${multi.port}`, knownHostsPath: file }).ensureMachine('first');
+    expect(readFileSync(file, 'utf8').trim().split('\n')).toHaveLength(1);
+    await multi.stop();
+  });
+
   it('names the key the host rejected (user error)', async () => {
     const other = join(work, 'other_key');
     writeFileSync(other, ssh2.utils.generateKeyPairSync('ed25519').private, { mode: 0o600 });

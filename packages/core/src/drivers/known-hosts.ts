@@ -52,6 +52,12 @@ export function checkHostKey(file: string, host: string, port: number, key: Buff
   return recorded.some((e) => e.key === presented) ? 'known' : 'mismatch';
 }
 
+/** Key types recorded for the host (`ssh-ed25519`, `ssh-rsa` ...), so the client can ask for those first. */
+export function recordedKeyTypes(file: string, host: string, port: number): string[] {
+  const name = knownHostName(host, port);
+  return [...new Set(entries(file).filter((e) => matches(e.patterns, name)).map((e) => e.type))];
+}
+
 /** Appends the host's key (one write, so concurrent `prevu` runs do not interleave lines). */
 export function recordHostKey(file: string, host: string, port: number, key: Buffer): void {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });

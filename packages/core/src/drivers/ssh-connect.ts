@@ -4,7 +4,7 @@
 // failure turned into one line that names its cause.
 import ssh2 from 'ssh2';
 import { errors, isPrevuError } from '../errors.js';
-import { checkHostKey, recordHostKey } from './known-hosts.js';
+import { checkHostKey, recordedKeyTypes, recordHostKey } from './known-hosts.js';
 
 export interface SshConnectOptions {
   host: string;
@@ -20,11 +20,21 @@ export interface SshConnectOptions {
 
 export const sshAlgorithms = {
   kex: ['curve25519-sha256', 'curve25519-sha256@libssh.org'],
-  serverHostKey: ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'rsa-sha2-512', 'rsa-sha2-256'],
+  serverHostKey: ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'rsa-sha2-512', 'rsa-sha2-256'] as ssh2.ServerHostKeyAlgorithm[],
   cipher: ['aes128-gcm@openssh.com', 'chacha20-poly1305@openssh.com', 'aes256-gcm@openssh.com'],
   hmac: ['hmac-sha2-256-etm@openssh.com', 'hmac-sha2-512-etm@openssh.com'],
   compress: ['none'],
 } satisfies ssh2.Algorithms;
+
+/**
+ * Host key algorithms with those of the recorded key types first: like OpenSSH, so a host that
+ * has several keys presents the one already known (an RSA-only entry is not a "changed key").
+ */
+function hostKeyOrder(recorded: string[]): ssh2.ServerHostKeyAlgorithm[] {
+  const all = sshAlgorithms.serverHostKey;
+  const known = all.filter((a) => recorded.includes(a.startsWith('rsa-sha2-') ? 'ssh-rsa' : a));
+  return [...known, ...all.filter((a) => !known.includes(a))];
+}
 
 export const sshTarget = (o: Pick<SshConnectOptions, 'host' | 'port' | 'user'>) => `${o.user}@${o.host.includes(':') ? `[${o.host}]` : o.host}:${o.port}`;
 
@@ -69,7 +79,7 @@ export function connectSsh(options: SshConnectOptions, signal?: AbortSignal): Pr
         port: options.port,
         username: options.user,
         privateKey: options.privateKey,
-        algorithms: sshAlgorithms,
+        algorithms: { ...sshAlgorithms, serverHostKey: hostKeyOrder(recordedKeyTypes(options.knownHostsPath, options.host, options.port)) },
         keepaliveInterval: options.keepAliveSeconds * 1000,
         keepaliveCountMax: 3,
         readyTimeout: options.readyTimeoutSeconds * 1000,
