@@ -22,28 +22,38 @@ export function handleChannel(channel: Duplex, target: Target, route: Route, log
   }
   const socket: Socket = connect({ host: target.host, port: target.port, noDelay: true });
   let connected = false;
+  let answered = false; // the service sent something back on this connection
+  let broken = false;
   socket.once('connect', () => {
     connected = true;
     channel.pipe(socket);
-    socket.pipe(channel);
+    socket.pipe(channel, { end: false });
   });
+  socket.on('data', () => (answered = true));
   socket.on('error', (error: NodeJS.ErrnoException) => {
-    if (connected) {
-      channel.destroy();
-      return;
-    }
+    broken = true;
+    if (connected) return; // 'close' follows
     log.debug({ service, err: error.code ?? error.message }, 'service did not accept the connection');
     // Up but not listening yet (or its name not resolvable yet): a retryable page, not a 502.
     answerPage(channel, 'starting', `service ${service} is not accepting connections on port ${target.port} yet (${error.code ?? error.message})`);
   });
   socket.on('close', () => {
-    if (connected) channel.end();
+    if (!connected) return;
+    if (answered) {
+      if (broken) channel.destroy();
+      else channel.end();
+      return;
+    }
+    // Closed before a single byte came back (a request in flight while the service stops): the
+    // request was not served, so say so with a retryable page rather than let it become a 502.
+    channel.unpipe(socket);
+    answerPage(channel, 'starting', `service ${service} closed the connection without answering (it may be restarting)`, { now: true });
   });
   channel.on('close', () => socket.destroy());
 }
 
 /** A 503 page with Retry-After, sent once the request head arrives, then the channel is closed. */
-export function answerPage(channel: Duplex, state: string, reason: string): void {
+export function answerPage(channel: Duplex, state: string, reason: string, options: { now?: boolean } = {}): void {
   const title = state === 'crash_loop' ? 'Service stopped after a crash loop' : state === 'stopped' ? 'Service not running' : state === 'unhealthy' ? 'Service unhealthy' : 'Service starting';
   const body = `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title></head><body><h1>${title}</h1><p>${escapeHtml(reason)}</p><p>prevu</p></body></html>\n`;
   const head = [
@@ -60,11 +70,12 @@ export function answerPage(channel: Duplex, state: string, reason: string): void
     if (sent) return;
     sent = true;
     clearTimeout(timer);
-    channel.end(`${head}\r\n\r\n${body}`);
+    if (!channel.destroyed && !channel.writableEnded) channel.end(`${head}\r\n\r\n${body}`);
   };
+  const timer = options.now ? undefined : setTimeout(send, 2000);
+  if (options.now) return send();
   // Answer after the request head so the response pairs with a request on the server's side.
   channel.once('data', send);
-  const timer = setTimeout(send, 2000);
   channel.once('close', () => clearTimeout(timer));
   channel.resume();
 }

@@ -225,8 +225,8 @@ export class TunnelClient extends EventEmitter {
     if (changed || !this.hello) this.scheduleHello();
   }
 
-  /** Asks the server for the URL table once the forward requests settle. */
-  private scheduleHello(): void {
+  /** Asks the server for the URL table once the forward requests settle (again in 1 s if it fails). */
+  private scheduleHello(delayMs = 50): void {
     clearTimeout(this.helloTimer);
     this.helloTimer = setTimeout(() => {
       void this.exec('hello')
@@ -234,8 +234,11 @@ export class TunnelClient extends EventEmitter {
           this.hello = JSON.parse(out) as Hello;
           this.emit('hello', this.hello);
         })
-        .catch((error: Error) => this.options.log.warn({ err: error.message }, 'hello failed'));
-    }, 50);
+        .catch((error: Error) => {
+          this.options.log.warn({ err: error.message }, 'hello failed');
+          if (this.connected) this.scheduleHello(1000);
+        });
+    }, delayMs);
   }
 
   exec(command: string): Promise<string> {

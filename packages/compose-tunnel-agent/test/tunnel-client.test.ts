@@ -1,7 +1,7 @@
 // The tunnel client and channel handling against the real tunnel server process, without Docker:
 // public and private forwards, the 503 pages, host-key pinning, and reconnect after a restart.
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -29,6 +29,8 @@ let hostKey: string;
 let app: Server;
 let appPort: number;
 let closedPort: number;
+let hangup: TcpServer;
+let hangupPort: number;
 const clients: TunnelClient[] = [];
 
 async function startServer(): Promise<Proc> {
@@ -39,7 +41,7 @@ async function startServer(): Promise<Proc> {
   });
 }
 
-const routes: Record<string, Route> = { web: { state: 'ready' }, secret: { state: 'ready' }, wait: { state: 'starting', reason: 'service wait is starting (waiting for its healthcheck to pass)' }, down: { state: 'ready' } };
+const routes: Record<string, Route> = { hangup: { state: 'ready' }, web: { state: 'ready' }, secret: { state: 'ready' }, wait: { state: 'starting', reason: 'service wait is starting (waiting for its healthcheck to pass)' }, down: { state: 'ready' } };
 
 function client(forwards: Forward[], pin = hostKey): TunnelClient {
   const c = new TunnelClient({
@@ -49,7 +51,7 @@ function client(forwards: Forward[], pin = hostKey): TunnelClient {
     privateKey: key.private,
     hostKey: pin,
     log,
-    onChannel: (forward, channel) => handleChannel(channel, { host: '127.0.0.1', port: forward.service === 'down' ? closedPort : appPort }, routes[forward.service]!, log, forward.service),
+    onChannel: (forward, channel) => handleChannel(channel, { host: '127.0.0.1', port: { down: closedPort, hangup: hangupPort }[forward.service] ?? appPort }, routes[forward.service]!, log, forward.service),
   });
   c.setForwards(forwards);
   c.start();
@@ -67,11 +69,16 @@ beforeAll(async () => {
   app = createServer((req, res) => res.end(`app ${req.url}`));
   await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
   appPort = (app.address() as AddressInfo).port;
+  // A service going down under a request: reads it, closes without a byte back.
+  hangup = createTcpServer((socket) => socket.once('data', () => socket.destroy()));
+  await new Promise<void>((resolve) => hangup.listen(0, '127.0.0.1', resolve));
+  hangupPort = (hangup.address() as AddressInfo).port;
 });
 
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));
   app.close();
+  hangup.close();
 });
 
 describe('tunnel client', () => {
@@ -84,8 +91,9 @@ describe('tunnel client', () => {
       { name: 'secret', service: 'secret', port: 80, private: true },
       { name: 'wait', service: 'wait', port: 80, private: false },
       { name: 'down-8080', service: 'down', port: 8080, private: false },
+      { name: 'hangup', service: 'hangup', port: 80, private: false },
     ]);
-    await waitFor('hello with 4 tunnels', async () => (tunnel.hello?.tunnels.length === 4 ? true : undefined), 10_000);
+    await waitFor('hello with 5 tunnels', async () => (tunnel.hello?.tunnels.length === 5 ? true : undefined), 10_000);
     expect(tunnel.hello!.tunnels.find((t) => t.name === 'secret')?.private).toBe(true);
 
     const web = await get(hostOf('web'));
@@ -104,6 +112,10 @@ describe('tunnel client', () => {
     const down = await get(hostOf('down-8080'));
     expect(down.status).toBe(503);
     expect(down.body).toContain(`not accepting connections on port ${closedPort} yet (ECONNREFUSED)`);
+
+    const hung = await get(hostOf('hangup'));
+    expect(hung.status).toBe(503);
+    expect(hung.body).toContain('closed the connection without answering');
   });
 
   it('drops a forward that is no longer wanted', async () => {
