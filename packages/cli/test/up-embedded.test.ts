@@ -2,10 +2,11 @@
 // examples/hello, the embedded tunnel server container on free ports (its own name and network,
 // so a user's real one is never touched), every URL fetched through it.
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { docker, freePorts, httpGet, runId, uniqueName, useKit, waitFor } from '@prevu/test-kit';
+import { signAccessToken } from '@prevu/core/access-token';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CLI, cliHome, HELLO, type CliHome } from './cli.js';
 
@@ -159,6 +160,21 @@ describe('prevu up on the embedded default', () => {
     const purge = await cli.run(['purge', '--json']);
     expect(purge.code, purge.stderr).toBe(0);
     expect((JSON.parse(purge.stdout) as { removed: { envId: string }[] }).removed.map((r) => r.envId)).toEqual([id]);
+    expect(await containersOf(`prevu-${id}`)).toEqual([]);
+  });
+
+  it('a private profile: its URLs need the account token, which opens them', async () => {
+    expect((await cli.run(['profile', 'create', 'priv', '--private'])).code).toBe(0);
+    const id = `${project}-private`;
+    kit.defer('prevu down private', () => cli.run(['down', '--profile', 'priv', '--id', id], { cwd: main }));
+    const up = await cli.run(['up', '--json', '--profile', 'priv', '--id', id, 'web'], { cwd: main });
+    expect(up.code, up.stderr).toBe(0);
+    const [row] = (JSON.parse(up.stdout.trim().split('\n').at(-1)!) as { urls: { url: string }[] }).urls;
+    expect((await httpGet(row!.url)).status).toBe(401);
+    const key = readFileSync(join(cli.env.XDG_CONFIG_HOME!, 'prevu', 'profiles', 'priv', 'id_ed25519'), 'utf8');
+    const token = await signAccessToken({ privateKey: key, envId: id, ttlSeconds: 60 });
+    expect((await httpGet(row!.url, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+    expect((await cli.run(['purge', '--profile', 'priv'])).code).toBe(0);
     expect(await containersOf(`prevu-${id}`)).toEqual([]);
   });
 
