@@ -138,7 +138,7 @@ export class ProfileStore {
     });
     const dir = this.profileDir(input.name);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: `prevu-${input.name}` });
+    const pair = ed25519KeyPair(`prevu-${input.name}`);
     writeFileSync(join(dir, 'id_ed25519'), pair.private, { mode: 0o600 });
     chmodSync(join(dir, 'id_ed25519'), 0o600); // the umask may have widened nothing, but be explicit
     writeFileSync(join(dir, 'id_ed25519.pub'), `${pair.public}\n`, { mode: 0o644 });
@@ -163,6 +163,17 @@ export class ProfileStore {
     if (!this.exists(name)) throw errors.unknownProfile(name);
     rmSync(this.profileDir(name), { recursive: true, force: true });
     if (this.current() === name) this.setCurrent(undefined);
+  }
+}
+
+/**
+ * ssh2's generateKeyPairSync('ed25519') strips a leading zero byte of the public key, so 1 pair in
+ * 256 is unreadable by ssh2 itself and by OpenSSH (mscdex/ssh2#1513): make another one.
+ */
+export function ed25519KeyPair(comment: string): { private: string; public: string } {
+  for (;;) {
+    const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment });
+    if (!(ssh2.utils.parseKey(pair.public) instanceof Error) && !(ssh2.utils.parseKey(pair.private) instanceof Error)) return pair;
   }
 }
 

@@ -16,6 +16,9 @@ let sshd: Sshd;
 let remoteBase: string;
 let hello: string;
 let urls: string[];
+// Its own branch, so the env never meets another test's `hello-main` on the shared engine.
+const envId = `hello-ssh-${runId}`;
+const project = `prevu-${envId}`;
 
 const urlsOf = (table: string) => [...table.matchAll(/https?:\/\/\S+/g)].map((m) => m[0]).sort();
 const containersOf = async (project: string) => (await docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`])).trim().split('\n').filter(Boolean);
@@ -54,7 +57,7 @@ beforeAll(async () => {
   mkdirSync(remoteBase);
   hello = join(work, 'hello');
   cpSync(HELLO, hello, { recursive: true });
-  await new Promise((done) => execFile('git', ['init', '-q', '-b', 'main'], { cwd: hello }, done));
+  await new Promise((done) => execFile('git', ['init', '-q', '-b', `ssh-${runId}`], { cwd: hello }, done));
 
   const init = await cli.run(['init', '--name', 'box', '--driver', 'ssh', '--set', `host=${sshd.user}@${sshd.host}:${sshd.port}`, '--set', `baseDir=${remoteBase}`, '--json']);
   expect(init.code, init.stderr).toBe(0);
@@ -64,7 +67,8 @@ beforeAll(async () => {
 
 describe('prevu up over the ssh driver', () => {
   it('up: files uploaded to the env dir on the host, every URL answers 200 through the tunnel server', async () => {
-    kit.defer('prevu down hello-main', () => cli.run(['down', '--id', 'hello-main'], { cwd: hello }));
+    // The same engine as the host's: compose removes the project even after the host key changed.
+    kit.defer(`compose down ${project}`, () => docker(['compose', '-p', project, 'down', '--volumes', '--remove-orphans', '--timeout', '1'], { cwd: tmpdir() }));
     const up = await upElsewhere(['up']);
     expect(up.code, up.stderr).toBe(0);
     const tail = up.stdout.trim().split('\n').slice(-3);
@@ -74,10 +78,10 @@ describe('prevu up over the ssh driver', () => {
     for (const url of urls) expect((await httpGet(url)).status, url).toBe(200);
     expect((await httpGet(urls.find((u) => u.includes('//web-'))!)).body).toBe(readFileSync(join(hello, 'web', 'index.html'), 'utf8'));
 
-    const files = join(remoteBase, 'hello-main', 'files');
+    const files = join(remoteBase, envId, 'files');
     expect(readFileSync(join(files, hello, 'web', 'index.html'), 'utf8')).toBe(readFileSync(join(hello, 'web', 'index.html'), 'utf8'));
     // The bind mount of the running web container is the uploaded copy.
-    const [web] = await containersOf('prevu-hello-main').then((ids) => Promise.all(ids.map((id) => docker(['inspect', '--format', '{{.Config.Labels}} {{json .Mounts}}', id]))).then((all) => all.filter((i) => i.includes('service:web'))));
+    const [web] = await containersOf(project).then((ids) => Promise.all(ids.map((id) => docker(['inspect', '--format', '{{.Config.Labels}} {{json .Mounts}}', id]))).then((all) => all.filter((i) => i.includes('service:web'))));
     expect(web).toContain(join(files, hello, 'web'));
     // The host key was recorded on first use, in the profile.
     expect(readFileSync(join(cli.env.XDG_CONFIG_HOME!, 'prevu', 'profiles', 'box', 'known_hosts'), 'utf8')).toContain(sshd.hostPublicKey);
@@ -103,8 +107,8 @@ describe('prevu up over the ssh driver', () => {
   it('down removes the containers and the env dir on the host; URLs stop answering', async () => {
     const down = await cli.run(['down'], { cwd: hello });
     expect(down.code, down.stderr).toBe(0);
-    expect(await containersOf('prevu-hello-main')).toEqual([]);
-    expect(existsSync(join(remoteBase, 'hello-main'))).toBe(false);
+    expect(await containersOf(project)).toEqual([]);
+    expect(existsSync(join(remoteBase, envId))).toBe(false);
     // The tunnel server answers a recently gone hostname with its "tunnel gone" page (502), an unknown one with 404.
     for (const url of urls) {
       const res = await waitFor(`${url} to be gone`, async () => {
@@ -121,6 +125,6 @@ describe('prevu up over the ssh driver', () => {
     expect(up.code).toBe(1);
     const lines = up.stderr.split('\n').filter((l) => l.trim() && !l.startsWith('›'));
     expect(lines).toEqual([expect.stringContaining(`the SSH host key of ${sshd.user}@${sshd.host}:${sshd.port} does not match the one recorded: if the host was rebuilt, remove its line from the profile known_hosts and retry`)]);
-    expect(await containersOf('prevu-hello-main')).toEqual([]);
+    expect(await containersOf(project)).toEqual([]);
   });
 });

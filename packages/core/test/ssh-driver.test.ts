@@ -5,7 +5,6 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import ssh2 from 'ssh2';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startSshd, useKit, waitFor, type Sshd } from '@prevu/test-kit';
 import { createSshDriver, type SshDriver, type SshSettingsInput } from '../src/drivers/ssh.js';
@@ -92,7 +91,7 @@ describe('connecting', () => {
 
   it('names the key the host rejected (user error)', async () => {
     const other = join(work, 'other_key');
-    writeFileSync(other, ssh2.utils.generateKeyPairSync('ed25519').private, { mode: 0o600 });
+    await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other]);
     const error = await failure(driver({ privateKeyPath: other }).ensureMachine('first'));
     expect(error.code).toBe('PREVU_SSH_AUTH_FAILED');
     expect(error.line).toBe(`${sshd.user}@${sshd.host}:${sshd.port} rejected the SSH key ${other}: add the key's public half to ~/.ssh/authorized_keys of that user on the host`);
