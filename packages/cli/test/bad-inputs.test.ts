@@ -1,8 +1,10 @@
 // Each bad input gives ONE clear line (what was wrong: what to do) and the exit code of its kind.
+import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, useKit } from '@prevu/test-kit';
+import { freePort, freePorts, useKit } from '@prevu/test-kit';
 import { describe, expect, it } from 'vitest';
 import { cliHome, errorLines } from './cli.js';
 
@@ -69,6 +71,17 @@ describe('bad inputs', () => {
     const id = await cli.run(['up', '--id', '___'], { cwd: dir });
     expect(id.code).toBe(1);
     expect(errorLines(id.stderr)).toEqual([expect.stringMatching(/^prevu: env id "___" has no letters or digits: pass --id/)]);
+  });
+
+  it('doctor names a busy embedded port and the variable that moves it: exit 1', async () => {
+    const busy = createServer().listen(0, '127.0.0.1');
+    await once(busy, 'listening');
+    kit.defer('busy port', () => new Promise((done) => busy.close(done)));
+    const port = (busy.address() as AddressInfo).port;
+    const [http, management] = await freePorts(2);
+    const r = await cli.run(['doctor'], { env: { PREVU_EMBEDDED_NAME: `prevu-doctor-${process.pid}`, PREVU_EMBEDDED_HTTP_PORT: String(http), PREVU_EMBEDDED_SSH_PORT: String(port), PREVU_EMBEDDED_MANAGEMENT_PORT: String(management) } });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(`✗ tunnel server: port ${port} on 127.0.0.1 is in use, the embedded tunnel server could not start: stop what uses it, or set PREVU_EMBEDDED_SSH_PORT to a free port`);
   });
 
   it('--json errors are one JSON line on stdout too', async () => {

@@ -1,10 +1,19 @@
 import { statSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { connectTunnelServer } from '@prevu/core/deploy';
 import { checkDocker } from '@prevu/core/docker-cli';
 import { createDriver } from '@prevu/core/drivers/index';
 import { embeddedSettings, embeddedStatus } from '@prevu/core/embedded-server';
-import { ExitCode, isPrevuError, PrevuError } from '@prevu/core/errors';
+import { errors, ExitCode, isPrevuError, PrevuError } from '@prevu/core/errors';
 import { PrevuCommand } from '../base.js';
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen({ host: '127.0.0.1', port, exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
 
 interface Check {
   name: string;
@@ -50,7 +59,13 @@ export default class Doctor extends PrevuCommand<typeof Doctor> {
       await check('tunnel server', async () => {
         if (s.profile.tunnelServer.type === 'embedded') {
           const state = await embeddedStatus(embeddedSettings());
-          if (!state.running) return `embedded ${state.settings.container} is not running (\`prevu up\` or \`prevu server start\` starts it)`;
+          if (!state.running) {
+            const { httpPort, sshPort, managementPort } = state.settings;
+            for (const [name, port] of [['HTTP', httpPort], ['SSH', sshPort], ['MANAGEMENT', managementPort]] as const) {
+              if (!(await portFree(port))) throw errors.invalidInput(`port ${port} on 127.0.0.1 is in use, the embedded tunnel server could not start`, `stop what uses it, or set PREVU_EMBEDDED_${name}_PORT to a free port`);
+            }
+            return `embedded ${state.settings.container} is not running; its ports are free (\`prevu up\` or \`prevu server start\` starts it)`;
+          }
         }
         const { endpoint, hello } = await connectTunnelServer(s, 'prevu-doctor');
         return `${endpoint.address} answers, base URL ${hello.baseUrl}`;
