@@ -83,7 +83,10 @@ export async function uploadTree(paths: string[], options: UploadOptions): Promi
   //    mode is set at the end. `made` are new ones and those whose mode changed.
   const dirs = [...wanted].filter(([rel, e]) => e.t === 'd' && (old[rel]?.t !== 'd' || old[rel]!.p !== e.p || stale.some(([r]) => r === rel)));
   // The files dir itself (the env dir exists: ensureMachine made it).
-  await call(sftp, 'mkdir', filesDir).catch(() => undefined);
+  await call(sftp, 'mkdir', filesDir).catch(async (error: unknown) => {
+    const exists = await call<ssh2.Stats>(sftp, 'stat', filesDir).catch(() => undefined);
+    if (!exists?.isDirectory()) failed(`mkdir ${filesDir}`)(error);
+  });
   for (const level of byDepth(dirs)) {
     checkAbort();
     await pool(level, options.concurrency, ([rel]) =>

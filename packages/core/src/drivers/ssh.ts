@@ -161,11 +161,13 @@ export class SshDriver implements Driver {
     return new SshMachine(this, envId, dir);
   }
 
-  async findMachine(envId: string): Promise<Machine | undefined> {
+  /**
+   * The host is always there (and not prevu's to lose): whether the env exists is for its compose
+   * project to say, so `down` still finds containers whose env dir was deleted by hand.
+   */
+  async findMachine(envId: string): Promise<Machine> {
     validEnvId(envId);
-    const dir = posix.join(await this.base(), envId);
-    const exists = await this.withSftp((sftp) => sftpCall<ssh2.Stats>(sftp, 'stat', dir).then((s) => s.isDirectory(), () => false));
-    return exists ? new SshMachine(this, envId, dir) : undefined;
+    return new SshMachine(this, envId, posix.join(await this.base(), envId));
   }
 
   /** Env directories under the base dir; state from the env's compose containers on the host. */
