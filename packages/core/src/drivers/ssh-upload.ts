@@ -66,23 +66,38 @@ export async function uploadTree(paths: string[], options: UploadOptions): Promi
   };
   const remote = (rel: string) => posix.join(filesDir, rel);
 
-  // 1. What prevu put there before and is gone or changed kind locally: files and links first,
-  //    then directories deepest first (a directory a container filled stays: rmdir refuses it).
+  // The plan. Stale: what prevu put there before and is gone or changed kind locally. Dirs: new
+  // ones and those whose mode changed. Files and links whose size/mtime/target changed are sent;
+  // a file whose mode alone changed is only chmod-ed.
   const stale = Object.entries(old).filter(([rel, was]) => !wanted.has(rel) || wanted.get(rel)!.t !== was.t || (was.t === 'l' && changed(rel, wanted.get(rel)!)));
-  await pool(
-    stale.filter(([, was]) => was.t !== 'd'),
-    options.concurrency,
-    ([rel]) => call(sftp, 'unlink', remote(rel)).catch((error: { code?: number }) => error.code === NO_SUCH_FILE || failed(`delete ${remote(rel)}`)(error)),
-  );
+  const dirs = [...wanted].filter(([rel, e]) => e.t === 'd' && (old[rel]?.t !== 'd' || old[rel]!.p !== e.p || stale.some(([r]) => r === rel)));
+  const entries = [...wanted].filter(([, e]) => e.t !== 'd');
+  const toSend = entries.filter(([rel, e]) => changed(rel, e));
+  const modeOnly = entries.filter(([rel, e]) => e.t === 'f' && !changed(rel, e) && old[rel]!.p !== e.p);
+
+  checkAbort();
+  if (stale.length || toSend.length || modeOnly.length) {
+    // Until the new manifest is written, every entry about to be touched is marked unknown
+    // (size -1): an upload cut anywhere leaves a manifest that never vouches for a half-made copy,
+    // and the next upload sends or deletes those entries again.
+    const touched = new Set([...stale, ...toSend, ...modeOnly].map(([rel]) => rel));
+    const interim = Object.fromEntries(Object.entries(old).map(([rel, e]) => [rel, touched.has(rel) ? { ...e, s: -1 } : e]));
+    await writeManifest(sftp, options.manifestPath, interim).catch(failed('manifest'));
+  }
+
+  // 1. Stale files and links first, then directories deepest first (a directory a container
+  //    filled stays: rmdir refuses it).
+  await pool(stale.filter(([, was]) => was.t !== 'd'), options.concurrency, ([rel]) => {
+    checkAbort();
+    return call(sftp, 'unlink', remote(rel)).catch((error: { code?: number }) => error.code === NO_SUCH_FILE || failed(`delete ${remote(rel)}`)(error));
+  });
   for (const level of byDepth(stale.filter(([, was]) => was.t === 'd')).reverse()) {
     checkAbort();
     await pool(level, options.concurrency, ([rel]) => call(sftp, 'rmdir', remote(rel)).catch(() => undefined));
   }
 
-  // 2. Directories, parents first, each level in parallel; kept writable for us until their own
-  //    mode is set at the end. `made` are new ones and those whose mode changed.
-  const dirs = [...wanted].filter(([rel, e]) => e.t === 'd' && (old[rel]?.t !== 'd' || old[rel]!.p !== e.p || stale.some(([r]) => r === rel)));
-  // The files dir itself (the env dir exists: ensureMachine made it).
+  // 2. The files dir, then directories parents first, each level in parallel; kept writable for
+  //    us until their own mode is set at the end.
   await call(sftp, 'mkdir', filesDir).catch(async (error: unknown) => {
     const exists = await call<ssh2.Stats>(sftp, 'stat', filesDir).catch(() => undefined);
     if (!exists?.isDirectory()) failed(`mkdir ${filesDir}`)(error);
@@ -98,8 +113,6 @@ export async function uploadTree(paths: string[], options: UploadOptions): Promi
   }
 
   // 3. Files and links, bounded parallelism over the one SFTP channel.
-  const entries = [...wanted].filter(([, e]) => e.t !== 'd');
-  const toSend = entries.filter(([rel, e]) => changed(rel, e));
   await pool(toSend, options.concurrency, async ([rel, e]) => {
     checkAbort();
     const to = remote(rel);
@@ -112,22 +125,13 @@ export async function uploadTree(paths: string[], options: UploadOptions): Promi
     });
     await call(sftp, 'setstat', to, { mode: e.p!, atime: new Date(e.m!), mtime: new Date(e.m!) }).catch(failed(`chmod ${to}`));
   });
-  // A file whose mode alone changed is not sent again.
-  await pool(
-    entries.filter(([rel, e]) => e.t === 'f' && !changed(rel, e) && old[rel]!.p !== e.p),
-    options.concurrency,
-    ([rel, e]) => call(sftp, 'chmod', remote(rel), e.p!).catch(failed(`chmod ${remote(rel)}`)),
-  );
+  await pool(modeOnly, options.concurrency, ([rel, e]) => call(sftp, 'chmod', remote(rel), e.p!).catch(failed(`chmod ${remote(rel)}`)));
 
   // 4. Directory modes last (a read-only directory would have refused its files).
   checkAbort();
   await pool(dirs, options.concurrency, ([rel, e]) => call(sftp, 'chmod', remote(rel), e.p!).catch(failed(`chmod ${remote(rel)}`)));
 
-  const manifest: Manifest = {
-    version: 1,
-    entries: Object.fromEntries([...wanted].map(([rel, { local: _local, ...entry }]) => [rel, entry])),
-  };
-  await call(sftp, 'writeFile', options.manifestPath, JSON.stringify(manifest)).catch(failed('manifest'));
+  await writeManifest(sftp, options.manifestPath, Object.fromEntries([...wanted].map(([rel, { local: _local, ...entry }]) => [rel, entry]))).catch(failed('manifest'));
   return { mapping, filesSent: toSend.length, filesUnchanged: entries.length - toSend.length };
 }
 
@@ -178,6 +182,11 @@ async function readManifest(sftp: ssh2.SFTPWrapper, path: string): Promise<Manif
   } catch {
     return { version: 1, entries: {} };
   }
+}
+
+function writeManifest(sftp: ssh2.SFTPWrapper, path: string, entries: Manifest['entries']): Promise<void> {
+  const manifest: Manifest = { version: 1, entries };
+  return call(sftp, 'writeFile', path, JSON.stringify(manifest));
 }
 
 /** Entries grouped by depth, shallowest first. */
