@@ -2,9 +2,7 @@
 // (`prevu:env`, `prevu:profile`) or created with them and with user-data that installs Docker;
 // once SSH and Docker answer, everything else is the ssh driver's, reached through the Driver
 // interface (the registry passes an ssh-driver factory; this file never imports ssh.ts).
-import { execFile } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
 import {
   CreateInstancesCommand,
   DeleteInstanceCommand,
@@ -42,6 +40,8 @@ export const lightsailSettingsSchema = z.object({
   sshPort: z.number().int().min(1).max(65535).default(22),
   /** The login user of the blueprint (Lightsail's Debian images: admin). */
   sshUser: z.string().regex(/^[a-z_][a-z0-9_-]*$/, 'a Unix user name').default('admin'),
+  /** Where env directories live on the instance; default: the ssh driver's (`~/.prevu/envs`). */
+  baseDir: z.string().regex(/^(~|\/)/, 'an absolute path or one under ~').optional(),
 });
 export type LightsailSettingsInput = z.input<typeof lightsailSettingsSchema>;
 export type LightsailSettings = z.output<typeof lightsailSettingsSchema>;
@@ -60,6 +60,7 @@ export interface SshTarget {
   host: string;
   port: number;
   user: string;
+  baseDir?: string;
 }
 /** Makes the ssh driver for one instance (the registry binds the profile's private key). */
 export type SshDriverFactory = (target: SshTarget) => Driver;
@@ -89,8 +90,6 @@ export interface LightsailDriverOptions {
    */
   forgetHostKey?: (host: string, port: number) => void;
 }
-
-const execFileAsync = promisify(execFile);
 
 export class LightsailDriver implements Driver {
   readonly name = 'lightsail';
@@ -237,7 +236,10 @@ export class LightsailDriver implements Driver {
     }
   }
 
-  /** Until SSH and Docker answer through the ssh driver: user-data may still be installing Docker. */
+  /**
+   * Until the ssh driver's ensureMachine succeeds, which by the Driver contract means SSH answers
+   * and Docker takes commands: user-data may still be installing Docker meanwhile.
+   */
   private async waitReady(envId: string, host: string, signal?: AbortSignal): Promise<Machine> {
     const started = Date.now();
     let interval = this.timeouts.pollMs;
@@ -245,14 +247,7 @@ export class LightsailDriver implements Driver {
       const ssh = this.sshDriver(envId, host);
       let cause: unknown;
       try {
-        const machine = await ssh.ensureMachine(envId, signal);
-        const endpoint = await machine.docker();
-        try {
-          await execFileAsync('docker', ['version', '--format', '{{.Server.Version}}'], { env: { ...process.env, ...endpoint.env }, timeout: 20_000, ...(signal ? { signal } : {}) });
-        } finally {
-          await endpoint.close();
-        }
-        return machine;
+        return await ssh.ensureMachine(envId, signal);
       } catch (error) {
         // A changed host key is the user's to judge, never something to wait out.
         if (signal?.aborted || (isPrevuError(error) && error.code === 'PREVU_HOST_KEY_MISMATCH')) throw error;
@@ -262,7 +257,7 @@ export class LightsailDriver implements Driver {
       }
       const elapsed = Date.now() - started;
       if (elapsed >= this.timeouts.readyMs) {
-        const detail = ((cause as { stderr?: string; message?: string }).stderr || (cause as Error).message || String(cause)).trim().split('\n')[0];
+        const detail = (isPrevuError(cause) ? cause.message : (cause as Error).message || String(cause)).split('\n')[0];
         throw errors.machineNotReady(`SSH and Docker on ${host}:${this.settings.sshPort} do not answer (${detail})`, Math.round(elapsed / 1000), 'the instance may still be installing Docker: retry `prevu up`, or `prevu down` to delete it');
       }
       this.progress(`waiting for SSH and Docker on ${host} (${Math.round(elapsed / 1000)} s)`);
@@ -274,7 +269,7 @@ export class LightsailDriver implements Driver {
   private sshDriver(envId: string, host: string): Driver {
     let driver = this.ssh.get(envId);
     if (!driver) {
-      driver = this.options.sshDriver({ host, port: this.settings.sshPort, user: this.settings.sshUser });
+      driver = this.options.sshDriver({ host, port: this.settings.sshPort, user: this.settings.sshUser, ...(this.settings.baseDir ? { baseDir: this.settings.baseDir } : {}) });
       this.ssh.set(envId, driver);
     }
     return driver;
