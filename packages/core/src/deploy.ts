@@ -186,7 +186,7 @@ export function upSteps(): Step<UpContext>[] {
           baseUrl: ctx.baseUrl,
           status: 'deploying',
         });
-        ctx.driver = await createDriver({ profile: session.profile, profileDir: session.store.profileDir(session.profile.name), key: session.key });
+        ctx.driver = await createDriver({ profile: session.profile, profileDir: session.store.profileDir(session.profile.name), key: session.key, onProgress: report });
         ctx.machine = await ctx.driver.ensureMachine(ctx.envId, ctx.session.signal);
         ctx.dockerEndpoint = await ctx.machine.docker();
         const version = await checkDocker(ctx.dockerEnv());

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { errors } from '../errors.js';
 import type { AccountKey, Profile } from '../profiles.js';
 import type { Driver } from './driver.js';
+import { forgetHost } from './known-hosts.js';
+import { LightsailDriver } from './lightsail.js';
 import { LocalDriver } from './local.js';
 import { createSshDriver, type SshSettingsInput } from './ssh.js';
 
@@ -12,9 +14,11 @@ export interface DriverContext {
   /** The profile's directory (known_hosts, caches a driver keeps). */
   profileDir: string;
   key: AccountKey;
+  /** Progress lines of long driver work (a cloud machine booting), shown by the up step. */
+  onProgress?: (line: string) => void;
 }
 
-export const DRIVER_NAMES = ['local', 'ssh'] as const;
+export const DRIVER_NAMES = ['local', 'ssh', 'lightsail'] as const;
 
 export async function createDriver(context: DriverContext): Promise<Driver> {
   switch (context.profile.driver) {
@@ -23,6 +27,18 @@ export async function createDriver(context: DriverContext): Promise<Driver> {
     case 'ssh':
       // The account key logs in unless the profile names another; host keys go in the profile's known_hosts.
       return createSshDriver({ privateKeyPath: context.key.privateKeyFile, ...context.profile.driverOptions, knownHostsPath: join(context.profileDir, 'known_hosts') } as SshSettingsInput);
+    case 'lightsail': {
+      // One ssh driver per instance, logging in with the account key (imported as the key pair).
+      const knownHostsPath = join(context.profileDir, 'known_hosts');
+      return new LightsailDriver({
+        profile: context.profile.name,
+        settings: context.profile.driverOptions,
+        publicKey: context.key.publicKey,
+        sshDriver: (target) => createSshDriver({ ...target, privateKeyPath: context.key.privateKeyFile, knownHostsPath }),
+        forgetHostKey: (host, port) => forgetHost(knownHostsPath, host, port),
+        ...(context.onProgress ? { onProgress: context.onProgress } : {}),
+      });
+    }
     default:
       throw errors.invalidInput(`profile "${context.profile.name}" uses the unknown driver "${context.profile.driver}"`, `use one of: ${DRIVER_NAMES.join(', ')}`);
   }

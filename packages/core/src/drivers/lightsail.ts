@@ -103,6 +103,10 @@ export class LightsailDriver implements Driver {
     this.settings = parseLightsailSettings(options.settings);
     // Endpoint, credentials and retries come from the SDK's own chains: AWS_ENDPOINT_URL_LIGHTSAIL,
     // env/SSO/shared profiles, the standard retry strategy (3 attempts, backoff on throttling).
+    // On Node 20 the SDK prints a 7-line notice about its releases after January 2027 before
+    // every error line; prevu pins its SDK version and supports Node 20, so the notice says
+    // nothing a prevu user can act on. A user's own setting wins.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     this.client = new LightsailClient(this.settings.region ? { region: this.settings.region } : {});
     this.timeouts = { runningMs: 300_000, readyMs: 600_000, pollMs: 1000, ...options.timeouts };
   }

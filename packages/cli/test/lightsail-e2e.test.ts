@@ -1,0 +1,134 @@
+// `prevu up --driver lightsail` end to end: the real CLI and its real AWS SDK client against the
+// test kit's Lightsail stand-in (AWS_ENDPOINT_URL_LIGHTSAIL, fake credentials it verifies), whose
+// instance "VM" is a real OpenSSH server on loopback reaching this machine's Docker; the embedded
+// tunnel server answers the URLs.
+import { spawn } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { docker, freePort, freePorts, httpGet, runId, startLightsailStandIn, startSshd, useKit, waitFor, type LightsailStandIn } from '@prevu/test-kit';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CLI, cliHome, errorLines, HELLO, type CliHome } from './cli.js';
+
+const kit = useKit();
+let cli: CliHome;
+let standIn: LightsailStandIn;
+let hello: string;
+let urls: string[];
+const envId = `hello-ls-${runId}`;
+const project = `prevu-${envId}`;
+
+const urlsOf = (table: string) => [...table.matchAll(/https?:\/\/\S+/g)].map((m) => m[0]).sort();
+const containersOf = async (p: string) => (await docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${p}`])).trim().split('\n').filter(Boolean);
+
+beforeAll(async () => {
+  const [http, ssh, management] = await freePorts(3);
+  const name = `prevu-ts-${runId}-${process.pid}-ls`;
+  const work = mkdtempSync(join(tmpdir(), 'prevu-lightsail-e2e-'));
+  kit.defer(`dir ${work}`, () => rmSync(work, { recursive: true, force: true }));
+  const remoteBase = join(work, 'remote-envs');
+  mkdirSync(remoteBase);
+  hello = join(work, 'hello');
+  cpSync(HELLO, hello, { recursive: true });
+
+  const sshPort = await freePort();
+  cli = cliHome(kit, {
+    PREVU_EMBEDDED_NAME: name,
+    PREVU_EMBEDDED_NETWORK: `${name}-net`,
+    PREVU_EMBEDDED_HTTP_PORT: String(http),
+    PREVU_EMBEDDED_SSH_PORT: String(ssh),
+    PREVU_EMBEDDED_MANAGEMENT_PORT: String(management),
+  });
+  kit.defer('embedded tunnel server', async () => {
+    const r = await cli.run(['server', 'stop', '--purge']);
+    if (r.code !== 0) throw new Error(`prevu server stop: ${r.stderr}`);
+  });
+  const init = await cli.run(['init', '--name', 'cloud', '--driver', 'lightsail', '--set', 'region=us-east-1', '--set', `sshPort=${sshPort}`, '--set', 'sshUser=root', '--set', `baseDir=${remoteBase}`, '--json']);
+  expect(init.code, init.stderr).toBe(0);
+  const publicKey = (JSON.parse(init.stdout) as { publicKey: string }).publicKey;
+  // The "instance" accepts the profile key, as a Lightsail instance made with its imported key pair does.
+  const sshd = await startSshd(kit, { port: sshPort, authorizedKey: publicKey });
+  standIn = await startLightsailStandIn(kit, { sshHost: sshd.host, sshPort: sshd.port, pendingPolls: 2 });
+  Object.assign(cli.env, standIn.env());
+  // Whatever a failed test left: containers of the env go with compose.
+  kit.defer(`compose down ${project}`, () => docker(['compose', '-p', project, 'down', '--volumes', '--remove-orphans', '--timeout', '1'], { cwd: tmpdir() }));
+});
+
+describe('prevu up --driver lightsail against the stand-in', () => {
+  it('up: key pair imported, tagged instance created with user-data, polled until running; every URL answers 200', async () => {
+    const up = await cli.run(['up', '--id', envId], { cwd: hello });
+    expect(up.code, up.stderr).toBe(0);
+    const ops = standIn.operations();
+    expect(ops.slice(0, 4)).toEqual(['GetInstances', 'GetKeyPair', 'ImportKeyPair', 'CreateInstances']);
+    expect(ops.slice(4, 7)).toEqual(['GetInstance', 'GetInstance', 'GetInstance']);
+    const create = standIn.calls[3]!.input;
+    expect(create).toMatchObject({ bundleId: 'small_3_0', blueprintId: 'debian_12', availabilityZone: 'us-east-1a', tags: [{ key: 'prevu:env', value: envId }, { key: 'prevu:profile', value: 'cloud' }] });
+    expect(String(create.userData)).toContain('docker-compose-plugin');
+    expect(standIn.keyPairs()[0]!.publicKey).toBe(readFileSync(join(cli.env.XDG_CONFIG_HOME!, 'prevu', 'profiles', 'cloud', 'id_ed25519.pub'), 'utf8').trim());
+
+    urls = urlsOf(up.stdout.trim().split('\n').slice(-3).join('\n'));
+    expect(urls).toHaveLength(2);
+    for (const url of urls) expect((await httpGet(url)).status, url).toBe(200);
+  });
+
+  it('a second up reuses the instance (no create, no import)', async () => {
+    const before = standIn.calls.length;
+    const up = await cli.run(['up', '--id', envId], { cwd: hello });
+    expect(up.code, up.stderr).toBe(0);
+    const ops = standIn.operations().slice(before);
+    expect(ops).not.toContain('CreateInstances');
+    expect(ops).not.toContain('ImportKeyPair');
+    expect(standIn.instances()).toHaveLength(1);
+    expect(urlsOf(up.stdout.trim().split('\n').slice(-3).join('\n'))).toEqual(urls);
+  });
+
+  it('ls lists the env; down removes containers and deletes the instance', async () => {
+    const ls = await cli.run(['ls', '--json']);
+    expect(ls.code, ls.stderr).toBe(0);
+    expect((JSON.parse(ls.stdout) as { envs: { envId: string }[] }).envs.map((e) => e.envId)).toEqual([envId]);
+    const down = await cli.run(['down', '--id', envId], { cwd: hello });
+    expect(down.code, down.stderr).toBe(0);
+    expect(standIn.calls.at(-1)).toMatchObject({ operation: 'DeleteInstance', status: 200 });
+    expect(await containersOf(project)).toEqual([]);
+    expect(standIn.instances()).toEqual([]);
+  });
+
+  it('SIGINT right after CreateInstances: exit 130, ls shows the env, down deletes the instance', async () => {
+    standIn.setPendingPolls(Number.POSITIVE_INFINITY);
+    const interrupted = `${envId}-int`;
+    const child = spawn('node', [CLI, 'up', '--id', interrupted], { cwd: hello, env: { ...process.env, ...cli.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    kit.defer('interrupted up', () => child.kill('SIGKILL'));
+    await waitFor('CreateInstances', async () => (standIn.operations().includes('CreateInstances') && standIn.instances().length === 1 ? true : undefined), 60_000);
+    child.kill('SIGINT');
+    expect(await exited, stderr).toBe(130);
+    standIn.setPendingPolls(2);
+
+    const ls = await cli.run(['ls', '--json']);
+    expect(ls.code, ls.stderr).toBe(0);
+    expect((JSON.parse(ls.stdout) as { envs: { envId: string }[] }).envs.map((e) => e.envId)).toContain(interrupted);
+    const down = await cli.run(['down', '--id', interrupted], { cwd: hello });
+    expect(down.code, down.stderr).toBe(0);
+    expect(standIn.instances()).toEqual([]);
+  });
+
+  it('purge removes every env of the profile (its instance included)', async () => {
+    const up = await cli.run(['up', '--id', `${envId}-p`], { cwd: hello });
+    expect(up.code, up.stderr).toBe(0);
+    const purge = await cli.run(['purge']);
+    expect(purge.code, purge.stderr).toBe(0);
+    expect(standIn.instances()).toEqual([]);
+    expect(await containersOf(`prevu-${envId}-p`)).toEqual([]);
+  });
+
+  it('an AWS error reaches the user as one line with its exit code', async () => {
+    standIn.failNext('CreateInstances', 'AccessDeniedException', 1, 'User: arn:aws:iam::123456789012:user/ci is not authorized to perform: lightsail:CreateInstances');
+    const up = await cli.run(['up', '--id', `${envId}-denied`], { cwd: hello });
+    expect(up.code).toBe(1);
+    expect(errorLines(up.stderr)).toEqual([expect.stringMatching(/AWS denied lightsail:CreateInstances \(.*\): allow lightsail:CreateInstances in the IAM policy of these credentials$/)]);
+    await cli.run(['down', '--id', `${envId}-denied`], { cwd: hello });
+    expect(standIn.instances()).toEqual([]);
+  });
+});
