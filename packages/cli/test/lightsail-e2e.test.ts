@@ -114,10 +114,23 @@ describe('prevu up --driver lightsail against the stand-in', () => {
     expect(standIn.instances()).toEqual([]);
   });
 
-  it('purge removes every env of the profile (its instance included)', async () => {
+  it('purge --force removes every env of the profile (its instance included)', async () => {
     const up = await cli.run(['up', '--id', `${envId}-p`], { cwd: hello });
     expect(up.code, up.stderr).toBe(0);
-    const purge = await cli.run(['purge']);
+    // At a terminal (a pty from util-linux `script`) purge asks; "n" keeps everything.
+    const asked = await new Promise<string>((resolve) => {
+      const child = spawn('script', ['-qec', `node ${CLI} purge`, '/dev/null'], { cwd: hello, env: { ...process.env, ...cli.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString();
+        if (out.includes('[y/N]')) child.stdin.end('n\n');
+      });
+      child.once('exit', () => resolve(out));
+    });
+    expect(asked).toMatch(new RegExp(`delete 1 env\\(s\\) of profile cloud \\(${envId}-p\\)\\? \\[y/N\\]`));
+    expect(asked).toContain('nothing removed');
+    expect(standIn.instances()).toHaveLength(1);
+    const purge = await cli.run(['purge', '--force']);
     expect(purge.code, purge.stderr).toBe(0);
     expect(standIn.instances()).toEqual([]);
     expect(await containersOf(`prevu-${envId}-p`)).toEqual([]);
