@@ -4,9 +4,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTunnelServer, useKit } from '@prevu/test-kit';
-import ssh2 from 'ssh2';
 import { describe, expect, it } from 'vitest';
 import { cliHome, errorLines } from './cli.js';
+import { ed25519KeyPair } from '@prevu/core/ssh-keys';
 
 const kit = useKit();
 
@@ -24,7 +24,7 @@ describe('remote tunnel server profile', () => {
     expect(profile.tunnelServer.hostKey).toMatch(/^ssh-ed25519 AAAA/);
 
     // the operator rebuilt the server (or someone is in the middle): another key answers
-    const other = ssh2.utils.generateKeyPairSync('ed25519').public.split(' ').slice(0, 2).join(' ');
+    const other = ed25519KeyPair().public.split(' ').slice(0, 2).join(' ');
     writeFileSync(file, JSON.stringify({ ...profile, tunnelServer: { ...profile.tunnelServer, hostKey: other } }));
     const again = await cli.run(['doctor']);
     expect(again.code).toBe(1);

@@ -2,11 +2,11 @@
 // desired forwards are a set the agent replaces whenever docker changes; the client applies the
 // difference while connected and re-applies all of it after a reconnect (exponential backoff,
 // capped at 5 s, with jitter), so it is idempotent.
-import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import Client from 'ssh2/lib/client.js';
 import type { Logger } from 'pino';
+import { sshFingerprint } from '@prevu/core/ssh-fingerprint';
 
 export interface Forward {
   /** `<service>-<port>` or `<service>`: the label the hostname starts with. */
@@ -59,10 +59,6 @@ export function backoffDelay(attempt: number, random = Math.random): number {
 /** The key ssh2 and the server use for a forward: bind address, or streamlocal path. */
 function forwardKey(f: Forward): string {
   return f.private ? `/${f.name}#access=private` : f.name;
-}
-
-export function sha256Fingerprint(keyBlob: Buffer): string {
-  return `SHA256:${createHash('sha256').update(keyBlob).digest('base64').replace(/=+$/, '')}`;
 }
 
 export class TunnelClient extends EventEmitter {
@@ -178,8 +174,8 @@ export class TunnelClient extends EventEmitter {
       ...(expected
         ? {
             hostVerifier: (key: Buffer) => {
-              const ok = sha256Fingerprint(key) === expected;
-              if (!ok) log.error({ got: sha256Fingerprint(key), expected }, 'tunnel server host key does not match PREVU_TUNNEL_HOST_KEY');
+              const ok = sshFingerprint(key) === expected;
+              if (!ok) log.error({ got: sshFingerprint(key), expected }, 'tunnel server host key does not match PREVU_TUNNEL_HOST_KEY');
               return ok;
             },
           }

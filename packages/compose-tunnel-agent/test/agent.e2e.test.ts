@@ -6,13 +6,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client, utils } from 'ssh2';
+import { Client } from 'ssh2';
 import { request } from 'undici';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentClient } from '@prevu/core/agent-client';
 import { accountIdFromKeyBlob } from '@prevu/core/names';
 import { docker, freePort, httpGet, uniqueName, useKit, waitFor, type ComposeProject, type Proc } from '@prevu/test-kit';
+import { ed25519KeyPair } from '@prevu/core/ssh-keys';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const agentDir = join(here, '..');
@@ -200,7 +201,7 @@ beforeAll(async () => {
   [sshPort, httpPort, managementPort] = [await freePort('0.0.0.0'), await freePort(), await freePort()];
   stateDir = mkdtempSync(join(tmpdir(), 'prevu-agent-server-'));
   server = await startServer();
-  key = utils.generateKeyPairSync('ed25519');
+  key = ed25519KeyPair();
   compose = await kit.composeProject({ name: project, files: { 'compose.yaml': composeFile(), prevu_key: key.private } });
   await compose.compose(['up', '-d', '--build']);
   rows = await waitFor(

@@ -1,20 +1,20 @@
 // The agent's pure pieces: settings, which ports are exposed, backoff, docker log framing.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { utils } from 'ssh2';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { demux, FrameDecoder } from '../src/docker.js';
 import { exposedPorts, hasHealthcheck } from '../src/services.js';
-import { BACKOFF_CAP_MS, backoffDelay, sha256Fingerprint } from '../src/tunnel-client.js';
+import { BACKOFF_CAP_MS, backoffDelay } from '../src/tunnel-client.js';
+import { ed25519KeyPair } from '@prevu/core/ssh-keys';
 
 const bundle = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'agent.mjs');
 const dir = mkdtempSync(join(tmpdir(), 'prevu-agent-config-'));
 const keyFile = join(dir, 'key');
-const key = utils.generateKeyPairSync('ed25519');
+const key = ed25519KeyPair();
 writeFileSync(keyFile, key.private);
 const good = { PREVU_TUNNEL_SERVER: 'host.docker.internal:2222', PREVU_ENV_ID: 'shop-main', PREVU_COMPOSE_PROJECT: 'prevu-shop-main', PREVU_KEY_FILE: keyFile };
 
@@ -85,13 +85,5 @@ describe('docker plumbing', () => {
     const decoder = new FrameDecoder();
     const out = [stream.subarray(0, 3), stream.subarray(3, 10), stream.subarray(10, 17), stream.subarray(17)].map((c) => decoder.push(c)).join('');
     expect(out).toBe('first\nsecond\n');
-  });
-
-  it('computes the OpenSSH SHA256 fingerprint of a host key', () => {
-    const pubFile = join(dir, 'key.pub');
-    writeFileSync(pubFile, `${key.public}\n`);
-    const openssh = execFileSync('ssh-keygen', ['-lf', pubFile], { encoding: 'utf8' }).split(' ')[1];
-    const blob = Buffer.from(key.public.split(' ')[1]!, 'base64');
-    expect(sha256Fingerprint(blob)).toBe(openssh);
   });
 });

@@ -13,6 +13,7 @@ import ssh2 from 'ssh2';
 import { z } from 'zod';
 import { errors } from './errors.js';
 import { accountIdFromKeyBlob } from './names.js';
+import { ed25519KeyPair } from './ssh-keys.js';
 
 export const DEFAULT_PROFILE = 'local';
 const NAME = /^[a-z0-9][a-z0-9_-]{0,39}$/;
@@ -163,17 +164,6 @@ export class ProfileStore {
     if (!this.exists(name)) throw errors.unknownProfile(name);
     rmSync(this.profileDir(name), { recursive: true, force: true });
     if (this.current() === name) this.setCurrent(undefined);
-  }
-}
-
-/**
- * ssh2's generateKeyPairSync('ed25519') strips a leading zero byte of the public key, so 1 pair in
- * 256 is unreadable by ssh2 itself and by OpenSSH (mscdex/ssh2#1513): make another one.
- */
-export function ed25519KeyPair(comment: string): { private: string; public: string } {
-  for (;;) {
-    const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment });
-    if (!(ssh2.utils.parseKey(pair.public) instanceof Error) && !(ssh2.utils.parseKey(pair.private) instanceof Error)) return pair;
   }
 }
 

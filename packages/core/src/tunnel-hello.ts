@@ -1,10 +1,10 @@
 // Asks the tunnel server who we are: one SSH connection with the account key, `exec hello`, no
 // forwards (so it never disturbs the agent's tunnels). The answer gives the accountId the server
 // derived from the key and the base URL that every service URL is built on.
-import { createHash } from 'node:crypto';
 import ssh2 from 'ssh2';
 import { z } from 'zod';
 import { errors, PrevuError } from './errors.js';
+import { sshFingerprint } from './ssh-fingerprint.js';
 
 export const helloSchema = z.object({
   accountId: z.string(),
@@ -36,7 +36,7 @@ function hostKeyLine(blob: Buffer): string {
 
 export function fingerprint(hostKey: string): string {
   const blob = Buffer.from(hostKey.split(/\s+/)[1] ?? '', 'base64');
-  return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
+  return sshFingerprint(blob);
 }
 
 export function splitAddress(address: string): { host: string; port: number } {

@@ -4,9 +4,10 @@ import ssh2 from 'ssh2';
 import { describe, expect, it } from 'vitest';
 import { looksLikeAccessToken, signAccessToken, verifyAccessToken } from '../src/access-token.js';
 import { accountIdFromKeyBlob } from '../src/names.js';
+import { ed25519KeyPair } from '../src/ssh-keys.js';
 
 function keyPair(type: 'ed25519' | 'rsa') {
-  const pair = ssh2.utils.generateKeyPairSync(type, type === 'rsa' ? { bits: 2048 } : {});
+  const pair = type === 'rsa' ? ssh2.utils.generateKeyPairSync('rsa', { bits: 2048 }) : ed25519KeyPair();
   const parsed = ssh2.utils.parseKey(pair.public) as ssh2.ParsedKey;
   return { privateKey: pair.private, blob: parsed.getPublicSSH() };
 }

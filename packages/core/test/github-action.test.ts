@@ -2,11 +2,11 @@
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import ssh2 from 'ssh2';
 import { describe, expect, it } from 'vitest';
 import { actionOutputs, materializeProfile, planAction, readActionInputs, splitArgs, writeStepOutputs } from '../src/github/action.js';
 import type { PrevuError } from '../src/errors.js';
 import { ProfileStore } from '../src/profiles.js';
+import { ed25519KeyPair } from '../src/ssh-keys.js';
 
 function lineOf(fn: () => unknown): string {
   try {
@@ -45,7 +45,7 @@ describe('action inputs', () => {
 
   it('materializes a profile from its contents and the account key secret', () => {
     const store = new ProfileStore(join(dir, 'config'));
-    const pair = ssh2.utils.generateKeyPairSync('ed25519');
+    const pair = ed25519KeyPair();
     const profile = { version: 1, name: 'ci', driver: 'ssh', driverOptions: { host: 'example.com' }, tunnelServer: { type: 'remote', address: 'tunnel.example.com:2222' }, private: false, createdAt: '2026-11-23T00:00:00Z' };
     const name = materializeProfile(readActionInputs({ INPUT_COMMAND: 'up', INPUT_PROFILE: JSON.stringify(profile), INPUT_ACCOUNT_KEY: pair.private }), store);
     expect(name).toBe('ci');

@@ -10,6 +10,7 @@ import ssh2 from 'ssh2';
 import { WebSocketServer } from 'ws';
 import { accountIdFromKeyBlob, hostname } from '@prevu/core/names';
 import type { Kit } from '@prevu/test-kit';
+import { ed25519KeyPair } from '@prevu/core/ssh-keys';
 
 export interface Account {
   privateKey: string;
@@ -19,7 +20,7 @@ export interface Account {
 }
 
 export function makeAccount(type: 'ed25519' | 'rsa' = 'ed25519'): Account {
-  const pair = ssh2.utils.generateKeyPairSync(type, type === 'rsa' ? { bits: 2048 } : {});
+  const pair = type === 'rsa' ? ssh2.utils.generateKeyPairSync('rsa', { bits: 2048 }) : ed25519KeyPair();
   const blob = (ssh2.utils.parseKey(pair.public) as ssh2.ParsedKey).getPublicSSH();
   const keyPath = join(mkdtempSync(join(tmpdir(), 'prevu-key-')), 'id');
   writeFileSync(keyPath, pair.private, { mode: 0o600 });

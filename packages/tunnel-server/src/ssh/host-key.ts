@@ -1,8 +1,9 @@
 // The server's ed25519 host key, made on first start and kept in the state dir so clients that
 // pinned it keep trusting the server across restarts.
-import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { sshFingerprint } from '@prevu/core/ssh-fingerprint';
+import { ed25519KeyPair } from '@prevu/core/ssh-keys';
 import ssh2 from 'ssh2';
 
 export interface HostKey {
@@ -19,11 +20,11 @@ export function loadHostKey(stateDir: string): HostKey {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-    const pair = ssh2.utils.generateKeyPairSync('ed25519');
+    const pair = ed25519KeyPair('prevu-tunnel-server');
     writeFileSync(path, pair.private, { mode: 0o600 });
     writeFileSync(`${path}.pub`, `${pair.public}\n`, { mode: 0o644 });
     privateKey = pair.private;
   }
   const blob = (ssh2.utils.parseKey(privateKey) as ssh2.ParsedKey).getPublicSSH();
-  return { privateKey, fingerprint: `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}` };
+  return { privateKey, fingerprint: sshFingerprint(blob) };
 }
