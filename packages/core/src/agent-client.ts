@@ -5,10 +5,19 @@ import { Agent, request } from 'undici';
 import { z } from 'zod';
 import { signAccessToken } from './access-token.js';
 import { errors } from './errors.js';
-import { prevuEventSchema, type PrevuEvent } from './events.js';
+import { EVENT_TYPES, type PrevuEvent } from './events.js';
 import { localhostAwareLookup } from './localhost-lookup.js';
 import { AGENT_SERVICE, hostname } from './names.js';
 import { parseBaseUrl } from './overlay.js';
+
+/** Events arrive from the agent over the network: checked here, at the boundary. */
+const prevuEventSchema: z.ZodType<PrevuEvent> = z.object({
+  type: z.enum(EVENT_TYPES),
+  envId: z.string(),
+  service: z.string().optional(),
+  time: z.string(),
+  details: z.record(z.string(), z.unknown()).default({}),
+});
 
 export const agentTunnelSchema = z
   .object({

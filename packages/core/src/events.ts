@@ -1,6 +1,4 @@
 // Events an environment goes through: printed as JSON lines by `--json`, streamed by the agent.
-import { z } from 'zod';
-
 export const EVENT_TYPES = [
   'build_registered',
   'image_built',
@@ -14,16 +12,16 @@ export const EVENT_TYPES = [
   'stopped',
 ] as const;
 
-export const prevuEventSchema = z.object({
-  type: z.enum(EVENT_TYPES),
-  envId: z.string(),
-  service: z.string().optional(),
-  time: z.string(),
-  details: z.record(z.string(), z.unknown()).default({}),
-});
-
 export type PrevuEventType = (typeof EVENT_TYPES)[number];
-export type PrevuEvent = z.infer<typeof prevuEventSchema>;
+
+/** No zod here: the agent bundles this module and every MB of its RSS counts (DESIGN: <= 60 MB). */
+export interface PrevuEvent {
+  type: PrevuEventType;
+  envId: string;
+  service?: string;
+  time: string;
+  details: Record<string, unknown>;
+}
 
 export function makeEvent(
   type: PrevuEventType,
