@@ -85,7 +85,13 @@ describe('prevu up --driver lightsail against the stand-in', () => {
   it('ls lists the env; down removes containers and deletes the instance', async () => {
     const ls = await cli.run(['ls', '--json']);
     expect(ls.code, ls.stderr).toBe(0);
-    expect((JSON.parse(ls.stdout) as { envs: { envId: string }[] }).envs.map((e) => e.envId)).toEqual([envId]);
+    const envs = (JSON.parse(ls.stdout) as { envs: { envId: string; machine?: { state: string; host?: string; createdAt?: string } }[] }).envs;
+    expect(envs.map((e) => e.envId)).toEqual([envId]);
+    expect(envs[0]!.machine).toMatchObject({ state: 'running', host: standIn.sshHost });
+    expect(Date.parse(envs[0]!.machine!.createdAt!)).toBeLessThanOrEqual(Date.now());
+    const table = await cli.run(['ls']);
+    expect(table.stdout).toMatch(/^ENV\s+STATUS\s+MACHINE\s+DRIVER\s+DIRECTORY$/m);
+    expect(table.stdout).toMatch(new RegExp(`^${envId}\\s+up\\s+running \\d+[smhd]\\s+lightsail\\s`, 'm'));
     const down = await cli.run(['down', '--id', envId], { cwd: hello });
     expect(down.code, down.stderr).toBe(0);
     expect(standIn.calls.at(-1)).toMatchObject({ operation: 'DeleteInstance', status: 200 });
@@ -108,7 +114,8 @@ describe('prevu up --driver lightsail against the stand-in', () => {
 
     const ls = await cli.run(['ls', '--json']);
     expect(ls.code, ls.stderr).toBe(0);
-    expect((JSON.parse(ls.stdout) as { envs: { envId: string }[] }).envs.map((e) => e.envId)).toContain(interrupted);
+    const listed = (JSON.parse(ls.stdout) as { envs: { envId: string; machine?: { state: string } }[] }).envs.find((e) => e.envId === interrupted);
+    expect(listed?.machine?.state).toBe('pending');
     const down = await cli.run(['down', '--id', interrupted], { cwd: hello });
     expect(down.code, down.stderr).toBe(0);
     expect(standIn.instances()).toEqual([]);
@@ -143,5 +150,19 @@ describe('prevu up --driver lightsail against the stand-in', () => {
     expect(errorLines(up.stderr)).toEqual([expect.stringMatching(/AWS denied lightsail:CreateInstances \(.*\): allow lightsail:CreateInstances in the IAM policy of these credentials$/)]);
     await cli.run(['down', '--id', `${envId}-denied`], { cwd: hello });
     expect(standIn.instances()).toEqual([]);
+
+    // Throttled past the SDK's retries: the environment's fault, exit 2.
+    standIn.failNext('GetInstances', 'ThrottlingException', 3, 'Rate exceeded');
+    const throttled = await cli.run(['up', '--id', `${envId}-thr`], { cwd: hello });
+    expect(throttled.code).toBe(2);
+    expect(errorLines(throttled.stderr)).toEqual([expect.stringMatching(/AWS kept throttling lightsail:GetInstances after the SDK's retries: wait a minute and retry/)]);
+    await cli.run(['down', '--id', `${envId}-thr`], { cwd: hello });
+  });
+
+  it('a bad lightsail setting is refused at init in one line (exit 1), and no profile is left', async () => {
+    const init = await cli.run(['init', '--name', 'bad', '--driver', 'lightsail', '--set', 'region=Frankfurt']);
+    expect(init.code).toBe(1);
+    expect(errorLines(init.stderr)).toEqual([expect.stringMatching(/invalid lightsail setting region \(a region looks like us-east-1\): set it with `prevu init --driver lightsail --set region=\.\.\.`/)]);
+    expect((await cli.run(['profile', 'ls', '--json'])).stdout).not.toMatch(/"bad"/);
   });
 });

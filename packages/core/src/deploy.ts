@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentClient, type AgentTunnel } from './agent-client.js';
 import { isIdentity, loadComposeProject, rewritePaths, uploadPaths, type ComposeSource, type LoadedProject } from './compose.js';
 import { checkDocker, docker, dockerExec, InterruptedError } from './docker-cli.js';
-import type { DockerEndpoint, Driver, Machine } from './drivers/driver.js';
+import type { DockerEndpoint, Driver, Machine, MachineRecord } from './drivers/driver.js';
 import { createDriver } from './drivers/index.js';
 import { ensureEmbeddedServer, embeddedSettings } from './embedded-server.js';
 import { resolveEnvId } from './env-id.js';
@@ -447,15 +447,22 @@ export interface EnvListing {
   services: string;
   dir?: string;
   updatedAt?: string;
+  /** The env's machine as its driver lists it (lightsail: the instance), when the driver made one. */
+  machine?: { state: string; host?: string; createdAt?: string };
 }
 
 /** Envs of the profile: state files, machines the driver made, and local compose projects labeled with the profile. */
 export async function list(session: Session): Promise<EnvListing[]> {
   const states = new EnvStateStore(session.store, session.profile.name);
   const found = new Map<string, EnvState | undefined>(states.list().map((s) => [s.envId, s]));
+  // What the driver knows of each env's machine (a cloud instance's state and age).
+  const machines = new Map<string, MachineRecord>();
   const driver = await createDriver({ profile: session.profile, profileDir: session.store.profileDir(session.profile.name), key: session.key });
   try {
-    for (const m of await driver.list()) if (!found.has(m.envId)) found.set(m.envId, undefined);
+    for (const m of await driver.list()) {
+      machines.set(m.envId, m);
+      if (!found.has(m.envId)) found.set(m.envId, undefined);
+    }
   } finally {
     await driver.close().catch(() => undefined);
   }
@@ -480,9 +487,15 @@ export async function list(session: Session): Promise<EnvListing[]> {
       status: state?.status ?? 'unknown',
       services,
       ...(state ? { dir: state.source.dir, updatedAt: state.updatedAt } : {}),
+      ...machineOf(machines.get(envId)),
     });
   }
   return rows;
+}
+
+function machineOf(m: MachineRecord | undefined): Pick<EnvListing, 'machine'> {
+  if (!m) return {};
+  return { machine: { state: m.state, ...(m.host ? { host: m.host } : {}), ...(m.createdAt ? { createdAt: m.createdAt.toISOString() } : {}) } };
 }
 
 function readState(session: Session, envId: string): EnvState {
