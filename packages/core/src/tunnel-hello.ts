@@ -5,16 +5,18 @@ import ssh2 from 'ssh2';
 import { z } from 'zod';
 import { errors, PrevuError } from './errors.js';
 import { sshFingerprint } from './ssh-fingerprint.js';
+import type { HelloReply } from './tunnel-protocol.js';
 
-export const helloSchema = z.object({
+/** The server's reply, checked where it crosses the wire; typed by the shared protocol module. */
+export const helloSchema: z.ZodType<HelloReply> = z.object({
   accountId: z.string(),
-  envId: z.string().optional(),
+  envId: z.string(),
   baseUrl: z.string().url(),
   tunnels: z
-    .array(z.object({ name: z.string(), service: z.string(), port: z.number().nullable().optional(), hostname: z.string(), url: z.string(), private: z.boolean().optional() }).loose())
+    .array(z.object({ name: z.string(), service: z.string(), port: z.number().optional(), hostname: z.string(), url: z.string(), private: z.boolean() }))
     .default([]),
 });
-export type Hello = z.infer<typeof helloSchema>;
+export type Hello = HelloReply;
 
 export interface HelloOptions {
   /** `host:port` of the server's SSH port. */

@@ -1,6 +1,7 @@
 // Session channels: `exec hello` and `exec tunnels` answer one JSON object on stdout. They only
 // read the registry, so a connection that runs them (the CLI's) never disturbs the env's tunnels.
 import type { Session } from 'ssh2';
+import type { HelloReply, TunnelInfo } from '@prevu/core/tunnel-protocol';
 import type { Registry, Tunnel } from '../registry.js';
 import type { SshConnection } from './connection.js';
 
@@ -10,18 +11,8 @@ export interface PublicUrls {
   urlFor(hostname: string): string;
 }
 
-export interface TunnelView {
-  name: string;
-  service: string;
-  /** Absent when the forward name has no port (`<service>`). */
-  port?: number;
-  hostname: string;
-  url: string;
-  private: boolean;
-}
-
-export function envReport(conn: SshConnection, registry: Registry, urls: PublicUrls) {
-  const view = (t: Tunnel): TunnelView => ({
+export function envReport(conn: SshConnection, registry: Registry, urls: PublicUrls): HelloReply {
+  const view = (t: Tunnel): TunnelInfo => ({
     name: t.name,
     service: t.service,
     ...(t.port !== undefined ? { port: t.port } : {}),
