@@ -79,7 +79,8 @@ export async function startProcess(cleanup: Cleanup, options: StartOptions): Pro
   cleanup.add(`process ${options.command}`, () => stop(), () => child.kill('SIGKILL'));
 
   const proc: Proc = { child, pid, output: () => out, exited, stop };
-  const timeoutMs = options.timeoutMs ?? 20_000;
+  // A bound for a hung start, not a timing check: generous, since CI may be loaded.
+  const timeoutMs = options.timeoutMs ?? 60_000;
   const deadline = Date.now() + timeoutMs;
   const describe = () => `${options.command} ${(options.args ?? []).join(' ')}`;
 
