@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lightsailUserData } from '../src/drivers/lightsail-user-data.js';
 
 const execFileAsync = promisify(execFile);
+const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHZhbHVlLW9mLXRoZS10ZXN0LWtleS0xMjM0NTY3ODkw';
 
 function ensureShellcheck(): string {
   const found = () => {
@@ -47,6 +48,8 @@ while [ $# -gt 0 ]; do if [ "$1" = -o ]; then echo '-----BEGIN PGP PUBLIC KEY BL
 [ "$1 $2" = "compose version" ] && grep -qx docker-compose-plugin "$PREVU_ROOT/fake/installed" 2>/dev/null`,
   id: `echo "id $*" >>"$PREVU_ROOT/calls"; echo "admin $(cat "$PREVU_ROOT/fake/groups" 2>/dev/null)"`,
   usermod: `echo "usermod $*" >>"$PREVU_ROOT/calls"; echo docker >>"$PREVU_ROOT/fake/groups"`,
+  getent: `echo "getent $*" >>"$PREVU_ROOT/calls"; echo "admin:x:1000:1000::/home/admin:/bin/bash"`,
+  chown: `echo "chown $*" >>"$PREVU_ROOT/calls"`,
 };
 
 describe('lightsail user-data', () => {
@@ -67,7 +70,7 @@ describe('lightsail user-data', () => {
     const shellcheck = ensureShellcheck();
     for (const sshPort of [22, 2022]) {
       const file = join(dir, `user-data-${sshPort}.sh`);
-      writeFileSync(file, lightsailUserData({ sshUser: 'admin', sshPort }));
+      writeFileSync(file, lightsailUserData({ sshUser: 'admin', sshPort, authorizedKey: KEY }));
       // Every severity down to style; a finding exits non-zero with its text.
       const result = await execFileAsync(shellcheck, ['--shell=bash', '--severity=style', file]).catch((e: { stdout: string }) => ({ stdout: e.stdout, failed: true }));
       expect(result.stdout, result.stdout).toBe('');
@@ -75,8 +78,11 @@ describe('lightsail user-data', () => {
   });
 
   it('refuses a user or port that could inject shell', () => {
-    expect(() => lightsailUserData({ sshUser: "admin'; rm -rf /", sshPort: 22 })).toThrow(/invalid SSH user/);
-    expect(() => lightsailUserData({ sshUser: 'admin', sshPort: 0 })).toThrow(/invalid SSH port/);
+    expect(() => lightsailUserData({ sshUser: "admin'; rm -rf /", sshPort: 22, authorizedKey: KEY })).toThrow(/invalid SSH user/);
+    expect(() => lightsailUserData({ sshUser: 'admin', sshPort: 0, authorizedKey: KEY })).toThrow(/invalid SSH port/);
+    expect(() => lightsailUserData({ sshUser: 'admin', sshPort: 22, authorizedKey: "ssh-ed25519 AAAA'$(reboot)'" })).toThrow(/invalid public key/);
+    // The comment is dropped, whatever it holds.
+    expect(lightsailUserData({ sshUser: 'admin', sshPort: 22, authorizedKey: `${KEY} it's $(me)` })).toContain(`authorized_key='${KEY}'\n`);
   });
 
   it('installs once and converges on a second run (fake root)', async () => {
@@ -84,7 +90,7 @@ describe('lightsail user-data', () => {
     for (const d of [join(root, 'etc/apt/sources.list.d'), join(root, 'fake')]) mkdirSync(d, { recursive: true });
     writeFileSync(join(root, 'etc/os-release'), 'ID=debian\nVERSION_CODENAME=bookworm\n');
     const script = join(dir, 'user-data.sh');
-    writeFileSync(script, lightsailUserData({ sshUser: 'admin', sshPort: 2022 }));
+    writeFileSync(script, lightsailUserData({ sshUser: 'admin', sshPort: 2022, authorizedKey: `${KEY} someone@laptop` }));
     const env = { PATH: `${bin}:/usr/bin:/bin`, PREVU_ROOT: root };
     const run = async () => {
       rmSync(join(root, 'calls'), { force: true });
@@ -104,15 +110,19 @@ describe('lightsail user-data', () => {
     ]);
     expect(first).toContain('systemctl enable --now docker');
     expect(first).toContain('usermod -aG docker admin');
+    expect(first).toContain(`chown -R admin: ${root}/home/admin/.ssh`);
     const afterFirst = snapshot();
     expect(afterFirst['etc/apt/sources.list.d/docker.list']).toMatch(/^deb \[arch=amd64 signed-by=\/etc\/apt\/keyrings\/docker.asc\] https:\/\/download.docker.com\/linux\/debian bookworm stable\n\|/);
     expect(afterFirst['etc/ssh/sshd_config.d/prevu-port.conf']).toBe('Port 22\nPort 2022\n|100644');
     expect(afterFirst['etc/apt/keyrings/docker.asc']).toMatch(/BEGIN PGP/);
+    const keys = () => `${readFileSync(join(root, 'home/admin/.ssh/authorized_keys'), 'utf8')}|${statSync(join(root, 'home/admin/.ssh/authorized_keys')).mode.toString(8)}`;
+    expect(keys()).toBe(`${KEY}\n|100600`);
 
     // Second run: nothing installed, no restart of sshd, no group change; files unchanged.
     const second = await run();
-    expect(second).toEqual(['docker compose version', 'systemctl enable --now docker', 'id -nG admin']);
+    expect(second).toEqual(['docker compose version', 'getent passwd admin', 'systemctl enable --now docker', 'id -nG admin']);
     expect(snapshot()).toEqual(afterFirst);
+    expect(keys()).toBe(`${KEY}\n|100600`);
   });
 
   it('resumes a half-finished first run without fetching the key again', async () => {
@@ -124,7 +134,7 @@ describe('lightsail user-data', () => {
     // Interrupted after the key was written but before Docker was installed.
     writeFileSync(join(root, 'etc/apt/keyrings/docker.asc'), '-----BEGIN PGP PUBLIC KEY BLOCK-----\n');
     const script = join(dir, 'user-data-22.sh');
-    writeFileSync(script, lightsailUserData({ sshUser: 'admin', sshPort: 22 }));
+    writeFileSync(script, lightsailUserData({ sshUser: 'admin', sshPort: 22, authorizedKey: KEY }));
     await execFileAsync('bash', [script], { env: { PATH: `${bin}:/usr/bin:/bin`, PREVU_ROOT: root } });
     const calls = readFileSync(join(root, 'calls'), 'utf8');
     expect(calls).not.toMatch(/^curl/m);

@@ -103,6 +103,7 @@ describe('lightsail driver against the stand-in', () => {
     });
     expect(create.userData).toMatch(/^#!\/bin\/bash\n[\s\S]*docker-compose-plugin/);
     expect(create.userData).toContain(`ssh_port='${standIn.sshPort}'`);
+    expect(create.userData).toContain(`authorized_key='${publicKey.split(' ').slice(0, 2).join(' ')}'`);
     expect(targets.at(-1)).toEqual({ host: standIn.sshHost, port: standIn.sshPort, user: sshUser });
     // A new instance may have a recycled IP: its old host key is dropped before first contact.
     expect(forgotten).toEqual([`${standIn.sshHost}:${standIn.sshPort}`]);
@@ -181,6 +182,17 @@ describe('lightsail driver against the stand-in', () => {
     expect(standIn.calls.at(-1)).toMatchObject({ operation: 'DeleteInstance', status: 400 });
     await driver({ profile: 'other' }).remove('shop-main');
     expect(standIn.instances().map((i) => i.name)).toEqual(['prevu-team-shop-main']);
+  });
+
+  it('creates the instance without a key pair when Lightsail refuses the key (the user-data authorizes it)', async () => {
+    const fresh = driver({ settings: { region: 'us-east-1', sshPort: standIn.sshPort, sshUser, keyPairName: 'team-ed25519' } });
+    standIn.failNext('ImportKeyPair', 'InvalidInputException', 1, 'The public key is not a valid ssh-rsa key');
+    const before = standIn.calls.length;
+    await fresh.ensureMachine('no-key-pair');
+    const create = standIn.calls.slice(before).find((c) => c.operation === 'CreateInstances')!;
+    expect(create.input.keyPairName).toBeUndefined();
+    expect(standIn.keyPairs().map((k) => k.name)).not.toContain('team-ed25519');
+    await fresh.remove('no-key-pair');
   });
 
   it('retries throttling with the SDK standard strategy (throttled twice, then served)', async () => {

@@ -12,11 +12,21 @@ export interface UserDataOptions {
   sshUser: string;
   /** sshd listens here too when it is not 22 (the firewall port is opened by the driver). */
   sshPort: number;
+  /**
+   * The profile's public key (`<type> <base64>`), authorized for the SSH user. Lightsail's
+   * ImportKeyPair documents ssh-rsa keys only and prevu's account keys are ed25519, so the key
+   * pair alone may not let prevu in.
+   */
+  authorizedKey: string;
 }
 
 const shellWord = /^[a-z_][a-z0-9_-]*$/;
+const publicKeyLine = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}$/;
 
-export function lightsailUserData({ sshUser, sshPort }: UserDataOptions): string {
+export function lightsailUserData({ sshUser, sshPort, authorizedKey }: UserDataOptions): string {
+  // Type and key only: the comment is free text and has no business in a root script.
+  const key = authorizedKey.trim().split(/\s+/).slice(0, 2).join(' ');
+  if (!publicKeyLine.test(key)) throw new Error('invalid public key for user-data');
   // Both are validated by the settings schema; checked again because they land in a root script.
   if (!shellWord.test(sshUser)) throw new Error(`invalid SSH user for user-data: ${sshUser}`);
   if (!Number.isInteger(sshPort) || sshPort < 1 || sshPort > 65535) throw new Error(`invalid SSH port for user-data: ${sshPort}`);
@@ -27,6 +37,7 @@ set -euo pipefail
 root="\${PREVU_ROOT:-}"
 ssh_user='${sshUser}'
 ssh_port='${sshPort}'
+authorized_key='${key}'
 export DEBIAN_FRONTEND=noninteractive
 # cloud-init may race unattended-upgrades for the dpkg lock: wait for it instead of failing.
 apt=(apt-get -q -y -o DPkg::Lock::Timeout=600)
@@ -57,6 +68,16 @@ if ! docker compose version >/dev/null 2>&1; then
     "$(dpkg --print-architecture)" "$codename" >"$root/etc/apt/sources.list.d/docker.list"
   "\${apt[@]}" update
   "\${apt[@]}" install docker-ce docker-ce-cli containerd.io docker-buildx-plugin docker-compose-plugin
+fi
+
+home="$(getent passwd "$ssh_user" | cut -d: -f6)"
+keys="$root$home/.ssh/authorized_keys"
+if ! grep -qxF "$authorized_key" "$keys" 2>/dev/null; then
+  mkdir -p "$root$home/.ssh"
+  chmod 700 "$root$home/.ssh"
+  printf '%s\n' "$authorized_key" >>"$keys"
+  chmod 600 "$keys"
+  chown -R "$ssh_user:" "$root$home/.ssh"
 fi
 
 systemctl enable --now docker

@@ -128,8 +128,8 @@ export class LightsailDriver implements Driver {
           availabilityZone,
           bundleId: this.settings.bundleId,
           blueprintId: this.settings.blueprintId,
-          keyPairName,
-          userData: lightsailUserData({ sshUser: this.settings.sshUser, sshPort: this.settings.sshPort }),
+          ...(keyPairName ? { keyPairName } : {}),
+          userData: lightsailUserData({ sshUser: this.settings.sshUser, sshPort: this.settings.sshPort, authorizedKey: this.options.publicKey }),
           tags: [
             { key: TAG_ENV, value: envId },
             { key: TAG_PROFILE, value: this.options.profile },
@@ -202,7 +202,7 @@ export class LightsailDriver implements Driver {
     return (await this.instances(signal)).find((i) => tag(i, TAG_ENV) === envId);
   }
 
-  private async ensureKeyPair(signal?: AbortSignal): Promise<string> {
+  private async ensureKeyPair(signal?: AbortSignal): Promise<string | undefined> {
     const name = this.settings.keyPairName ?? `prevu-${accountIdFromKeyBlob(keyBlob(this.options.publicKey))}`;
     try {
       await this.call('GetKeyPair', signal, () => new GetKeyPairCommand({ keyPairName: name }));
@@ -214,8 +214,16 @@ export class LightsailDriver implements Driver {
     try {
       await this.call('ImportKeyPair', signal, () => new ImportKeyPairCommand({ keyPairName: name, publicKeyBase64: this.options.publicKey.trim() }));
     } catch (error) {
+      const cause = isPrevuError(error) ? (error.cause as { name?: string; message?: string } | undefined) : undefined;
       // Imported meanwhile by a concurrent `up` of the same profile: the name is bound to the key.
-      if (!(isPrevuError(error) && /already in use|already exists/i.test(String((error.cause as Error | undefined)?.message)))) throw error;
+      if (/already in use|already exists/i.test(String(cause?.message))) return name;
+      // Lightsail documents ssh-rsa keys only: without the key pair the instance gets the
+      // region's default one, and the user-data authorizes the profile key anyway.
+      if (cause?.name === 'InvalidInputException') {
+        this.progress(`Lightsail refused the key pair (${cause.message}); the user-data authorizes the profile key instead`);
+        return undefined;
+      }
+      throw error;
     }
     return name;
   }
