@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLightsailStandIn, startSshd, useKit, type LightsailStandIn, type Sshd } from '@prevu/test-kit';
+import { freePort, startLightsailStandIn, startSshd, useKit, type LightsailStandIn, type Sshd } from '@prevu/test-kit';
 import { accountIdFromKeyBlob } from '../src/names.js';
 import { instanceName, LightsailDriver, TAG_ENV, TAG_PROFILE, type LightsailDriverOptions, type SshTarget } from '../src/drivers/lightsail.js';
 import { isPrevuError, type PrevuError } from '../src/errors.js';
@@ -229,6 +229,14 @@ describe('lightsail driver against the stand-in', () => {
         exit: 1,
       },
       {
+        name: 'availability zone outside the region',
+        arrange: () => undefined,
+        overrides: { settings: { region: 'us-east-1', availabilityZone: 'eu-west-1a', sshPort: standIn.sshPort } },
+        code: 'PREVU_AWS_INVALID_SETTING',
+        line: /^Lightsail does not accept the availability zone "eu-west-1a" .*: choose another with --set availabilityZone=<zone> \(`aws lightsail get-regions --include-availability-zones --region us-east-1` lists them\)$/,
+        exit: 1,
+      },
+      {
         name: 'unknown region',
         arrange: () => undefined,
         overrides: { settings: { region: 'xx-nowhere-1', sshPort: standIn.sshPort } },
@@ -316,6 +324,20 @@ describe('lightsail driver against the stand-in', () => {
     expect((await d.list()).map((r) => r.envId).sort()).toEqual(['interrupted', 'shop-main']);
     await d.remove('interrupted');
     expect(standIn.instances().map((i) => i.name)).toEqual(['prevu-team-shop-main']);
+  });
+
+  it('an API that does not answer is an environment error (exit 2) naming the endpoint', async () => {
+    const saved = process.env.AWS_ENDPOINT_URL_LIGHTSAIL;
+    const closed = await freePort();
+    process.env.AWS_ENDPOINT_URL_LIGHTSAIL = `http://127.0.0.1:${closed}`;
+    try {
+      const error = await failure(driver().list());
+      expect(error.code).toBe('PREVU_AWS_UNREACHABLE');
+      expect(error.exitCode).toBe(2);
+      expect(error.line).toBe(`the Lightsail API at http://127.0.0.1:${closed} does not answer (ECONNREFUSED): check the network, the region, and AWS_ENDPOINT_URL_LIGHTSAIL if set`);
+    } finally {
+      process.env.AWS_ENDPOINT_URL_LIGHTSAIL = saved;
+    }
   });
 
   it('names wrong credentials (unknown key id, wrong secret) in one line', async () => {
