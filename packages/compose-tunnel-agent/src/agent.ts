@@ -87,10 +87,12 @@ export class Agent {
     void this.watchDocker();
   }
 
+  /** Cancels every forward first (its URLs answer 404 from then on), then stops the API and docker calls. */
   async close(): Promise<void> {
     this.abort.abort();
     await this.tunnel.close();
-    await new Promise((resolve) => this.api.close(resolve));
+    // Not waiting for the API's connections: an open /events WebSocket would hold close() until its client left.
+    this.api.close();
     this.api.closeAllConnections();
     this.docker.close();
   }

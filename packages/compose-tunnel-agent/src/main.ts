@@ -20,13 +20,22 @@ function main(): void {
     log.fatal({ err: error.message }, 'agent could not start');
     process.exit(2);
   });
+  // `docker stop` / `docker compose down` send SIGTERM to node as PID 1, where no signal has a
+  // default action: these handlers are what makes the agent stop. It cancels its forwards (the
+  // URLs answer 404, not "tunnel gone") and exits 0; the timer bounds it under docker's 10 s grace.
+  let stopping = false;
   const stop = (signal: string) => {
-    log.info({ signal }, 'stopping');
-    void agent.close().finally(() => process.exit(0));
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping: cancelling forwards');
+    void agent.close().finally(() => {
+      log.info('stopped');
+      process.exit(0);
+    });
     setTimeout(() => process.exit(0), 3000).unref();
   };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
 }
 
 main();

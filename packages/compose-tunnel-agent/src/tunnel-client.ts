@@ -47,6 +47,10 @@ export interface TunnelClientOptions {
 /** How the tunnel server's disconnect message starts when a newer connection took over. */
 export const TAKEOVER = 'prevu-takeover:';
 
+/** How long close() waits for the server to confirm the cancels, then for the connection to end. */
+export const CANCEL_WAIT_MS = 2000;
+const CLOSE_WAIT_MS = 500;
+
 export const BACKOFF_BASE_MS = 200;
 export const BACKOFF_CAP_MS = 5000;
 
@@ -57,6 +61,13 @@ export function backoffDelay(attempt: number, random = Math.random): number {
 }
 
 /** The key ssh2 and the server use for a forward: bind address, or streamlocal path. */
+/** Waits for `promise`, or `ms`, whichever comes first. */
+function within(ms: number, promise: Promise<unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  return Promise.race([promise.then(() => undefined), timeout]).finally(() => clearTimeout(timer));
+}
+
 function forwardKey(f: Forward): string {
   return f.private ? `/${f.name}#access=private` : f.name;
 }
@@ -94,11 +105,36 @@ export class TunnelClient extends EventEmitter {
     if (this.connected) this.apply();
   }
 
+  /**
+   * Cancels every forward and waits for the server's replies (at most CANCEL_WAIT_MS), then
+   * disconnects. The server releases a cancelled name at once (404, "unknown host"), while a
+   * connection that just drops leaves its names as "tunnel gone" (502): a stopped environment
+   * must read as gone on purpose, a crashed one as broken.
+   */
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.reconnectTimer);
     clearTimeout(this.helloTimer);
-    this.client?.end();
+    const client = this.client;
+    if (!client) return;
+    if (this.connected) {
+      const cancels = [...this.applied].map(
+        ([key, forward]) =>
+          new Promise<void>((resolve) => {
+            const done = (error?: Error | null) => {
+              if (error) this.options.log.warn({ forward: key, err: error.message }, 'cancelling a forward failed');
+              resolve();
+            };
+            if (forward.private) client.openssh_unforwardInStreamLocal(key, done);
+            else client.unforwardIn(key, forward.port, done);
+          }),
+      );
+      this.applied.clear();
+      await within(CANCEL_WAIT_MS, Promise.all(cancels));
+    }
+    const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+    client.end();
+    await within(CLOSE_WAIT_MS, closed);
   }
 
   private connect(): void {
@@ -195,7 +231,8 @@ export class TunnelClient extends EventEmitter {
 
   private apply(): void {
     const client = this.client;
-    if (!client) return;
+    // Once closing, a late docker change must not re-request what close() cancels.
+    if (!client || this.closed) return;
     const { log } = this.options;
     let changed = false;
     for (const [key, forward] of this.desired) {

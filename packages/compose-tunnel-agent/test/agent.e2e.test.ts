@@ -7,11 +7,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'ssh2';
-import { request } from 'undici';
+import { Agent as UndiciAgent, request } from 'undici';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentClient } from '@prevu/core/agent-client';
-import { accountIdFromKeyBlob } from '@prevu/core/names';
+import { accountIdFromKeyBlob, AGENT_SERVICE, hostname } from '@prevu/core/names';
 import { docker, freePort, httpGet, uniqueName, useKit, waitFor, type ComposeProject, type Proc } from '@prevu/test-kit';
 import { ed25519KeyPair } from '@prevu/core/ssh-keys';
 
@@ -379,6 +379,40 @@ describe('compose tunnel agent', () => {
     console.log(`agent RSS with ${list.length + 1} tunnels: ${afterLoad.toFixed(1)} MB right after ${20 * ready(list).length} requests, ${settled.toFixed(1)} MB 5 s later (anonymous ${field('RssAnon')} MB, file-backed ${field('RssFile')} MB, V8 heap used ${(health.heapUsedBytes / 1048576).toFixed(1)} MB)`);
     const rssKb = settled * 1024;
     expect(rssKb).toBeGreaterThan(0);
+  });
+
+  it('cancels the forward of a removed service: its URL is unknown (404), not "tunnel gone"', async () => {
+    const crash = rows.find((r) => r.service === 'crash')!;
+    await compose.compose(['rm', '--stop', '--force', 'crash']);
+    const reply = await waitFor('the removed service to be unknown', async () => {
+      const r = await viaTunnel(crash.hostname!).catch(() => undefined);
+      return r?.headers['x-prevu-error'] && r.status !== 503 ? r : undefined;
+    }, 20_000);
+    expect(reply.status).toBe(404);
+    expect((await tunnels()).map((r) => r.service)).not.toContain('crash');
+    await allServe(rows, 10_000);
+  });
+
+  it('docker stop (SIGTERM) of the agent cancels every forward: 404s, exit code 0; docker start serves again', async () => {
+    const container = `${project}-prevu-agent-1`;
+    const accountId = accountIdFromKeyBlob(Buffer.from(key.public.split(' ')[1]!, 'base64'));
+    const hostnames = [...ready(rows).map((r) => r.hostname!), hostname(AGENT_SERVICE, envId, accountId, 'localhost')];
+    const fresh = new UndiciAgent(); // new connections each time: the server closes those bound to a closed tunnel
+    kit.defer('undici agent', () => fresh.close());
+    const status = async (host: string) => (await httpGet(`http://127.0.0.1:${httpPort}/`, { headers: { host: `${host}:${httpPort}` }, dispatcher: fresh })).status;
+    const started = Date.now();
+    await docker(['stop', container]);
+    const stopped = Date.now();
+    await waitFor('every URL to be unknown', async () => ((await Promise.all(hostnames.map(status))).every((s) => s === 404) ? true : undefined), 10_000, 20);
+    const all404 = Date.now();
+    console.log(`docker stop of the agent: returned after ${stopped - started} ms; all ${hostnames.length} URLs 404 ${all404 - started} ms after it was called`);
+    const state = JSON.parse(await docker(['inspect', '-f', '{{json .State}}', container])) as { ExitCode: number; OOMKilled: boolean };
+    expect(state.ExitCode).toBe(0);
+    const logs = await docker(['logs', '--tail', '5', container]);
+    expect(logs).toMatch(/"msg":"stopped"/);
+    await docker(['start', container]);
+    await allServe(rows, 30_000);
+    await waitFor('the agent API back', async () => ((await tunnels()).every((r) => r.url) ? true : undefined), 10_000);
   });
 
   // Last: it leaves the agent disconnected on purpose.

@@ -1,5 +1,6 @@
 // The tunnel client and channel handling against the real tunnel server process, without Docker:
-// public and private forwards, the 503 pages, host-key pinning, and reconnect after a restart.
+// public and private forwards, the 503 pages, host-key pinning, reconnect after a restart, and
+// close() cancelling every forward (404, not "tunnel gone").
 import { createServer, type Server } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
 import { mkdtempSync } from 'node:fs';
@@ -7,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
+import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signAccessToken } from '@prevu/core/access-token';
 import { freePort, httpGet, useKit, waitFor, type Proc } from '@prevu/test-kit';
@@ -125,8 +127,12 @@ describe('tunnel client', () => {
       { name: 'secret', service: 'secret', port: 80, private: true },
       { name: 'down-8080', service: 'down', port: 8080, private: false },
     ]);
-    // The server, not the agent, answers for it now (its own "connecting" page while the env is up).
-    await waitFor('the dropped name to be answered by the server', async () => ((await get(wait)).headers['x-prevu-error'] ? true : undefined), 10_000);
+    // The client cancelled it, so the server forgets the name: unknown host, not "tunnel gone".
+    const dropped = await waitFor('the dropped name to be unknown', async () => {
+      const r = await get(wait);
+      return r.headers['x-prevu-error'] ? r : undefined;
+    }, 10_000);
+    expect(dropped.status).toBe(404);
     expect((await get(hostOf('web'))).status).toBe(200);
   });
 
@@ -136,6 +142,22 @@ describe('tunnel client', () => {
     await waitFor('the client to notice', async () => (tunnel.isConnected ? undefined : true), 10_000);
     server = await startServer();
     await waitFor('web to answer again', async () => ((await get(web)).status === 200 ? true : undefined), 10_000);
+  });
+
+  it('close() cancels every forward and waits for the server: the URLs answer 404 once it resolves', async () => {
+    const names = tunnel.hello!.tunnels.map((t) => t.hostname);
+    expect(names).toHaveLength(3);
+    expect((await get(hostOf('web'))).status).toBe(200);
+    await tunnel.close();
+    expect(tunnel.isConnected).toBe(false);
+    // New connections: the server closes pooled ones that were bound to the closed tunnel.
+    const fresh = new Agent();
+    kit.defer('undici agent', () => fresh.close());
+    for (const hostname of names) {
+      const reply = await httpGet(`http://127.0.0.1:${httpPort}/x`, { headers: { host: `${hostname}:${httpPort}` }, dispatcher: fresh });
+      expect(reply.status, hostname).toBe(404);
+      expect(reply.body).toContain('No tunnel for this address');
+    }
   });
 
   it('refuses a server whose host key is not the pinned one', async () => {

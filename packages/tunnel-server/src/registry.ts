@@ -1,5 +1,6 @@
-// The one registry of live tunnels: hostname -> tunnel, plus the recently gone hostnames so a
-// browser sees "tunnel gone" (502) or "connecting" (503) instead of "unknown host" (404).
+// The one registry of live tunnels: hostname -> tunnel, plus the hostnames whose client went away
+// without cancelling them, so a browser sees "tunnel gone" (502) or "connecting" (503) instead of
+// "unknown host" (404). A cancelled forward is released: nothing is remembered, so it is a 404.
 // Everything else asks it; the HTTP side never reaches into the SSH layer.
 import type { Duplex } from 'node:stream';
 
@@ -77,12 +78,23 @@ export class Registry {
     if (previous && previous.owner !== tunnel.owner) previous.owner.lost(previous, tunnel.owner);
   }
 
-  /** Removes the tunnel if it is still the registered one (a takeover may have replaced it). */
+  /**
+   * Removes the tunnel of a client that went away without cancelling it (if it is still the
+   * registered one: a takeover may have replaced it); the hostname is remembered as gone.
+   */
   remove(tunnel: Tunnel): boolean {
     if (this.byHost.get(tunnel.hostname) !== tunnel) return false;
     this.byHost.delete(tunnel.hostname);
     if (this.gone.size >= MAX_GONE) this.gone.delete(this.gone.keys().next().value!);
     this.gone.set(tunnel.hostname, { at: Date.now(), accountId: tunnel.owner.accountId, envId: tunnel.owner.envId });
+    return true;
+  }
+
+  /** Releases a tunnel its client cancelled: the hostname is unknown (404) from now on. */
+  release(tunnel: Tunnel): boolean {
+    if (this.byHost.get(tunnel.hostname) !== tunnel) return false;
+    this.byHost.delete(tunnel.hostname);
+    this.gone.delete(tunnel.hostname);
     return true;
   }
 

@@ -128,6 +128,14 @@ export async function ssh2Tunnel(kit: Pick<Kit, 'defer'>, options: { sshPort: nu
         });
       });
     },
+    /** Cancels a forward (cancel-tcpip-forward or cancel-streamlocal-forward) and waits for the reply. */
+    unforward(f: Forward): Promise<void> {
+      return new Promise((resolve, reject) => {
+        const done = (error?: Error) => (error ? reject(error) : resolve());
+        if (f.kind === 'tcpip') client.unforwardIn(f.name, f.port ?? 80, done);
+        else client.openssh_unforwardInStreamLocal(f.path, done);
+      });
+    },
     close: () => client.end(),
   };
 }

@@ -7,7 +7,7 @@ import WebSocket from 'ws';
 import { signAccessToken } from '@prevu/core/access-token';
 import { hostLabel, MAX_LABEL } from '@prevu/core/names';
 import { freePort, startTunnelServer, useKit, waitFor, type TunnelServer } from '@prevu/test-kit';
-import { get, hostOf, makeAccount, opensshExec, opensshTunnel, rssOf, ssh2Tunnel, startBackend } from './harness.js';
+import { get, hostOf, makeAccount, opensshExec, opensshTunnel, rssOf, ssh2Tunnel, startBackend, type Forward } from './harness.js';
 
 const kit = useKit();
 let server: TunnelServer;
@@ -322,6 +322,37 @@ describe('reconnects and takeovers', () => {
     const viaSsh2 = await get(proxy(), hostOf(alice, 'dead2', 'web-80'));
     expect(viaSsh2.status).toBe(502);
     expect(viaSsh2.body).toContain('without answering');
+  });
+
+  it('a cancelled forward is released at once (404) while the connection stays up', async () => {
+    const forwards: Forward[] = [{ kind: 'tcpip', name: 'web-80' }, { kind: 'streamlocal', path: '/api-3000' }, { kind: 'tcpip', name: 'docs' }];
+    const t = await ssh2Tunnel(kit, { sshPort: server.ports.ssh, envId: 'tidy', account: alice, target: backend.port, forwards });
+    const [web, api, docs] = ['web-80', 'api-3000', 'docs'].map((name) => hostOf(alice, 'tidy', name)) as [string, string, string];
+    for (const host of [web, api, docs]) expect((await get(proxy(), host)).status).toBe(200);
+    await t.unforward(forwards[0]!);
+    await t.unforward(forwards[1]!);
+    for (const host of [web, api]) {
+      const reply = await get(proxy(), host);
+      expect(reply.status, host).toBe(404);
+      expect(reply.body).toContain('No tunnel for this address');
+    }
+    expect((await get(proxy(), docs)).status).toBe(200);
+    // A clean end after cancelling the rest: nothing is remembered as gone.
+    await t.unforward(forwards[2]!);
+    t.close();
+    await waitFor('the connection to close', async () => (t.isClosed() ? true : undefined));
+    for (const host of [web, api, docs]) expect((await get(proxy(), host)).status, host).toBe(404);
+  });
+
+  it('a name that went away (502) and was then taken and cancelled is unknown (404)', async () => {
+    const first = await ssh2Tunnel(kit, { sshPort: server.ports.ssh, envId: 'again', account: alice, target: backend.port, forwards: [{ kind: 'tcpip', name: 'web-80' }] });
+    const host = hostOf(alice, 'again', 'web-80');
+    first.close();
+    await waitFor('the 502 page', async () => ((await get(proxy(), host)).status === 502 ? true : undefined));
+    const second = await ssh2Tunnel(kit, { sshPort: server.ports.ssh, envId: 'again', account: alice, target: backend.port, forwards: [{ kind: 'tcpip', name: 'web-80' }] });
+    expect((await get(proxy(), host)).status).toBe(200);
+    await second.unforward({ kind: 'tcpip', name: 'web-80' });
+    expect((await get(proxy(), host)).status).toBe(404);
   });
 
   it('answers 503 with Retry-After while a reconnected env has not registered the name yet', async () => {

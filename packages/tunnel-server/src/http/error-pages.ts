@@ -24,7 +24,7 @@ export const pages = {
   connecting: (host: string): Page => ({
     status: 503,
     title: 'Service not available yet',
-    detail: `The environment behind ${host} is connected but does not serve this address right now: it is reconnecting, or the service is starting or not healthy yet. Retry in a moment.`,
+    detail: `The environment behind ${host} reconnected but has not registered this address again yet. Retry in a moment.`,
     headers: { 'Retry-After': '2' },
   }),
   serviceRefused: (service: string, reason: string): Page => ({

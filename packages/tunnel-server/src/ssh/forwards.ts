@@ -2,6 +2,7 @@
 // streamlocal-forward@openssh.com (`/<service>-<port>[#access=private]`), and their cancels.
 // Each accepted forward is a hostname in the registry; a newer connection of the same key+env
 // takes over a name atomically (the registry swaps the entry, there is no window without one).
+// A cancel releases the name at once: the client said it is gone on purpose, so 404, not 502.
 import { hostname as hostnameFor, InvalidNameError, parseForwardName } from '@prevu/core/names';
 import type { Registry, Tunnel } from '../registry.js';
 import type { SshConnection } from './connection.js';
@@ -44,7 +45,7 @@ export function handleForwardRequest(
     const tunnel = conn.tunnels.get(parsed.name);
     if (tunnel) {
       conn.tunnels.delete(parsed.name);
-      registry.remove(tunnel);
+      registry.release(tunnel);
       conn.log.info({ hostname: tunnel.hostname }, 'forward cancelled');
     }
     return accept?.();
