@@ -132,14 +132,15 @@ describe('prevu up on the embedded default', () => {
     expect(down.code, down.stderr).toBe(0);
     expect(down.stdout).toMatch(new RegExp(`removed ${project}-main`));
     expect(await containersOf(`prevu-${project}-main`)).toEqual([]);
-    // The tunnel server remembers recently gone hostnames and answers them with its "tunnel gone"
-    // page (502, DESIGN.md) rather than "unknown host" (404); either way the app no longer answers.
+    // The agent cancels its forwards when compose stops it, so the server forgets the hostnames:
+    // unknown host (404), not "tunnel gone" (502, which is for an agent that crashed).
     for (const url of mainUrls) {
       const res = await waitFor(`${url} to be gone`, async () => {
         const r = await httpGet(url);
-        return r.status === 404 || r.status === 502 ? r : undefined;
+        return r.headers['x-prevu-error'] ? r : undefined;
       }, 30_000);
-      expect(res.body).toMatch(/Tunnel gone|No tunnel for this address/);
+      expect(res.status, url).toBe(404);
+      expect(res.body).toMatch(/No tunnel for this address/);
     }
     const again = await cli.run(['down'], { cwd: main });
     expect(again.code).toBe(1);

@@ -109,13 +109,14 @@ describe('prevu up over the ssh driver', () => {
     expect(down.code, down.stderr).toBe(0);
     expect(await containersOf(project)).toEqual([]);
     expect(existsSync(join(remoteBase, envId))).toBe(false);
-    // The tunnel server answers a recently gone hostname with its "tunnel gone" page (502), an unknown one with 404.
+    // The agent cancels its forwards when compose stops it: unknown host (404), not "tunnel gone" (502).
     for (const url of urls) {
       const res = await waitFor(`${url} to be gone`, async () => {
         const r = await httpGet(url);
-        return r.status === 404 || r.status === 502 ? r : undefined;
+        return r.headers['x-prevu-error'] ? r : undefined;
       });
-      expect(res.body).toMatch(/Tunnel gone|No tunnel for this address/);
+      expect(res.status, url).toBe(404);
+      expect(res.body).toMatch(/No tunnel for this address/);
     }
   });
 
