@@ -1,20 +1,18 @@
-// up / down / status of an env: the path of `prevu up` in DESIGN.md. `up` is a list of steps the
-// CLI renders (listr2) or runs plainly (--json); each step may report progress lines, and the
-// deploy emits events (build_registered ... url_assigned) through `onEvent`.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { stripVTControlCharacters } from 'node:util';
+// `prevu up`, the path in DESIGN.md: a list of steps the CLI renders (listr2) or runs plainly
+// (--json); each step may report progress lines, and the deploy emits events (build_registered ...
+// url_assigned) through `onEvent`. What commands do with an env that exists: environments.ts.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentClient, type AgentTunnel } from './agent-client.js';
 import { isIdentity, loadComposeProject, rewritePaths, uploadPaths, type ComposeSource, type LoadedProject } from './compose.js';
-import { checkDocker, docker, dockerExec, InterruptedError } from './docker-cli.js';
-import type { DockerEndpoint, Driver, Machine, MachineRecord } from './drivers/driver.js';
+import { checkDocker, dockerExec, InterruptedError } from './docker-cli.js';
+import type { DockerEndpoint, Driver, Machine } from './drivers/driver.js';
 import { createDriver } from './drivers/index.js';
 import { ensureEmbeddedServer, embeddedSettings } from './embedded-server.js';
 import { resolveEnvId } from './env-id.js';
-import { EnvStateStore, type EnvState } from './env-state.js';
+import { EnvStateStore } from './env-state.js';
 import { errors, PrevuError } from './errors.js';
 import { makeEvent, type PrevuEvent } from './events.js';
 import { AGENT_SERVICE, composeProjectName } from './names.js';
@@ -314,7 +312,7 @@ async function imagePorts(ctx: UpContext): Promise<ImagePorts> {
   return Object.fromEntries(entries);
 }
 
-function urlRows(tunnels: AgentTunnel[], services?: string[]): UrlRow[] {
+export function urlRows(tunnels: AgentTunnel[], services?: string[]): UrlRow[] {
   return tunnels
     .filter((t) => t.service !== AGENT_SERVICE && t.url && (!services || services.includes(t.service)))
     .map((t) => ({ service: t.service, port: t.port, url: t.url!, health: t.state }))
@@ -361,204 +359,3 @@ export async function closeContext(ctx: UpContext, failed?: unknown): Promise<vo
 }
 
 export type { UpContext };
-
-// ---- the env of a command that names one (down, urls, logs, status) ----
-
-/** The envId a command means: --id, else the one `up` would compute in this directory. */
-export async function targetEnvId(options: { id?: string; source: ComposeSource; env?: NodeJS.ProcessEnv }): Promise<string> {
-  if (options.id !== undefined) return resolveEnvId({ id: options.id, project: '', dir: options.source.cwd });
-  const loaded = await loadComposeProject(options.source);
-  return resolveEnvId({ project: loaded.model.name, dir: options.source.cwd, ...(options.env ? { env: options.env } : {}) });
-}
-
-/**
- * A directory without a compose file: compose run there with only `-p` finds the project by its
- * labels (down removes its networks too), whatever files the user has changed since `up`.
- */
-function neutralDir(): string {
-  const dir = join(tmpdir(), 'prevu-compose-cwd');
-  mkdirSync(dir, { recursive: true });
-  return dir;
-}
-
-async function withMachine<T>(session: Session, envId: string, fn: (env: Record<string, string>, machine: Machine | undefined) => Promise<T>): Promise<T> {
-  const driver = await createDriver({ profile: session.profile, profileDir: session.store.profileDir(session.profile.name), key: session.key });
-  let endpoint: DockerEndpoint | undefined;
-  try {
-    const machine = await driver.findMachine(envId);
-    endpoint = machine ? await machine.docker() : undefined;
-    return await fn(endpoint?.env ?? {}, machine);
-  } finally {
-    await endpoint?.close().catch(() => undefined);
-    await driver.close().catch(() => undefined);
-  }
-}
-
-/** Containers of the env's compose project on its machine (all states). */
-async function projectContainers(env: Record<string, string>, project: string): Promise<{ service: string; state: string; health: string }[]> {
-  const out = await docker(['ps', '-a', '--filter', `label=com.docker.compose.project=${project}`, '--format', '{{json .}}'], { env });
-  return out
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as { Labels: string; State: string; Status: string })
-    .map((c) => {
-      const service = /(?:^|,)com\.docker\.compose\.service=([^,]+)/.exec(c.Labels)?.[1] ?? '?';
-      const health = /\((healthy|unhealthy|health: starting)\)/.exec(c.Status)?.[1] ?? '';
-      return { service, state: c.State, health };
-    });
-}
-
-export interface DownResult {
-  envId: string;
-  project: string;
-  removed: boolean;
-}
-
-/** Removes the env: compose down on its machine, the machine when the driver made it, its state. */
-export async function down(session: Session, envId: string, options: { volumes?: boolean } = {}): Promise<DownResult> {
-  const states = new EnvStateStore(session.store, session.profile.name);
-  const state = states.read(envId);
-  const project = composeProjectName(envId);
-  const removed = await withMachine(session, envId, async (env, machine) => {
-    if (!machine) return false;
-    const found = (await projectContainers(env, project)).length > 0;
-    if (!found && !state) return false;
-    await docker(['compose', '-p', project, 'down', '--remove-orphans', '--timeout', '5', ...(options.volumes ? ['--volumes'] : [])], { env, cwd: neutralDir() });
-    return true;
-  });
-  if (!removed && !state) throw errors.unknownEnv(envId);
-  const driver = await createDriver({ profile: session.profile, profileDir: session.store.profileDir(session.profile.name), key: session.key });
-  try {
-    await driver.remove(envId);
-  } finally {
-    await driver.close().catch(() => undefined);
-  }
-  states.remove(envId);
-  session.onEvent?.(makeEvent('stopped', envId, undefined, { project }));
-  return { envId, project, removed: true };
-}
-
-export interface EnvListing {
-  envId: string;
-  profile: string;
-  driver: string;
-  project: string;
-  status: string;
-  services: string;
-  dir?: string;
-  updatedAt?: string;
-  /** The env's machine as its driver lists it (lightsail: the instance), when the driver made one. */
-  machine?: { state: string; host?: string; createdAt?: string };
-}
-
-/** Envs of the profile: state files, machines the driver made, and local compose projects labeled with the profile. */
-export async function list(session: Session): Promise<EnvListing[]> {
-  const states = new EnvStateStore(session.store, session.profile.name);
-  const found = new Map<string, EnvState | undefined>(states.list().map((s) => [s.envId, s]));
-  // What the driver knows of each env's machine (a cloud instance's state and age).
-  const machines = new Map<string, MachineRecord>();
-  const driver = await createDriver({ profile: session.profile, profileDir: session.store.profileDir(session.profile.name), key: session.key });
-  try {
-    for (const m of await driver.list()) {
-      machines.set(m.envId, m);
-      if (!found.has(m.envId)) found.set(m.envId, undefined);
-    }
-  } finally {
-    await driver.close().catch(() => undefined);
-  }
-  if (session.profile.driver === 'local') {
-    // profile names repeat across machines' users: the account (the key) tells envs apart
-    const out = await docker(['ps', '-a', '--filter', `label=dev.prevu.profile=${session.profile.name}`, '--filter', `label=dev.prevu.account=${session.key.accountId}`, '--format', '{{.Label "dev.prevu.env-id"}}']);
-    for (const envId of out.split('\n').filter(Boolean)) if (!found.has(envId)) found.set(envId, undefined);
-  }
-  const rows: EnvListing[] = [];
-  for (const [envId, state] of [...found].sort(([a], [b]) => a.localeCompare(b))) {
-    const project = composeProjectName(envId);
-    let services = '';
-    if (session.profile.driver === 'local') {
-      const containers = (await projectContainers({}, project)).filter((c) => c.service !== AGENT_SERVICE);
-      services = `${containers.filter((c) => c.state === 'running').length}/${containers.length} running`;
-    }
-    rows.push({
-      envId,
-      profile: session.profile.name,
-      driver: session.profile.driver,
-      project,
-      status: state?.status ?? 'unknown',
-      services,
-      ...(state ? { dir: state.source.dir, updatedAt: state.updatedAt } : {}),
-      ...machineOf(machines.get(envId)),
-    });
-  }
-  return rows;
-}
-
-function machineOf(m: MachineRecord | undefined): Pick<EnvListing, 'machine'> {
-  if (!m) return {};
-  return { machine: { state: m.state, ...(m.host ? { host: m.host } : {}), ...(m.createdAt ? { createdAt: m.createdAt.toISOString() } : {}) } };
-}
-
-function readState(session: Session, envId: string): EnvState {
-  const state = new EnvStateStore(session.store, session.profile.name).read(envId);
-  if (!state) throw errors.unknownEnv(envId);
-  return state;
-}
-
-export function agentFor(session: Session, envId: string): AgentClient {
-  const state = readState(session, envId);
-  return new AgentClient({ envId, accountId: state.accountId, baseUrl: state.baseUrl, privateKey: session.key.privateKey });
-}
-
-/** The env's URL table, from its agent. */
-export async function urls(session: Session, envId: string): Promise<UrlRow[]> {
-  const state = readState(session, envId);
-  const tunnels = await agentFor(session, envId).tunnels();
-  if (!tunnels) throw errors.timeout(`the agent of ${envId} does not answer through the tunnel server`, `see \`prevu status --id ${envId}\`; \`prevu up\` restarts it`);
-  return urlRows(tunnels, state.services);
-}
-
-export interface StatusResult {
-  envId: string;
-  project: string;
-  status: string;
-  services: { service: string; state: string; health: string }[];
-  urls: UrlRow[];
-  agent: string;
-  /** The agent's last events (unhealthy, crash_loop ... with their details). */
-  events: PrevuEvent[];
-}
-
-export async function status(session: Session, envId: string): Promise<StatusResult> {
-  const state = readState(session, envId);
-  const services = await withMachine(session, envId, (env) => projectContainers(env, state.project));
-  let rows: UrlRow[] = [];
-  let events: PrevuEvent[] = [];
-  let agent = 'connected';
-  try {
-    const client = agentFor(session, envId);
-    const tunnels = await client.tunnels();
-    if (tunnels) {
-      rows = urlRows(tunnels, state.services);
-      events = await client.recentEvents();
-    } else agent = 'not connected';
-  } catch (error) {
-    agent = `unreachable (${(error as Error).message})`;
-  }
-  return { envId, project: state.project, status: state.status, services: services.sort((a, b) => a.service.localeCompare(b.service)), urls: rows, agent, events };
-}
-
-/** `docker compose logs` of the env on its machine; follows until the signal aborts. */
-export async function logs(session: Session, envId: string, options: { service?: string; follow?: boolean; tail?: number; onOutput: (chunk: string) => void }): Promise<void> {
-  const project = composeProjectName(envId);
-  await withMachine(session, envId, async (env) => {
-    const containers = await projectContainers(env, project);
-    if (!containers.length) throw errors.unknownEnv(envId);
-    if (options.service && !containers.some((c) => c.service === options.service)) {
-      throw errors.invalidInput(`no service "${options.service}" in ${envId}`, `choose from: ${[...new Set(containers.map((c) => c.service))].join(', ')}`);
-    }
-    const args = ['compose', '--ansi', 'never', '-p', project, 'logs', '--no-color', ...(options.follow ? ['-f'] : []), ...(options.tail ? ['--tail', String(options.tail)] : []), ...(options.service ? [options.service] : [])];
-    // compose clears each log line with an ANSI sequence even without a terminal
-    const result = await dockerExec(args, { env, cwd: neutralDir(), onStdout: (chunk) => options.onOutput(stripVTControlCharacters(chunk)), ...(session.signal ? { signal: session.signal } : {}) });
-    if (result.code !== 0) throw errors.invalidInput(`docker compose logs failed (${result.stderr.trim().split('\n').pop()})`, 'check `prevu status`');
-  });
-}

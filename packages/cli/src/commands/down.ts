@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core';
-import { down, targetEnvId, type DownResult } from '@prevu/core/deploy';
+import { down, targetEnvId, type DownResult } from '@prevu/core/environments';
 import { PrevuCommand } from '../base.js';
 import { composeSource, projectFlags } from '../project-flags.js';
 

@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import { logs, targetEnvId } from '@prevu/core/deploy';
+import { logs, targetEnvId } from '@prevu/core/environments';
 import { PrevuCommand } from '../base.js';
 import { composeSource, projectFlagsNoShort } from '../project-flags.js';
 

@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline/promises';
 import { Flags } from '@oclif/core';
-import { down, list, type DownResult } from '@prevu/core/deploy';
+import { down, list, type DownResult } from '@prevu/core/environments';
 import { PrevuCommand } from '../base.js';
 
 export default class Purge extends PrevuCommand<typeof Purge> {

@@ -1,4 +1,4 @@
-import { status, targetEnvId, type StatusResult } from '@prevu/core/deploy';
+import { status, targetEnvId, type StatusResult } from '@prevu/core/environments';
 import { PrevuCommand } from '../base.js';
 import { composeSource, projectFlags } from '../project-flags.js';
 import { table } from '../table.js';

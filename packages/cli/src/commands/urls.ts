@@ -1,4 +1,5 @@
-import { targetEnvId, urls, type UrlRow } from '@prevu/core/deploy';
+import type { UrlRow } from '@prevu/core/deploy';
+import { targetEnvId, urls } from '@prevu/core/environments';
 import { PrevuCommand } from '../base.js';
 import { composeSource, projectFlags } from '../project-flags.js';
 import { urlTable } from '../url-table.js';

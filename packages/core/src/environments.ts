@@ -1,0 +1,215 @@
+// What commands do with an env that exists: find it (`targetEnvId`), list, urls, status, logs,
+// and remove it (`down`). The path that makes one is deploy.ts.
+import { mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
+import { AgentClient } from './agent-client.js';
+import { loadComposeProject, type ComposeSource } from './compose.js';
+import { urlRows, type Session, type UrlRow } from './deploy.js';
+import { docker, dockerExec } from './docker-cli.js';
+import type { DockerEndpoint, Driver, Machine, MachineRecord } from './drivers/driver.js';
+import { createDriver } from './drivers/index.js';
+import { resolveEnvId } from './env-id.js';
+import { EnvStateStore, type EnvState } from './env-state.js';
+import { errors } from './errors.js';
+import { makeEvent, type PrevuEvent } from './events.js';
+import { AGENT_SERVICE, composeProjectName } from './names.js';
+
+/** The envId a command means: --id, else the one `up` would compute in this directory. */
+export async function targetEnvId(options: { id?: string; source: ComposeSource; env?: NodeJS.ProcessEnv }): Promise<string> {
+  if (options.id !== undefined) return resolveEnvId({ id: options.id, project: '', dir: options.source.cwd });
+  const loaded = await loadComposeProject(options.source);
+  return resolveEnvId({ project: loaded.model.name, dir: options.source.cwd, ...(options.env ? { env: options.env } : {}) });
+}
+
+/**
+ * A directory without a compose file: compose run there with only `-p` finds the project by its
+ * labels (down removes its networks too), whatever files the user has changed since `up`.
+ */
+function neutralDir(): string {
+  const dir = join(tmpdir(), 'prevu-compose-cwd');
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+function driverOf(session: Session): Promise<Driver> {
+  return createDriver({ profile: session.profile, profileDir: session.store.profileDir(session.profile.name), key: session.key });
+}
+
+/** Runs `fn` with the env's machine (if any) and its Docker endpoint; one driver for the whole command. */
+async function withMachine<T>(session: Session, envId: string, fn: (env: Record<string, string>, machine: Machine | undefined, driver: Driver) => Promise<T>): Promise<T> {
+  const driver = await driverOf(session);
+  let endpoint: DockerEndpoint | undefined;
+  try {
+    const machine = await driver.findMachine(envId);
+    endpoint = machine ? await machine.docker() : undefined;
+    return await fn(endpoint?.env ?? {}, machine, driver);
+  } finally {
+    await endpoint?.close().catch(() => undefined);
+    await driver.close().catch(() => undefined);
+  }
+}
+
+/** Containers of the env's compose project on its machine (all states). */
+async function projectContainers(env: Record<string, string>, project: string): Promise<{ service: string; state: string; health: string }[]> {
+  const out = await docker(['ps', '-a', '--filter', `label=com.docker.compose.project=${project}`, '--format', '{{json .}}'], { env });
+  return out
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { Labels: string; State: string; Status: string })
+    .map((c) => {
+      const service = /(?:^|,)com\.docker\.compose\.service=([^,]+)/.exec(c.Labels)?.[1] ?? '?';
+      const health = /\((healthy|unhealthy|health: starting)\)/.exec(c.Status)?.[1] ?? '';
+      return { service, state: c.State, health };
+    });
+}
+
+export interface DownResult {
+  envId: string;
+  project: string;
+  removed: boolean;
+}
+
+/** Removes the env: compose down on its machine, the machine when the driver made it, its state. */
+export async function down(session: Session, envId: string, options: { volumes?: boolean } = {}): Promise<DownResult> {
+  const states = new EnvStateStore(session.store, session.profile.name);
+  const state = states.read(envId);
+  const project = composeProjectName(envId);
+  await withMachine(session, envId, async (env, machine, driver) => {
+    const found = machine ? (await projectContainers(env, project)).length > 0 : false;
+    if (!found && !state) throw errors.unknownEnv(envId);
+    if (found || machine) {
+      await docker(['compose', '-p', project, 'down', '--remove-orphans', '--timeout', '5', ...(options.volumes ? ['--volumes'] : [])], { env, cwd: neutralDir() });
+    }
+    await driver.remove(envId);
+  });
+  states.remove(envId);
+  session.onEvent?.(makeEvent('stopped', envId, undefined, { project }));
+  return { envId, project, removed: true };
+}
+
+export interface EnvListing {
+  envId: string;
+  profile: string;
+  driver: string;
+  project: string;
+  status: string;
+  services: string;
+  dir?: string;
+  updatedAt?: string;
+  /** The env's machine as its driver lists it (lightsail: the instance), when the driver made one. */
+  machine?: { state: string; host?: string; createdAt?: string };
+}
+
+/** Envs of the profile: state files, machines the driver made, and local compose projects labeled with the profile. */
+export async function list(session: Session): Promise<EnvListing[]> {
+  const states = new EnvStateStore(session.store, session.profile.name);
+  const found = new Map<string, EnvState | undefined>(states.list().map((s) => [s.envId, s]));
+  // What the driver knows of each env's machine (a cloud instance's state and age).
+  const machines = new Map<string, MachineRecord>();
+  const driver = await driverOf(session);
+  try {
+    for (const m of await driver.list()) {
+      machines.set(m.envId, m);
+      if (!found.has(m.envId)) found.set(m.envId, undefined);
+    }
+  } finally {
+    await driver.close().catch(() => undefined);
+  }
+  if (session.profile.driver === 'local') {
+    // profile names repeat across machines' users: the account (the key) tells envs apart
+    const out = await docker(['ps', '-a', '--filter', `label=dev.prevu.profile=${session.profile.name}`, '--filter', `label=dev.prevu.account=${session.key.accountId}`, '--format', '{{.Label "dev.prevu.env-id"}}']);
+    for (const envId of out.split('\n').filter(Boolean)) if (!found.has(envId)) found.set(envId, undefined);
+  }
+  const rows: EnvListing[] = [];
+  for (const [envId, state] of [...found].sort(([a], [b]) => a.localeCompare(b))) {
+    const project = composeProjectName(envId);
+    let services = '';
+    if (session.profile.driver === 'local') {
+      const containers = (await projectContainers({}, project)).filter((c) => c.service !== AGENT_SERVICE);
+      services = `${containers.filter((c) => c.state === 'running').length}/${containers.length} running`;
+    }
+    rows.push({
+      envId,
+      profile: session.profile.name,
+      driver: session.profile.driver,
+      project,
+      status: state?.status ?? 'unknown',
+      services,
+      ...(state ? { dir: state.source.dir, updatedAt: state.updatedAt } : {}),
+      ...machineOf(machines.get(envId)),
+    });
+  }
+  return rows;
+}
+
+function machineOf(m: MachineRecord | undefined): Pick<EnvListing, 'machine'> {
+  if (!m) return {};
+  return { machine: { state: m.state, ...(m.host ? { host: m.host } : {}), ...(m.createdAt ? { createdAt: m.createdAt.toISOString() } : {}) } };
+}
+
+function readState(session: Session, envId: string): EnvState {
+  const state = new EnvStateStore(session.store, session.profile.name).read(envId);
+  if (!state) throw errors.unknownEnv(envId);
+  return state;
+}
+
+export function agentFor(session: Session, envId: string): AgentClient {
+  const state = readState(session, envId);
+  return new AgentClient({ envId, accountId: state.accountId, baseUrl: state.baseUrl, privateKey: session.key.privateKey });
+}
+
+/** The env's URL table, from its agent. */
+export async function urls(session: Session, envId: string): Promise<UrlRow[]> {
+  const state = readState(session, envId);
+  const tunnels = await agentFor(session, envId).tunnels();
+  if (!tunnels) throw errors.timeout(`the agent of ${envId} does not answer through the tunnel server`, `see \`prevu status --id ${envId}\`; \`prevu up\` restarts it`);
+  return urlRows(tunnels, state.services);
+}
+
+export interface StatusResult {
+  envId: string;
+  project: string;
+  status: string;
+  services: { service: string; state: string; health: string }[];
+  urls: UrlRow[];
+  agent: string;
+  /** The agent's last events (unhealthy, crash_loop ... with their details). */
+  events: PrevuEvent[];
+}
+
+export async function status(session: Session, envId: string): Promise<StatusResult> {
+  const state = readState(session, envId);
+  const services = await withMachine(session, envId, (env) => projectContainers(env, state.project));
+  let rows: UrlRow[] = [];
+  let events: PrevuEvent[] = [];
+  let agent = 'connected';
+  try {
+    const client = agentFor(session, envId);
+    const tunnels = await client.tunnels();
+    if (tunnels) {
+      rows = urlRows(tunnels, state.services);
+      events = await client.recentEvents();
+    } else agent = 'not connected';
+  } catch (error) {
+    agent = `unreachable (${(error as Error).message})`;
+  }
+  return { envId, project: state.project, status: state.status, services: services.sort((a, b) => a.service.localeCompare(b.service)), urls: rows, agent, events };
+}
+
+/** `docker compose logs` of the env on its machine; follows until the signal aborts. */
+export async function logs(session: Session, envId: string, options: { service?: string; follow?: boolean; tail?: number; onOutput: (chunk: string) => void }): Promise<void> {
+  const project = composeProjectName(envId);
+  await withMachine(session, envId, async (env) => {
+    const containers = await projectContainers(env, project);
+    if (!containers.length) throw errors.unknownEnv(envId);
+    if (options.service && !containers.some((c) => c.service === options.service)) {
+      throw errors.invalidInput(`no service "${options.service}" in ${envId}`, `choose from: ${[...new Set(containers.map((c) => c.service))].join(', ')}`);
+    }
+    const args = ['compose', '--ansi', 'never', '-p', project, 'logs', '--no-color', ...(options.follow ? ['-f'] : []), ...(options.tail ? ['--tail', String(options.tail)] : []), ...(options.service ? [options.service] : [])];
+    // compose clears each log line with an ANSI sequence even without a terminal
+    const result = await dockerExec(args, { env, cwd: neutralDir(), onStdout: (chunk) => options.onOutput(stripVTControlCharacters(chunk)), ...(session.signal ? { signal: session.signal } : {}) });
+    if (result.code !== 0) throw errors.invalidInput(`docker compose logs failed (${result.stderr.trim().split('\n').pop()})`, 'check `prevu status`');
+  });
+}
