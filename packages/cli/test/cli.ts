@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Kit } from '@prevu/test-kit';
+import { freePorts, runId, type Kit } from '@prevu/test-kit';
 
 export const CLI = resolve(import.meta.dirname, '..', 'bin', 'run.js');
 export const HELLO = resolve(import.meta.dirname, '..', '..', '..', 'examples', 'hello');
@@ -35,6 +35,28 @@ export function cliHome(kit: Kit, extraEnv: Record<string, string> = {}): CliHom
         });
       }),
   };
+}
+
+/**
+ * A CLI home whose embedded tunnel server has its own container, network and free ports, so test
+ * files never clash with each other or with a user's server. The server is stopped at cleanup,
+ * after every env's `down` (deferred later, so run earlier).
+ */
+export async function embeddedCliHome(kit: Kit, suffix = ''): Promise<CliHome> {
+  const [http, ssh, management] = await freePorts(3);
+  const name = `prevu-ts-${runId}-${process.pid}${suffix}`;
+  const cli = cliHome(kit, {
+    PREVU_EMBEDDED_NAME: name,
+    PREVU_EMBEDDED_NETWORK: `${name}-net`,
+    PREVU_EMBEDDED_HTTP_PORT: String(http),
+    PREVU_EMBEDDED_SSH_PORT: String(ssh),
+    PREVU_EMBEDDED_MANAGEMENT_PORT: String(management),
+  });
+  kit.defer('embedded tunnel server', async () => {
+    const r = await cli.run(['server', 'stop', '--purge']);
+    if (r.code !== 0) throw new Error(`prevu server stop: ${r.stderr}`);
+  });
+  return cli;
 }
 
 /** The lines of stderr that are not progress (`› step`): what an error looks like to the user. */

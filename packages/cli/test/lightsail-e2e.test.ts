@@ -6,9 +6,9 @@ import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { docker, freePort, freePorts, httpGet, runId, startLightsailStandIn, startSshd, useKit, waitFor, type LightsailStandIn } from '@prevu/test-kit';
+import { docker, freePort, httpGet, runId, startLightsailStandIn, startSshd, useKit, waitFor, type LightsailStandIn } from '@prevu/test-kit';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CLI, cliHome, errorLines, HELLO, type CliHome } from './cli.js';
+import { CLI, embeddedCliHome, errorLines, HELLO, type CliHome } from './cli.js';
 
 const kit = useKit();
 let cli: CliHome;
@@ -22,8 +22,6 @@ const urlsOf = (table: string) => [...table.matchAll(/https?:\/\/\S+/g)].map((m)
 const containersOf = async (p: string) => (await docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${p}`])).trim().split('\n').filter(Boolean);
 
 beforeAll(async () => {
-  const [http, ssh, management] = await freePorts(3);
-  const name = `prevu-ts-${runId}-${process.pid}-ls`;
   const work = mkdtempSync(join(tmpdir(), 'prevu-lightsail-e2e-'));
   kit.defer(`dir ${work}`, () => rmSync(work, { recursive: true, force: true }));
   const remoteBase = join(work, 'remote-envs');
@@ -32,17 +30,7 @@ beforeAll(async () => {
   cpSync(HELLO, hello, { recursive: true });
 
   const sshPort = await freePort();
-  cli = cliHome(kit, {
-    PREVU_EMBEDDED_NAME: name,
-    PREVU_EMBEDDED_NETWORK: `${name}-net`,
-    PREVU_EMBEDDED_HTTP_PORT: String(http),
-    PREVU_EMBEDDED_SSH_PORT: String(ssh),
-    PREVU_EMBEDDED_MANAGEMENT_PORT: String(management),
-  });
-  kit.defer('embedded tunnel server', async () => {
-    const r = await cli.run(['server', 'stop', '--purge']);
-    if (r.code !== 0) throw new Error(`prevu server stop: ${r.stderr}`);
-  });
+  cli = await embeddedCliHome(kit, '-ls');
   const init = await cli.run(['init', '--name', 'cloud', '--driver', 'lightsail', '--set', 'region=us-east-1', '--set', `sshPort=${sshPort}`, '--set', 'sshUser=root', '--set', `baseDir=${remoteBase}`, '--json']);
   expect(init.code, init.stderr).toBe(0);
   const publicKey = (JSON.parse(init.stdout) as { publicKey: string }).publicKey;

@@ -5,10 +5,10 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { docker, freePorts, httpGet, runId, uniqueName, useKit, waitFor } from '@prevu/test-kit';
+import { docker, httpGet, uniqueName, useKit, waitFor } from '@prevu/test-kit';
 import { signAccessToken } from '@prevu/core/access-token';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CLI, cliHome, HELLO, type CliHome } from './cli.js';
+import { CLI, embeddedCliHome, HELLO, type CliHome } from './cli.js';
 
 const kit = useKit();
 let cli: CliHome;
@@ -30,20 +30,7 @@ const urlsOf = (table: string) => [...table.matchAll(/https?:\/\/\S+/g)].map((m)
 const containersOf = async (project: string) => (await docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`])).trim().split('\n').filter(Boolean);
 
 beforeAll(async () => {
-  const [http, ssh, management] = await freePorts(3);
-  const name = `prevu-ts-${runId}-${process.pid}`;
-  cli = cliHome(kit, {
-    PREVU_EMBEDDED_NAME: name,
-    PREVU_EMBEDDED_NETWORK: `${name}-net`,
-    PREVU_EMBEDDED_HTTP_PORT: String(http),
-    PREVU_EMBEDDED_SSH_PORT: String(ssh),
-    PREVU_EMBEDDED_MANAGEMENT_PORT: String(management),
-  });
-  // registered first, so it runs last: after every env's `down`
-  kit.defer('embedded tunnel server', async () => {
-    const r = await cli.run(['server', 'stop', '--purge']);
-    if (r.code !== 0) throw new Error(`prevu server stop: ${r.stderr}`);
-  });
+  cli = await embeddedCliHome(kit);
 });
 
 describe('prevu up on the embedded default', () => {

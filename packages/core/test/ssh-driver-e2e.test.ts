@@ -6,9 +6,9 @@ import { execFile } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { docker, freePorts, httpGet, runId, startSshd, useKit, waitFor, type Sshd } from '@prevu/test-kit';
+import { docker, httpGet, runId, startSshd, useKit, waitFor, type Sshd } from '@prevu/test-kit';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CLI, cliHome, HELLO, type CliHome, type CliResult } from '../../cli/test/cli.js';
+import { CLI, embeddedCliHome, HELLO, type CliHome, type CliResult } from '../../cli/test/cli.js';
 
 const kit = useKit();
 let cli: CliHome;
@@ -36,20 +36,7 @@ function upElsewhere(args: string[]): Promise<CliResult> {
 }
 
 beforeAll(async () => {
-  const [http, ssh, management] = await freePorts(3);
-  const name = `prevu-ts-${runId}-${process.pid}`;
-  cli = cliHome(kit, {
-    PREVU_EMBEDDED_NAME: name,
-    PREVU_EMBEDDED_NETWORK: `${name}-net`,
-    PREVU_EMBEDDED_HTTP_PORT: String(http),
-    PREVU_EMBEDDED_SSH_PORT: String(ssh),
-    PREVU_EMBEDDED_MANAGEMENT_PORT: String(management),
-  });
-  // registered first, so it runs last: after the env's `down`
-  kit.defer('embedded tunnel server', async () => {
-    const r = await cli.run(['server', 'stop', '--purge']);
-    if (r.code !== 0) throw new Error(`prevu server stop: ${r.stderr}`);
-  });
+  cli = await embeddedCliHome(kit);
   sshd = await startSshd(kit);
   const work = mkdtempSync(join(tmpdir(), 'prevu-ssh-e2e-'));
   kit.defer(`dir ${work}`, () => rmSync(work, { recursive: true, force: true }));
