@@ -162,6 +162,17 @@ describe('prevu up on the embedded default', () => {
     const key = readFileSync(join(cli.env.XDG_CONFIG_HOME!, 'prevu', 'profiles', 'priv', 'id_ed25519'), 'utf8');
     const token = await signAccessToken({ privateKey: key, envId: id, ttlSeconds: 60 });
     expect((await httpGet(row!.url, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+
+    // `urls --share`: a login link trades its token for a cookie that opens the private URL
+    const shared = await cli.run(['urls', '--share', '--ttl', '2', '--json', '--profile', 'priv', '--id', id]);
+    expect(shared.code, shared.stderr).toBe(0);
+    const link = (JSON.parse(shared.stdout) as { urls: { url: string; share: string }[] }).urls.find((u) => u.url === row!.url)!;
+    const login = await httpGet(link.share);
+    expect(login.status).toBe(302);
+    const cookie = String(login.headers['set-cookie']).split(';')[0]!;
+    expect((await httpGet(row!.url, { headers: { cookie } })).status).toBe(200);
+    const badTtl = await cli.run(['urls', '--share', '--ttl', '200', '--profile', 'priv', '--id', id]);
+    expect(badTtl.code).toBe(1);
     expect((await cli.run(['purge', '--profile', 'priv'])).code).toBe(0);
     expect(await containersOf(`prevu-${id}`)).toEqual([]);
   });

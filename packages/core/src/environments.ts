@@ -4,6 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
+import { signAccessToken } from './access-token.js';
 import { AgentClient } from './agent-client.js';
 import { loadComposeProject, type ComposeSource } from './compose.js';
 import { urlRows, type Session, type UrlRow } from './deploy.js';
@@ -166,6 +167,24 @@ export async function urls(session: Session, envId: string): Promise<UrlRow[]> {
   const tunnels = await agentFor(session, envId).tunnels();
   if (!tunnels) throw errors.timeout(`the agent of ${envId} does not answer through the tunnel server`, `see \`prevu status --id ${envId}\`; \`prevu up\` restarts it`);
   return urlRows(tunnels, state.services);
+}
+
+export interface SharedUrl extends UrlRow {
+  /** Opens the URL in a browser: the tunnel server trades the token for an HttpOnly cookie. */
+  share: string;
+  expiresAt: string;
+}
+
+/** Share links: the URLs with a login token signed by the account key, for this env only. */
+export async function shareUrls(session: Session, envId: string, rows: UrlRow[], ttlHours: number): Promise<SharedUrl[]> {
+  const ttlSeconds = ttlHours * 3600;
+  const token = await signAccessToken({ privateKey: session.key.privateKey, envId, ttlSeconds });
+  const expiresAt = new Date(Date.now() + ttlSeconds * 1000).toISOString();
+  return rows.map((row) => {
+    const share = new URL('/_prevu/login', row.url);
+    share.searchParams.set('token', token);
+    return { ...row, share: share.href, expiresAt };
+  });
 }
 
 export interface StatusResult {

@@ -1,17 +1,33 @@
+import { Flags } from '@oclif/core';
 import type { UrlRow } from '@prevu/core/deploy';
-import { targetEnvId, urls } from '@prevu/core/environments';
+import { shareUrls, targetEnvId, urls, type SharedUrl } from '@prevu/core/environments';
 import { PrevuCommand } from '../base.js';
 import { composeSource, projectFlags } from '../project-flags.js';
 import { urlTable } from '../url-table.js';
 
 export default class Urls extends PrevuCommand<typeof Urls> {
   static override description = 'Print the URL of every service port of the env';
-  static override flags = { ...projectFlags };
+  static override examples = ['<%= config.bin %> urls', '<%= config.bin %> urls --share --ttl 48'];
+  static override flags = {
+    ...projectFlags,
+    share: Flags.boolean({ description: 'also print share links that open private URLs in a browser (a login token signed by your account key, for this env only)' }),
+    // no `default`: oclif would then apply dependsOn to every run
+    ttl: Flags.integer({ description: 'hours a share link stays valid [default: 24]', min: 1, max: 168, dependsOn: ['share'] }),
+  };
 
-  async run(): Promise<{ envId: string; urls: UrlRow[] }> {
+  async run(): Promise<{ envId: string; urls: UrlRow[] | SharedUrl[] }> {
     const envId = await targetEnvId({ ...(this.flags.id !== undefined ? { id: this.flags.id } : {}), source: composeSource(this.flags) });
     const rows = await urls(this.session(), envId);
-    if (!this.jsonEnabled()) this.log(urlTable(rows));
-    return { envId, urls: rows };
+    if (!this.flags.share) {
+      if (!this.jsonEnabled()) this.log(urlTable(rows));
+      return { envId, urls: rows };
+    }
+    const shared = await shareUrls(this.session(), envId, rows, this.flags.ttl ?? 24);
+    if (!this.jsonEnabled()) {
+      this.log(urlTable(rows));
+      this.log(`\nShare links (valid until ${shared[0]?.expiresAt ?? '-'}; anyone holding one can open the env):`);
+      for (const s of shared) this.log(`${s.service}:${s.port}  ${s.share}`);
+    }
+    return { envId, urls: shared };
   }
 }
