@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import Client from 'ssh2/lib/client.js';
 import type { Logger } from 'pino';
 import { sshFingerprint } from '@prevu/core/ssh-fingerprint';
+import type { HelloReply } from '@prevu/core/tunnel-protocol';
 
 export interface Forward {
   /** `<service>-<port>` or `<service>`: the label the hostname starts with. */
@@ -14,22 +15,6 @@ export interface Forward {
   service: string;
   port: number;
   private: boolean;
-}
-
-export interface TunnelInfo {
-  name: string;
-  service: string;
-  port?: number;
-  hostname: string;
-  url: string;
-  private: boolean;
-}
-
-export interface Hello {
-  accountId: string;
-  envId: string;
-  baseUrl: string;
-  tunnels: TunnelInfo[];
 }
 
 export interface TunnelClientOptions {
@@ -82,7 +67,7 @@ export class TunnelClient extends EventEmitter {
   /** Forwards the server accepted (or that are in flight) on the current connection. */
   private applied = new Map<string, Forward>();
   private helloTimer: NodeJS.Timeout | undefined;
-  hello: Hello | undefined;
+  hello: HelloReply | undefined;
   lastError: string | undefined;
   /** Set when the server handed this env's forwards to a newer connection of the same key. */
   replaced = false;
@@ -264,7 +249,7 @@ export class TunnelClient extends EventEmitter {
     this.helloTimer = setTimeout(() => {
       void this.exec('hello')
         .then((out) => {
-          this.hello = JSON.parse(out) as Hello;
+          this.hello = JSON.parse(out) as HelloReply;
           this.emit('hello', this.hello);
         })
         .catch((error: Error) => {
