@@ -1,21 +1,28 @@
-// Flags that describe a profile (`init`, `profile create`). Driver settings go in with
-// `--set key=value` and are validated by the driver itself (drivers/index.ts).
+// Flags that describe a profile (`init`, `profile create`; the driver ones on `up` too). Driver
+// settings go in with `--set key=value` and are validated by the driver itself (drivers/index.ts).
 import { Flags } from '@oclif/core';
 import { createDriver } from '@prevu/core/drivers/index';
 import { errors } from '@prevu/core/errors';
 import type { Profile, ProfileStore, TunnelServerSettings } from '@prevu/core/profiles';
 
-export const profileFlags = {
-  driver: Flags.string({ description: 'where envs run: local (this Docker), ssh, lightsail', default: 'local' }),
-  'tunnel-server': Flags.string({ description: 'host:port of a tunnel server SSH port (default: the embedded one on this machine)' }),
-  'agent-tunnel-server': Flags.string({ description: 'host:port of the tunnel server as the agent on the machine reaches it, when it differs' }),
-  private: Flags.boolean({ description: 'URLs need an access token (prevu JWT) or a login' }),
+export const driverFlags = {
+  driver: Flags.string({ description: 'where envs run: local (this Docker), ssh, lightsail' }),
   host: Flags.string({ description: 'for --driver ssh: the host as user@host:port (same as --set host=...)' }),
   set: Flags.string({ description: 'driver setting key=value (repeatable), e.g. --set host=user@example.com:22', multiple: true }),
 };
 
-function driverOptions(pairs: string[] = []): Record<string, unknown> {
-  const options: Record<string, unknown> = {};
+type DriverFlags = { driver?: string; host?: string; set?: string[] };
+
+export const profileFlags = {
+  ...driverFlags,
+  driver: Flags.string({ description: 'where envs run: local (this Docker), ssh, lightsail', default: 'local' }),
+  'tunnel-server': Flags.string({ description: 'host:port of a tunnel server SSH port (default: the embedded one on this machine)' }),
+  'agent-tunnel-server': Flags.string({ description: 'host:port of the tunnel server as the agent on the machine reaches it, when it differs' }),
+  private: Flags.boolean({ description: 'URLs need an access token (prevu JWT) or a login' }),
+};
+
+function driverOptions({ host, set: pairs = [] }: DriverFlags): Record<string, unknown> {
+  const options: Record<string, unknown> = host ? { host } : {};
   for (const pair of pairs) {
     const i = pair.indexOf('=');
     if (i < 1) throw errors.invalidInput(`--set ${pair} is not key=value`, 'write it like --set host=user@example.com:22');
@@ -26,22 +33,39 @@ function driverOptions(pairs: string[] = []): Record<string, unknown> {
   return options;
 }
 
-export async function createProfile(store: ProfileStore, name: string, flags: { driver: string; 'tunnel-server'?: string; 'agent-tunnel-server'?: string; private: boolean; host?: string; set?: string[] }): Promise<Profile> {
+/** The driver validates its settings now, not at the first `up`. */
+async function checkDriver(store: ProfileStore, profile: Profile): Promise<void> {
+  const driver = await createDriver({ profile, profileDir: store.profileDir(profile.name), key: store.key(profile.name) });
+  await driver.close();
+}
+
+export async function createProfile(store: ProfileStore, name: string, flags: DriverFlags & { driver: string; 'tunnel-server'?: string; 'agent-tunnel-server'?: string; private: boolean }): Promise<Profile> {
   const tunnelServer: TunnelServerSettings = flags['tunnel-server']
     ? { type: 'remote', address: flags['tunnel-server'], ...(flags['agent-tunnel-server'] ? { agentAddress: flags['agent-tunnel-server'] } : {}) }
     : { type: 'embedded' };
   if (tunnelServer.type === 'remote' && !/^[^\s:]+:\d{1,5}$/.test(tunnelServer.address)) {
     throw errors.invalidInput(`--tunnel-server ${tunnelServer.address} is not host:port`, 'pass the SSH address of the tunnel server, e.g. tunnel.example.com:2222');
   }
-  const options = { ...(flags.host ? { host: flags.host } : {}), ...driverOptions(flags.set) };
-  const profile = store.create({ name, driver: flags.driver, driverOptions: options, tunnelServer, private: flags.private });
+  const profile = store.create({ name, driver: flags.driver, driverOptions: driverOptions(flags), tunnelServer, private: flags.private });
   try {
-    // the driver validates its settings now, not at the first `up`
-    const driver = await createDriver({ profile, profileDir: store.profileDir(name), key: store.key(name) });
-    await driver.close();
+    await checkDriver(store, profile);
   } catch (error) {
     store.remove(name);
     throw error;
   }
   return profile;
+}
+
+/**
+ * `up --driver/--host/--set`: the profile's driver settings change for this and later runs
+ * (stored once the driver accepts them). Another driver starts from its own defaults.
+ */
+export async function applyDriverFlags(store: ProfileStore, profile: Profile, flags: DriverFlags): Promise<Profile> {
+  if (flags.driver === undefined && flags.host === undefined && !flags.set?.length) return profile;
+  const driver = flags.driver ?? profile.driver;
+  const base = driver === profile.driver ? profile.driverOptions : {};
+  const updated: Profile = { ...profile, driver, driverOptions: { ...base, ...driverOptions(flags) } };
+  await checkDriver(store, updated);
+  store.write(updated);
+  return updated;
 }

@@ -15,6 +15,7 @@ let cli: CliHome;
 let standIn: LightsailStandIn;
 let hello: string;
 let urls: string[];
+let lightsailFlags: string[];
 const envId = `hello-ls-${runId}`;
 const project = `prevu-${envId}`;
 
@@ -31,7 +32,9 @@ beforeAll(async () => {
 
   const sshPort = await freePort();
   cli = await embeddedCliHome(kit, '-ls');
-  const init = await cli.run(['init', '--name', 'cloud', '--driver', 'lightsail', '--set', 'region=us-east-1', '--set', `sshPort=${sshPort}`, '--set', 'sshUser=root', '--set', `baseDir=${remoteBase}`, '--json']);
+  // a local profile: the first `up --driver lightsail --set ...` switches it, and stores that
+  const init = await cli.run(['init', '--name', 'cloud', '--json']);
+  lightsailFlags = ['--driver', 'lightsail', '--set', 'region=us-east-1', '--set', `sshPort=${sshPort}`, '--set', 'sshUser=root', '--set', `baseDir=${remoteBase}`];
   expect(init.code, init.stderr).toBe(0);
   const publicKey = (JSON.parse(init.stdout) as { publicKey: string }).publicKey;
   // The "instance" accepts the profile key, as a Lightsail instance made with its imported key pair does.
@@ -44,7 +47,7 @@ beforeAll(async () => {
 
 describe('prevu up --driver lightsail against the stand-in', () => {
   it('up: key pair imported, tagged instance created with user-data, polled until running; every URL answers 200', async () => {
-    const up = await cli.run(['up', '--id', envId], { cwd: hello });
+    const up = await cli.run(['up', '--id', envId, ...lightsailFlags], { cwd: hello });
     expect(up.code, up.stderr).toBe(0);
     const ops = standIn.operations();
     expect(ops.slice(0, 4)).toEqual(['GetInstances', 'GetKeyPair', 'ImportKeyPair', 'CreateInstances']);
@@ -67,6 +70,9 @@ describe('prevu up --driver lightsail against the stand-in', () => {
     expect(ops).not.toContain('CreateInstances');
     expect(ops).not.toContain('ImportKeyPair');
     expect(standIn.instances()).toHaveLength(1);
+    // the driver settings of the first `up` were stored in the profile
+    const profile = JSON.parse(readFileSync(join(cli.env.XDG_CONFIG_HOME!, 'prevu', 'profiles', 'cloud', 'profile.json'), 'utf8')) as { driver: string; driverOptions: Record<string, unknown> };
+    expect(profile).toMatchObject({ driver: 'lightsail', driverOptions: { region: 'us-east-1', sshUser: 'root' } });
     expect(urlsOf(up.stdout.trim().split('\n').slice(-3).join('\n'))).toEqual(urls);
   });
 

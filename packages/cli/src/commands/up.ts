@@ -3,16 +3,19 @@ import chalk from 'chalk';
 import { Listr } from 'listr2';
 import { closeContext, newUpContext, runSteps, upSteps, type UpResult } from '@prevu/core/deploy';
 import { PrevuCommand } from '../base.js';
+import { applyDriverFlags, driverFlags } from '../profile-flags.js';
 import { composeSource, projectFlags } from '../project-flags.js';
 import { urlTable } from '../url-table.js';
 
 export default class Up extends PrevuCommand<typeof Up> {
   static override description = 'Deploy the compose project and print a URL for every service port';
-  static override examples = ['<%= config.bin %> up', '<%= config.bin %> up web api --id demo', '<%= config.bin %> up -f compose.yaml -f compose.preview.yaml --json'];
+  static override examples = ['<%= config.bin %> up', '<%= config.bin %> up web api --id demo', '<%= config.bin %> up -f compose.yaml -f compose.preview.yaml --json', '<%= config.bin %> up --driver lightsail --set region=eu-west-1'];
   static override strict = false;
   static override args = { services: Args.string({ description: 'deploy only these services (and their URLs)' }) };
   static override flags = {
     ...projectFlags,
+    // stored in the profile: later runs use them without the flags
+    ...driverFlags,
     build: Flags.boolean({ description: 'build images before starting (--no-build to skip)', default: true, allowNo: true }),
     'wait-timeout': Flags.integer({ description: 'seconds to wait for services to be healthy and their URLs ready', min: 1, default: 300 }),
   };
@@ -21,6 +24,7 @@ export default class Up extends PrevuCommand<typeof Up> {
 
   async run(): Promise<UpResult> {
     const json = this.jsonEnabled();
+    await applyDriverFlags(this.store, this.store.resolve(this.flags.profile), this.flags);
     const session = this.session(json ? (event) => this.logJson(event) : undefined);
     const services = this.rest;
     const ctx = newUpContext(session, {
