@@ -2,7 +2,7 @@
 // examples/hello, the embedded tunnel server container on free ports (its own name and network,
 // so a user's real one is never touched), every URL fetched through it.
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { docker, httpGet, uniqueName, useKit, waitFor } from '@prevu/test-kit';
@@ -112,6 +112,41 @@ describe('prevu up on the embedded default', () => {
     const down = await cli.run(['down'], { cwd: feature });
     expect(down.code, down.stderr).toBe(0);
     expect(await containersOf(`prevu-${project}-main`)).toHaveLength(3); // the other branch is untouched
+  });
+
+  it('PREVU_URL_* interpolate in the compose files: a build arg bakes the API URL into the web image', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'prevu-discovery-'));
+    kit.defer(`dir ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
+    mkdirSync(join(dir, 'web'));
+    writeFileSync(join(dir, 'web', 'Dockerfile'), 'FROM busybox:latest\nARG API_URL\nRUN mkdir -p /www && echo "$API_URL" > /www/api-url\nCMD ["httpd", "-f", "-p", "80", "-h", "/www"]\n');
+    writeFileSync(
+      join(dir, 'compose.yaml'),
+      [
+        `name: ${project}-disc`,
+        'services:',
+        '  api:',
+        '    image: busybox:latest',
+        '    init: true',
+        '    command: ["sh", "-c", "mkdir -p /www && echo api > /www/index.html && exec httpd -f -p 3000 -h /www"]',
+        '    expose: ["3000"]',
+        '  web:',
+        '    init: true',
+        '    build: { context: ./web, args: { API_URL: "${PREVU_URL_API:-unset}" } }',
+        '    expose: ["80"]',
+        '',
+      ].join('\n'),
+    );
+    const id = `${project}-disc`;
+    kit.defer(`prevu down ${id}`, () => cli.run(['down', '--id', id], { cwd: dir }));
+    const up = await cli.run(['up', '--json', '--id', id], { cwd: dir });
+    expect(up.code, up.stderr).toBe(0);
+    const rows = (JSON.parse(up.stdout.trim().split('\n').at(-1)!) as { urls: { service: string; url: string }[] }).urls;
+    const api = rows.find((r) => r.service === 'api')!.url;
+    const web = rows.find((r) => r.service === 'web')!.url;
+    const baked = await httpGet(`${web}/api-url`);
+    expect(baked.status).toBe(200);
+    expect(baked.body.trim()).toBe(api);
+    expect((await cli.run(['down', '--id', id], { cwd: dir })).code).toBe(0);
   });
 
   it('down removes the containers and the URLs stop answering; a second down says it is unknown', async () => {

@@ -16,7 +16,7 @@ import { EnvStateStore } from './env-state.js';
 import { errors, PrevuError } from './errors.js';
 import { makeEvent, type PrevuEvent } from './events.js';
 import { AGENT_SERVICE, composeProjectName } from './names.js';
-import { buildOverlay, expectedUrls, parseBaseUrl, type AgentSettings, type ExpectedUrl, type ImagePorts } from './overlay.js';
+import { buildOverlay, discoveryEnv, expectedUrls, parseBaseUrl, type AgentSettings, type ExpectedUrl, type ImagePorts } from './overlay.js';
 import type { AccountKey, Profile, ProfileStore } from './profiles.js';
 import { fingerprint, tunnelHello } from './tunnel-hello.js';
 
@@ -113,6 +113,8 @@ class UpContext {
   agent!: AgentSettings;
   imagePorts: ImagePorts = {};
   expected: ExpectedUrl[] = [];
+  /** PREVU_ENV_ID and PREVU_URL_*: in every service's environment, and for compose interpolation. */
+  discovery: Record<string, string> = {};
   result?: UpResult;
   constructor(
     readonly session: Session,
@@ -133,6 +135,7 @@ class UpContext {
     const base = parseBaseUrl(this.baseUrl);
     const accountId = this.session.key.accountId;
     this.expected = expectedUrls(this.loaded.model, base, this.envId, accountId, this.selected(), this.imagePorts);
+    this.discovery = discoveryEnv(this.loaded.model, { envId: this.envId, accountId, base, imagePorts: this.imagePorts });
     const overlay = buildOverlay(this.loaded.model, { envId: this.envId, accountId, base, agent: this.agent, imagePorts: this.imagePorts });
     const file = join(this.states.dir(this.envId), 'overlay.json');
     writeFileSync(file, JSON.stringify(overlay, null, 2));
@@ -216,8 +219,10 @@ export function upSteps(): Step<UpContext>[] {
           // compose reads the user's files as they are (relative paths, .env, profiles intact)
           ctx.composeArgs = ['-p', ctx.project, ...withFiles(loaded), '-f', overlayFile];
         } else {
+          // the resolved model is what the machine gets: resolve it again with the URL variables
+          const resolved = await loadComposeProject({ ...ctx.options.source, env: { ...ctx.options.source.env, ...ctx.discovery } });
           const modelFile = join(dir, 'compose.json');
-          writeFileSync(modelFile, JSON.stringify(rewritePaths(loaded.model, uploaded.mapping), null, 2));
+          writeFileSync(modelFile, JSON.stringify(rewritePaths(resolved.model, uploaded.mapping), null, 2));
           ctx.composeArgs = ['-p', ctx.project, '--project-directory', dir, '-f', modelFile, '-f', overlayFile];
         }
         for (const [name, service] of Object.entries(loaded.model.services)) {
@@ -283,7 +288,7 @@ function withFiles(loaded: LoadedProject): string[] {
 async function compose(ctx: UpContext, args: string[], report: (line: string) => void): Promise<void> {
   const result = await dockerExec(['compose', '--progress', 'plain', ...ctx.composeArgs, ...args], {
     cwd: ctx.options.source.cwd,
-    env: ctx.dockerEnv(),
+    env: { ...ctx.options.source.env, ...ctx.discovery, ...ctx.dockerEnv() },
     ...(ctx.session.signal ? { signal: ctx.session.signal } : {}),
     onStderrLine: report,
   });

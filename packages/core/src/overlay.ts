@@ -60,13 +60,24 @@ export interface AgentSettings {
   logLevel?: string;
 }
 
-export function buildOverlay(model: ComposeModel, options: { envId: string; accountId: string; base: PublicBase; agent: AgentSettings; imagePorts?: ImagePorts }): Record<string, unknown> {
-  const { envId, accountId, base, agent, imagePorts = {} } = options;
+/**
+ * Service discovery: PREVU_ENV_ID and PREVU_URL_<SERVICE>[_<PORT>] of every URL. Every service
+ * gets them in its environment (overlay), and compose gets them for interpolation, so
+ * `${PREVU_URL_API}` works in build args and anywhere else in the user's files.
+ */
+export function discoveryEnv(model: ComposeModel, options: { envId: string; accountId: string; base: PublicBase; imagePorts?: ImagePorts }): Record<string, string> {
+  const { envId, accountId, base, imagePorts = {} } = options;
   const env: Record<string, string> = { PREVU_ENV_ID: envId };
   for (const u of expectedUrls(model, base, envId, accountId, undefined, imagePorts)) {
     const ports = exposedPorts(model.services[u.service]!, imagePorts[u.service]);
     env[urlEnvName(u.service, ports.length === 1 ? undefined : u.port)] = u.url;
   }
+  return env;
+}
+
+export function buildOverlay(model: ComposeModel, options: { envId: string; accountId: string; base: PublicBase; agent: AgentSettings; imagePorts?: ImagePorts }): Record<string, unknown> {
+  const { envId, agent } = options;
+  const env = discoveryEnv(model, options);
   const services: Record<string, unknown> = {};
   for (const name of Object.keys(model.services)) services[name] = { environment: env };
 
