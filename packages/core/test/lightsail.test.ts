@@ -12,6 +12,7 @@ import { accountIdFromKeyBlob } from '../src/names.js';
 import { instanceName, LightsailDriver, TAG_ENV, TAG_PROFILE, type LightsailDriverOptions, type SshTarget } from '../src/drivers/lightsail.js';
 import { isPrevuError, type PrevuError } from '../src/errors.js';
 import { SshDriver } from '../src/drivers/ssh.js';
+import { prevuFailure } from './prevu-failure.js';
 
 const kit = useKit();
 let standIn: LightsailStandIn;
@@ -61,15 +62,6 @@ beforeAll(async () => {
 afterAll(() => {
   process.env = savedEnv;
 });
-
-async function failure(promise: Promise<unknown>): Promise<PrevuError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!isPrevuError(error)) throw new Error(`expected a PrevuError, got ${String(error)}`);
-  return error;
-}
 
 describe('lightsail driver against the stand-in', () => {
   it('imports the key pair, creates a tagged instance with user-data, polls until running, reaches Docker over SSH', async () => {
@@ -268,7 +260,7 @@ describe('lightsail driver against the stand-in', () => {
     ];
     for (const c of cases) {
       c.arrange();
-      const error = await failure(driver(c.overrides).ensureMachine(`err-${c.code.toLowerCase().replace(/_/g, '-')}`));
+      const error = await prevuFailure(driver(c.overrides).ensureMachine(`err-${c.code.toLowerCase().replace(/_/g, '-')}`));
       expect({ case: c.name, code: error.code, exit: error.exitCode }).toEqual({ case: c.name, code: c.code, exit: c.exit });
       expect(error.line, c.name).toMatch(c.line);
       expect(error.line.includes('\n'), c.name).toBe(false);
@@ -286,7 +278,7 @@ describe('lightsail driver against the stand-in', () => {
       process.env.AWS_SHARED_CREDENTIALS_FILE = join(tmpdir(), 'prevu-no-such-credentials');
       process.env.AWS_CONFIG_FILE = join(tmpdir(), 'prevu-no-such-config');
       const before = standIn.calls.length;
-      const error = await failure(driver().list());
+      const error = await prevuFailure(driver().list());
       expect(error.code).toBe('PREVU_AWS_NO_CREDENTIALS');
       expect(error.exitCode).toBe(1);
       expect(error.line).toMatch(/^no AWS credentials found \(.*\): set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE/);
@@ -300,7 +292,7 @@ describe('lightsail driver against the stand-in', () => {
     standIn.setPendingPolls(Number.POSITIVE_INFINITY);
     try {
       const d = driver({ timeouts: { pollMs: 50, runningMs: 400 } });
-      const error = await failure(d.ensureMachine('stuck'));
+      const error = await prevuFailure(d.ensureMachine('stuck'));
       expect(error.code).toBe('PREVU_MACHINE_NOT_READY');
       expect(error.exitCode).toBe(2);
       expect(error.line).toMatch(/^Lightsail instance prevu-team-stuck is still pending after \d+ s: .*`prevu down` deletes it$/);
@@ -331,7 +323,7 @@ describe('lightsail driver against the stand-in', () => {
     const closed = await freePort();
     process.env.AWS_ENDPOINT_URL_LIGHTSAIL = `http://127.0.0.1:${closed}`;
     try {
-      const error = await failure(driver().list());
+      const error = await prevuFailure(driver().list());
       expect(error.code).toBe('PREVU_AWS_UNREACHABLE');
       expect(error.exitCode).toBe(2);
       expect(error.line).toBe(`the Lightsail API at http://127.0.0.1:${closed} does not answer (ECONNREFUSED): check the network, the region, and AWS_ENDPOINT_URL_LIGHTSAIL if set`);
@@ -349,7 +341,7 @@ describe('lightsail driver against the stand-in', () => {
       ] as const) {
         process.env.AWS_ACCESS_KEY_ID = id;
         process.env.AWS_SECRET_ACCESS_KEY = secret;
-        const error = await failure(driver().list());
+        const error = await prevuFailure(driver().list());
         expect(error.code).toBe('PREVU_AWS_BAD_CREDENTIALS');
         expect(error.exitCode).toBe(1);
         expect(error.line).toMatch(pattern);

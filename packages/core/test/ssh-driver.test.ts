@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startSshd, useKit, waitFor, type Sshd } from '@prevu/test-kit';
 import { createSshDriver, type SshDriver, type SshSettingsInput } from '../src/drivers/ssh.js';
-import { isPrevuError, type PrevuError } from '../src/errors.js';
+import { prevuFailure } from './prevu-failure.js';
 
 const run = promisify(execFile);
 const kit = useKit();
@@ -27,15 +27,6 @@ function driver(overrides: Partial<SshSettingsInput> = {}): SshDriver {
   });
   kit.defer('ssh driver', () => d.close());
   return d;
-}
-
-async function failure(promise: Promise<unknown>): Promise<PrevuError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!isPrevuError(error)) throw new Error(`expected a PrevuError, got ${String(error)}`);
-  return error;
 }
 
 beforeAll(async () => {
@@ -70,7 +61,7 @@ describe('connecting', () => {
 
   it('refuses a host that offers only legacy key exchange', async () => {
     const legacy = await startSshd(kit, { authorizedKey: sshd.publicKey!, config: ['KexAlgorithms diffie-hellman-group14-sha256'] });
-    const error = await failure(driver({ host: `${legacy.user}@${legacy.host}:${legacy.port}` }).ensureMachine('first'));
+    const error = await prevuFailure(driver({ host: `${legacy.user}@${legacy.host}:${legacy.port}` }).ensureMachine('first'));
     expect(error.code).toBe('PREVU_SSH_UNREACHABLE');
     expect(error.message).toMatch(/no matching key exchange algorithm; prevu accepts only curve25519 key exchange/);
     await legacy.stop();
@@ -92,7 +83,7 @@ describe('connecting', () => {
   it('names the key the host rejected (user error)', async () => {
     const other = join(work, 'other_key');
     await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other]);
-    const error = await failure(driver({ privateKeyPath: other }).ensureMachine('first'));
+    const error = await prevuFailure(driver({ privateKeyPath: other }).ensureMachine('first'));
     expect(error.code).toBe('PREVU_SSH_AUTH_FAILED');
     expect(error.line).toBe(`${sshd.user}@${sshd.host}:${sshd.port} rejected the SSH key ${other}: add the key's public half to ~/.ssh/authorized_keys of that user on the host`);
     expect(error.exitCode).toBe(1);
@@ -100,7 +91,7 @@ describe('connecting', () => {
 
   it('says a closed port is unreachable (environment error)', async () => {
     const port = await freePort();
-    const error = await failure(driver({ host: `root@127.0.0.1:${port}` }).ensureMachine('first'));
+    const error = await prevuFailure(driver({ host: `root@127.0.0.1:${port}` }).ensureMachine('first'));
     expect(error.code).toBe('PREVU_SSH_UNREACHABLE');
     expect(error.line).toMatch(new RegExp(`^cannot reach SSH at root@127.0.0.1:${port} \\(connection refused\\): `));
     expect(error.exitCode).toBe(2);
@@ -113,7 +104,7 @@ describe('connecting', () => {
   });
 
   it('says Docker is not reachable on the host when its socket is not there', async () => {
-    const error = await failure(driver({ dockerSocket: '/run/prevu-no-docker.sock' }).ensureMachine('first'));
+    const error = await prevuFailure(driver({ dockerSocket: '/run/prevu-no-docker.sock' }).ensureMachine('first'));
     expect(error.code).toBe('PREVU_REMOTE_DOCKER_DOWN');
     expect(error.line).toMatch(/^Docker on .* is not reachable \(\/run\/prevu-no-docker.sock: .*\): install and start Docker there/);
     expect(error.exitCode).toBe(2);
@@ -267,7 +258,7 @@ describe('envs on the host', () => {
   });
 
   it('refuses an env id that is not normalized (it becomes a path on the host)', async () => {
-    const error = await failure(driver().remove('../etc'));
+    const error = await prevuFailure(driver().remove('../etc'));
     expect(error.code).toBe('PREVU_INVALID_INPUT');
   });
 });
@@ -303,7 +294,7 @@ describe('host key', () => {
   it('refuses a host whose key changed, in one line (user error)', async () => {
     await driver().ensureMachine('first');
     await sshd.restart({ newHostKey: true });
-    const error = await failure(driver().ensureMachine('first'));
+    const error = await prevuFailure(driver().ensureMachine('first'));
     expect(error.code).toBe('PREVU_HOST_KEY_MISMATCH');
     expect(error.line).toBe(`the SSH host key of ${sshd.user}@${sshd.host}:${sshd.port} does not match the one recorded: if the host was rebuilt, remove its line from the profile known_hosts and retry`);
     expect(error.exitCode).toBe(1);
