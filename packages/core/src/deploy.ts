@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentClient, type AgentTunnel } from './agent-client.js';
 import { isIdentity, loadComposeProject, rewritePaths, uploadPaths, type ComposeSource, type LoadedProject } from './compose.js';
-import { checkDocker, dockerExec, InterruptedError } from './docker-cli.js';
+import { checkDocker, dockerExec, engineId, InterruptedError } from './docker-cli.js';
 import type { DockerEndpoint, Driver, Machine } from './drivers/driver.js';
 import { createDriver } from './drivers/index.js';
 import { ensureEmbeddedServer, embeddedSettings } from './embedded-server.js';
@@ -192,6 +192,11 @@ export function upSteps(): Step<UpContext>[] {
         ctx.dockerEndpoint = await ctx.machine.docker();
         const version = await checkDocker(ctx.dockerEnv());
         report(`engine ${version.engine}, compose ${version.compose}`);
+        // The agent reaches the embedded server over this engine's network `prevu`: only a machine
+        // whose Docker is this engine (an ssh host that is this machine, say) can use it.
+        if (session.profile.tunnelServer.type === 'embedded' && session.profile.driver !== 'local' && (await engineId(ctx.dockerEnv())) !== (await engineId())) {
+          throw errors.embeddedServerUnreachable(session.profile.driver);
+        }
       },
     },
     {

@@ -106,6 +106,11 @@ export async function docker(args: string[], options: DockerRunOptions = {}): Pr
   return result.stdout;
 }
 
+/** The engine's ID (`docker info`): two endpoints with the same ID are one engine. */
+export async function engineId(env: Record<string, string> = {}): Promise<string> {
+  return (await docker(['info', '--format', '{{.ID}}'], { env })).trim();
+}
+
 /** Checks that the engine answers and compose v2 is there; throws the matching PrevuError. */
 export async function checkDocker(env: Record<string, string> = {}): Promise<{ engine: string; compose: string }> {
   const info = await dockerExec(['version', '--format', '{{.Server.Version}}'], { env });

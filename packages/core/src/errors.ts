@@ -88,6 +88,10 @@ export const errors = {
     `Docker on ${target} is not reachable (${detail})`,
     'install and start Docker there, and let the SSH user use its socket (root or the docker group)',
   ]),
+  embeddedServerUnreachable: define('PREVU_EMBEDDED_REMOTE', 'user', (driver: string) => [
+    `the embedded tunnel server runs on this machine's Docker, which the agent on the ${driver} machine cannot reach`,
+    'give the profile a tunnel server the machine reaches: prevu init --driver ' + driver + ' --tunnel-server host:port',
+  ]),
   unknownEnv: define('PREVU_UNKNOWN_ENV', 'user', (envId: string) => [
     `no environment "${envId}"`,
     'see `prevu ls` for the environments of this profile',

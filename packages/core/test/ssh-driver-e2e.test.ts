@@ -3,6 +3,7 @@
 // embedded tunnel server. The host is this machine, so `up` runs in a mount namespace where the
 // host's env dir is an empty tmpfs: the CLI cannot read the uploaded copies, as on a real remote.
 import { execFile } from 'node:child_process';
+import { createServer } from 'node:http';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -105,6 +106,33 @@ describe('prevu up over the ssh driver', () => {
       expect(res.status, url).toBe(404);
       expect(res.body).toMatch(/No tunnel for this address/);
     }
+  });
+
+  it('the embedded tunnel server with a machine whose Docker is another engine: one line, exit 1', async () => {
+    // A stand-in engine speaking Docker's API (what `docker version` and `docker info` ask), with
+    // its own engine ID: the ssh host's Docker as seen through --set dockerSocket.
+    const socket = join(mkdtempSync(join(tmpdir(), 'prevu-engine-')), 'docker.sock');
+    const engine = createServer((req, res) => {
+      res.setHeader('Api-Version', '1.41');
+      if (req.url === '/_ping') return res.end('OK');
+      res.setHeader('Content-Type', 'application/json');
+      if (req.url?.endsWith('/version')) return res.end(JSON.stringify({ Version: '99.0.0', ApiVersion: '1.41', MinAPIVersion: '1.12', Os: 'linux', Arch: 'amd64' }));
+      if (req.url?.endsWith('/info')) return res.end(JSON.stringify({ ID: 'ANOTHER-ENGINE', ServerVersion: '99.0.0' }));
+      res.statusCode = 404;
+      res.end('{"message":"not in the stand-in"}');
+    });
+    await new Promise<void>((listening) => engine.listen(socket, listening));
+    kit.defer('docker engine stand-in', () => new Promise((closed) => engine.close(closed)));
+    const init = await cli.run(['init', '--name', 'far', '--driver', 'ssh', '--set', `host=${sshd.user}@${sshd.host}:${sshd.port}`, '--set', `baseDir=${remoteBase}`, '--set', `dockerSocket=${socket}`, '--json']);
+    expect(init.code, init.stderr).toBe(0);
+    sshd.authorize((JSON.parse(init.stdout) as { publicKey: string }).publicKey);
+    const up = await upElsewhere(['up', '--profile', 'far', '--id', 'far-away']);
+    expect(up.code, up.stderr).toBe(1);
+    const lines = up.stderr.split('\n').filter((l) => l.trim() && !l.startsWith('›'));
+    expect(lines).toEqual([expect.stringContaining("the embedded tunnel server runs on this machine's Docker, which the agent on the ssh machine cannot reach: give the profile a tunnel server the machine reaches: prevu init --driver ssh --tunnel-server host:port")]);
+    // nothing was started, and the attempt stays listed (a real engine's `down` would remove it)
+    const ls = JSON.parse((await cli.run(['ls', '--profile', 'far', '--json'])).stdout) as { envs: { envId: string; status: string }[] };
+    expect(ls.envs).toEqual([expect.objectContaining({ envId: 'far-away', status: 'failed' })]);
   });
 
   it('a host whose key changed is refused in one line with exit code 1', async () => {
