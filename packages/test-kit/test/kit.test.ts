@@ -1,13 +1,31 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { freePort, httpGet, listLabeledSync, TEST_LABEL, useKit, waitFor } from '../src/index.js';
+import { freePort, freePorts, httpGet, listLabeledSync, TEST_LABEL, useKit, waitFor } from '../src/index.js';
 
 const kit = useKit();
 
 describe('test kit', () => {
+  it('picks free ports below the ephemeral range, where outgoing connections never take one', async () => {
+    const [low] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    // Hold a port open: the picker must step past it, not hand it out.
+    const held = await freePort();
+    const server = createServer().listen(held + 1, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const ports = await freePorts(50);
+      expect(new Set(ports).size).toBe(50);
+      expect(ports).not.toContain(held + 1);
+      for (const port of ports) expect(port).toBeLessThan(low!);
+    } finally {
+      server.close();
+    }
+  });
+
   it('starts a busybox container, reaches it over HTTP on 127.0.0.1, and cleans it up', async () => {
     const port = await freePort();
     const id = await kit.container(['-p', `127.0.0.1:${port}:8080`, 'busybox:latest', 'sh', '-c', 'mkdir -p /www && echo hello-kit > /www/index.html && httpd -f -p 8080 -h /www']);
