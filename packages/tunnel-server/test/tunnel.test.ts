@@ -344,6 +344,17 @@ describe('reconnects and takeovers', () => {
     for (const host of [web, api, docs]) expect((await get(proxy(), host)).status, host).toBe(404);
   });
 
+  it('a request that races the cancel of its forward is told the name is unknown (404), not "tunnel gone"', async () => {
+    const forward: Forward = { kind: 'tcpip', name: 'web-80' };
+    const t = await ssh2Tunnel(kit, { sshPort: server.ports.ssh, envId: 'racing', account: alice, target: backend.port, forwards: [forward] });
+    // The client cancels the forward while the server's channel open is in flight, then refuses it.
+    t.client.removeAllListeners('tcp connection');
+    t.client.on('tcp connection', (_info, _accept, reject) => void t.unforward(forward).then(() => reject()));
+    const reply = await get(proxy(), hostOf(alice, 'racing', 'web-80'));
+    expect(reply.status).toBe(404);
+    expect(reply.body).toContain('No tunnel for this address');
+  });
+
   it('a name that went away (502) and was then taken and cancelled is unknown (404)', async () => {
     const first = await ssh2Tunnel(kit, { sshPort: server.ports.ssh, envId: 'again', account: alice, target: backend.port, forwards: [{ kind: 'tcpip', name: 'web-80' }] });
     const host = hostOf(alice, 'again', 'web-80');

@@ -8,11 +8,18 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { hostFromHeader } from '@prevu/core/names';
 import type { Logger } from 'pino';
-import { ChannelLimitError, type Registry, type Tunnel } from '../registry.js';
+import { ChannelLimitError, type Registry, type Route, type Tunnel } from '../registry.js';
 import type { Metrics } from '../metrics.js';
 import { AccessCache, checkAccess, LOGIN_PATH, loginCookie, stripCredentials, verifyFor } from './access.js';
 import { pages, renderPage, renderRedirect, type Page } from './error-pages.js';
 import { ChunkedFramer, HeadError, parseHead, serializeHead, type RequestHead } from './head.js';
+
+/** The page for a host without a usable tunnel; a tunnel registered anew since is retried (503). */
+function pageForMissing(route: Route, host: string): Page {
+  if (route.kind === 'unknown') return pages.unknownHost(host);
+  if (route.kind === 'gone') return pages.gone(host, route.since);
+  return pages.connecting(host);
+}
 
 export interface ProxyOptions {
   registry: Registry;
@@ -131,11 +138,7 @@ export class ProxyConnection {
     if (!host) return this.respond(pages.badRequest(400, 'the request has no Host header'));
     if (head.method === 'CONNECT') return this.respond(pages.badRequest(405, 'CONNECT is not proxied'));
     const route = this.options.registry.route(host);
-    if (route.kind !== 'tunnel') {
-      if (route.kind === 'unknown') return this.respond(pages.unknownHost(host), head);
-      if (route.kind === 'gone') return this.respond(pages.gone(host, route.since), head);
-      return this.respond(pages.connecting(host), head);
-    }
+    if (route.kind !== 'tunnel') return this.respond(pageForMissing(route, host), head);
     const tunnel = route.tunnel;
     if (head.target.startsWith(LOGIN_PATH) && /^\/_prevu\/login(\?|$)/.test(head.target)) return this.wait(this.login(head, tunnel));
     if (!tunnel.private) return this.dispatch(head, tunnel, undefined);
@@ -175,13 +178,11 @@ export class ProxyConnection {
           channel = await tunnel.owner.openChannel(tunnel, { address: this.clientAddress, port: this.socket.remotePort ?? 0 });
         } catch (error) {
           const reason = (error as Error).message;
-          const page =
-            error instanceof ChannelLimitError
-              ? pages.busy(tunnel.service, reason)
-              : this.options.registry.route(tunnel.hostname).kind === 'tunnel'
-                ? pages.serviceRefused(tunnel.service, reason)
-                : pages.clientGone(tunnel.service, reason);
-          return this.respond(page, head);
+          if (error instanceof ChannelLimitError) return this.respond(pages.busy(tunnel.service, reason), head);
+          // The route may have changed while the channel was opening: a forward cancelled in that
+          // moment is an unknown address (404), not a tunnel that went away.
+          const now = this.options.registry.route(tunnel.hostname);
+          return this.respond(now.kind === 'tunnel' && now.tunnel === tunnel ? pages.serviceRefused(tunnel.service, reason) : pageForMissing(now, tunnel.hostname), head);
         }
         if (this.state === 'closed') return void channel.destroy();
         this.bind(channel, tunnel);
