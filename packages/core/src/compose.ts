@@ -4,6 +4,8 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { dockerExec, isDaemonDown } from './docker-cli.js';
+import { readBuildIgnore } from './dockerignore.js';
+import type { UploadPlan } from './drivers/driver.js';
 import { errors } from './errors.js';
 
 const portSchema = z.object({ target: z.coerce.number().int(), published: z.union([z.string(), z.number()]).optional() }).loose();
@@ -137,20 +139,34 @@ export function exposedPorts(service: ComposeService, imagePorts: number[] = [])
   return [...ports].sort((a, b) => a - b);
 }
 
-/** Paths the machine needs: build contexts and bind-mount sources (absolute, local). */
-export function uploadPaths(model: ComposeModel, services?: string[]): string[] {
-  const paths = new Set<string>();
+/**
+ * What the machine needs: build contexts and bind-mount sources (absolute, local paths). A context
+ * that is only a context leaves out what its .dockerignore leaves out of the build; one that is
+ * also mounted is sent whole, since the container sees all of it.
+ */
+export function uploadPlan(model: ComposeModel, services?: string[]): UploadPlan {
+  const contexts = new Map<string, Set<string | undefined>>();
+  const mounted = new Set<string>();
   for (const [name, service] of Object.entries(model.services)) {
     if (services && !services.includes(name)) continue;
     const context = service.build?.context;
     // A URL context (git, https) is fetched by the engine itself.
-    if (context && isAbsolute(context)) paths.add(context);
-    for (const v of service.volumes ?? []) if (v.type === 'bind' && v.source && isAbsolute(v.source) && !isSystemPath(v.source)) paths.add(v.source);
+    if (context && isAbsolute(context)) contexts.set(context, (contexts.get(context) ?? new Set()).add(service.build?.dockerfile));
+    for (const v of service.volumes ?? []) if (v.type === 'bind' && v.source && isAbsolute(v.source) && !isSystemPath(v.source)) mounted.add(v.source);
   }
   for (const ref of [...Object.values(model.secrets ?? {}), ...Object.values(model.configs ?? {})]) {
-    if (ref.file && isAbsolute(ref.file)) paths.add(ref.file);
+    if (ref.file && isAbsolute(ref.file)) mounted.add(ref.file);
   }
-  return [...paths].sort();
+  const ignore: Record<string, string[]> = {};
+  for (const [context, dockerfiles] of contexts) {
+    if (mounted.has(context)) continue;
+    // Builds of one context with other Dockerfiles may read other ignore files: only rules they
+    // all share would be safe, so such a context is sent whole unless the rules are the same.
+    const rules = new Set([...dockerfiles].map((dockerfile) => JSON.stringify(readBuildIgnore(context, dockerfile) ?? null)));
+    const patterns = rules.size === 1 ? (JSON.parse([...rules][0]!) as string[] | null) : null;
+    if (patterns) ignore[context] = patterns;
+  }
+  return { paths: [...new Set([...contexts.keys(), ...mounted])].sort(), ignore };
 }
 
 /** Bind mounts of host facilities (the docker socket, /proc ...) stay what they are on the machine. */

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentClient, type AgentTunnel } from './agent-client.js';
-import { isIdentity, loadComposeProject, rewritePaths, uploadPaths, type ComposeSource, type LoadedProject } from './compose.js';
+import { isIdentity, loadComposeProject, rewritePaths, uploadPlan, type ComposeSource, type LoadedProject } from './compose.js';
 import { checkDocker, dockerExec, engineId, InterruptedError } from './docker-cli.js';
 import type { DockerEndpoint, Driver, Machine } from './drivers/driver.js';
 import { createDriver } from './drivers/index.js';
@@ -204,8 +204,8 @@ export function upSteps(): Step<UpContext>[] {
       async run(ctx, report) {
         const { session, loaded } = ctx;
         const agentDir = agentPackageDir();
-        const paths = [...uploadPaths(loaded.model, ctx.selected()), session.key.privateKeyFile];
-        const uploaded = await ctx.machine.upload({ paths }, session.signal);
+        const plan = uploadPlan(loaded.model, ctx.selected());
+        const uploaded = await ctx.machine.upload({ ...plan, paths: [...plan.paths, session.key.privateKeyFile] }, session.signal);
         if (uploaded.filesSent || uploaded.filesUnchanged) report(`${uploaded.filesSent} sent, ${uploaded.filesUnchanged} unchanged`);
         const dir = ctx.states.dir(ctx.envId);
         ctx.agent = {

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { exposedPorts, isIdentity, loadComposeProject, rewritePaths, uploadPaths } from '../src/compose.js';
+import { exposedPorts, isIdentity, loadComposeProject, rewritePaths, uploadPlan } from '../src/compose.js';
 import { PrevuError } from '../src/errors.js';
 import { tempDir } from './temp-dir.js';
 
@@ -49,12 +49,38 @@ describe('compose model (docker compose config --format json)', () => {
     expect(loaded.files).toEqual([join(dir, 'compose.yaml')]);
 
     // build contexts, bind sources and secret files are uploaded; the docker socket is not
-    expect(uploadPaths(loaded.model)).toEqual([join(dir, 'api'), join(dir, 'site'), join(dir, 'token.txt')].sort());
-    expect(uploadPaths(loaded.model, ['api'])).toEqual([join(dir, 'api'), join(dir, 'token.txt')]);
+    expect(uploadPlan(loaded.model)).toEqual({ paths: [join(dir, 'api'), join(dir, 'site'), join(dir, 'token.txt')].sort(), ignore: {} });
+    expect(uploadPlan(loaded.model, ['api']).paths).toEqual([join(dir, 'api'), join(dir, 'token.txt')]);
 
     const withDebug = await loadComposeProject({ cwd: dir, profiles: ['debug'] });
     expect(Object.keys(withDebug.model.services).sort()).toEqual(['api', 'debug', 'web']);
     expect(withDebug.args).toEqual(['--profile', 'debug']);
+  });
+
+  it("takes a context's .dockerignore rules, unless the context is also mounted or its builds disagree", async () => {
+    const dir = project({
+      'compose.yaml': [
+        'services:',
+        '  api: { build: ./api }',
+        '  web: { build: { context: ./web, dockerfile: web.Dockerfile } }',
+        '  dev: { build: ./dev, volumes: ["./dev:/src"] }',
+        '  one: { build: { context: ./shared, dockerfile: a.Dockerfile } }',
+        '  two: { build: { context: ./shared, dockerfile: b.Dockerfile } }',
+      ].join('\n'),
+      'api/Dockerfile': 'FROM busybox:latest\n',
+      'api/.dockerignore': 'node_modules\n*.log\n',
+      'web/web.Dockerfile': 'FROM busybox:latest\n',
+      'web/.dockerignore': 'everything\n',
+      'web/web.Dockerfile.dockerignore': 'dist\n',
+      'dev/Dockerfile': 'FROM busybox:latest\n',
+      'dev/.dockerignore': 'node_modules\n',
+      'shared/a.Dockerfile': 'FROM busybox:latest\n',
+      'shared/b.Dockerfile': 'FROM busybox:latest\n',
+      'shared/a.Dockerfile.dockerignore': 'a-only\n',
+    });
+    const { model } = await loadComposeProject({ cwd: dir });
+    expect(uploadPlan(model).ignore).toEqual({ [join(dir, 'api')]: ['node_modules', '*.log', ''], [join(dir, 'web')]: ['dist', ''] });
+    expect(uploadPlan(model, ['one']).ignore).toEqual({ [join(dir, 'shared')]: ['a-only', ''] });
   });
 
   it('rewrites uploaded paths and leaves the rest alone', async () => {

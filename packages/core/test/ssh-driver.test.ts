@@ -235,6 +235,39 @@ describe('upload', () => {
     expect(fourth.filesSent).toBe(0);
     expect(existsSync(remote('nginx.conf'))).toBe(false);
   });
+
+  it("leaves out of a build context what its .dockerignore leaves out of the build, but never a bind mount's files", async () => {
+    const ctx = join(work, 'ignoring');
+    const files: Record<string, string> = {
+      'Dockerfile': 'FROM busybox:latest\n',
+      'server.js': 'ok\n',
+      'debug.log': 'noise\n',
+      'keep.log': 'kept by a ! rule\n',
+      'node_modules/dep/index.js': 'heavy\n',
+      'cache/blob': 'x\n',
+      'cache/README': 'taken back by a ! rule\n',
+      'data/seed.sql': 'mounted, so sent\n',
+    };
+    for (const [rel, text] of Object.entries(files)) {
+      mkdirSync(join(ctx, rel, '..'), { recursive: true });
+      writeFileSync(join(ctx, rel), text);
+    }
+    const ignore = { [ctx]: ['node_modules', '*.log', '!keep.log', 'cache', '!cache/README', 'data'] };
+    const machine = await driver().ensureMachine('ignoring');
+    const first = await machine.upload({ paths: [ctx, join(ctx, 'data')], ignore });
+    const remote = (rel: string) => join(first.mapping.get(ctx)!, rel);
+    const sent = ['Dockerfile', 'server.js', 'keep.log', 'cache/README', 'data/seed.sql'];
+    expect(first.filesSent).toBe(sent.length);
+    for (const rel of sent) expect(readFileSync(remote(rel), 'utf8'), rel).toBe(files[rel]);
+    for (const rel of ['debug.log', 'node_modules', 'cache/blob']) expect(existsSync(remote(rel)), rel).toBe(false);
+
+    // Without the rules (the context is now also mounted) the rest follows; with them again it goes.
+    expect((await machine.upload({ paths: [ctx] })).filesSent).toBe(3);
+    expect(readFileSync(remote('node_modules/dep/index.js'), 'utf8')).toBe('heavy\n');
+    await machine.upload({ paths: [ctx, join(ctx, 'data')], ignore });
+    expect(existsSync(remote('node_modules'))).toBe(false);
+    expect(existsSync(remote('cache/blob'))).toBe(false);
+  });
 });
 
 describe('envs on the host', () => {

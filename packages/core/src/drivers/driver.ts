@@ -13,6 +13,8 @@ export interface DockerEndpoint {
 export interface UploadPlan {
   /** Absolute local paths (files or directories). */
   paths: string[];
+  /** .dockerignore rules of a path that is only a build context: what the build never reads stays here. */
+  ignore?: Record<string, string[]>;
 }
 
 export interface UploadResult {

@@ -8,6 +8,7 @@ import { lstat, readdir, readlink, stat } from 'node:fs/promises';
 import { isAbsolute, posix, resolve } from 'node:path';
 import type ssh2 from 'ssh2';
 import { z } from 'zod';
+import { ignoreRules, type IgnoreRules } from '../dockerignore.js';
 import { errors } from '../errors.js';
 import type { UploadResult } from './driver.js';
 import { sftpCall as call } from './ssh-connect.js';
@@ -36,6 +37,8 @@ export interface UploadOptions {
   /** Absolute remote path of the manifest. */
   manifestPath: string;
   concurrency: number;
+  /** .dockerignore rules per root: matching entries under that root are not sent. */
+  ignore?: Record<string, string[]>;
   signal?: AbortSignal;
 }
 
@@ -51,7 +54,8 @@ export async function uploadTree(paths: string[], options: UploadOptions): Promi
   // Normalized first: no `..` may lead out of the files dir.
   const mapping = new Map(paths.map((p) => [p, posix.join(filesDir, resolve(p))]));
 
-  const wanted = await scan(paths.map((p) => resolve(p)));
+  const ignore = new Map(Object.entries(options.ignore ?? {}).map(([root, patterns]) => [resolve(root), ignoreRules(patterns)]));
+  const wanted = await scan(paths.map((p) => resolve(p)), ignore);
   const previous = await readManifest(sftp, options.manifestPath);
   const old = previous.entries;
   const changed = (rel: string, now: Local) => {
@@ -135,11 +139,14 @@ export async function uploadTree(paths: string[], options: UploadOptions): Promi
   return { mapping, filesSent: toSend.length, filesUnchanged: entries.length - toSend.length };
 }
 
-/** Local entries keyed by their path relative to `/` (posix), ancestors of each root included. */
-async function scan(paths: string[]): Promise<Map<string, Local>> {
+/**
+ * Local entries keyed by their path relative to `/` (posix), ancestors of each root included. A
+ * root with ignore rules leaves out what they match; any other root is taken whole.
+ */
+async function scan(paths: string[], ignore: Map<string, IgnoreRules>): Promise<Map<string, Local>> {
   const found = new Map<string, Local>();
-  // A path inside another one is already covered by it.
-  const roots = [...new Set(paths)].sort().filter((p, i, all) => !all.slice(0, i).some((r) => p.startsWith(r.endsWith('/') ? r : `${r}/`)));
+  // A path inside another one is already covered by it, unless that one leaves things out.
+  const roots = [...new Set(paths)].sort().filter((p, i, all) => !all.slice(0, i).some((r) => !ignore.has(r) && p.startsWith(r.endsWith('/') ? r : `${r}/`)));
   for (const root of roots) {
     // The root itself is followed when it is a link: compose mounts what it points to.
     const info = await stat(root).catch(() => undefined);
@@ -150,26 +157,35 @@ async function scan(paths: string[]): Promise<Map<string, Local>> {
       const rel = parts.slice(0, i).join('/');
       if (!found.has(rel)) found.set(rel, { t: 'd', p: ANCESTOR_MODE, local: `/${rel}` });
     }
-    await walk(root, parts.join('/'), info, found);
+    const rules = ignore.get(root);
+    await walk(root, parts.join('/'), info, found, rules ? { rules, base: parts.join('/').length + 1 } : undefined);
   }
   return found;
 }
 
-async function walk(local: string, rel: string, info: Stats, found: Map<string, Local>): Promise<void> {
+/** Adds `local` (and what is below it) to `found`; false when the ignore rules left all of it out. */
+async function walk(local: string, rel: string, info: Stats, found: Map<string, Local>, ignore?: { rules: IgnoreRules; base: number }): Promise<boolean> {
   const p = info.mode & 0o7777;
-  if (info.isSymbolicLink()) {
-    found.set(rel, { t: 'l', l: await readlink(local), local });
-  } else if (info.isFile()) {
-    found.set(rel, { t: 'f', s: info.size, m: Math.trunc(info.mtimeMs), p, local });
-  } else if (info.isDirectory()) {
+  const ignored = ignore !== undefined && rel.length > ignore.base && ignore.rules.ignores(rel.slice(ignore.base));
+  if (info.isDirectory()) {
+    // Docker walks into an ignored directory only when a `!` rule may take something back.
+    if (ignored && !ignore.rules.hasExceptions) return false;
+    // Set before the children, so that the map lists parents first.
     found.set(rel, { t: 'd', p, local });
-    const names = await readdir(local);
-    for (const name of names.sort()) {
+    let kept = !ignored;
+    for (const name of (await readdir(local)).sort()) {
       const child = `${local}/${name}`;
-      await walk(child, `${rel}/${name}`, await lstat(child), found);
+      if (await walk(child, `${rel}/${name}`, await lstat(child), found, ignore)) kept = true;
     }
+    if (!kept) found.delete(rel);
+    return kept;
   }
+  if (ignored) return false;
+  if (info.isSymbolicLink()) found.set(rel, { t: 'l', l: await readlink(local), local });
+  else if (info.isFile()) found.set(rel, { t: 'f', s: info.size, m: Math.trunc(info.mtimeMs), p, local });
   // Sockets, fifos and devices have no meaning on another machine.
+  else return false;
+  return true;
 }
 
 async function readManifest(sftp: ssh2.SFTPWrapper, path: string): Promise<Manifest> {

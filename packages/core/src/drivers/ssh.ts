@@ -121,6 +121,7 @@ class SshMachine implements Machine {
         filesDir: posix.join(this.dir, 'files'),
         manifestPath: posix.join(this.dir, 'manifest.json'),
         concurrency: this.driver.settings.uploadConcurrency,
+        ...(plan.ignore ? { ignore: plan.ignore } : {}),
         ...(signal ? { signal } : {}),
       }),
     );
