@@ -27,6 +27,14 @@ describe('profiles from the CLI', () => {
     const json = JSON.parse((await cli.run(['profile', 'ls', '--json'])).stdout) as { profiles: { name: string; current: boolean }[] };
     expect(json.profiles.map((p) => [p.name, p.current])).toEqual([['home', true], ['work', false]]);
 
+    // Global flags may come before the command, as in `prevu --profile work urls`.
+    const before = await cli.run(['--json', '--profile=work', 'profile', 'ls']);
+    expect(before.code, before.stderr).toBe(0);
+    expect((JSON.parse(before.stdout) as { profiles: unknown[] }).profiles).toHaveLength(2);
+    const unknown = await cli.run(['--profile', 'ghost', '--debug', 'ls']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/^prevu: no profile named "ghost": /m);
+
     expect((await cli.run(['profile', 'rm', 'work'])).code).toBe(0);
     expect((await cli.run(['profile', 'ls', '--json'])).stdout).not.toMatch(/"work"/);
   });
