@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { docker, httpGet, uniqueName, useKit, waitFor } from '@prevu/test-kit';
 import { signAccessToken } from '@prevu/core/access-token';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CLI, embeddedCliHome, HELLO, type CliHome } from './cli.js';
+import { CLI, embeddedCliHome, errorLines, HELLO, type CliHome } from './cli.js';
 
 const kit = useKit();
 let cli: CliHome;
@@ -208,6 +208,19 @@ describe('prevu up on the embedded default', () => {
     expect((await httpGet(row!.url, { headers: { cookie } })).status).toBe(200);
     const badTtl = await cli.run(['urls', '--share', '--ttl', '200', '--profile', 'priv', '--id', id]);
     expect(badTtl.code).toBe(1);
+
+    // With a password (from the environment, out of shell history): the browser's prompt asks for it.
+    const guarded = await cli.run(['urls', '--share', '--profile', 'priv', '--id', id], { env: { PREVU_SHARE_PASSWORD: 'open sesame' } });
+    expect(guarded.code, guarded.stderr).toBe(0);
+    expect(guarded.stdout).toContain('they open the env with the password');
+    const guardedLink = /^web:\d+\s+(\S+)$/m.exec(guarded.stdout)![1]!;
+    expect((await httpGet(guardedLink)).status).toBe(401);
+    const basic = `Basic ${Buffer.from('x:open sesame').toString('base64')}`;
+    const opened = await httpGet(guardedLink, { headers: { authorization: basic } });
+    expect(opened.status).toBe(302);
+    expect((await httpGet(row!.url, { headers: { cookie: String(opened.headers['set-cookie']).split(';')[0]! } })).status).toBe(200);
+    const short = await cli.run(['urls', '--share', '--password', 'short', '--profile', 'priv', '--id', id]);
+    expect([short.code, errorLines(short.stderr)]).toEqual([1, ['prevu: a share password needs at least 8 characters: choose a longer one']]);
     expect((await cli.run(['purge', '--profile', 'priv'])).code).toBe(0);
     expect(await containersOf(`prevu-${id}`)).toEqual([]);
   });

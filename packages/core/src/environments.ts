@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
-import { signAccessToken } from './access-token.js';
+import { MIN_PASSWORD_LENGTH, signAccessToken } from './access-token.js';
 import { AgentClient } from './agent-client.js';
 import { loadComposeProject, type ComposeSource } from './compose.js';
 import { urlRows, type Session, type UrlRow } from './deploy.js';
@@ -176,9 +176,13 @@ export interface SharedUrl extends UrlRow {
 }
 
 /** Share links: the URLs with a login token signed by the account key, for this env only. */
-export async function shareUrls(session: Session, envId: string, rows: UrlRow[], ttlHours: number): Promise<SharedUrl[]> {
-  const ttlSeconds = ttlHours * 3600;
-  const token = await signAccessToken({ privateKey: session.key.privateKey, envId, ttlSeconds });
+export async function shareUrls(session: Session, envId: string, rows: UrlRow[], options: { ttlHours: number; password?: string }): Promise<SharedUrl[]> {
+  const ttlSeconds = options.ttlHours * 3600;
+  const { password } = options;
+  if (password !== undefined && password.length < MIN_PASSWORD_LENGTH) {
+    throw errors.invalidInput(`a share password needs at least ${MIN_PASSWORD_LENGTH} characters`, 'choose a longer one');
+  }
+  const token = await signAccessToken({ privateKey: session.key.privateKey, envId, ttlSeconds, ...(password !== undefined ? { password } : {}) });
   const expiresAt = new Date(Date.now() + ttlSeconds * 1000).toISOString();
   return rows.map((row) => {
     const share = new URL('/_prevu/login', row.url);

@@ -10,6 +10,7 @@ import { loadHostKey } from './ssh/host-key.js';
 import { loadAuthorizedKeys } from './ssh/auth.js';
 import { createSshServer } from './ssh/server.js';
 import { createHttpServer, createHttpsServer } from './http/server.js';
+import { SharePasswords } from './http/share-passwords.js';
 import { loadTls } from './http/tls.js';
 import { createManagementServer } from './management.js';
 import { publicUrls } from './public-urls.js';
@@ -38,6 +39,7 @@ try {
   const proxyOptions = {
     registry,
     metrics,
+    passwords: SharePasswords.load(config.stateDir),
     log,
     maxHeaderBytes: config.maxHeaderBytes,
     idleTimeoutMs: config.idleTimeoutSeconds * 1000,

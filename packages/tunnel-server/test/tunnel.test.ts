@@ -278,6 +278,69 @@ describe('private tunnels', () => {
   });
 });
 
+describe('share links with a password', () => {
+  const basic = (password: string) => ({ authorization: `Basic ${Buffer.from(`share:${password}`).toString('base64')}` });
+  let host: string;
+  beforeAll(async () => {
+    await ssh2Tunnel(kit, { sshPort: server.ports.ssh, envId: 'guarded', account: alice, target: backend.port, forwards: [{ kind: 'streamlocal', path: '/admin-80#access=private' }] });
+    host = hostOf(alice, 'guarded', 'admin-80');
+  });
+
+  it('asks for the password with the browser prompt, and only its cookie opens the env', async () => {
+    const token = await signAccessToken({ privateKey: alice.privateKey, envId: 'guarded', password: 'correct horse' });
+    // The token alone opens nothing: not as a bearer, not as the prevu header, not as a cookie.
+    for (const headers of [{ authorization: `Bearer ${token}` }, { 'x-prevu-token': token }, { cookie: `prevu_session=${token}` }]) {
+      expect((await get(proxy(), host, '/echo', { headers })).status).toBe(401);
+    }
+    const login = `/_prevu/login?token=${token}&next=/echo`;
+    const asked = await get(proxy(), host, login);
+    expect(asked.status).toBe(401);
+    expect(asked.headers['www-authenticate']).toBe('Basic realm="prevu share link", charset="UTF-8"');
+    expect(asked.headers['x-prevu-error']).toBe('Password needed');
+    const wrong = await get(proxy(), host, login, { headers: basic('wrong horse') });
+    expect([wrong.status, wrong.headers['x-prevu-error']]).toEqual([401, 'Wrong password']);
+
+    const right = await get(proxy(), host, login, { headers: basic('correct horse') });
+    expect(right.status).toBe(302);
+    const cookie = right.headers['set-cookie']![0]!.split(';')[0]!;
+    const seen = JSON.parse((await get(proxy(), host, '/echo', { headers: { cookie } })).body) as { headers: Record<string, string> };
+    expect(seen.headers.cookie).toBeUndefined();
+    // The proof belongs to that token: pasted onto another password token it opens nothing.
+    const proof = cookie.split('~')[1]!;
+    const other = await signAccessToken({ privateKey: alice.privateKey, envId: 'guarded', password: 'correct horse' });
+    expect((await get(proxy(), host, '/echo', { headers: { cookie: `prevu_session=${other}~${proof}` } })).status).toBe(401);
+  });
+
+  it('stops checking a token after 10 wrong passwords in a minute (429), other links unaffected', async () => {
+    const token = await signAccessToken({ privateKey: alice.privateKey, envId: 'guarded', password: 'correct horse' });
+    const login = `/_prevu/login?token=${token}`;
+    for (let i = 0; i < 10; i++) expect((await get(proxy(), host, login, { headers: basic(`guess ${i}`) })).status).toBe(401);
+    const blocked = await get(proxy(), host, login, { headers: basic('correct horse') });
+    expect([blocked.status, blocked.headers['retry-after']]).toEqual([429, '60']);
+    const another = await signAccessToken({ privateKey: alice.privateKey, envId: 'guarded', password: 'correct horse' });
+    expect((await get(proxy(), host, `/_prevu/login?token=${another}`, { headers: basic('correct horse') })).status).toBe(302);
+  });
+
+  it('keeps password sessions across a restart with the same state dir; another server does not take them', async () => {
+    const first = await startTunnelServer(kit);
+    const forward: Forward = { kind: 'streamlocal', path: '/web-80#access=private' };
+    const t = await ssh2Tunnel(kit, { sshPort: first.ports.ssh, envId: 'kept', account: alice, target: backend.port, forwards: [forward] });
+    const token = await signAccessToken({ privateKey: alice.privateKey, password: 'correct horse' });
+    const kept = hostOf(alice, 'kept', 'web-80');
+    const login = await get(first.ports.http, kept, `/_prevu/login?token=${token}`, { headers: basic('correct horse') });
+    const cookie = login.headers['set-cookie']![0]!.split(';')[0]!;
+    expect((await get(first.ports.http, kept, '/echo', { headers: { cookie } })).status).toBe(200);
+    t.close();
+    await first.proc.stop();
+    for (const [stateDir, status] of [[first.stateDir, 200], [undefined, 401]] as const) {
+      const next = await startTunnelServer(kit, stateDir ? { stateDir } : {});
+      await ssh2Tunnel(kit, { sshPort: next.ports.ssh, envId: 'kept', account: alice, target: backend.port, forwards: [forward] });
+      expect((await get(next.ports.http, kept, '/echo', { headers: { cookie } })).status, stateDir ?? 'a fresh state dir').toBe(status);
+      await next.proc.stop();
+    }
+  });
+});
+
 describe('reconnects and takeovers', () => {
   it('kill -9 of the client gives a 502 page, a reconnect brings 200 back on the same hostname', async () => {
     const ssh = opensshTunnel(kit, { sshPort: server.ports.ssh, envId: 'crashy', account: alice, remote: [`web-80:80:127.0.0.1:${backend.port}`] });

@@ -7,12 +7,17 @@ import { urlTable } from '../url-table.js';
 
 export default class Urls extends PrevuCommand<typeof Urls> {
   static override description = 'Print the URL of every service port of the env';
-  static override examples = ['<%= config.bin %> urls', '<%= config.bin %> urls --share --ttl 48'];
+  static override examples = ['<%= config.bin %> urls', '<%= config.bin %> urls --share --ttl 48', 'PREVU_SHARE_PASSWORD=... <%= config.bin %> urls --share'];
   static override flags = {
     ...projectFlags,
     share: Flags.boolean({ description: 'also print share links that open private URLs in a browser (a login token signed by your account key, for this env only)' }),
     // no `default`: oclif would then apply dependsOn to every run
     ttl: Flags.integer({ description: 'hours a share link stays valid [default: 24]', min: 1, max: 168, dependsOn: ['share'] }),
+    password: Flags.string({
+      description: 'share links also ask for this password (8+ characters; the browser prompts for it once); the environment variable keeps it out of shell history',
+      env: 'PREVU_SHARE_PASSWORD',
+      dependsOn: ['share'],
+    }),
   };
 
   async run(): Promise<{ envId: string; urls: UrlRow[] | SharedUrl[] }> {
@@ -22,10 +27,12 @@ export default class Urls extends PrevuCommand<typeof Urls> {
       if (!this.jsonEnabled()) this.log(urlTable(rows));
       return { envId, urls: rows };
     }
-    const shared = await shareUrls(this.session(), envId, rows, this.flags.ttl ?? 24);
+    const { password } = this.flags;
+    const shared = await shareUrls(this.session(), envId, rows, { ttlHours: this.flags.ttl ?? 24, ...(password !== undefined ? { password } : {}) });
     if (!this.jsonEnabled()) {
       this.log(urlTable(rows));
-      this.log(`\nShare links (valid until ${shared[0]?.expiresAt ?? '-'}; anyone holding one can open the env):`);
+      const who = password === undefined ? 'anyone holding one can open the env' : 'they open the env with the password';
+      this.log(`\nShare links (valid until ${shared[0]?.expiresAt ?? '-'}; ${who}):`);
       for (const s of shared) this.log(`${s.service}:${s.port}  ${s.share}`);
     }
     return { envId, urls: shared };

@@ -2,8 +2,9 @@
 // given as `Authorization: Bearer`, `X-Prevu-Token`, or the HttpOnly cookie made at
 // /_prevu/login. Only prevu's own credentials are removed before the app sees the request; any
 // other Authorization header reaches it untouched. Same check for WebSocket upgrades.
-import { looksLikeAccessToken, verifyAccessToken } from '@prevu/core/access-token';
+import { looksLikeAccessToken, verifyAccessToken, type AccessClaims } from '@prevu/core/access-token';
 import type { Tunnel } from '../registry.js';
+import type { SharePasswords } from './share-passwords.js';
 
 export const COOKIE = 'prevu_session';
 export const TOKEN_HEADER = 'x-prevu-token';
@@ -11,8 +12,17 @@ export const LOGIN_PATH = '/_prevu/login';
 
 type Headers = Array<[string, string]>;
 
+/** A token as presented; a cookie made after a share password also carries the server's proof. */
+interface Presented {
+  token: string;
+  proof?: string;
+}
+
+/** Separates token and proof in the cookie (never a base64url or JWT character). */
+const PROOF_SEPARATOR = '~';
+
 interface Candidates {
-  tokens: string[];
+  tokens: Presented[];
   /** The Authorization header value when it carries a prevu-looking bearer token. */
   bearer?: string;
 }
@@ -29,14 +39,17 @@ function candidates(headers: Headers): Candidates {
   const out: Candidates = { tokens: [] };
   for (const [name, value] of headers) {
     const lower = name.toLowerCase();
-    if (lower === TOKEN_HEADER) out.tokens.push(value);
+    if (lower === TOKEN_HEADER) out.tokens.push({ token: value });
     else if (lower === 'cookie') {
       const v = cookieValue(value, COOKIE);
-      if (v) out.tokens.push(v);
+      if (v) {
+        const [token, proof] = v.split(PROOF_SEPARATOR, 2) as [string, string | undefined];
+        out.tokens.push(proof ? { token, proof } : { token });
+      }
     } else if (lower === 'authorization') {
       const m = /^Bearer\s+(\S+)$/i.exec(value);
       if (m && looksLikeAccessToken(m[1]!)) {
-        out.tokens.push(m[1]!);
+        out.tokens.push({ token: m[1]! });
         out.bearer = m[1]!;
       }
     }
@@ -59,32 +72,41 @@ export class AccessCache {
   }
 }
 
-/** Checks one token for one tunnel; resolves to its expiry (seconds) or undefined. */
-export async function verifyFor(token: string, tunnel: Tunnel): Promise<number | undefined> {
+/** The claims of a token good for this tunnel's env and account, or undefined. */
+export async function claimsFor(token: string, tunnel: Tunnel): Promise<AccessClaims | undefined> {
   try {
     const claims = await verifyAccessToken(token, tunnel.owner.keyBlob);
-    if (claims.envId && claims.envId !== tunnel.owner.envId) return undefined;
-    return claims.expiresAt;
+    return claims.envId && claims.envId !== tunnel.owner.envId ? undefined : claims;
   } catch {
     return undefined;
   }
+}
+
+/** Checks one presented token; resolves to its expiry (seconds) or undefined. */
+async function verifyPresented(presented: Presented, tunnel: Tunnel, passwords: SharePasswords): Promise<number | undefined> {
+  const claims = await claimsFor(presented.token, tunnel);
+  if (!claims) return undefined;
+  // A share link with a password opens only with the proof that the password was given here.
+  if (claims.password && !(presented.proof && passwords.valid(presented.token, presented.proof))) return undefined;
+  return claims.expiresAt;
 }
 
 /**
  * Decides access: true/false, or a promise when a token still needs its signature checked.
  * `accepted` receives the token that passed (to strip a bearer header only when it was ours).
  */
-export function checkAccess(headers: Headers, tunnel: Tunnel, cache: AccessCache): { ok: boolean; bearer?: string } | Promise<{ ok: boolean; bearer?: string }> {
+export function checkAccess(headers: Headers, tunnel: Tunnel, cache: AccessCache, passwords: SharePasswords): { ok: boolean; bearer?: string } | Promise<{ ok: boolean; bearer?: string }> {
   const found = candidates(headers);
   const result = (token: string | undefined) => ({ ok: token !== undefined, ...(token && token === found.bearer ? { bearer: token } : {}) });
-  for (const token of found.tokens) if (cache.hit(token, tunnel)) return result(token);
+  const key = (p: Presented) => (p.proof ? `${p.token}${PROOF_SEPARATOR}${p.proof}` : p.token);
+  for (const presented of found.tokens) if (cache.hit(key(presented), tunnel)) return result(presented.token);
   if (found.tokens.length === 0) return result(undefined);
   return (async () => {
-    for (const token of found.tokens) {
-      const exp = await verifyFor(token, tunnel);
+    for (const presented of found.tokens) {
+      const exp = await verifyPresented(presented, tunnel, passwords);
       if (exp !== undefined) {
-        cache.remember(token, tunnel, exp);
-        return result(token);
+        cache.remember(key(presented), tunnel, exp);
+        return result(presented.token);
       }
     }
     return result(undefined);
@@ -112,7 +134,8 @@ export function stripCredentials(headers: Headers, acceptedBearer: string | unde
   return out;
 }
 
-export function loginCookie(token: string, expiresAt: number, secure: boolean): string {
+export function loginCookie(token: string, expiresAt: number, secure: boolean, proof?: string): string {
   const maxAge = Math.max(0, expiresAt - Math.floor(Date.now() / 1000));
-  return `${COOKIE}=${token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAge}${secure ? '; Secure' : ''}`;
+  const value = proof ? `${token}${PROOF_SEPARATOR}${proof}` : token;
+  return `${COOKIE}=${value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAge}${secure ? '; Secure' : ''}`;
 }

@@ -1,5 +1,6 @@
 // The pages a browser sees when prevu, not the app, answers: each names the cause and what to do.
 import { STATUS_CODES } from 'node:http';
+import { BASIC_REALM } from './share-passwords.js';
 
 export interface Page {
   status: number;
@@ -48,6 +49,18 @@ export const pages = {
     status: 401,
     title: 'Private environment',
     detail: `${host} is private. Open it with a link made by \`prevu urls --share\`, or send a prevu token as "Authorization: Bearer", "X-Prevu-Token" or via /_prevu/login?token=...`,
+  }),
+  passwordNeeded: (host: string, wrong: boolean): Page => ({
+    status: 401,
+    title: wrong ? 'Wrong password' : 'Password needed',
+    detail: `This share link for ${host} asks for the password it was made with (\`prevu urls --share --password\`).`,
+    headers: { 'WWW-Authenticate': BASIC_REALM },
+  }),
+  tooManyPasswords: (): Page => ({
+    status: 429,
+    title: 'Too many wrong passwords',
+    detail: 'This share link had too many wrong passwords in a row. Wait a minute, then try again.',
+    headers: { 'Retry-After': '60' },
   }),
   badRequest: (status: number, reason: string): Page => ({ status, title: STATUS_CODES[status] ?? 'Bad request', detail: `The request was refused: ${reason}.` }),
 };

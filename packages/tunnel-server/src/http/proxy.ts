@@ -10,9 +10,11 @@ import { hostFromHeader } from '@prevu/core/names';
 import type { Logger } from 'pino';
 import { ChannelLimitError, type Registry, type Route, type Tunnel } from '../registry.js';
 import type { Metrics } from '../metrics.js';
-import { AccessCache, checkAccess, LOGIN_PATH, loginCookie, stripCredentials, verifyFor } from './access.js';
+import { checkPassword } from '@prevu/core/access-token';
+import { AccessCache, checkAccess, claimsFor, LOGIN_PATH, loginCookie, stripCredentials } from './access.js';
 import { pages, renderPage, renderRedirect, type Page } from './error-pages.js';
 import { ChunkedFramer, HeadError, parseHead, serializeHead, type RequestHead } from './head.js';
+import { basicPassword, type SharePasswords } from './share-passwords.js';
 
 /** The page for a host without a usable tunnel; a tunnel registered anew since is retried (503). */
 function pageForMissing(route: Route, host: string): Page {
@@ -25,6 +27,7 @@ export interface ProxyOptions {
   registry: Registry;
   metrics: Metrics;
   log: Logger;
+  passwords: SharePasswords;
   maxHeaderBytes: number;
   idleTimeoutMs: number;
   headTimeoutMs: number;
@@ -142,7 +145,7 @@ export class ProxyConnection {
     const tunnel = route.tunnel;
     if (head.target.startsWith(LOGIN_PATH) && /^\/_prevu\/login(\?|$)/.test(head.target)) return this.wait(this.login(head, tunnel));
     if (!tunnel.private) return this.dispatch(head, tunnel, undefined);
-    const decision = checkAccess(head.headers, tunnel, this.access);
+    const decision = checkAccess(head.headers, tunnel, this.access, this.options.passwords);
     if (!(decision instanceof Promise)) {
       return decision.ok ? this.dispatch(head, tunnel, decision.bearer) : this.respond(pages.unauthorized(host), head);
     }
@@ -302,12 +305,24 @@ export class ProxyConnection {
   private async login(head: RequestHead, tunnel: Tunnel): Promise<void> {
     const url = new URL(head.target, 'http://x');
     const token = url.searchParams.get('token') ?? '';
-    const expiresAt = token ? await verifyFor(token, tunnel) : undefined;
+    const claims = token ? await claimsFor(token, tunnel) : undefined;
     await this.unbind();
-    if (expiresAt === undefined) return this.respond(pages.unauthorized(tunnel.hostname), head);
+    if (!claims) return this.respond(pages.unauthorized(tunnel.hostname), head);
+    let proof: string | undefined;
+    if (claims.password) {
+      const { passwords } = this.options;
+      if (!passwords.mayTry(token)) return this.respond(pages.tooManyPasswords(), head);
+      const password = basicPassword(head.headers);
+      const right = password !== undefined && (await checkPassword(claims.password, password));
+      if (!right) {
+        if (password !== undefined) passwords.failed(token);
+        return this.respond(pages.passwordNeeded(tunnel.hostname, password !== undefined), head);
+      }
+      proof = passwords.proof(token);
+    }
     const next = url.searchParams.get('next');
     const location = next && next.startsWith('/') && !next.startsWith('//') ? next : '/';
-    this.finish(renderRedirect(location, { 'Set-Cookie': loginCookie(token, expiresAt, this.scheme === 'https') }));
+    this.finish(renderRedirect(location, { 'Set-Cookie': loginCookie(token, claims.expiresAt, this.scheme === 'https', proof) }));
   }
 
   /** prevu answers (an error page): after any bound channel has finished, then close. */
