@@ -5,22 +5,16 @@
 // with its own config dir and its own embedded server (own name, free ports), so a user's
 // profiles and server are untouched; that server is removed at the end.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { freePort } from '../packages/test-kit/dist/ports.js';
 
 const root = resolve(import.meta.dirname, '..');
 const hello = join(root, 'examples', 'hello');
 const cli = join(root, 'packages', 'cli', 'bin', 'run.js');
 const RUNS = Number(process.env.BENCH_RUNS || 3);
 const config = mkdtempSync(join(tmpdir(), 'prevu-bench-'));
-const freePort = () => new Promise((done) => {
-  const server = createServer().listen(0, '127.0.0.1', () => {
-    const { port } = server.address();
-    server.close(() => done(port));
-  });
-});
 const env = {
   ...process.env,
   XDG_CONFIG_HOME: config,

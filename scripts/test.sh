@@ -10,19 +10,38 @@ npm run build --silent || exit $?
 export PREVU_TEST_RUN="r$(date +%s)$$"
 mkdir -p .test-results
 rm -f .test-results/vitest.json
-containers_before=$(docker ps -aq --no-trunc | sort)
+# What exists before, per kind: anything new after the suite was left by a test.
+snapshot() {
+  case $1 in
+    containers) docker ps -aq --no-trunc ;;
+    networks) docker network ls -q --no-trunc ;;
+    volumes) docker volume ls -q ;;
+  esac | sort
+}
+declare -A before
+for kind in containers networks volumes; do before[$kind]=$(snapshot "$kind"); done
+# The kit's global teardown removes labeled leftovers (so a next run starts clean) and counts them here.
+export PREVU_TEST_SWEPT_FILE="$PWD/.test-results/swept"
+rm -f "$PREVU_TEST_SWEPT_FILE"
 
 npx vitest run --reporter=default --reporter=json --outputFile.json=.test-results/vitest.json "$@"
 rc=$?
 
 # A container, network or volume a test made and did not remove is a failure of the suite.
-leaks=0
-new_containers=$(comm -13 <(echo "$containers_before") <(docker ps -aq --no-trunc | sort))
-if [ -n "$new_containers" ]; then
-  echo "LEAK: containers left after the suite:" >&2
-  for id in $new_containers; do docker ps -a --no-trunc --filter "id=$id" --format '  {{.Names}} ({{.Image}}, {{.Status}})' >&2; done
-  leaks=$((leaks + $(echo "$new_containers" | wc -l)))
-fi
+leaks=$(cat "$PREVU_TEST_SWEPT_FILE" 2>/dev/null || echo 0)
+for kind in containers networks volumes; do
+  new=$(comm -13 <(echo "${before[$kind]}") <(snapshot "$kind"))
+  [ -z "$new" ] && continue
+  echo "LEAK: $kind left after the suite:" >&2
+  for id in $new; do
+    case $kind in
+      containers) docker ps -a --no-trunc --filter "id=$id" --format '  {{.Names}} ({{.Image}}, {{.Status}})' ;;
+      networks) docker network inspect -f '  {{.Name}}' "$id" ;;
+      volumes) echo "  $id" ;;
+    esac
+  done >&2
+  leaks=$((leaks + $(echo "$new" | wc -l)))
+done
 
 node scripts/test-summary.mjs .test-results/vitest.json "$leaks"
 summary_rc=$?

@@ -21,7 +21,8 @@ const commands = ['', ...found].sort((a, b) => rank(a) - rank(b) || a.localeComp
 
 const help = async (command) => {
   const { stdout } = await promisify(execFile)(process.execPath, [join(root, 'packages', 'cli', 'bin', 'run.js'), ...(command ? command.split(' ') : []), '--help'], { env: { ...process.env, COLUMNS: '80' } });
-  return stdout.replace(/[ \t]+$/gm, '').trimEnd();
+  // The version line names this machine's platform and Node: the page must not depend on them.
+  return stdout.replace(/[ \t]+$/gm, '').replace(/^(\s+@prevu\/cli\/\S+) \S+ node-v\S+$/m, '$1').trimEnd();
 };
 const sections = await Promise.all(commands.map(async (c) => `## prevu${c ? ` ${c}` : ''}\n\n\`\`\`\n${await help(c)}\n\`\`\`\n`));
 

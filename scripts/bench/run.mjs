@@ -2,11 +2,12 @@
 // bounded (BENCH_SECONDS, default 4 s). Exit 1 when a floor from issue 4 is missed.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import ssh2 from 'ssh2';
 import { accountIdFromKeyBlob, hostname } from '../../packages/core/dist/names.js';
+import { ed25519KeyPair } from '../../packages/core/dist/ssh-keys.js';
+import { freePort } from '../../packages/test-kit/dist/ports.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const serverMain = join(root, 'packages/tunnel-server/dist/main.js');
@@ -18,15 +19,6 @@ const cleanup = () => {
 };
 process.on('exit', cleanup);
 process.on('SIGINT', () => process.exit(130));
-
-function freePort() {
-  return new Promise((res) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-  });
-}
 
 /** Starts a process and resolves with it once a stdout line matches. */
 function start(command, args, ready) {
@@ -47,7 +39,7 @@ function start(command, args, ready) {
 }
 
 function keyFile(name) {
-  const pair = ssh2.utils.generateKeyPairSync('ed25519');
+  const pair = ed25519KeyPair();
   const path = join(work, name);
   execFileSync('sh', ['-c', `umask 077; cat > "${path}"`], { input: pair.private });
   return { path, blob: ssh2.utils.parseKey(pair.public).getPublicSSH() };

@@ -57,7 +57,7 @@ describe('exposed ports', () => {
     expect(exposedPorts(config(['80/tcp'], { 'prevu.expose': 'false' }))).toEqual([]);
     expect(exposedPorts(config(['80/tcp', '443/tcp', '9000/tcp'], { 'prevu.expose': '443, 80' }))).toEqual([80, 443]);
     expect(exposedPorts(config(['80/tcp'], { 'prevu.expose': 'true' }))).toEqual([80]);
-    expect(() => exposedPorts(config(['80/tcp'], { 'prevu.expose': 'web' }))).toThrow('must be "false" or a comma-separated list of ports');
+    expect(() => exposedPorts(config(['80/tcp'], { 'prevu.expose': 'web' }))).toThrow('must be "true", "false" or a comma-separated list of ports');
   });
 
   it('knows a disabled healthcheck from a real one', () => {

@@ -5,6 +5,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { dockerExec, isDaemonDown } from './docker-cli.js';
 import { readBuildIgnore } from './dockerignore.js';
+import { EXPOSE_LABEL, exposeLabelPorts } from './expose-label.js';
 import type { UploadPlan } from './drivers/driver.js';
 import { errors } from './errors.js';
 
@@ -104,6 +105,13 @@ export async function loadComposeProject(source: ComposeSource): Promise<LoadedP
   if (!parsed.success) throw errors.invalidCompose(parsed.error.issues[0]?.message ?? 'unexpected model');
   const model = parsed.data;
   if (!Object.keys(model.services).length) throw errors.invalidCompose('it has no services');
+  for (const [name, service] of Object.entries(model.services)) {
+    try {
+      exposeLabelPorts(service.labels?.[EXPOSE_LABEL]);
+    } catch (error) {
+      throw errors.invalidCompose(`service "${name}": ${(error as Error).message}`);
+    }
+  }
   const foundFiles = files.length ? files : defaultFiles(lookIn);
   return { model, files: foundFiles, args };
 }
@@ -122,11 +130,9 @@ function defaultFiles(dir: string): string[] {
  * ("false" hides the service, "80,443" picks ports).
  */
 export function exposedPorts(service: ComposeService, imagePorts: number[] = []): number[] {
-  const label = service.labels?.['prevu.expose']?.trim().toLowerCase();
-  if (label === 'false' || label === 'no' || label === '0') return [];
-  if (label && label !== 'true') {
-    return [...new Set(label.split(',').map((p) => Number(p.trim())).filter((p) => Number.isInteger(p) && p > 0 && p < 65536))].sort((a, b) => a - b);
-  }
+  // checked when the model is loaded: it parses here
+  const chosen = exposeLabelPorts(service.labels?.[EXPOSE_LABEL]);
+  if (chosen) return chosen;
   const ports = new Set<number>(imagePorts);
   for (const p of service.ports ?? []) ports.add(p.target);
   for (const e of service.expose ?? []) {

@@ -9,9 +9,8 @@ import { errors } from './errors.js';
 
 const execFileAsync = promisify(execFile);
 
-/** The current git branch of `dir`, or undefined outside git / on a detached HEAD without CI hints. */
+/** The current git branch of `dir`, else the CI's (a detached checkout), else undefined. */
 export async function gitBranch(dir: string, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
-  const fromCi = env.GITHUB_HEAD_REF || env.GITHUB_REF_NAME || env.CI_COMMIT_REF_NAME || env.BRANCH_NAME;
   try {
     // symbolic-ref also names the branch of a repository without commits; it fails when detached
     const { stdout } = await execFileAsync('git', ['symbolic-ref', '--short', '-q', 'HEAD'], { cwd: dir, env });
@@ -19,7 +18,7 @@ export async function gitBranch(dir: string, env: NodeJS.ProcessEnv = process.en
   } catch {
     // not a git work tree (or no git): fall through
   }
-  return fromCi || undefined;
+  return detectCi(env).branch;
 }
 
 export async function resolveEnvId(options: { id?: string; project: string; dir: string; env?: NodeJS.ProcessEnv }): Promise<string> {

@@ -2,6 +2,7 @@
 // gives every service PREVU_ENV_ID and PREVU_URL_<SERVICE>[_<PORT>] (service discovery). Written
 // as JSON (JSON is YAML) next to the env's state and passed as the last `-f`.
 import { exposedPorts, type ComposeModel } from './compose.js';
+import { EXPOSE_LABEL } from './expose-label.js';
 import { AGENT_API_PORT, AGENT_SERVICE, composeProjectName, forwardName, hostname, urlEnvName } from './names.js';
 
 /** The tunnel server as URLs see it, from its `hello` answer: `http://localhost:8080`. */
@@ -102,7 +103,7 @@ export function buildOverlay(model: ComposeModel, options: { envId: string; acco
     volumes: [{ type: 'bind', source: '/var/run/docker.sock', target: '/var/run/docker.sock', read_only: true }],
     secrets: [{ source: 'prevu_key', target: 'prevu_key' }],
     extra_hosts: ['host.docker.internal:host-gateway'],
-    labels: { 'prevu.expose': 'false', ...agent.labels },
+    labels: { [EXPOSE_LABEL]: 'false', ...agent.labels },
     networks,
   };
   return {

@@ -122,6 +122,15 @@ describe('compose model (docker compose config --format json)', () => {
     expect(exposedPorts({})).toEqual([]);
   });
 
+  it('refuses a prevu.expose label the agent would refuse, when the model is loaded (not after a 300 s wait)', async () => {
+    for (const label of ['80,abc', '80,70000', 'no']) {
+      const dir = project({ 'compose.yaml': `services:\n  web:\n    image: busybox:latest\n    expose: ["80"]\n    labels: { prevu.expose: "${label}" }\n` });
+      const error = await loadComposeProject({ cwd: dir }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(PrevuError);
+      expect((error as PrevuError).message, label).toContain(`service "web": label prevu.expose="${label}" must be "true", "false" or a comma-separated list of ports`);
+    }
+  });
+
   it('a missing or invalid project is one user error', async () => {
     const empty = tempDir('prevu-model-');
     await expect(loadComposeProject({ cwd: empty })).rejects.toMatchObject({ code: 'PREVU_NO_COMPOSE_FILE', exitCode: 1 });

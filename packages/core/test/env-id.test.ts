@@ -25,9 +25,18 @@ describe('env id', () => {
     expect(await resolveEnvId({ id: 'PR 42', project: 'shop', dir, env: noCi })).toBe('pr-42');
   });
 
-  it('takes the branch from CI variables on a detached checkout', async () => {
-    const dir = tempDir('prevu-nogit-');
-    expect(await resolveEnvId({ project: 'shop', dir, env: { ...noCi, GITHUB_HEAD_REF: 'fix/bug' } })).toBe('shop-fix-bug');
+  it('takes the branch from CI variables on a detached checkout (GitHub, GitLab, any CI)', async () => {
+    const dir = repo('main');
+    const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd: dir, stdio: 'ignore' });
+    git('commit', '-q', '--allow-empty', '-m', 'first');
+    git('checkout', '-q', '--detach');
+    expect(await gitBranch(dir, noCi)).toBeUndefined();
+    expect(await resolveEnvId({ project: 'shop', dir, env: { ...noCi, GITHUB_ACTIONS: 'true', GITHUB_HEAD_REF: 'fix/bug' } })).toBe('shop-fix-bug');
+    expect(await resolveEnvId({ project: 'shop', dir, env: { ...noCi, GITLAB_CI: 'true', CI_COMMIT_REF_NAME: 'feat/x' } })).toBe('shop-feat-x');
+    expect(await resolveEnvId({ project: 'shop', dir, env: { ...noCi, PREVU_CI_BRANCH: 'release' } })).toBe('shop-release');
+    // A checkout on a branch names it, whatever the CI says.
+    git('checkout', '-q', 'main');
+    expect(await resolveEnvId({ project: 'shop', dir, env: { ...noCi, PREVU_CI_BRANCH: 'release' } })).toBe('shop-main');
   });
 
   it('rejects an id with nothing usable in one line', async () => {
