@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { AGENT_SERVICE, forwardName } from '@prevu/core/names';
-import { createApi, type TunnelRow } from './api.js';
+import { createApi, type ServiceRow, type TunnelRow } from './api.js';
 import type { AgentConfig } from './config.js';
 import { DockerApi } from './docker.js';
 import { EventLog } from './event-log.js';
@@ -50,6 +50,7 @@ export class Agent {
     this.api = createApi({
       events: this.events,
       tunnels: () => this.tunnels(),
+      services: () => this.services(),
       health: () => {
         const { rss, heapUsed } = process.memoryUsage();
         return {
@@ -132,6 +133,7 @@ export class Agent {
   }
 
   private newestContainer(service: string): string | undefined {
+    if (service === AGENT_SERVICE) return this.env.agentContainer;
     const entry = this.env.services.get(service);
     return entry && [...entry.containers.keys()].at(-1);
   }
@@ -144,6 +146,15 @@ export class Agent {
         const t = known.get(f.name);
         return { service: f.service, port: f.port, hostname: t?.hostname ?? null, url: t?.url ?? null, state: this.env.route(f.service).state };
       });
+  }
+
+  services(): ServiceRow[] {
+    const rows = [...this.env.services.values()].flatMap((entry) => {
+      const routing = this.env.route(entry.service).state;
+      return [...entry.containers.values()].map((c) => ({ service: entry.service, state: c.running ? 'running' : 'exited', health: c.health ?? '', routing }));
+    });
+    // The agent does not track its own container; that it answers says how it is.
+    return rows.some((r) => r.service === AGENT_SERVICE) ? rows : [...rows, { service: AGENT_SERVICE, state: 'running', health: '', routing: 'ready' }];
   }
 
   private announceUrls(): void {

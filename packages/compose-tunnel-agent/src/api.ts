@@ -1,5 +1,6 @@
 // The agent's HTTP API (port 3000 on the project network, and through its private tunnel):
-// GET /tunnels, GET /healthz, GET /events (WebSocket or SSE), GET /logs/<service>?tail=N.
+// GET /tunnels, GET /services, GET /healthz, GET /events (WebSocket or SSE),
+// GET /logs/<service>?tail=N[&follow=1].
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { WebSocketServer } from 'ws';
 import type { EventLog } from './event-log.js';
@@ -13,9 +14,21 @@ export interface TunnelRow {
   state: ServiceState;
 }
 
+/** One container of the project, as `prevu status` shows it. */
+export interface ServiceRow {
+  service: string;
+  /** docker's container state: running, exited ... */
+  state: string;
+  /** healthy, unhealthy, starting; '' without a healthcheck */
+  health: string;
+  /** What the agent does with the service's URLs (ready: routed). */
+  routing: ServiceState;
+}
+
 export interface ApiSource {
   events: EventLog;
   tunnels(): TunnelRow[];
+  services(): ServiceRow[];
   health(): { ok: boolean; connected: boolean; replaced: boolean; lastError?: string; envId: string; services: number; rssBytes: number; heapUsedBytes: number };
   /** Last lines of a service's newest container; undefined when the service is unknown. */
   logs(service: string, tail: number): Promise<string[] | undefined>;
@@ -60,12 +73,13 @@ async function route(source: ApiSource, req: IncomingMessage, res: ServerRespons
     return send(res, health.ok ? 200 : 503, health);
   }
   if (url.pathname === '/tunnels') return send(res, 200, source.tunnels());
+  if (url.pathname === '/services') return send(res, 200, source.services());
   if (url.pathname === '/events') return streamEvents(source, req, res);
   const logs = /^\/logs\/([^/]+)$/.exec(url.pathname);
   if (logs) {
     const tailParam = url.searchParams.get('tail') ?? '100';
-    if (!/^\d+$/.test(tailParam) || Number(tailParam) < 1 || Number(tailParam) > MAX_TAIL) {
-      return send(res, 400, { error: `tail must be a whole number from 1 to ${MAX_TAIL}` });
+    if (!/^\d+$/.test(tailParam) || Number(tailParam) > MAX_TAIL) {
+      return send(res, 400, { error: `tail must be a whole number from 0 to ${MAX_TAIL}` });
     }
     const service = decodeURIComponent(logs[1]!);
     if (url.searchParams.get('follow') === '1') return followLogs(source, service, Number(tailParam), req, res);
@@ -75,7 +89,7 @@ async function route(source: ApiSource, req: IncomingMessage, res: ServerRespons
     res.end(lines.length ? `${lines.join('\n')}\n` : '');
     return;
   }
-  send(res, 404, { error: `no route ${url.pathname}; try /tunnels, /events, /logs/<service>, /healthz` });
+  send(res, 404, { error: `no route ${url.pathname}; try /tunnels, /services, /events, /logs/<service>, /healthz` });
 }
 
 async function followLogs(source: ApiSource, service: string, tail: number, req: IncomingMessage, res: ServerResponse): Promise<void> {

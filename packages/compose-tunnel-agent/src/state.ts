@@ -48,6 +48,8 @@ export interface Route {
 
 export class Environment {
   readonly services = new Map<string, ServiceEntry>();
+  /** The agent's own container (not routed or guarded, but its logs are asked for). */
+  agentContainer: string | undefined;
   private readonly listeners = new Set<() => void>();
   private resyncing: Promise<void> | undefined;
   private resyncAgain = false;
@@ -111,6 +113,7 @@ export class Environment {
     const seen = new Set<string>();
     for (const info of infos) {
       const service = info.Config.Labels?.[SERVICE_LABEL];
+      if (service === AGENT_SERVICE) this.agentContainer = info.Id;
       if (!service || service === AGENT_SERVICE) continue;
       seen.add(service);
       const entry = this.entry(service);

@@ -1,5 +1,5 @@
 // Talks to an env's agent through the tunnel server: its API is exposed on the agent's own
-// private tunnel `prevu-agent`, so `urls`, `status` and `up` never need SSH to the machine. Each
+// private tunnel `prevu-agent`, so `urls`, `status`, `logs` and `up` never need SSH to the machine. Each
 // call carries a short-lived account JWT (access-token.ts) as a Bearer token.
 import { Agent, request } from 'undici';
 import { z } from 'zod';
@@ -30,6 +30,21 @@ export const agentTunnelSchema = z
   })
   .loose();
 export type AgentTunnel = z.infer<typeof agentTunnelSchema>;
+
+/** One container of the env as the agent sees it (GET /services). */
+export const agentServiceSchema = z
+  .object({
+    service: z.string(),
+    state: z.string(),
+    health: z.string(),
+    /** ready (routed), starting, unhealthy, stopped, crash_loop */
+    routing: z.string(),
+  })
+  .loose();
+export type AgentService = z.infer<typeof agentServiceSchema>;
+
+/** The most lines of a log the agent gives at once. */
+export const AGENT_MAX_TAIL = 10_000;
 
 const dispatcher = new Agent({ connect: { lookup: localhostAwareLookup }, keepAliveTimeout: 1000 });
 
@@ -80,12 +95,30 @@ export class AgentClient {
   }
 
   /** The agent's tunnels, or undefined while the agent is not reachable yet (404/502/503). */
-  async tunnels(signal?: AbortSignal): Promise<AgentTunnel[] | undefined> {
-    const res = await this.get('/tunnels', { signal });
+  tunnels(signal?: AbortSignal): Promise<AgentTunnel[] | undefined> {
+    return this.getList('/tunnels', agentTunnelSchema, signal);
+  }
+
+  /** The env's containers with state and health, or undefined while the agent is not reachable (or predates /services). */
+  services(signal?: AbortSignal): Promise<AgentService[] | undefined> {
+    return this.getList('/services', agentServiceSchema, signal);
+  }
+
+  private async getList<T extends z.ZodType>(path: string, schema: T, signal?: AbortSignal): Promise<z.infer<T>[] | undefined> {
+    const res = await this.get(path, { signal });
     if (res.status !== 200) return undefined;
-    const parsed = z.array(agentTunnelSchema).safeParse(JSON.parse(res.body));
-    if (!parsed.success) throw errors.invalidInput(`the agent answered /tunnels with an unexpected shape (${parsed.error.issues[0]?.message})`, 'update prevu so the CLI and the agent match');
+    const parsed = z.array(schema).safeParse(JSON.parse(res.body));
+    if (!parsed.success) throw errors.invalidInput(`the agent answered ${path} with an unexpected shape (${parsed.error.issues[0]?.message})`, 'update prevu so the CLI and the agent match');
     return parsed.data;
+  }
+
+  /**
+   * A service's log lines (the last `tail`), streamed to `onText`; with `follow`, until `signal`
+   * aborts. Resolves to the HTTP status: 200, or 404 for a service the env does not have.
+   */
+  logs(service: string, options: { tail: number; follow: boolean; onText: (text: string) => void; signal?: AbortSignal }): Promise<number> {
+    const query = `tail=${Math.min(options.tail, AGENT_MAX_TAIL)}${options.follow ? '&follow=1' : ''}`;
+    return this.stream(`/logs/${encodeURIComponent(service)}?${query}`, options.onText, options.signal);
   }
 
   /** The agent's recent events (the history its SSE stream starts with), newest last. */

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
 import { MIN_PASSWORD_LENGTH, signAccessToken } from './access-token.js';
-import { AgentClient } from './agent-client.js';
+import { AGENT_MAX_TAIL, AgentClient } from './agent-client.js';
 import { loadComposeProject, type ComposeSource } from './compose.js';
 import { urlRows, type Session, type UrlRow } from './deploy.js';
 import { docker, dockerExec } from './docker-cli.js';
@@ -53,7 +53,14 @@ async function withMachine<T>(session: Session, envId: string, fn: (env: Record<
 }
 
 /** Containers of the env's compose project on its machine (all states). */
-async function projectContainers(env: Record<string, string>, project: string): Promise<{ service: string; state: string; health: string }[]> {
+export interface ServiceRow {
+  service: string;
+  state: string;
+  /** healthy, unhealthy, starting; '' without a healthcheck */
+  health: string;
+}
+
+async function projectContainers(env: Record<string, string>, project: string): Promise<ServiceRow[]> {
   const out = await docker(['ps', '-a', '--filter', `label=com.docker.compose.project=${project}`, '--format', '{{json .}}'], { env });
   return out
     .split('\n')
@@ -61,7 +68,7 @@ async function projectContainers(env: Record<string, string>, project: string): 
     .map((line) => JSON.parse(line) as { Labels: string; State: string; Status: string })
     .map((c) => {
       const service = /(?:^|,)com\.docker\.compose\.service=([^,]+)/.exec(c.Labels)?.[1] ?? '?';
-      const health = /\((healthy|unhealthy|health: starting)\)/.exec(c.Status)?.[1] ?? '';
+      const health = /\((healthy|unhealthy|health: starting)\)/.exec(c.Status)?.[1]?.replace('health: ', '') ?? '';
       return { service, state: c.State, health };
     });
 }
@@ -195,7 +202,7 @@ export interface StatusResult {
   envId: string;
   project: string;
   status: string;
-  services: { service: string; state: string; health: string }[];
+  services: ServiceRow[];
   urls: UrlRow[];
   agent: string;
   /** The agent's last events (unhealthy, crash_loop ... with their details). */
@@ -204,7 +211,7 @@ export interface StatusResult {
 
 export async function status(session: Session, envId: string): Promise<StatusResult> {
   const state = readState(session, envId);
-  const services = await withMachine(session, envId, (env) => projectContainers(env, state.project));
+  let services: ServiceRow[] | undefined;
   let rows: UrlRow[] = [];
   let events: PrevuEvent[] = [];
   let agent = 'connected';
@@ -213,16 +220,63 @@ export async function status(session: Session, envId: string): Promise<StatusRes
     const tunnels = await client.tunnels();
     if (tunnels) {
       rows = urlRows(tunnels, state.services);
+      services = await client.services();
       events = await client.recentEvents();
     } else agent = 'not connected';
   } catch (error) {
     agent = `unreachable (${(error as Error).message})`;
   }
-  return { envId, project: state.project, status: state.status, services: services.sort((a, b) => a.service.localeCompare(b.service)), urls: rows, agent, events };
+  // The agent answers without SSH to the machine; only when it does not is the machine asked.
+  services ??= await withMachine(session, envId, (env) => projectContainers(env, state.project));
+  const sorted = services.map(({ service, state, health }) => ({ service, state, health })).sort((a, b) => a.service.localeCompare(b.service));
+  return { envId, project: state.project, status: state.status, services: sorted, urls: rows, agent, events };
 }
 
-/** `docker compose logs` of the env on its machine; follows until the signal aborts. */
-export async function logs(session: Session, envId: string, options: { service?: string; follow?: boolean; tail?: number; onOutput: (chunk: string) => void }): Promise<void> {
+export interface LogsOptions {
+  service?: string;
+  follow?: boolean;
+  tail?: number;
+  onOutput: (chunk: string) => void;
+}
+
+/**
+ * The env's logs (one service, or all with a `service | ` prefix), through its agent so no SSH to
+ * the machine is needed; from the machine's compose when the agent does not answer. With
+ * `follow`, until the session's signal aborts.
+ */
+export async function logs(session: Session, envId: string, options: LogsOptions): Promise<void> {
+  readState(session, envId);
+  const client = agentFor(session, envId);
+  const running = await client.services().catch(() => undefined);
+  if (!running) return machineLogs(session, envId, options);
+  const names = [...new Set(running.map((r) => r.service))].sort();
+  if (options.service && !names.includes(options.service)) {
+    throw errors.invalidInput(`no service "${options.service}" in ${envId}`, `choose from: ${names.join(', ')}`);
+  }
+  const chosen = options.service ? [options.service] : names;
+  const prefixed = chosen.length > 1;
+  const streams = chosen.map(async (service) => {
+    // Whole lines only, so that the lines of services streamed side by side never mix.
+    let partial = '';
+    const onText = (text: string) => {
+      const lines = (partial + text).split('\n');
+      partial = lines.pop() ?? '';
+      if (lines.length) options.onOutput(lines.map((l) => (prefixed ? `${service} | ${l}\n` : `${l}\n`)).join(''));
+    };
+    const status = await client
+      .logs(service, { tail: options.tail ?? AGENT_MAX_TAIL, follow: options.follow ?? false, onText, ...(session.signal ? { signal: session.signal } : {}) })
+      .catch((error: Error) => {
+        // Ctrl-C ends `logs -f` as it ends every command (exit 130)
+        throw session.signal?.aborted ? error : errors.tunnelServerUnreachable(client.url, error.message);
+      });
+    if (partial) options.onOutput(prefixed ? `${service} | ${partial}\n` : `${partial}\n`);
+    if (status !== 200) throw errors.invalidInput(`the agent of ${envId} gave no logs for "${service}" (HTTP ${status})`, `check \`prevu status --id ${envId}\``);
+  });
+  await Promise.all(streams);
+}
+
+/** `docker compose logs` of the env on its machine (needs the driver: SSH for remote machines). */
+async function machineLogs(session: Session, envId: string, options: LogsOptions): Promise<void> {
   const project = composeProjectName(envId);
   await withMachine(session, envId, async (env) => {
     const containers = await projectContainers(env, project);
@@ -230,7 +284,13 @@ export async function logs(session: Session, envId: string, options: { service?:
     if (options.service && !containers.some((c) => c.service === options.service)) {
       throw errors.invalidInput(`no service "${options.service}" in ${envId}`, `choose from: ${[...new Set(containers.map((c) => c.service))].join(', ')}`);
     }
-    const args = ['compose', '--ansi', 'never', '-p', project, 'logs', '--no-color', ...(options.follow ? ['-f'] : []), ...(options.tail ? ['--tail', String(options.tail)] : []), ...(options.service ? [options.service] : [])];
+    const args = [
+      'compose', '--ansi', 'never', '-p', project, 'logs', '--no-color',
+      ...(options.follow ? ['-f'] : []),
+      ...(options.tail !== undefined ? ['--tail', String(options.tail)] : []),
+      // the same shape as through the agent: a prefix only when several services mix
+      ...(options.service ? ['--no-log-prefix', options.service] : []),
+    ];
     // compose clears each log line with an ANSI sequence even without a terminal
     const result = await dockerExec(args, { env, cwd: neutralDir(), onStdout: (chunk) => options.onOutput(stripVTControlCharacters(chunk)), ...(session.signal ? { signal: session.signal } : {}) });
     if (result.code !== 0) throw errors.invalidInput(`docker compose logs failed (${result.stderr.trim().split('\n').pop()})`, 'check `prevu status`');

@@ -83,13 +83,45 @@ describe('prevu up over the ssh driver', () => {
     expect((await httpGet(urls.find((u) => u.includes('//web-'))!)).body).toBe('<h1>changed over ssh</h1>\n');
   });
 
-  it('urls --json gives the same URLs; logs web shows its lines', async () => {
-    const listed = await cli.run(['urls', '--json'], { cwd: hello });
-    expect(listed.code, listed.stderr).toBe(0);
-    expect((JSON.parse(listed.stdout) as { urls: { url: string }[] }).urls.map((u) => u.url).sort()).toEqual(urls);
-    const logs = await cli.run(['logs', 'web'], { cwd: hello });
-    expect(logs.code, logs.stderr).toBe(0);
-    expect(logs.stdout).toMatch(/web: serving \/www on port 80/);
+  it('urls, status and logs (one service, all, -f) answer through the agent while the host refuses SSH', async () => {
+    // The host's sshd is down: what these print can only come through the agent's private tunnel.
+    await sshd.stop();
+    try {
+      const listed = await cli.run(['urls', '--json'], { cwd: hello });
+      expect(listed.code, listed.stderr).toBe(0);
+      expect((JSON.parse(listed.stdout) as { urls: { url: string }[] }).urls.map((u) => u.url).sort()).toEqual(urls);
+
+      const status = await cli.run(['status', '--json'], { cwd: hello });
+      expect(status.code, status.stderr).toBe(0);
+      const report = JSON.parse(status.stdout) as { agent: string; services: { service: string; state: string; health: string }[] };
+      expect(report.agent).toBe('connected');
+      expect(report.services).toEqual([
+        { service: 'api', state: 'running', health: 'healthy' },
+        { service: 'prevu-agent', state: 'running', health: '' },
+        { service: 'web', state: 'running', health: '' },
+      ]);
+
+      const web = await cli.run(['logs', 'web'], { cwd: hello });
+      expect(web.code, web.stderr).toBe(0);
+      expect(web.stdout).toMatch(/^web: serving \/www on port 80$/m);
+      const all = await cli.run(['logs', '--tail', '50'], { cwd: hello });
+      expect(all.code, all.stderr).toBe(0);
+      expect(all.stdout).toMatch(/^web \| web: serving \/www on port 80$/m);
+      expect(all.stdout).toMatch(/^api \| /m);
+      const unknown = await cli.run(['logs', 'nope'], { cwd: hello });
+      expect([unknown.code, unknown.stderr.trim()]).toEqual([1, 'prevu: no service "nope" in ' + envId + ': choose from: api, prevu-agent, web']);
+
+      const follow = await kit.start({ command: 'node', args: [CLI, 'logs', '-f', 'web'], cwd: hello, env: { ...process.env, ...cli.env }, readyLine: /web: serving/ });
+      const responses = () => follow.output().split('\n').filter((l) => /response:200/.test(l)).length;
+      await waitFor('the earlier requests in logs -f', async () => (responses() > 0 ? true : undefined), 15_000);
+      const before = responses();
+      expect((await httpGet(urls.find((u) => u.includes('//web-'))!)).status).toBe(200);
+      await waitFor('the new request in logs -f', async () => (responses() > before ? true : undefined), 15_000);
+      follow.child.kill('SIGINT');
+      expect(await follow.exited).toBe(130);
+    } finally {
+      await sshd.restart();
+    }
   });
 
   it('down removes the containers and the env dir on the host; URLs stop answering', async () => {
