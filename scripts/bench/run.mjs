@@ -89,7 +89,7 @@ const results = {};
 results.direct = suite(`http://127.0.0.1:${backendPort}`);
 
 const server = await startServer();
-await start(process.execPath, [join(import.meta.dirname, 'ssh2-client.mjs'), server.ssh, key.path, backendPort].map(String), /ready/);
+await start(process.execPath, [join(import.meta.dirname, 'agent-client.mjs'), server.ssh, key.path, backendPort].map(String), /ready/);
 results.ssh2 = suite(`http://127.0.0.1:${server.http}`, host);
 
 // OpenSSH's own `ssh -R` as the reference client, on a second server so the two never mix.
@@ -142,7 +142,7 @@ async function opensshReference() {
 // RSS with 1,000 registered tunnels: 10 accounts x 100 forwards on a fresh server.
 const many = await startServer(['--max-forwards-per-connection', '100']);
 const idleRss = rss(many.child.pid);
-await Promise.all(Array.from({ length: 10 }, (_, i) => start(process.execPath, [join(import.meta.dirname, 'ssh2-client.mjs'), many.ssh, keyFile(`k${i}`).path, backendPort, 100].map(String), /ready/)));
+await Promise.all(Array.from({ length: 10 }, (_, i) => start(process.execPath, [join(import.meta.dirname, 'agent-client.mjs'), many.ssh, keyFile(`k${i}`).path, backendPort, 100].map(String), /ready/)));
 await new Promise((r) => setTimeout(r, 500));
 const manyRss = rss(many.child.pid);
 
@@ -160,7 +160,7 @@ const rows = [
 ];
 const ref = results.sshd;
 const lines = [
-  `| metric | direct | prevu, ssh2 client | vs direct | prevu, OpenSSH client | vs direct | OpenSSH sshd + ssh -R | vs direct |`,
+  `| metric | direct | prevu, agent client | vs direct | prevu, OpenSSH client | vs direct | OpenSSH sshd + ssh -R | vs direct |`,
   `|---|---|---|---|---|---|---|---|`,
   ...rows.map(([name, value, cmp]) => `| ${name} | ${value(d)} | ${value(results.ssh2)} | ${cmp(results.ssh2)} | ${value(results.openssh)} | ${cmp(results.openssh)} | ${ref ? value(ref) : 'n/a'} | ${ref ? cmp(ref) : 'n/a'} |`),
   `| RSS, 1,000 tunnels (MB) | - | ${f(manyRss / 1e6)} (idle ${f(idleRss / 1e6)}) | - | - | - | - | - |`,
