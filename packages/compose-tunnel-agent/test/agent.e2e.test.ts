@@ -360,7 +360,7 @@ describe('compose tunnel agent', () => {
     expect(ms).toBeLessThanOrEqual(5000);
   });
 
-  it('runs 10 tunnels in a small RSS', async () => {
+  it('runs 10 tunnels within the 60 MB RSS target (issue 5)', async () => {
     const list = await tunnels();
     // Some traffic first (bounded: 20 rounds over the serving URLs, 7 at a time), so the figure
     // is not the idle one.
@@ -378,8 +378,8 @@ describe('compose tunnel agent', () => {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const field = (name: string) => (Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)![1]) / 1024).toFixed(1);
     console.log(`agent RSS with ${list.length + 1} tunnels: ${afterLoad.toFixed(1)} MB right after ${20 * ready(list).length} requests, ${settled.toFixed(1)} MB 5 s later (anonymous ${field('RssAnon')} MB, file-backed ${field('RssFile')} MB, V8 heap used ${(health.heapUsedBytes / 1048576).toFixed(1)} MB)`);
-    const rssKb = settled * 1024;
-    expect(rssKb).toBeGreaterThan(0);
+    // A budget, not a timing: 52 MB measured with V8's lite mode, 58-64 MB without (README).
+    expect(settled, 'agent RSS in MB with 10 tunnels').toBeLessThanOrEqual(60);
   });
 
   it('cancels the forward of a removed service: its URL is unknown (404), not "tunnel gone"', async () => {
