@@ -105,13 +105,7 @@ export async function loadComposeProject(source: ComposeSource): Promise<LoadedP
   if (!parsed.success) throw errors.invalidCompose(parsed.error.issues[0]?.message ?? 'unexpected model');
   const model = parsed.data;
   if (!Object.keys(model.services).length) throw errors.invalidCompose('it has no services');
-  for (const [name, service] of Object.entries(model.services)) {
-    try {
-      exposeLabelPorts(service.labels?.[EXPOSE_LABEL]);
-    } catch (error) {
-      throw errors.invalidCompose(`service "${name}": ${(error as Error).message}`);
-    }
-  }
+
   const foundFiles = files.length ? files : defaultFiles(lookIn);
   return { model, files: foundFiles, args };
 }
@@ -124,13 +118,24 @@ function defaultFiles(dir: string): string[] {
   return existsSync(override) ? [main, override] : [main];
 }
 
+/** Before `up` (not `down`: a bad label must never keep an env from being removed). */
+export function checkExposeLabels(model: ComposeModel): void {
+  for (const [name, service] of Object.entries(model.services)) {
+    try {
+      exposeLabelPorts(service.labels?.[EXPOSE_LABEL]);
+    } catch (error) {
+      throw errors.invalidCompose(`service "${name}": ${(error as Error).message}`);
+    }
+  }
+}
+
 /**
  * Ports of a service that get a URL: `expose`, `ports` targets and the image's EXPOSE (what the
  * agent sees as the container's ExposedPorts), unless the label `prevu.expose` says otherwise
  * ("false" hides the service, "80,443" picks ports).
  */
 export function exposedPorts(service: ComposeService, imagePorts: number[] = []): number[] {
-  // checked when the model is loaded: it parses here
+  // checked before `up` (checkExposeLabels): it parses here
   const chosen = exposeLabelPorts(service.labels?.[EXPOSE_LABEL]);
   if (chosen) return chosen;
   const ports = new Set<number>(imagePorts);

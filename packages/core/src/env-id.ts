@@ -18,7 +18,8 @@ export async function gitBranch(dir: string, env: NodeJS.ProcessEnv = process.en
   } catch {
     // not a git work tree (or no git): fall through
   }
-  return detectCi(env).branch;
+  // BRANCH_NAME: Jenkins multibranch (and Cloud Build), whose checkouts are detached too.
+  return detectCi(env).branch ?? (env.BRANCH_NAME?.trim() || undefined);
 }
 
 export async function resolveEnvId(options: { id?: string; project: string; dir: string; env?: NodeJS.ProcessEnv }): Promise<string> {

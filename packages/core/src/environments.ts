@@ -270,7 +270,9 @@ export async function logs(session: Session, envId: string, options: LogsOptions
         throw session.signal?.aborted ? error : errors.tunnelServerUnreachable(client.url, error.message);
       });
     if (partial) options.onOutput(prefixed ? `${service} | ${partial}\n` : `${partial}\n`);
-    if (status !== 200) throw errors.invalidInput(`the agent of ${envId} gave no logs for "${service}" (HTTP ${status})`, `check \`prevu status --id ${envId}\``);
+    if (status === 404) throw errors.invalidInput(`no service "${service}" in ${envId}`, `check \`prevu status --id ${envId}\``);
+    // the agent went away between the two calls (reconnecting, restarted): not the user's doing
+    if (status !== 200) throw errors.tunnelServerUnreachable(client.url, `the agent answered /logs/${service} with HTTP ${status}`);
   });
   await Promise.all(streams);
 }

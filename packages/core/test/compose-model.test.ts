@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { exposedPorts, isIdentity, loadComposeProject, rewritePaths, uploadPlan } from '../src/compose.js';
+import { checkExposeLabels, exposedPorts, isIdentity, loadComposeProject, rewritePaths, uploadPlan } from '../src/compose.js';
 import { PrevuError } from '../src/errors.js';
 import { tempDir } from './temp-dir.js';
 
@@ -122,10 +122,17 @@ describe('compose model (docker compose config --format json)', () => {
     expect(exposedPorts({})).toEqual([]);
   });
 
-  it('refuses a prevu.expose label the agent would refuse, when the model is loaded (not after a 300 s wait)', async () => {
+  it('refuses, before up, a prevu.expose label the agent would refuse (not after a 300 s wait); loading still works for down', async () => {
     for (const label of ['80,abc', '80,70000', 'no']) {
       const dir = project({ 'compose.yaml': `services:\n  web:\n    image: busybox:latest\n    expose: ["80"]\n    labels: { prevu.expose: "${label}" }\n` });
-      const error = await loadComposeProject({ cwd: dir }).catch((e: unknown) => e);
+      const { model } = await loadComposeProject({ cwd: dir });
+      const error = (() => {
+        try {
+          checkExposeLabels(model);
+        } catch (e) {
+          return e;
+        }
+      })();
       expect(error).toBeInstanceOf(PrevuError);
       expect((error as PrevuError).message, label).toContain(`service "web": label prevu.expose="${label}" must be "true", "false" or a comma-separated list of ports`);
     }

@@ -34,6 +34,7 @@ describe('env id', () => {
     expect(await resolveEnvId({ project: 'shop', dir, env: { ...noCi, GITHUB_ACTIONS: 'true', GITHUB_HEAD_REF: 'fix/bug' } })).toBe('shop-fix-bug');
     expect(await resolveEnvId({ project: 'shop', dir, env: { ...noCi, GITLAB_CI: 'true', CI_COMMIT_REF_NAME: 'feat/x' } })).toBe('shop-feat-x');
     expect(await resolveEnvId({ project: 'shop', dir, env: { ...noCi, PREVU_CI_BRANCH: 'release' } })).toBe('shop-release');
+    expect(await resolveEnvId({ project: 'shop', dir, env: { ...noCi, BRANCH_NAME: 'PR-7' } })).toBe('shop-pr-7');
     // A checkout on a branch names it, whatever the CI says.
     git('checkout', '-q', 'main');
     expect(await resolveEnvId({ project: 'shop', dir, env: { ...noCi, PREVU_CI_BRANCH: 'release' } })).toBe('shop-main');

@@ -268,6 +268,22 @@ describe('upload', () => {
     expect(existsSync(remote('node_modules'))).toBe(false);
     expect(existsSync(remote('cache/blob'))).toBe(false);
   });
+
+  it('sends the union of nested build contexts, each walked with its own rules', async () => {
+    const outer = join(work, 'nested');
+    const inner = join(outer, 'web');
+    for (const [rel, text] of Object.entries({ 'README.md': 'outer\n', 'web/src/app.js': 'app\n', 'web/dist/main.js': 'built\n', 'web/notes.txt': 'notes\n' })) {
+      mkdirSync(join(outer, rel, '..'), { recursive: true });
+      writeFileSync(join(outer, rel), text);
+    }
+    // The outer build reads all of web/; the inner one (a whitelist) only web/src.
+    const ignore = { [outer]: ['*.md'], [inner]: ['*', '!src'] };
+    const machine = await driver().ensureMachine('nested');
+    const sent = await machine.upload({ paths: [outer, inner], ignore });
+    const remote = (rel: string) => join(sent.mapping.get(outer)!, rel);
+    for (const rel of ['web/src/app.js', 'web/dist/main.js', 'web/notes.txt']) expect(readFileSync(remote(rel), 'utf8'), rel).toBe(readFileSync(join(outer, rel), 'utf8'));
+    expect(existsSync(remote('README.md'))).toBe(false);
+  });
 });
 
 describe('envs on the host', () => {

@@ -170,14 +170,13 @@ async function walk(local: string, rel: string, info: Stats, found: Map<string, 
   if (info.isDirectory()) {
     // Docker walks into an ignored directory only when a `!` rule may take something back.
     if (ignored && !ignore.rules.hasExceptions) return false;
-    // Set before the children, so that the map lists parents first.
-    found.set(rel, { t: 'd', p, local });
     let kept = !ignored;
     for (const name of (await readdir(local)).sort()) {
       const child = `${local}/${name}`;
       if (await walk(child, `${rel}/${name}`, await lstat(child), found, ignore)) kept = true;
     }
-    if (!kept) found.delete(rel);
+    // Added, never removed: another root (a context around this one) may have taken it already.
+    if (kept) found.set(rel, { t: 'd', p, local });
     return kept;
   }
   if (ignored) return false;
