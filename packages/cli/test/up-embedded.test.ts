@@ -59,6 +59,9 @@ describe('prevu up on the embedded default', () => {
     const parsed = JSON.parse(urls.stdout) as { envId: string; urls: { url: string }[] };
     expect(parsed.envId).toBe(`${project}-main`);
     expect(parsed.urls.map((u) => u.url).sort()).toEqual(mainUrls);
+    // A password guards private URLs only: on this public profile it would promise what it cannot.
+    const open = await cli.run(['urls', '--share', '--password', 'open sesame'], { cwd: main });
+    expect([open.code, errorLines(open.stderr)]).toEqual([1, [expect.stringMatching(/^prevu: profile "local" is public: its URLs open without a password: /)]]);
 
     const logs = await cli.run(['logs', 'web'], { cwd: main });
     expect(logs.code, logs.stderr).toBe(0);
@@ -221,6 +224,8 @@ describe('prevu up on the embedded default', () => {
     expect((await httpGet(row!.url, { headers: { cookie: String(opened.headers['set-cookie']).split(';')[0]! } })).status).toBe(200);
     const short = await cli.run(['urls', '--share', '--password', 'short', '--profile', 'priv', '--id', id]);
     expect([short.code, errorLines(short.stderr)]).toEqual([1, ['prevu: a share password needs at least 8 characters: choose a longer one']]);
+    // The password in the environment does not get in the way of a plain `urls`.
+    expect((await cli.run(['urls', '--profile', 'priv', '--id', id], { env: { PREVU_SHARE_PASSWORD: 'open sesame' } })).code).toBe(0);
     expect((await cli.run(['purge', '--profile', 'priv'])).code).toBe(0);
     expect(await containersOf(`prevu-${id}`)).toEqual([]);
   });

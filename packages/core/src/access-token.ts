@@ -15,14 +15,16 @@ export interface AccessClaims {
   accountId: string;
   /** When set, the token opens only this env's tunnels. */
   envId?: string;
-  /** A share link with a password: the token alone opens nothing until the password is given. */
-  password?: PasswordClaim;
+  /** Made for a share link: opens the env's services, never its agent's API. */
+  share: boolean;
+  /** A share link with a password: the id the tunnel server keeps its scrypt hash under. */
+  passwordId?: string;
   issuedAt: number;
   expiresAt: number;
 }
 
-/** scrypt of the password with its own salt (base64url), so the token never carries the password. */
-export interface PasswordClaim {
+/** A password as the tunnel server keeps it: scrypt with its own salt (base64url). */
+export interface PasswordRecord {
   salt: string;
   hash: string;
 }
@@ -30,15 +32,23 @@ export interface PasswordClaim {
 const scryptAsync = promisify(scrypt) as (password: string, salt: Buffer, length: number) => Promise<Buffer>;
 const HASH_BYTES = 32;
 export const MIN_PASSWORD_LENGTH = 8;
+export const PASSWORD_ID = /^[A-Za-z0-9_-]{16,64}$/;
 
-async function hashPassword(password: string, salt: Buffer): Promise<Buffer> {
+async function scryptOf(password: string, salt: Buffer): Promise<Buffer> {
   return scryptAsync(password.normalize('NFC'), salt, HASH_BYTES);
 }
 
-/** True when `password` is the one the share token was made with. */
-export async function checkPassword(claim: PasswordClaim, password: string): Promise<boolean> {
-  const expected = Buffer.from(claim.hash, 'base64url');
-  const given = await hashPassword(password, Buffer.from(claim.salt, 'base64url'));
+/** What the tunnel server stores for a share password; the token itself carries only an id. */
+export async function hashPassword(password: string): Promise<PasswordRecord> {
+  if (password.length < MIN_PASSWORD_LENGTH) throw new Error(`a share password needs at least ${MIN_PASSWORD_LENGTH} characters`);
+  const salt = randomBytes(16);
+  return { salt: salt.toString('base64url'), hash: (await scryptOf(password, salt)).toString('base64url') };
+}
+
+/** True when `password` is the one the record was made from. */
+export async function checkPassword(record: PasswordRecord, password: string): Promise<boolean> {
+  const expected = Buffer.from(record.hash, 'base64url');
+  const given = await scryptOf(password, Buffer.from(record.salt, 'base64url'));
   return expected.length === given.length && timingSafeEqual(expected, given);
 }
 
@@ -57,16 +67,14 @@ function algorithmFor(type: string): 'EdDSA' | 'RS256' {
   throw new Error(`access tokens need an ed25519 or RSA key, not ${type}`);
 }
 
-export async function signAccessToken(options: { privateKey: string | Buffer; envId?: string; ttlSeconds?: number; password?: string }): Promise<string> {
+export async function signAccessToken(options: { privateKey: string | Buffer; envId?: string; ttlSeconds?: number; share?: boolean; passwordId?: string }): Promise<string> {
   const key = parse(options.privateKey, 'the private key');
   const ttl = options.ttlSeconds ?? DEFAULT_TTL_SECONDS;
   if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TTL_SECONDS) throw new Error(`token ttl must be 1..${MAX_TTL_SECONDS} seconds, got ${ttl}`);
+  if (options.passwordId !== undefined && !PASSWORD_ID.test(options.passwordId)) throw new Error('a password id is 16-64 base64url characters');
   const claims: Record<string, unknown> = options.envId ? { env: options.envId } : {};
-  if (options.password !== undefined) {
-    if (options.password.length < MIN_PASSWORD_LENGTH) throw new Error(`a share password needs at least ${MIN_PASSWORD_LENGTH} characters`);
-    const salt = randomBytes(16);
-    claims.pw = { salt: salt.toString('base64url'), hash: (await hashPassword(options.password, salt)).toString('base64url') } satisfies PasswordClaim;
-  }
+  if (options.share || options.passwordId) claims.shr = true;
+  if (options.passwordId) claims.pwd = options.passwordId;
   const accountId = accountIdFromKeyBlob(key.getPublicSSH());
   const jwt = new SignJWT(claims)
     .setProtectedHeader({ alg: algorithmFor(key.type) })
@@ -88,10 +96,17 @@ export async function verifyAccessToken(token: string, publicKeyBlob: Uint8Array
     requiredClaims: ['exp', 'iat'],
   });
   const env = typeof payload.env === 'string' ? payload.env : undefined;
-  const pw = payload.pw as Partial<PasswordClaim> | undefined;
-  // A password claim that is there but unreadable must not read as "no password".
-  if (pw !== undefined && (typeof pw?.salt !== 'string' || typeof pw.hash !== 'string')) throw new Error('the token has a malformed password claim');
-  return { accountId, ...(env ? { envId: env } : {}), ...(pw ? { password: { salt: pw.salt!, hash: pw.hash! } } : {}), issuedAt: payload.iat!, expiresAt: payload.exp! };
+  // A password claim that is there but unusable must not read as "no password".
+  if (payload.pwd !== undefined && (typeof payload.pwd !== 'string' || !PASSWORD_ID.test(payload.pwd))) throw new Error('the token has a malformed password claim');
+  const passwordId = payload.pwd as string | undefined;
+  return {
+    accountId,
+    ...(env ? { envId: env } : {}),
+    share: payload.shr === true || passwordId !== undefined,
+    ...(passwordId ? { passwordId } : {}),
+    issuedAt: payload.iat!,
+    expiresAt: payload.exp!,
+  };
 }
 
 /** Cheap shape check (three base64url parts, iss prevu) before spending a signature check. */

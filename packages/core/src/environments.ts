@@ -1,13 +1,14 @@
 // What commands do with an env that exists: find it (`targetEnvId`), list, urls, status, logs,
 // and remove it (`down`). The path that makes one is deploy.ts.
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
-import { MIN_PASSWORD_LENGTH, signAccessToken } from './access-token.js';
+import { hashPassword, MIN_PASSWORD_LENGTH, signAccessToken } from './access-token.js';
 import { AGENT_MAX_TAIL, AgentClient } from './agent-client.js';
 import { loadComposeProject, type ComposeSource } from './compose.js';
-import { urlRows, type Session, type UrlRow } from './deploy.js';
+import { connectTunnelServer, urlRows, type Session, type UrlRow } from './deploy.js';
 import { docker, dockerExec } from './docker-cli.js';
 import type { DockerEndpoint, Driver, Machine, MachineRecord } from './drivers/driver.js';
 import { createDriver } from './drivers/index.js';
@@ -16,6 +17,7 @@ import { EnvStateStore, type EnvState } from './env-state.js';
 import { errors } from './errors.js';
 import { makeEvent, type PrevuEvent } from './events.js';
 import { AGENT_SERVICE, composeProjectName } from './names.js';
+import { tunnelExec } from './tunnel-hello.js';
 
 /** The envId a command means: --id, else the one `up` would compute in this directory. */
 export async function targetEnvId(options: { id?: string; source: ComposeSource; env?: NodeJS.ProcessEnv }): Promise<string> {
@@ -183,13 +185,30 @@ export interface SharedUrl extends UrlRow {
 }
 
 /** Share links: the URLs with a login token signed by the account key, for this env only. */
+/**
+ * Share links: a login URL per row with a token for this env only, never for its agent's API.
+ * With a password, the tunnel server keeps its scrypt hash (registered over SSH as the account)
+ * and the token carries only a random id: a link in the wrong hands cannot be guessed offline.
+ */
 export async function shareUrls(session: Session, envId: string, rows: UrlRow[], options: { ttlHours: number; password?: string }): Promise<SharedUrl[]> {
   const ttlSeconds = options.ttlHours * 3600;
   const { password } = options;
-  if (password !== undefined && password.length < MIN_PASSWORD_LENGTH) {
-    throw errors.invalidInput(`a share password needs at least ${MIN_PASSWORD_LENGTH} characters`, 'choose a longer one');
+  let passwordId: string | undefined;
+  if (password !== undefined) {
+    if (!session.profile.private) {
+      throw errors.invalidInput(`profile "${session.profile.name}" is public: its URLs open without a password`, 'make the environment private (`prevu profile create <name> --private`), or share without --password');
+    }
+    if (password.length < MIN_PASSWORD_LENGTH) throw errors.invalidInput(`a share password needs at least ${MIN_PASSWORD_LENGTH} characters`, 'choose a longer one');
+    passwordId = randomBytes(18).toString('base64url');
+    const record = await hashPassword(password);
+    const { endpoint } = await connectTunnelServer(session, envId);
+    await tunnelExec(
+      { address: endpoint.address, privateKey: session.key.privateKey, envId, recordedIn: join(session.store.profileDir(session.profile.name), 'profile.json'), ...(endpoint.hostKey ? { hostKey: endpoint.hostKey } : {}) },
+      'share-password',
+      JSON.stringify({ id: passwordId, ...record, expiresAt: Math.floor(Date.now() / 1000) + ttlSeconds }),
+    );
   }
-  const token = await signAccessToken({ privateKey: session.key.privateKey, envId, ttlSeconds, ...(password !== undefined ? { password } : {}) });
+  const token = await signAccessToken({ privateKey: session.key.privateKey, envId, ttlSeconds, share: true, ...(passwordId ? { passwordId } : {}) });
   const expiresAt = new Date(Date.now() + ttlSeconds * 1000).toISOString();
   return rows.map((row) => {
     const share = new URL('/_prevu/login', row.url);

@@ -46,8 +46,11 @@ export function splitAddress(address: string): { host: string; port: number } {
   return { host: address.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(address.slice(i + 1)) };
 }
 
-/** Runs `hello`; also returns the server's host key so a first contact can record it. */
-export function tunnelHello(options: HelloOptions): Promise<Hello & { hostKey: string }> {
+/**
+ * Runs one command on the tunnel server as the account (user name = envId), with `input` on its
+ * stdin; resolves to its stdout and the server's host key (so a first contact can record it).
+ */
+export function tunnelExec(options: HelloOptions, command: string, input?: string): Promise<{ stdout: string; hostKey: string }> {
   const { host, port } = splitAddress(options.address);
   return new Promise((resolve, reject) => {
     const client = new ssh2.Client();
@@ -69,25 +72,21 @@ export function tunnelHello(options: HelloOptions): Promise<Hello & { hostKey: s
       }
     });
     client.on('ready', () => {
-      client.exec('hello', (err, stream) => {
-        if (err) return fail(errors.tunnelServerUnreachable(options.address, `exec hello: ${err.message}`));
+      client.exec(command, (err, stream) => {
+        if (err) return fail(errors.tunnelServerUnreachable(options.address, `exec ${command}: ${err.message}`));
         let out = '';
+        let errOut = '';
         stream.setEncoding('utf8');
         stream.on('data', (chunk: string) => (out += chunk));
-        stream.stderr.resume();
-        stream.on('close', () => {
+        stream.stderr.on('data', (chunk: Buffer) => (errOut += chunk.toString('utf8')));
+        stream.on('close', (code: number | undefined) => {
           if (settled) return;
-          let parsed: ReturnType<typeof helloSchema.safeParse>;
-          try {
-            parsed = helloSchema.safeParse(JSON.parse(out));
-          } catch {
-            return fail(errors.tunnelServerUnreachable(options.address, `hello did not answer JSON: ${out.slice(0, 80)}`));
-          }
-          if (!parsed.success) return fail(errors.tunnelServerUnreachable(options.address, `hello answer: ${parsed.error.issues[0]?.message}`));
+          if (code) return fail(errors.tunnelServerUnreachable(options.address, `${command}: ${errOut.trim() || `exit ${code}`}`));
           settled = true;
           client.end();
-          resolve({ ...parsed.data, hostKey: seenKey });
+          resolve({ stdout: out, hostKey: seenKey });
         });
+        stream.end(input);
       });
     });
     client.connect({
@@ -103,4 +102,17 @@ export function tunnelHello(options: HelloOptions): Promise<Hello & { hostKey: s
       },
     });
   });
+}
+
+/** Runs `hello`; also returns the server's host key so a first contact can record it. */
+export async function tunnelHello(options: HelloOptions): Promise<Hello & { hostKey: string }> {
+  const { stdout, hostKey } = await tunnelExec(options, 'hello');
+  let parsed: ReturnType<typeof helloSchema.safeParse>;
+  try {
+    parsed = helloSchema.safeParse(JSON.parse(stdout));
+  } catch {
+    throw errors.tunnelServerUnreachable(options.address, `hello did not answer JSON: ${stdout.slice(0, 80)}`);
+  }
+  if (!parsed.success) throw errors.tunnelServerUnreachable(options.address, `hello answer: ${parsed.error.issues[0]?.message}`);
+  return { ...parsed.data, hostKey };
 }

@@ -2,7 +2,7 @@
 // server sees at SSH auth: both key types, env scoping, expiry, another account's key refused.
 import ssh2 from 'ssh2';
 import { describe, expect, it } from 'vitest';
-import { checkPassword, looksLikeAccessToken, signAccessToken, verifyAccessToken } from '../src/access-token.js';
+import { checkPassword, hashPassword, looksLikeAccessToken, signAccessToken, verifyAccessToken } from '../src/access-token.js';
 import { accountIdFromKeyBlob } from '../src/names.js';
 import { ed25519KeyPair } from '../src/ssh-keys.js';
 
@@ -46,17 +46,19 @@ describe('access tokens', () => {
     expect(looksLikeAccessToken('abc.def.ghi')).toBe(false);
   });
 
-  it('carries a salted scrypt hash of a share password, never the password itself', async () => {
+  it('share tokens: marked as such, a password only as an id; the hash is made apart, salted', async () => {
     const { privateKey, blob } = keyPair('ed25519');
-    const token = await signAccessToken({ privateKey, password: 'correct horse' });
-    expect(Buffer.from(token.split('.')[1]!, 'base64url').toString()).not.toContain('correct horse');
-    const { password } = await verifyAccessToken(token, blob);
-    expect(await checkPassword(password!, 'correct horse')).toBe(true);
-    expect(await checkPassword(password!, 'correct horsE')).toBe(false);
-    // Same password, another salt: another hash.
-    const again = await verifyAccessToken(await signAccessToken({ privateKey, password: 'correct horse' }), blob);
-    expect(again.password!.hash).not.toBe(password!.hash);
-    expect((await verifyAccessToken(await signAccessToken({ privateKey }), blob)).password).toBeUndefined();
-    await expect(signAccessToken({ privateKey, password: 'short' })).rejects.toThrow(/at least 8 characters/);
+    expect(await verifyAccessToken(await signAccessToken({ privateKey }), blob)).toMatchObject({ share: false });
+    expect(await verifyAccessToken(await signAccessToken({ privateKey, share: true }), blob)).toMatchObject({ share: true });
+    const passwordId = 'a'.repeat(24);
+    const claims = await verifyAccessToken(await signAccessToken({ privateKey, passwordId }), blob);
+    expect(claims).toMatchObject({ share: true, passwordId });
+    await expect(signAccessToken({ privateKey, passwordId: 'short' })).rejects.toThrow(/16-64/);
+
+    const record = await hashPassword('correct horse');
+    expect(await checkPassword(record, 'correct horse')).toBe(true);
+    expect(await checkPassword(record, 'correct horsE')).toBe(false);
+    expect((await hashPassword('correct horse')).hash).not.toBe(record.hash);
+    await expect(hashPassword('short')).rejects.toThrow(/at least 8 characters/);
   });
 });

@@ -10,7 +10,7 @@ import { loadHostKey } from './ssh/host-key.js';
 import { loadAuthorizedKeys } from './ssh/auth.js';
 import { createSshServer } from './ssh/server.js';
 import { createHttpServer, createHttpsServer } from './http/server.js';
-import { SharePasswords } from './http/share-passwords.js';
+import { SharePasswords } from './share-passwords.js';
 import { loadTls } from './http/tls.js';
 import { createManagementServer } from './management.js';
 import { publicUrls } from './public-urls.js';
@@ -36,10 +36,11 @@ try {
   const registry = new Registry();
   const metrics = createMetrics(() => registry.size);
   const tls = loadTls(config);
+  const passwords = SharePasswords.load(config.stateDir);
   const proxyOptions = {
     registry,
     metrics,
-    passwords: SharePasswords.load(config.stateDir),
+    passwords,
     log,
     maxHeaderBytes: config.maxHeaderBytes,
     idleTimeoutMs: config.idleTimeoutSeconds * 1000,
@@ -65,6 +66,7 @@ try {
     metrics,
     log,
     urls,
+    passwords,
     baseDomain: config.baseDomain,
     maxForwardsPerConnection: config.maxForwardsPerConnection,
     maxConnectionsPerAccount: config.maxConnectionsPerAccount,

@@ -1,10 +1,15 @@
 // The tunnel server as a real process, driven by real SSH clients (OpenSSH `ssh -R` and ssh2) and
 // real HTTP/WebSocket clients on loopback with explicit Host headers.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { signAccessToken } from '@prevu/core/access-token';
+import { hashPassword, signAccessToken } from '@prevu/core/access-token';
+import { tunnelExec } from '@prevu/core/tunnel-hello';
 import { hostLabel, MAX_LABEL } from '@prevu/core/names';
 import { freePort, startTunnelServer, useKit, waitFor, type TunnelServer } from '@prevu/test-kit';
 import { get, hostOf, makeAccount, opensshExec, opensshTunnel, rssOf, ssh2Tunnel, startBackend, type Forward } from './harness.js';
@@ -278,16 +283,37 @@ describe('private tunnels', () => {
   });
 });
 
-describe('share links with a password', () => {
+describe('share links', () => {
   const basic = (password: string) => ({ authorization: `Basic ${Buffer.from(`share:${password}`).toString('base64')}` });
+  /** What `prevu urls --share --password` does: the hash goes to the server over SSH, the token names it. */
+  async function passwordLink(on: TunnelServer, envId: string, password: string, ttlSeconds = 600): Promise<string> {
+    const id = randomBytes(18).toString('base64url');
+    const record = await hashPassword(password);
+    const options = { address: `127.0.0.1:${on.ports.ssh}`, privateKey: alice.privateKey, envId, recordedIn: 'test' };
+    await tunnelExec(options, 'share-password', JSON.stringify({ id, ...record, expiresAt: Math.floor(Date.now() / 1000) + ttlSeconds }));
+    return signAccessToken({ privateKey: alice.privateKey, envId, ttlSeconds, passwordId: id });
+  }
   let host: string;
   beforeAll(async () => {
     await ssh2Tunnel(kit, { sshPort: server.ports.ssh, envId: 'guarded', account: alice, target: backend.port, forwards: [{ kind: 'streamlocal', path: '/admin-80#access=private' }] });
     host = hostOf(alice, 'guarded', 'admin-80');
   });
 
-  it('asks for the password with the browser prompt, and only its cookie opens the env', async () => {
-    const token = await signAccessToken({ privateKey: alice.privateKey, envId: 'guarded', password: 'correct horse' });
+  it("never open the env's agent API (its logs and events)", async () => {
+    await ssh2Tunnel(kit, { sshPort: server.ports.ssh, envId: 'guarded', account: alice, target: backend.port, forwards: [{ kind: 'streamlocal', path: '/prevu-agent#access=private' }] });
+    const agent = hostOf(alice, 'guarded', 'prevu-agent');
+    const share = await signAccessToken({ privateKey: alice.privateKey, envId: 'guarded', share: true });
+    expect((await get(proxy(), host, '/echo', { headers: { authorization: `Bearer ${share}` } })).status).toBe(200);
+    expect((await get(proxy(), agent, '/echo', { headers: { authorization: `Bearer ${share}` } })).status).toBe(401);
+    expect((await get(proxy(), agent, `/_prevu/login?token=${share}`)).status).toBe(401);
+    const account = await signAccessToken({ privateKey: alice.privateKey, envId: 'guarded' });
+    expect((await get(proxy(), agent, '/echo', { headers: { authorization: `Bearer ${account}` } })).status).toBe(200);
+  });
+
+  it('with a password: the token carries only an id, the browser prompt asks, only the cookie opens', async () => {
+    const token = await passwordLink(server, 'guarded', 'correct horse');
+    const payload = Buffer.from(token.split('.')[1]!, 'base64url').toString();
+    expect(payload).not.toMatch(/salt|hash|correct/);
     // The token alone opens nothing: not as a bearer, not as the prevu header, not as a cookie.
     for (const headers of [{ authorization: `Bearer ${token}` }, { 'x-prevu-token': token }, { cookie: `prevu_session=${token}` }]) {
       expect((await get(proxy(), host, '/echo', { headers })).status).toBe(401);
@@ -307,37 +333,56 @@ describe('share links with a password', () => {
     expect(seen.headers.cookie).toBeUndefined();
     // The proof belongs to that token: pasted onto another password token it opens nothing.
     const proof = cookie.split('~')[1]!;
-    const other = await signAccessToken({ privateKey: alice.privateKey, envId: 'guarded', password: 'correct horse' });
+    const other = await passwordLink(server, 'guarded', 'correct horse');
     expect((await get(proxy(), host, '/echo', { headers: { cookie: `prevu_session=${other}~${proof}` } })).status).toBe(401);
+    // A token whose id this server never registered (made for another server) says so.
+    const stranger = await signAccessToken({ privateKey: alice.privateKey, envId: 'guarded', passwordId: randomBytes(18).toString('base64url') });
+    const unknown = await get(proxy(), host, `/_prevu/login?token=${stranger}`, { headers: basic('correct horse') });
+    expect([unknown.status, unknown.headers['x-prevu-error']]).toEqual([401, 'Unknown share link']);
   });
 
-  it('stops checking a token after 10 wrong passwords in a minute (429), other links unaffected', async () => {
-    const token = await signAccessToken({ privateKey: alice.privateKey, envId: 'guarded', password: 'correct horse' });
-    const login = `/_prevu/login?token=${token}`;
-    for (let i = 0; i < 10; i++) expect((await get(proxy(), host, login, { headers: basic(`guess ${i}`) })).status).toBe(401);
-    const blocked = await get(proxy(), host, login, { headers: basic('correct horse') });
+  it('stop checking a link after 10 wrong passwords in a minute (429), bursts and re-spelled tokens included', async () => {
+    const token = await passwordLink(server, 'guarded', 'correct horse');
+    const login = (t: string) => `/_prevu/login?token=${t}`;
+    // 12 guesses at once, each on its own connection: 10 are checked, the rest are refused unchecked.
+    const burst = await Promise.all(Array.from({ length: 12 }, (_, i) => get(proxy(), host, login(token), { headers: basic(`guess ${i}`) })));
+    expect(burst.map((r) => r.status).sort()).toEqual([...Array(10).fill(401), 429, 429]);
+    const blocked = await get(proxy(), host, login(token), { headers: basic('correct horse') });
     expect([blocked.status, blocked.headers['retry-after']]).toEqual([429, '60']);
-    const another = await signAccessToken({ privateKey: alice.privateKey, envId: 'guarded', password: 'correct horse' });
-    expect((await get(proxy(), host, `/_prevu/login?token=${another}`, { headers: basic('correct horse') })).status).toBe(302);
+    // The same token spelled otherwise is not a fresh link.
+    for (const respelled of [`${token}%20`, `${token}%3D%3D`]) expect((await get(proxy(), host, login(respelled), { headers: basic('correct horse') })).status).toBe(401);
+    const another = await passwordLink(server, 'guarded', 'correct horse');
+    expect((await get(proxy(), host, login(another), { headers: basic('correct horse') })).status).toBe(302);
   });
 
-  it('keeps password sessions across a restart with the same state dir; another server does not take them', async () => {
+  it('keep passwords and sessions across a restart with the same state dir; another server takes neither', async () => {
     const first = await startTunnelServer(kit);
     const forward: Forward = { kind: 'streamlocal', path: '/web-80#access=private' };
     const t = await ssh2Tunnel(kit, { sshPort: first.ports.ssh, envId: 'kept', account: alice, target: backend.port, forwards: [forward] });
-    const token = await signAccessToken({ privateKey: alice.privateKey, password: 'correct horse' });
+    const token = await passwordLink(first, 'kept', 'correct horse');
     const kept = hostOf(alice, 'kept', 'web-80');
     const login = await get(first.ports.http, kept, `/_prevu/login?token=${token}`, { headers: basic('correct horse') });
     const cookie = login.headers['set-cookie']![0]!.split(';')[0]!;
     expect((await get(first.ports.http, kept, '/echo', { headers: { cookie } })).status).toBe(200);
     t.close();
     await first.proc.stop();
-    for (const [stateDir, status] of [[first.stateDir, 200], [undefined, 401]] as const) {
+    for (const [stateDir, status, again] of [[first.stateDir, 200, 302], [undefined, 401, 401]] as const) {
       const next = await startTunnelServer(kit, stateDir ? { stateDir } : {});
       await ssh2Tunnel(kit, { sshPort: next.ports.ssh, envId: 'kept', account: alice, target: backend.port, forwards: [forward] });
       expect((await get(next.ports.http, kept, '/echo', { headers: { cookie } })).status, stateDir ?? 'a fresh state dir').toBe(status);
+      expect((await get(next.ports.http, kept, `/_prevu/login?token=${token}`, { headers: basic('correct horse') })).status, stateDir ?? 'a fresh state dir').toBe(again);
       await next.proc.stop();
     }
+  });
+
+  it('refuse a malformed registration in one line, and make a short secret file anew', async () => {
+    const options = { address: `127.0.0.1:${server.ports.ssh}`, privateKey: alice.privateKey, envId: 'guarded', recordedIn: 'test' };
+    await expect(tunnelExec(options, 'share-password', '{"id":"short"}')).rejects.toThrow(/share-password: id: /);
+    await expect(tunnelExec(options, 'share-password', 'not json')).rejects.toThrow(/reads one JSON object on stdin/);
+    const stateDir = mkdtempSync(join(tmpdir(), 'prevu-state-'));
+    writeFileSync(join(stateDir, 'share_session_secret'), '');
+    await startTunnelServer(kit, { stateDir });
+    expect(readFileSync(join(stateDir, 'share_session_secret'))).toHaveLength(32);
   });
 });
 

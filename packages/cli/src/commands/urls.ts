@@ -14,9 +14,8 @@ export default class Urls extends PrevuCommand<typeof Urls> {
     // no `default`: oclif would then apply dependsOn to every run
     ttl: Flags.integer({ description: 'hours a share link stays valid [default: 24]', min: 1, max: 168, dependsOn: ['share'] }),
     password: Flags.string({
-      description: 'share links also ask for this password (8+ characters; the browser prompts for it once); the environment variable keeps it out of shell history',
+      description: 'with --share on a private profile: the links also ask for this password (8+ characters; the browser prompts for it once); the environment variable keeps it out of shell history',
       env: 'PREVU_SHARE_PASSWORD',
-      dependsOn: ['share'],
     }),
   };
 

@@ -4,7 +4,8 @@
 // other Authorization header reaches it untouched. Same check for WebSocket upgrades.
 import { looksLikeAccessToken, verifyAccessToken, type AccessClaims } from '@prevu/core/access-token';
 import type { Tunnel } from '../registry.js';
-import type { SharePasswords } from './share-passwords.js';
+import { AGENT_SERVICE } from '@prevu/core/names';
+import type { SharePasswords } from '../share-passwords.js';
 
 export const COOKIE = 'prevu_session';
 export const TOKEN_HEADER = 'x-prevu-token';
@@ -72,11 +73,18 @@ export class AccessCache {
   }
 }
 
+/** A JWT in its one canonical spelling: a link may not get new tries by re-spelling its token. */
+const CANONICAL_JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
 /** The claims of a token good for this tunnel's env and account, or undefined. */
 export async function claimsFor(token: string, tunnel: Tunnel): Promise<AccessClaims | undefined> {
+  if (!CANONICAL_JWT.test(token)) return undefined;
   try {
     const claims = await verifyAccessToken(token, tunnel.owner.keyBlob);
-    return claims.envId && claims.envId !== tunnel.owner.envId ? undefined : claims;
+    if (claims.envId && claims.envId !== tunnel.owner.envId) return undefined;
+    // A share link opens the env's services, never its agent's API (logs, events).
+    if (claims.share && tunnel.service === AGENT_SERVICE) return undefined;
+    return claims;
   } catch {
     return undefined;
   }
@@ -87,7 +95,7 @@ async function verifyPresented(presented: Presented, tunnel: Tunnel, passwords: 
   const claims = await claimsFor(presented.token, tunnel);
   if (!claims) return undefined;
   // A share link with a password opens only with the proof that the password was given here.
-  if (claims.password && !(presented.proof && passwords.valid(presented.token, presented.proof))) return undefined;
+  if (claims.passwordId && !(presented.proof && passwords.valid(presented.token, presented.proof))) return undefined;
   return claims.expiresAt;
 }
 

@@ -1,6 +1,6 @@
 // The pages a browser sees when prevu, not the app, answers: each names the cause and what to do.
 import { STATUS_CODES } from 'node:http';
-import { BASIC_REALM } from './share-passwords.js';
+import { BASIC_REALM } from '../share-passwords.js';
 
 export interface Page {
   status: number;
@@ -55,6 +55,11 @@ export const pages = {
     title: wrong ? 'Wrong password' : 'Password needed',
     detail: `This share link for ${host} asks for the password it was made with (\`prevu urls --share --password\`).`,
     headers: { 'WWW-Authenticate': BASIC_REALM },
+  }),
+  unknownShareLink: (host: string): Page => ({
+    status: 401,
+    title: 'Unknown share link',
+    detail: `This tunnel server does not know the password of this share link for ${host}: it was made for another server, or has expired. Ask for a new link (\`prevu urls --share --password\`).`,
   }),
   tooManyPasswords: (): Page => ({
     status: 429,

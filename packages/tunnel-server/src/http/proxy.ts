@@ -10,11 +10,10 @@ import { hostFromHeader } from '@prevu/core/names';
 import type { Logger } from 'pino';
 import { ChannelLimitError, type Registry, type Route, type Tunnel } from '../registry.js';
 import type { Metrics } from '../metrics.js';
-import { checkPassword } from '@prevu/core/access-token';
 import { AccessCache, checkAccess, claimsFor, LOGIN_PATH, loginCookie, stripCredentials } from './access.js';
 import { pages, renderPage, renderRedirect, type Page } from './error-pages.js';
 import { ChunkedFramer, HeadError, parseHead, serializeHead, type RequestHead } from './head.js';
-import { basicPassword, type SharePasswords } from './share-passwords.js';
+import { basicPassword, type SharePasswords } from '../share-passwords.js';
 
 /** The page for a host without a usable tunnel; a tunnel registered anew since is retried (503). */
 function pageForMissing(route: Route, host: string): Page {
@@ -309,16 +308,13 @@ export class ProxyConnection {
     await this.unbind();
     if (!claims) return this.respond(pages.unauthorized(tunnel.hostname), head);
     let proof: string | undefined;
-    if (claims.password) {
-      const { passwords } = this.options;
-      if (!passwords.mayTry(token)) return this.respond(pages.tooManyPasswords(), head);
+    if (claims.passwordId) {
       const password = basicPassword(head.headers);
-      const right = password !== undefined && (await checkPassword(claims.password, password));
-      if (!right) {
-        if (password !== undefined) passwords.failed(token);
-        return this.respond(pages.passwordNeeded(tunnel.hostname, password !== undefined), head);
-      }
-      proof = passwords.proof(token);
+      const verdict = password === undefined ? 'missing' : await this.options.passwords.check(tunnel.owner.accountId, tunnel.owner.envId, claims.passwordId, password);
+      if (verdict === 'blocked') return this.respond(pages.tooManyPasswords(), head);
+      if (verdict === 'unknown') return this.respond(pages.unknownShareLink(tunnel.hostname), head);
+      if (verdict !== 'ok') return this.respond(pages.passwordNeeded(tunnel.hostname, verdict === 'wrong'), head);
+      proof = this.options.passwords.proof(token);
     }
     const next = url.searchParams.get('next');
     const location = next && next.startsWith('/') && !next.startsWith('//') ? next : '/';

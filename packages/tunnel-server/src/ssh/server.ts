@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:net';
 import ssh2, { type Connection } from 'ssh2';
 import type { Logger } from 'pino';
 import type { Registry } from '../registry.js';
+import type { SharePasswords } from '../share-passwords.js';
 import type { Metrics } from '../metrics.js';
 import { authenticate, type Identity } from './auth.js';
 import { SshConnection } from './connection.js';
@@ -19,6 +20,7 @@ export interface SshServerOptions {
   metrics: Metrics;
   log: Logger;
   urls: PublicUrls;
+  passwords: SharePasswords;
   baseDomain: string;
   maxForwardsPerConnection: number;
   maxConnectionsPerAccount: number;
@@ -75,7 +77,7 @@ export function createSshServer(options: SshServerOptions): Server {
       connection.on('request', (accept, reject, name, data) =>
         handleForwardRequest(c, registry, { maxForwardsPerConnection: options.maxForwardsPerConnection, baseDomain: options.baseDomain }, accept, reject, name, data),
       );
-      connection.on('session', (accept) => handleSession(c, registry, options.urls, accept));
+      connection.on('session', (accept) => handleSession(c, { registry, urls: options.urls, passwords: options.passwords, log }, accept));
     });
     connection.on('error', (error) => log.debug({ err: error.message, ip }, 'ssh connection error'));
     connection.on('close', () => {
