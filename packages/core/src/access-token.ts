@@ -96,7 +96,8 @@ export async function verifyAccessToken(token: string, publicKeyBlob: Uint8Array
     requiredClaims: ['exp', 'iat'],
   });
   const env = typeof payload.env === 'string' ? payload.env : undefined;
-  // A password claim that is there but unusable must not read as "no password".
+  // A password claim that is there but unusable (or of an older shape) must not read as "no password".
+  if (payload.pw !== undefined) throw new Error('the token has a password claim of an unsupported shape');
   if (payload.pwd !== undefined && (typeof payload.pwd !== 'string' || !PASSWORD_ID.test(payload.pwd))) throw new Error('the token has a malformed password claim');
   const passwordId = payload.pwd as string | undefined;
   return {

@@ -202,11 +202,13 @@ export async function shareUrls(session: Session, envId: string, rows: UrlRow[],
     passwordId = randomBytes(18).toString('base64url');
     const record = await hashPassword(password);
     const { endpoint } = await connectTunnelServer(session, envId);
-    await tunnelExec(
-      { address: endpoint.address, privateKey: session.key.privateKey, envId, recordedIn: join(session.store.profileDir(session.profile.name), 'profile.json'), ...(endpoint.hostKey ? { hostKey: endpoint.hostKey } : {}) },
+    const address = endpoint.address;
+    const { stdout } = await tunnelExec(
+      { address, privateKey: session.key.privateKey, envId, recordedIn: join(session.store.profileDir(session.profile.name), 'profile.json'), ...(endpoint.hostKey ? { hostKey: endpoint.hostKey } : {}) },
       'share-password',
       JSON.stringify({ id: passwordId, ...record, expiresAt: Math.floor(Date.now() / 1000) + ttlSeconds }),
     );
+    if (stdout.trim() !== '{"ok":true}') throw errors.tunnelServerUnreachable(address, `share-password answered ${JSON.stringify(stdout.slice(0, 80))}, not {"ok":true}`);
   }
   const token = await signAccessToken({ privateKey: session.key.privateKey, envId, ttlSeconds, share: true, ...(passwordId ? { passwordId } : {}) });
   const expiresAt = new Date(Date.now() + ttlSeconds * 1000).toISOString();

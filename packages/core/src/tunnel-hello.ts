@@ -79,9 +79,10 @@ export function tunnelExec(options: HelloOptions, command: string, input?: strin
         stream.setEncoding('utf8');
         stream.on('data', (chunk: string) => (out += chunk));
         stream.stderr.on('data', (chunk: Buffer) => (errOut += chunk.toString('utf8')));
-        stream.on('close', (code: number | undefined) => {
+        stream.on('close', (code: number | null | undefined) => {
           if (settled) return;
-          if (code) return fail(errors.tunnelServerUnreachable(options.address, `${command}: ${errOut.trim() || `exit ${code}`}`));
+          // no exit status at all (a dropped connection) is no success either
+          if (code !== 0) return fail(errors.tunnelServerUnreachable(options.address, `${command}: ${errOut.trim() || (code == null ? 'closed without an exit status' : `exit ${code}`)}`));
           settled = true;
           client.end();
           resolve({ stdout: out, hostKey: seenKey });

@@ -16,8 +16,11 @@ const STORE_FILE = 'share_passwords.json';
 /** Wrong passwords allowed per link and window before its logins are refused for the window. */
 const MAX_FAILURES = 10;
 const FAILURE_WINDOW_MS = 60_000;
-/** Live password links one account may keep on a server. */
+/** Live password links one account, and all accounts together, may keep on a server. */
 const MAX_PER_ACCOUNT = 1000;
+const MAX_RECORDS = 10_000;
+/** The longest a token lives (access-token.ts), plus clock slack: no record outlives its link. */
+const MAX_LIFETIME_S = 168 * 3600 + 300;
 
 export const BASIC_REALM = 'Basic realm="prevu share link", charset="UTF-8"';
 
@@ -35,9 +38,12 @@ type Stored = z.infer<typeof storedSchema>;
 
 export type PasswordVerdict = 'ok' | 'wrong' | 'unknown' | 'blocked';
 
+/** A registration refused for a reason the client may hear. */
+export class RegistrationError extends Error {}
+
 /** Writes through a temporary file: a crash never leaves a half-written (or empty) file. */
 function writeAtomically(path: string, data: string | Buffer): void {
-  const tmp = `${path}.${process.pid}.tmp`;
+  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   writeFileSync(tmp, data, { mode: 0o600 });
   renameSync(tmp, path);
 }
@@ -80,11 +86,15 @@ export class SharePasswords {
   /** Keeps a link's password hash for its account and env until the link expires. */
   register(accountId: string, envId: string, registration: z.infer<typeof registrationSchema>): void {
     const now = Date.now() / 1000;
+    if (registration.expiresAt > now + MAX_LIFETIME_S) throw new RegistrationError('share-password: expiresAt is more than 168 h away');
     for (const [key, r] of this.records) if (r.expiresAt <= now) this.records.delete(key);
     const held = [...this.records.values()].filter((r) => r.accountId === accountId).length;
-    if (held >= MAX_PER_ACCOUNT) throw new Error(`account ${accountId} already has ${MAX_PER_ACCOUNT} live password links`);
-    this.records.set(`${accountId}/${registration.id}`, { ...registration, accountId, envId });
-    writeAtomically(join(this.stateDir, STORE_FILE), JSON.stringify([...this.records.values()]));
+    if (held >= MAX_PER_ACCOUNT) throw new RegistrationError(`account ${accountId} already has ${MAX_PER_ACCOUNT} live password links`);
+    if (this.records.size >= MAX_RECORDS) throw new RegistrationError(`this server already keeps ${MAX_RECORDS} password links; try again when some expire`);
+    const next = new Map(this.records).set(`${accountId}/${registration.id}`, { ...registration, accountId, envId });
+    // Stored first: a record the file does not hold would vanish at the next restart.
+    writeAtomically(join(this.stateDir, STORE_FILE), JSON.stringify([...next.values()]));
+    this.records.set(`${accountId}/${registration.id}`, next.get(`${accountId}/${registration.id}`)!);
   }
 
   /**

@@ -7,6 +7,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import ssh2 from 'ssh2';
 import WebSocket from 'ws';
 import { hashPassword, signAccessToken } from '@prevu/core/access-token';
 import { tunnelExec } from '@prevu/core/tunnel-hello';
@@ -308,6 +309,12 @@ describe('share links', () => {
     expect((await get(proxy(), agent, `/_prevu/login?token=${share}`)).status).toBe(401);
     const account = await signAccessToken({ privateKey: alice.privateKey, envId: 'guarded' });
     expect((await get(proxy(), agent, '/echo', { headers: { authorization: `Bearer ${account}` } })).status).toBe(200);
+    // Not on one keep-alive connection either, after the token opened a service on it.
+    const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    kit.defer('keep-alive agent', () => keepAlive.destroy());
+    const bearer = { authorization: `Bearer ${share}` };
+    expect((await get(proxy(), host, '/echo', { headers: bearer, agent: keepAlive })).status).toBe(200);
+    expect((await get(proxy(), agent, '/echo', { headers: bearer, agent: keepAlive })).status).toBe(401);
   });
 
   it('with a password: the token carries only an id, the browser prompt asks, only the cookie opens', async () => {
@@ -379,6 +386,15 @@ describe('share links', () => {
     const options = { address: `127.0.0.1:${server.ports.ssh}`, privateKey: alice.privateKey, envId: 'guarded', recordedIn: 'test' };
     await expect(tunnelExec(options, 'share-password', '{"id":"short"}')).rejects.toThrow(/share-password: id: /);
     await expect(tunnelExec(options, 'share-password', 'not json')).rejects.toThrow(/reads one JSON object on stdin/);
+    await expect(tunnelExec(options, 'share-password', 'x'.repeat(5000))).rejects.toThrow(/takes at most 4096 bytes/);
+    const record = { id: randomBytes(18).toString('base64url'), ...(await hashPassword('correct horse')) };
+    await expect(tunnelExec(options, 'share-password', JSON.stringify({ ...record, expiresAt: Math.floor(Date.now() / 1000) + 200 * 3600 }))).rejects.toThrow(/more than 168 h away/);
+    // A client that goes away mid-registration (no EOF) leaves a server that still answers.
+    const client = new ssh2.Client();
+    await new Promise<void>((ready, failed) => client.once('ready', ready).once('error', failed).connect({ host: '127.0.0.1', port: server.ports.ssh, username: 'guarded', privateKey: alice.privateKey }));
+    await new Promise<void>((sent) => client.exec('share-password', (error, stream) => (error ? sent() : stream.write('not json', () => sent()))));
+    client.destroy();
+    await expect(tunnelExec(options, 'hello')).resolves.toMatchObject({ stdout: expect.stringContaining('"envId":"guarded"') });
     const stateDir = mkdtempSync(join(tmpdir(), 'prevu-state-'));
     writeFileSync(join(stateDir, 'share_session_secret'), '');
     await startTunnelServer(kit, { stateDir });

@@ -58,18 +58,21 @@ function candidates(headers: Headers): Candidates {
   return out;
 }
 
+/** Per host: a token good for an env's services (a share link) may not be for its agent. */
+const cacheKey = (token: string, tunnel: Tunnel) => `${tunnel.hostname}/${token}`;
+
 /** Per client connection: tokens already verified, so keep-alive requests skip the signature check. */
 export class AccessCache {
   private readonly verified = new Map<string, number>(); // token -> expiry (ms)
 
   hit(token: string, tunnel: Tunnel): boolean {
-    const until = this.verified.get(`${tunnel.owner.accountId}/${tunnel.owner.envId}/${token}`);
+    const until = this.verified.get(cacheKey(token, tunnel));
     return until !== undefined && until > Date.now();
   }
 
   remember(token: string, tunnel: Tunnel, expiresAt: number): void {
     if (this.verified.size > 16) this.verified.clear();
-    this.verified.set(`${tunnel.owner.accountId}/${tunnel.owner.envId}/${token}`, expiresAt * 1000);
+    this.verified.set(cacheKey(token, tunnel), expiresAt * 1000);
   }
 }
 

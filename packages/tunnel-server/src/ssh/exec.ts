@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { Session, ServerChannel } from 'ssh2';
 import type { HelloReply, TunnelInfo } from '@prevu/core/tunnel-protocol';
 import type { Registry, Tunnel } from '../registry.js';
-import { registrationSchema, type SharePasswords } from '../share-passwords.js';
+import { RegistrationError, registrationSchema, type SharePasswords } from '../share-passwords.js';
 import type { SshConnection } from './connection.js';
 
 export interface PublicUrls {
@@ -42,7 +42,9 @@ export interface SessionContext {
   log: Logger;
 }
 
+/** Answers and closes; a channel the client already closed gets nothing (a write would throw). */
 function finish(channel: ServerChannel, code: number, out: string, err = ''): void {
+  if (!channel.writable) return;
   if (out) channel.write(out);
   if (err) channel.stderr.write(err);
   channel.exit(code);
@@ -51,26 +53,39 @@ function finish(channel: ServerChannel, code: number, out: string, err = ''): vo
 
 function sharePassword(conn: SshConnection, ctx: SessionContext, channel: ServerChannel): void {
   let input = '';
+  let done = false;
+  const stop = (code: number, out: string, err = '') => {
+    if (done) return;
+    done = true;
+    channel.removeAllListeners('data');
+    channel.resume(); // whatever else arrives is dropped, never buffered
+    finish(channel, code, out, err);
+  };
+  channel.on('error', () => (done = true));
+  channel.stderr.on('error', () => (done = true));
+  channel.on('close', () => (done = true));
   channel.setEncoding('utf8');
   channel.on('data', (chunk: string) => {
     input += chunk;
-    if (input.length > MAX_INPUT) channel.destroy();
+    if (input.length > MAX_INPUT) stop(1, '', `prevu: share-password takes at most ${MAX_INPUT} bytes\n`);
   });
   channel.once('end', () => {
+    if (done) return;
     let parsed: ReturnType<typeof registrationSchema.safeParse>;
     try {
       parsed = registrationSchema.safeParse(JSON.parse(input));
     } catch {
-      return finish(channel, 1, '', 'prevu: share-password reads one JSON object on stdin\n');
+      return stop(1, '', 'prevu: share-password reads one JSON object on stdin\n');
     }
-    if (!parsed.success) return finish(channel, 1, '', `prevu: share-password: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}\n`);
+    if (!parsed.success) return stop(1, '', `prevu: share-password: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}\n`);
     try {
       ctx.passwords.register(conn.accountId, conn.envId, parsed.data);
     } catch (error) {
-      return finish(channel, 1, '', `prevu: ${(error as Error).message}\n`);
+      ctx.log.warn({ accountId: conn.accountId, err: (error as Error).message }, 'share link password not registered');
+      return stop(1, '', `prevu: ${error instanceof RegistrationError ? error.message : 'the tunnel server could not store the password'}\n`);
     }
     ctx.log.info({ accountId: conn.accountId, envId: conn.envId }, 'share link password registered');
-    finish(channel, 0, '{"ok":true}\n');
+    stop(0, '{"ok":true}\n');
   });
 }
 
