@@ -208,7 +208,7 @@ export async function shareUrls(session: Session, envId: string, rows: UrlRow[],
       'share-password',
       JSON.stringify({ id: passwordId, ...record, expiresAt: Math.floor(Date.now() / 1000) + ttlSeconds }),
     );
-    if (stdout.trim() !== '{"ok":true}') throw errors.tunnelServerUnreachable(address, `share-password answered ${JSON.stringify(stdout.slice(0, 80))}, not {"ok":true}`);
+    if (stdout.trim() !== '{"ok":true}') throw errors.tunnelCommandFailed(address, 'share-password', `it answered ${JSON.stringify(stdout.slice(0, 80))}`);
   }
   const token = await signAccessToken({ privateKey: session.key.privateKey, envId, ttlSeconds, share: true, ...(passwordId ? { passwordId } : {}) });
   const expiresAt = new Date(Date.now() + ttlSeconds * 1000).toISOString();

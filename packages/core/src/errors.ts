@@ -56,6 +56,10 @@ export const errors = {
     `the tunnel server at ${address} does not answer (${detail})`,
     'check the address with `prevu doctor`, or `prevu server start` for the embedded one',
   ]),
+  tunnelCommandFailed: define('PREVU_TUNNEL_COMMAND_FAILED', 'environment', (address: string, command: string, detail: string) => [
+    `the tunnel server at ${address} did not carry out \`${command}\` (${detail})`,
+    'an older server may not know it: `prevu server start` replaces an older embedded one; ask a remote one\'s operator to update',
+  ]),
   unknownProfile: define('PREVU_UNKNOWN_PROFILE', 'user', (name: string) => [
     `no profile named "${name}"`,
     'list profiles with `prevu profile ls` or create one with `prevu init`',

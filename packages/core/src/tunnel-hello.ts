@@ -82,7 +82,7 @@ export function tunnelExec(options: HelloOptions, command: string, input?: strin
         stream.on('close', (code: number | null | undefined) => {
           if (settled) return;
           // no exit status at all (a dropped connection) is no success either
-          if (code !== 0) return fail(errors.tunnelServerUnreachable(options.address, `${command}: ${errOut.trim() || (code == null ? 'closed without an exit status' : `exit ${code}`)}`));
+          if (code !== 0) return fail(errors.tunnelCommandFailed(options.address, command, errOut.trim() || (code == null ? 'closed without an exit status' : `exit ${code}`)));
           settled = true;
           client.end();
           resolve({ stdout: out, hostKey: seenKey });

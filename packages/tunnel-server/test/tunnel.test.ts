@@ -385,6 +385,8 @@ describe('share links', () => {
   it('refuse a malformed registration in one line, and make a short secret file anew', async () => {
     const options = { address: `127.0.0.1:${server.ports.ssh}`, privateKey: alice.privateKey, envId: 'guarded', recordedIn: 'test' };
     await expect(tunnelExec(options, 'share-password', '{"id":"short"}')).rejects.toThrow(/share-password: id: /);
+    // What an older server says to a command it does not know, as the CLI prints it: one line with the way out.
+    await expect(tunnelExec(options, 'not-a-command')).rejects.toMatchObject({ code: 'PREVU_TUNNEL_COMMAND_FAILED', exitCode: 2, message: expect.stringContaining('did not carry out `not-a-command` (prevu: unknown command') });
     await expect(tunnelExec(options, 'share-password', 'not json')).rejects.toThrow(/reads one JSON object on stdin/);
     await expect(tunnelExec(options, 'share-password', 'x'.repeat(5000))).rejects.toThrow(/takes at most 4096 bytes/);
     const record = { id: randomBytes(18).toString('base64url'), ...(await hashPassword('correct horse')) };
