@@ -1,10 +1,11 @@
 // Private tunnels: a request passes with a prevu JWT signed by the tunnel account's own key,
 // given as `Authorization: Bearer`, `X-Prevu-Token`, or the HttpOnly cookie made at
 // /_prevu/login. Only prevu's own credentials are removed before the app sees the request; any
-// other Authorization header reaches it untouched. Same check for WebSocket upgrades.
+// other Authorization header reaches it untouched. Same check for WebSocket upgrades. Share-link
+// tokens never open the agent's host, and those with a password need the proof made at login.
 import { looksLikeAccessToken, verifyAccessToken, type AccessClaims } from '@prevu/core/access-token';
-import type { Tunnel } from '../registry.js';
 import { AGENT_SERVICE } from '@prevu/core/names';
+import type { Tunnel } from '../registry.js';
 import type { SharePasswords } from '../share-passwords.js';
 
 export const COOKIE = 'prevu_session';
