@@ -165,15 +165,14 @@ function readState(session: Session, envId: string): EnvState {
   return state;
 }
 
-export function agentFor(session: Session, envId: string): AgentClient {
-  const state = readState(session, envId);
+export function agentFor(session: Session, envId: string, state: EnvState = readState(session, envId)): AgentClient {
   return new AgentClient({ envId, accountId: state.accountId, baseUrl: state.baseUrl, privateKey: session.key.privateKey });
 }
 
 /** The env's URL table, from its agent. */
 export async function urls(session: Session, envId: string): Promise<UrlRow[]> {
   const state = readState(session, envId);
-  const tunnels = await agentFor(session, envId).tunnels();
+  const tunnels = await agentFor(session, envId, state).tunnels();
   if (!tunnels) throw errors.timeout(`the agent of ${envId} does not answer through the tunnel server`, `see \`prevu status --id ${envId}\`; \`prevu up\` restarts it`);
   return urlRows(tunnels, state.services);
 }
@@ -237,7 +236,7 @@ export async function status(session: Session, envId: string): Promise<StatusRes
   let events: PrevuEvent[] = [];
   let agent = 'connected';
   try {
-    const client = agentFor(session, envId);
+    const client = agentFor(session, envId, state);
     const tunnels = await client.tunnels();
     if (tunnels) {
       rows = urlRows(tunnels, state.services);
@@ -266,7 +265,6 @@ export interface LogsOptions {
  * `follow`, until the session's signal aborts.
  */
 export async function logs(session: Session, envId: string, options: LogsOptions): Promise<void> {
-  readState(session, envId);
   const client = agentFor(session, envId);
   const running = await client.services().catch(() => undefined);
   if (!running) return machineLogs(session, envId, options);

@@ -12,6 +12,19 @@ import { accountIdFromKeyBlob, hostname } from '@prevu/core/names';
 import type { Kit } from '@prevu/test-kit';
 import { ed25519KeyPair } from '@prevu/core/ssh-keys';
 
+/** Writes `chunk` `count` times with backpressure (waits for 'drain'), then ends the stream. */
+export function writeChunks(stream: NodeJS.WritableStream, chunk: Buffer, count: number): void {
+  let left = count;
+  const pump = () => {
+    while (left > 0) {
+      left--;
+      if (!stream.write(chunk)) return void stream.once('drain', pump);
+    }
+    stream.end();
+  };
+  pump();
+}
+
 export interface Account {
   privateKey: string;
   keyPath: string;
@@ -42,16 +55,9 @@ export async function startBackend(kit: Pick<Kit, 'defer'>, label = 'backend') {
       void sseReleased.then(() => res.end('data: last\n\n'));
     } else if (url.pathname === '/big') {
       const chunk = Buffer.alloc(256 * 1024, 'x');
-      let left = Number(url.searchParams.get('mib') ?? '1') * 4;
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(left * chunk.length) });
-      const pump = () => {
-        while (left > 0) {
-          left--;
-          if (!res.write(chunk)) return void res.once('drain', pump);
-        }
-        res.end();
-      };
-      pump();
+      const count = Number(url.searchParams.get('mib') ?? '1') * 4;
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(count * chunk.length) });
+      writeChunks(res, chunk, count);
     } else if (url.pathname === '/slow') {
       setTimeout(() => res.end('finally'), Number(url.searchParams.get('ms') ?? '1000'));
     } else if (url.pathname === '/upload') {

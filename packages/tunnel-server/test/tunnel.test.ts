@@ -13,7 +13,7 @@ import { hashPassword, signAccessToken } from '@prevu/core/access-token';
 import { tunnelExec } from '@prevu/core/tunnel-hello';
 import { hostLabel, MAX_LABEL } from '@prevu/core/names';
 import { freePort, startTunnelServer, useKit, waitFor, type TunnelServer } from '@prevu/test-kit';
-import { get, hostOf, makeAccount, opensshExec, opensshTunnel, rssOf, ssh2Tunnel, startBackend, type Forward } from './harness.js';
+import { get, hostOf, makeAccount, opensshExec, opensshTunnel, rssOf, ssh2Tunnel, startBackend, writeChunks, type Forward } from './harness.js';
 
 const kit = useKit();
 let server: TunnelServer;
@@ -177,16 +177,7 @@ describe('the proxy over ssh2 forwards', () => {
           res.on('end', () => resolve(text));
         });
         req.on('error', reject);
-        const chunk = Buffer.alloc(1024 * 1024, 'y');
-        let left = 100;
-        const pump = () => {
-          while (left > 0) {
-            left--;
-            if (!req.write(chunk)) return void req.once('drain', pump);
-          }
-          req.end();
-        };
-        pump();
+        writeChunks(req, Buffer.alloc(1024 * 1024, 'y'), 100);
       });
       expect(JSON.parse(up)).toEqual({ bytes: 100 * 1024 * 1024 });
     } finally {
