@@ -82,7 +82,7 @@ export abstract class PrevuCommand<T extends typeof Command> extends Command {
     // oclif's own parse errors (unknown flag, missing argument) are user errors
     const oclif = (error as { oclif?: { exit?: number } }).oclif;
     if (oclif && error.message) {
-      process.stderr.write(`prevu: ${error.message.split('\n')[0]}: see \`prevu ${this.id?.replace(/:/g, ' ') ?? ''} --help\`\n`);
+      process.stderr.write(`prevu: ${parseErrorLine(error.message)}: see \`prevu ${this.id?.replace(/:/g, ' ') ?? ''} --help\`\n`);
       this.exit(ExitCode.user);
     }
     process.stderr.write(`prevu: unexpected error: ${error.message}${this.flags?.debug ? `\n${error.stack}` : ' (run with --debug for details)'}\n`);
@@ -93,4 +93,19 @@ export abstract class PrevuCommand<T extends typeof Command> extends Command {
   protected interruptHint(): string {
     return 'stopped';
   }
+}
+
+/**
+ * oclif's parse error on one line, its reason kept: "Parsing --ttl \n\tExpected an integer less
+ * than or equal to 168 but received: 200\nSee more help with --help" -> "--ttl: expected an
+ * integer less than or equal to 168 but received: 200".
+ */
+export function parseErrorLine(message: string): string {
+  const parts = message
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !/^See more help with/.test(line));
+  const head = parts[0]!.replace(/^Parsing (--\S+)$/, '$1');
+  const reason = parts.slice(1).map((line) => line.charAt(0).toLowerCase() + line.slice(1));
+  return [head, ...reason].join(': ');
 }

@@ -68,6 +68,9 @@ describe('bad inputs', () => {
     expect(flag.code).toBe(1);
     expect(errorLines(flag.stderr)).toHaveLength(1);
     expect(flag.stderr).toMatch(/Nonexistent flag: --bogus.*prevu up --help/);
+    // A flag value out of range keeps its reason (oclif's second line), on the one line.
+    const timeout = await cli.run(['up', '--wait-timeout', '-5'], { cwd: dir });
+    expect([timeout.code, errorLines(timeout.stderr)]).toEqual([1, ['prevu: --wait-timeout: expected an integer greater than or equal to 1 but received: -5: see `prevu up --help`']]);
     const id = await cli.run(['up', '--id', '___'], { cwd: dir });
     expect(id.code).toBe(1);
     expect(errorLines(id.stderr)).toEqual([expect.stringMatching(/^prevu: env id "___" has no letters or digits: pass --id/)]);

@@ -1,6 +1,6 @@
 // End to end: a real tunnel server process on the host, a compose project on the real Docker
 // engine with the agent built from dist/agent.mjs, and HTTP requests through the tunnel server.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -249,6 +249,10 @@ describe('compose tunnel agent', () => {
     await compose.compose(['exec', '-T', 'flaky', 'touch', '/tmp/fail']);
     const event = await waitFor('an unhealthy event on /events', async () => wsEvents.find((e) => e.type === 'unhealthy' && e.service === 'flaky'), 30_000);
     expect(event.envId).toBe(envId);
+    // Its healthcheck (`test ! -f /tmp/fail`, retries 3) failed in a row; the container still runs.
+    expect(event.details.failingStreak).toBeGreaterThanOrEqual(3);
+    expect(event.details.lastCheck).toEqual({ exitCode: 1, output: '' });
+    expect(event.details).not.toHaveProperty('exitCode');
     const logs = event.details.logs as string[];
     expect(logs).toHaveLength(20);
     expect(logs.at(-1)).toBe('flaky log line 25');
@@ -295,9 +299,10 @@ describe('compose tunnel agent', () => {
     expect(sse.find((e) => e.type === 'crash_loop')?.details.exitCode).toBe(3);
   });
 
-  it('serves a restarted service again once healthy, never answering 502 after that', async () => {
+  it('serves a restarted service at its new address once healthy, never answering 502 after that', async () => {
     const api = rows.find((r) => r.service === 'api')!;
-    const ipOf = async () => (await docker(['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', `${project}-api-1`])).trim();
+    const container = `${project}-api-1`;
+    const ipOf = async (id = container) => (await docker(['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', id])).trim();
     const ipBefore = await ipOf();
     const statuses: { t: number; status: number }[] = [];
     let stop = false;
@@ -310,15 +315,25 @@ describe('compose tunnel agent', () => {
       }
     })();
     await sleep(300);
-    await docker(['restart', '-t', '1', `${project}-api-1`]);
+    // Docker hands out the lowest free address: placeholders take the free ones, up to api's old
+    // one, while api is stopped, so api comes back elsewhere and a proxy that cached it would fail.
+    await docker(['stop', '-t', '1', container]);
+    for (let i = 0; i < 16; i++) {
+      const placeholder = await kit.container(['--network', `${project}_default`, 'busybox:latest', 'sleep', '600']);
+      if ((await ipOf(placeholder)) === ipBefore) break;
+    }
+    await docker(['start', container]);
     const restarted = Date.now();
+    const ipAfter = await ipOf();
+    expect(ipAfter).not.toBe(ipBefore);
     await waitFor('api to serve after the restart', async () => (statuses.some((s) => s.t > restarted && s.status === 200) ? true : undefined), 30_000);
-    await sleep(2000);
+    // Two more seconds of polling at the new address: a stale route would show as 502 here.
+    const served = statuses.length;
+    await waitFor('20 more answers after the first 200', async () => (statuses.length >= served + 20 ? true : undefined), 30_000);
     stop = true;
     await poller;
     const firstOk = statuses.findIndex((s) => s.t > restarted && s.status === 200);
     const after = statuses.slice(firstOk).map((s) => s.status);
-    console.log(`api restart: ip ${ipBefore} -> ${await ipOf()}; statuses ${statuses.map((s) => s.status).join(',')}`);
     expect(after.filter((s) => s !== 200)).toEqual([]);
     // While it was down or starting the page said so (503), never a bare 502.
     expect(statuses.map((s) => s.status).filter((s) => s !== 200 && s !== 503)).toEqual([]);
@@ -334,52 +349,25 @@ describe('compose tunnel agent', () => {
 
   it('comes back after kill -9 of the agent (restart policy) and rebuilds its state from docker', async () => {
     const pid = Number((await docker(['inspect', '-f', '{{.State.Pid}}', `${project}-prevu-agent-1`])).trim());
-    const killed = Date.now();
     process.kill(pid, 'SIGKILL');
     await waitFor('the agent container to restart', async () => {
       const p = Number((await docker(['inspect', '-f', '{{.State.Pid}}', `${project}-prevu-agent-1`])).trim());
       return p && p !== pid ? true : undefined;
     }, 20_000);
-    await allServe(rows, 20_000);
-    const ms = Date.now() - killed;
-    console.log(`agent kill -9 -> all URLs serve again after ${ms} ms`);
-    expect(ms).toBeLessThanOrEqual(5000);
+    // How fast is for `npm run bench` (scripts/bench/agent.mjs); here, that it comes back at all.
+    await allServe(rows, 30_000);
     const list = await waitFor('the agent API after restart', () => tunnels(), 10_000);
     expect(list.find((r) => r.service === 'crash')?.state).toBe('crash_loop');
     expect(list.find((r) => r.service === 'api')?.state).toBe('ready');
   });
 
   it('reconnects after a tunnel server restart without touching the agent', async () => {
+    const agentStarted = (await docker(['inspect', '-f', '{{.State.StartedAt}}', `${project}-prevu-agent-1`])).trim();
     await server.stop();
-    const down = Date.now();
+    expect((await viaTunnel(rows[0]!.hostname!).catch((error: Error) => error)) instanceof Error).toBe(true);
     server = await startServer();
-    const up = Date.now();
-    await allServe(rows, 20_000);
-    const ms = Date.now() - up;
-    console.log(`tunnel server restart: down for ${up - down} ms, all URLs serve ${ms} ms after it was ready`);
-    expect(ms).toBeLessThanOrEqual(5000);
-  });
-
-  it('runs 10 tunnels within the 60 MB RSS target (issue 5)', async () => {
-    const list = await tunnels();
-    // Some traffic first (bounded: 20 rounds over the serving URLs, 7 at a time), so the figure
-    // is not the idle one.
-    for (let round = 0; round < 20; round++) {
-      await Promise.all(ready(list).map((r) => viaTunnel(r.hostname!)));
-    }
-    expect(list.length + 1).toBe(10); // + its own private API tunnel
-    const pid = (await docker(['inspect', '-f', '{{.State.Pid}}', `${project}-prevu-agent-1`])).trim();
-    const rssMb = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
-    const afterLoad = rssMb();
-    const health = JSON.parse((await httpGet(`${await apiBase()}/healthz`)).body) as { heapUsedBytes: number; connected: boolean };
-    expect(health.connected).toBe(true);
-    await sleep(5000);
-    const settled = rssMb();
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const field = (name: string) => (Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)![1]) / 1024).toFixed(1);
-    console.log(`agent RSS with ${list.length + 1} tunnels: ${afterLoad.toFixed(1)} MB right after ${20 * ready(list).length} requests, ${settled.toFixed(1)} MB 5 s later (anonymous ${field('RssAnon')} MB, file-backed ${field('RssFile')} MB, V8 heap used ${(health.heapUsedBytes / 1048576).toFixed(1)} MB)`);
-    // A budget, not a timing: 52 MB measured with V8's lite mode, 58-64 MB without (README).
-    expect(settled, 'agent RSS in MB with 10 tunnels').toBeLessThanOrEqual(60);
+    await allServe(rows, 30_000);
+    expect((await docker(['inspect', '-f', '{{.State.StartedAt}}', `${project}-prevu-agent-1`])).trim()).toBe(agentStarted);
   });
 
   it('cancels the forward of a removed service: its URL is unknown (404), not "tunnel gone"', async () => {
@@ -436,7 +424,15 @@ describe('compose tunnel agent', () => {
     const after = await waitFor('the agent to be replaced', async () => ((await health()).replaced ? health() : undefined), 10_000);
     expect(after.connected).toBe(false);
     expect(after.lastError).toMatch(/^prevu-takeover:/);
-    await sleep(3000); // longer than the first backoff steps: it must not have come back
+    // The agent decides whether to reconnect when its connection closes, in the same tick, and
+    // logs it: once the close is logged, the decision is in the log too.
+    const agentLog = async () => (await compose.compose(['logs', '--no-log-prefix', 'prevu-agent'])).split('\n');
+    const lines = await waitFor('the replaced connection to close', async () => {
+      const all = await agentLog();
+      const replaced = all.findIndex((l) => l.includes('not reconnecting'));
+      return replaced >= 0 && all.slice(replaced).some((l) => l.includes('"msg":"disconnected from the tunnel server"')) ? all.slice(replaced) : undefined;
+    }, 10_000);
+    expect(lines.filter((l) => l.includes('"msg":"reconnecting to the tunnel server"'))).toEqual([]);
     expect((await health()).connected).toBe(false);
   });
 });

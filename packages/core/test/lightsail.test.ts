@@ -1,7 +1,6 @@
 // The lightsail driver with the real @aws-sdk/client-lightsail against the test kit's Lightsail
 // stand-in (AWS JSON 1.1 on loopback), whose instance "VM" is a real sshd on loopback.
-import { execFile, execFileSync } from 'node:child_process';
-import { promisify } from 'node:util';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +11,7 @@ import { accountIdFromKeyBlob } from '../src/names.js';
 import { instanceName, LightsailDriver, TAG_ENV, TAG_PROFILE, type LightsailDriverOptions, type SshTarget } from '../src/drivers/lightsail.js';
 import { isPrevuError, type PrevuError } from '../src/errors.js';
 import { SshDriver } from '../src/drivers/ssh.js';
+import { dockerServerVersion } from './machine-docker.js';
 import { prevuFailure } from './prevu-failure.js';
 
 const kit = useKit();
@@ -68,7 +68,6 @@ describe('lightsail driver against the stand-in', () => {
     const progress: string[] = [];
     const d = driver({}, progress);
     const machine = await d.ensureMachine('shop-main');
-    expect(machine.envId).toBe('shop-main');
 
     const ops = standIn.operations();
     const created = ops.indexOf('CreateInstances');
@@ -102,14 +101,7 @@ describe('lightsail driver against the stand-in', () => {
     expect(progress.some((m) => m.startsWith('creating Lightsail instance'))).toBe(true);
     expect(progress.some((m) => m.startsWith('waiting for'))).toBe(true);
 
-    // Docker answers through the machine's endpoint (async: this process serves the forward).
-    const endpoint = await machine.docker();
-    try {
-      const { stdout } = await promisify(execFile)('docker', ['version', '--format', '{{.Server.Version}}'], { env: { ...process.env, ...endpoint.env } });
-      expect(stdout.trim()).toMatch(/^\d+\./);
-    } finally {
-      await endpoint.close();
-    }
+    expect(await dockerServerVersion(machine)).toMatch(/^\d+\./);
   });
 
   it('reuses the instance on a second ensureMachine (found by tags, no create)', async () => {
@@ -137,7 +129,7 @@ describe('lightsail driver against the stand-in', () => {
     });
     const machine = await d.ensureMachine('late-boot');
     await restarted;
-    expect(machine.envId).toBe('late-boot');
+    expect(await dockerServerVersion(machine)).toMatch(/^\d+\./);
     expect(progress.filter((m) => m.startsWith('waiting for SSH and Docker')).length).toBeGreaterThan(0);
     await d.remove('late-boot');
   });
@@ -307,7 +299,7 @@ describe('lightsail driver against the stand-in', () => {
   it('an abort right after CreateInstances leaves a tagged instance that list shows and remove deletes', async () => {
     const controller = new AbortController();
     const d = driver({ onProgress: (m) => m.startsWith('waiting for') && controller.abort() });
-    await expect(d.ensureMachine('interrupted', controller.signal)).rejects.toThrow();
+    await expect(d.ensureMachine('interrupted', controller.signal)).rejects.toMatchObject({ name: 'AbortError' });
     const made = standIn.instances().find((i) => i.name === 'prevu-team-interrupted');
     expect(made?.tags).toEqual([
       { key: TAG_ENV, value: 'interrupted' },
