@@ -13,7 +13,7 @@ import { hashPassword, signAccessToken } from '@prevu/core/access-token';
 import { tunnelExec } from '@prevu/core/tunnel-hello';
 import { hostLabel, MAX_LABEL } from '@prevu/core/names';
 import { freePort, startTunnelServer, useKit, waitFor, type TunnelServer } from '@prevu/test-kit';
-import { get, hostOf, makeAccount, opensshExec, opensshTunnel, rssOf, ssh2Tunnel, startBackend, writeChunks, type Forward } from './harness.js';
+import { get, hostOf, makeAccount, memoryOf, opensshExec, opensshTunnel, resetPeakMemory, ssh2Tunnel, startBackend, writeChunks, type Forward } from './harness.js';
 
 const kit = useKit();
 let server: TunnelServer;
@@ -158,32 +158,27 @@ describe('the proxy over ssh2 forwards', () => {
   });
 
   it('streams 100 MiB down and up with backpressure (server RSS stays under 2x idle)', async () => {
-    const idle = await rssOf(server.proc.pid);
-    let peak = idle;
-    const sampler = setInterval(() => void rssOf(server.proc.pid).then((r) => (peak = Math.max(peak, r))), 50);
-    try {
-      const down = await new Promise<number>((resolve, reject) => {
-        http.get({ host: '127.0.0.1', port: proxy(), path: '/big?mib=100', headers: { host: web } }, (res) => {
-          let n = 0;
-          res.on('data', (c: Buffer) => (n += c.length));
-          res.on('end', () => resolve(n));
-        }).on('error', reject);
+    await resetPeakMemory(server.proc.pid);
+    const idle = (await memoryOf(server.proc.pid)).rss;
+    const down = await new Promise<number>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port: proxy(), path: '/big?mib=100', headers: { host: web } }, (res) => {
+        let n = 0;
+        res.on('data', (c: Buffer) => (n += c.length));
+        res.on('end', () => resolve(n));
+      }).on('error', reject);
+    });
+    expect(down).toBe(100 * 1024 * 1024);
+    const up = await new Promise<string>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: proxy(), path: '/upload', method: 'POST', headers: { host: web, 'content-length': String(100 * 1024 * 1024) } }, (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve(text));
       });
-      expect(down).toBe(100 * 1024 * 1024);
-      const up = await new Promise<string>((resolve, reject) => {
-        const req = http.request({ host: '127.0.0.1', port: proxy(), path: '/upload', method: 'POST', headers: { host: web, 'content-length': String(100 * 1024 * 1024) } }, (res) => {
-          let text = '';
-          res.on('data', (d: Buffer) => (text += d.toString()));
-          res.on('end', () => resolve(text));
-        });
-        req.on('error', reject);
-        writeChunks(req, Buffer.alloc(1024 * 1024, 'y'), 100);
-      });
-      expect(JSON.parse(up)).toEqual({ bytes: 100 * 1024 * 1024 });
-    } finally {
-      clearInterval(sampler);
-    }
-    expect(peak).toBeLessThan(2 * idle);
+      req.on('error', reject);
+      writeChunks(req, Buffer.alloc(1024 * 1024, 'y'), 100);
+    });
+    expect(JSON.parse(up)).toEqual({ bytes: 100 * 1024 * 1024 });
+    expect((await memoryOf(server.proc.pid)).peak).toBeLessThan(2 * idle);
   });
 });
 
