@@ -120,9 +120,9 @@ export const errors = {
     `Lightsail does not accept ${what}`,
     `choose another with ${flag} (\`${list}\` lists them)`,
   ]),
-  awsQuota: define('PREVU_AWS_QUOTA', 'user', (detail: string) => [
-    `the Lightsail instance quota is reached (${detail})`,
-    'delete unused environments (`prevu ls`, `prevu down`) or ask AWS for a higher quota',
+  awsSignatureRefused: define('PREVU_AWS_SIGNATURE_REFUSED', 'user', (detail: string, region: string) => [
+    `AWS refused the request signature (${detail})`,
+    `check AWS_SECRET_ACCESS_KEY, and that Lightsail serves the region ${region} (\`aws lightsail get-regions\` lists them; --set region=<region>)`,
   ]),
   awsThrottled: define('PREVU_AWS_THROTTLED', 'environment', (action: string) => [
     `AWS kept throttling ${action} after the SDK's retries`,

@@ -71,12 +71,17 @@ describe('lightsail driver against the stand-in', () => {
 
     const ops = standIn.operations();
     const created = ops.indexOf('CreateInstances');
-    expect(ops.slice(0, created + 1)).toEqual(['GetInstances', 'GetKeyPair', 'ImportKeyPair', 'CreateInstances']);
+    // The settings are checked against Lightsail's own lists (in parallel) before anything is made.
+    // GetBundles (5) and GetBlueprints (4) are paged by 2, like every list here.
+    const keyPair = ops.indexOf('GetKeyPair');
+    expect(ops[0]).toBe('GetInstances');
+    expect(ops.slice(1, keyPair).sort()).toEqual(['GetBlueprints', 'GetBlueprints', 'GetBundles', 'GetBundles', 'GetBundles', 'GetRegions']);
+    expect(ops.slice(keyPair, created + 1)).toEqual(['GetKeyPair', 'ImportKeyPair', 'CreateInstances']);
     // Pending for two polls, then running; then the SSH port is opened (not 22 here).
     expect(ops.slice(created + 1)).toEqual(['GetInstance', 'GetInstance', 'GetInstance', 'OpenInstancePublicPorts']);
     expect(standIn.calls.every((c) => c.region === 'us-east-1')).toBe(true);
-    // Only the key pair lookup failed (NotFoundException: not imported yet).
-    expect(standIn.calls.filter((c) => c.status !== 200).map((c) => `${c.operation} ${c.status}`)).toEqual(['GetKeyPair 400']);
+    // Only the key pair lookup failed (NotFoundException, 404 as in Lightsail's model: not imported yet).
+    expect(standIn.calls.filter((c) => c.status !== 200).map((c) => `${c.operation} ${c.status}`)).toEqual(['GetKeyPair 404']);
 
     const keyName = `prevu-${accountIdFromKeyBlob(Buffer.from(publicKey.split(' ')[1]!, 'base64'))}`;
     expect(standIn.keyPairs()).toMatchObject([{ name: keyName, publicKey }]);
@@ -163,7 +168,7 @@ describe('lightsail driver against the stand-in', () => {
     // without deleting): still fine.
     standIn.failNext('DeleteInstance', 'NotFoundException');
     await driver({ profile: 'other' }).remove('shop-main');
-    expect(standIn.calls.at(-1)).toMatchObject({ operation: 'DeleteInstance', status: 400 });
+    expect(standIn.calls.at(-1)).toMatchObject({ operation: 'DeleteInstance', status: 404 });
     await driver({ profile: 'other' }).remove('shop-main');
     expect(standIn.instances().map((i) => i.name)).toEqual(['prevu-team-shop-main']);
   });
@@ -221,26 +226,26 @@ describe('lightsail driver against the stand-in', () => {
         exit: 1,
       },
       {
-        name: 'unknown region',
+        name: 'a region the credentials cannot be scoped to (signature refused, as AWS answers)',
         arrange: () => undefined,
         overrides: { settings: { region: 'xx-nowhere-1', sshPort: standIn.sshPort } },
-        code: 'PREVU_AWS_INVALID_SETTING',
-        line: /^Lightsail does not accept the region "xx-nowhere-1": choose another with --set region=<region>/,
+        code: 'PREVU_AWS_SIGNATURE_REFUSED',
+        line: /^AWS refused the request signature \(.*\): check AWS_SECRET_ACCESS_KEY, and that Lightsail serves the region xx-nowhere-1/,
         exit: 1,
       },
       {
-        name: 'quota (invalid input)',
+        name: 'an InvalidInputException left after the checks (a quota), in AWS\'s words',
         arrange: () => standIn.failNext('CreateInstances', 'InvalidInputException', 1, "Sorry, you've reached the maximum number of instances for this account"),
-        code: 'PREVU_AWS_QUOTA',
-        line: /^the Lightsail instance quota is reached .*: delete unused environments/,
+        code: 'PREVU_CLOUD_USER',
+        line: /^Lightsail refused CreateInstances \(Sorry, you've reached the maximum number of instances for this account\): check the profile's lightsail settings \(region us-east-1, availabilityZone us-east-1a, bundleId small_3_0, blueprintId debian_12\)$/,
         exit: 1,
       },
       {
-        name: 'quota (service exception, retried as a 500 and then reported)',
-        arrange: () => standIn.failNext('CreateInstances', 'ServiceException', 3, 'Instance quota exceeded for this region'),
-        code: 'PREVU_AWS_QUOTA',
-        line: /^the Lightsail instance quota is reached \(Instance quota exceeded for this region\)/,
-        exit: 1,
+        name: 'service exception, retried as a 500 and then reported',
+        arrange: () => standIn.failNext('CreateInstances', 'ServiceException', 3, 'We encountered an internal error'),
+        code: 'PREVU_CLOUD',
+        line: /^Lightsail failed CreateInstances \(ServiceException: We encountered an internal error\): retry/,
+        exit: 2,
       },
       {
         name: 'throttled past the retries',
@@ -327,17 +332,16 @@ describe('lightsail driver against the stand-in', () => {
   it('names wrong credentials (unknown key id, wrong secret) in one line', async () => {
     const saved = { ...process.env };
     try {
-      for (const [id, secret, pattern] of [
-        ['AKIAUNKNOWN000000000', 'x', /The security token included in the request is invalid/],
-        [saved.AWS_ACCESS_KEY_ID!, 'wrong-secret', /signature we calculated does not match/],
+      for (const [id, secret, code, pattern] of [
+        ['AKIAUNKNOWN000000000', 'x', 'PREVU_AWS_BAD_CREDENTIALS', /^AWS rejected the credentials \(The security token included in the request is invalid\.\): check AWS_ACCESS_KEY_ID\/AWS_SECRET_ACCESS_KEY or the AWS_PROFILE in use/],
+        [saved.AWS_ACCESS_KEY_ID!, 'wrong-secret', 'PREVU_AWS_SIGNATURE_REFUSED', /^AWS refused the request signature \(The request signature we calculated does not match.*\): check AWS_SECRET_ACCESS_KEY, and that Lightsail serves the region us-east-1/],
       ] as const) {
         process.env.AWS_ACCESS_KEY_ID = id;
         process.env.AWS_SECRET_ACCESS_KEY = secret;
         const error = await prevuFailure(driver().list());
-        expect(error.code).toBe('PREVU_AWS_BAD_CREDENTIALS');
+        expect(error.code).toBe(code);
         expect(error.exitCode).toBe(1);
         expect(error.line).toMatch(pattern);
-        expect(error.line).toMatch(/: check AWS_ACCESS_KEY_ID\/AWS_SECRET_ACCESS_KEY or the AWS_PROFILE in use/);
       }
     } finally {
       process.env = saved;
@@ -367,7 +371,7 @@ describe('lightsail driver against the stand-in', () => {
       headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'Lightsail_20161128.GetInstances' },
       body: '{}',
     });
-    expect(res.statusCode).toBe(400);
+    expect(res.statusCode).toBe(403);
     expect(res.headers['x-amzn-errortype']).toMatch(/^MissingAuthenticationTokenException:/);
     expect(await res.body.json()).toEqual({ __type: 'MissingAuthenticationTokenException', message: 'Missing Authentication Token' });
   });

@@ -6,14 +6,20 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CreateInstancesCommand,
   DeleteInstanceCommand,
+  GetBlueprintsCommand,
+  GetBundlesCommand,
   GetInstanceCommand,
   GetInstancesCommand,
   GetKeyPairCommand,
+  GetRegionsCommand,
   ImportKeyPairCommand,
   LightsailClient,
   OpenInstancePublicPortsCommand,
+  type GetBlueprintsCommandOutput,
+  type GetBundlesCommandOutput,
   type GetInstanceCommandOutput,
   type GetInstancesCommandOutput,
+  type GetRegionsCommandOutput,
   type Instance,
 } from '@aws-sdk/client-lightsail';
 import { z } from 'zod';
@@ -117,9 +123,10 @@ export class LightsailDriver implements Driver {
     if (instance) {
       this.progress(`reusing Lightsail instance ${instance.name} (${instance.state?.name})`);
     } else {
+      const availabilityZone = await this.availabilityZone();
+      await this.checkSettings(availabilityZone, signal);
       const keyPairName = await this.ensureKeyPair(signal);
       const name = instanceName(this.options.profile, envId);
-      const availabilityZone = await this.availabilityZone();
       this.progress(`creating Lightsail instance ${name} (${this.settings.bundleId}, ${this.settings.blueprintId}, ${availabilityZone})`);
       // Tags go in the create call itself: an interrupted `up` can never leave an untagged instance.
       await this.call('CreateInstances', signal, () =>
@@ -188,14 +195,43 @@ export class LightsailDriver implements Driver {
 
   /** The profile's instances (all envs), every page of GetInstances. */
   private async instances(signal?: AbortSignal): Promise<Instance[]> {
-    const found: Instance[] = [];
+    const pages = await this.allPages<GetInstancesCommandOutput>('GetInstances', signal, (pageToken) => new GetInstancesCommand(pageToken ? { pageToken } : {}));
+    return pages.flatMap((page) => page.instances ?? []).filter((i) => tag(i, TAG_PROFILE) === this.options.profile && tag(i, TAG_ENV));
+  }
+
+  /** Every page of a paged Get* call, in order. */
+  private async allPages<P extends { nextPageToken?: string | undefined }>(operation: string, signal: AbortSignal | undefined, make: (pageToken?: string) => { input: unknown }): Promise<P[]> {
+    const pages: P[] = [];
     let pageToken: string | undefined;
     do {
-      const page = await this.call<GetInstancesCommandOutput>('GetInstances', signal, () => new GetInstancesCommand(pageToken ? { pageToken } : {}));
-      found.push(...(page.instances ?? []).filter((i) => tag(i, TAG_PROFILE) === this.options.profile && tag(i, TAG_ENV)));
+      const page = await this.call<P>(operation, signal, () => make(pageToken));
+      pages.push(page);
       pageToken = page.nextPageToken;
     } while (pageToken);
-    return found;
+    return pages;
+  }
+
+  /**
+   * The zone, bundle and blueprint checked against Lightsail's own lists before an instance is
+   * asked for: a refusal then names the setting and the valid choices, where the wording of
+   * CreateInstances' InvalidInputException is AWS's to change.
+   */
+  private async checkSettings(availabilityZone: string, signal?: AbortSignal): Promise<void> {
+    const region = await this.resolvedRegion();
+    const [regions, bundles, blueprints] = await Promise.all([
+      this.call<GetRegionsCommandOutput>('GetRegions', signal, () => new GetRegionsCommand({ includeAvailabilityZones: true })),
+      this.allPages<GetBundlesCommandOutput>('GetBundles', signal, (pageToken) => new GetBundlesCommand(pageToken ? { pageToken } : {})),
+      this.allPages<GetBlueprintsCommandOutput>('GetBlueprints', signal, (pageToken) => new GetBlueprintsCommand(pageToken ? { pageToken } : {})),
+    ]);
+    const zones = (regions.regions?.find((r) => r.name === region)?.availabilityZones ?? []).map((z) => z.zoneName!);
+    const refuse = (what: string, choices: string[], flag: string, list: string) => errors.awsInvalidSetting(`${what} (valid: ${choices.slice(0, 8).join(', ')}${choices.length > 8 ? ', ...' : ''})`, flag, list);
+    if (!zones.includes(availabilityZone)) {
+      throw refuse(`the availability zone "${availabilityZone}" in ${region}`, zones, '--set availabilityZone=<zone>', `aws lightsail get-regions --include-availability-zones --region ${region}`);
+    }
+    const bundleIds = bundles.flatMap((page) => page.bundles ?? []).filter((b) => b.isActive !== false).map((b) => b.bundleId!);
+    if (!bundleIds.includes(this.settings.bundleId)) throw refuse(`the bundle "${this.settings.bundleId}"`, bundleIds, '--set bundleId=<id>', 'aws lightsail get-bundles');
+    const blueprintIds = blueprints.flatMap((page) => page.blueprints ?? []).filter((b) => b.isActive !== false).map((b) => b.blueprintId!);
+    if (!blueprintIds.includes(this.settings.blueprintId)) throw refuse(`the blueprint "${this.settings.blueprintId}"`, blueprintIds, '--set blueprintId=<id>', 'aws lightsail get-blueprints');
   }
 
   private async findInstance(envId: string, signal?: AbortSignal): Promise<Instance | undefined> {
@@ -215,15 +251,13 @@ export class LightsailDriver implements Driver {
       await this.call('ImportKeyPair', signal, () => new ImportKeyPairCommand({ keyPairName: name, publicKeyBase64: this.options.publicKey.trim() }));
     } catch (error) {
       const cause = isPrevuError(error) ? (error.cause as { name?: string; message?: string } | undefined) : undefined;
+      if (cause?.name !== 'InvalidInputException') throw error;
       // Imported meanwhile by a concurrent `up` of the same profile: the name is bound to the key.
-      if (/already in use|already exists/i.test(String(cause?.message))) return name;
+      if (await this.call('GetKeyPair', signal, () => new GetKeyPairCommand({ keyPairName: name })).then(() => true, () => false)) return name;
       // Lightsail documents ssh-rsa keys only: without the key pair the instance gets the
       // region's default one, and the user-data authorizes the profile key anyway.
-      if (cause?.name === 'InvalidInputException') {
-        this.progress(`Lightsail refused the key pair (${cause.message}); the user-data authorizes the profile key instead`);
-        return undefined;
-      }
-      throw error;
+      this.progress(`Lightsail refused the key pair (${cause.message}); the user-data authorizes the profile key instead`);
+      return undefined;
     }
     return name;
   }
