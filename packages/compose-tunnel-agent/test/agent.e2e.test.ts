@@ -150,9 +150,8 @@ async function viaTunnel(hostname: string, timeoutMs = 5000) {
 
 const ready = (rows: Row[]) => rows.filter((r) => r.service !== 'crash' && r.service !== 'flaky');
 
-/** Polls until every routable URL answers 200 with its body; returns the ms it took. */
-async function allServe(rows: Row[], timeoutMs: number): Promise<number> {
-  const start = Date.now();
+/** Polls until every routable URL answers 200 with its body. */
+async function allServe(rows: Row[], timeoutMs: number): Promise<void> {
   await waitFor(
     'every URL to serve',
     async () => {
@@ -162,7 +161,6 @@ async function allServe(rows: Row[], timeoutMs: number): Promise<number> {
     timeoutMs,
     100,
   );
-  return Date.now() - start;
 }
 
 function connectEvents(base: string): void {
