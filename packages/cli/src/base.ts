@@ -82,7 +82,8 @@ export abstract class PrevuCommand<T extends typeof Command> extends Command {
     // oclif's own parse errors (unknown flag, missing argument) are user errors
     const oclif = (error as { oclif?: { exit?: number } }).oclif;
     if (oclif && error.message) {
-      process.stderr.write(`prevu: ${parseErrorLine(error.message)}: see \`prevu ${this.id?.replace(/:/g, ' ') ?? ''} --help\`\n`);
+      const flags = { ...(super.ctor as typeof PrevuCommand).baseFlags, ...this.ctor.flags } as Record<string, FlagLike>;
+      process.stderr.write(`prevu: ${parseErrorLine(error.message, flags)}: see \`prevu ${this.id?.replace(/:/g, ' ') ?? ''} --help\`\n`);
       this.exit(ExitCode.user);
     }
     process.stderr.write(`prevu: unexpected error: ${error.message}${this.flags?.debug ? `\n${error.stack}` : ' (run with --debug for details)'}\n`);
@@ -95,17 +96,40 @@ export abstract class PrevuCommand<T extends typeof Command> extends Command {
   }
 }
 
+/** What a parse error needs of a flag's definition to show a right value. */
+interface FlagLike {
+  type?: string;
+  options?: readonly string[];
+  default?: unknown;
+  description?: string;
+  min?: number;
+}
+
+/** A right value for a flag: its first option, its default, the one its description gives, or its minimum. */
+function flagExample(name: string, flag: FlagLike | undefined): string | undefined {
+  if (!flag || flag.type === 'boolean') return undefined;
+  const documented = new RegExp(`e\\.g\\. (--${name} \\S+)`).exec(flag.description ?? '')?.[1];
+  const value = flag.options?.[0] ?? (typeof flag.default === 'function' ? undefined : flag.default) ?? /\[default: (\S+)\]/.exec(flag.description ?? '')?.[1] ?? flag.min;
+  if (documented) return documented;
+  return value === undefined ? undefined : `--${name} ${String(value)}`;
+}
+
 /**
- * oclif's parse error on one line, its reason kept: "Parsing --ttl \n\tExpected an integer less
- * than or equal to 168 but received: 200\nSee more help with --help" -> "--ttl: expected an
- * integer less than or equal to 168 but received: 200".
+ * oclif's parse error on one line, its reason kept, with a right value of the flag it names:
+ * "Parsing --ttl \n\tExpected an integer less than or equal to 168 but received: 200\nSee more
+ * help with --help" -> "--ttl: expected an integer less than or equal to 168 but received: 200
+ * (e.g. --ttl 24)".
  */
-export function parseErrorLine(message: string): string {
+export function parseErrorLine(message: string, flags: Record<string, FlagLike> = {}): string {
   const parts = message
     .split('\n')
     .map((line) => line.trim())
     .filter((line) => line && !/^See more help with/.test(line));
   const head = parts[0]!.replace(/^Parsing (--\S+)$/, '$1');
   const reason = parts.slice(1).map((line) => line.charAt(0).toLowerCase() + line.slice(1));
-  return [head, ...reason].join(': ');
+  const line = [head, ...reason].join(': ');
+  const named = /(?:^|[\s=])--([a-z][\w-]*)/.exec(message)?.[1];
+  // An unknown flag has no right value, and a list of options already is one.
+  const example = named && !/^Nonexistent flag|one of/.test(message) ? flagExample(named, flags[named]) : undefined;
+  return example ? `${line} (e.g. ${example})` : line;
 }

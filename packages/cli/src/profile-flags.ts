@@ -1,12 +1,12 @@
 // Flags that describe a profile (`init`, `profile create`; the driver ones on `up` too). Driver
 // settings go in with `--set key=value` and are validated by the driver itself (drivers/index.ts).
 import { Flags } from '@oclif/core';
-import { createDriver } from '@prevu/core/drivers/index';
+import { createDriver, DRIVER_NAMES } from '@prevu/core/drivers/index';
 import { errors } from '@prevu/core/errors';
 import type { Profile, ProfileStore, TunnelServerSettings } from '@prevu/core/profiles';
 
 export const driverFlags = {
-  driver: Flags.string({ description: 'where envs run: local (this Docker), ssh, lightsail' }),
+  driver: Flags.string({ description: 'where envs run: local (this Docker), ssh, lightsail', options: [...DRIVER_NAMES] }),
   host: Flags.string({ description: 'for --driver ssh: the host as user@host:port (same as --set host=...)' }),
   set: Flags.string({ description: 'driver setting key=value (repeatable), e.g. --set host=user@example.com:22', multiple: true }),
 };
@@ -15,7 +15,7 @@ type DriverFlags = { driver?: string; host?: string; set?: string[] };
 
 export const profileFlags = {
   ...driverFlags,
-  driver: Flags.string({ description: 'where envs run: local (this Docker), ssh, lightsail', default: 'local' }),
+  driver: Flags.string({ description: 'where envs run: local (this Docker), ssh, lightsail', options: [...DRIVER_NAMES], default: 'local' }),
   'tunnel-server': Flags.string({ description: 'host:port of a tunnel server SSH port (default: the embedded one on this machine)' }),
   'agent-tunnel-server': Flags.string({ description: 'host:port of the tunnel server as the agent on the machine reaches it, when it differs' }),
   private: Flags.boolean({ description: 'URLs need an access token (prevu JWT) or a login' }),

@@ -210,7 +210,7 @@ describe('prevu up on the embedded default', () => {
     const cookie = String(login.headers['set-cookie']).split(';')[0]!;
     expect((await httpGet(row!.url, { headers: { cookie } })).status).toBe(200);
     const badTtl = await cli.run(['urls', '--share', '--ttl', '200', '--profile', 'priv', '--id', id]);
-    expect([badTtl.code, errorLines(badTtl.stderr)]).toEqual([1, ['prevu: --ttl: expected an integer less than or equal to 168 but received: 200: see `prevu urls --help`']]);
+    expect([badTtl.code, errorLines(badTtl.stderr)]).toEqual([1, ['prevu: --ttl: expected an integer less than or equal to 168 but received: 200 (e.g. --ttl 24): see `prevu urls --help`']]);
 
     // With a password (from the environment, out of shell history): the browser's prompt asks for it.
     const guarded = await cli.run(['urls', '--share', '--profile', 'priv', '--id', id], { env: { PREVU_SHARE_PASSWORD: 'open sesame' } });
