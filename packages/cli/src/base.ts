@@ -114,22 +114,32 @@ function flagExample(name: string, flag: FlagLike | undefined): string | undefin
   return value === undefined ? undefined : `--${name} ${String(value)}`;
 }
 
+const lowerFirst = (line: string) => line.charAt(0).toLowerCase() + line.slice(1);
+
 /**
- * oclif's parse error on one line, its reason kept, with a right value of the flag it names:
- * "Parsing --ttl \n\tExpected an integer less than or equal to 168 but received: 200\nSee more
- * help with --help" -> "--ttl: expected an integer less than or equal to 168 but received: 200
- * (e.g. --ttl 24)".
+ * oclif's parse error on one line, its reason kept, with a right value of the flag when the value
+ * was the problem: "Parsing --ttl \n\tExpected an integer less than or equal to 168 but received:
+ * 200\nSee more help with --help" -> "--ttl: expected an integer less than or equal to 168 but
+ * received: 200 (e.g. --ttl 24)". oclif's advice lines (help, notes) are dropped: the caller
+ * points at --help.
  */
 export function parseErrorLine(message: string, flags: Record<string, FlagLike> = {}): string {
-  const parts = message
+  const lines = message
     .split('\n')
     .map((line) => line.trim())
-    .filter((line) => line && !/^See more help with/.test(line));
-  const head = parts[0]!.replace(/^Parsing (--\S+)$/, '$1');
-  const reason = parts.slice(1).map((line) => line.charAt(0).toLowerCase() + line.slice(1));
-  const line = [head, ...reason].join(': ');
-  const named = /(?:^|[\s=])--([a-z][\w-]*)/.exec(message)?.[1];
-  // An unknown flag has no right value, and a list of options already is one.
-  const example = named && !/^Nonexistent flag|one of/.test(message) ? flagExample(named, flags[named]) : undefined;
+    .filter((line) => line && !/^(See more help with|Note:|Alternatively,|The following errors? occurred:)/.test(line));
+  if (/^Missing \d+ required args?:$/.test(lines[0]!)) {
+    const args = lines.slice(1).map((row) => {
+      const [name, ...description] = row.split(/\s{2,}/);
+      return `<${name}>${description.length ? ` (${description.join(' ')})` : ''}`;
+    });
+    return `missing argument ${args.join(', ')}`;
+  }
+  const needs = /^All of the following must be provided when using (--\S+): (.+)$/.exec(lines.join(' '));
+  if (needs) return `${needs[1]} needs ${needs[2]}`;
+  const valueOf = /^(?:Parsing --([\w-]+)|Flag --([\w-]+) expects a value)$/.exec(lines[0]!);
+  const line = [lines[0]!.replace(/^Parsing (--\S+)$/, '$1'), ...lines.slice(1).map(lowerFirst)].join(': ');
+  const name = valueOf?.[1] ?? valueOf?.[2];
+  const example = name ? flagExample(name, flags[name]) : undefined;
   return example ? `${line} (e.g. ${example})` : line;
 }
