@@ -33,12 +33,13 @@ async function downLeavesNothing(id: string, dir: string) {
   expect(await projectLeftovers(`prevu-${id}`)).toEqual([]);
 }
 
-const compose = (service: string) => ['services:', ...service.split('\n').map((l) => `  ${l}`), ''].join('\n');
+/** A compose file with one service, given as its lines. */
+const compose = (...service: string[]) => ['services:', ...service.map((l) => `  ${l}`), ''].join('\n');
 
 describe('prevu up fails with one line, and down cleans up', () => {
   it('a service whose healthcheck fails: PREVU_COMPOSE_FAILED, exit 1, naming the unhealthy container', async () => {
     const { id, dir, result } = await failingUp({
-      'compose.yaml': compose(['sick:', '  image: busybox:latest', '  init: true', '  command: ["sleep", "600"]', '  healthcheck: { test: ["CMD", "false"], interval: 1s, timeout: 1s, retries: 1 }'].join('\n')),
+      'compose.yaml': compose('sick:', '  image: busybox:latest', '  init: true', '  command: ["sleep", "600"]', '  healthcheck: { test: ["CMD", "false"], interval: 1s, timeout: 1s, retries: 1 }'),
     });
     expect(result).toEqual([1, 'PREVU_COMPOSE_FAILED', [`prevu: docker compose up failed for prevu-${id} (container prevu-${id}-sick-1 is unhealthy): see \`prevu logs --id ${id}\`; \`prevu down --id ${id}\` removes the env`]]);
     await downLeavesNothing(id, dir);
@@ -47,7 +48,7 @@ describe('prevu up fails with one line, and down cleans up', () => {
   it('a service still starting when --wait-timeout runs out: PREVU_TIMEOUT, exit 2, naming it', async () => {
     // failures inside start_period do not count: the health stays `starting` for an hour
     const { id, dir, result } = await failingUp(
-      { 'compose.yaml': compose(['slow:', '  image: busybox:latest', '  init: true', '  command: ["sleep", "600"]', '  healthcheck: { test: ["CMD", "false"], interval: 1s, timeout: 1s, retries: 1, start_period: 1h }'].join('\n')) },
+      { 'compose.yaml': compose('slow:', '  image: busybox:latest', '  init: true', '  command: ["sleep", "600"]', '  healthcheck: { test: ["CMD", "false"], interval: 1s, timeout: 1s, retries: 1, start_period: 1h }') },
       ['--wait-timeout', '2'],
     );
     expect(result).toEqual([2, 'PREVU_TIMEOUT', [`prevu: the services were not healthy after 2 s (still starting: slow): raise --wait-timeout for slow services, or see \`prevu logs --id ${id}\`; \`prevu down --id ${id}\` removes the env`]]);
@@ -56,7 +57,7 @@ describe('prevu up fails with one line, and down cleans up', () => {
 
   it('a build that fails: PREVU_COMPOSE_FAILED, exit 1, with the failing step and a fix that is not `prevu logs`', async () => {
     const { id, dir, result } = await failingUp({
-      'compose.yaml': compose(['app:', '  build: ./app', '  expose: ["80"]'].join('\n')),
+      'compose.yaml': compose('app:', '  build: ./app', '  expose: ["80"]'),
       'app/Dockerfile': 'FROM busybox:latest\nRUN echo building && exit 3\n',
     });
     // the middle is BuildKit's own words, which change with Docker's version
@@ -65,7 +66,7 @@ describe('prevu up fails with one line, and down cleans up', () => {
   });
 
   it('a compose file compose rejects: PREVU_INVALID_COMPOSE, exit 1, before anything is made', async () => {
-    const { id, dir, result } = await failingUp({ 'compose.yaml': compose(['app:', '  image: busybox:latest', '  ports: "eighty"'].join('\n')) });
+    const { id, dir, result } = await failingUp({ 'compose.yaml': compose('app:', '  image: busybox:latest', '  ports: "eighty"') });
     expect(result).toEqual([1, 'PREVU_INVALID_COMPOSE', [`prevu: the compose project is invalid (validating ${dir}/compose.yaml: services.app.ports must be a list): fix the file; \`docker compose config\` shows the same error`]]);
     expect(await envStatus(id)).toBeUndefined();
     const down = await cli.run(['down', '--id', id], { cwd: dir });
