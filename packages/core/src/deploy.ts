@@ -13,7 +13,7 @@ import { createDriver } from './drivers/index.js';
 import { ensureEmbeddedServer, embeddedSettings } from './embedded-server.js';
 import { resolveEnvId } from './env-id.js';
 import { EnvStateStore } from './env-state.js';
-import { errors, PrevuError } from './errors.js';
+import { errors, isPrevuError, PrevuError } from './errors.js';
 import { makeEvent, type PrevuEvent } from './events.js';
 import { AGENT_SERVICE, composeProjectName } from './names.js';
 import { buildOverlay, discoveryEnv, expectedUrls, parseBaseUrl, type AgentSettings, type ExpectedUrl, type ImagePorts } from './overlay.js';
@@ -268,7 +268,16 @@ export function upSteps(): Step<UpContext>[] {
           if (seen.has(`${service}:${type}`)) return;
           seen.add(`${service}:${type}`);
           ctx.emit(type, service, { container: m[1] });
+        }).catch(async (error: unknown) => {
+          // compose's --wait-timeout ran out: a timeout like the URLs' own, naming the services
+          // compose does not name
+          if (!isPrevuError(error) || !/not healthy after/.test(error.message)) throw error;
+          throw waitTimedOut(ctx, await stillStarting(ctx), error.message);
         });
+        // Under load compose's wait has also ended at its deadline with success while a service
+        // was still starting (seen 2 times in about 12 runs): the same timeout.
+        const starting = (await stillStarting(ctx)).filter((s) => !ctx.selected() || ctx.selected()!.includes(s));
+        if (starting.length) throw waitTimedOut(ctx, starting, '');
       },
     },
     {
@@ -301,8 +310,24 @@ async function compose(ctx: UpContext, args: string[], report: (line: string) =>
   if (result.code !== 0) {
     const lines = result.stderr.trim().split('\n').filter(Boolean);
     const detail = lines.filter((l) => /error|failed|unhealthy|exited/i.test(l)).pop() ?? lines.pop() ?? `exit ${result.code}`;
-    throw new PrevuError('PREVU_COMPOSE_FAILED', `docker compose ${args[0]} failed for ${ctx.project} (${detail.trim()})`, `see \`prevu logs --id ${ctx.envId}\`; remove it with \`prevu down --id ${ctx.envId}\``, 'user');
+    const down = `\`prevu down --id ${ctx.envId}\` removes the env`;
+    // a failed build made no container: `prevu logs` would have nothing to show
+    const fix = args[0] === 'build' ? `fix the build (\`prevu up --debug\` shows its output); ${down}` : `see \`prevu logs --id ${ctx.envId}\`; ${down}`;
+    throw errors.composeFailed(args[0]!, ctx.project, detail.trim(), fix);
   }
+}
+
+function waitTimedOut(ctx: UpContext, starting: string[], detail: string): PrevuError {
+  return errors.timeout(
+    `the services were not healthy after ${ctx.options.waitTimeout} s (${starting.length ? `still starting: ${starting.join(', ')}` : detail})`,
+    `raise --wait-timeout for slow services, or see \`prevu logs --id ${ctx.envId}\`; \`prevu down --id ${ctx.envId}\` removes the env`,
+  );
+}
+
+/** Services of the env whose healthcheck has not passed or failed yet. */
+async function stillStarting(ctx: UpContext): Promise<string[]> {
+  const r = await dockerExec(['ps', '--filter', `label=com.docker.compose.project=${ctx.project}`, '--filter', 'health=starting', '--format', '{{.Label "com.docker.compose.service"}}'], { env: ctx.dockerEnv() });
+  return r.code === 0 ? r.stdout.split('\n').filter(Boolean).sort() : [];
 }
 
 /** EXPOSE ports of the services' images on the machine (built ones are `<project>-<service>`). */

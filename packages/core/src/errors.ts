@@ -52,6 +52,10 @@ export const errors = {
     'docker compose v2 is not installed',
     'install the Docker Compose v2 plugin (scripts/ensure-docker.sh does it on Debian)',
   ]),
+  composeFailed: define('PREVU_COMPOSE_FAILED', 'user', (command: string, project: string, detail: string, fix: string) => [
+    `docker compose ${command} failed for ${project} (${detail})`,
+    fix,
+  ]),
   tunnelServerUnreachable: define('PREVU_TUNNEL_UNREACHABLE', 'environment', (address: string, detail: string) => [
     `the tunnel server at ${address} does not answer (${detail})`,
     'check the address with `prevu doctor`, or `prevu server start` for the embedded one',

@@ -2,8 +2,8 @@ import { statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { connectTunnelServer } from '@prevu/core/deploy';
 import { checkDocker } from '@prevu/core/docker-cli';
-import { createDriver } from '@prevu/core/drivers/index';
 import { embeddedSettings, embeddedStatus } from '@prevu/core/embedded-server';
+import { list } from '@prevu/core/environments';
 import { errors, ExitCode, isPrevuError, PrevuError } from '@prevu/core/errors';
 import { PrevuCommand } from '../base.js';
 
@@ -71,13 +71,10 @@ export default class Doctor extends PrevuCommand<typeof Doctor> {
         return `${endpoint.address} answers, base URL ${hello.baseUrl}`;
       });
       await check(`driver ${s.profile.driver}`, async () => {
-        const driver = await createDriver({ profile: s.profile, profileDir: this.store.profileDir(s.profile.name), key: s.key });
-        try {
-          const machines = await driver.list();
-          return `ready (${machines.length} machine(s) of this profile)`;
-        } finally {
-          await driver.close();
-        }
+        // the envs as `prevu ls` finds them: the local driver makes no machines, its envs are
+        // compose projects on this engine
+        const envs = await list(s);
+        return `ready (${envs.length} env(s) of this profile)`;
       });
     }
     const failed = checks.filter((c) => !c.ok);
