@@ -1,5 +1,6 @@
 // `prevu up` failing the ways a user meets first: a service whose healthcheck fails, one still
-// starting when --wait-timeout runs out, a build that fails and a compose file compose rejects.
+// starting when --wait-timeout runs out, one that never listens on its port, a build that fails
+// and a compose file compose rejects.
 // Each run asserts the exit code, the error's code (--json) and its one line on stderr; `down`
 // then leaves no container or network behind. Real Docker, the embedded tunnel server.
 import { uniqueName, useKit } from '@prevu/test-kit';
@@ -52,6 +53,15 @@ describe('prevu up fails with one line, and down cleans up', () => {
       ['--wait-timeout', '2'],
     );
     expect(result).toEqual([2, 'PREVU_TIMEOUT', [`prevu: the services were not healthy after 2 s (still starting: slow): raise --wait-timeout for slow services, or see \`prevu logs --id ${id}\`; \`prevu down --id ${id}\` removes the env`]]);
+    await downLeavesNothing(id, dir);
+  });
+
+  it('a service without a healthcheck that never listens where it should: PREVU_TIMEOUT, exit 2, naming the port and where it listens', async () => {
+    const { id, dir, result } = await failingUp(
+      { 'compose.yaml': compose('web:', '  image: busybox:latest', '  init: true', '  command: ["httpd", "-f", "-p", "127.0.0.1:80"]', '  expose: ["80"]') },
+      ['--wait-timeout', '6'],
+    );
+    expect(result).toEqual([2, 'PREVU_TIMEOUT', ['prevu: the URLs were not ready after 6 s (waiting for web:80 (service web is starting: port 80 does not accept connections; it listens on 127.0.0.1:80 only, which the agent cannot reach: bind 0.0.0.0 instead)): see `prevu status` and `prevu logs`; raise --wait-timeout for slow services']]);
     await downLeavesNothing(id, dir);
   });
 

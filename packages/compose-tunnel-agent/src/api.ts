@@ -12,6 +12,8 @@ export interface TunnelRow {
   hostname: string | null;
   url: string | null;
   state: ServiceState;
+  /** Why it is not routed (absent when ready): what `prevu up` says when it gives up waiting. */
+  reason?: string;
 }
 
 /** One container of the project, as `prevu status` shows it. */

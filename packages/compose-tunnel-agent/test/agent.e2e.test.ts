@@ -26,6 +26,7 @@ interface Row {
   hostname: string | null;
   url: string | null;
   state: string;
+  reason?: string;
 }
 interface Ev {
   type: string;
@@ -114,6 +115,16 @@ services:
     command: ${httpd({ 9001: 'many-9001-body', 9002: 'many-9002-body', 9003: 'many-9003-body' })}
     expose: ["9001", "9002", "9003"]
     labels: { prevu.expose: "9001,9003" }
+  late:
+    image: busybox:latest
+    init: true
+    command: ["sh", "-c", "sleep 3; mkdir -p /www && echo late-body > /www/index.html && exec httpd -f -p 80 -h /www"]
+    expose: ["80"]
+  loopback:
+    image: busybox:latest
+    init: true
+    command: ["sh", "-c", "mkdir -p /www && echo loopback-body > /www/index.html && exec httpd -f -p 127.0.0.1:80 -h /www"]
+    expose: ["80"]
   hidden:
     image: busybox:latest
     init: true
@@ -148,7 +159,7 @@ async function viaTunnel(hostname: string, timeoutMs = 5000) {
   return httpGet(`http://127.0.0.1:${httpPort}/`, { headers: { host: `${hostname}:${httpPort}` }, timeoutMs });
 }
 
-const ready = (rows: Row[]) => rows.filter((r) => r.service !== 'crash' && r.service !== 'flaky');
+const ready = (rows: Row[]) => rows.filter((r) => r.service !== 'crash' && r.service !== 'flaky' && r.service !== 'loopback');
 
 /** Polls until every routable URL answers 200 with its body. */
 async function allServe(rows: Row[], timeoutMs: number): Promise<void> {
@@ -206,7 +217,7 @@ beforeAll(async () => {
     'the agent to list every tunnel with a URL',
     async () => {
       const list = await tunnels();
-      return list.length === 9 && list.every((r) => r.url) ? list : undefined;
+      return list.length === 11 && list.every((r) => r.url) ? list : undefined;
     },
     60_000,
     250,
@@ -221,7 +232,7 @@ afterAll(() => ws?.close());
 describe('compose tunnel agent', () => {
   it('gives every exposed port a URL that answers with its body', async () => {
     const byName = Object.fromEntries(rows.map((r) => [`${r.service}:${r.port}`, r]));
-    expect(Object.keys(byName).sort()).toEqual(['api:80', 'crash:80', 'flaky:80', 'front:80', 'many:9001', 'many:9003', 'multi:8081', 'multi:8082', 'web:80']);
+    expect(Object.keys(byName).sort()).toEqual(['api:80', 'crash:80', 'flaky:80', 'front:80', 'late:80', 'loopback:80', 'many:9001', 'many:9003', 'multi:8081', 'multi:8082', 'web:80']);
     // Single-port services have no port in their hostname; multi-port ones have it per port.
     expect(byName['web:80']!.hostname).toMatch(new RegExp(`^web-${envId}-[a-z2-7]{10}\\.localhost$`));
     expect(byName['multi:8081']!.hostname).toMatch(new RegExp(`^multi-8081-${envId}-`));
@@ -232,6 +243,19 @@ describe('compose tunnel agent', () => {
       expect(res.status, key).toBe(200);
       expect(res.body.trim(), key).toBe(body);
     }
+  });
+
+  it('calls a service without a healthcheck ready only once its port accepts connections, and says why not meanwhile', async () => {
+    // `late` listens 3 s after it starts: ready once it does, with its body.
+    const late = await waitFor('late to be ready', async () => (await tunnels()).find((r) => r.service === 'late' && r.state === 'ready'), 30_000);
+    expect((await viaTunnel(late.hostname!)).body.trim()).toBe('late-body');
+    // `loopback` listens on 127.0.0.1 only: never ready, and the row and the page say so.
+    const reason = 'service loopback is starting: port 80 does not accept connections; it listens on 127.0.0.1:80 only, which the agent cannot reach: bind 0.0.0.0 instead';
+    const loopback = await waitFor('the loopback reason', async () => (await tunnels()).find((r) => r.service === 'loopback' && r.reason === reason), 30_000);
+    expect(loopback.state).toBe('starting');
+    const page = await viaTunnel(loopback.hostname!);
+    expect(page.status).toBe(503);
+    expect(page.body).toContain('it listens on 127.0.0.1:80 only');
   });
 
   it('serves its own API through the private `prevu-agent` tunnel, to the account key only', async () => {

@@ -27,6 +27,8 @@ export const agentTunnelSchema = z
     hostname: z.string().nullable(),
     url: z.string().nullable(),
     state: z.string(),
+    /** Why it is not routed yet, in the agent's words (absent when ready). */
+    reason: z.string().optional(),
   })
   .loose();
 export type AgentTunnel = z.infer<typeof agentTunnelSchema>;

@@ -367,7 +367,9 @@ async function waitForUrls(client: AgentClient, expected: ExpectedUrl[], timeout
     if (tunnels) {
       const missing = expected.filter((e) => !tunnels.some((t) => t.service === e.service && t.port === e.port && t.url && t.state === 'ready'));
       if (!missing.length) return tunnels;
-      last = `waiting for ${missing.map((m) => `${m.service}:${m.port}`).join(', ')}`;
+      // The agent's reason names what a port listens on instead, when it knows.
+      const why = (m: ExpectedUrl) => tunnels.find((t) => t.service === m.service && t.port === m.port)?.reason;
+      last = `waiting for ${missing.map((m) => `${m.service}:${m.port}${why(m) ? ` (${why(m)})` : ''}`).join(', ')}`;
     }
     report(last);
     if (Date.now() > deadline) throw errors.timeout(`the URLs were not ready after ${Math.round(timeoutMs / 1000)} s (${last})`, 'see `prevu status` and `prevu logs`; raise --wait-timeout for slow services');
