@@ -77,8 +77,13 @@ export function sourceArgs(source: ComposeSource): { args: string[]; files: stri
   return { args, files };
 }
 
-/** Reads the project through `docker compose config --format json`. */
-export async function loadComposeProject(source: ComposeSource): Promise<LoadedProject> {
+/**
+ * Reads the project through `docker compose config --format json`. With `projectName`, the names
+ * compose derives from it (the default network `<project>_default`, volumes) are the env's, as
+ * they must be in a model written out for a machine: under the directory's name, two envs of one
+ * checkout would share a network and reach each other's services by name.
+ */
+export async function loadComposeProject(source: ComposeSource, projectName?: string): Promise<LoadedProject> {
   const { args, files } = sourceArgs(source);
   // without -f, compose looks in the project directory (given) or here
   const lookIn = source.projectDirectory ? resolve(source.cwd, source.projectDirectory) : source.cwd;
@@ -87,7 +92,7 @@ export async function loadComposeProject(source: ComposeSource): Promise<LoadedP
     // compose also searches parent directories; prevu insists on the project being here or named.
     throw errors.noComposeFile(lookIn);
   }
-  const result = await dockerExec(['compose', ...args, 'config', '--format', 'json'], { cwd: source.cwd, env: source.env });
+  const result = await dockerExec(['compose', ...(projectName ? ['-p', projectName] : []), ...args, 'config', '--format', 'json'], { cwd: source.cwd, env: source.env });
   if (result.code !== 0) {
     const detail = result.stderr.trim().split('\n').filter(Boolean).pop() ?? `exit ${result.code}`;
     if (/no configuration file provided/i.test(detail)) throw errors.noComposeFile(source.cwd);

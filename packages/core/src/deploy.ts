@@ -226,7 +226,7 @@ export function upSteps(): Step<UpContext>[] {
           ctx.composeArgs = ['-p', ctx.project, ...withFiles(loaded), '-f', overlayFile];
         } else {
           // the resolved model is what the machine gets: resolve it again with the URL variables
-          const resolved = await loadComposeProject({ ...ctx.options.source, env: { ...ctx.options.source.env, ...ctx.discovery } });
+          const resolved = await loadComposeProject({ ...ctx.options.source, env: { ...ctx.options.source.env, ...ctx.discovery } }, ctx.project);
           const modelFile = join(dir, 'compose.json');
           writeFileSync(modelFile, JSON.stringify(rewritePaths(resolved.model, uploaded.mapping), null, 2));
           ctx.composeArgs = ['-p', ctx.project, '--project-directory', dir, '-f', modelFile, '-f', overlayFile];
