@@ -57,20 +57,25 @@ async function prevuRun(args: string[], cwd: string): Promise<{ code: number; st
   }
 }
 
+/** What the machine, not the repository, gives every program: how to reach the registry and Docker. */
+const MACHINE_ENV = ['DOCKER_HOST', 'NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'SSL_CERT_DIR', 'HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY', 'https_proxy', 'http_proxy', 'no_proxy'];
+
 beforeAll(async () => {
-  // the user's npm cache, so the third-party dependencies come from it when they can
-  const cache = (await run('npm', ['config', 'get', 'cache'], { cwd: work })).stdout.trim();
+  // the user's npm settings (registry, CA, proxy) and cache, so third-party packages come as they would
+  const npmConfig = async (key: string) => (await run('npm', ['config', 'get', key], { cwd: work })).stdout.trim();
   const home = join(work, 'home');
   mkdirSync(home);
   env = {
+    ...Object.fromEntries(MACHINE_ENV.filter((k) => process.env[k]).map((k) => [k, process.env[k]!])),
     PATH: (process.env.PATH ?? '').split(delimiter).filter((p) => p && !inRepo(p)).join(delimiter),
     HOME: home,
     XDG_CONFIG_HOME: join(home, '.config'),
-    npm_config_cache: cache,
+    npm_config_cache: await npmConfig('cache'),
+    npm_config_userconfig: await npmConfig('userconfig'),
+    npm_config_globalconfig: await npmConfig('globalconfig'),
     npm_config_update_notifier: 'false',
     npm_config_audit: 'false',
     npm_config_fund: 'false',
-    ...(process.env.DOCKER_HOST ? { DOCKER_HOST: process.env.DOCKER_HOST } : {}),
     ...(await embeddedServerEnv('-pack')),
   };
   const tarballs = join(work, 'tarballs');
@@ -97,6 +102,8 @@ describe('the packed packages, installed in an empty folder', () => {
     // --no: never fetch it from the registry; only the installed one may answer
     const { stdout } = await run('npx', ['--no', '--', '@prevu/cli', '--version'], { cwd: app, env });
     expect(stdout).toMatch(new RegExp(`^@prevu/cli/${version.version.replace(/\./g, '\\.')} `));
+    // the Node this suite runs on (CI runs this file under Node 20 and 24)
+    expect(stdout.trim()).toMatch(new RegExp(`node-${process.version.replace(/\./g, '\\.')}$`));
   });
 
   it('up on a copy of examples/hello: every URL answers 200 through the embedded tunnel server; the agent is built from the installed package', async () => {
