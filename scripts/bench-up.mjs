@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `npm run bench:up`: how much `prevu up` / `prevu down` add to bare docker compose, same run,
+// `npm run bench:up`: the CLI's start-up (`prevu --version`, `prevu ls`: median of 5, target
+// < 400 ms each), then how much `prevu up` / `prevu down` add to bare docker compose, same run,
 // same files (examples/hello), warm images. Target: prevu up <= bare `up -d --wait` + 3 s.
 // Each side runs RUNS times alternately; the median is printed. prevu uses the embedded default
 // with its own config dir and its own embedded server (own name, free ports), so a user's
@@ -34,7 +35,15 @@ function timed(what, command, args) {
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const bare = ['compose', '-p', 'prevu-bench-bare'];
+let over = false;
 try {
+  // start-up: what every command pays before it does anything (the first `ls` makes the profile)
+  timed('prevu ls (warm-up)', 'node', [cli, 'ls']);
+  for (const args of [['--version'], ['ls']]) {
+    const ms = median(Array.from({ length: 5 }, () => timed(`prevu ${args[0]}`, 'node', [cli, ...args]) * 1000));
+    over ||= ms >= 400;
+    console.log(`start-up: prevu ${args[0].padEnd(9)} ${ms.toFixed(0)} ms (median of 5, target < 400 ms)`);
+  }
   // warm: images built, embedded server running (a one-time cost of the first `prevu up` ever)
   execFileSync('docker', [...bare, 'build', '-q'], { cwd: hello, env, stdio: 'ignore' });
   timed('prevu up (warm-up)', 'node', [cli, 'up', '--id', 'bench']);
@@ -52,7 +61,7 @@ try {
   console.log(row('down', r.prevuDown, r.bareDown));
   const extra = median(r.prevuUp) - median(r.bareUp);
   console.log(extra <= 3 ? `OK: prevu up adds ${extra.toFixed(2)} s (target <= 3 s)` : `OVER TARGET: prevu up adds ${extra.toFixed(2)} s (target <= 3 s)`);
-  process.exitCode = extra <= 3 ? 0 : 1;
+  process.exitCode = extra <= 3 && !over ? 0 : 1;
 } finally {
   spawnSync('docker', [...bare, 'down'], { cwd: hello, stdio: 'ignore' });
   spawnSync('node', [cli, 'down', '--id', 'bench'], { cwd: hello, env, stdio: 'ignore' });

@@ -1,7 +1,7 @@
 // Runs the real CLI (`node packages/cli/bin/run.js`) as a process with its own HOME and
 // XDG_CONFIG_HOME, so tests never touch a user's profiles.
-import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { docker, freePorts, runId, type Kit } from '@prevu/test-kit';
@@ -37,26 +37,40 @@ export function cliHome(kit: Kit, extraEnv: Record<string, string> = {}): CliHom
   };
 }
 
+/** Settings of an embedded tunnel server of this test process: its own container, network and free ports. */
+export async function embeddedServerEnv(suffix = ''): Promise<Record<string, string>> {
+  const [http, ssh, management] = await freePorts(3);
+  const name = `prevu-ts-${runId}-${process.pid}${suffix}`;
+  return {
+    PREVU_EMBEDDED_NAME: name,
+    PREVU_EMBEDDED_NETWORK: `${name}-net`,
+    PREVU_EMBEDDED_HTTP_PORT: String(http),
+    PREVU_EMBEDDED_SSH_PORT: String(ssh),
+    PREVU_EMBEDDED_MANAGEMENT_PORT: String(management),
+  };
+}
+
 /**
  * A CLI home whose embedded tunnel server has its own container, network and free ports, so test
  * files never clash with each other or with a user's server. The server is stopped at cleanup,
  * after every env's `down` (deferred later, so run earlier).
  */
 export async function embeddedCliHome(kit: Kit, suffix = ''): Promise<CliHome> {
-  const [http, ssh, management] = await freePorts(3);
-  const name = `prevu-ts-${runId}-${process.pid}${suffix}`;
-  const cli = cliHome(kit, {
-    PREVU_EMBEDDED_NAME: name,
-    PREVU_EMBEDDED_NETWORK: `${name}-net`,
-    PREVU_EMBEDDED_HTTP_PORT: String(http),
-    PREVU_EMBEDDED_SSH_PORT: String(ssh),
-    PREVU_EMBEDDED_MANAGEMENT_PORT: String(management),
-  });
+  const cli = cliHome(kit, await embeddedServerEnv(suffix));
   kit.defer('embedded tunnel server', async () => {
     const r = await cli.run(['server', 'stop', '--purge']);
     if (r.code !== 0) throw new Error(`prevu server stop: ${r.stderr}`);
   });
   return cli;
+}
+
+/** A copy of examples/hello named `project` (the compose project name), in a git repository on `branch`. */
+export function helloCopy(kit: Kit, project: string, branch: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'prevu-hello-'));
+  kit.defer(`dir ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
+  cpSync(HELLO, join(dir, project), { recursive: true });
+  execFileSync('git', ['init', '-q', '-b', branch], { cwd: join(dir, project) });
+  return join(dir, project);
 }
 
 /** The lines of stderr that are not progress (`› step`): what an error looks like to the user. */

@@ -2,10 +2,11 @@
 // GitHub runner does) with a pull_request event payload, the GitHub REST stand-in driven by the real
 // Octokit client, and a real `prevu up` of a compose project on the embedded tunnel server (a
 // private instance for this file), whose URLs must answer 200 through the tunnel server.
+import { execFileSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { freePorts, httpGet, runId, startGithubStandIn, TEST_LABEL, uniqueName, useKit, waitFor, type GithubStandIn } from '@prevu/test-kit';
@@ -15,6 +16,8 @@ const root = fileURLToPath(new URL('../../../', import.meta.url));
 const bin = join(root, 'packages/cli/bin/run.js');
 const kit = useKit();
 const work = mkdtempSync(join(tmpdir(), 'prevu-gh-action-'));
+kit.defer(`dir ${work}`, () => rmSync(work, { recursive: true, force: true }));
+const actionPath = actionCheckout();
 const pr = 9000 + randomInt(999);
 const envId = `pr-${pr}`;
 let gh: GithubStandIn;
@@ -27,10 +30,26 @@ function event(action: string, sha: string): string {
   return path;
 }
 
+/**
+ * The action's checkout as GitHub makes it for `uses:`: the repository's files (tracked, and new
+ * ones not ignored, so uncommitted work is tested too), without node_modules or builds.
+ */
+function actionCheckout(): string {
+  const dir = join(work, 'action');
+  const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: root, encoding: 'utf8' }).split('\0');
+  for (const file of files) {
+    if (!file || !existsSync(join(root, file))) continue; // deleted in the worktree, not yet committed
+    mkdirSync(dirname(join(dir, file)), { recursive: true });
+    copyFileSync(join(root, file), join(dir, file));
+  }
+  return dir;
+}
+
+// The CLI comes the default way (no `prevu` input): built in the action's own checkout.
 function runAction(inputs: Record<string, string>, eventPath: string, token = 'good') {
-  return runCompositeAction(join(root, 'action.yml'), {
-    with: { prevu: `node ${bin}`, ...inputs },
-    github: { token, action_path: root },
+  return runCompositeAction(join(actionPath, 'action.yml'), {
+    with: inputs,
+    github: { token, action_path: actionPath },
     env: { ...env, GITHUB_EVENT_PATH: eventPath },
     cwd: project,
   });
@@ -94,6 +113,8 @@ describe('the prevu GitHub Action', () => {
   it('first up: one comment and one deployment status with the URL, which answers 200 through the tunnel server', async () => {
     const run = await runAction({ command: 'up' }, event('opened', 'a'.repeat(40)));
     expect(run.code, run.output).toBe(0);
+    // the first run built the CLI in the action's checkout
+    expect(existsSync(join(actionPath, 'packages/cli/oclif.manifest.json'))).toBe(true);
     const urls = JSON.parse(run.outputs.urls!) as { service: string; port: number; url: string }[];
     expect(urls.map((u) => [u.service, u.port])).toEqual([['web', 80]]);
     expect(run.outputs.url).toBe(urls[0]!.url);

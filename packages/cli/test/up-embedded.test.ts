@@ -1,14 +1,13 @@
 // End to end with real Docker and the embedded default: no profile, a temp copy of
 // examples/hello, the embedded tunnel server container on free ports (its own name and network,
 // so a user's real one is never touched), every URL fetched through it.
-import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { docker, httpGet, uniqueName, useKit, waitFor } from '@prevu/test-kit';
 import { signAccessToken } from '@prevu/core/access-token';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CLI, embeddedCliHome, errorLines, HELLO, type CliHome } from './cli.js';
+import { CLI, embeddedCliHome, errorLines, helloCopy as cliHelloCopy, type CliHome } from './cli.js';
 
 const kit = useKit();
 let cli: CliHome;
@@ -17,14 +16,7 @@ let cli: CliHome;
 // never meet those of another test running at the same time on the same Docker.
 const project = uniqueName('hello');
 
-/** A copy of examples/hello in a git repository on `branch`. */
-function helloCopy(branch: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'prevu-hello-'));
-  kit.defer(`dir ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
-  cpSync(HELLO, join(dir, project), { recursive: true });
-  execFileSync('git', ['init', '-q', '-b', branch], { cwd: join(dir, project) });
-  return join(dir, project);
-}
+const helloCopy = (branch: string) => cliHelloCopy(kit, project, branch);
 
 const urlsOf = (table: string) => [...table.matchAll(/https?:\/\/\S+/g)].map((m) => m[0]).sort();
 const containersOf = async (project: string) => (await docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`])).trim().split('\n').filter(Boolean);

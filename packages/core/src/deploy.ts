@@ -1,11 +1,11 @@
 // `prevu up`, the path in DESIGN.md: a list of steps the CLI renders (listr2) or runs plainly
 // (--json); each step may report progress lines, and the deploy emits events (build_registered ...
 // url_assigned) through `onEvent`. What commands do with an env that exists: environments.ts.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentClient, type AgentTunnel } from './agent-client.js';
+import { AGENT_IMAGE, imageBuild } from './artifacts.js';
 import { checkExposeLabels, isIdentity, loadComposeProject, rewritePaths, uploadPlan, type ComposeSource, type LoadedProject } from './compose.js';
 import { checkDocker, dockerExec, engineId, InterruptedError } from './docker-cli.js';
 import type { DockerEndpoint, Driver, Machine } from './drivers/driver.js';
@@ -57,16 +57,6 @@ export interface UpResult {
 export interface Step<C> {
   title: string | ((ctx: C) => string);
   run(ctx: C, report: (line: string) => void): Promise<void>;
-}
-
-/** packages/compose-tunnel-agent: the agent's build context (Dockerfile + dist/agent.mjs). */
-export function agentPackageDir(): string {
-  return fileURLToPath(new URL('../../compose-tunnel-agent/', import.meta.url));
-}
-
-function agentImage(): string {
-  const pkg = JSON.parse(readFileSync(join(agentPackageDir(), 'package.json'), 'utf8')) as { version: string };
-  return `prevu-compose-tunnel-agent:${pkg.version}`;
 }
 
 interface TunnelEndpoint {
@@ -204,15 +194,15 @@ export function upSteps(): Step<UpContext>[] {
       title: 'Upload the project files',
       async run(ctx, report) {
         const { session, loaded } = ctx;
-        const agentDir = agentPackageDir();
+        const agentBuild = imageBuild(AGENT_IMAGE);
         const plan = uploadPlan(loaded.model, ctx.selected());
         const uploaded = await ctx.machine.upload({ ...plan, paths: [...plan.paths, session.key.privateKeyFile] }, session.signal);
         if (uploaded.filesSent || uploaded.filesUnchanged) report(`${uploaded.filesSent} sent, ${uploaded.filesUnchanged} unchanged`);
         const dir = ctx.states.dir(ctx.envId);
         ctx.agent = {
           // read here by the compose CLI and streamed to the engine, like every build context
-          buildContext: agentDir,
-          image: agentImage(),
+          buildContext: agentBuild.context,
+          image: agentBuild.image,
           tunnelServer: ctx.endpoint.agentAddress,
           ...(ctx.endpoint.hostKey ? { tunnelHostKey: fingerprint(ctx.endpoint.hostKey) } : {}),
           keyFile: uploaded.mapping.get(session.key.privateKeyFile) ?? session.key.privateKeyFile,

@@ -1,4 +1,4 @@
-// The embedded tunnel server: a local container of packages/tunnel-server that `prevu up` starts
+// The embedded tunnel server: a local container of @prevu/tunnel-server's bundle that `prevu up` starts
 // when the profile says `embedded` (the default with no profile at all). Networking: the
 // container joins the docker network `prevu`; agents join that network too (the overlay adds it
 // as external) and reach the server by container name, so no SSH port needs to be reachable from
@@ -7,14 +7,11 @@
 // its own HTTP port). Every name and port can be moved by environment (tests run their own
 // server beside a user's real one): PREVU_EMBEDDED_NAME, _NETWORK, _HTTP_PORT, _SSH_PORT,
 // _MANAGEMENT_PORT.
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
+import { imageBuild, TUNNEL_SERVER_IMAGE } from './artifacts.js';
 import { docker, dockerExec } from './docker-cli.js';
-import { errors, PrevuError } from './errors.js';
+import { errors } from './errors.js';
 
 export interface EmbeddedSettings {
   container: string;
@@ -50,28 +47,12 @@ export function embeddedSettings(env: NodeJS.ProcessEnv = process.env): Embedded
   };
 }
 
-/** packages/tunnel-server, next to this package in the repository (or installed beside it). */
-export function tunnelServerDir(): string {
-  return fileURLToPath(new URL('../../tunnel-server/', import.meta.url));
-}
-
-/** Image tag from the bundle's content, so a rebuilt server is never run from a stale image. */
-function imageTag(dir: string): string {
-  const bundle = join(dir, 'dist', 'bundle', 'tunnel-server.mjs');
-  const dockerfile = join(dir, 'Dockerfile');
-  if (!existsSync(bundle) || !existsSync(dockerfile)) {
-    throw new PrevuError('PREVU_EMBEDDED_NOT_BUILT', `the embedded tunnel server is not built (${bundle} is missing)`, 'run `npm run build` in the prevu repository', 'environment');
-  }
-  const hash = createHash('sha256').update(readFileSync(bundle)).update(readFileSync(dockerfile)).digest('hex').slice(0, 12);
-  return `prevu-tunnel-server:${hash}`;
-}
-
 export interface EmbeddedState {
   running: boolean;
   exists: boolean;
   settings: EmbeddedSettings;
   image?: string;
-  /** False when the container runs another build than packages/tunnel-server has now. */
+  /** False when the container runs another build than the installed @prevu/tunnel-server. */
   current?: boolean;
 }
 
@@ -93,7 +74,7 @@ export async function embeddedStatus(settings: EmbeddedSettings = embeddedSettin
   const fromLabel = (key: string, fallback: number) => (labels[key] ? Number(labels[key]) : fallback);
   let current: boolean | undefined;
   try {
-    current = info?.Config.Image === imageTag(tunnelServerDir());
+    current = info?.Config.Image === imageBuild(TUNNEL_SERVER_IMAGE).image;
   } catch {
     current = undefined; // not built here: nothing to compare with
   }
@@ -113,12 +94,11 @@ export async function embeddedStatus(settings: EmbeddedSettings = embeddedSettin
 }
 
 async function ensureImage(onProgress?: (line: string) => void): Promise<string> {
-  const dir = tunnelServerDir();
-  const image = imageTag(dir);
+  const { context, image } = imageBuild(TUNNEL_SERVER_IMAGE);
   const inspect = await dockerExec(['image', 'inspect', image]);
   if (inspect.code === 0) return image;
   onProgress?.(`building ${image}`);
-  await docker(['build', '-q', '-t', image, dir]);
+  await docker(['build', '-q', '-t', image, context]);
   return image;
 }
 
@@ -155,7 +135,7 @@ async function waitHealthy(settings: EmbeddedSettings, timeoutMs = 30_000): Prom
  */
 export async function ensureEmbeddedServer(settings: EmbeddedSettings = embeddedSettings(), onProgress?: (line: string) => void, options: { upgrade?: boolean } = {}): Promise<EmbeddedSettings> {
   const state = await embeddedStatus(settings);
-  if (state.running && options.upgrade && state.image !== imageTag(tunnelServerDir())) {
+  if (state.running && options.upgrade && state.image !== imageBuild(TUNNEL_SERVER_IMAGE).image) {
     onProgress?.(`replacing ${settings.container} (${state.image}) with the current build`);
     await docker(['rm', '-f', settings.container]);
     return ensureEmbeddedServer(state.settings, onProgress);

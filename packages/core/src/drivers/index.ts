@@ -5,7 +5,6 @@ import { errors } from '../errors.js';
 import type { AccountKey, Profile } from '../profiles.js';
 import type { Driver } from './driver.js';
 import { forgetHost } from './known-hosts.js';
-import { LightsailDriver } from './lightsail.js';
 import { LocalDriver } from './local.js';
 import { createSshDriver, type SshSettingsInput } from './ssh.js';
 
@@ -28,6 +27,8 @@ export async function createDriver(context: DriverContext): Promise<Driver> {
       // The account key logs in unless the profile names another; host keys go in the profile's known_hosts.
       return createSshDriver({ privateKeyPath: context.key.privateKeyFile, ...context.profile.driverOptions, knownHostsPath: join(context.profileDir, 'known_hosts') } as SshSettingsInput);
     case 'lightsail': {
+      // loaded here: the AWS SDK takes ~150 ms to import, which no other command should pay
+      const { LightsailDriver } = await import('./lightsail.js');
       // One ssh driver per instance, logging in with the account key (imported as the key pair).
       const knownHostsPath = join(context.profileDir, 'known_hosts');
       return new LightsailDriver({
