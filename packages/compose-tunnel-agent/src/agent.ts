@@ -140,11 +140,20 @@ export class Agent {
 
   tunnels(): TunnelRow[] {
     const known = new Map((this.tunnel.hello?.tunnels ?? []).map((t) => [t.name, t]));
+    const refused = new Map((this.tunnel.hello?.refused ?? []).map((r) => [r.name, r]));
     return this.forwards
       .filter((f) => f.service !== AGENT_SERVICE)
       .map((f) => {
         const t = known.get(f.name);
-        return { service: f.service, port: f.port, hostname: t?.hostname ?? null, url: t?.url ?? null, state: this.env.route(f.service).state };
+        const r = refused.get(f.name);
+        return {
+          service: f.service,
+          port: f.port,
+          hostname: t?.hostname ?? null,
+          url: t?.url ?? null,
+          state: this.env.route(f.service).state,
+          ...(r && !t ? { refused: { reason: r.reason, ...(r.heldByEnv ? { heldByEnv: r.heldByEnv } : {}) } } : {}),
+        };
       });
   }
 

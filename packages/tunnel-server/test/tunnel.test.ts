@@ -11,6 +11,7 @@ import ssh2 from 'ssh2';
 import WebSocket from 'ws';
 import { hashPassword, signAccessToken } from '@prevu/core/access-token';
 import { tunnelExec } from '@prevu/core/tunnel-hello';
+import type { HelloReply } from '@prevu/core/tunnel-protocol';
 import { hostLabel, MAX_LABEL } from '@prevu/core/names';
 import { freePort, startTunnelServer, useKit, waitFor, type TunnelServer } from '@prevu/test-kit';
 import { get, hostOf, makeAccount, opensshExec, opensshTunnel, rssOf, ssh2Tunnel, startBackend, writeChunks, type Forward } from './harness.js';
@@ -203,6 +204,22 @@ describe('accounts and names', () => {
       expect(JSON.parse((await get(proxy(), host, '/echo', { agent })).body).label).toBe(label);
     }
     agent.destroy();
+  });
+
+  it('refuses a forward whose label collides with another env of the key; the first keeps it and hello says why', async () => {
+    const otherBackend = await startBackend(kit, 'second-env-backend');
+    const first = await ssh2Tunnel(kit, { sshPort: server.ports.ssh, envId: 'x', account: alice, target: backend.port, forwards: [{ kind: 'tcpip', name: 'web-app' }] });
+    const host = hostOf(alice, 'x', 'web-app');
+    expect(hostOf(alice, 'app-x', 'web')).toBe(host);
+    const second = await ssh2Tunnel(kit, { sshPort: server.ports.ssh, envId: 'app-x', account: alice, target: otherBackend.port, forwards: [{ kind: 'tcpip', name: 'web' }] });
+    expect(second.refused).toBe(1);
+    expect(JSON.parse((await get(proxy(), host)).body).label).toBe('alice-backend');
+    expect(first.isClosed()).toBe(false);
+    const report = JSON.parse(await second.exec('hello')) as HelloReply;
+    expect(report.tunnels).toEqual([]);
+    expect(report.refused).toEqual([{ name: 'web', hostname: host, heldByEnv: 'x', reason: expect.stringMatching(/env "x" of this key/) }]);
+    // The holder's own report is untouched.
+    expect(JSON.parse(await first.exec('hello')).refused).toBeUndefined();
   });
 
   it('keeps every hostname within 63 characters, deterministically', async () => {

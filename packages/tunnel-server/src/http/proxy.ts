@@ -310,7 +310,7 @@ export class ProxyConnection {
     let proof: string | undefined;
     if (claims.passwordId) {
       const password = basicPassword(head.headers);
-      const verdict = password === undefined ? 'missing' : await this.options.passwords.check(tunnel.owner.accountId, tunnel.owner.envId, claims.passwordId, password);
+      const verdict = password === undefined ? 'missing' : await this.options.passwords.check(tunnel.owner.key, tunnel.owner.envId, claims.passwordId, password);
       if (verdict === 'blocked') return this.respond(pages.tooManyPasswords(), head);
       if (verdict === 'unknown') return this.respond(pages.unknownShareLink(tunnel.hostname), head);
       if (verdict !== 'ok') return this.respond(pages.passwordNeeded(tunnel.hostname, verdict === 'wrong'), head);

@@ -3,9 +3,12 @@
 import { readFileSync } from 'node:fs';
 import ssh2, { type AuthContext } from 'ssh2';
 import { InvalidNameError, normalizeEnvId, accountIdFromKeyBlob } from '@prevu/core/names';
+import { sshFingerprint } from '@prevu/core/ssh-fingerprint';
 
 export interface Identity {
   accountId: string;
+  /** `SHA256:...` of the key blob. */
+  key: string;
   envId: string;
   keyBlob: Buffer;
 }
@@ -51,6 +54,6 @@ export function authenticate(ctx: AuthContext, allowList: Set<string> | undefine
   if (key.verify(ctx.blob!, ctx.signature, ctx.hashAlgo) !== true) {
     return ctx.reject(['publickey']);
   }
-  proven({ accountId: accountIdFromKeyBlob(blob), envId, keyBlob: Buffer.from(blob) });
+  proven({ accountId: accountIdFromKeyBlob(blob), key: sshFingerprint(blob), envId, keyBlob: Buffer.from(blob) });
   ctx.accept();
 }

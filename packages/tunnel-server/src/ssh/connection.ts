@@ -3,7 +3,7 @@
 import type { Duplex } from 'node:stream';
 import type { Connection } from 'ssh2';
 import type { Logger } from 'pino';
-import { ChannelLimitError, type Registry, type Tunnel, type TunnelOwner } from '../registry.js';
+import { ChannelLimitError, type Refusal, type Registry, type Tunnel, type TunnelOwner } from '../registry.js';
 import type { Metrics } from '../metrics.js';
 import { disconnect, DisconnectReason } from './disconnect.js';
 import type { Identity } from './auth.js';
@@ -13,10 +13,13 @@ let nextId = 1;
 export class SshConnection implements TunnelOwner {
   readonly id = nextId++;
   readonly accountId: string;
+  readonly key: string;
   readonly envId: string;
   readonly keyBlob: Buffer;
   /** name -> tunnel this connection forwards (registered or taken over since). */
   readonly tunnels = new Map<string, Tunnel>();
+  /** name -> why its forward was refused (SSH's refusal carries no text; `exec hello` tells it). */
+  readonly refused = new Map<string, Refusal>();
   readonly log: Logger;
   closed = false;
   /** Channels open or opening; bounded so one client cannot take every file descriptor. */
@@ -32,6 +35,7 @@ export class SshConnection implements TunnelOwner {
     private readonly maxChannels: number,
   ) {
     this.accountId = identity.accountId;
+    this.key = identity.key;
     this.envId = identity.envId;
     this.keyBlob = identity.keyBlob;
     this.log = log.child({ conn: this.id, accountId: this.accountId, envId: this.envId });

@@ -64,7 +64,7 @@ export function createSshServer(options: SshServerOptions): Server {
       clearTimeout(grace);
       if (!identity) return connection.end();
       conn = new SshConnection(connection, identity, ip, registry, metrics, log, options.maxChannelsPerConnection);
-      if (registry.connectionsOf(identity.accountId) >= options.maxConnectionsPerAccount) {
+      if (registry.connectionsOf(identity.key) >= options.maxConnectionsPerAccount) {
         conn.log.warn({ limit: options.maxConnectionsPerAccount }, 'connection refused: too many connections for this account');
         disconnect(connection, DisconnectReason.tooManyConnections, `prevu-limit: account ${identity.accountId} already has ${options.maxConnectionsPerAccount} connections (the limit); close some and retry`);
         conn = undefined;
