@@ -48,16 +48,18 @@ try {
   };
   const servers: Array<{ close(): unknown }> = [];
   const ports: Record<string, number> = {};
-  const http = createHttpServer(proxyOptions);
-  servers.push(http);
-  ports.http = await listen(http, config.httpPort, 'HTTP');
   if (tls) {
     const https = createHttpsServer(proxyOptions, tls);
     servers.push(https);
     ports.https = await listen(https, config.httpsPort!, 'HTTPS');
   }
-  // URLs name the ports actually bound (port 0 asks the kernel for one).
-  const urls = publicUrls({ ...config, httpPort: ports.http!, httpsPort: ports.https ?? config.httpsPort });
+  // URLs name the ports actually bound (port 0 asks the kernel for one); with TLS on, they are
+  // https ones and plain HTTP only redirects to them.
+  const httpsUrls = tls ? publicUrls({ ...config, httpsPort: ports.https! }) : undefined;
+  const http = createHttpServer(httpsUrls ? { ...proxyOptions, httpsUrlFor: httpsUrls.urlFor } : proxyOptions);
+  servers.push(http);
+  ports.http = await listen(http, config.httpPort, 'HTTP');
+  const urls = httpsUrls ?? publicUrls({ ...config, httpPort: ports.http! });
   const hostKey = loadHostKey(config.stateDir);
   const ssh = createSshServer({
     hostKey: hostKey.privateKey,

@@ -276,7 +276,7 @@ describe('private tunnels', () => {
     expect(login.status).toBe(302);
     expect(login.headers.location).toBe('/echo');
     const cookie = login.headers['set-cookie']![0]!;
-    expect(cookie).toMatch(/^prevu_session=.+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=\d+$/);
+    expect(cookie).toMatch(/^__Host-prevu_session=.+; Path=\/; HttpOnly; Secure; SameSite=Lax; Max-Age=\d+$/);
     const jar = `${cookie.split(';')[0]}; theme=dark`;
     const seen = JSON.parse((await get(proxy(), host, '/echo', { headers: { cookie: jar } })).body) as { headers: Record<string, string> };
     expect(seen.headers.cookie).toBe('theme=dark');
@@ -330,7 +330,7 @@ describe('share links', () => {
     const payload = Buffer.from(token.split('.')[1]!, 'base64url').toString();
     expect(payload).not.toMatch(/salt|hash|correct/);
     // The token alone opens nothing: not as a bearer, not as the prevu header, not as a cookie.
-    for (const headers of [{ authorization: `Bearer ${token}` }, { 'x-prevu-token': token }, { cookie: `prevu_session=${token}` }]) {
+    for (const headers of [{ authorization: `Bearer ${token}` }, { 'x-prevu-token': token }, { cookie: `__Host-prevu_session=${token}` }]) {
       expect((await get(proxy(), host, '/echo', { headers })).status).toBe(401);
     }
     const login = `/_prevu/login?token=${token}&next=/echo`;
@@ -349,7 +349,7 @@ describe('share links', () => {
     // The proof belongs to that token: pasted onto another password token it opens nothing.
     const proof = cookie.split('~')[1]!;
     const other = await passwordLink(server, 'guarded', 'correct horse');
-    expect((await get(proxy(), host, '/echo', { headers: { cookie: `prevu_session=${other}~${proof}` } })).status).toBe(401);
+    expect((await get(proxy(), host, '/echo', { headers: { cookie: `__Host-prevu_session=${other}~${proof}` } })).status).toBe(401);
     // A token whose id this server never registered (made for another server) says so.
     const stranger = await signAccessToken({ privateKey: alice.privateKey, envId: 'guarded', passwordId: randomBytes(18).toString('base64url') });
     const unknown = await get(proxy(), host, `/_prevu/login?token=${stranger}`, { headers: basic('correct horse') });

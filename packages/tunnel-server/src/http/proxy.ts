@@ -6,7 +6,7 @@
 // the connection into a plain splice both ways, anything else resumes request parsing.
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { hostFromHeader } from '@prevu/core/names';
+import { AGENT_SERVICE, hostFromHeader } from '@prevu/core/names';
 import type { Logger } from 'pino';
 import { ChannelLimitError, type Registry, type Route, type Tunnel } from '../registry.js';
 import type { Metrics } from '../metrics.js';
@@ -30,6 +30,31 @@ export interface ProxyOptions {
   maxHeaderBytes: number;
   idleTimeoutMs: number;
   headTimeoutMs: number;
+  /** Set on the plain HTTP listener when TLS is on: every request is redirected to this https URL of its host. */
+  httpsUrlFor?: (hostname: string) => string;
+}
+
+/**
+ * The `next` of /_prevu/login when it is a path on the same origin: no scheme or authority
+ * (`//evil`, `/\evil`, which browsers read as `//evil`), no control characters (header splitting).
+ */
+export function sameOriginPath(next: string | null): string {
+  // eslint-disable-next-line no-control-regex -- control bytes are what it refuses
+  if (!next || !next.startsWith('/') || /[\\\x00-\x1f\x7f]/.test(next)) return '/';
+  const url = new URL(next, 'http://origin.invalid');
+  return url.origin === 'http://origin.invalid' ? `${url.pathname}${url.search}${url.hash}` : '/';
+}
+
+/** An absolute-form target (`GET http://host/path`) as origin-form, when its authority is the Host; else undefined. */
+function originForm(target: string, host: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    return undefined;
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username || url.password || hostFromHeader(url.host) !== host) return undefined;
+  return `${url.pathname}${url.search}`;
 }
 
 const CRLF2 = Buffer.from('\r\n\r\n');
@@ -139,16 +164,39 @@ export class ProxyConnection {
     const host = hostFromHeader(head.host);
     if (!host) return this.respond(pages.badRequest(400, 'the request has no Host header'));
     if (head.method === 'CONNECT') return this.respond(pages.badRequest(405, 'CONNECT is not proxied'));
+    if (!head.target.startsWith('/') && !(head.target === '*' && head.method === 'OPTIONS')) {
+      // The app would route on the target's authority, prevu on Host: they must be one.
+      const path = originForm(head.target, host);
+      if (path === undefined) return this.respond(pages.badRequest(400, 'the request target is neither a path nor a URL of the Host'));
+      head.target = path;
+    }
+    // With TLS on, plain HTTP only points to https: a private env's token or page never goes in clear.
+    if (this.options.httpsUrlFor) return this.finish(renderRedirect(`${this.options.httpsUrlFor(host)}${head.target === '*' ? '/' : head.target}`, {}, 308));
     const route = this.options.registry.route(host);
     if (route.kind !== 'tunnel') return this.respond(pageForMissing(route, host), head);
     const tunnel = route.tunnel;
     if (head.target.startsWith(LOGIN_PATH) && /^\/_prevu\/login(\?|$)/.test(head.target)) return this.wait(this.login(head, tunnel));
-    if (!tunnel.private) return this.dispatch(head, tunnel, undefined);
-    const decision = checkAccess(head.headers, tunnel, this.access, this.options.passwords);
-    if (!(decision instanceof Promise)) {
-      return decision.ok ? this.dispatch(head, tunnel, decision.bearer) : this.respond(pages.unauthorized(host), head);
+    if (head.upgrade && tunnel.service === AGENT_SERVICE && !this.sameOrigin(head, host)) {
+      // A page elsewhere (a sibling tenant's app is same-site) must not open the agent's event stream with the user's cookie.
+      return this.respond(pages.badRequest(403, 'a WebSocket to the agent is only opened from its own origin'), head);
     }
-    this.wait(decision.then((d) => (d.ok ? this.dispatch(head, tunnel, d.bearer) : this.respond(pages.unauthorized(host), head))));
+    if (!tunnel.private) return this.dispatch(head, tunnel);
+    const decision = checkAccess(head.headers, tunnel, this.access, this.options.passwords);
+    if (!(decision instanceof Promise)) return decision ? this.dispatch(head, tunnel) : this.respond(pages.unauthorized(host), head);
+    this.wait(decision.then((ok) => (ok ? this.dispatch(head, tunnel) : this.respond(pages.unauthorized(host), head))));
+  }
+
+  /** No Origin (not a browser) or the origin of this very host. */
+  private sameOrigin(head: RequestHead, host: string): boolean {
+    const origins = head.headers.filter(([name]) => name.toLowerCase() === 'origin').map(([, value]) => value);
+    if (origins.length === 0) return true;
+    if (origins.length > 1) return false;
+    try {
+      const origin = new URL(origins[0]!);
+      return origin.protocol === `${this.scheme}:` && hostFromHeader(origin.host) === host && origin.host === (head.host ?? '').toLowerCase();
+    } catch {
+      return false;
+    }
   }
 
   private get busy(): boolean {
@@ -169,8 +217,8 @@ export class ProxyConnection {
       });
   }
 
-  private dispatch(head: RequestHead, tunnel: Tunnel, bearer: string | undefined): void {
-    if (this.channel && this.tunnel === tunnel) return this.forward(head, bearer);
+  private dispatch(head: RequestHead, tunnel: Tunnel): void {
+    if (this.channel && this.tunnel === tunnel) return this.forward(head);
     // First request, or this connection now asks another (or a re-registered) tunnel.
     this.wait(
       (async () => {
@@ -188,7 +236,7 @@ export class ProxyConnection {
         }
         if (this.state === 'closed') return void channel.destroy();
         this.bind(channel, tunnel);
-        this.forward(head, bearer);
+        this.forward(head);
       })(),
     );
   }
@@ -246,10 +294,10 @@ export class ProxyConnection {
     });
   }
 
-  private forward(head: RequestHead, bearer: string | undefined): void {
+  private forward(head: RequestHead): void {
     const headers: Array<[string, string]> = [];
     let forwardedHost = head.host ?? '';
-    for (const pair of stripCredentials(head.headers, bearer)) {
+    for (const pair of stripCredentials(head.headers)) {
       const lower = pair[0].toLowerCase();
       if (FORWARDED.has(lower)) continue;
       headers.push(pair);
@@ -316,9 +364,7 @@ export class ProxyConnection {
       if (verdict !== 'ok') return this.respond(pages.passwordNeeded(tunnel.hostname, verdict === 'wrong'), head);
       proof = this.options.passwords.proof(token);
     }
-    const next = url.searchParams.get('next');
-    const location = next && next.startsWith('/') && !next.startsWith('//') ? next : '/';
-    this.finish(renderRedirect(location, { 'Set-Cookie': loginCookie(token, claims.expiresAt, this.scheme === 'https', proof) }));
+    this.finish(renderRedirect(sameOriginPath(url.searchParams.get('next')), { 'Set-Cookie': loginCookie(token, claims.expiresAt, proof) }));
   }
 
   /** prevu answers (an error page): after any bound channel has finished, then close. */
