@@ -60,11 +60,14 @@ export interface Refusal {
 }
 
 const MAX_GONE = 100_000;
+/** Gone names one key may keep remembered: its churn forgets its own oldest, never another key's. */
+export const MAX_GONE_PER_KEY = 2_000;
 const GONE_TTL_MS = 7 * 24 * 3600_000;
 
 export class Registry {
   private readonly byHost = new Map<string, Tunnel>();
   private readonly gone = new Map<string, Gone>();
+  private readonly goneByKey = new Map<string, Set<string>>(); // key -> its gone hostnames, oldest first
   private readonly owners = new Map<string, Set<TunnelOwner>>(); // key -> live connections
 
   get size(): number {
@@ -94,15 +97,35 @@ export class Registry {
       return { hostname, heldByEnv: holder.envId, reason: `${hostname} ${what} env "${holder.envId}" of this key${until} (service and env names run together into the same address)` };
     }
     this.byHost.set(hostname, tunnel);
-    this.gone.delete(hostname);
+    this.forget(hostname);
     if (previous && previous.owner !== owner) previous.owner.lost(previous, owner);
     return undefined;
   }
 
   private liveGone(hostname: string): Gone | undefined {
     const gone = this.gone.get(hostname);
-    if (gone && Date.now() - gone.at > GONE_TTL_MS) this.gone.delete(hostname);
+    if (gone && Date.now() - gone.at > GONE_TTL_MS) this.forget(hostname);
     return this.gone.get(hostname);
+  }
+
+  private forget(hostname: string): void {
+    const gone = this.gone.get(hostname);
+    if (!gone) return;
+    this.gone.delete(hostname);
+    const mine = this.goneByKey.get(gone.key)!;
+    mine.delete(hostname);
+    if (mine.size === 0) this.goneByKey.delete(gone.key);
+  }
+
+  private remember(hostname: string, gone: Gone): void {
+    this.forget(hostname);
+    const mine = this.goneByKey.get(gone.key);
+    if (mine && mine.size >= MAX_GONE_PER_KEY) this.forget(mine.values().next().value!);
+    if (this.gone.size >= MAX_GONE) this.forget(this.gone.keys().next().value!);
+    this.gone.set(hostname, gone);
+    let set = this.goneByKey.get(gone.key);
+    if (!set) this.goneByKey.set(gone.key, (set = new Set()));
+    set.add(hostname);
   }
 
   /**
@@ -112,8 +135,7 @@ export class Registry {
   remove(tunnel: Tunnel): boolean {
     if (this.byHost.get(tunnel.hostname) !== tunnel) return false;
     this.byHost.delete(tunnel.hostname);
-    if (this.gone.size >= MAX_GONE) this.gone.delete(this.gone.keys().next().value!);
-    this.gone.set(tunnel.hostname, { at: Date.now(), key: tunnel.owner.key, envId: tunnel.owner.envId });
+    this.remember(tunnel.hostname, { at: Date.now(), key: tunnel.owner.key, envId: tunnel.owner.envId });
     return true;
   }
 
@@ -121,7 +143,7 @@ export class Registry {
   release(tunnel: Tunnel): boolean {
     if (this.byHost.get(tunnel.hostname) !== tunnel) return false;
     this.byHost.delete(tunnel.hostname);
-    this.gone.delete(tunnel.hostname);
+    this.forget(tunnel.hostname);
     return true;
   }
 

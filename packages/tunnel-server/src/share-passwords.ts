@@ -17,9 +17,11 @@ const STORE_FILE = 'share_passwords.json';
 /** Wrong passwords allowed per link and window before its logins are refused for the window. */
 const MAX_FAILURES = 10;
 const FAILURE_WINDOW_MS = 60_000;
-/** Live password links one account, and all accounts together, may keep on a server. */
-const MAX_PER_ACCOUNT = 1000;
-const MAX_RECORDS = 10_000;
+/** Live password links one key, and all keys together, may keep on a server (flags). */
+export interface PasswordLimits {
+  perAccount: number;
+  total: number;
+}
 /** The longest a token lives (access-token.ts), plus clock slack: no record outlives its link. */
 const MAX_LIFETIME_S = 168 * 3600 + 300;
 
@@ -57,9 +59,10 @@ export class SharePasswords {
     private readonly stateDir: string,
     private readonly secret: Buffer,
     private readonly records: Map<string, Stored>,
+    private readonly limits: PasswordLimits,
   ) {}
 
-  static load(stateDir: string): SharePasswords {
+  static load(stateDir: string, limits: PasswordLimits): SharePasswords {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     const secretPath = join(stateDir, SECRET_FILE);
     let secret: Buffer;
@@ -82,7 +85,7 @@ export class SharePasswords {
     } catch {
       // none yet (or unreadable): links made before answer "unknown", nothing worse
     }
-    return new SharePasswords(stateDir, secret, records);
+    return new SharePasswords(stateDir, secret, records, limits);
   }
 
   /** Keeps a link's password hash for its key and env until the link expires. */
@@ -91,8 +94,8 @@ export class SharePasswords {
     if (registration.expiresAt > now + MAX_LIFETIME_S) throw new RegistrationError('share-password: expiresAt is more than 168 h away');
     for (const [key, r] of this.records) if (r.expiresAt <= now) this.records.delete(key);
     const held = [...this.records.values()].filter((r) => r.key === key).length;
-    if (held >= MAX_PER_ACCOUNT) throw new RegistrationError(`this key already has ${MAX_PER_ACCOUNT} live password links`);
-    if (this.records.size >= MAX_RECORDS) throw new RegistrationError(`this server already keeps ${MAX_RECORDS} password links; try again when some expire`);
+    if (held >= this.limits.perAccount) throw new RegistrationError(`this key already has ${this.limits.perAccount} live password links`);
+    if (this.records.size >= this.limits.total) throw new RegistrationError(`this server already keeps ${this.limits.total} password links; try again when some expire`);
     const id = `${key}/${registration.id}`;
     const next = new Map(this.records).set(id, { ...registration, key, envId });
     // Stored first: a record the file does not hold would vanish at the next restart.

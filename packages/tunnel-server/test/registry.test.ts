@@ -1,7 +1,7 @@
 // The registry's ownership rule on its own: a hostname is taken over only by the same key (full
 // fingerprint) and the same env; any other owner is refused and the holder keeps it.
 import { describe, expect, it } from 'vitest';
-import { Registry, type Tunnel, type TunnelOwner } from '../src/registry.js';
+import { MAX_GONE_PER_KEY, Registry, type Tunnel, type TunnelOwner } from '../src/registry.js';
 
 let nextId = 1;
 function owner(key: string, envId: string, accountId = 'sameaccntx'): TunnelOwner & { lostNames: string[] } {
@@ -70,5 +70,21 @@ describe('Registry ownership', () => {
     registry.addOwner(owner('SHA256:b', 'env'));
     expect(registry.connectionsOf('SHA256:a')).toBe(2);
     expect(registry.connectionsOf('SHA256:b')).toBe(1);
+  });
+
+  it("bounds the gone names one key keeps: its churn forgets its own oldest, never another key's", () => {
+    const registry = new Registry();
+    const calm = tunnel(owner('SHA256:calm', 'env'), 'calm.localhost');
+    registry.add(calm);
+    registry.remove(calm);
+    const churner = owner('SHA256:churn', 'env');
+    for (let i = 0; i < MAX_GONE_PER_KEY + 10; i++) {
+      const t = tunnel(churner, `churn-${i}.localhost`);
+      registry.add(t);
+      registry.remove(t);
+    }
+    expect(registry.route('calm.localhost').kind).toBe('gone');
+    expect(registry.route('churn-0.localhost').kind).toBe('unknown');
+    expect(registry.route(`churn-${MAX_GONE_PER_KEY + 9}.localhost`).kind).toBe('gone');
   });
 });

@@ -30,6 +30,8 @@ export interface ProxyOptions {
   maxHeaderBytes: number;
   idleTimeoutMs: number;
   headTimeoutMs: number;
+  /** A request body slower than this on average over a head-timeout window closes the connection (0: never). */
+  minBodyBytesPerSecond: number;
   /** Set on the plain HTTP listener when TLS is on: every request is redirected to this https URL of its host. */
   httpsUrlFor?: (hostname: string) => string;
 }
@@ -76,6 +78,10 @@ export class ProxyConnection {
   private tunnel: Tunnel | null = null;
   private channelClosed: (() => void) | null = null;
   private headTimer: NodeJS.Timeout | null = null;
+  /** Request body bytes seen in the current rate window, and whether reading stalled on our side in it. */
+  private bodyBytes = 0;
+  private bodyStalled = false;
+  private bodyTimer: NodeJS.Timeout | null = null;
   private waitingDrain = false;
   private readonly access = new AccessCache();
   private readonly clientAddress: string;
@@ -95,6 +101,9 @@ export class ProxyConnection {
       if (this.channel) socket.setTimeout(options.idleTimeoutMs);
       else socket.destroy();
     });
+    // The head timer runs from the accept: a connection that never completes a head (or never
+    // sends a byte, like an idle slowloris) holds a slot only that long.
+    this.headTimer = setTimeout(() => this.headTimedOut(), options.headTimeoutMs);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => {
       this.clientEnded = true;
@@ -104,6 +113,7 @@ export class ProxyConnection {
     socket.on('close', () => {
       this.state = 'closed';
       if (this.headTimer) clearTimeout(this.headTimer);
+      if (this.bodyTimer) clearInterval(this.bodyTimer);
       this.channel?.destroy();
     });
   }
@@ -127,7 +137,7 @@ export class ProxyConnection {
           if (end < 0 || end + 4 - start > this.options.maxHeaderBytes) {
             if (buf.length - start > this.options.maxHeaderBytes) return this.respond(pages.badRequest(431, `the request head is larger than ${this.options.maxHeaderBytes} bytes`));
             this.buf = start < buf.length ? buf.subarray(start) : null;
-            if (!this.headTimer) this.headTimer = setTimeout(() => this.respond(pages.badRequest(408, 'the request head did not arrive in time')), this.options.headTimeoutMs);
+            if (!this.headTimer && this.buf) this.headTimer = setTimeout(() => this.headTimedOut(), this.options.headTimeoutMs);
             return;
           }
           if (this.headTimer) {
@@ -140,10 +150,12 @@ export class ProxyConnection {
           const n = Math.min(this.bodyLeft, buf.length);
           this.buf = n < buf.length ? buf.subarray(n) : null;
           this.bodyLeft -= n;
+          this.bodyBytes += n;
           if (this.bodyLeft === 0) this.state = 'head';
           this.send(n < buf.length ? buf.subarray(0, n) : buf);
         } else if (this.state === 'chunked') {
           const { used, done } = this.framer!.push(buf);
+          this.bodyBytes += used;
           this.buf = used < buf.length ? buf.subarray(used) : null;
           if (done) this.state = 'head';
           this.send(used < buf.length ? buf.subarray(0, used) : buf);
@@ -313,10 +325,45 @@ export class ProxyConnection {
     } else if (head.body.kind === 'length') {
       this.state = 'body';
       this.bodyLeft = head.body.length;
+      this.watchBodyRate();
     } else if (head.body.kind === 'chunked') {
       this.state = 'chunked';
       this.framer = new ChunkedFramer();
+      this.watchBodyRate();
     }
+  }
+
+  /** Nothing at all arrived: close without a word (a browser's preconnect); a partial head gets 408. */
+  private headTimedOut(): void {
+    this.headTimer = null;
+    if (this.state !== 'head' || this.busy) return;
+    if (!this.buf && this.socket.bytesRead === 0) return void this.socket.destroy();
+    this.respond(pages.badRequest(408, 'the request head did not arrive in time'));
+  }
+
+  /**
+   * While a request body arrives, checks once per head-timeout window that it averaged the minimum
+   * rate; a window in which we stopped reading (the service was slow to take it) does not count.
+   */
+  private watchBodyRate(): void {
+    const min = this.options.minBodyBytesPerSecond;
+    if (!min || this.bodyTimer) return;
+    this.bodyBytes = 0;
+    this.bodyStalled = false;
+    this.bodyTimer = setInterval(() => {
+      if (this.state !== 'body' && this.state !== 'chunked') {
+        clearInterval(this.bodyTimer!);
+        this.bodyTimer = null;
+        return;
+      }
+      const tooSlow = !this.bodyStalled && !this.waitingDrain && !this.busy && this.bodyBytes < (min * this.options.headTimeoutMs) / 1000;
+      this.bodyBytes = 0;
+      this.bodyStalled = false;
+      if (tooSlow) {
+        this.options.log.debug({ client: this.clientAddress }, 'request body slower than the minimum rate: closed');
+        this.socket.destroy();
+      }
+    }, this.options.headTimeoutMs);
   }
 
   /** The answer to an upgrade request has started: splice on 101, else keep parsing requests. */
@@ -334,6 +381,7 @@ export class ProxyConnection {
     if (!channel) return;
     if (!channel.write(data) && !this.waitingDrain) {
       this.waitingDrain = true;
+      this.bodyStalled = true;
       this.socket.pause();
       channel.once('drain', () => {
         this.waitingDrain = false;
