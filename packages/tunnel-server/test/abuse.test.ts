@@ -45,6 +45,15 @@ function sshOutcome(port: number, options: Partial<ssh2.ConnectConfig>): Promise
   });
 }
 
+/** A server started with `args`, and one public tunnel `web` of a fresh account to a backend. */
+async function servedTunnel(args: string[]) {
+  const server = await startTunnelServer(kit, { args });
+  const backend = await startBackend(kit);
+  const account = makeAccount();
+  await ssh2Tunnel(kit, { sshPort: server.ports.ssh, envId: 'env', account, target: backend.port, forwards: [{ kind: 'tcpip', name: 'web' }] });
+  return { server, backend, host: hostOf(account, 'env', 'web') };
+}
+
 describe('SSH limits', () => {
   it('ends a connection past --max-auth-tries with a reason', async () => {
     const listed = makeAccount();
@@ -122,11 +131,7 @@ describe('SSH limits', () => {
 
 describe('HTTP limits', () => {
   it('counts connections per source address, before any byte is read', async () => {
-    const server = await startTunnelServer(kit, { args: ['--max-http-connections-per-address', '3'] });
-    const backend = await startBackend(kit);
-    const account = makeAccount();
-    await ssh2Tunnel(kit, { sshPort: server.ports.ssh, envId: 'env', account, target: backend.port, forwards: [{ kind: 'tcpip', name: 'web' }] });
-    const host = hostOf(account, 'env', 'web');
+    const { server, host } = await servedTunnel(['--max-http-connections-per-address', '3']);
     const held = [1, 2, 3].map(() => connectFrom(server.ports.http, '127.0.0.1'));
     await Promise.all(held.map((c) => c.connected));
     expect(await getFrom(server.ports.http, '127.0.0.1', host)).toBe(0);
@@ -134,11 +139,7 @@ describe('HTTP limits', () => {
   });
 
   it('starts the head timer at the accept and closes a request body below the minimum rate', async () => {
-    const server = await startTunnelServer(kit, { args: ['--head-timeout-seconds', '1', '--idle-timeout-seconds', '120', '--min-body-bytes-per-second', '100'] });
-    const backend = await startBackend(kit);
-    const account = makeAccount();
-    await ssh2Tunnel(kit, { sshPort: server.ports.ssh, envId: 'env', account, target: backend.port, forwards: [{ kind: 'tcpip', name: 'web' }] });
-    const host = hostOf(account, 'env', 'web');
+    const { server, host } = await servedTunnel(['--head-timeout-seconds', '1', '--idle-timeout-seconds', '120', '--min-body-bytes-per-second', '100']);
     // Says nothing at all: closed by the head timer (1 s), not the idle timeout (120 s).
     const silent = connectFrom(server.ports.http, '127.0.0.1');
     await waitFor('the silent connection closed', async () => (silent.isClosed() ? true : undefined), 15_000);
@@ -159,11 +160,7 @@ describe('HTTP limits', () => {
   });
 
   it("shares a tunnel's channels fairly: 1,000 slow connections from one address do not starve another", async () => {
-    const server = await startTunnelServer(kit, { args: ['--max-channels-per-connection', '100'] });
-    const backend = await startBackend(kit);
-    const account = makeAccount();
-    await ssh2Tunnel(kit, { sshPort: server.ports.ssh, envId: 'env', account, target: backend.port, forwards: [{ kind: 'tcpip', name: 'web' }] });
-    const host = hostOf(account, 'env', 'web');
+    const { server, backend, host } = await servedTunnel(['--max-channels-per-connection', '100']);
     // 1,000 connections from 127.0.0.1, each holding an event stream open (a slow reader), opened
     // 100 at a time; each either holds a channel, got 503, or was refused at the accept.
     const crowd: Array<ReturnType<typeof connectFrom>> = [];
