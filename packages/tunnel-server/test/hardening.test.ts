@@ -140,6 +140,21 @@ describe('request targets and framing', () => {
     expect(await raw(server.ports.http, `GET echo HTTP/1.1\r\nHost: ${publicHost}\r\n\r\n`)).toMatch(/^HTTP\/1\.1 400 /);
   });
 
+  it('closes at once when the client ends in the middle of a head (not after the 30 s head timer)', async () => {
+    const socket = net.connect(server.ports.http, '127.0.0.1', () => socket.end(`GET / HTTP/1.1\r\nHost: ${publicHost}\r\nX-Half: `));
+    socket.on('error', () => undefined);
+    socket.resume();
+    const closed = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 10_000);
+      socket.once('close', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+    socket.destroy();
+    expect(closed).toBe(true);
+  });
+
   it('refuses a chunked body with a bare LF', async () => {
     const text = await raw(server.ports.http, `POST /upload HTTP/1.1\r\nHost: ${publicHost}\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\r\n0\r\n\r\n`);
     // prevu refuses it (a backend might read the body otherwise than the proxy did).

@@ -391,7 +391,11 @@ export class ProxyConnection {
   }
 
   private maybeEnd(): void {
-    if (!this.clientEnded || this.busy || this.held || this.buf || this.state === 'closed') return;
+    if (!this.clientEnded || this.busy || this.held || this.state === 'closed') return;
+    // Parsed as far as it goes: a head cut by the client's EOF can never complete, so it is dropped
+    // rather than held until the head timer.
+    if (this.buf && this.state !== 'head') return;
+    this.buf = null;
     this.clientEnded = false; // act once: half-close the channel (responses still flow back), or close
     if (this.channel) this.channel.end();
     else this.socket.end();

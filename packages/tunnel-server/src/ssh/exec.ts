@@ -98,13 +98,20 @@ export function handleSession(conn: SshConnection, ctx: SessionContext, acceptSe
   const session = acceptSession();
   session.on('pty', (accept) => accept?.());
   session.on('env', (accept) => accept?.());
-  session.on('exec', (accept, _reject, info) => {
-    const channel = accept();
+  // ssh2's accept() gives nothing for a second exec/shell on a session that already runs one
+  // (found by the fuzz suite: it threw inside ssh2's parser and cut the connection).
+  session.on('exec', (accept, reject, info) => {
+    const channel = accept() as ServerChannel | undefined;
+    if (!channel) return reject?.();
     const command = info.command.trim();
     if (!COMMANDS.has(command)) return finish(channel, 1, '', `prevu: unknown command "${command}"; try "hello" or "tunnels"\n`);
     if (command === 'share-password') return sharePassword(conn, ctx, channel);
     finish(channel, 0, `${JSON.stringify(envReport(conn, ctx.registry, ctx.urls))}\n`);
   });
   // `ssh env@server` without a command: say hello the same way, then close.
-  session.on('shell', (accept) => finish(accept(), 0, `${JSON.stringify(envReport(conn, ctx.registry, ctx.urls))}\n`));
+  session.on('shell', (accept, reject) => {
+    const channel = accept() as ServerChannel | undefined;
+    if (!channel) return reject?.();
+    finish(channel, 0, `${JSON.stringify(envReport(conn, ctx.registry, ctx.urls))}\n`);
+  });
 }
