@@ -31,7 +31,7 @@ const schema = z
     maxChannelsPerConnection: positive.default(1000),
     /** Of those, what one visitor address may hold: 1,000 slow connections from one place never starve the others. */
     maxChannelsPerVisitor: positive.default(64),
-    /** Authentication requests (the `none` probe aside) one SSH connection may make, like sshd's MaxAuthTries. */
+    /** Authentication requests (a client's first `none` probe included) one SSH connection may make, like sshd's MaxAuthTries. */
     maxAuthTries: positive.default(10),
     /** SSH connections not authenticated yet, in all and per source address (sshd's MaxStartups). */
     maxUnauthenticated: positive.default(100),

@@ -75,7 +75,7 @@ export function createSshServer(options: SshServerOptions): Server {
     let conn: SshConnection | undefined;
     let tries = 0;
     connection.on('authentication', (ctx) => {
-      if (ctx.method !== 'none' && ++tries > options.maxAuthTries) {
+      if (++tries > options.maxAuthTries) {
         // No answer to this attempt: the client reads the reason instead of trying its next key.
         return disconnect(connection, DisconnectReason.noMoreAuthMethods, `prevu-limit: more than ${options.maxAuthTries} authentication attempts on one connection`);
       }
