@@ -136,6 +136,7 @@ describe('HTTP limits', () => {
     await Promise.all(held.map((c) => c.connected));
     expect(await getFrom(server.ports.http, '127.0.0.1', host)).toBe(0);
     expect(await getFrom(server.ports.http, '127.0.0.2', host)).toBe(200);
+    expect(await server.metric('prevu_limit_refusals_total')).toBe(1);
   });
 
   it('starts the head timer at the accept and closes a request body below the minimum rate', async () => {

@@ -361,6 +361,7 @@ export class ProxyConnection {
       this.bodyStalled = false;
       if (tooSlow) {
         this.options.log.debug({ client: this.clientAddress }, 'request body slower than the minimum rate: closed');
+        this.options.metrics.limitRefusals.inc({ limit: 'min_body_rate' });
         this.socket.destroy();
       }
     }, this.options.headTimeoutMs);

@@ -5,13 +5,15 @@
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { visitorAddress, type AddressLimiter } from '../limits.js';
+import type { Metrics } from '../metrics.js';
 import { ProxyConnection, type ProxyOptions } from './proxy.js';
 import type { TlsMaterial } from './tls.js';
 
 /** Takes a slot for the socket until it closes; false (and the socket destroyed) when there is none. */
-function admit(socket: Socket, connections: AddressLimiter): boolean {
+function admit(socket: Socket, connections: AddressLimiter, metrics: Metrics): boolean {
   const release = connections.acquire(visitorAddress(socket.remoteAddress));
   if (!release) {
+    metrics.limitRefusals.inc({ limit: 'http_connections' });
     socket.destroy();
     return false;
   }
@@ -21,7 +23,7 @@ function admit(socket: Socket, connections: AddressLimiter): boolean {
 
 export function createHttpServer(options: ProxyOptions, connections: AddressLimiter): Server {
   return createTcpServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
-    if (admit(socket, connections)) new ProxyConnection(socket, 'http', options);
+    if (admit(socket, connections, options.metrics)) new ProxyConnection(socket, 'http', options);
   });
 }
 
@@ -29,7 +31,7 @@ export function createHttpsServer(options: ProxyOptions, tls: TlsMaterial, conne
   const server = createTlsServer({ cert: tls.cert, key: tls.key, allowHalfOpen: true, ALPNProtocols: ['http/1.1'] }, (socket) => new ProxyConnection(socket, 'https', options));
   // 'connection' comes before the handshake: a refused socket never costs one.
   server.on('connection', (socket: Socket) => {
-    if (admit(socket, connections)) socket.setNoDelay(true);
+    if (admit(socket, connections, options.metrics)) socket.setNoDelay(true);
   });
   server.on('tlsClientError', () => undefined);
   return server;

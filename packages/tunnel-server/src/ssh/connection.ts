@@ -33,7 +33,7 @@ export class SshConnection implements TunnelOwner {
     identity: Identity,
     readonly remote: string,
     private readonly registry: Registry,
-    private readonly metrics: Metrics,
+    readonly metrics: Metrics,
     log: Logger,
     private readonly limits: { maxChannels: number; maxChannelsPerVisitor: number },
   ) {
@@ -49,11 +49,13 @@ export class SshConnection implements TunnelOwner {
       if (this.closed) return reject(new Error('the tunnel client disconnected'));
       const { maxChannels, maxChannelsPerVisitor } = this.limits;
       if (this.channels >= maxChannels) {
+        this.metrics.limitRefusals.inc({ limit: 'channels_per_connection' });
         return reject(new ChannelLimitError(`this environment already has ${maxChannels} open connections through its tunnel client (the limit)`));
       }
       const visitor = visitorAddress(from.address);
       const held = this.visitors.get(visitor) ?? 0;
       if (held >= maxChannelsPerVisitor) {
+        this.metrics.limitRefusals.inc({ limit: 'channels_per_visitor' });
         return reject(new ChannelLimitError(`your address already has ${maxChannelsPerVisitor} open connections to this environment (the limit for one address)`));
       }
       this.channels++;

@@ -55,6 +55,7 @@ export function handleForwardRequest(
 
   if (!conn.tunnels.has(parsed.name) && conn.tunnels.size >= limits.maxForwardsPerConnection) {
     conn.log.warn({ name: parsed.name, limit: limits.maxForwardsPerConnection }, 'forward refused: too many forwards on this connection');
+    conn.metrics.limitRefusals.inc({ limit: 'forwards_per_connection' });
     return reject?.();
   }
   const bindPort = data.bindPort || DEFAULT_BIND_PORT;
@@ -73,6 +74,7 @@ export function handleForwardRequest(
     if (conn.refused.size >= limits.maxForwardsPerConnection) conn.refused.delete(conn.refused.keys().next().value!);
     conn.refused.set(parsed.name, refusal);
     conn.log.warn({ hostname: tunnel.hostname, heldByEnv: refusal.heldByEnv }, 'forward refused: the hostname is held by another key or env');
+    conn.metrics.limitRefusals.inc({ limit: 'hostname_held' });
     return reject?.();
   }
   conn.refused.delete(parsed.name);

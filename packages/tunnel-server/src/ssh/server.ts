@@ -76,6 +76,7 @@ export function createSshServer(options: SshServerOptions): Server {
     let tries = 0;
     connection.on('authentication', (ctx) => {
       if (++tries > options.maxAuthTries) {
+        metrics.limitRefusals.inc({ limit: 'ssh_auth_tries' });
         // No answer to this attempt: the client reads the reason instead of trying its next key.
         return disconnect(connection, DisconnectReason.noMoreAuthMethods, `prevu-limit: more than ${options.maxAuthTries} authentication attempts on one connection`);
       }
@@ -87,6 +88,7 @@ export function createSshServer(options: SshServerOptions): Server {
       conn = new SshConnection(connection, identity, ip, registry, metrics, log, { maxChannels: options.maxChannelsPerConnection, maxChannelsPerVisitor: options.maxChannelsPerVisitor });
       if (registry.connectionsOf(identity.key) >= options.maxConnectionsPerAccount) {
         conn.log.warn({ limit: options.maxConnectionsPerAccount }, 'connection refused: too many connections for this account');
+        metrics.limitRefusals.inc({ limit: 'ssh_connections_per_account' });
         disconnect(connection, DisconnectReason.tooManyConnections, `prevu-limit: account ${identity.accountId} already has ${options.maxConnectionsPerAccount} connections (the limit); close some and retry`);
         conn = undefined;
         return;
@@ -100,7 +102,10 @@ export function createSshServer(options: SshServerOptions): Server {
       );
       let sessions = 0;
       connection.on('session', (accept, reject) => {
-        if (sessions >= options.maxSessionsPerConnection) return reject();
+        if (sessions >= options.maxSessionsPerConnection) {
+          metrics.limitRefusals.inc({ limit: 'ssh_sessions' });
+          return reject();
+        }
         sessions++;
         handleSession(c, { registry, urls: options.urls, passwords: options.passwords, log }, () => accept().once('close', () => sessions--));
       });
@@ -120,6 +125,7 @@ export function createSshServer(options: SshServerOptions): Server {
     const releaseAddress = perAddress.acquire(address);
     const releaseStranger = releaseAddress && unauthenticated.acquire(address);
     if (!releaseAddress || !releaseStranger) {
+      metrics.limitRefusals.inc({ limit: releaseAddress ? 'ssh_unauthenticated' : 'ssh_connections_per_address' });
       releaseAddress?.();
       return false;
     }
