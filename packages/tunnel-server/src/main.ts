@@ -59,7 +59,10 @@ try {
   // URLs name the ports actually bound (port 0 asks the kernel for one); with TLS on, they are
   // https ones and plain HTTP only redirects to them.
   const httpsUrls = tls ? publicUrls({ ...config, httpsPort: ports.https! }) : undefined;
-  const http = createHttpServer(httpsUrls ? { ...proxyOptions, httpsUrlFor: httpsUrls.urlFor } : proxyOptions, httpConnections);
+  // Only names under the base domain are redirected: the plain port is no open redirect.
+  const underBase = new RegExp(`^([a-z0-9-]+\\.)*${config.baseDomain.replace(/\./g, '\\.')}$`);
+  const httpsUrlFor = httpsUrls && ((host: string) => (underBase.test(host) ? httpsUrls.urlFor(host) : undefined));
+  const http = createHttpServer(httpsUrlFor ? { ...proxyOptions, httpsUrlFor } : proxyOptions, httpConnections);
   servers.push(http);
   ports.http = await listen(http, config.httpPort, 'HTTP');
   const urls = httpsUrls ?? publicUrls({ ...config, httpPort: ports.http! });

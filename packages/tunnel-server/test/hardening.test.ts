@@ -174,5 +174,7 @@ describe('TLS on', () => {
     expect(reply.status).toBe(308);
     expect(reply.headers.location).toBe(`https://${host}:${tls.ports.https}/echo?q=1`);
     expect(reply.body).toBe('');
+    // Only hosts under the base domain: the plain port is no open redirect.
+    for (const other of ['evil.example', `evil.example/${host}`, 'example.test.evil']) expect((await get(tls.ports.http, other)).status, other).toBe(404);
   });
 });

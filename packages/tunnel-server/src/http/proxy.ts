@@ -32,8 +32,11 @@ export interface ProxyOptions {
   headTimeoutMs: number;
   /** A request body slower than this on average over a head-timeout window closes the connection (0: never). */
   minBodyBytesPerSecond: number;
-  /** Set on the plain HTTP listener when TLS is on: every request is redirected to this https URL of its host. */
-  httpsUrlFor?: (hostname: string) => string;
+  /**
+   * Set on the plain HTTP listener when TLS is on: every request is redirected to this https URL
+   * of its host, or answered 404 when the host is not under the base domain (no open redirect).
+   */
+  httpsUrlFor?: (hostname: string) => string | undefined;
 }
 
 /**
@@ -183,7 +186,10 @@ export class ProxyConnection {
       head.target = path;
     }
     // With TLS on, plain HTTP only points to https: a private env's token or page never goes in clear.
-    if (this.options.httpsUrlFor) return this.finish(renderRedirect(`${this.options.httpsUrlFor(host)}${head.target === '*' ? '/' : head.target}`, {}, 308));
+    if (this.options.httpsUrlFor) {
+      const secure = this.options.httpsUrlFor(host);
+      return secure ? this.finish(renderRedirect(`${secure}${head.target === '*' ? '/' : head.target}`, {}, 308)) : this.respond(pages.unknownHost(host), head);
+    }
     const route = this.options.registry.route(host);
     if (route.kind !== 'tunnel') return this.respond(pageForMissing(route, host), head);
     const tunnel = route.tunnel;
