@@ -145,12 +145,22 @@ export class Agent {
 
   tunnels(): TunnelRow[] {
     const known = new Map((this.tunnel.hello?.tunnels ?? []).map((t) => [t.name, t]));
+    const refused = new Map((this.tunnel.hello?.refused ?? []).map((r) => [r.name, r]));
     return this.forwards
       .filter((f) => f.service !== AGENT_SERVICE)
       .map((f) => {
         const t = known.get(f.name);
+        const r = refused.get(f.name);
         const route = this.env.route(f.service, f.port);
-        return { service: f.service, port: f.port, hostname: t?.hostname ?? null, url: t?.url ?? null, state: route.state, ...(route.reason ? { reason: route.reason } : {}) };
+        return {
+          service: f.service,
+          port: f.port,
+          hostname: t?.hostname ?? null,
+          url: t?.url ?? null,
+          state: route.state,
+          ...(route.reason ? { reason: route.reason } : {}),
+          ...(r && !t ? { refused: { reason: r.reason, ...(r.heldByEnv ? { heldByEnv: r.heldByEnv } : {}) } } : {}),
+        };
       });
   }
 

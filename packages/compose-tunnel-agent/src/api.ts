@@ -3,6 +3,7 @@
 // GET /logs/<service>?tail=N[&follow=1].
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { WebSocketServer } from 'ws';
+import type { RefusedForward } from '@prevu/core/tunnel-protocol';
 import type { EventLog } from './event-log.js';
 import type { ServiceState } from './state.js';
 
@@ -14,6 +15,8 @@ export interface TunnelRow {
   state: ServiceState;
   /** Why it is not routed (absent when ready): what `prevu up` says when it gives up waiting. */
   reason?: string;
+  /** Why the tunnel server refused the forward (another env or key holds its hostname). */
+  refused?: Pick<RefusedForward, 'heldByEnv' | 'reason'>;
 }
 
 /** One container of the project, as `prevu status` shows it. */

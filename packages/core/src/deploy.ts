@@ -275,7 +275,7 @@ export function upSteps(): Step<UpContext>[] {
       async run(ctx, report) {
         const client = new AgentClient({ envId: ctx.envId, accountId: ctx.session.key.accountId, baseUrl: ctx.baseUrl, privateKey: ctx.session.key.privateKey });
         const timeoutMs = (ctx.options.waitTimeout ?? 120) * 1000;
-        const tunnels = await waitForUrls(client, ctx.expected, timeoutMs, report, ctx.session.signal);
+        const tunnels = await waitForUrls(client, ctx.envId, ctx.expected, timeoutMs, report, ctx.session.signal);
         const rows = urlRows(tunnels, ctx.selected());
         for (const row of rows) ctx.emit('url_assigned', row.service, { port: row.port, url: row.url });
         ctx.states.setStatus(ctx.envId, 'up');
@@ -345,7 +345,7 @@ export function urlRows(tunnels: AgentTunnel[], services?: string[]): UrlRow[] {
     .sort((a, b) => a.service.localeCompare(b.service) || a.port - b.port);
 }
 
-async function waitForUrls(client: AgentClient, expected: ExpectedUrl[], timeoutMs: number, report: (line: string) => void, signal?: AbortSignal): Promise<AgentTunnel[]> {
+export async function waitForUrls(client: Pick<AgentClient, 'tunnels'>, envId: string, expected: ExpectedUrl[], timeoutMs: number, report: (line: string) => void, signal?: AbortSignal): Promise<AgentTunnel[]> {
   const deadline = Date.now() + timeoutMs;
   let last = 'the agent is not connected yet';
   for (;;) {
@@ -357,6 +357,9 @@ async function waitForUrls(client: AgentClient, expected: ExpectedUrl[], timeout
     if (tunnels) {
       const missing = expected.filter((e) => !tunnels.some((t) => t.service === e.service && t.port === e.port && t.url && t.state === 'ready'));
       if (!missing.length) return tunnels;
+      // Waiting cannot help a refused forward: its hostname belongs to another env (or key).
+      const refused = tunnels.find((t) => t.refused && missing.some((m) => m.service === t.service && m.port === t.port));
+      if (refused?.refused) throw errors.forwardRefused(refused.service, refused.port, envId, refused.refused.reason, refused.refused.heldByEnv);
       // The agent's reason names what a port listens on instead, when it knows.
       const why = (m: ExpectedUrl) => tunnels.find((t) => t.service === m.service && t.port === m.port)?.reason;
       last = `waiting for ${missing.map((m) => `${m.service}:${m.port}${why(m) ? ` (${why(m)})` : ''}`).join(', ')}`;

@@ -109,6 +109,11 @@ export const errors = {
     'see `prevu ls` for the environments of this profile',
   ]),
   invalidInput: define('PREVU_INVALID_INPUT', 'user', (what: string, fix: string) => [what, fix]),
+  /** The tunnel server refused a forward: its hostname belongs to another env of the key (or another key). */
+  forwardRefused: define('PREVU_FORWARD_REFUSED', 'user', (service: string, port: number, envId: string, reason: string, heldByEnv?: string) => [
+    `the tunnel server refused ${service}:${port} of env "${envId}": ${reason}`,
+    `remove this env with \`prevu down --id ${envId}\` and run \`prevu up --id <another id>\`${heldByEnv ? ` whose names do not run into env "${heldByEnv}"'s` : ''}`,
+  ]),
   timeout: define('PREVU_TIMEOUT', 'environment', (what: string, fix: string) => [what, fix]),
   cloud: define('PREVU_CLOUD', 'environment', (what: string, fix: string) => [what, fix]),
   cloudUser: define('PREVU_CLOUD_USER', 'user', (what: string, fix: string) => [what, fix]),

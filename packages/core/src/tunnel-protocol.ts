@@ -12,10 +12,22 @@ export interface TunnelInfo {
   private: boolean;
 }
 
+/** A forward the server refused because another env (or key) holds its hostname. */
+export interface RefusedForward {
+  name: string;
+  hostname: string;
+  /** The env of the same key that holds the hostname; absent when another key holds it. */
+  heldByEnv?: string;
+  /** One sentence, for people. */
+  reason: string;
+}
+
 export interface HelloReply {
   accountId: string;
   envId: string;
   /** e.g. `http://localhost:8080`, or `https://example.test` on 443. */
   baseUrl: string;
   tunnels: TunnelInfo[];
+  /** Forwards of this env refused on its live connections (absent from older servers). */
+  refused?: RefusedForward[];
 }

@@ -1,11 +1,17 @@
 // Public-key authentication. The key is the account (accountId = hash of its blob); the user
 // name is the envId. Open mode takes any key; allow-list mode only keys in an authorized_keys file.
+// Key types: ed25519, ECDSA, and RSA of 2048 bits or more signing with SHA-2 (rsa-sha2-256/512);
+// DSA, short RSA and SHA-1 signatures are refused whatever the mode.
+import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import ssh2, { type AuthContext } from 'ssh2';
 import { InvalidNameError, normalizeEnvId, accountIdFromKeyBlob } from '@prevu/core/names';
+import { sshFingerprint } from '@prevu/core/ssh-fingerprint';
 
 export interface Identity {
   accountId: string;
+  /** `SHA256:...` of the key blob. */
+  key: string;
   envId: string;
   keyBlob: Buffer;
 }
@@ -21,6 +27,18 @@ export function loadAuthorizedKeys(path: string): Set<string> {
     if (!(parsed instanceof Error)) keys.add((Array.isArray(parsed) ? parsed[0]! : parsed).getPublicSSH().toString('base64'));
   }
   return keys;
+}
+
+const KEY_TYPES = new Set(['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'ssh-rsa']);
+export const MIN_RSA_BITS = 2048;
+
+/** Whether a key of this type, signing this way, is strong enough to own an account. */
+function acceptableKey(key: ssh2.ParsedKey, algo: string, hashAlgo: string | undefined): boolean {
+  if (!KEY_TYPES.has(key.type) || key.type !== algo) return false;
+  if (key.type !== 'ssh-rsa') return true;
+  if (hashAlgo !== 'sha256' && hashAlgo !== 'sha512') return false; // `ssh-rsa` itself signs with SHA-1
+  const bits = createPublicKey(key.getPublicPEM()).asymmetricKeyDetails?.modulusLength ?? 0;
+  return bits >= MIN_RSA_BITS;
 }
 
 /**
@@ -43,7 +61,7 @@ export function authenticate(ctx: AuthContext, allowList: Set<string> | undefine
     return ctx.reject(['publickey']);
   }
   const key = ssh2.utils.parseKey(blob);
-  if (key instanceof Error || Array.isArray(key)) {
+  if (key instanceof Error || Array.isArray(key) || !acceptableKey(key, ctx.key.algo, ctx.hashAlgo)) {
     return ctx.reject(['publickey']);
   }
   // Without a signature the client only asks whether the key would do; with one it proves it.
@@ -51,6 +69,6 @@ export function authenticate(ctx: AuthContext, allowList: Set<string> | undefine
   if (key.verify(ctx.blob!, ctx.signature, ctx.hashAlgo) !== true) {
     return ctx.reject(['publickey']);
   }
-  proven({ accountId: accountIdFromKeyBlob(blob), envId, keyBlob: Buffer.from(blob) });
+  proven({ accountId: accountIdFromKeyBlob(blob), key: sshFingerprint(blob), envId, keyBlob: Buffer.from(blob) });
   ctx.accept();
 }

@@ -3,7 +3,7 @@
 // `exec share-password` keeps a share link's password hash (JSON on stdin) for the account and env.
 import type { Logger } from 'pino';
 import type { Session, ServerChannel } from 'ssh2';
-import type { HelloReply, TunnelInfo } from '@prevu/core/tunnel-protocol';
+import type { HelloReply, RefusedForward, TunnelInfo } from '@prevu/core/tunnel-protocol';
 import type { Registry, Tunnel } from '../registry.js';
 import { RegistrationError, registrationSchema, type SharePasswords } from '../share-passwords.js';
 import type { SshConnection } from './connection.js';
@@ -23,11 +23,16 @@ export function envReport(conn: SshConnection, registry: Registry, urls: PublicU
     url: urls.urlFor(t.hostname),
     private: t.private,
   });
+  const refused = new Map<string, RefusedForward>();
+  for (const owner of registry.ownersOf(conn.key, conn.envId)) {
+    for (const [name, r] of owner.refused) refused.set(name, { name, ...r });
+  }
   return {
     accountId: conn.accountId,
     envId: conn.envId,
     baseUrl: urls.baseUrl,
-    tunnels: registry.forEnv(conn.accountId, conn.envId).map(view),
+    tunnels: registry.forEnv(conn.key, conn.envId).map(view),
+    ...(refused.size ? { refused: [...refused.values()].sort((a, b) => a.name.localeCompare(b.name)) } : {}),
   };
 }
 
@@ -79,7 +84,7 @@ function sharePassword(conn: SshConnection, ctx: SessionContext, channel: Server
     }
     if (!parsed.success) return stop(1, '', `prevu: share-password: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}\n`);
     try {
-      ctx.passwords.register(conn.accountId, conn.envId, parsed.data);
+      ctx.passwords.register(conn.key, conn.envId, parsed.data);
     } catch (error) {
       ctx.log.warn({ accountId: conn.accountId, err: (error as Error).message }, 'share link password not registered');
       return stop(1, '', `prevu: ${error instanceof RegistrationError ? error.message : 'the tunnel server could not store the password'}\n`);
@@ -93,13 +98,20 @@ export function handleSession(conn: SshConnection, ctx: SessionContext, acceptSe
   const session = acceptSession();
   session.on('pty', (accept) => accept?.());
   session.on('env', (accept) => accept?.());
-  session.on('exec', (accept, _reject, info) => {
-    const channel = accept();
+  // ssh2's accept() gives nothing for a second exec/shell on a session that already runs one
+  // (found by the fuzz suite: it threw inside ssh2's parser and cut the connection).
+  session.on('exec', (accept, reject, info) => {
+    const channel = accept() as ServerChannel | undefined;
+    if (!channel) return reject?.();
     const command = info.command.trim();
     if (!COMMANDS.has(command)) return finish(channel, 1, '', `prevu: unknown command "${command}"; try "hello" or "tunnels"\n`);
     if (command === 'share-password') return sharePassword(conn, ctx, channel);
     finish(channel, 0, `${JSON.stringify(envReport(conn, ctx.registry, ctx.urls))}\n`);
   });
   // `ssh env@server` without a command: say hello the same way, then close.
-  session.on('shell', (accept) => finish(accept(), 0, `${JSON.stringify(envReport(conn, ctx.registry, ctx.urls))}\n`));
+  session.on('shell', (accept, reject) => {
+    const channel = accept() as ServerChannel | undefined;
+    if (!channel) return reject?.();
+    finish(channel, 0, `${JSON.stringify(envReport(conn, ctx.registry, ctx.urls))}\n`);
+  });
 }
