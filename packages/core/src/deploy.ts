@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentClient, type AgentTunnel } from './agent-client.js';
-import { checkExposeLabels, isIdentity, loadComposeProject, rewritePaths, uploadPlan, type ComposeSource, type LoadedProject } from './compose.js';
+import { checkForUp, isIdentity, loadComposeProject, rewritePaths, uploadPlan, type ComposeSource, type LoadedProject } from './compose.js';
 import { checkDocker, dockerExec, engineId, InterruptedError } from './docker-cli.js';
 import type { DockerEndpoint, Driver, Machine } from './drivers/driver.js';
 import { createDriver } from './drivers/index.js';
@@ -153,7 +153,7 @@ export function upSteps(): Step<UpContext>[] {
       title: 'Read the compose project',
       async run(ctx) {
         ctx.loaded = await loadComposeProject(ctx.options.source);
-        checkExposeLabels(ctx.loaded.model);
+        checkForUp(ctx.loaded.model);
         for (const s of ctx.options.services ?? []) {
           if (!ctx.loaded.model.services[s]) {
             throw errors.invalidInput(`no service "${s}" in the compose project`, `choose from: ${Object.keys(ctx.loaded.model.services).join(', ')}`);

@@ -44,6 +44,10 @@ export const errors = {
     `the compose project is invalid (${detail})`,
     'fix the file; `docker compose config` shows the same error',
   ]),
+  reservedService: define('PREVU_RESERVED_SERVICE', 'user', (service: string, reserved: string) => [
+    `the compose service "${service}" takes the name ${reserved}, which prevu keeps for its agent`,
+    'rename that service in the compose file',
+  ]),
   dockerNotRunning: define('PREVU_DOCKER_DOWN', 'environment', (detail: string) => [
     `Docker is not reachable (${detail})`,
     'start Docker (or run scripts/ensure-docker.sh) and retry',
