@@ -18,7 +18,8 @@ import { makeEvent, type PrevuEvent } from './events.js';
 import { AGENT_SERVICE, composeProjectName } from './names.js';
 import { buildOverlay, discoveryEnv, expectedUrls, parseBaseUrl, type AgentSettings, type ExpectedUrl, type ImagePorts } from './overlay.js';
 import type { AccountKey, Profile, ProfileStore } from './profiles.js';
-import { fingerprint, tunnelHello } from './tunnel-hello.js';
+import { pinFingerprint } from './ssh-fingerprint.js';
+import { tunnelHello } from './tunnel-hello.js';
 
 export interface Session {
   store: ProfileStore;
@@ -88,7 +89,8 @@ export async function connectTunnelServer(session: Session, envId: string, repor
     endpoint = { address: ts.address, agentAddress: ts.agentAddress ?? ts.address, ...(ts.hostKey ? { hostKey: ts.hostKey } : {}), externalNetworks: [] };
   }
   report(`hello ${endpoint.address}`);
-  const hello = await tunnelHello({ address: endpoint.address, privateKey: session.key.privateKey, envId, recordedIn: join(session.store.profileDir(session.profile.name), 'profile.json'), ...(endpoint.hostKey ? { hostKey: endpoint.hostKey } : {}) });
+  const recordedIn = join(session.store.profileDir(session.profile.name), 'profile.json');
+  const hello = await tunnelHello({ address: endpoint.address, privateKey: session.key.privateKey, envId, recordedIn, ...(endpoint.hostKey ? { hostKey: endpoint.hostKey } : {}), ...(ts.type === 'remote' && ts.hostKeyPinned ? { hostKeyPinned: true } : {}) });
   if (ts.type === 'remote' && !ts.hostKey) {
     // first contact: record the server's key, later connections (and the agent) check it
     session.store.write({ ...session.profile, tunnelServer: { ...ts, hostKey: hello.hostKey } });
@@ -214,7 +216,7 @@ export function upSteps(): Step<UpContext>[] {
           buildContext: agentDir,
           image: agentImage(),
           tunnelServer: ctx.endpoint.agentAddress,
-          ...(ctx.endpoint.hostKey ? { tunnelHostKey: fingerprint(ctx.endpoint.hostKey) } : {}),
+          ...(ctx.endpoint.hostKey ? { tunnelHostKey: pinFingerprint(ctx.endpoint.hostKey) } : {}),
           keyFile: uploaded.mapping.get(session.key.privateKeyFile) ?? session.key.privateKeyFile,
           private: session.profile.private,
           externalNetworks: ctx.endpoint.externalNetworks,

@@ -72,6 +72,10 @@ export const errors = {
     `the SSH host key of ${host} does not match the one recorded`,
     'if the host was rebuilt, remove its line from the profile known_hosts and retry',
   ]),
+  hostKeyNotPinned: define('PREVU_HOST_KEY_MISMATCH', 'user', (host: string) => [
+    `the SSH host key of ${host} is not the one pinned for it`,
+    'something may sit between prevu and it: stop here; if its key changed on purpose, pin the new one (`--set hostKey=SHA256:...` for an ssh host, `--tunnel-host-key` for a tunnel server)',
+  ]),
   tunnelHostKeyMismatch: define('PREVU_HOST_KEY_MISMATCH', 'user', (address: string, profileFile: string) => [
     `the SSH host key of the tunnel server ${address} does not match the one recorded`,
     `if the server was rebuilt, delete tunnelServer.hostKey from ${profileFile} and retry`,

@@ -7,7 +7,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startSshd, useKit, waitFor, type Sshd } from '@prevu/test-kit';
+import { machineHostKeys } from '../src/drivers/index.js';
 import { createSshDriver, type SshDriver, type SshSettingsInput } from '../src/drivers/ssh.js';
+import { pinFingerprint } from '../src/ssh-fingerprint.js';
+import { ed25519KeyPair } from '../src/ssh-keys.js';
 import { prevuFailure } from './prevu-failure.js';
 
 const run = promisify(execFile);
@@ -340,6 +343,34 @@ describe('a dropped connection', () => {
 
 // Last: it rebuilds the host with a new key.
 describe('host key', () => {
+  it('a pinned key (hostKey setting) is the only one accepted, from the first contact on; known_hosts is left alone', async () => {
+    const pinnedHosts = join(work, 'pinned', 'known_hosts');
+    const pinned = (hostKey: SshSettingsInput['hostKey']) => driver({ hostKey, knownHostsPath: pinnedHosts });
+    const other = ed25519KeyPair().public;
+    // A first contact that trust-on-first-use would have accepted and recorded.
+    for (const wrong of [pinFingerprint(other), other]) {
+      const error = await prevuFailure(pinned(wrong).ensureMachine('pinned'));
+      expect(error.code).toBe('PREVU_HOST_KEY_MISMATCH');
+      expect(error.line).toBe(`the SSH host key of ${sshd.user}@${sshd.host}:${sshd.port} is not the one pinned for it: something may sit between prevu and it: stop here; if its key changed on purpose, pin the new one (\`--set hostKey=SHA256:...\` for an ssh host, \`--tunnel-host-key\` for a tunnel server)`);
+    }
+    for (const right of [sshd.hostKeyFingerprint, `${sshd.hostPublicKey} the comment`, [pinFingerprint(other), sshd.hostKeyFingerprint]]) {
+      expect((await pinned(right).ensureMachine('pinned')).envId).toBe('pinned');
+    }
+    expect(existsSync(pinnedHosts)).toBe(false);
+    expect(() => pinned('SHA256:short')).toThrow(/invalid ssh setting hostKey \(a host key is SHA256:\.\.\. \(ssh-keygen -lf\)/);
+  });
+
+  it('doctor\'s line says how each driver\'s host keys are checked', async () => {
+    const profile = (driver: string, driverOptions: Record<string, unknown>) => ({ version: 1 as const, name: 'p', driver, driverOptions, tunnelServer: { type: 'embedded' as const }, private: false, createdAt: '' });
+    const profileDir = join(work, 'doctor');
+    const host = `${sshd.user}@${sshd.host}:${sshd.port}`;
+    expect(machineHostKeys({ profile: profile('ssh', { host }), profileDir })).toBe('ssh host not contacted yet: recorded on first use (pin it: --set hostKey=SHA256:...)');
+    await driver({ knownHostsPath: join(profileDir, 'known_hosts') }).ensureMachine('doctor');
+    expect(machineHostKeys({ profile: profile('ssh', { host }), profileDir })).toBe(`ssh host recorded on first use in ${join(profileDir, 'known_hosts')} (pin it: --set hostKey=SHA256:...)`);
+    expect(machineHostKeys({ profile: profile('ssh', { host, hostKey: sshd.hostPublicKey }), profileDir })).toBe(`ssh host pinned (${sshd.hostKeyFingerprint})`);
+    expect(machineHostKeys({ profile: profile('lightsail', {}), profileDir })).toMatch(/^Lightsail instances pinned to the host keys AWS reports \(GetInstanceAccessDetails/);
+  });
+
   it('refuses a host whose key changed, in one line (user error)', async () => {
     await driver().ensureMachine('first');
     await sshd.restart({ newHostKey: true });
