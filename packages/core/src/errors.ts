@@ -96,6 +96,10 @@ export const errors = {
     `${what} failed over SSH (${detail})`,
     'check the host (disk space, permissions of the SSH user) and retry',
   ]),
+  uploadThroughLink: define('PREVU_UPLOAD_LINK', 'environment', (path: string) => [
+    `${path} on the host is a symbolic link where prevu keeps a copy of the project's files, and prevu does not write through links`,
+    'something on the host (a container writing into a bind mount?) put it there: look at it, then `prevu down` removes the env\'s files and `up` sends them again',
+  ]),
   remoteDockerUnavailable: define('PREVU_REMOTE_DOCKER_DOWN', 'environment', (target: string, detail: string) => [
     `Docker on ${target} is not reachable (${detail})`,
     'install and start Docker there, and let the SSH user use its socket (root or the docker group)',
