@@ -11,6 +11,7 @@ import { loadAuthorizedKeys } from './ssh/auth.js';
 import { createSshServer } from './ssh/server.js';
 import { createHttpServer, createHttpsServer } from './http/server.js';
 import { SharePasswords } from './share-passwords.js';
+import { AgentKeys } from './agent-keys.js';
 import { loadTls } from './http/tls.js';
 import { createManagementServer } from './management.js';
 import { publicUrls } from './public-urls.js';
@@ -37,6 +38,7 @@ try {
   const metrics = createMetrics(() => registry.size);
   const tls = loadTls(config);
   const passwords = SharePasswords.load(config.stateDir);
+  const agentKeys = AgentKeys.load(config.stateDir);
   const proxyOptions = {
     registry,
     metrics,
@@ -67,6 +69,7 @@ try {
     log,
     urls,
     passwords,
+    agentKeys,
     baseDomain: config.baseDomain,
     maxForwardsPerConnection: config.maxForwardsPerConnection,
     maxConnectionsPerAccount: config.maxConnectionsPerAccount,

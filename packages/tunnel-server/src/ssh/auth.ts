@@ -1,13 +1,18 @@
 // Public-key authentication. The key is the account (accountId = hash of its blob); the user
 // name is the envId. Open mode takes any key; allow-list mode only keys in an authorized_keys file.
+// An agent key (agent-keys.ts) is the account that registered it, for its one env only.
 import { readFileSync } from 'node:fs';
 import ssh2, { type AuthContext } from 'ssh2';
 import { InvalidNameError, normalizeEnvId, accountIdFromKeyBlob } from '@prevu/core/names';
+import type { AgentKeys } from '../agent-keys.js';
 
 export interface Identity {
   accountId: string;
   envId: string;
+  /** The account's key (an agent key's registrant): private tunnels' tokens are checked with it. */
   keyBlob: Buffer;
+  /** Logged in with an agent key: commands that act for the account are refused. */
+  agentKey: boolean;
 }
 
 /** Key blobs (base64) from an authorized_keys file; options before the key type are ignored. */
@@ -27,7 +32,7 @@ export function loadAuthorizedKeys(path: string): Set<string> {
  * Decides one authentication attempt. `proven` gets the identity before the accept, because ssh2
  * emits 'ready' synchronously inside ctx.accept().
  */
-export function authenticate(ctx: AuthContext, allowList: Set<string> | undefined, proven: (identity: Identity) => void): void {
+export function authenticate(ctx: AuthContext, allowList: Set<string> | undefined, agentKeys: AgentKeys, proven: (identity: Identity) => void): void {
   if (ctx.method !== 'publickey') {
     return ctx.reject(['publickey']);
   }
@@ -39,7 +44,10 @@ export function authenticate(ctx: AuthContext, allowList: Set<string> | undefine
     return ctx.reject(['publickey']);
   }
   const blob = ctx.key.data;
-  if (allowList && !allowList.has(blob.toString('base64'))) {
+  const agent = agentKeys.lookup(blob);
+  if (agent && agent.envId !== envId) return ctx.reject(['publickey']);
+  // an agent key was registered by a key the allow-list admitted
+  if (!agent && allowList && !allowList.has(blob.toString('base64'))) {
     return ctx.reject(['publickey']);
   }
   const key = ssh2.utils.parseKey(blob);
@@ -51,6 +59,6 @@ export function authenticate(ctx: AuthContext, allowList: Set<string> | undefine
   if (key.verify(ctx.blob!, ctx.signature, ctx.hashAlgo) !== true) {
     return ctx.reject(['publickey']);
   }
-  proven({ accountId: accountIdFromKeyBlob(blob), envId, keyBlob: Buffer.from(blob) });
+  proven(agent ? { accountId: agent.accountId, envId, keyBlob: Buffer.from(agent.accountKey, 'base64'), agentKey: true } : { accountId: accountIdFromKeyBlob(blob), envId, keyBlob: Buffer.from(blob), agentKey: false });
   ctx.accept();
 }

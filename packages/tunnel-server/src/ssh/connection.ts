@@ -15,6 +15,7 @@ export class SshConnection implements TunnelOwner {
   readonly accountId: string;
   readonly envId: string;
   readonly keyBlob: Buffer;
+  readonly agentKey: boolean;
   /** name -> tunnel this connection forwards (registered or taken over since). */
   readonly tunnels = new Map<string, Tunnel>();
   readonly log: Logger;
@@ -34,6 +35,7 @@ export class SshConnection implements TunnelOwner {
     this.accountId = identity.accountId;
     this.envId = identity.envId;
     this.keyBlob = identity.keyBlob;
+    this.agentKey = identity.agentKey;
     this.log = log.child({ conn: this.id, accountId: this.accountId, envId: this.envId });
   }
 

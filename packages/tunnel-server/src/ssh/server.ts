@@ -5,6 +5,7 @@ import ssh2, { type Connection } from 'ssh2';
 import type { Logger } from 'pino';
 import type { Registry } from '../registry.js';
 import type { SharePasswords } from '../share-passwords.js';
+import type { AgentKeys } from '../agent-keys.js';
 import type { Metrics } from '../metrics.js';
 import { authenticate, type Identity } from './auth.js';
 import { SshConnection } from './connection.js';
@@ -21,6 +22,7 @@ export interface SshServerOptions {
   log: Logger;
   urls: PublicUrls;
   passwords: SharePasswords;
+  agentKeys: AgentKeys;
   baseDomain: string;
   maxForwardsPerConnection: number;
   maxConnectionsPerAccount: number;
@@ -58,7 +60,7 @@ export function createSshServer(options: SshServerOptions): Server {
     // Like sshd's LoginGraceTime: a connection that does not authenticate in time is dropped.
     const grace = setTimeout(() => connection.end(), LOGIN_GRACE_MS);
     connection.on('authentication', (ctx) => {
-      authenticate(ctx, options.allowList, (proven) => (identity = proven));
+      authenticate(ctx, options.allowList, options.agentKeys, (proven) => (identity = proven));
     });
     connection.on('ready', () => {
       clearTimeout(grace);
@@ -77,7 +79,7 @@ export function createSshServer(options: SshServerOptions): Server {
       connection.on('request', (accept, reject, name, data) =>
         handleForwardRequest(c, registry, { maxForwardsPerConnection: options.maxForwardsPerConnection, baseDomain: options.baseDomain }, accept, reject, name, data),
       );
-      connection.on('session', (accept) => handleSession(c, { registry, urls: options.urls, passwords: options.passwords, log }, accept));
+      connection.on('session', (accept) => handleSession(c, { registry, urls: options.urls, passwords: options.passwords, agentKeys: options.agentKeys, log }, accept));
     });
     connection.on('error', (error) => log.debug({ err: error.message, ip }, 'ssh connection error'));
     connection.on('close', () => {
