@@ -83,7 +83,10 @@ export class Agent {
   async start(): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       this.api.once('error', reject);
-      this.api.listen(this.config.apiPort, '0.0.0.0', () => resolve());
+      // Loopback only: its one way in is the private tunnel (account JWT checked by the server), so
+      // the project's other containers (and other envs' agents on a shared network) cannot read
+      // every service's logs and events.
+      this.api.listen(this.config.apiPort, '127.0.0.1', () => resolve());
     });
     this.log.info({ port: (this.api.address() as AddressInfo).port }, 'api listening');
     this.updateForwards();

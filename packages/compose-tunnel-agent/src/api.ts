@@ -1,4 +1,4 @@
-// The agent's HTTP API (port 3000 on the project network, and through its private tunnel):
+// The agent's HTTP API (port 3000 on the container's loopback, reached through its private tunnel):
 // GET /tunnels, GET /services, GET /healthz, GET /events (WebSocket or SSE),
 // GET /logs/<service>?tail=N[&follow=1].
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';

@@ -14,6 +14,7 @@ import { AgentClient } from '@prevu/core/agent-client';
 import { accountIdFromKeyBlob, AGENT_SERVICE, hostname } from '@prevu/core/names';
 import { docker, freePort, httpGet, uniqueName, useKit, waitFor, type ComposeProject, type Proc } from '@prevu/test-kit';
 import { ed25519KeyPair } from '@prevu/core/ssh-keys';
+import { signAccessToken } from '@prevu/core/access-token';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const agentDir = join(here, '..');
@@ -39,6 +40,7 @@ interface Ev {
 const kit = useKit();
 const envId = uniqueName('agent');
 const project = uniqueName('pa');
+const agentContainer = `${project}-prevu-agent-1`;
 let sshPort: number;
 let httpPort: number;
 let managementPort: number;
@@ -75,7 +77,6 @@ services:
     volumes: ["/var/run/docker.sock:/var/run/docker.sock:ro"]
     secrets: [prevu_key]
     extra_hosts: ["host.docker.internal:host-gateway"]
-    ports: ["127.0.0.1::3000"]
   web:
     image: busybox:latest
     init: true
@@ -144,14 +145,25 @@ async function startServer(): Promise<Proc> {
   });
 }
 
-async function apiBase(): Promise<string> {
-  const out = await compose.compose(['port', 'prevu-agent', '3000']);
-  return `http://${out.trim()}`;
+
+/**
+ * GET on the agent's API from inside its container: the API listens on loopback only, so this
+ * sees the agent even while its tunnel is down (kill -9, takeover).
+ */
+async function agentGet(path: string): Promise<{ status: number; body: string }> {
+  const script = 'fetch("http://127.0.0.1:3000" + process.argv[1]).then(async (r) => process.stdout.write(JSON.stringify({ status: r.status, body: await r.text() })))';
+  return JSON.parse(await docker(['exec', agentContainer, 'node', '-e', script, path])) as { status: number; body: string };
 }
 
 async function tunnels(): Promise<Row[]> {
-  const res = await httpGet(`${await apiBase()}/tunnels`, { timeoutMs: 3000 });
-  return JSON.parse(res.body) as Row[];
+  return JSON.parse((await agentGet('/tunnels')).body) as Row[];
+}
+
+/** The agent's API through its private tunnel, as the CLI reaches it: Host and an account JWT. */
+async function viaAgentTunnel(): Promise<{ base: string; headers: Record<string, string> }> {
+  const accountId = accountIdFromKeyBlob(Buffer.from(key.public.split(' ')[1]!, 'base64'));
+  const token = await signAccessToken({ privateKey: key.private, envId, ttlSeconds: 600 });
+  return { base: `http://127.0.0.1:${httpPort}`, headers: { host: `${hostname(AGENT_SERVICE, envId, accountId, 'localhost')}:${httpPort}`, authorization: `Bearer ${token}` } };
 }
 
 /** GET through the tunnel server, by Host header, on loopback. */
@@ -174,16 +186,16 @@ async function allServe(rows: Row[], timeoutMs: number): Promise<void> {
   );
 }
 
-function connectEvents(base: string): void {
-  ws = new WebSocket(`${base.replace('http', 'ws')}/events`);
+function connectEvents(api: { base: string; headers: Record<string, string> }): void {
+  ws = new WebSocket(`${api.base.replace('http', 'ws')}/events`, { headers: api.headers });
   ws.on('message', (data) => wsEvents.push(JSON.parse(String(data)) as Ev));
   ws.on('error', () => {});
 }
 
 /** Reads an SSE stream until `until` matches an event (bounded by 10 s). */
-async function sseEvents(url: string, until: (e: Ev) => boolean): Promise<Ev[]> {
+async function sseEvents(api: { base: string; headers: Record<string, string> }, until: (e: Ev) => boolean): Promise<Ev[]> {
   const abort = AbortSignal.timeout(10_000);
-  const res = await request(url, { signal: abort });
+  const res = await request(`${api.base}/events`, { headers: api.headers, signal: abort });
   expect(res.headers['content-type']).toBe('text/event-stream');
   const events: Ev[] = [];
   let text = '';
@@ -224,7 +236,7 @@ beforeAll(async () => {
   ).catch(async (error: Error) => {
     throw new Error(`${error.message}\nagent logs:\n${(await compose.compose(['logs', '--tail', '40', 'prevu-agent'])).slice(-6000)}\nserver:\n${server.output().slice(-3000)}`);
   });
-  connectEvents(await apiBase());
+  connectEvents(await viaAgentTunnel());
 }, 150_000);
 
 afterAll(() => ws?.close());
@@ -267,6 +279,13 @@ describe('compose tunnel agent', () => {
     expect(anonymous.status).toBe(401);
   });
 
+  it('refuses its API to a neighbour container on the project network (loopback only)', async () => {
+    // busybox's `wget -T` crashes (segfault): `timeout` bounds it instead
+    const out = await compose.compose(['exec', '-T', 'web', 'sh', '-c', 'timeout 5 wget -qO- http://prevu-agent:3000/tunnels 2>&1; echo "exit=$?"']);
+    expect(out).toMatch(/Connection refused/);
+    expect(out).toContain('exit=1');
+  });
+
   it('reports a failing healthcheck as `unhealthy` with log lines, and answers 503 meanwhile', async () => {
     await compose.compose(['exec', '-T', 'flaky', 'touch', '/tmp/fail']);
     const event = await waitFor('an unhealthy event on /events', async () => wsEvents.find((e) => e.type === 'unhealthy' && e.service === 'flaky'), 30_000);
@@ -286,14 +305,14 @@ describe('compose tunnel agent', () => {
   });
 
   it('serves a service\'s last log lines, and follows them', async () => {
-    const base = await apiBase();
-    const tail = await httpGet(`${base}/logs/flaky?tail=3`);
+    const tail = await agentGet('/logs/flaky?tail=3');
     expect(tail.status).toBe(200);
     expect(tail.body).toBe('flaky log line 23\nflaky log line 24\nflaky log line 25\n');
-    expect((await httpGet(`${base}/logs/nope`)).status).toBe(404);
-    expect(await httpGet(`${base}/logs/flaky?tail=0`)).toMatchObject({ status: 200, body: '' });
-    expect((await httpGet(`${base}/logs/flaky?tail=10001`)).status).toBe(400);
-    const follow = await request(`${base}/logs/flaky?tail=2&follow=1`, { signal: AbortSignal.timeout(10_000) });
+    expect((await agentGet('/logs/nope')).status).toBe(404);
+    expect(await agentGet('/logs/flaky?tail=0')).toMatchObject({ status: 200, body: '' });
+    expect((await agentGet('/logs/flaky?tail=10001')).status).toBe(400);
+    const api = await viaAgentTunnel();
+    const follow = await request(`${api.base}/logs/flaky?tail=2&follow=1`, { headers: api.headers, signal: AbortSignal.timeout(10_000) });
     expect(follow.statusCode).toBe(200);
     let text = '';
     for await (const chunk of follow.body) {
@@ -316,7 +335,7 @@ describe('compose tunnel agent', () => {
     expect(res.body).toContain('crash loop');
     // The same events over SSE (the history comes first).
     const seen = new Set<string>();
-    const sse = await sseEvents(`${await apiBase()}/events`, (e) => (seen.add(e.type), seen.has('crash_loop') && seen.has('unhealthy')));
+    const sse = await sseEvents(await viaAgentTunnel(), (e) => (seen.add(e.type), seen.has('crash_loop') && seen.has('unhealthy')));
     expect(sse.find((e) => e.type === 'unhealthy')?.service).toBe('flaky');
     expect(sse.find((e) => e.type === 'crash_loop')?.details.exitCode).toBe(3);
   });
@@ -370,10 +389,10 @@ describe('compose tunnel agent', () => {
   });
 
   it('comes back after kill -9 of the agent (restart policy) and rebuilds its state from docker', async () => {
-    const pid = Number((await docker(['inspect', '-f', '{{.State.Pid}}', `${project}-prevu-agent-1`])).trim());
+    const pid = Number((await docker(['inspect', '-f', '{{.State.Pid}}', agentContainer])).trim());
     process.kill(pid, 'SIGKILL');
     await waitFor('the agent container to restart', async () => {
-      const p = Number((await docker(['inspect', '-f', '{{.State.Pid}}', `${project}-prevu-agent-1`])).trim());
+      const p = Number((await docker(['inspect', '-f', '{{.State.Pid}}', agentContainer])).trim());
       return p && p !== pid ? true : undefined;
     }, 20_000);
     // How fast is for `npm run bench` (scripts/bench/agent.mjs); here, that it comes back at all.
@@ -384,12 +403,12 @@ describe('compose tunnel agent', () => {
   });
 
   it('reconnects after a tunnel server restart without touching the agent', async () => {
-    const agentStarted = (await docker(['inspect', '-f', '{{.State.StartedAt}}', `${project}-prevu-agent-1`])).trim();
+    const agentStarted = (await docker(['inspect', '-f', '{{.State.StartedAt}}', agentContainer])).trim();
     await server.stop();
     expect((await viaTunnel(rows[0]!.hostname!).catch((error: Error) => error)) instanceof Error).toBe(true);
     server = await startServer();
     await allServe(rows, 30_000);
-    expect((await docker(['inspect', '-f', '{{.State.StartedAt}}', `${project}-prevu-agent-1`])).trim()).toBe(agentStarted);
+    expect((await docker(['inspect', '-f', '{{.State.StartedAt}}', agentContainer])).trim()).toBe(agentStarted);
   });
 
   it('cancels the forward of a removed service: its URL is unknown (404), not "tunnel gone"', async () => {
@@ -405,7 +424,7 @@ describe('compose tunnel agent', () => {
   });
 
   it('docker stop (SIGTERM) of the agent cancels every forward: 404s, exit code 0; docker start serves again', async () => {
-    const container = `${project}-prevu-agent-1`;
+    const container = agentContainer;
     const accountId = accountIdFromKeyBlob(Buffer.from(key.public.split(' ')[1]!, 'base64'));
     const hostnames = [...ready(rows).map((r) => r.hostname!), hostname(AGENT_SERVICE, envId, accountId, 'localhost')];
     const fresh = new UndiciAgent(); // new connections each time: the server closes those bound to a closed tunnel
@@ -442,7 +461,7 @@ describe('compose tunnel agent', () => {
       await new Promise<void>((resolve, reject) => other.forwardIn(name, r.port, (error) => (error ? reject(error) : resolve())));
     }
     await new Promise<void>((resolve, reject) => other.openssh_forwardInStreamLocal('/prevu-agent#access=private', (error) => (error ? reject(error) : resolve())));
-    const health = async () => JSON.parse((await httpGet(`${await apiBase()}/healthz`)).body) as { connected: boolean; replaced: boolean; lastError?: string };
+    const health = async () => JSON.parse((await agentGet('/healthz')).body) as { connected: boolean; replaced: boolean; lastError?: string };
     const after = await waitFor('the agent to be replaced', async () => ((await health()).replaced ? health() : undefined), 10_000);
     expect(after.connected).toBe(false);
     expect(after.lastError).toMatch(/^prevu-takeover:/);

@@ -8,6 +8,7 @@ import { readBuildIgnore } from './dockerignore.js';
 import { EXPOSE_LABEL, exposeLabelPorts } from './expose-label.js';
 import type { UploadPlan } from './drivers/driver.js';
 import { errors } from './errors.js';
+import { AGENT_SERVICE, toLabelPart } from './names.js';
 
 const portSchema = z.object({ target: z.coerce.number().int(), published: z.union([z.string(), z.number()]).optional() }).loose();
 const volumeSchema = z.object({ type: z.string(), source: z.string().optional(), target: z.string() }).loose();
@@ -123,9 +124,13 @@ function defaultFiles(dir: string): string[] {
   return existsSync(override) ? [main, override] : [main];
 }
 
-/** Before `up` (not `down`: a bad label must never keep an env from being removed). */
-export function checkExposeLabels(model: ComposeModel): void {
+/**
+ * Before `up` (not `down`: a bad label must never keep an env from being removed): `prevu.expose`
+ * labels parse, and no service takes the agent's name, whose URL would be the agent's API.
+ */
+export function checkForUp(model: ComposeModel): void {
   for (const [name, service] of Object.entries(model.services)) {
+    if (toLabelPart(name) === AGENT_SERVICE) throw errors.reservedService(name, AGENT_SERVICE);
     try {
       exposeLabelPorts(service.labels?.[EXPOSE_LABEL]);
     } catch (error) {
@@ -140,7 +145,7 @@ export function checkExposeLabels(model: ComposeModel): void {
  * ("false" hides the service, "80,443" picks ports).
  */
 export function exposedPorts(service: ComposeService, imagePorts: number[] = []): number[] {
-  // checked before `up` (checkExposeLabels): it parses here
+  // checked before `up` (checkForUp): it parses here
   const chosen = exposeLabelPorts(service.labels?.[EXPOSE_LABEL]);
   if (chosen) return chosen;
   const ports = new Set<number>(imagePorts);

@@ -6,11 +6,12 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentClient, type AgentTunnel } from './agent-client.js';
 import { AGENT_IMAGE, imageBuild } from './artifacts.js';
-import { checkExposeLabels, isIdentity, loadComposeProject, rewritePaths, uploadPlan, type ComposeSource, type LoadedProject } from './compose.js';
+import { checkForUp, isIdentity, loadComposeProject, rewritePaths, uploadPlan, type ComposeSource, type LoadedProject } from './compose.js';
 import { checkDocker, dockerExec, engineId, InterruptedError } from './docker-cli.js';
 import type { DockerEndpoint, Driver, Machine } from './drivers/driver.js';
 import { createDriver } from './drivers/index.js';
-import { ensureEmbeddedServer, embeddedSettings } from './embedded-server.js';
+import { agentKeyRegistration, ensureAgentKey } from './agent-key.js';
+import { ensureEmbeddedServer, embeddedSettings, embeddedStatus } from './embedded-server.js';
 import { resolveEnvId } from './env-id.js';
 import { EnvStateStore } from './env-state.js';
 import { errors, isPrevuError, PrevuError } from './errors.js';
@@ -18,7 +19,8 @@ import { makeEvent, type PrevuEvent } from './events.js';
 import { AGENT_SERVICE, composeProjectName } from './names.js';
 import { buildOverlay, discoveryEnv, expectedUrls, parseBaseUrl, type AgentSettings, type ExpectedUrl, type ImagePorts } from './overlay.js';
 import type { AccountKey, Profile, ProfileStore } from './profiles.js';
-import { fingerprint, tunnelHello } from './tunnel-hello.js';
+import { pinFingerprint } from './ssh-fingerprint.js';
+import { tunnelExec, tunnelHello, type HelloOptions } from './tunnel-hello.js';
 
 export interface Session {
   store: ProfileStore;
@@ -78,7 +80,7 @@ export async function connectTunnelServer(session: Session, envId: string, repor
     endpoint = { address: ts.address, agentAddress: ts.agentAddress ?? ts.address, ...(ts.hostKey ? { hostKey: ts.hostKey } : {}), externalNetworks: [] };
   }
   report(`hello ${endpoint.address}`);
-  const hello = await tunnelHello({ address: endpoint.address, privateKey: session.key.privateKey, envId, recordedIn: join(session.store.profileDir(session.profile.name), 'profile.json'), ...(endpoint.hostKey ? { hostKey: endpoint.hostKey } : {}) });
+  const hello = await tunnelHello(tunnelExecOptions(session, envId, endpoint));
   if (ts.type === 'remote' && !ts.hostKey) {
     // first contact: record the server's key, later connections (and the agent) check it
     session.store.write({ ...session.profile, tunnelServer: { ...ts, hostKey: hello.hostKey } });
@@ -88,6 +90,40 @@ export async function connectTunnelServer(session: Session, envId: string, repor
     throw new PrevuError('PREVU_ACCOUNT_MISMATCH', `the tunnel server derived account ${hello.accountId} from the key, prevu ${session.key.accountId}`, 'update prevu or the tunnel server so their names module matches', 'environment');
   }
   return { endpoint, hello };
+}
+
+/** How the CLI runs a command on the tunnel server as the account, for one env. */
+export function tunnelExecOptions(session: Session, envId: string, endpoint: Pick<TunnelEndpoint, 'address' | 'hostKey'>): HelloOptions {
+  const ts = session.profile.tunnelServer;
+  return {
+    address: endpoint.address,
+    privateKey: session.key.privateKey,
+    envId,
+    recordedIn: join(session.store.profileDir(session.profile.name), 'profile.json'),
+    ...(endpoint.hostKey ? { hostKey: endpoint.hostKey } : {}),
+    ...(ts.type === 'remote' && ts.hostKeyPinned ? { hostKeyPinned: true } : {}),
+  };
+}
+
+/**
+ * `down`: the env's agent key stops opening the account's tunnels. Best effort (a server that is
+ * not running or does not answer must never keep `down` from removing the env); an embedded server
+ * that is stopped is not started for it. True when the server confirmed.
+ */
+export async function revokeAgentKey(session: Session, envId: string): Promise<boolean> {
+  const ts = session.profile.tunnelServer;
+  let endpoint: Pick<TunnelEndpoint, 'address' | 'hostKey'>;
+  if (ts.type === 'embedded') {
+    const state = await embeddedStatus(embeddedSettings(session.env)).catch(() => undefined);
+    if (!state?.running) return false;
+    endpoint = { address: `127.0.0.1:${state.settings.sshPort}` };
+  } else {
+    endpoint = { address: ts.address, ...(ts.hostKey ? { hostKey: ts.hostKey } : {}) };
+  }
+  return tunnelExec({ ...tunnelExecOptions(session, envId, endpoint), timeoutMs: 5000 }, 'agent-key-revoke').then(
+    () => true,
+    () => false,
+  );
 }
 
 class UpContext {
@@ -143,7 +179,7 @@ export function upSteps(): Step<UpContext>[] {
       title: 'Read the compose project',
       async run(ctx) {
         ctx.loaded = await loadComposeProject(ctx.options.source);
-        checkExposeLabels(ctx.loaded.model);
+        checkForUp(ctx.loaded.model);
         for (const s of ctx.options.services ?? []) {
           if (!ctx.loaded.model.services[s]) {
             throw errors.invalidInput(`no service "${s}" in the compose project`, `choose from: ${Object.keys(ctx.loaded.model.services).join(', ')}`);
@@ -196,7 +232,11 @@ export function upSteps(): Step<UpContext>[] {
         const { session, loaded } = ctx;
         const agentBuild = imageBuild(AGENT_IMAGE);
         const plan = uploadPlan(loaded.model, ctx.selected());
-        const uploaded = await ctx.machine.upload({ ...plan, paths: [...plan.paths, session.key.privateKeyFile] }, session.signal);
+        // The agent logs in with the env's own key, which the account authorizes on the server
+        // now: the account key itself never goes to the machine.
+        const agentKey = ensureAgentKey(ctx.states.dir(ctx.envId));
+        await tunnelExec(tunnelExecOptions(session, ctx.envId, ctx.endpoint), 'agent-key', JSON.stringify(agentKeyRegistration(agentKey, session.key.accountId, ctx.envId)));
+        const uploaded = await ctx.machine.upload({ ...plan, paths: [...plan.paths, agentKey.file] }, session.signal);
         if (uploaded.filesSent || uploaded.filesUnchanged) report(`${uploaded.filesSent} sent, ${uploaded.filesUnchanged} unchanged`);
         const dir = ctx.states.dir(ctx.envId);
         ctx.agent = {
@@ -204,8 +244,8 @@ export function upSteps(): Step<UpContext>[] {
           buildContext: agentBuild.context,
           image: agentBuild.image,
           tunnelServer: ctx.endpoint.agentAddress,
-          ...(ctx.endpoint.hostKey ? { tunnelHostKey: fingerprint(ctx.endpoint.hostKey) } : {}),
-          keyFile: uploaded.mapping.get(session.key.privateKeyFile) ?? session.key.privateKeyFile,
+          ...(ctx.endpoint.hostKey ? { tunnelHostKey: pinFingerprint(ctx.endpoint.hostKey) } : {}),
+          keyFile: uploaded.mapping.get(agentKey.file) ?? agentKey.file,
           private: session.profile.private,
           externalNetworks: ctx.endpoint.externalNetworks,
           labels: { 'dev.prevu.env-id': ctx.envId, 'dev.prevu.profile': session.profile.name, 'dev.prevu.account': session.key.accountId },

@@ -44,6 +44,10 @@ export const errors = {
     `the compose project is invalid (${detail})`,
     'fix the file; `docker compose config` shows the same error',
   ]),
+  reservedService: define('PREVU_RESERVED_SERVICE', 'user', (service: string, reserved: string) => [
+    `the compose service "${service}" takes the name ${reserved}, which prevu keeps for its agent`,
+    'rename that service in the compose file',
+  ]),
   dockerNotRunning: define('PREVU_DOCKER_DOWN', 'environment', (detail: string) => [
     `Docker is not reachable (${detail})`,
     'start Docker (or run scripts/ensure-docker.sh) and retry',
@@ -72,6 +76,10 @@ export const errors = {
     `the SSH host key of ${host} does not match the one recorded`,
     'if the host was rebuilt, remove its line from the profile known_hosts and retry',
   ]),
+  hostKeyNotPinned: define('PREVU_HOST_KEY_MISMATCH', 'user', (host: string) => [
+    `the SSH host key of ${host} is not the one pinned for it`,
+    'something may sit between prevu and it: stop here; if its key changed on purpose, pin the new one (`--set hostKey=SHA256:...` for an ssh host, `--tunnel-host-key` for a tunnel server)',
+  ]),
   tunnelHostKeyMismatch: define('PREVU_HOST_KEY_MISMATCH', 'user', (address: string, profileFile: string) => [
     `the SSH host key of the tunnel server ${address} does not match the one recorded`,
     `if the server was rebuilt, delete tunnelServer.hostKey from ${profileFile} and retry`,
@@ -91,6 +99,10 @@ export const errors = {
   sshFailed: define('PREVU_SSH_FAILED', 'environment', (what: string, detail: string) => [
     `${what} failed over SSH (${detail})`,
     'check the host (disk space, permissions of the SSH user) and retry',
+  ]),
+  uploadThroughLink: define('PREVU_UPLOAD_LINK', 'environment', (path: string) => [
+    `${path} on the host is a symbolic link where prevu keeps a copy of the project's files, and prevu does not write through links`,
+    'something on the host (a container writing into a bind mount?) put it there: look at it, then `prevu down` removes the env\'s files and `up` sends them again',
   ]),
   remoteDockerUnavailable: define('PREVU_REMOTE_DOCKER_DOWN', 'environment', (target: string, detail: string) => [
     `Docker on ${target} is not reachable (${detail})`,

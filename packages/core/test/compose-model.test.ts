@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkExposeLabels, exposedPorts, isIdentity, loadComposeProject, rewritePaths, uploadPlan } from '../src/compose.js';
+import { checkForUp, exposedPorts, isIdentity, loadComposeProject, rewritePaths, uploadPlan } from '../src/compose.js';
 import { PrevuError } from '../src/errors.js';
 import { tempDir } from './temp-dir.js';
 
@@ -140,7 +140,7 @@ describe('compose model (docker compose config --format json)', () => {
       const { model } = await loadComposeProject({ cwd: dir });
       const error = (() => {
         try {
-          checkExposeLabels(model);
+          checkForUp(model);
         } catch (e) {
           return e;
         }

@@ -1,7 +1,7 @@
 // The lightsail driver with the real @aws-sdk/client-lightsail against the test kit's Lightsail
 // stand-in (AWS JSON 1.1 on loopback), whose instance "VM" is a real sshd on loopback.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -12,6 +12,7 @@ import { instanceName, LightsailDriver, TAG_ENV, TAG_PROFILE, type LightsailDriv
 import { isPrevuError, type PrevuError } from '../src/errors.js';
 import { SshDriver } from '../src/drivers/ssh.js';
 import { dockerServerVersion } from './machine-docker.js';
+import { ed25519KeyPair } from '../src/ssh-keys.js';
 import { prevuFailure } from './prevu-failure.js';
 
 const kit = useKit();
@@ -55,7 +56,7 @@ beforeAll(async () => {
   baseDir = join(dir, 'envs');
   sshd = await startSshd(kit, { authorizedKey: publicKey });
   sshUser = sshd.user;
-  standIn = await startLightsailStandIn(kit, { sshHost: sshd.host, sshPort: sshd.port, pendingPolls: 2, pageSize: 2 });
+  standIn = await startLightsailStandIn(kit, { sshHost: sshd.host, sshPort: sshd.port, hostKeys: [sshd.hostPublicKey], pendingPolls: 2, pageSize: 2 });
   Object.assign(process.env, standIn.env());
 });
 
@@ -77,8 +78,9 @@ describe('lightsail driver against the stand-in', () => {
     expect(ops[0]).toBe('GetInstances');
     expect(ops.slice(1, keyPair).sort()).toEqual(['GetBlueprints', 'GetBlueprints', 'GetBundles', 'GetBundles', 'GetBundles', 'GetRegions']);
     expect(ops.slice(keyPair, created + 1)).toEqual(['GetKeyPair', 'ImportKeyPair', 'CreateInstances']);
-    // Pending for two polls, then running; then the SSH port is opened (not 22 here).
-    expect(ops.slice(created + 1)).toEqual(['GetInstance', 'GetInstance', 'GetInstance', 'OpenInstancePublicPorts']);
+    // Pending for two polls, then running; then the SSH port is opened (not 22 here), and the
+    // host keys AWS saw on the instance are asked for.
+    expect(ops.slice(created + 1)).toEqual(['GetInstance', 'GetInstance', 'GetInstance', 'OpenInstancePublicPorts', 'GetInstanceAccessDetails']);
     expect(standIn.calls.every((c) => c.region === 'us-east-1')).toBe(true);
     // Only the key pair lookup failed (NotFoundException, 404 as in Lightsail's model: not imported yet).
     expect(standIn.calls.filter((c) => c.status !== 200).map((c) => `${c.operation} ${c.status}`)).toEqual(['GetKeyPair 404']);
@@ -100,7 +102,9 @@ describe('lightsail driver against the stand-in', () => {
     expect(create.userData).toMatch(/^#!\/bin\/bash\n[\s\S]*docker-compose-plugin/);
     expect(create.userData).toContain(`ssh_port='${standIn.sshPort}'`);
     expect(create.userData).toContain(`authorized_key='${publicKey.split(' ').slice(0, 2).join(' ')}'`);
-    expect(targets.at(-1)).toEqual({ host: standIn.sshHost, port: standIn.sshPort, user: sshUser });
+    // The first contact already checks the key: pinned to what AWS reports, nothing trusted on first use.
+    expect(targets.at(-1)).toEqual({ host: standIn.sshHost, port: standIn.sshPort, user: sshUser, hostKey: [sshd.hostKeyFingerprint] });
+    expect(existsSync(knownHostsPath)).toBe(false);
     // A new instance may have a recycled IP: its old host key is dropped before first contact.
     expect(forgotten).toEqual([`${standIn.sshHost}:${standIn.sshPort}`]);
     expect(progress.some((m) => m.startsWith('creating Lightsail instance'))).toBe(true);
@@ -374,6 +378,36 @@ describe('lightsail driver against the stand-in', () => {
     expect(res.statusCode).toBe(403);
     expect(res.headers['x-amzn-errortype']).toMatch(/^MissingAuthenticationTokenException:/);
     expect(await res.body.json()).toEqual({ __type: 'MissingAuthenticationTokenException', message: 'Missing Authentication Token' });
+  });
+
+  it('refuses an instance whose SSH host key is not the one AWS reports, at once (no trust on first use)', async () => {
+    standIn.setHostKeys([ed25519KeyPair().public]);
+    try {
+      const progress: string[] = [];
+      const failure = await prevuFailure(driver({}, progress).ensureMachine('mitm'));
+      expect(failure.code).toBe('PREVU_HOST_KEY_MISMATCH');
+      expect(failure.line).toMatch(/^the SSH host key of .+ is not the one pinned for it: something may sit between prevu and it/);
+      expect(progress.some((m) => m.startsWith('waiting for SSH and Docker'))).toBe(false);
+      expect(existsSync(knownHostsPath)).toBe(false);
+    } finally {
+      standIn.setHostKeys([sshd.hostPublicKey]);
+      await driver().remove('mitm');
+    }
+  });
+
+  it('records the key on first use when AWS reports none yet, and says so', async () => {
+    standIn.setHostKeys([]);
+    try {
+      const progress: string[] = [];
+      const d = driver({}, progress);
+      await d.ensureMachine('unwitnessed');
+      expect(progress).toContain(`Lightsail reports no SSH host key of ${instanceName('team', 'unwitnessed')} yet: its key is recorded on first use`);
+      expect(targets.at(-1)!.hostKey).toBeUndefined();
+      expect(readFileSync(knownHostsPath, 'utf8')).toContain(sshd.hostPublicKey);
+      await d.remove('unwitnessed');
+    } finally {
+      standIn.setHostKeys([sshd.hostPublicKey]);
+    }
   });
 
   it('remove at the end leaves the stand-in without instances', async () => {

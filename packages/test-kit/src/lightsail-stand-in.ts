@@ -16,6 +16,12 @@ export interface LightsailStandInOptions {
   /** Where every instance's "VM" answers SSH (the sshd harness address). */
   sshHost: string;
   sshPort: number;
+  /**
+   * The "VM"'s SSH host public keys (`ssh-ed25519 AAAA...`, the sshd harness's hostPublicKey):
+   * what GetInstanceAccessDetails reports as the instance's `hostKeys`. Default: none (as AWS
+   * before it has seen the instance's keys).
+   */
+  hostKeys?: string[];
   /** Polls of an instance (GetInstance/GetInstances) that still see it `pending`. Default 2. */
   pendingPolls?: number;
   /** Instances per GetInstances page, small so tests exercise pagination. Default 2. */
@@ -128,7 +134,7 @@ export async function startLightsailStandIn(kit: Kit, options: LightsailStandInO
   const keyPairs = new Map<string, { name: string; publicKey: string; createdAt: number; region: string }>();
   const failures = new Map<string, Failure[]>();
   const calls: StandInCall[] = [];
-  const state = { pendingPolls: options.pendingPolls ?? 2 };
+  const state = { pendingPolls: options.pendingPolls ?? 2, hostKeys: options.hostKeys ?? [] };
   const now = () => Date.now() / 1000;
 
   const operationResult = (resourceName: string, operationType: string, region: string) => ({
@@ -261,6 +267,30 @@ export async function startLightsailStandIn(kit: Kit, options: LightsailStandInO
       for (const instance of page) poll(instance);
       return { instances: page.map(view), ...(nextPageToken ? { nextPageToken } : {}) };
     },
+    // AWS's answer also carries a temporary key pair (privateKey, certKey) for its browser SSH
+    // client; prevu reads only hostKeys, so the stand-in leaves those out.
+    GetInstanceAccessDetails(input) {
+      const name = need(input, 'instanceName');
+      const instance = instances.get(name);
+      if (!instance) throw new AwsError('NotFoundException', `The Instance does not exist: ${name}`);
+      if (instance.state !== 'running') throw new AwsError('InvalidInputException', `The instance ${name} is not running`);
+      const protocol = (input.protocol as string | undefined) ?? 'ssh';
+      return {
+        accessDetails: {
+          instanceName: name,
+          ipAddress: options.sshHost,
+          protocol,
+          username: 'admin',
+          expiresAt: now() + 43_200,
+          hostKeys: state.hostKeys.map((line) => {
+            const [algorithm, publicKey] = line.trim().split(/\s+/) as [string, string];
+            const blob = Buffer.from(publicKey, 'base64');
+            const fingerprint = (hash: string) => createHash(hash).update(blob).digest('base64').replace(/=+$/, '');
+            return { algorithm, publicKey, witnessedAt: now(), fingerprintSHA1: `SHA1:${fingerprint('sha1')}`, fingerprintSHA256: `SHA256:${fingerprint('sha256')}` };
+          }),
+        },
+      };
+    },
     OpenInstancePublicPorts(input, region) {
       const name = need(input, 'instanceName');
       const instance = instances.get(name);
@@ -359,6 +389,10 @@ export async function startLightsailStandIn(kit: Kit, options: LightsailStandInO
       const queue = failures.get(operation) ?? [];
       queue.push({ errorType, message, remaining: count });
       failures.set(operation, queue);
+    },
+    /** What GetInstanceAccessDetails reports as the host keys from now on (a MITM test gives others). */
+    setHostKeys(lines: string[]) {
+      state.hostKeys = lines;
     },
     /** How many polls a new (or still pending) instance stays `pending`; Infinity: forever. */
     setPendingPolls(polls: number) {

@@ -11,6 +11,7 @@ import { loadAuthorizedKeys } from './ssh/auth.js';
 import { createSshServer } from './ssh/server.js';
 import { createHttpServer, createHttpsServer } from './http/server.js';
 import { SharePasswords } from './share-passwords.js';
+import { AgentKeys } from './agent-keys.js';
 import { loadTls } from './http/tls.js';
 import { createManagementServer } from './management.js';
 import { publicUrls } from './public-urls.js';
@@ -39,6 +40,7 @@ try {
   const tls = loadTls(config);
   const passwords = SharePasswords.load(config.stateDir, { perAccount: config.maxSharePasswordsPerAccount, total: config.maxSharePasswords });
   const httpConnections = new AddressLimiter(config.maxHttpConnections, config.maxHttpConnectionsPerAddress);
+  const agentKeys = AgentKeys.load(config.stateDir);
   const proxyOptions = {
     registry,
     metrics,
@@ -75,6 +77,7 @@ try {
     log,
     urls,
     passwords,
+    agentKeys,
     baseDomain: config.baseDomain,
     maxForwardsPerConnection: config.maxForwardsPerConnection,
     maxConnectionsPerAccount: config.maxConnectionsPerAccount,

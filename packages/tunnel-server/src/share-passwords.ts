@@ -46,7 +46,7 @@ export type PasswordVerdict = 'ok' | 'wrong' | 'unknown' | 'blocked';
 export class RegistrationError extends Error {}
 
 /** Writes through a temporary file: a crash never leaves a half-written (or empty) file. */
-function writeAtomically(path: string, data: string | Buffer): void {
+export function writeAtomically(path: string, data: string | Buffer): void {
   const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   writeFileSync(tmp, data, { mode: 0o600 });
   renameSync(tmp, path);

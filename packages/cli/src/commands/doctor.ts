@@ -2,9 +2,11 @@ import { statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { connectTunnelServer } from '@prevu/core/deploy';
 import { checkDocker } from '@prevu/core/docker-cli';
+import { machineHostKeys } from '@prevu/core/drivers/index';
 import { embeddedSettings, embeddedStatus } from '@prevu/core/embedded-server';
 import { list } from '@prevu/core/environments';
 import { errors, ExitCode, isPrevuError, PrevuError } from '@prevu/core/errors';
+import { pinFingerprint } from '@prevu/core/ssh-fingerprint';
 import { PrevuCommand } from '../base.js';
 
 function portFree(port: number): Promise<boolean> {
@@ -69,6 +71,20 @@ export default class Doctor extends PrevuCommand<typeof Doctor> {
         }
         const { endpoint, hello } = await connectTunnelServer(s, 'prevu-doctor');
         return `${endpoint.address} answers, base URL ${hello.baseUrl}`;
+      });
+      await check('host keys', async () => {
+        // read again: the tunnel server check records a key on first contact
+        const profile = this.store.read(s.profile.name);
+        const ts = profile.tunnelServer;
+        const tunnel =
+          ts.type === 'embedded'
+            ? 'tunnel server embedded (this machine)'
+            : !ts.hostKey
+              ? 'tunnel server not contacted yet: recorded on first use (pin it: --tunnel-host-key)'
+              : ts.hostKeyPinned
+                ? `tunnel server pinned (${pinFingerprint(ts.hostKey)})`
+                : `tunnel server recorded on first use (${pinFingerprint(ts.hostKey)}; pin it: --tunnel-host-key)`;
+        return `${tunnel}; ${machineHostKeys({ profile, profileDir: this.store.profileDir(profile.name) })}`;
       });
       await check(`driver ${s.profile.driver}`, async () => {
         // the envs as `prevu ls` finds them: the local driver makes no machines, its envs are

@@ -8,6 +8,7 @@ import {
   DeleteInstanceCommand,
   GetBlueprintsCommand,
   GetBundlesCommand,
+  GetInstanceAccessDetailsCommand,
   GetInstanceCommand,
   GetInstancesCommand,
   GetKeyPairCommand,
@@ -17,6 +18,7 @@ import {
   OpenInstancePublicPortsCommand,
   type GetBlueprintsCommandOutput,
   type GetBundlesCommandOutput,
+  type GetInstanceAccessDetailsCommandOutput,
   type GetInstanceCommandOutput,
   type GetInstancesCommandOutput,
   type GetRegionsCommandOutput,
@@ -25,6 +27,7 @@ import {
 import { z } from 'zod';
 import { errors, isPrevuError } from '../errors.js';
 import { accountIdFromKeyBlob, toLabelPart } from '../names.js';
+import { HOST_KEY_PIN } from '../ssh-fingerprint.js';
 import type { Driver, Machine, MachineRecord } from './driver.js';
 import { lightsailError } from './lightsail-errors.js';
 import { lightsailUserData } from './lightsail-user-data.js';
@@ -67,6 +70,8 @@ export interface SshTarget {
   port: number;
   user: string;
   baseDir?: string;
+  /** The instance's host keys as AWS reports them (`SHA256:...`): pinned, no trust on first use. */
+  hostKey?: string[];
 }
 /** Makes the ssh driver for one instance (the registry binds the profile's private key). */
 export type SshDriverFactory = (target: SshTarget) => Driver;
@@ -153,13 +158,13 @@ export class LightsailDriver implements Driver {
         new OpenInstancePublicPortsCommand({ instanceName: running.name, portInfo: { fromPort: this.settings.sshPort, toPort: this.settings.sshPort, protocol: 'tcp' } }),
       );
     }
-    return this.waitReady(envId, running.publicIpAddress!, signal);
+    return this.waitReady(envId, running, signal);
   }
 
   async findMachine(envId: string): Promise<Machine | undefined> {
     const instance = await this.findInstance(envId);
     if (!instance?.publicIpAddress || instance.state?.name !== 'running') return undefined;
-    return this.sshDriver(envId, instance.publicIpAddress).findMachine(envId);
+    return (await this.sshDriver(envId, instance)).findMachine(envId);
   }
 
   async list(): Promise<MachineRecord[]> {
@@ -286,11 +291,12 @@ export class LightsailDriver implements Driver {
    * Until the ssh driver's ensureMachine succeeds, which by the Driver contract means SSH answers
    * and Docker takes commands: user-data may still be installing Docker meanwhile.
    */
-  private async waitReady(envId: string, host: string, signal?: AbortSignal): Promise<Machine> {
+  private async waitReady(envId: string, instance: Instance, signal?: AbortSignal): Promise<Machine> {
     const started = Date.now();
+    const host = instance.publicIpAddress!;
     let interval = this.timeouts.pollMs;
     for (;;) {
-      const ssh = this.sshDriver(envId, host);
+      const ssh = await this.sshDriver(envId, instance, signal);
       let cause: unknown;
       try {
         return await ssh.ensureMachine(envId, signal);
@@ -312,13 +318,24 @@ export class LightsailDriver implements Driver {
     }
   }
 
-  private sshDriver(envId: string, host: string): Driver {
+  private async sshDriver(envId: string, instance: Instance, signal?: AbortSignal): Promise<Driver> {
     let driver = this.ssh.get(envId);
     if (!driver) {
-      driver = this.options.sshDriver({ host, port: this.settings.sshPort, user: this.settings.sshUser, ...(this.settings.baseDir ? { baseDir: this.settings.baseDir } : {}) });
+      const hostKey = await this.hostKeys(instance.name!, signal);
+      if (!hostKey.length) this.progress(`Lightsail reports no SSH host key of ${instance.name} yet: its key is recorded on first use`);
+      driver = this.options.sshDriver({ host: instance.publicIpAddress!, port: this.settings.sshPort, user: this.settings.sshUser, ...(this.settings.baseDir ? { baseDir: this.settings.baseDir } : {}), ...(hostKey.length ? { hostKey } : {}) });
       this.ssh.set(envId, driver);
     }
     return driver;
+  }
+
+  /**
+   * The instance's SSH host keys as AWS witnessed them on the instance (GetInstanceAccessDetails),
+   * so even the first connection to a new address checks the key instead of trusting it.
+   */
+  private async hostKeys(instanceName: string, signal?: AbortSignal): Promise<string[]> {
+    const { accessDetails } = await this.call<GetInstanceAccessDetailsCommandOutput>('GetInstanceAccessDetails', signal, () => new GetInstanceAccessDetailsCommand({ instanceName, protocol: 'ssh' }));
+    return (accessDetails?.hostKeys ?? []).map((k) => k.fingerprintSHA256 ?? '').filter((f) => f.startsWith('SHA256:') && HOST_KEY_PIN.test(f));
   }
 
   private async dropSsh(envId: string): Promise<void> {

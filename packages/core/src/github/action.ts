@@ -9,6 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { errors } from '../errors.js';
 import { ProfileStore, profileSchema, type Profile } from '../profiles.js';
+import { HOST_KEY_PIN, HOST_KEY_PIN_HINT } from '../ssh-fingerprint.js';
 import type { PreviewUrl } from './markdown.js';
 import type { StatusKind } from './report.js';
 
@@ -22,6 +23,9 @@ export const actionInputsSchema = z.object({
   profile: z.string().optional(),
   'account-key': z.string().optional(),
   driver: z.string().regex(/^[a-z][a-z0-9-]*$/, 'must be a driver name like local, ssh or lightsail').optional(),
+  // A CI runner starts empty: without a pin, "recorded on first use" means "never checked".
+  'ssh-host-key': z.string().regex(HOST_KEY_PIN, HOST_KEY_PIN_HINT).optional(),
+  'tunnel-server-host-key': z.string().regex(HOST_KEY_PIN, HOST_KEY_PIN_HINT).optional(),
   id: z.string().optional(),
   args: z.string().default(''),
   'github-token': z.string().optional(),
@@ -108,7 +112,9 @@ export function materializeProfile(inputs: ActionInputs, store = new ProfileStor
   }
   // A self-hosted runner may keep its profiles: a bare name of an existing one is used as it is.
   if (store.exists(inputs.profile) && !existsSync(inputs.profile)) {
-    if (inputs.driver || inputs['account-key']) throw errors.invalidInput(`profile "${inputs.profile}" exists on this runner, so driver and account-key cannot change it`, 'pass the profile contents instead of its name, or drop driver/account-key');
+    if (inputs.driver || inputs['account-key'] || inputs['ssh-host-key'] || inputs['tunnel-server-host-key']) {
+      throw errors.invalidInput(`profile "${inputs.profile}" exists on this runner, so driver, account-key and the host keys cannot change it`, 'pass the profile contents instead of its name, or drop those inputs');
+    }
     return inputs.profile;
   }
   const text = existsSync(inputs.profile) ? readFileSync(inputs.profile, 'utf8') : inputs.profile;
@@ -127,7 +133,7 @@ export function materializeProfile(inputs: ActionInputs, store = new ProfileStor
     const issue = parsed.error.issues[0]!;
     throw errors.invalidInput(`the profile input is invalid (${issue.path.join('.') || 'profile'}: ${issue.message})`, 'pass the contents of profiles/<name>/profile.json as made by `prevu init`');
   }
-  const profile: Profile = parsed.data;
+  const profile: Profile = pinHostKeys(parsed.data, inputs);
   const key = inputs['account-key'] ?? process.env.PREVU_ACCOUNT_KEY;
   if (!key) throw errors.invalidInput(`profile "${profile.name}" needs its account key`, 'store the profile\'s id_ed25519 as a secret and pass it as the account-key input');
   const dir = store.profileDir(profile.name);
@@ -139,6 +145,19 @@ export function materializeProfile(inputs: ActionInputs, store = new ProfileStor
   writeFileSync(join(dir, 'id_ed25519.pub'), `${publicKey}\n`);
   store.write(profile);
   return profile.name;
+}
+
+/** The host-key inputs pin keys in the profile; each needs the profile part it pins. */
+function pinHostKeys(profile: Profile, inputs: ActionInputs): Profile {
+  const ssh = inputs['ssh-host-key'];
+  const tunnel = inputs['tunnel-server-host-key'];
+  if (ssh && profile.driver !== 'ssh') throw errors.invalidInput(`the ssh-host-key input pins an ssh host, and profile "${profile.name}" uses the ${profile.driver} driver`, 'drop ssh-host-key, or use a profile with driver ssh');
+  if (tunnel && profile.tunnelServer.type !== 'remote') throw errors.invalidInput(`the tunnel-server-host-key input pins a remote tunnel server, and profile "${profile.name}" uses the embedded one`, 'drop tunnel-server-host-key, or give the profile a tunnelServer address');
+  return {
+    ...profile,
+    ...(ssh ? { driverOptions: { ...profile.driverOptions, hostKey: ssh } } : {}),
+    ...(tunnel && profile.tunnelServer.type === 'remote' ? { tunnelServer: { ...profile.tunnelServer, hostKey: tunnel, hostKeyPinned: true } } : {}),
+  };
 }
 
 export interface ActionPlan {

@@ -2,18 +2,23 @@
 // name is the envId. Open mode takes any key; allow-list mode only keys in an authorized_keys file.
 // Key types: ed25519, ECDSA, and RSA of 2048 bits or more signing with SHA-2 (rsa-sha2-256/512);
 // DSA, short RSA and SHA-1 signatures are refused whatever the mode.
+// An agent key (agent-keys.ts) is the account that registered it, for its one env only.
 import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import ssh2, { type AuthContext } from 'ssh2';
 import { InvalidNameError, normalizeEnvId, accountIdFromKeyBlob } from '@prevu/core/names';
 import { sshFingerprint } from '@prevu/core/ssh-fingerprint';
+import type { AgentKeys } from '../agent-keys.js';
 
 export interface Identity {
   accountId: string;
   /** `SHA256:...` of the key blob. */
   key: string;
   envId: string;
+  /** The account's key (an agent key's registrant): private tunnels' tokens are checked with it. */
   keyBlob: Buffer;
+  /** Logged in with an agent key: commands that act for the account are refused. */
+  agentKey: boolean;
 }
 
 /** Key blobs (base64) from an authorized_keys file; options before the key type are ignored. */
@@ -45,7 +50,7 @@ function acceptableKey(key: ssh2.ParsedKey, algo: string, hashAlgo: string | und
  * Decides one authentication attempt. `proven` gets the identity before the accept, because ssh2
  * emits 'ready' synchronously inside ctx.accept().
  */
-export function authenticate(ctx: AuthContext, allowList: Set<string> | undefined, proven: (identity: Identity) => void): void {
+export function authenticate(ctx: AuthContext, allowList: Set<string> | undefined, agentKeys: AgentKeys, proven: (identity: Identity) => void): void {
   if (ctx.method !== 'publickey') {
     return ctx.reject(['publickey']);
   }
@@ -57,7 +62,10 @@ export function authenticate(ctx: AuthContext, allowList: Set<string> | undefine
     return ctx.reject(['publickey']);
   }
   const blob = ctx.key.data;
-  if (allowList && !allowList.has(blob.toString('base64'))) {
+  const agent = agentKeys.lookup(blob);
+  if (agent && agent.envId !== envId) return ctx.reject(['publickey']);
+  // an agent key was registered by a key the allow-list admitted
+  if (!agent && allowList && !allowList.has(blob.toString('base64'))) {
     return ctx.reject(['publickey']);
   }
   const key = ssh2.utils.parseKey(blob);
@@ -69,6 +77,12 @@ export function authenticate(ctx: AuthContext, allowList: Set<string> | undefine
   if (key.verify(ctx.blob!, ctx.signature, ctx.hashAlgo) !== true) {
     return ctx.reject(['publickey']);
   }
-  proven({ accountId: accountIdFromKeyBlob(blob), key: sshFingerprint(blob), envId, keyBlob: Buffer.from(blob) });
+  if (agent) {
+    // It acts as the account's key for its one env: isolation and takeover see the account key.
+    const accountKey = Buffer.from(agent.accountKey, 'base64');
+    proven({ accountId: agent.accountId, key: sshFingerprint(accountKey), envId, keyBlob: accountKey, agentKey: true });
+  } else {
+    proven({ accountId: accountIdFromKeyBlob(blob), key: sshFingerprint(blob), envId, keyBlob: Buffer.from(blob), agentKey: false });
+  }
   ctx.accept();
 }

@@ -17,6 +17,7 @@ export class SshConnection implements TunnelOwner {
   readonly key: string;
   readonly envId: string;
   readonly keyBlob: Buffer;
+  readonly agentKey: boolean;
   /** name -> tunnel this connection forwards (registered or taken over since). */
   readonly tunnels = new Map<string, Tunnel>();
   /** name -> why its forward was refused (SSH's refusal carries no text; `exec hello` tells it). */
@@ -41,6 +42,7 @@ export class SshConnection implements TunnelOwner {
     this.key = identity.key;
     this.envId = identity.envId;
     this.keyBlob = identity.keyBlob;
+    this.agentKey = identity.agentKey;
     this.log = log.child({ conn: this.id, accountId: this.accountId, envId: this.envId });
   }
 

@@ -8,6 +8,7 @@ import ssh2, { type Connection } from 'ssh2';
 import type { Logger } from 'pino';
 import type { Registry } from '../registry.js';
 import type { SharePasswords } from '../share-passwords.js';
+import type { AgentKeys } from '../agent-keys.js';
 import type { Metrics } from '../metrics.js';
 import { authenticate, type Identity } from './auth.js';
 import { SshConnection } from './connection.js';
@@ -25,6 +26,7 @@ export interface SshServerOptions {
   log: Logger;
   urls: PublicUrls;
   passwords: SharePasswords;
+  agentKeys: AgentKeys;
   baseDomain: string;
   maxForwardsPerConnection: number;
   maxConnectionsPerAccount: number;
@@ -80,7 +82,7 @@ export function createSshServer(options: SshServerOptions): Server {
         // No answer to this attempt: the client reads the reason instead of trying its next key.
         return disconnect(connection, DisconnectReason.noMoreAuthMethods, `prevu-limit: more than ${options.maxAuthTries} authentication attempts on one connection`);
       }
-      authenticate(ctx, options.allowList, (proven) => (identity = proven));
+      authenticate(ctx, options.allowList, options.agentKeys, (proven) => (identity = proven));
     });
     connection.on('ready', () => {
       stranger?.authenticated();
@@ -107,7 +109,7 @@ export function createSshServer(options: SshServerOptions): Server {
           return reject();
         }
         sessions++;
-        handleSession(c, { registry, urls: options.urls, passwords: options.passwords, log }, () => accept().once('close', () => sessions--));
+        handleSession(c, { registry, urls: options.urls, passwords: options.passwords, agentKeys: options.agentKeys, log }, () => accept().once('close', () => sessions--));
       });
     });
     connection.on('error', (error) => log.debug({ err: error.message, ip }, 'ssh connection error'));
