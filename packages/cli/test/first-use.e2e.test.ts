@@ -77,7 +77,7 @@ describe('a first use of prevu', () => {
 
   it('doctor on a fresh profile: every check passes', async () => {
     const lines = await doctor();
-    expect(lines.map((l) => /^(\S) ([^:]+):/.exec(l)?.slice(1))).toEqual([['✓', 'docker'], ['✓', 'profile'], ['✓', 'account key'], ['✓', 'tunnel server'], ['✓', 'driver local']]);
+    expect(lines.map((l) => /^(\S) ([^:]+):/.exec(l)?.slice(1))).toEqual([['✓', 'docker'], ['✓', 'profile'], ['✓', 'account key'], ['✓', 'tunnel server'], ['✓', 'host keys'], ['✓', 'driver local']]);
     expect(lines.at(-1)).toBe('✓ driver local: ready (0 env(s) of this profile)');
   });
 
