@@ -29,7 +29,9 @@ describe('action inputs', () => {
   });
 
   it('splits args like a shell, without running one', () => {
-    expect(splitArgs(`-f compose.yaml  --id 'my env' web "api x" a\\ b $(rm -rf /)`)).toEqual(['-f', 'compose.yaml', '--id', 'my env', 'web', 'api x', 'a b', '$(rm', '-rf', '/)']);
+    expect(splitArgs(`-f compose.yaml  --id 'my env' web "api x" a\\ b --set k=$HOME '*.js'`)).toEqual(['-f', 'compose.yaml', '--id', 'my env', 'web', 'api x', 'a b', '--set', 'k=$HOME', '*.js']);
+    expect(() => splitArgs('web $(rm -rf /)')).toThrow(/has shell syntax \(\(\) and prevu runs no shell/);
+    expect(() => splitArgs('web; rm -rf /')).toThrow(/has shell syntax \(;\)/);
     expect(splitArgs('')).toEqual([]);
     expect(splitArgs(`""`)).toEqual(['']);
     expect(() => splitArgs(`"open`)).toThrow(/unclosed " quote/);

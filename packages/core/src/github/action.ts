@@ -3,6 +3,7 @@
 // and the step outputs it writes to $GITHUB_OUTPUT.
 import { randomUUID } from 'node:crypto';
 import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { parse } from 'shell-quote';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { parse as parseYaml } from 'yaml';
@@ -57,36 +58,21 @@ export function readActionInputs(env: Record<string, string | undefined> = proce
   return parsed.data;
 }
 
-/** Splits the `args` input like a shell would (quotes and backslashes), without running a shell. */
+/**
+ * Splits the `args` input like a shell would (quotes, backslashes), with shell-quote and without
+ * running a shell: `$VAR` stays as written, and shell syntax (`;`, `|`, `$(...)`, redirections)
+ * is refused rather than passed on as words.
+ */
 export function splitArgs(text: string): string[] {
-  const out: string[] = [];
-  let current = '';
-  let started = false;
-  let quote: '"' | "'" | undefined;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!;
-    if (quote) {
-      if (ch === quote) quote = undefined;
-      else if (ch === '\\' && quote === '"' && i + 1 < text.length) current += text[++i];
-      else current += ch;
-    } else if (ch === '"' || ch === "'") {
-      quote = ch;
-      started = true;
-    } else if (ch === '\\' && i + 1 < text.length) {
-      current += text[++i];
-      started = true;
-    } else if (/\s/.test(ch)) {
-      if (started) out.push(current);
-      current = '';
-      started = false;
-    } else {
-      current += ch;
-      started = true;
-    }
-  }
-  if (quote) throw errors.invalidInput(`the action input \`args\` has an unclosed ${quote} quote`, 'close the quote in `args`');
-  if (started) out.push(current);
-  return out;
+  // shell-quote reads an unclosed quote to the end; a shell would not run it at all.
+  const open = /["']/.exec(text.replace(/\\./g, '').replace(/"[^"]*"|'[^']*'/g, ''))?.[0];
+  if (open) throw errors.invalidInput(`the action input \`args\` has an unclosed ${open} quote`, 'close the quote in `args`');
+  return parse(text, (name) => `$${name}`).map((entry) => {
+    if (typeof entry === 'string') return entry;
+    if ('pattern' in entry) return entry.pattern; // no shell expands a glob here: the word as written
+    const what = 'comment' in entry ? `#${entry.comment}` : entry.op;
+    throw errors.invalidInput(`the action input \`args\` has shell syntax (${what}) and prevu runs no shell`, 'pass plain words; quote one that contains it');
+  });
 }
 
 /** The public half of an OpenSSH private key, as `ssh-ed25519 AAAA...`. */
