@@ -43,6 +43,9 @@ export const agentServiceSchema = z
     health: z.string(),
     /** ready (routed), starting, unhealthy, stopped, crash_loop */
     routing: z.string(),
+    /** When not ready: why (exit code, OOM kill, healthcheck output, a dependency, the port), and what to do. */
+    cause: z.string().max(2000).optional(),
+    fix: z.string().max(1000).optional(),
   })
   .loose();
 export type AgentService = z.infer<typeof agentServiceSchema>;

@@ -48,6 +48,12 @@ export const errors = {
     `the compose service "${service}" takes the name ${reserved}, which prevu keeps for its agent`,
     'rename that service in the compose file',
   ]),
+  serviceNotReady: define('PREVU_SERVICE_NOT_READY', 'user', (cause: string, fix: string) => [cause, fix]),
+  lastUpFailed: define('PREVU_UP_FAILED', 'user', (line: string) => [`the last up failed: ${line}`, 'fix that, then run `prevu up` again']),
+  agentUnreachable: define('PREVU_AGENT_UNREACHABLE', 'environment', (envId: string, how: string) => [
+    `the agent of env ${envId} is ${how}`,
+    `\`prevu status --id ${envId}\` shows what its machine says; \`prevu up\` starts it again`,
+  ]),
   dockerNotRunning: define('PREVU_DOCKER_DOWN', 'environment', (detail: string) => [
     `Docker is not reachable (${detail})`,
     'start Docker (or run scripts/ensure-docker.sh) and retry',

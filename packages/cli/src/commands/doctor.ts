@@ -1,10 +1,11 @@
+import { Flags } from '@oclif/core';
 import { statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { connectTunnelServer } from '@prevu/core/deploy';
 import { checkDocker } from '@prevu/core/docker-cli';
 import { machineHostKeys } from '@prevu/core/drivers/index';
 import { embeddedSettings, embeddedStatus } from '@prevu/core/embedded-server';
-import { list } from '@prevu/core/environments';
+import { list, status } from '@prevu/core/environments';
 import { errors, ExitCode, isPrevuError, PrevuError } from '@prevu/core/errors';
 import { pinFingerprint } from '@prevu/core/ssh-fingerprint';
 import { PrevuCommand } from '../base.js';
@@ -26,7 +27,11 @@ interface Check {
 }
 
 export default class Doctor extends PrevuCommand<typeof Doctor> {
-  static override description = 'Check Docker, compose, the profile, its key, the tunnel server and the driver; one line per check with a fix';
+  static override description = 'Check Docker, compose, the profile, its key, the tunnel server and the driver; with --id, every service of that env; one line per check with a fix';
+  static override examples = ['<%= config.bin %> doctor', '<%= config.bin %> doctor --id pr-12'];
+  static override flags = {
+    id: Flags.string({ description: 'also explain every service of this env that is not ready (through its agent, no SSH)' }),
+  };
 
   async run(): Promise<{ checks: Check[] }> {
     const checks: Check[] = [];
@@ -86,6 +91,25 @@ export default class Doctor extends PrevuCommand<typeof Doctor> {
                 : `tunnel server recorded on first use (${pinFingerprint(ts.hostKey)}; pin it: --tunnel-host-key)`;
         return `${tunnel}; ${machineHostKeys({ profile, profileDir: this.store.profileDir(profile.name) })}`;
       });
+      const envId = this.flags.id;
+      if (envId !== undefined) {
+        // The env's services, as its agent explains them; each one not ready is a failed check.
+        const env = await status(s, envId).catch((error: unknown) => error as Error);
+        await check(`env ${envId}`, async () => {
+          if (env instanceof Error) throw env;
+          if (env.failure) throw errors.lastUpFailed(env.failure.line);
+          if (env.agent !== 'connected') throw errors.agentUnreachable(envId, env.agent);
+          return `${env.status}, agent connected`;
+        });
+        if (!(env instanceof Error)) {
+          for (const service of [...new Map(env.services.map((row) => [row.service, row])).values()]) {
+            await check(service.service, async () => {
+              if (service.cause) throw errors.serviceNotReady(service.cause, service.fix ?? `see \`prevu logs ${service.service}\``);
+              return 'ready';
+            });
+          }
+        }
+      }
       await check(`driver ${s.profile.driver}`, async () => {
         // the envs as `prevu ls` finds them: the local driver makes no machines, its envs are
         // compose projects on this engine
