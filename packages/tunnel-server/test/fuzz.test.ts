@@ -12,9 +12,8 @@ import ssh2 from 'ssh2';
 import protocolUtils from 'ssh2/lib/protocol/utils.js';
 import { describe, expect, it } from 'vitest';
 import { signAccessToken } from '@prevu/core/access-token';
-import { AGENT_SERVICE } from '@prevu/core/names';
 import { startTunnelServer, useKit } from '@prevu/test-kit';
-import { get, hostOf, makeAccount, ssh2Tunnel, startBackend, type Account } from './harness.js';
+import { envOfEveryKind, get, makeAccount, ssh2Tunnel, startBackend, type Account } from './harness.js';
 import { httpInput, Rng, sshMessage, sshPreauthInput } from './fuzz-inputs.js';
 
 const kit = useKit();
@@ -147,15 +146,9 @@ describe('fuzz', () => {
     const backend = await startBackend(kit);
     backend.releaseSse(); // every event stream ends at once: a held one would only read as "hung"
     const alice = makeAccount();
-    await ssh2Tunnel(kit, {
-      sshPort: server.ports.ssh,
-      envId: 'fuzz',
-      account: alice,
-      target: backend.port,
-      forwards: [{ kind: 'tcpip', name: 'web' }, { kind: 'streamlocal', path: '/admin-80#access=private' }, { kind: 'streamlocal', path: `/${AGENT_SERVICE}#access=private` }],
-    });
-    const web = hostOf(alice, 'fuzz', 'web');
-    const targets = { hosts: [web, hostOf(alice, 'fuzz', 'admin-80'), hostOf(alice, 'fuzz', AGENT_SERVICE), `nothing-${alice.accountId}.localhost`], token: await signAccessToken({ privateKey: alice.privateKey }) };
+    const env = await envOfEveryKind(kit, { sshPort: server.ports.ssh, envId: 'fuzz', account: alice, target: backend.port });
+    const web = env.publicHost;
+    const targets = { hosts: [web, env.privateHost, env.agentHost, `nothing-${alice.accountId}.localhost`], token: await signAccessToken({ privateKey: alice.privateKey }) };
 
     const hung = { http: 0, ssh: 0 };
     const httpRng = new Rng(SEED);
