@@ -147,9 +147,9 @@ export async function ssh2Tunnel(kit: Pick<Kit, 'defer'>, options: { sshPort: nu
 }
 
 /** One env holding every kind of tunnel to one backend: public `web`, private `admin-80`, and the agent's own. */
-export async function envOfEveryKind(kit: Pick<Kit, 'defer'>, options: { sshPort: number; envId: string; account: Account; target: number }) {
+export async function envOfEveryKind(kit: Pick<Kit, 'defer'>, options: { sshPort: number; envId: string; account: Account; target: number; base?: string }) {
   await ssh2Tunnel(kit, { ...options, forwards: [{ kind: 'tcpip', name: 'web' }, { kind: 'streamlocal', path: '/admin-80#access=private' }, { kind: 'streamlocal', path: `/${AGENT_SERVICE}#access=private` }] });
-  const host = (forward: string) => hostOf(options.account, options.envId, forward);
+  const host = (forward: string) => hostOf(options.account, options.envId, forward, options.base);
   return { publicHost: host('web'), privateHost: host('admin-80'), agentHost: host(AGENT_SERVICE) };
 }
 
