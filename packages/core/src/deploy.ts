@@ -391,6 +391,7 @@ export async function waitForUrls(client: Pick<AgentClient, 'tunnels'>, envId: s
   for (;;) {
     if (signal?.aborted) throw new InterruptedError();
     const tunnels = await client.tunnels(signal).catch((error: Error) => {
+      if (isPrevuError(error) && error.code === 'PREVU_BASE_DOMAIN_UNRESOLVED') throw error;
       last = error.message;
       return undefined;
     });

@@ -48,6 +48,10 @@ export const errors = {
     `the compose service "${service}" takes the name ${reserved}, which prevu keeps for its agent`,
     'rename that service in the compose file',
   ]),
+  baseDomainUnresolved: define('PREVU_BASE_DOMAIN_UNRESOLVED', 'environment', (host: string, base: string) => [
+    `${host} does not resolve (ENOTFOUND): the base domain ${base} has no wildcard DNS record`,
+    `add a DNS record *.${base} pointing at the tunnel server; \`prevu doctor\` checks it`,
+  ]),
   serviceNotReady: define('PREVU_SERVICE_NOT_READY', 'user', (cause: string, fix: string) => [cause, fix]),
   lastUpFailed: define('PREVU_UP_FAILED', 'user', (line: string) => [`the last up failed: ${line}`, 'fix that, then run `prevu up` again']),
   agentUnreachable: define('PREVU_AGENT_UNREACHABLE', 'environment', (envId: string, how: string) => [
