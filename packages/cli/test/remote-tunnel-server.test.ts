@@ -1,10 +1,10 @@
 // A profile with a real (self-hosted) tunnel server: the host key is recorded on first contact and
 // checked after; a changed key is one line and exit 1. The server runs as a process on loopback.
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startTunnelServer, useKit } from '@prevu/test-kit';
+import { freePort, startTunnelServer, useKit } from '@prevu/test-kit';
 import { describe, expect, it } from 'vitest';
 import { CLI, cliHome, errorLines } from './cli.js';
 import { ed25519KeyPair } from '@prevu/core/ssh-keys';
@@ -84,5 +84,36 @@ describe('a base domain without DNS', () => {
       ),
     );
     expect([up.code, errorLines(up.stderr)]).toEqual([2, [expect.stringMatching(/^prevu: prevu-agent-nodns\d+-[a-z2-7]{10}\.prevu-test\.invalid does not resolve \(ENOTFOUND\): the base domain prevu-test\.invalid has no wildcard DNS record: add a DNS record \*\.prevu-test\.invalid pointing at the tunnel server; `prevu doctor` checks it$/)]]);
+  });
+});
+
+describe('doctor on a self-hosted server', () => {
+  /** A certificate for `name` valid `days` days, made by openssl, as an operator would bring. */
+  function certificate(dir: string, name: string, days: number): string[] {
+    const [cert, key] = [join(dir, `${days}.crt`), join(dir, `${days}.key`)];
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', String(days), '-subj', `/CN=${name}`, '-addext', `subjectAltName=DNS:${name}`, '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    return ['--tls-cert', cert, '--tls-key', key];
+  }
+
+  async function doctorLines(args: string[] = [], options: { devTls?: boolean } = {}) {
+    // two labels: TLS wildcards need a parent of two (no *.localhost, as no *.com)
+    const server = await startTunnelServer(kit, { ...options, baseDomain: 'prevu.localhost', args });
+    const cli = cliHome(kit);
+    expect((await cli.run(['init', '--name', 'self', '--tunnel-server', `127.0.0.1:${server.ports.ssh}`])).code).toBe(0);
+    const r = await cli.run(['doctor']);
+    return { code: r.code, lines: r.stdout.split('\n').filter((l) => /^. (dns|https?):/.test(l)) };
+  }
+
+  it('checks the wildcard name and, with TLS, that the certificate covers it and is not about to expire', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'prevu-certs-'));
+    kit.defer('certs', () => rmSync(dir, { recursive: true, force: true }));
+    const plain = await doctorLines();
+    expect(plain.lines).toEqual([expect.stringMatching(/^✓ dns: \*\.prevu\.localhost resolves \(prevu-doctor-[0-9a-f]{8}\.prevu\.localhost -> 127\.0\.0\.1\)$/), expect.stringMatching(/^✓ http: port \d+ answers \(HTTP 404\); plain HTTP: URLs are not private in transit/)]);
+    const dev = await doctorLines([], { devTls: true });
+    expect(dev.lines[1]).toMatch(/^✓ https: port \d+ answers; its certificate covers \*\.prevu\.localhost and is valid for \d+ more days; not trusted by this machine/);
+    const other = await doctorLines(['--https-port', String(await freePort()), ...certificate(dir, '*.example.test', 90)]);
+    expect([other.code, other.lines[1]]).toEqual([2, "✗ https: the tunnel server's certificate does not cover *.prevu.localhost (it names DNS:*.example.test): give the server a certificate for *.prevu.localhost (--tls-cert/--tls-key); every URL is a name under it"]);
+    const soon = await doctorLines(['--https-port', String(await freePort()), ...certificate(dir, '*.prevu.localhost', 5)]);
+    expect([soon.code, soon.lines[1]]).toEqual([2, expect.stringMatching(/^✗ https: the tunnel server's certificate for \*\.prevu\.localhost expires in [45] day\(s\) \(.+\): renew it, and start the server with the new --tls-cert\/--tls-key$/)]);
   });
 });

@@ -7,6 +7,7 @@ import { machineHostKeys } from '@prevu/core/drivers/index';
 import { embeddedSettings, embeddedStatus } from '@prevu/core/embedded-server';
 import { list, status } from '@prevu/core/environments';
 import { errors, ExitCode, isPrevuError, PrevuError } from '@prevu/core/errors';
+import { checkCertificate, checkWildcardDns } from '@prevu/core/server-checks';
 import { pinFingerprint } from '@prevu/core/ssh-fingerprint';
 import { PrevuCommand } from '../base.js';
 
@@ -58,6 +59,7 @@ export default class Doctor extends PrevuCommand<typeof Doctor> {
     });
     if (session) {
       const s = session;
+      let baseUrl: string | undefined;
       await check('account key', async () => {
         const mode = statSync(s.key.privateKeyFile).mode & 0o777;
         if (mode & 0o077) throw new PrevuError('PREVU_KEY_MODE', `${s.key.privateKeyFile} is readable by others (mode ${mode.toString(8)})`, `chmod 600 ${s.key.privateKeyFile}`, 'user');
@@ -75,8 +77,14 @@ export default class Doctor extends PrevuCommand<typeof Doctor> {
           }
         }
         const { endpoint, hello } = await connectTunnelServer(s, 'prevu-doctor');
+        baseUrl = hello.baseUrl;
         return `${endpoint.address} answers, base URL ${hello.baseUrl}`;
       });
+      // A self-hosted server as its users meet it: the wildcard name and the certificate.
+      if (baseUrl && s.profile.tunnelServer.type === 'remote') {
+        const url = baseUrl;
+        if (await check('dns', () => checkWildcardDns(url))) await check(url.startsWith('https:') ? 'https' : 'http', () => checkCertificate(url));
+      }
       await check('host keys', async () => {
         // read again: the tunnel server check records a key on first contact
         const profile = this.store.read(s.profile.name);
