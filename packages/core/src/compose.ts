@@ -202,6 +202,15 @@ export function rewritePaths(model: ComposeModel, mapping: Map<string, string>):
   for (const ref of [...Object.values(copy.secrets ?? {}), ...Object.values(copy.configs ?? {})]) {
     if (ref.file) ref.file = map(ref.file);
   }
+  // The resolved model names networks and volumes after the directory's project (`hello_default`).
+  // Run with `-p prevu-<envId>`, those names would be shared by every env of the project on the
+  // machine: a service name would resolve to another env's container, and volumes would be shared.
+  // Left unnamed, compose names them after the env's project; names the user chose stay.
+  for (const entries of [copy.networks, copy.volumes]) {
+    for (const [key, entry] of Object.entries(entries ?? {})) {
+      if (entry && !entry.external && entry.name === `${copy.name}_${key}`) delete entry.name;
+    }
+  }
   return copy;
 }
 

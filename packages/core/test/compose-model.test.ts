@@ -98,6 +98,23 @@ describe('compose model (docker compose config --format json)', () => {
     expect(isIdentity(new Map([['/a', '/a']]))).toBe(true);
   });
 
+  it('leaves networks and volumes named after the env\'s project on the machine, not the directory\'s (two envs never share them)', async () => {
+    const dir = project({
+      'compose.yaml': [
+        'name: shop',
+        'services:',
+        '  web: { image: busybox:latest, volumes: ["data:/data", "kept:/kept"], networks: [default, back, fixed, outside] }',
+        'networks: { back: {}, fixed: { name: team-net }, outside: { external: true, name: shared } }',
+        'volumes: { data: {}, kept: { name: team-data } }',
+      ].join('\n'),
+    });
+    const { model } = await loadComposeProject({ cwd: dir });
+    expect(model.networks).toMatchObject({ default: { name: 'shop_default' }, back: { name: 'shop_back' } });
+    const rewritten = rewritePaths(model, new Map());
+    expect(rewritten.networks).toEqual({ default: expect.not.objectContaining({ name: expect.anything() }), back: expect.not.objectContaining({ name: expect.anything() }), fixed: expect.objectContaining({ name: 'team-net' }), outside: expect.objectContaining({ name: 'shared', external: true }) });
+    expect(rewritten.volumes).toEqual({ data: expect.not.objectContaining({ name: expect.anything() }), kept: expect.objectContaining({ name: 'team-data' }) });
+  });
+
   it('without -f, the default file and its override are what `up` passes on; --project-directory is where they are', async () => {
     const dir = project({
       'app/compose.yaml': 'services:\n  web:\n    image: busybox:latest\n',
