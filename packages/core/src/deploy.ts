@@ -258,7 +258,9 @@ export function upSteps(): Step<UpContext>[] {
           keyFile: uploaded.mapping.get(agentKey.file) ?? agentKey.file,
           private: session.profile.private,
           externalNetworks: ctx.endpoint.externalNetworks,
-          labels: { 'dev.prevu.env-id': ctx.envId, 'dev.prevu.profile': session.profile.name, 'dev.prevu.account': session.key.accountId },
+          // the key's fingerprint too: compose recreates the agent when the key changes (a secret's
+          // file content is not part of the service's config)
+          labels: { 'dev.prevu.env-id': ctx.envId, 'dev.prevu.profile': session.profile.name, 'dev.prevu.account': session.key.accountId, 'dev.prevu.agent-key': pinFingerprint(agentKey.publicKey) },
         };
         const overlayFile = ctx.writeOverlay();
         if (isIdentity(uploaded.mapping)) {

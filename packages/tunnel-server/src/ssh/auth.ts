@@ -11,8 +11,8 @@ export interface Identity {
   envId: string;
   /** The account's key (an agent key's registrant): private tunnels' tokens are checked with it. */
   keyBlob: Buffer;
-  /** Logged in with an agent key: commands that act for the account are refused. */
-  agentKey: boolean;
+  /** The agent key (blob) it logged in with, if any: commands that act for the account are refused. */
+  agentKey?: Buffer;
 }
 
 /** Key blobs (base64) from an authorized_keys file; options before the key type are ignored. */
@@ -59,6 +59,6 @@ export function authenticate(ctx: AuthContext, allowList: Set<string> | undefine
   if (key.verify(ctx.blob!, ctx.signature, ctx.hashAlgo) !== true) {
     return ctx.reject(['publickey']);
   }
-  proven(agent ? { accountId: agent.accountId, envId, keyBlob: Buffer.from(agent.accountKey, 'base64'), agentKey: true } : { accountId: accountIdFromKeyBlob(blob), envId, keyBlob: Buffer.from(blob), agentKey: false });
+  proven(agent ? { accountId: agent.accountId, envId, keyBlob: Buffer.from(agent.accountKey, 'base64'), agentKey: Buffer.from(blob) } : { accountId: accountIdFromKeyBlob(blob), envId, keyBlob: Buffer.from(blob) });
   ctx.accept();
 }

@@ -15,7 +15,7 @@ export class SshConnection implements TunnelOwner {
   readonly accountId: string;
   readonly envId: string;
   readonly keyBlob: Buffer;
-  readonly agentKey: boolean;
+  readonly agentKey: Buffer | undefined;
   /** name -> tunnel this connection forwards (registered or taken over since). */
   readonly tunnels = new Map<string, Tunnel>();
   readonly log: Logger;

@@ -111,7 +111,7 @@ export function handleSession(conn: SshConnection, ctx: SessionContext, acceptSe
     if (command === 'share-password') return registration(conn, ctx, channel, command, registrationSchema, (r) => ctx.passwords.register(conn.accountId, conn.envId, r));
     if (command === 'agent-key') return registration(conn, ctx, channel, command, agentKeySchema, (r) => ctx.agentKeys.register(conn, conn.envId, r));
     if (command === 'agent-key-revoke') {
-      const dropped = ctx.agentKeys.revoke(conn.accountId, conn.envId);
+      const dropped = ctx.agentKeys.revoke(conn, conn.envId);
       ctx.log.info({ accountId: conn.accountId, envId: conn.envId, dropped }, 'agent key revoked');
       return finish(channel, 0, `${JSON.stringify({ ok: true, revoked: dropped })}\n`);
     }
