@@ -118,22 +118,19 @@ export function tunnelExecOptions(session: Session, envId: string, endpoint: Pic
 /**
  * `down`: the env's agent key stops opening the account's tunnels. Best effort (a server that is
  * not running or does not answer must never keep `down` from removing the env); an embedded server
- * that is stopped is not started for it. True when the server confirmed.
+ * that is stopped is not started for it.
  */
-export async function revokeAgentKey(session: Session, envId: string): Promise<boolean> {
+export async function revokeAgentKey(session: Session, envId: string): Promise<void> {
   const ts = session.profile.tunnelServer;
   let endpoint: Pick<TunnelEndpoint, 'address' | 'hostKey'>;
   if (ts.type === 'embedded') {
     const state = await embeddedStatus(embeddedSettings(session.env)).catch(() => undefined);
-    if (!state?.running) return false;
+    if (!state?.running) return;
     endpoint = { address: `127.0.0.1:${state.settings.sshPort}` };
   } else {
     endpoint = { address: ts.address, ...(ts.hostKey ? { hostKey: ts.hostKey } : {}) };
   }
-  return tunnelExec({ ...tunnelExecOptions(session, envId, endpoint), timeoutMs: 5000 }, 'agent-key-revoke').then(
-    () => true,
-    () => false,
-  );
+  await tunnelExec({ ...tunnelExecOptions(session, envId, endpoint), timeoutMs: 5000 }, 'agent-key-revoke').catch(() => undefined);
 }
 
 class UpContext {
