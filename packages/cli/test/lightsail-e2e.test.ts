@@ -3,7 +3,7 @@
 // instance "VM" is a real OpenSSH server on loopback reaching this machine's Docker; the embedded
 // tunnel server answers the URLs.
 import { spawn } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { docker, freePort, httpGet, runId, startLightsailStandIn, startSshd, useKit, waitFor, type LightsailStandIn } from '@prevu/test-kit';
@@ -39,7 +39,7 @@ beforeAll(async () => {
   const publicKey = (JSON.parse(init.stdout) as { publicKey: string }).publicKey;
   // The "instance" accepts the profile key, as a Lightsail instance made with its imported key pair does.
   const sshd = await startSshd(kit, { port: sshPort, authorizedKey: publicKey });
-  standIn = await startLightsailStandIn(kit, { sshHost: sshd.host, sshPort: sshd.port, pendingPolls: 2 });
+  standIn = await startLightsailStandIn(kit, { sshHost: sshd.host, sshPort: sshd.port, hostKeys: [sshd.hostPublicKey], pendingPolls: 2 });
   Object.assign(cli.env, standIn.env());
   // Whatever a failed test left: containers of the env go with compose.
   kit.defer(`compose down ${project}`, () => docker(['compose', '-p', project, 'down', '--volumes', '--remove-orphans', '--timeout', '1'], { cwd: tmpdir() }));
@@ -60,6 +60,9 @@ describe('prevu up --driver lightsail against the stand-in', () => {
     urls = urlsOf(up.stdout.trim().split('\n').slice(-3).join('\n'));
     expect(urls).toHaveLength(2);
     for (const url of urls) expect((await httpGet(url)).status, url).toBe(200);
+    // The instance's host key was pinned to what AWS reports: nothing recorded on first use.
+    expect(ops).toContain('GetInstanceAccessDetails');
+    expect(existsSync(join(cli.env.XDG_CONFIG_HOME!, 'prevu', 'profiles', 'cloud', 'known_hosts'))).toBe(false);
   });
 
   it('a second up reuses the instance (no create, no import)', async () => {

@@ -7,7 +7,7 @@ import type { Duplex } from 'node:stream';
 import Client from 'ssh2/lib/client.js';
 import type { Logger } from 'pino';
 import { sshFingerprint } from '@prevu/core/ssh-fingerprint';
-import type { HelloReply } from '@prevu/core/tunnel-protocol';
+import { AGENT_KEY_REVOKED, type HelloReply } from '@prevu/core/tunnel-protocol';
 
 export interface Forward {
   /** `<service>-<port>` or `<service>`: the label the hostname starts with. */
@@ -164,6 +164,12 @@ export class TunnelClient extends EventEmitter {
         // take the names back and the two would flap. Stay down until restarted.
         this.replaced = true;
         log.error({ reason: error.message }, 'replaced by a newer connection of the same key and env; not reconnecting');
+        return;
+      }
+      if (error.message.startsWith(AGENT_KEY_REVOKED)) {
+        // `prevu down`, or a new agent key: this key would log in as nobody's env now.
+        this.replaced = true;
+        log.error({ reason: error.message }, 'the account revoked this agent key; not reconnecting');
         return;
       }
       log.warn({ err: error.message, level: error.level }, 'tunnel connection error');

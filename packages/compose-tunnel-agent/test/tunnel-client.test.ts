@@ -7,6 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +17,9 @@ import { handleChannel } from '../src/forward.js';
 import type { Route } from '../src/state.js';
 import { TunnelClient, type Forward } from '../src/tunnel-client.js';
 import { ed25519KeyPair } from '@prevu/core/ssh-keys';
+import { agentKeyRegistration } from '@prevu/core/agent-key';
+import { accountIdFromKeyBlob, hostname } from '@prevu/core/names';
+import { tunnelExec } from '@prevu/core/tunnel-hello';
 
 const serverMain = join(dirname(fileURLToPath(import.meta.url)), '../../tunnel-server/dist/main.js');
 const kit = useKit();
@@ -45,12 +49,12 @@ async function startServer(): Promise<Proc> {
 
 const routes: Record<string, Route> = { hangup: { state: 'ready' }, web: { state: 'ready' }, secret: { state: 'ready' }, wait: { state: 'starting', reason: 'service wait is starting (waiting for its healthcheck to pass)' }, down: { state: 'ready' } };
 
-function client(forwards: Forward[], pin = hostKey, env = envId): TunnelClient {
+function client(forwards: Forward[], pin = hostKey, as: { env?: string; privateKey?: string } = {}): TunnelClient {
   const c = new TunnelClient({
     host: '127.0.0.1',
     port: sshPort,
-    envId: env,
-    privateKey: key.private,
+    envId: as.env ?? envId,
+    privateKey: as.privateKey ?? key.private,
     hostKey: pin,
     log,
     onChannel: (forward, channel) => handleChannel(channel, { host: '127.0.0.1', port: { down: closedPort, hangup: hangupPort }[forward.service] ?? appPort }, routes[forward.service]!, log, forward.service),
@@ -161,15 +165,31 @@ describe('tunnel client', () => {
   });
 
   it('learns from hello why a forward was refused: another env of the key holds its hostname', async () => {
-    const first = client([{ name: 'web-app', service: 'web-app', port: 80, private: false }], hostKey, 'x');
+    const first = client([{ name: 'web-app', service: 'web-app', port: 80, private: false }], hostKey, { env: 'x' });
     await waitFor('the first env hello', async () => (first.hello?.tunnels.length === 1 ? true : undefined));
-    const second = client([{ name: 'web', service: 'web', port: 80, private: false }], hostKey, 'app-x');
+    const second = client([{ name: 'web', service: 'web', port: 80, private: false }], hostKey, { env: 'app-x' });
     const refused = await waitFor('the refusal in hello', async () => second.hello?.refused?.[0]);
     expect(refused).toMatchObject({ name: 'web', heldByEnv: 'x', hostname: first.hello!.tunnels[0]!.hostname });
     expect(second.hello!.tunnels).toEqual([]);
     // Once the holder lets go (its env went down), the refused forward is asked again and taken.
     await first.close();
     await waitFor('the forward taken on a retry', async () => (second.hello?.tunnels.length === 1 && !second.hello.refused ? true : undefined), 20_000);
+  });
+
+  it('stops, without reconnecting, when the account revokes its agent key (prevu down)', async () => {
+    const agentKey = ed25519KeyPair();
+    const accountId = accountIdFromKeyBlob(Buffer.from(key.public.split(' ')[1]!, 'base64'));
+    const exec = (command: string, input?: string) => tunnelExec({ address: `127.0.0.1:${sshPort}`, privateKey: key.private, envId, hostKey, recordedIn: 'test' }, command, input);
+    const registration = agentKeyRegistration({ privateKey: agentKey.private, publicKey: agentKey.public.split(' ').slice(0, 2).join(' ') }, accountId, envId);
+    await exec('agent-key', JSON.stringify(registration));
+    const c = client([{ name: 'keyed', service: 'web', port: 80, private: false }], hostKey, { privateKey: agentKey.private });
+    const host = hostname('keyed', envId, accountId, 'localhost');
+    await waitFor('the agent key\'s forward to serve', async () => ((await get(host)).status === 200 ? true : undefined), 10_000);
+    await exec('agent-key-revoke');
+    await waitFor('the client to stand down', async () => (c.replaced ? true : undefined), 5000);
+    expect(c.lastError).toMatch(/^prevu-agent-key-revoked: /);
+    await sleep(1000); // past the first backoff steps: it must not have come back
+    expect(c.isConnected).toBe(false);
   });
 
   it('refuses a server whose host key is not the pinned one', async () => {

@@ -108,22 +108,19 @@ export function tunnelExecOptions(session: Session, envId: string, endpoint: Pic
 /**
  * `down`: the env's agent key stops opening the account's tunnels. Best effort (a server that is
  * not running or does not answer must never keep `down` from removing the env); an embedded server
- * that is stopped is not started for it. True when the server confirmed.
+ * that is stopped is not started for it.
  */
-export async function revokeAgentKey(session: Session, envId: string): Promise<boolean> {
+export async function revokeAgentKey(session: Session, envId: string): Promise<void> {
   const ts = session.profile.tunnelServer;
   let endpoint: Pick<TunnelEndpoint, 'address' | 'hostKey'>;
   if (ts.type === 'embedded') {
     const state = await embeddedStatus(embeddedSettings(session.env)).catch(() => undefined);
-    if (!state?.running) return false;
+    if (!state?.running) return;
     endpoint = { address: `127.0.0.1:${state.settings.sshPort}` };
   } else {
     endpoint = { address: ts.address, ...(ts.hostKey ? { hostKey: ts.hostKey } : {}) };
   }
-  return tunnelExec({ ...tunnelExecOptions(session, envId, endpoint), timeoutMs: 5000 }, 'agent-key-revoke').then(
-    () => true,
-    () => false,
-  );
+  await tunnelExec({ ...tunnelExecOptions(session, envId, endpoint), timeoutMs: 5000 }, 'agent-key-revoke').catch(() => undefined);
 }
 
 class UpContext {
@@ -248,7 +245,9 @@ export function upSteps(): Step<UpContext>[] {
           keyFile: uploaded.mapping.get(agentKey.file) ?? agentKey.file,
           private: session.profile.private,
           externalNetworks: ctx.endpoint.externalNetworks,
-          labels: { 'dev.prevu.env-id': ctx.envId, 'dev.prevu.profile': session.profile.name, 'dev.prevu.account': session.key.accountId },
+          // the key's fingerprint too: compose recreates the agent when the key changes (a secret's
+          // file content is not part of the service's config)
+          labels: { 'dev.prevu.env-id': ctx.envId, 'dev.prevu.profile': session.profile.name, 'dev.prevu.account': session.key.accountId, 'dev.prevu.agent-key': pinFingerprint(agentKey.publicKey) },
         };
         const overlayFile = ctx.writeOverlay();
         if (isIdentity(uploaded.mapping)) {

@@ -44,6 +44,9 @@ export interface AgentKeyRegistration {
   proof: string;
 }
 
+/** How the server's disconnect message starts when the account revoked or replaced the agent key. */
+export const AGENT_KEY_REVOKED = 'prevu-agent-key-revoked:';
+
 export function agentKeyStatement(accountId: string, envId: string): string {
   return `prevu-agent-key-v1 ${accountId} ${envId}`;
 }

@@ -108,16 +108,24 @@ describe('compose model (docker compose config --format json)', () => {
     expect(exposedPorts(loaded.model.services.web!)).toEqual([8080]);
   });
 
-  it("names the default network and volumes after the env's project, not the directory, when asked", async () => {
+  it("names networks and volumes after the env's project, not the directory, when asked; names the user chose stay", async () => {
     // A model written out for a machine keeps these names: under the directory's, two envs of one
     // checkout shared `<dir>_default` and reached each other's `web` by its name.
-    const dir = project({ 'compose.yaml': 'services:\n  web:\n    image: busybox:latest\n    volumes: ["data:/data"]\nvolumes:\n  data: {}\n' });
+    const dir = project({
+      'compose.yaml': [
+        'name: shop',
+        'services:',
+        '  web: { image: busybox:latest, volumes: ["data:/data", "kept:/kept"], networks: [default, back, fixed, outside] }',
+        'networks: { back: {}, fixed: { name: team-net }, outside: { external: true, name: shared } }',
+        'volumes: { data: {}, kept: { name: team-data } }',
+      ].join('\n'),
+    });
     const plain = await loadComposeProject({ cwd: dir });
-    expect(plain.model.networks?.default).toMatchObject({ name: `${plain.model.name}_default` });
+    expect(plain.model.networks).toMatchObject({ default: { name: 'shop_default' }, back: { name: 'shop_back' } });
     const env = await loadComposeProject({ cwd: dir }, 'prevu-shop-pr-12');
     expect(env.model.name).toBe('prevu-shop-pr-12');
-    expect(env.model.networks?.default).toMatchObject({ name: 'prevu-shop-pr-12_default' });
-    expect(env.model.volumes?.data).toMatchObject({ name: 'prevu-shop-pr-12_data' });
+    expect(env.model.networks).toMatchObject({ default: { name: 'prevu-shop-pr-12_default' }, back: { name: 'prevu-shop-pr-12_back' }, fixed: { name: 'team-net' }, outside: { name: 'shared', external: true } });
+    expect(env.model.volumes).toMatchObject({ data: { name: 'prevu-shop-pr-12_data' }, kept: { name: 'team-data' } });
   });
 
   it('COMPOSE_FILE names the files when -f does not', async () => {

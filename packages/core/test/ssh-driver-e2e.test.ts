@@ -92,6 +92,17 @@ describe('prevu up over the ssh driver', () => {
     expect(again.stderr).toMatch(/Upload the project files: 1 sent, [1-9]\d* unchanged/);
     expect((JSON.parse(again.stdout.trim().split('\n').at(-1)!) as { urls: { url: string }[] }).urls.map((u) => u.url).sort()).toEqual(urls);
     expect((await httpGet(urls.find((u) => u.includes('//web-'))!)).body).toBe('<h1>changed over ssh</h1>\n');
+
+    // A new agent key (the old one deleted, say after a leak): the server drops the old one and
+    // compose recreates the agent with the new one; the same URLs answer.
+    rmSync(join(profileDir, 'envs', envId, 'agent_ed25519'));
+    const rotated = await upElsewhere(['up', '--json']);
+    expect(rotated.code, rotated.stderr).toBe(0);
+    const newKey = readFileSync(join(profileDir, 'envs', envId, 'agent_ed25519'), 'utf8');
+    expect(newKey).not.toBe(agentKey);
+    expect(await docker(['exec', `${project}-prevu-agent-1`, 'cat', '/run/secrets/prevu_key'])).toBe(newKey);
+    for (const url of urls) expect((await httpGet(url)).status, url).toBe(200);
+    agentKey = newKey;
   });
 
   it('urls, status and logs (one service, all, -f) answer through the agent while the host refuses SSH', async () => {

@@ -11,7 +11,7 @@ import { agentKeyStatement } from '@prevu/core/tunnel-protocol';
 import { RegistrationError, writeAtomically } from './share-passwords.js';
 
 const STORE_FILE = 'agent_keys.json';
-/** Envs with an agent key, per account and in all: ten keys cannot fill the table for the rest. */
+/** Envs with an agent key, per account key and in all: ten keys cannot fill the table for the rest. */
 const MAX_PER_ACCOUNT = 500;
 const MAX_RECORDS = 50_000;
 
@@ -25,6 +25,8 @@ const storedSchema = z.object({ key: base64, accountId: z.string(), accountKey: 
 export type AgentKeyRecord = z.infer<typeof storedSchema>;
 
 export class AgentKeys {
+  private readonly droppedListeners: Array<(key: string) => void> = [];
+
   private constructor(
     private readonly stateDir: string,
     /** base64 key blob -> record */
@@ -55,29 +57,41 @@ export class AgentKeys {
     if (parsed.verify(Buffer.from(agentKeyStatement(account.accountId, envId)), Buffer.from(registration.proof, 'base64')) !== true) {
       throw new RegistrationError(`agent-key: proof is not the key's signature over "${agentKeyStatement(account.accountId, envId)}"`);
     }
+    const accountKey = account.keyBlob.toString('base64');
+    // the account key as an agent key would lock its owner out of every other env
+    if (key === accountKey) throw new RegistrationError('agent-key: that is the account key itself; register a key of its own for the agent');
     const taken = this.records.get(key);
-    if (taken && taken.accountId !== account.accountId) throw new RegistrationError('agent-key: this key is another account\'s agent key');
-    const next = new Map([...this.records].filter(([, r]) => r.key !== key && !(r.accountId === account.accountId && r.envId === envId)));
-    if ([...next.values()].filter((r) => r.accountId === account.accountId).length >= MAX_PER_ACCOUNT) {
+    if (taken && taken.accountKey !== accountKey) throw new RegistrationError('agent-key: this key is another account\'s agent key');
+    const next = new Map([...this.records].filter(([, r]) => r.key !== key && !(r.accountKey === accountKey && r.envId === envId)));
+    // counted by the full account key, not the 50-bit accountId
+    if ([...next.values()].filter((r) => r.accountKey === accountKey).length >= MAX_PER_ACCOUNT) {
       throw new RegistrationError(`account ${account.accountId} already has agent keys for ${MAX_PER_ACCOUNT} envs; \`prevu down\` revokes an env's key`);
     }
     if (next.size >= MAX_RECORDS) throw new RegistrationError(`this server already keeps ${MAX_RECORDS} agent keys`);
-    next.set(key, { key, accountId: account.accountId, accountKey: account.keyBlob.toString('base64'), envId, createdAt: Date.now() });
+    next.set(key, { key, accountId: account.accountId, accountKey, envId, createdAt: Date.now() });
     this.save(next);
   }
 
   /** Forgets the env's agent key; how many were dropped. */
-  revoke(accountId: string, envId: string): number {
-    const next = new Map([...this.records].filter(([, r]) => !(r.accountId === accountId && r.envId === envId)));
+  revoke(account: { keyBlob: Buffer }, envId: string): number {
+    const accountKey = account.keyBlob.toString('base64');
+    const next = new Map([...this.records].filter(([, r]) => !(r.accountKey === accountKey && r.envId === envId)));
     const dropped = this.records.size - next.size;
     if (dropped) this.save(next);
     return dropped;
   }
 
+  /** Called with each key (base64 blob) that stops being an agent key: replaced or revoked. */
+  onDropped(listener: (key: string) => void): void {
+    this.droppedListeners.push(listener);
+  }
+
   private save(next: Map<string, AgentKeyRecord>): void {
     // Stored first: a key the file does not hold would stop working at the next restart.
     writeAtomically(join(this.stateDir, STORE_FILE), JSON.stringify([...next.values()]));
+    const dropped = [...this.records.keys()].filter((k) => !next.has(k));
     this.records.clear();
     for (const [k, r] of next) this.records.set(k, r);
+    for (const key of dropped) for (const listener of this.droppedListeners) listener(key);
   }
 }

@@ -1,7 +1,7 @@
 // Agent keys (issue 14): the env's agent logs in with its own key, which the account registered
 // (`exec agent-key`, with the key's own signature as proof); it is then that account for that one
 // env, and nobody else can bind it. The account key never has to be on the machine.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
@@ -10,7 +10,7 @@ import { signAccessToken } from '@prevu/core/access-token';
 import { agentKeyRegistration, ensureAgentKey } from '@prevu/core/agent-key';
 import { accountIdFromKeyBlob } from '@prevu/core/names';
 import { tunnelExec } from '@prevu/core/tunnel-hello';
-import { startTunnelServer, useKit } from '@prevu/test-kit';
+import { startTunnelServer, useKit, waitFor } from '@prevu/test-kit';
 import { get, hostOf, makeAccount, ssh2Tunnel, startBackend, type Account } from './harness.js';
 
 const kit = useKit();
@@ -35,6 +35,8 @@ describe('agent keys', () => {
     await expect(exec(mallory, 'shop', 'agent-key', agentKeyRegistration(key, alice.accountId, 'shop'))).rejects.toThrow(/proof is not the key's signature over "prevu-agent-key-v1 \w+ shop"/);
     await expect(exec(alice, 'shop', 'agent-key', agentKeyRegistration(key, alice.accountId, 'other'))).rejects.toThrow(/proof is not the key's signature/);
     expect((await exec(alice, 'shop', 'agent-key', agentKeyRegistration(key, alice.accountId, 'shop'))).stdout).toBe('{"ok":true}\n');
+    // Nor is an account key an agent key (its owner would be locked out of every other env).
+    await expect(exec(alice, 'shop', 'agent-key', agentKeyRegistration({ privateKey: alice.privateKey, publicKey: readFileSync(`${alice.keyPath}.pub`, 'utf8').trim().split(' ').slice(0, 2).join(' ') }, alice.accountId, 'shop'))).rejects.toThrow(/that is the account key itself/);
     // Once bound, another account cannot take it, even with a right proof for itself.
     await expect(exec(mallory, 'shop', 'agent-key', agentKeyRegistration(key, mallory.accountId, 'shop'))).rejects.toThrow(/another account's agent key/);
 
@@ -55,7 +57,12 @@ describe('agent keys', () => {
     await server.proc.stop();
     server = await startTunnelServer(kit, { stateDir });
     expect(await helloAccount(agent, 'shop')).toBe(alice.accountId);
+    const live = await ssh2Tunnel(kit, { sshPort: server.ports.ssh, envId: 'shop', account: agent, target: backend.port, forwards: [{ kind: 'tcpip', name: 'web-80' }] });
     expect((await exec(alice, 'shop', 'agent-key-revoke')).stdout).toBe('{"ok":true,"revoked":1}\n');
+    // Its live connection ends with the reason, and its next login is just another key again.
+    await waitFor('the revoked key\'s connection to close', async () => (live.isClosed() ? true : undefined), 5000);
+    expect(live.errors.join()).toMatch(/prevu-agent-key-revoked: the account revoked or replaced this agent key of env "shop"/);
+    expect((await get(server.ports.http, hostOf(alice, 'shop', 'web-80'))).status).not.toBe(200);
     expect(await helloAccount(agent, 'shop')).toBe(agent.accountId);
   });
 });

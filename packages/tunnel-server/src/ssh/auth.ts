@@ -17,8 +17,8 @@ export interface Identity {
   envId: string;
   /** The account's key (an agent key's registrant): private tunnels' tokens are checked with it. */
   keyBlob: Buffer;
-  /** Logged in with an agent key: commands that act for the account are refused. */
-  agentKey: boolean;
+  /** The agent key (blob) it logged in with, if any: commands that act for the account are refused. */
+  agentKey?: Buffer;
 }
 
 /** Key blobs (base64) from an authorized_keys file; options before the key type are ignored. */
@@ -80,9 +80,9 @@ export function authenticate(ctx: AuthContext, allowList: Set<string> | undefine
   if (agent) {
     // It acts as the account's key for its one env: isolation and takeover see the account key.
     const accountKey = Buffer.from(agent.accountKey, 'base64');
-    proven({ accountId: agent.accountId, key: sshFingerprint(accountKey), envId, keyBlob: accountKey, agentKey: true });
+    proven({ accountId: agent.accountId, key: sshFingerprint(accountKey), envId, keyBlob: accountKey, agentKey: Buffer.from(blob) });
   } else {
-    proven({ accountId: accountIdFromKeyBlob(blob), key: sshFingerprint(blob), envId, keyBlob: Buffer.from(blob), agentKey: false });
+    proven({ accountId: accountIdFromKeyBlob(blob), key: sshFingerprint(blob), envId, keyBlob: Buffer.from(blob) });
   }
   ctx.accept();
 }

@@ -17,7 +17,7 @@ export class SshConnection implements TunnelOwner {
   readonly key: string;
   readonly envId: string;
   readonly keyBlob: Buffer;
-  readonly agentKey: boolean;
+  readonly agentKey: Buffer | undefined;
   /** name -> tunnel this connection forwards (registered or taken over since). */
   readonly tunnels = new Map<string, Tunnel>();
   /** name -> why its forward was refused (SSH's refusal carries no text; `exec hello` tells it). */

@@ -5,6 +5,8 @@ import type { Connection } from 'ssh2';
 // @ts-expect-error ssh2 ships no types for its protocol internals
 import protocolUtils from 'ssh2/lib/protocol/utils.js';
 
+// noMoreAuthMethods: the key it logged in with no longer admits it (a revoked agent key). ssh2
+// clients hear every reason but byApplication as an error carrying the description.
 export const DisconnectReason = { tooManyConnections: 12, byApplication: 11, noMoreAuthMethods: 14 } as const;
 
 interface Internals {

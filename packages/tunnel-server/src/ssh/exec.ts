@@ -119,7 +119,14 @@ export function handleSession(conn: SshConnection, ctx: SessionContext, acceptSe
     if (command === 'share-password') return registration(conn, ctx, channel, command, registrationSchema, (r) => ctx.passwords.register(conn.key, conn.envId, r));
     if (command === 'agent-key') return registration(conn, ctx, channel, command, agentKeySchema, (r) => ctx.agentKeys.register(conn, conn.envId, r));
     if (command === 'agent-key-revoke') {
-      const dropped = ctx.agentKeys.revoke(conn.accountId, conn.envId);
+      let dropped: number;
+      try {
+        dropped = ctx.agentKeys.revoke(conn, conn.envId);
+      } catch (error) {
+        // a full disk must not take the server down with it
+        ctx.log.warn({ accountId: conn.accountId, err: (error as Error).message }, 'agent key not revoked');
+        return finish(channel, 1, '', 'prevu: the tunnel server could not store the revocation\n');
+      }
       ctx.log.info({ accountId: conn.accountId, envId: conn.envId, dropped }, 'agent key revoked');
       return finish(channel, 0, `${JSON.stringify({ ok: true, revoked: dropped })}\n`);
     }

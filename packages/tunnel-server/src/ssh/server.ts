@@ -8,6 +8,7 @@ import ssh2, { type Connection } from 'ssh2';
 import type { Logger } from 'pino';
 import type { Registry } from '../registry.js';
 import type { SharePasswords } from '../share-passwords.js';
+import { AGENT_KEY_REVOKED } from '@prevu/core/tunnel-protocol';
 import type { AgentKeys } from '../agent-keys.js';
 import type { Metrics } from '../metrics.js';
 import { authenticate, type Identity } from './auth.js';
@@ -58,6 +59,13 @@ export const ALGORITHMS = {
 /** The TCP listener for SSH; each socket is handed to ssh2 with Nagle off and writes coalesced per tick. */
 export function createSshServer(options: SshServerOptions): Server {
   const { registry, metrics, log } = options;
+  // A revoked (or replaced) agent key ends its live connections too, not only its next login.
+  const agentConnections = new Set<SshConnection>();
+  options.agentKeys.onDropped((key) => {
+    for (const c of agentConnections) {
+      if (c.agentKey?.toString('base64') === key) disconnect(c.connection, DisconnectReason.noMoreAuthMethods, `${AGENT_KEY_REVOKED} the account revoked or replaced this agent key of env "${c.envId}"`);
+    }
+  });
   const server = new ssh2.Server(
     {
       hostKeys: [options.hostKey],
@@ -96,6 +104,7 @@ export function createSshServer(options: SshServerOptions): Server {
         return;
       }
       registry.addOwner(conn);
+      if (conn.agentKey) agentConnections.add(conn);
       metrics.sshConnections.inc();
       conn.log.info({ ip }, 'ssh connection ready');
       const c = conn;
@@ -115,6 +124,7 @@ export function createSshServer(options: SshServerOptions): Server {
     connection.on('error', (error) => log.debug({ err: error.message, ip }, 'ssh connection error'));
     connection.on('close', () => {
       if (!conn) return;
+      agentConnections.delete(conn);
       conn.close();
       metrics.sshConnections.dec();
       conn.log.info('ssh connection closed');
