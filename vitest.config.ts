@@ -4,6 +4,8 @@ export default defineConfig({
   test: {
     include: ['packages/*/test/**/*.test.ts'],
     globalSetup: ['packages/test-kit/dist/global-setup.js'],
+    // `.only` fails the run everywhere, not only in CI: a focused suite must never pass for the whole.
+    allowOnly: false,
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',

@@ -4,8 +4,10 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/ensure-docker.sh || exit $?
-npm run build --silent || exit $?
+# A run that cannot reach vitest still ends with the line CI counts, naming what failed.
+setup_failed() { echo "test: $1 failed (exit $2): no test ran"; echo "0 passed, 1 failed"; exit "$2"; }
+bash scripts/ensure-docker.sh || setup_failed "scripts/ensure-docker.sh" $?
+npm run build --silent || setup_failed "npm run build" $?
 
 export PREVU_TEST_RUN="r$(date +%s)$$"
 mkdir -p .test-results
@@ -20,7 +22,8 @@ snapshot() {
 }
 declare -A before
 for kind in containers networks volumes; do before[$kind]=$(snapshot "$kind"); done
-# The kit's global teardown removes labeled leftovers (so a next run starts clean) and counts them here.
+# The kit's global teardown removes labeled leftovers and recorded processes (so a next run starts
+# clean) and counts them here.
 export PREVU_TEST_SWEPT_FILE="$PWD/.test-results/swept"
 rm -f "$PREVU_TEST_SWEPT_FILE"
 
@@ -42,6 +45,9 @@ for kind in containers networks volumes; do
   done >&2
   leaks=$((leaks + $(echo "$new" | wc -l)))
 done
+
+# A process a test started and left alive is a leak too (named, then killed).
+leaks=$((leaks + $(node scripts/leaked-processes.mjs "$PREVU_TEST_RUN" $$)))
 
 node scripts/test-summary.mjs .test-results/vitest.json "$leaks"
 summary_rc=$?

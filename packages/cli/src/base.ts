@@ -82,7 +82,8 @@ export abstract class PrevuCommand<T extends typeof Command> extends Command {
     // oclif's own parse errors (unknown flag, missing argument) are user errors
     const oclif = (error as { oclif?: { exit?: number } }).oclif;
     if (oclif && error.message) {
-      process.stderr.write(`prevu: ${error.message.split('\n')[0]}: see \`prevu ${this.id?.replace(/:/g, ' ') ?? ''} --help\`\n`);
+      const flags = { ...(super.ctor as typeof PrevuCommand).baseFlags, ...this.ctor.flags } as Record<string, FlagLike>;
+      process.stderr.write(`prevu: ${parseErrorLine(error.message, flags)}: see \`prevu ${this.id?.replace(/:/g, ' ') ?? ''} --help\`\n`);
       this.exit(ExitCode.user);
     }
     process.stderr.write(`prevu: unexpected error: ${error.message}${this.flags?.debug ? `\n${error.stack}` : ' (run with --debug for details)'}\n`);
@@ -93,4 +94,52 @@ export abstract class PrevuCommand<T extends typeof Command> extends Command {
   protected interruptHint(): string {
     return 'stopped';
   }
+}
+
+/** What a parse error needs of a flag's definition to show a right value. */
+interface FlagLike {
+  type?: string;
+  options?: readonly string[];
+  default?: unknown;
+  description?: string;
+  min?: number;
+}
+
+/** A right value for a flag: its first option, its default, the one its description gives, or its minimum. */
+function flagExample(name: string, flag: FlagLike | undefined): string | undefined {
+  if (!flag || flag.type === 'boolean') return undefined;
+  const documented = new RegExp(`e\\.g\\. (--${name} \\S+)`).exec(flag.description ?? '')?.[1];
+  const value = flag.options?.[0] ?? (typeof flag.default === 'function' ? undefined : flag.default) ?? /\[default: (\S+)\]/.exec(flag.description ?? '')?.[1] ?? flag.min;
+  if (documented) return documented;
+  return value === undefined ? undefined : `--${name} ${String(value)}`;
+}
+
+const lowerFirst = (line: string) => line.charAt(0).toLowerCase() + line.slice(1);
+
+/**
+ * oclif's parse error on one line, its reason kept, with a right value of the flag when the value
+ * was the problem: "Parsing --ttl \n\tExpected an integer less than or equal to 168 but received:
+ * 200\nSee more help with --help" -> "--ttl: expected an integer less than or equal to 168 but
+ * received: 200 (e.g. --ttl 24)". oclif's advice lines (help, notes) are dropped: the caller
+ * points at --help.
+ */
+export function parseErrorLine(message: string, flags: Record<string, FlagLike> = {}): string {
+  const lines = message
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !/^(See more help with|Note:|Alternatively,|The following errors? occurred:)/.test(line));
+  if (/^Missing \d+ required args?:$/.test(lines[0]!)) {
+    const args = lines.slice(1).map((row) => {
+      const [name, ...description] = row.split(/\s{2,}/);
+      return `<${name}>${description.length ? ` (${description.join(' ')})` : ''}`;
+    });
+    return `missing argument ${args.join(', ')}`;
+  }
+  const needs = /^All of the following must be provided when using (--\S+): (.+)$/.exec(lines.join(' '));
+  if (needs) return `${needs[1]} needs ${needs[2]}`;
+  const valueOf = /^(?:Parsing --([\w-]+)|Flag --([\w-]+) expects a value)$/.exec(lines[0]!);
+  const line = [lines[0]!.replace(/^Parsing (--\S+)$/, '$1'), ...lines.slice(1).map(lowerFirst)].join(': ');
+  const name = valueOf?.[1] ?? valueOf?.[2];
+  const example = name ? flagExample(name, flags[name]) : undefined;
+  return example ? `${line} (e.g. ${example})` : line;
 }

@@ -1,12 +1,13 @@
 // Flags that describe a profile (`init`, `profile create`; the driver ones on `up` too). Driver
 // settings go in with `--set key=value` and are validated by the driver itself (drivers/index.ts).
 import { Flags } from '@oclif/core';
-import { createDriver } from '@prevu/core/drivers/index';
+import { createDriver, DRIVER_NAMES } from '@prevu/core/drivers/index';
 import { errors } from '@prevu/core/errors';
 import type { Profile, ProfileStore, TunnelServerSettings } from '@prevu/core/profiles';
+import { HOST_KEY_PIN, HOST_KEY_PIN_HINT } from '@prevu/core/ssh-fingerprint';
 
 export const driverFlags = {
-  driver: Flags.string({ description: 'where envs run: local (this Docker), ssh, lightsail' }),
+  driver: Flags.string({ description: 'where envs run: local (this Docker), ssh, lightsail', options: [...DRIVER_NAMES] }),
   host: Flags.string({ description: 'for --driver ssh: the host as user@host:port (same as --set host=...)' }),
   set: Flags.string({ description: 'driver setting key=value (repeatable), e.g. --set host=user@example.com:22', multiple: true }),
 };
@@ -15,9 +16,10 @@ type DriverFlags = { driver?: string; host?: string; set?: string[] };
 
 export const profileFlags = {
   ...driverFlags,
-  driver: Flags.string({ description: 'where envs run: local (this Docker), ssh, lightsail', default: 'local' }),
+  driver: Flags.string({ description: 'where envs run: local (this Docker), ssh, lightsail', options: [...DRIVER_NAMES], default: 'local' }),
   'tunnel-server': Flags.string({ description: 'host:port of a tunnel server SSH port (default: the embedded one on this machine)' }),
   'agent-tunnel-server': Flags.string({ description: 'host:port of the tunnel server as the agent on the machine reaches it, when it differs' }),
+  'tunnel-host-key': Flags.string({ description: 'pin the tunnel server\'s SSH host key (SHA256:... or "ssh-ed25519 AAAA..."); without it the key is recorded on first contact' }),
   private: Flags.boolean({ description: 'URLs need an access token (prevu JWT) or a login' }),
 };
 
@@ -39,13 +41,16 @@ async function checkDriver(store: ProfileStore, profile: Profile): Promise<void>
   await driver.close();
 }
 
-export async function createProfile(store: ProfileStore, name: string, flags: DriverFlags & { driver: string; 'tunnel-server'?: string; 'agent-tunnel-server'?: string; private: boolean }): Promise<Profile> {
+export async function createProfile(store: ProfileStore, name: string, flags: DriverFlags & { driver: string; 'tunnel-server'?: string; 'agent-tunnel-server'?: string; 'tunnel-host-key'?: string; private: boolean }): Promise<Profile> {
+  const pin = flags['tunnel-host-key'];
   const tunnelServer: TunnelServerSettings = flags['tunnel-server']
-    ? { type: 'remote', address: flags['tunnel-server'], ...(flags['agent-tunnel-server'] ? { agentAddress: flags['agent-tunnel-server'] } : {}) }
+    ? { type: 'remote', address: flags['tunnel-server'], ...(flags['agent-tunnel-server'] ? { agentAddress: flags['agent-tunnel-server'] } : {}), ...(pin ? { hostKey: pin.trim(), hostKeyPinned: true } : {}) }
     : { type: 'embedded' };
   if (tunnelServer.type === 'remote' && !/^[^\s:]+:\d{1,5}$/.test(tunnelServer.address)) {
     throw errors.invalidInput(`--tunnel-server ${tunnelServer.address} is not host:port`, 'pass the SSH address of the tunnel server, e.g. tunnel.example.com:2222');
   }
+  if (pin !== undefined && tunnelServer.type === 'embedded') throw errors.invalidInput('--tunnel-host-key needs --tunnel-server', 'the embedded server runs on this machine: nothing to pin');
+  if (pin !== undefined && !HOST_KEY_PIN.test(pin.trim())) throw errors.invalidInput(`--tunnel-host-key "${pin}" is not a host key`, HOST_KEY_PIN_HINT);
   const profile = store.create({ name, driver: flags.driver, driverOptions: driverOptions(flags), tunnelServer, private: flags.private });
   try {
     await checkDriver(store, profile);

@@ -53,6 +53,19 @@ describe('bad inputs', () => {
     expect(doctor.stdout).toMatch(/^✗ tunnel server: .*ECONNREFUSED.*: check the address/m);
   });
 
+  it('a service named like the agent (prevu-agent after normalizing): exit 1 before anything is deployed', async () => {
+    // an unreachable tunnel server: a check made any later would fail there (exit 2) instead
+    const port = await freePort();
+    expect((await cli.run(['profile', 'create', 'taken', '--tunnel-server', `127.0.0.1:${port}`])).code).toBe(0);
+    for (const name of ['prevu-agent', 'Prevu_Agent', 'prevu.agent']) {
+      const r = await cli.run(['up', '--profile', 'taken'], { cwd: projectDir({ 'compose.yaml': `services:\n  ${name}:\n    image: busybox:latest\n` }) });
+      expect(r.code, name).toBe(1);
+      expect(errorLines(r.stderr)).toEqual([`prevu: the compose service "${name}" takes the name prevu-agent, which prevu keeps for its agent: rename that service in the compose file`]);
+    }
+    const ls = await cli.run(['ls', '--profile', 'taken', '--json']);
+    expect(JSON.parse(ls.stdout)).toEqual({ envs: [] });
+  });
+
   it('unknown profile: exit 1', async () => {
     const r = await cli.run(['up', '--profile', 'nope'], { cwd: projectDir({ 'compose.yaml': hello }) });
     expect(r.code).toBe(1);
@@ -68,6 +81,12 @@ describe('bad inputs', () => {
     expect(flag.code).toBe(1);
     expect(errorLines(flag.stderr)).toHaveLength(1);
     expect(flag.stderr).toMatch(/Nonexistent flag: --bogus.*prevu up --help/);
+    // A flag value out of range keeps its reason (oclif's second line), on the one line.
+    const timeout = await cli.run(['up', '--wait-timeout', '-5'], { cwd: dir });
+    expect([timeout.code, errorLines(timeout.stderr)]).toEqual([1, ['prevu: --wait-timeout: expected an integer greater than or equal to 1 but received: -5 (e.g. --wait-timeout 300): see `prevu up --help`']]);
+    // A flag, not a profile, named the unknown driver: the line says so, and the profile is unchanged.
+    const driver = await cli.run(['up', '--driver', 'foo'], { cwd: dir });
+    expect([driver.code, errorLines(driver.stderr)]).toEqual([1, ['prevu: Expected --driver=foo to be one of: local, ssh, lightsail: see `prevu up --help`']]);
     const id = await cli.run(['up', '--id', '___'], { cwd: dir });
     expect(id.code).toBe(1);
     expect(errorLines(id.stderr)).toEqual([expect.stringMatching(/^prevu: env id "___" has no letters or digits: pass --id/)]);

@@ -1,10 +1,10 @@
 // Runs the real CLI (`node packages/cli/bin/run.js`) as a process with its own HOME and
 // XDG_CONFIG_HOME, so tests never touch a user's profiles.
 import { execFile, execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { freePorts, runId, type Kit } from '@prevu/test-kit';
+import { dirname, join, resolve } from 'node:path';
+import { docker, freePorts, runId, type Kit } from '@prevu/test-kit';
 
 export const CLI = resolve(import.meta.dirname, '..', 'bin', 'run.js');
 export const HELLO = resolve(import.meta.dirname, '..', '..', '..', 'examples', 'hello');
@@ -76,4 +76,22 @@ export function helloCopy(kit: Kit, project: string, branch: string): string {
 /** The lines of stderr that are not progress (`› step`): what an error looks like to the user. */
 export function errorLines(stderr: string): string[] {
   return stderr.split('\n').filter((l) => l.trim() && !l.startsWith('›'));
+}
+
+/** A temporary directory with these files (relative path -> content), removed at cleanup. */
+export function projectDir(kit: Kit, files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'prevu-project-'));
+  kit.defer(`dir ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
+  for (const [path, content] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), content);
+  }
+  return dir;
+}
+
+/** Containers and networks compose made for a project, by name: what `down` must leave none of. */
+export async function projectLeftovers(project: string): Promise<string[]> {
+  const filter = ['--filter', `label=com.docker.compose.project=${project}`];
+  const [containers, networks] = await Promise.all([docker(['ps', '-a', ...filter, '--format', '{{.Names}}']), docker(['network', 'ls', ...filter, '--format', '{{.Name}}'])]);
+  return `${containers}\n${networks}`.split('\n').filter(Boolean);
 }

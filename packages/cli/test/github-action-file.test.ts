@@ -84,15 +84,15 @@ describe('the documented example workflow', () => {
   const a = actionSchema.parse(action);
   const prevuSteps = Object.entries(workflow?.jobs ?? {}).flatMap(([job, j]) => j.steps.filter((s) => /(^|\/)prevu@/.test(s.uses ?? '')).map((s) => ({ job, ...s })));
 
-  it('uses this action, with declared inputs only and every required input set', () => {
+  it('uses this action, with declared inputs only, and sets the command and the key', () => {
     expect(workflow).toBeDefined();
     expect(prevuSteps.map((s) => s.with?.command).sort()).toEqual(['down', 'up']);
+    // GitHub does not enforce `required`: an input marked so needs a default, or a step that
+    // leaves it out runs with an empty value.
+    expect(Object.entries(a.inputs ?? {}).filter(([, input]) => input.required && input.default === undefined).map(([name]) => name)).toEqual([]);
     for (const step of prevuSteps) {
-      for (const name of Object.keys(step.with ?? {})) expect(Object.keys(a.inputs ?? {})).toContain(name);
-      for (const [name, input] of Object.entries(a.inputs ?? {})) {
-        if (input.required && input.default === undefined) expect(step.with?.[name]).toBeDefined();
-      }
-      expect(['up', 'down']).toContain(step.with?.command);
+      expect(Object.keys(a.inputs ?? {})).toEqual(expect.arrayContaining(Object.keys(step.with ?? {})));
+      expect(step.with).toHaveProperty('account-key');
     }
   });
 
@@ -104,6 +104,6 @@ describe('the documented example workflow', () => {
     expect(workflow.jobs[up.job]!.if).toBe("github.event.action != 'closed'");
     expect(workflow.jobs[down.job]!.if).toBe("github.event.action == 'closed'");
     // Secrets stay secrets: the key comes from one, never inline.
-    for (const step of prevuSteps) expect(step.with?.['account-key'] ?? '${{ secrets.X }}').toMatch(/^\$\{\{ secrets\.[A-Z_]+ \}\}$/);
+    for (const step of prevuSteps) expect(step.with?.['account-key']).toMatch(/^\$\{\{ secrets\.[A-Z_]+ \}\}$/);
   });
 });

@@ -142,7 +142,8 @@ describe('prevu up --driver lightsail against the stand-in', () => {
     const up = await cli.run(['up', '--id', `${envId}-denied`], { cwd: hello });
     expect(up.code).toBe(1);
     expect(errorLines(up.stderr)).toEqual([expect.stringMatching(/AWS denied lightsail:CreateInstances \(.*\): allow lightsail:CreateInstances in the IAM policy of these credentials$/)]);
-    await cli.run(['down', '--id', `${envId}-denied`], { cwd: hello });
+    const deniedDown = await cli.run(['down', '--id', `${envId}-denied`], { cwd: hello });
+    expect(deniedDown.code, deniedDown.stderr).toBe(0);
     expect(standIn.instances()).toEqual([]);
 
     // Throttled past the SDK's retries: the environment's fault, exit 2.
@@ -150,7 +151,9 @@ describe('prevu up --driver lightsail against the stand-in', () => {
     const throttled = await cli.run(['up', '--id', `${envId}-thr`], { cwd: hello });
     expect(throttled.code).toBe(2);
     expect(errorLines(throttled.stderr)).toEqual([expect.stringMatching(/AWS kept throttling lightsail:GetInstances after the SDK's retries: wait a minute and retry/)]);
-    await cli.run(['down', '--id', `${envId}-thr`], { cwd: hello });
+    const throttledDown = await cli.run(['down', '--id', `${envId}-thr`], { cwd: hello });
+    expect(throttledDown.code, throttledDown.stderr).toBe(0);
+    expect(standIn.instances()).toEqual([]);
   });
 
   it('a bad lightsail setting is refused at init in one line (exit 1), and no profile is left', async () => {

@@ -46,7 +46,8 @@ describe('profiles from the CLI', () => {
       [['profile', 'create', 'a'], /^prevu: profile "a" already exists: /],
       [['profile', 'create', 'Not Valid'], /^prevu: profile name "Not Valid" is not valid: use 1-40 lowercase/],
       [['profile', 'create', 'b', '--tunnel-server', 'nohostport'], /^prevu: --tunnel-server nohostport is not host:port: /],
-      [['profile', 'create', 'c', '--driver', 'floppy'], /^prevu: profile "c" uses the unknown driver "floppy": use one of: local/],
+      // The user gave a flag: the flag is named, not a profile.
+      [['profile', 'create', 'c', '--driver', 'floppy'], /^prevu: Expected --driver=floppy to be one of: local, ssh, lightsail: see `prevu profile create --help`$/],
       [['profile', 'use', 'ghost'], /^prevu: no profile named "ghost": /],
       [['profile', 'rm', 'ghost'], /^prevu: no profile named "ghost": /],
       [['profile', 'create', 'd', '--set', 'novalue'], /^prevu: --set novalue is not key=value: /],

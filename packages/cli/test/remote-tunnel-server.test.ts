@@ -22,6 +22,7 @@ describe('remote tunnel server profile', () => {
     const file = join(cli.env.XDG_CONFIG_HOME!, 'prevu', 'profiles', 'self', 'profile.json');
     const profile = JSON.parse(readFileSync(file, 'utf8')) as { tunnelServer: { hostKey?: string } };
     expect(profile.tunnelServer.hostKey).toMatch(/^ssh-ed25519 AAAA/);
+    expect(doctor.stdout).toContain(`✓ host keys: tunnel server recorded on first use (${server.hostKey}; pin it: --tunnel-host-key); machine is this one: no SSH`);
 
     // the operator rebuilt the server (or someone is in the middle): another key answers
     const other = ed25519KeyPair().public.split(' ').slice(0, 2).join(' ');
@@ -35,5 +36,29 @@ describe('remote tunnel server profile', () => {
     const up = await cli.run(['up'], { cwd: project });
     expect(up.code).toBe(1);
     expect(errorLines(up.stderr)).toEqual([`prevu: the SSH host key of the tunnel server ${address} does not match the one recorded: if the server was rebuilt, delete tunnelServer.hostKey from ${file} and retry`]);
+  });
+
+  it('checks a pinned key (--tunnel-host-key) from the first contact on; doctor says it is pinned', async () => {
+    const server = await startTunnelServer(kit);
+    const cli = cliHome(kit);
+    const address = `127.0.0.1:${server.ports.ssh}`;
+    expect(server.hostKey).toMatch(/^SHA256:/);
+    expect((await cli.run(['init', '--name', 'pinned', '--tunnel-server', address, '--tunnel-host-key', server.hostKey])).code).toBe(0);
+    const doctor = await cli.run(['doctor']);
+    expect(doctor.code, doctor.stdout).toBe(0);
+    expect(doctor.stdout).toContain(`✓ host keys: tunnel server pinned (${server.hostKey}); machine is this one: no SSH`);
+
+    // Another key pinned: the first contact is refused (trust on first use would have taken it).
+    const wrong = ed25519KeyPair().public;
+    expect((await cli.run(['init', '--name', 'wrong', '--tunnel-server', address, '--tunnel-host-key', wrong])).code).toBe(0);
+    const refused = await cli.run(['doctor']);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toContain(`✗ tunnel server: the SSH host key of the tunnel server ${address} is not the one pinned for it: something may sit between prevu and it: stop here`);
+    const file = join(cli.env.XDG_CONFIG_HOME!, 'prevu', 'profiles', 'wrong', 'profile.json');
+    expect(JSON.parse(readFileSync(file, 'utf8')).tunnelServer).toMatchObject({ hostKey: wrong, hostKeyPinned: true });
+
+    const bad = await cli.run(['init', '--name', 'bad', '--tunnel-server', address, '--tunnel-host-key', 'SHA256:abc']);
+    expect(bad.code).toBe(1);
+    expect(errorLines(bad.stderr)).toEqual(['prevu: --tunnel-host-key "SHA256:abc" is not a host key: a host key is SHA256:... (ssh-keygen -lf) or "ssh-ed25519 AAAA..." (ssh-keyscan)']);
   });
 });

@@ -8,6 +8,7 @@ import type { AgentConfig } from './config.js';
 import { DockerApi } from './docker.js';
 import { EventLog } from './event-log.js';
 import { handleChannel } from './forward.js';
+import { ListenProbe } from './listen-probe.js';
 import { Environment } from './state.js';
 import { backoffDelay, TunnelClient, type Forward } from './tunnel-client.js';
 
@@ -16,6 +17,7 @@ export class Agent {
   readonly events: EventLog;
   readonly env: Environment;
   readonly tunnel: TunnelClient;
+  private readonly probe: ListenProbe;
   private readonly api: Server;
   private readonly abort = new AbortController();
   private readonly announced = new Map<string, string>();
@@ -39,10 +41,11 @@ export class Agent {
         if (forward.service === AGENT_SERVICE) {
           handleChannel(channel, { host: '127.0.0.1', port: config.apiPort }, { state: 'ready' }, log, AGENT_SERVICE);
         } else {
-          handleChannel(channel, { host: forward.service, port: forward.port }, this.env.route(forward.service), log, forward.service);
+          handleChannel(channel, { host: forward.service, port: forward.port }, this.env.route(forward.service, forward.port), log, forward.service);
         }
       },
     });
+    this.probe = new ListenProbe(this.env, this.docker, log);
     this.env.onChange(() => this.updateForwards());
     // Docker is the source of truth: after a reconnect, look again before trusting the table.
     this.tunnel.on('connected', () => void this.env.resync().catch((e: Error) => log.warn({ err: e.message }, 'resync failed')));
@@ -80,17 +83,22 @@ export class Agent {
   async start(): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       this.api.once('error', reject);
-      this.api.listen(this.config.apiPort, '0.0.0.0', () => resolve());
+      // Loopback only: its one way in is the private tunnel (account JWT checked by the server), so
+      // the project's other containers (and other envs' agents on a shared network) cannot read
+      // every service's logs and events.
+      this.api.listen(this.config.apiPort, '127.0.0.1', () => resolve());
     });
     this.log.info({ port: (this.api.address() as AddressInfo).port }, 'api listening');
     this.updateForwards();
     this.tunnel.start();
+    this.probe.start();
     void this.watchDocker();
   }
 
   /** Cancels every forward first (its URLs answer 404 from then on), then stops the API and docker calls. */
   async close(): Promise<void> {
     this.abort.abort();
+    this.probe.stop();
     await this.tunnel.close();
     // Not waiting for the API's connections: an open /events WebSocket would hold close() until its client left.
     this.api.close();
@@ -140,11 +148,22 @@ export class Agent {
 
   tunnels(): TunnelRow[] {
     const known = new Map((this.tunnel.hello?.tunnels ?? []).map((t) => [t.name, t]));
+    const refused = new Map((this.tunnel.hello?.refused ?? []).map((r) => [r.name, r]));
     return this.forwards
       .filter((f) => f.service !== AGENT_SERVICE)
       .map((f) => {
         const t = known.get(f.name);
-        return { service: f.service, port: f.port, hostname: t?.hostname ?? null, url: t?.url ?? null, state: this.env.route(f.service).state };
+        const r = refused.get(f.name);
+        const route = this.env.route(f.service, f.port);
+        return {
+          service: f.service,
+          port: f.port,
+          hostname: t?.hostname ?? null,
+          url: t?.url ?? null,
+          state: route.state,
+          ...(route.reason ? { reason: route.reason } : {}),
+          ...(r && !t ? { refused: { reason: r.reason, ...(r.heldByEnv ? { heldByEnv: r.heldByEnv } : {}) } } : {}),
+        };
       });
   }
 

@@ -1,8 +1,9 @@
-// The agent's HTTP API (port 3000 on the project network, and through its private tunnel):
+// The agent's HTTP API (port 3000 on the container's loopback, reached through its private tunnel):
 // GET /tunnels, GET /services, GET /healthz, GET /events (WebSocket or SSE),
 // GET /logs/<service>?tail=N[&follow=1].
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { WebSocketServer } from 'ws';
+import type { RefusedForward } from '@prevu/core/tunnel-protocol';
 import type { EventLog } from './event-log.js';
 import type { ServiceState } from './state.js';
 
@@ -12,6 +13,10 @@ export interface TunnelRow {
   hostname: string | null;
   url: string | null;
   state: ServiceState;
+  /** Why it is not routed (absent when ready): what `prevu up` says when it gives up waiting. */
+  reason?: string;
+  /** Why the tunnel server refused the forward (another env or key holds its hostname). */
+  refused?: Pick<RefusedForward, 'heldByEnv' | 'reason'>;
 }
 
 /** One container of the project, as `prevu status` shows it. */

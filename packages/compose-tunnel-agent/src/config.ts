@@ -60,10 +60,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
   try {
     privateKey = readFileSync(c.PREVU_KEY_FILE, 'utf8');
   } catch (error) {
-    throw new ConfigError(`PREVU_KEY_FILE ${c.PREVU_KEY_FILE} cannot be read (${(error as NodeJS.ErrnoException).code}): mount the account key there as the compose secret prevu_key`);
+    throw new ConfigError(`PREVU_KEY_FILE ${c.PREVU_KEY_FILE} cannot be read (${(error as NodeJS.ErrnoException).code}): mount the env's agent key there as the compose secret prevu_key`);
   }
   if (!/-----BEGIN (OPENSSH|RSA|EC) PRIVATE KEY-----/.test(privateKey)) {
-    throw new ConfigError(`PREVU_KEY_FILE ${c.PREVU_KEY_FILE} is not an OpenSSH private key: mount the account's private key file`);
+    throw new ConfigError(`PREVU_KEY_FILE ${c.PREVU_KEY_FILE} is not an OpenSSH private key: mount the env's agent key file`);
   }
   const sep = c.PREVU_TUNNEL_SERVER.lastIndexOf(':');
   return {

@@ -1,5 +1,6 @@
 // Docker Engine API over the unix socket (node:http): the few calls the agent needs. Read-only use
-// except `stop`, which the crash-loop guard needs.
+// except `stop`, which the crash-loop guard needs, and one fixed `exec` (`cat /proc/net/tcp*`)
+// that tells a port nobody listens on from one bound to loopback only.
 import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
 
 export const PROJECT_LABEL = 'com.docker.compose.project';
@@ -41,17 +42,19 @@ export class DockerApi {
     this.agent = new Agent({ keepAlive: true, maxSockets: 4 });
   }
 
-  private request(method: 'GET' | 'POST', path: string, signal?: AbortSignal, agent: Agent | false = this.agent): Promise<IncomingMessage> {
+  private request(method: 'GET' | 'POST', path: string, signal?: AbortSignal, agent: Agent | false = this.agent, body?: unknown): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
-      const req = httpRequest({ socketPath: this.socketPath, method, path, agent, headers: { host: 'docker' }, ...(signal ? { signal } : {}) }, resolve);
+      const json = body === undefined ? undefined : JSON.stringify(body);
+      const headers = { host: 'docker', ...(json ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(json)) } : {}) };
+      const req = httpRequest({ socketPath: this.socketPath, method, path, agent, headers, ...(signal ? { signal } : {}) }, resolve);
       req.on('error', reject);
       req.setTimeout(signal ? 0 : 60_000, () => req.destroy(new Error(`docker ${method} ${path} timed out`)));
-      req.end();
+      req.end(json);
     });
   }
 
-  private async call(method: 'GET' | 'POST', path: string): Promise<Buffer> {
-    const res = await this.request(method, path);
+  private async call(method: 'GET' | 'POST', path: string, json?: unknown): Promise<Buffer> {
+    const res = await this.request(method, path, undefined, this.agent, json);
     const body = await readAll(res);
     const status = res.statusCode ?? 0;
     if (status >= 400) throw new DockerError(status, `${method} ${path}: ${status} ${body.toString('utf8').trim()}`);
@@ -78,6 +81,15 @@ export class DockerApi {
     const body = await readAll(res);
     // 304: already stopped.
     if ((res.statusCode ?? 0) >= 400) throw new DockerError(res.statusCode ?? 0, `stop ${id}: ${res.statusCode} ${body.toString('utf8').trim()}`);
+  }
+
+  /**
+   * Runs a fixed command in a running container and returns its stdout (the listen probe reads
+   * the container's socket table this way; nothing else is ever run).
+   */
+  async exec(id: string, cmd: string[]): Promise<string> {
+    const created = JSON.parse((await this.call('POST', `/containers/${encodeURIComponent(id)}/exec`, { Cmd: cmd, AttachStdout: true, AttachStderr: false })).toString('utf8')) as { Id: string };
+    return demux(await this.call('POST', `/exec/${encodeURIComponent(created.Id)}/start`, { Detach: false, Tty: false }));
   }
 
   /** The last `tail` lines of stdout+stderr, demultiplexed (non-TTY containers frame each chunk). */

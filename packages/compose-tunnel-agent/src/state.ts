@@ -2,10 +2,12 @@
 // start and after every reconnect (so it is idempotent), and kept current by docker events.
 // It decides whether a service is routed (ready) or answered with a page saying why not, and it
 // runs the health rules: 3 failed checks -> `unhealthy`, 3 restarts in 60 s -> stop + `crash_loop`.
+// A service without a healthcheck is ready once its ports accept connections (listen-probe.ts).
 import type { Logger } from 'pino';
 import { AGENT_SERVICE } from '@prevu/core/names';
 import { SERVICE_LABEL, type ContainerInfo, type DockerApi, type DockerEvent } from './docker.js';
 import type { EventLog } from './event-log.js';
+import { refusalReason } from './listen-probe.js';
 import { exposedPorts, hasHealthcheck } from './services.js';
 
 export const FAILED_CHECKS = 3;
@@ -38,6 +40,21 @@ export interface ServiceEntry {
   unhealthyReported: boolean;
   /** A setting of the service the agent could not use (bad label). */
   problem?: string;
+  /** Without a healthcheck: ports that accepted a connection since the service last started. */
+  listening: Set<number>;
+  /** When the service last started (ms), for how long a port may refuse before it is explained. */
+  startedAt?: number;
+  /** What its newest container listens on, read when a port kept refusing; undefined list: unreadable. */
+  sockets?: { at: number; list: string[] | undefined };
+}
+
+/** A port the listen probe still has to try. */
+export interface PendingPort {
+  service: string;
+  container: string;
+  port: number;
+  startedAt: number | undefined;
+  socketsAt: number | undefined;
 }
 
 export interface Route {
@@ -67,7 +84,8 @@ export class Environment {
     this.listeners.add(listener);
   }
 
-  route(service: string): Route {
+  /** Whether a request to `port` of the service (any port when omitted) is proxied, and if not why. */
+  route(service: string, port?: number): Route {
     const entry = this.services.get(service);
     if (!entry) return { state: 'stopped', reason: `service ${service} has no container in this environment` };
     if (entry.crashLoop) {
@@ -81,7 +99,12 @@ export class Environment {
       const last = [...entry.containers.values()].at(-1);
       return { state: 'stopped', reason: `service ${service} is not running${last ? ` (exit code ${last.exitCode})` : ''}` };
     }
-    if (!entry.healthchecked || running.some((c) => c.health === 'healthy')) return { state: 'ready' };
+    if (!entry.healthchecked) {
+      const refusing = (port === undefined ? entry.ports : entry.ports.filter((p) => p === port)).filter((p) => !entry.listening.has(p));
+      if (!refusing.length) return { state: 'ready' };
+      return { state: 'starting', reason: `service ${service} is starting: ${refusalReason(refusing[0]!, entry.sockets?.list)}` };
+    }
+    if (running.some((c) => c.health === 'healthy')) return { state: 'ready' };
     if (running.some((c) => c.health === 'unhealthy')) return { state: 'unhealthy', reason: `service ${service} is failing its healthcheck` };
     return { state: 'starting', reason: `service ${service} is starting (waiting for its healthcheck to pass)` };
   }
@@ -128,10 +151,36 @@ export class Environment {
     this.changed();
   }
 
+  /** Ports of running services without a healthcheck that have not accepted a connection yet. */
+  portsToProbe(): PendingPort[] {
+    const pending: PendingPort[] = [];
+    for (const entry of this.services.values()) {
+      if (entry.healthchecked || entry.crashLoop) continue;
+      const newest = [...entry.containers.values()].filter((c) => c.running).at(-1);
+      if (!newest) continue;
+      for (const port of entry.ports) {
+        if (!entry.listening.has(port)) pending.push({ service: entry.service, container: newest.id, port, startedAt: entry.startedAt, socketsAt: entry.sockets?.at });
+      }
+    }
+    return pending;
+  }
+
+  markListening(service: string, port: number): void {
+    const entry = this.services.get(service);
+    if (!entry || entry.listening.has(port)) return;
+    entry.listening.add(port);
+    this.changed();
+  }
+
+  setSockets(service: string, list: string[] | undefined): void {
+    const entry = this.services.get(service);
+    if (entry) entry.sockets = { at: this.now(), list };
+  }
+
   private entry(service: string): ServiceEntry {
     let entry = this.services.get(service);
     if (!entry) {
-      entry = { service, ports: [], healthchecked: false, containers: new Map(), restarts: [], crashed: false, killing: new Set(), unhealthyReported: false };
+      entry = { service, ports: [], healthchecked: false, containers: new Map(), restarts: [], crashed: false, killing: new Set(), unhealthyReported: false, listening: new Set() };
       this.services.set(service, entry);
     }
     return entry;
@@ -147,6 +196,10 @@ export class Environment {
       this.log.warn({ service: entry.service }, entry.problem);
     }
     entry.healthchecked = hasHealthcheck(info.Config);
+    if (info.State.Running) {
+      const started = Date.parse(info.State.StartedAt);
+      if (Number.isFinite(started) && started > (entry.startedAt ?? 0)) entry.startedAt = started;
+    }
     entry.containers.set(info.Id, {
       id: info.Id,
       running: info.State.Running,
@@ -180,6 +233,10 @@ export class Environment {
       entry.restarts = entry.restarts.filter((t) => now - t <= CRASH_WINDOW_MS);
       delete entry.crashLoop;
       entry.unhealthyReported = false;
+      // A new process: whatever listened before says nothing about this one.
+      entry.listening.clear();
+      delete entry.sockets;
+      entry.startedAt = now;
       if (container) {
         container.running = true;
         if (entry.healthchecked) container.health = 'starting';

@@ -1,6 +1,6 @@
 // End to end: a real tunnel server process on the host, a compose project on the real Docker
 // engine with the agent built from dist/agent.mjs, and HTTP requests through the tunnel server.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -15,6 +15,7 @@ import { AGENT_IMAGE, imageBuild } from '@prevu/core/artifacts';
 import { accountIdFromKeyBlob, AGENT_SERVICE, hostname } from '@prevu/core/names';
 import { docker, freePort, httpGet, uniqueName, useKit, waitFor, type ComposeProject, type Proc } from '@prevu/test-kit';
 import { ed25519KeyPair } from '@prevu/core/ssh-keys';
+import { signAccessToken } from '@prevu/core/access-token';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const agentDir = join(here, '..');
@@ -27,6 +28,7 @@ interface Row {
   hostname: string | null;
   url: string | null;
   state: string;
+  reason?: string;
 }
 interface Ev {
   type: string;
@@ -39,6 +41,7 @@ interface Ev {
 const kit = useKit();
 const envId = uniqueName('agent');
 const project = uniqueName('pa');
+const agentContainer = `${project}-prevu-agent-1`;
 let sshPort: number;
 let httpPort: number;
 let managementPort: number;
@@ -75,7 +78,6 @@ services:
     volumes: ["/var/run/docker.sock:/var/run/docker.sock:ro"]
     secrets: [prevu_key]
     extra_hosts: ["host.docker.internal:host-gateway"]
-    ports: ["127.0.0.1::3000"]
   web:
     image: busybox:latest
     init: true
@@ -115,6 +117,16 @@ services:
     command: ${httpd({ 9001: 'many-9001-body', 9002: 'many-9002-body', 9003: 'many-9003-body' })}
     expose: ["9001", "9002", "9003"]
     labels: { prevu.expose: "9001,9003" }
+  late:
+    image: busybox:latest
+    init: true
+    command: ["sh", "-c", "sleep 3; mkdir -p /www && echo late-body > /www/index.html && exec httpd -f -p 80 -h /www"]
+    expose: ["80"]
+  loopback:
+    image: busybox:latest
+    init: true
+    command: ["sh", "-c", "mkdir -p /www && echo loopback-body > /www/index.html && exec httpd -f -p 127.0.0.1:80 -h /www"]
+    expose: ["80"]
   hidden:
     image: busybox:latest
     init: true
@@ -134,14 +146,25 @@ async function startServer(): Promise<Proc> {
   });
 }
 
-async function apiBase(): Promise<string> {
-  const out = await compose.compose(['port', 'prevu-agent', '3000']);
-  return `http://${out.trim()}`;
+
+/**
+ * GET on the agent's API from inside its container: the API listens on loopback only, so this
+ * sees the agent even while its tunnel is down (kill -9, takeover).
+ */
+async function agentGet(path: string): Promise<{ status: number; body: string }> {
+  const script = 'fetch("http://127.0.0.1:3000" + process.argv[1]).then(async (r) => process.stdout.write(JSON.stringify({ status: r.status, body: await r.text() })))';
+  return JSON.parse(await docker(['exec', agentContainer, 'node', '-e', script, path])) as { status: number; body: string };
 }
 
 async function tunnels(): Promise<Row[]> {
-  const res = await httpGet(`${await apiBase()}/tunnels`, { timeoutMs: 3000 });
-  return JSON.parse(res.body) as Row[];
+  return JSON.parse((await agentGet('/tunnels')).body) as Row[];
+}
+
+/** The agent's API through its private tunnel, as the CLI reaches it: Host and an account JWT. */
+async function viaAgentTunnel(): Promise<{ base: string; headers: Record<string, string> }> {
+  const accountId = accountIdFromKeyBlob(Buffer.from(key.public.split(' ')[1]!, 'base64'));
+  const token = await signAccessToken({ privateKey: key.private, envId, ttlSeconds: 600 });
+  return { base: `http://127.0.0.1:${httpPort}`, headers: { host: `${hostname(AGENT_SERVICE, envId, accountId, 'localhost')}:${httpPort}`, authorization: `Bearer ${token}` } };
 }
 
 /** GET through the tunnel server, by Host header, on loopback. */
@@ -149,11 +172,10 @@ async function viaTunnel(hostname: string, timeoutMs = 5000) {
   return httpGet(`http://127.0.0.1:${httpPort}/`, { headers: { host: `${hostname}:${httpPort}` }, timeoutMs });
 }
 
-const ready = (rows: Row[]) => rows.filter((r) => r.service !== 'crash' && r.service !== 'flaky');
+const ready = (rows: Row[]) => rows.filter((r) => r.service !== 'crash' && r.service !== 'flaky' && r.service !== 'loopback');
 
-/** Polls until every routable URL answers 200 with its body; returns the ms it took. */
-async function allServe(rows: Row[], timeoutMs: number): Promise<number> {
-  const start = Date.now();
+/** Polls until every routable URL answers 200 with its body. */
+async function allServe(rows: Row[], timeoutMs: number): Promise<void> {
   await waitFor(
     'every URL to serve',
     async () => {
@@ -163,19 +185,18 @@ async function allServe(rows: Row[], timeoutMs: number): Promise<number> {
     timeoutMs,
     100,
   );
-  return Date.now() - start;
 }
 
-function connectEvents(base: string): void {
-  ws = new WebSocket(`${base.replace('http', 'ws')}/events`);
+function connectEvents(api: { base: string; headers: Record<string, string> }): void {
+  ws = new WebSocket(`${api.base.replace('http', 'ws')}/events`, { headers: api.headers });
   ws.on('message', (data) => wsEvents.push(JSON.parse(String(data)) as Ev));
   ws.on('error', () => {});
 }
 
 /** Reads an SSE stream until `until` matches an event (bounded by 10 s). */
-async function sseEvents(url: string, until: (e: Ev) => boolean): Promise<Ev[]> {
+async function sseEvents(api: { base: string; headers: Record<string, string> }, until: (e: Ev) => boolean): Promise<Ev[]> {
   const abort = AbortSignal.timeout(10_000);
-  const res = await request(url, { signal: abort });
+  const res = await request(`${api.base}/events`, { headers: api.headers, signal: abort });
   expect(res.headers['content-type']).toBe('text/event-stream');
   const events: Ev[] = [];
   let text = '';
@@ -209,14 +230,14 @@ beforeAll(async () => {
     'the agent to list every tunnel with a URL',
     async () => {
       const list = await tunnels();
-      return list.length === 9 && list.every((r) => r.url) ? list : undefined;
+      return list.length === 11 && list.every((r) => r.url) ? list : undefined;
     },
     60_000,
     250,
   ).catch(async (error: Error) => {
     throw new Error(`${error.message}\nagent logs:\n${(await compose.compose(['logs', '--tail', '40', 'prevu-agent'])).slice(-6000)}\nserver:\n${server.output().slice(-3000)}`);
   });
-  connectEvents(await apiBase());
+  connectEvents(await viaAgentTunnel());
 }, 150_000);
 
 afterAll(() => ws?.close());
@@ -224,7 +245,7 @@ afterAll(() => ws?.close());
 describe('compose tunnel agent', () => {
   it('gives every exposed port a URL that answers with its body', async () => {
     const byName = Object.fromEntries(rows.map((r) => [`${r.service}:${r.port}`, r]));
-    expect(Object.keys(byName).sort()).toEqual(['api:80', 'crash:80', 'flaky:80', 'front:80', 'many:9001', 'many:9003', 'multi:8081', 'multi:8082', 'web:80']);
+    expect(Object.keys(byName).sort()).toEqual(['api:80', 'crash:80', 'flaky:80', 'front:80', 'late:80', 'loopback:80', 'many:9001', 'many:9003', 'multi:8081', 'multi:8082', 'web:80']);
     // Single-port services have no port in their hostname; multi-port ones have it per port.
     expect(byName['web:80']!.hostname).toMatch(new RegExp(`^web-${envId}-[a-z2-7]{10}\\.localhost$`));
     expect(byName['multi:8081']!.hostname).toMatch(new RegExp(`^multi-8081-${envId}-`));
@@ -237,6 +258,19 @@ describe('compose tunnel agent', () => {
     }
   });
 
+  it('calls a service without a healthcheck ready only once its port accepts connections, and says why not meanwhile', async () => {
+    // `late` listens 3 s after it starts: ready once it does, with its body.
+    const late = await waitFor('late to be ready', async () => (await tunnels()).find((r) => r.service === 'late' && r.state === 'ready'), 30_000);
+    expect((await viaTunnel(late.hostname!)).body.trim()).toBe('late-body');
+    // `loopback` listens on 127.0.0.1 only: never ready, and the row and the page say so.
+    const reason = 'service loopback is starting: port 80 does not accept connections; it listens on 127.0.0.1:80 only, which the agent cannot reach: bind 0.0.0.0 instead';
+    const loopback = await waitFor('the loopback reason', async () => (await tunnels()).find((r) => r.service === 'loopback' && r.reason === reason), 30_000);
+    expect(loopback.state).toBe('starting');
+    const page = await viaTunnel(loopback.hostname!);
+    expect(page.status).toBe(503);
+    expect(page.body).toContain('it listens on 127.0.0.1:80 only');
+  });
+
   it('serves its own API through the private `prevu-agent` tunnel, to the account key only', async () => {
     const accountId = accountIdFromKeyBlob(Buffer.from(key.public.split(' ')[1]!, 'base64'));
     const client = new AgentClient({ envId, accountId, baseUrl: `http://localhost:${httpPort}`, privateKey: key.private });
@@ -246,10 +280,21 @@ describe('compose tunnel agent', () => {
     expect(anonymous.status).toBe(401);
   });
 
+  it('refuses its API to a neighbour container on the project network (loopback only)', async () => {
+    // busybox's `wget -T` crashes (segfault): `timeout` bounds it instead
+    const out = await compose.compose(['exec', '-T', 'web', 'sh', '-c', 'timeout 5 wget -qO- http://prevu-agent:3000/tunnels 2>&1; echo "exit=$?"']);
+    expect(out).toMatch(/Connection refused/);
+    expect(out).toContain('exit=1');
+  });
+
   it('reports a failing healthcheck as `unhealthy` with log lines, and answers 503 meanwhile', async () => {
     await compose.compose(['exec', '-T', 'flaky', 'touch', '/tmp/fail']);
     const event = await waitFor('an unhealthy event on /events', async () => wsEvents.find((e) => e.type === 'unhealthy' && e.service === 'flaky'), 30_000);
     expect(event.envId).toBe(envId);
+    // Its healthcheck (`test ! -f /tmp/fail`, retries 3) failed in a row; the container still runs.
+    expect(event.details.failingStreak).toBeGreaterThanOrEqual(3);
+    expect(event.details.lastCheck).toEqual({ exitCode: 1, output: '' });
+    expect(event.details).not.toHaveProperty('exitCode');
     const logs = event.details.logs as string[];
     expect(logs).toHaveLength(20);
     expect(logs.at(-1)).toBe('flaky log line 25');
@@ -261,14 +306,14 @@ describe('compose tunnel agent', () => {
   });
 
   it('serves a service\'s last log lines, and follows them', async () => {
-    const base = await apiBase();
-    const tail = await httpGet(`${base}/logs/flaky?tail=3`);
+    const tail = await agentGet('/logs/flaky?tail=3');
     expect(tail.status).toBe(200);
     expect(tail.body).toBe('flaky log line 23\nflaky log line 24\nflaky log line 25\n');
-    expect((await httpGet(`${base}/logs/nope`)).status).toBe(404);
-    expect(await httpGet(`${base}/logs/flaky?tail=0`)).toMatchObject({ status: 200, body: '' });
-    expect((await httpGet(`${base}/logs/flaky?tail=10001`)).status).toBe(400);
-    const follow = await request(`${base}/logs/flaky?tail=2&follow=1`, { signal: AbortSignal.timeout(10_000) });
+    expect((await agentGet('/logs/nope')).status).toBe(404);
+    expect(await agentGet('/logs/flaky?tail=0')).toMatchObject({ status: 200, body: '' });
+    expect((await agentGet('/logs/flaky?tail=10001')).status).toBe(400);
+    const api = await viaAgentTunnel();
+    const follow = await request(`${api.base}/logs/flaky?tail=2&follow=1`, { headers: api.headers, signal: AbortSignal.timeout(10_000) });
     expect(follow.statusCode).toBe(200);
     let text = '';
     for await (const chunk of follow.body) {
@@ -291,14 +336,15 @@ describe('compose tunnel agent', () => {
     expect(res.body).toContain('crash loop');
     // The same events over SSE (the history comes first).
     const seen = new Set<string>();
-    const sse = await sseEvents(`${await apiBase()}/events`, (e) => (seen.add(e.type), seen.has('crash_loop') && seen.has('unhealthy')));
+    const sse = await sseEvents(await viaAgentTunnel(), (e) => (seen.add(e.type), seen.has('crash_loop') && seen.has('unhealthy')));
     expect(sse.find((e) => e.type === 'unhealthy')?.service).toBe('flaky');
     expect(sse.find((e) => e.type === 'crash_loop')?.details.exitCode).toBe(3);
   });
 
-  it('serves a restarted service again once healthy, never answering 502 after that', async () => {
+  it('serves a restarted service at its new address once healthy, never answering 502 after that', async () => {
     const api = rows.find((r) => r.service === 'api')!;
-    const ipOf = async () => (await docker(['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', `${project}-api-1`])).trim();
+    const container = `${project}-api-1`;
+    const ipOf = async (id = container) => (await docker(['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', id])).trim();
     const ipBefore = await ipOf();
     const statuses: { t: number; status: number }[] = [];
     let stop = false;
@@ -311,15 +357,25 @@ describe('compose tunnel agent', () => {
       }
     })();
     await sleep(300);
-    await docker(['restart', '-t', '1', `${project}-api-1`]);
+    // Docker hands out the lowest free address: placeholders take the free ones, up to api's old
+    // one, while api is stopped, so api comes back elsewhere and a proxy that cached it would fail.
+    await docker(['stop', '-t', '1', container]);
+    for (let i = 0; i < 16; i++) {
+      const placeholder = await kit.container(['--network', `${project}_default`, 'busybox:latest', 'sleep', '600']);
+      if ((await ipOf(placeholder)) === ipBefore) break;
+    }
+    await docker(['start', container]);
     const restarted = Date.now();
+    const ipAfter = await ipOf();
+    expect(ipAfter).not.toBe(ipBefore);
     await waitFor('api to serve after the restart', async () => (statuses.some((s) => s.t > restarted && s.status === 200) ? true : undefined), 30_000);
-    await sleep(2000);
+    // Two more seconds of polling at the new address: a stale route would show as 502 here.
+    const served = statuses.length;
+    await waitFor('20 more answers after the first 200', async () => (statuses.length >= served + 20 ? true : undefined), 30_000);
     stop = true;
     await poller;
     const firstOk = statuses.findIndex((s) => s.t > restarted && s.status === 200);
     const after = statuses.slice(firstOk).map((s) => s.status);
-    console.log(`api restart: ip ${ipBefore} -> ${await ipOf()}; statuses ${statuses.map((s) => s.status).join(',')}`);
     expect(after.filter((s) => s !== 200)).toEqual([]);
     // While it was down or starting the page said so (503), never a bare 502.
     expect(statuses.map((s) => s.status).filter((s) => s !== 200 && s !== 503)).toEqual([]);
@@ -334,53 +390,26 @@ describe('compose tunnel agent', () => {
   });
 
   it('comes back after kill -9 of the agent (restart policy) and rebuilds its state from docker', async () => {
-    const pid = Number((await docker(['inspect', '-f', '{{.State.Pid}}', `${project}-prevu-agent-1`])).trim());
-    const killed = Date.now();
+    const pid = Number((await docker(['inspect', '-f', '{{.State.Pid}}', agentContainer])).trim());
     process.kill(pid, 'SIGKILL');
     await waitFor('the agent container to restart', async () => {
-      const p = Number((await docker(['inspect', '-f', '{{.State.Pid}}', `${project}-prevu-agent-1`])).trim());
+      const p = Number((await docker(['inspect', '-f', '{{.State.Pid}}', agentContainer])).trim());
       return p && p !== pid ? true : undefined;
     }, 20_000);
-    await allServe(rows, 20_000);
-    const ms = Date.now() - killed;
-    console.log(`agent kill -9 -> all URLs serve again after ${ms} ms`);
-    expect(ms).toBeLessThanOrEqual(5000);
+    // How fast is for `npm run bench` (scripts/bench/agent.mjs); here, that it comes back at all.
+    await allServe(rows, 30_000);
     const list = await waitFor('the agent API after restart', () => tunnels(), 10_000);
     expect(list.find((r) => r.service === 'crash')?.state).toBe('crash_loop');
     expect(list.find((r) => r.service === 'api')?.state).toBe('ready');
   });
 
   it('reconnects after a tunnel server restart without touching the agent', async () => {
+    const agentStarted = (await docker(['inspect', '-f', '{{.State.StartedAt}}', agentContainer])).trim();
     await server.stop();
-    const down = Date.now();
+    expect((await viaTunnel(rows[0]!.hostname!).catch((error: Error) => error)) instanceof Error).toBe(true);
     server = await startServer();
-    const up = Date.now();
-    await allServe(rows, 20_000);
-    const ms = Date.now() - up;
-    console.log(`tunnel server restart: down for ${up - down} ms, all URLs serve ${ms} ms after it was ready`);
-    expect(ms).toBeLessThanOrEqual(5000);
-  });
-
-  it('runs 10 tunnels within the 60 MB RSS target (issue 5)', async () => {
-    const list = await tunnels();
-    // Some traffic first (bounded: 20 rounds over the serving URLs, 7 at a time), so the figure
-    // is not the idle one.
-    for (let round = 0; round < 20; round++) {
-      await Promise.all(ready(list).map((r) => viaTunnel(r.hostname!)));
-    }
-    expect(list.length + 1).toBe(10); // + its own private API tunnel
-    const pid = (await docker(['inspect', '-f', '{{.State.Pid}}', `${project}-prevu-agent-1`])).trim();
-    const rssMb = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
-    const afterLoad = rssMb();
-    const health = JSON.parse((await httpGet(`${await apiBase()}/healthz`)).body) as { heapUsedBytes: number; connected: boolean };
-    expect(health.connected).toBe(true);
-    await sleep(5000);
-    const settled = rssMb();
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const field = (name: string) => (Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)![1]) / 1024).toFixed(1);
-    console.log(`agent RSS with ${list.length + 1} tunnels: ${afterLoad.toFixed(1)} MB right after ${20 * ready(list).length} requests, ${settled.toFixed(1)} MB 5 s later (anonymous ${field('RssAnon')} MB, file-backed ${field('RssFile')} MB, V8 heap used ${(health.heapUsedBytes / 1048576).toFixed(1)} MB)`);
-    // A budget, not a timing: 52 MB measured with V8's lite mode, 58-64 MB without (README).
-    expect(settled, 'agent RSS in MB with 10 tunnels').toBeLessThanOrEqual(60);
+    await allServe(rows, 30_000);
+    expect((await docker(['inspect', '-f', '{{.State.StartedAt}}', agentContainer])).trim()).toBe(agentStarted);
   });
 
   it('cancels the forward of a removed service: its URL is unknown (404), not "tunnel gone"', async () => {
@@ -396,7 +425,7 @@ describe('compose tunnel agent', () => {
   });
 
   it('docker stop (SIGTERM) of the agent cancels every forward: 404s, exit code 0; docker start serves again', async () => {
-    const container = `${project}-prevu-agent-1`;
+    const container = agentContainer;
     const accountId = accountIdFromKeyBlob(Buffer.from(key.public.split(' ')[1]!, 'base64'));
     const hostnames = [...ready(rows).map((r) => r.hostname!), hostname(AGENT_SERVICE, envId, accountId, 'localhost')];
     const fresh = new UndiciAgent(); // new connections each time: the server closes those bound to a closed tunnel
@@ -433,11 +462,19 @@ describe('compose tunnel agent', () => {
       await new Promise<void>((resolve, reject) => other.forwardIn(name, r.port, (error) => (error ? reject(error) : resolve())));
     }
     await new Promise<void>((resolve, reject) => other.openssh_forwardInStreamLocal('/prevu-agent#access=private', (error) => (error ? reject(error) : resolve())));
-    const health = async () => JSON.parse((await httpGet(`${await apiBase()}/healthz`)).body) as { connected: boolean; replaced: boolean; lastError?: string };
+    const health = async () => JSON.parse((await agentGet('/healthz')).body) as { connected: boolean; replaced: boolean; lastError?: string };
     const after = await waitFor('the agent to be replaced', async () => ((await health()).replaced ? health() : undefined), 10_000);
     expect(after.connected).toBe(false);
     expect(after.lastError).toMatch(/^prevu-takeover:/);
-    await sleep(3000); // longer than the first backoff steps: it must not have come back
+    // The agent decides whether to reconnect when its connection closes, in the same tick, and
+    // logs it: once the close is logged, the decision is in the log too.
+    const agentLog = async () => (await compose.compose(['logs', '--no-log-prefix', 'prevu-agent'])).split('\n');
+    const lines = await waitFor('the replaced connection to close', async () => {
+      const all = await agentLog();
+      const replaced = all.findIndex((l) => l.includes('not reconnecting'));
+      return replaced >= 0 && all.slice(replaced).some((l) => l.includes('"msg":"disconnected from the tunnel server"')) ? all.slice(replaced) : undefined;
+    }, 10_000);
+    expect(lines.filter((l) => l.includes('"msg":"reconnecting to the tunnel server"'))).toEqual([]);
     expect((await health()).connected).toBe(false);
   });
 });

@@ -1,12 +1,13 @@
 // The agent's pure pieces: settings, which ports are exposed, backoff, docker log framing.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { demux, FrameDecoder } from '../src/docker.js';
+import { listeningSockets, refusalReason } from '../src/listen-probe.js';
 import { exposedPorts, hasHealthcheck } from '../src/services.js';
 import { BACKOFF_CAP_MS, backoffDelay } from '../src/tunnel-client.js';
 import { ed25519KeyPair } from '@prevu/core/ssh-keys';
@@ -85,5 +86,33 @@ describe('docker plumbing', () => {
     const decoder = new FrameDecoder();
     const out = [stream.subarray(0, 3), stream.subarray(3, 10), stream.subarray(10, 17), stream.subarray(17)].map((c) => decoder.push(c)).join('');
     expect(out).toBe('first\nsecond\n');
+  });
+});
+
+describe('listen probe', () => {
+  // Rows as the kernel prints them (this machine's own /proc/net/tcp* has the same shape).
+  const table = [
+    '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode',
+    '   0: 0100007F:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0000000000000000 100 0 0 10 0',
+    '   1: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 2 1 0000000000000000 100 0 0 10 0',
+    '   2: 0100007F:0050 0100007F:A1B2 01 00000000:00000000 00:00000000 00000000     0        0 3 1 0000000000000000 20 4 30 10 -1',
+    '  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode',
+    '   0: 00000000000000000000000001000000:0BB8 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4 1 0000000000000000 100 0 0 10 0',
+    '   1: 00000000000000000000000000000000:01BB 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 5 1 0000000000000000 100 0 0 10 0',
+  ].join('\n');
+
+  it('reads the LISTEN rows of /proc/net/tcp and tcp6 (byte order per 32-bit word), not the connections', () => {
+    expect(listeningSockets(table)).toEqual(['127.0.0.1:80', '0.0.0.0:8080', '[::1]:3000', '[::]:443']);
+    // The real table of this process's host, read the way the agent reads a container's.
+    const own = listeningSockets(readFileSync('/proc/net/tcp', 'utf8'));
+    expect(own.every((s) => /^\d+\.\d+\.\d+\.\d+:\d+$/.test(s))).toBe(true);
+  });
+
+  it('explains a refusing port from what the container listens on', () => {
+    expect(refusalReason(80, undefined)).toBe('port 80 does not accept connections yet');
+    expect(refusalReason(80, ['127.0.0.1:80'])).toBe('port 80 does not accept connections; it listens on 127.0.0.1:80 only, which the agent cannot reach: bind 0.0.0.0 instead');
+    expect(refusalReason(80, ['0.0.0.0:8080', '[::]:443'])).toBe('port 80 does not accept connections; the container listens on 0.0.0.0:8080, [::]:443: expose that port, or pick ports with the prevu.expose label');
+    expect(refusalReason(80, [])).toBe('port 80 does not accept connections; nothing in the container listens on a TCP port');
+    expect(refusalReason(80, ['0.0.0.0:80'])).toBe('port 80 does not accept connections yet');
   });
 });

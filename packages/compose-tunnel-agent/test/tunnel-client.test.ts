@@ -45,11 +45,11 @@ async function startServer(): Promise<Proc> {
 
 const routes: Record<string, Route> = { hangup: { state: 'ready' }, web: { state: 'ready' }, secret: { state: 'ready' }, wait: { state: 'starting', reason: 'service wait is starting (waiting for its healthcheck to pass)' }, down: { state: 'ready' } };
 
-function client(forwards: Forward[], pin = hostKey): TunnelClient {
+function client(forwards: Forward[], pin = hostKey, env = envId): TunnelClient {
   const c = new TunnelClient({
     host: '127.0.0.1',
     port: sshPort,
-    envId,
+    envId: env,
     privateKey: key.private,
     hostKey: pin,
     log,
@@ -158,6 +158,15 @@ describe('tunnel client', () => {
       expect(reply.status, hostname).toBe(404);
       expect(reply.body).toContain('No tunnel for this address');
     }
+  });
+
+  it('learns from hello why a forward was refused: another env of the key holds its hostname', async () => {
+    const first = client([{ name: 'web-app', service: 'web-app', port: 80, private: false }], hostKey, 'x');
+    await waitFor('the first env hello', async () => (first.hello?.tunnels.length === 1 ? true : undefined));
+    const second = client([{ name: 'web', service: 'web', port: 80, private: false }], hostKey, 'app-x');
+    const refused = await waitFor('the refusal in hello', async () => second.hello?.refused?.[0]);
+    expect(refused).toMatchObject({ name: 'web', heldByEnv: 'x', hostname: first.hello!.tunnels[0]!.hostname });
+    expect(second.hello!.tunnels).toEqual([]);
   });
 
   it('refuses a server whose host key is not the pinned one', async () => {

@@ -27,6 +27,10 @@ export const agentTunnelSchema = z
     hostname: z.string().nullable(),
     url: z.string().nullable(),
     state: z.string(),
+    /** Why it is not routed yet, in the agent's words (absent when ready). */
+    reason: z.string().max(1000).optional(),
+    /** Set when the tunnel server refused the forward: another env (or key) holds its hostname. */
+    refused: z.object({ reason: z.string().max(1000), heldByEnv: z.string().max(200).optional() }).optional(),
   })
   .loose();
 export type AgentTunnel = z.infer<typeof agentTunnelSchema>;

@@ -8,6 +8,7 @@ import { readBuildIgnore } from './dockerignore.js';
 import { EXPOSE_LABEL, exposeLabelPorts } from './expose-label.js';
 import type { UploadPlan } from './drivers/driver.js';
 import { errors } from './errors.js';
+import { AGENT_SERVICE, toLabelPart } from './names.js';
 
 const portSchema = z.object({ target: z.coerce.number().int(), published: z.union([z.string(), z.number()]).optional() }).loose();
 const volumeSchema = z.object({ type: z.string(), source: z.string().optional(), target: z.string() }).loose();
@@ -77,8 +78,13 @@ export function sourceArgs(source: ComposeSource): { args: string[]; files: stri
   return { args, files };
 }
 
-/** Reads the project through `docker compose config --format json`. */
-export async function loadComposeProject(source: ComposeSource): Promise<LoadedProject> {
+/**
+ * Reads the project through `docker compose config --format json`. With `projectName`, the names
+ * compose derives from it (the default network `<project>_default`, volumes) are the env's, as
+ * they must be in a model written out for a machine: under the directory's name, two envs of one
+ * checkout would share a network and reach each other's services by name.
+ */
+export async function loadComposeProject(source: ComposeSource, projectName?: string): Promise<LoadedProject> {
   const { args, files } = sourceArgs(source);
   // without -f, compose looks in the project directory (given) or here
   const lookIn = source.projectDirectory ? resolve(source.cwd, source.projectDirectory) : source.cwd;
@@ -87,7 +93,7 @@ export async function loadComposeProject(source: ComposeSource): Promise<LoadedP
     // compose also searches parent directories; prevu insists on the project being here or named.
     throw errors.noComposeFile(lookIn);
   }
-  const result = await dockerExec(['compose', ...args, 'config', '--format', 'json'], { cwd: source.cwd, env: source.env });
+  const result = await dockerExec(['compose', ...(projectName ? ['-p', projectName] : []), ...args, 'config', '--format', 'json'], { cwd: source.cwd, env: source.env });
   if (result.code !== 0) {
     const detail = result.stderr.trim().split('\n').filter(Boolean).pop() ?? `exit ${result.code}`;
     if (/no configuration file provided/i.test(detail)) throw errors.noComposeFile(source.cwd);
@@ -118,9 +124,13 @@ function defaultFiles(dir: string): string[] {
   return existsSync(override) ? [main, override] : [main];
 }
 
-/** Before `up` (not `down`: a bad label must never keep an env from being removed). */
-export function checkExposeLabels(model: ComposeModel): void {
+/**
+ * Before `up` (not `down`: a bad label must never keep an env from being removed): `prevu.expose`
+ * labels parse, and no service takes the agent's name, whose URL would be the agent's API.
+ */
+export function checkForUp(model: ComposeModel): void {
   for (const [name, service] of Object.entries(model.services)) {
+    if (toLabelPart(name) === AGENT_SERVICE) throw errors.reservedService(name, AGENT_SERVICE);
     try {
       exposeLabelPorts(service.labels?.[EXPOSE_LABEL]);
     } catch (error) {
@@ -135,7 +145,7 @@ export function checkExposeLabels(model: ComposeModel): void {
  * ("false" hides the service, "80,443" picks ports).
  */
 export function exposedPorts(service: ComposeService, imagePorts: number[] = []): number[] {
-  // checked before `up` (checkExposeLabels): it parses here
+  // checked before `up` (checkForUp): it parses here
   const chosen = exposeLabelPorts(service.labels?.[EXPOSE_LABEL]);
   if (chosen) return chosen;
   const ports = new Set<number>(imagePorts);

@@ -8,7 +8,7 @@ import { stripVTControlCharacters } from 'node:util';
 import { hashPassword, MIN_PASSWORD_LENGTH, signAccessToken } from './access-token.js';
 import { AGENT_MAX_TAIL, AgentClient } from './agent-client.js';
 import { loadComposeProject, type ComposeSource } from './compose.js';
-import { connectTunnelServer, urlRows, type Session, type UrlRow } from './deploy.js';
+import { connectTunnelServer, revokeAgentKey, tunnelExecOptions, urlRows, type Session, type UrlRow } from './deploy.js';
 import { docker, dockerExec } from './docker-cli.js';
 import type { DockerEndpoint, Driver, Machine, MachineRecord } from './drivers/driver.js';
 import { createDriver } from './drivers/index.js';
@@ -94,6 +94,7 @@ export async function down(session: Session, envId: string, options: { volumes?:
     }
     await driver.remove(envId);
   });
+  await revokeAgentKey(session, envId);
   states.remove(envId);
   session.onEvent?.(makeEvent('stopped', envId, undefined, { project }));
   return { envId, project, removed: true };
@@ -203,7 +204,7 @@ export async function shareUrls(session: Session, envId: string, rows: UrlRow[],
     const { endpoint } = await connectTunnelServer(session, envId);
     const address = endpoint.address;
     const { stdout } = await tunnelExec(
-      { address, privateKey: session.key.privateKey, envId, recordedIn: join(session.store.profileDir(session.profile.name), 'profile.json'), ...(endpoint.hostKey ? { hostKey: endpoint.hostKey } : {}) },
+      tunnelExecOptions(session, envId, endpoint),
       'share-password',
       JSON.stringify({ id: passwordId, ...record, expiresAt: Math.floor(Date.now() / 1000) + ttlSeconds }),
     );

@@ -44,6 +44,10 @@ export const errors = {
     `the compose project is invalid (${detail})`,
     'fix the file; `docker compose config` shows the same error',
   ]),
+  reservedService: define('PREVU_RESERVED_SERVICE', 'user', (service: string, reserved: string) => [
+    `the compose service "${service}" takes the name ${reserved}, which prevu keeps for its agent`,
+    'rename that service in the compose file',
+  ]),
   dockerNotRunning: define('PREVU_DOCKER_DOWN', 'environment', (detail: string) => [
     `Docker is not reachable (${detail})`,
     'start Docker (or run scripts/ensure-docker.sh) and retry',
@@ -51,6 +55,10 @@ export const errors = {
   composeMissing: define('PREVU_COMPOSE_MISSING', 'environment', () => [
     'docker compose v2 is not installed',
     'install the Docker Compose v2 plugin (scripts/ensure-docker.sh does it on Debian)',
+  ]),
+  composeFailed: define('PREVU_COMPOSE_FAILED', 'user', (command: string, project: string, detail: string, fix: string) => [
+    `docker compose ${command} failed for ${project} (${detail})`,
+    fix,
   ]),
   tunnelServerUnreachable: define('PREVU_TUNNEL_UNREACHABLE', 'environment', (address: string, detail: string) => [
     `the tunnel server at ${address} does not answer (${detail})`,
@@ -67,6 +75,10 @@ export const errors = {
   hostKeyMismatch: define('PREVU_HOST_KEY_MISMATCH', 'user', (host: string) => [
     `the SSH host key of ${host} does not match the one recorded`,
     'if the host was rebuilt, remove its line from the profile known_hosts and retry',
+  ]),
+  hostKeyNotPinned: define('PREVU_HOST_KEY_MISMATCH', 'user', (host: string) => [
+    `the SSH host key of ${host} is not the one pinned for it`,
+    'something may sit between prevu and it: stop here; if its key changed on purpose, pin the new one (`--set hostKey=SHA256:...` for an ssh host, `--tunnel-host-key` for a tunnel server)',
   ]),
   tunnelHostKeyMismatch: define('PREVU_HOST_KEY_MISMATCH', 'user', (address: string, profileFile: string) => [
     `the SSH host key of the tunnel server ${address} does not match the one recorded`,
@@ -88,6 +100,10 @@ export const errors = {
     `${what} failed over SSH (${detail})`,
     'check the host (disk space, permissions of the SSH user) and retry',
   ]),
+  uploadThroughLink: define('PREVU_UPLOAD_LINK', 'environment', (path: string) => [
+    `${path} on the host is a symbolic link where prevu keeps a copy of the project's files, and prevu does not write through links`,
+    'something on the host (a container writing into a bind mount?) put it there: look at it, then `prevu down` removes the env\'s files and `up` sends them again',
+  ]),
   remoteDockerUnavailable: define('PREVU_REMOTE_DOCKER_DOWN', 'environment', (target: string, detail: string) => [
     `Docker on ${target} is not reachable (${detail})`,
     'install and start Docker there, and let the SSH user use its socket (root or the docker group)',
@@ -105,6 +121,11 @@ export const errors = {
     'see `prevu ls` for the environments of this profile',
   ]),
   invalidInput: define('PREVU_INVALID_INPUT', 'user', (what: string, fix: string) => [what, fix]),
+  /** The tunnel server refused a forward: its hostname belongs to another env of the key (or another key). */
+  forwardRefused: define('PREVU_FORWARD_REFUSED', 'user', (service: string, port: number, envId: string, reason: string, heldByEnv?: string) => [
+    `the tunnel server refused ${service}:${port} of env "${envId}": ${reason}`,
+    `remove this env with \`prevu down --id ${envId}\` and run \`prevu up --id <another id>\`${heldByEnv ? ` whose names do not run into env "${heldByEnv}"'s` : ''}`,
+  ]),
   timeout: define('PREVU_TIMEOUT', 'environment', (what: string, fix: string) => [what, fix]),
   cloud: define('PREVU_CLOUD', 'environment', (what: string, fix: string) => [what, fix]),
   cloudUser: define('PREVU_CLOUD_USER', 'user', (what: string, fix: string) => [what, fix]),
@@ -124,9 +145,9 @@ export const errors = {
     `Lightsail does not accept ${what}`,
     `choose another with ${flag} (\`${list}\` lists them)`,
   ]),
-  awsQuota: define('PREVU_AWS_QUOTA', 'user', (detail: string) => [
-    `the Lightsail instance quota is reached (${detail})`,
-    'delete unused environments (`prevu ls`, `prevu down`) or ask AWS for a higher quota',
+  awsSignatureRefused: define('PREVU_AWS_SIGNATURE_REFUSED', 'user', (detail: string, region: string) => [
+    `AWS refused the request signature (${detail})`,
+    `check AWS_SECRET_ACCESS_KEY, and that Lightsail serves the region ${region} (\`aws lightsail get-regions\` lists them; --set region=<region>)`,
   ]),
   awsThrottled: define('PREVU_AWS_THROTTLED', 'environment', (action: string) => [
     `AWS kept throttling ${action} after the SDK's retries`,

@@ -2,7 +2,6 @@
 export const EVENT_TYPES = [
   'build_registered',
   'image_built',
-  'image_pulled',
   'container_allocated',
   'starting',
   'healthy',

@@ -13,6 +13,7 @@ import ssh2 from 'ssh2';
 import { z } from 'zod';
 import { errors } from './errors.js';
 import { accountIdFromKeyBlob } from './names.js';
+import { HOST_KEY_PIN, HOST_KEY_PIN_HINT } from './ssh-fingerprint.js';
 import { ed25519KeyPair } from './ssh-keys.js';
 
 export const DEFAULT_PROFILE = 'local';
@@ -26,8 +27,10 @@ export const tunnelServerSchema = z.discriminatedUnion('type', [
     address: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port'),
     /** `host:port` as the agent on the machine reaches it, when that differs (default: address). */
     agentAddress: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port').optional(),
-    /** The server's host key (`ssh-ed25519 AAAA...`), recorded on first contact and checked after. */
-    hostKey: z.string().optional(),
+    /** The server's host key (`ssh-ed25519 AAAA...` or `SHA256:...`): given (a pin), or recorded on first contact; checked after. */
+    hostKey: z.string().regex(HOST_KEY_PIN, HOST_KEY_PIN_HINT).optional(),
+    /** true: hostKey was given (--tunnel-host-key, the Action input), not recorded on first contact. */
+    hostKeyPinned: z.boolean().optional(),
   }),
 ]);
 

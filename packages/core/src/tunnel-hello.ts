@@ -4,7 +4,7 @@
 import ssh2 from 'ssh2';
 import { z } from 'zod';
 import { errors, PrevuError } from './errors.js';
-import { sshFingerprint } from './ssh-fingerprint.js';
+import { matchesPin } from './ssh-fingerprint.js';
 import type { HelloReply } from './tunnel-protocol.js';
 
 /** The server's reply, checked where it crosses the wire; typed by the shared protocol module. */
@@ -23,8 +23,10 @@ export interface HelloOptions {
   address: string;
   privateKey: string;
   envId: string;
-  /** The host key recorded for this server (`ssh-ed25519 AAAA...`); when set it must match. */
+  /** The server's host key, pinned or recorded (`ssh-ed25519 AAAA...` or `SHA256:...`); when set it must match. */
   hostKey?: string;
+  /** hostKey was pinned by the user, not recorded on first contact (another error line). */
+  hostKeyPinned?: boolean;
   /** The file the recorded key lives in, named in the host-key error. */
   recordedIn: string;
   timeoutMs?: number;
@@ -34,11 +36,6 @@ export interface HelloOptions {
 function hostKeyLine(blob: Buffer): string {
   const type = blob.subarray(4, 4 + blob.readUInt32BE(0)).toString();
   return `${type} ${blob.toString('base64')}`;
-}
-
-export function fingerprint(hostKey: string): string {
-  const blob = Buffer.from(hostKey.split(/\s+/)[1] ?? '', 'base64');
-  return sshFingerprint(blob);
 }
 
 export function splitAddress(address: string): { host: string; port: number } {
@@ -66,7 +63,7 @@ export function tunnelExec(options: HelloOptions, command: string, input?: strin
       if (error.level === 'client-authentication') {
         fail(new PrevuError('PREVU_TUNNEL_AUTH', `the tunnel server at ${options.address} refused the account key`, 'ask its operator to allow the key in `prevu profile ls`, or use another profile', 'user'));
       } else if (/host denied|verification failed|host key/i.test(error.message) && seenKey) {
-        fail(errors.tunnelHostKeyMismatch(options.address, options.recordedIn));
+        fail(options.hostKeyPinned ? errors.hostKeyNotPinned(`the tunnel server ${options.address}`) : errors.tunnelHostKeyMismatch(options.address, options.recordedIn));
       } else {
         fail(errors.tunnelServerUnreachable(options.address, error.code ?? error.message));
       }
@@ -99,7 +96,7 @@ export function tunnelExec(options: HelloOptions, command: string, input?: strin
       keepaliveInterval: 5_000,
       hostVerifier: (key: Buffer) => {
         seenKey = hostKeyLine(key);
-        return !options.hostKey || options.hostKey.split(/\s+/).slice(0, 2).join(' ') === seenKey;
+        return !options.hostKey || matchesPin([options.hostKey], key);
       },
     });
   });

@@ -1,5 +1,6 @@
 // The tunnel server's answer to `exec hello` and `exec tunnels` (one JSON object): written by the
-// server, read by the agent and the CLI. Types only, so the agent bundle pays nothing for it.
+// server, read by the agent and the CLI; and what `exec agent-key` reads. Next to no code, so the
+// agent bundle pays nothing for it.
 
 export interface TunnelInfo {
   /** `<service>-<port>` or `<service>`: the forward name the hostname starts with. */
@@ -12,10 +13,37 @@ export interface TunnelInfo {
   private: boolean;
 }
 
+/** A forward the server refused because another env (or key) holds its hostname. */
+export interface RefusedForward {
+  name: string;
+  hostname: string;
+  /** The env of the same key that holds the hostname; absent when another key holds it. */
+  heldByEnv?: string;
+  /** One sentence, for people. */
+  reason: string;
+}
+
 export interface HelloReply {
   accountId: string;
   envId: string;
   /** e.g. `http://localhost:8080`, or `https://example.test` on 443. */
   baseUrl: string;
   tunnels: TunnelInfo[];
+  /** Forwards of this env refused on its live connections (absent from older servers). */
+  refused?: RefusedForward[];
+}
+
+/**
+ * `exec agent-key` (JSON on stdin, on a connection made with the account key): the key the env's
+ * agent logs in with, so the account key never goes to a machine. `proof` is that key's signature
+ * (base64) over `agentKeyStatement(accountId, envId)`: only who holds its private half can bind it.
+ */
+export interface AgentKeyRegistration {
+  /** `ssh-ed25519 AAAA...` */
+  publicKey: string;
+  proof: string;
+}
+
+export function agentKeyStatement(accountId: string, envId: string): string {
+  return `prevu-agent-key-v1 ${accountId} ${envId}`;
 }

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkExposeLabels, exposedPorts, isIdentity, loadComposeProject, rewritePaths, uploadPlan } from '../src/compose.js';
+import { checkForUp, exposedPorts, isIdentity, loadComposeProject, rewritePaths, uploadPlan } from '../src/compose.js';
 import { PrevuError } from '../src/errors.js';
 import { tempDir } from './temp-dir.js';
 
@@ -108,6 +108,18 @@ describe('compose model (docker compose config --format json)', () => {
     expect(exposedPorts(loaded.model.services.web!)).toEqual([8080]);
   });
 
+  it("names the default network and volumes after the env's project, not the directory, when asked", async () => {
+    // A model written out for a machine keeps these names: under the directory's, two envs of one
+    // checkout shared `<dir>_default` and reached each other's `web` by its name.
+    const dir = project({ 'compose.yaml': 'services:\n  web:\n    image: busybox:latest\n    volumes: ["data:/data"]\nvolumes:\n  data: {}\n' });
+    const plain = await loadComposeProject({ cwd: dir });
+    expect(plain.model.networks?.default).toMatchObject({ name: `${plain.model.name}_default` });
+    const env = await loadComposeProject({ cwd: dir }, 'prevu-shop-pr-12');
+    expect(env.model.name).toBe('prevu-shop-pr-12');
+    expect(env.model.networks?.default).toMatchObject({ name: 'prevu-shop-pr-12_default' });
+    expect(env.model.volumes?.data).toMatchObject({ name: 'prevu-shop-pr-12_data' });
+  });
+
   it('COMPOSE_FILE names the files when -f does not', async () => {
     const dir = project({ 'deploy/main.yaml': 'services:\n  web:\n    image: busybox:latest\n' });
     const loaded = await loadComposeProject({ cwd: dir, env: { COMPOSE_FILE: 'deploy/main.yaml' } });
@@ -128,7 +140,7 @@ describe('compose model (docker compose config --format json)', () => {
       const { model } = await loadComposeProject({ cwd: dir });
       const error = (() => {
         try {
-          checkExposeLabels(model);
+          checkForUp(model);
         } catch (e) {
           return e;
         }

@@ -29,7 +29,9 @@ describe('action inputs', () => {
   });
 
   it('splits args like a shell, without running one', () => {
-    expect(splitArgs(`-f compose.yaml  --id 'my env' web "api x" a\\ b $(rm -rf /)`)).toEqual(['-f', 'compose.yaml', '--id', 'my env', 'web', 'api x', 'a b', '$(rm', '-rf', '/)']);
+    expect(splitArgs(`-f compose.yaml  --id 'my env' web "api x" a\\ b --set k=$HOME '*.js'`)).toEqual(['-f', 'compose.yaml', '--id', 'my env', 'web', 'api x', 'a b', '--set', 'k=$HOME', '*.js']);
+    expect(() => splitArgs('web $(rm -rf /)')).toThrow(/has shell syntax \(\(\) and prevu runs no shell/);
+    expect(() => splitArgs('web; rm -rf /')).toThrow(/has shell syntax \(;\)/);
     expect(splitArgs('')).toEqual([]);
     expect(splitArgs(`""`)).toEqual(['']);
     expect(() => splitArgs(`"open`)).toThrow(/unclosed " quote/);
@@ -68,6 +70,21 @@ describe('action inputs', () => {
     expect(() => materializeProfile(readActionInputs({ INPUT_COMMAND: 'up', INPUT_PROFILE: JSON.stringify(profile) }), store)).toThrow(/profile "ci" needs its account key/);
     expect(() => materializeProfile(readActionInputs({ INPUT_COMMAND: 'up', INPUT_PROFILE: '{"name":"x"}', INPUT_ACCOUNT_KEY: pair.private }), store)).toThrow(/the profile input is invalid \(version:/);
     expect(() => materializeProfile(readActionInputs({ INPUT_COMMAND: 'up', INPUT_PROFILE: JSON.stringify(profile), INPUT_ACCOUNT_KEY: 'not a key' }), store)).toThrow(/account-key input is not an unencrypted OpenSSH private key/);
+  });
+
+  it('pins the ssh host and the tunnel server keys from their inputs (a runner has no known hosts)', () => {
+    const store = new ProfileStore(join(dir, 'pins'));
+    const pair = ed25519KeyPair();
+    const hostPin = `SHA256:${'a'.repeat(43)}`;
+    const serverPin = ed25519KeyPair().public;
+    const profile = { version: 1, name: 'pinned', driver: 'ssh', driverOptions: { host: 'example.com' }, tunnelServer: { type: 'remote', address: 'tunnel.example.com:2222' }, createdAt: '2026-11-23T00:00:00Z' };
+    const inputs = (extra: Record<string, string>, p: object = profile) => readActionInputs({ INPUT_COMMAND: 'up', INPUT_PROFILE: JSON.stringify(p), INPUT_ACCOUNT_KEY: pair.private, ...extra });
+    materializeProfile(inputs({ INPUT_SSH_HOST_KEY: hostPin, 'INPUT_TUNNEL-SERVER-HOST-KEY': serverPin }), store);
+    expect(store.read('pinned')).toMatchObject({ driverOptions: { host: 'example.com', hostKey: hostPin }, tunnelServer: { hostKey: serverPin, hostKeyPinned: true } });
+    expect(lineOf(() => readActionInputs({ INPUT_COMMAND: 'up', INPUT_SSH_HOST_KEY: 'SHA256:nope' }))).toMatch(/^the action input `ssh-host-key` is invalid \("SHA256:nope"\) \(a host key is SHA256:\.\.\. \(ssh-keygen -lf\) or "ssh-ed25519 AAAA\.\.\." \(ssh-keyscan\)\): fix `ssh-host-key` under `with:` in the workflow$/);
+    expect(lineOf(() => materializeProfile(inputs({ INPUT_SSH_HOST_KEY: hostPin }, { ...profile, name: 'other', driver: 'lightsail' }), store))).toMatch(/^the ssh-host-key input pins an ssh host, and profile "other" uses the lightsail driver/);
+    expect(lineOf(() => materializeProfile(inputs({ INPUT_TUNNEL_SERVER_HOST_KEY: hostPin }, { ...profile, name: 'other', tunnelServer: { type: 'embedded' } }), store))).toMatch(/^the tunnel-server-host-key input pins a remote tunnel server, and profile "other" uses the embedded one/);
+    expect(() => materializeProfile(readActionInputs({ INPUT_COMMAND: 'up', INPUT_PROFILE: 'pinned', INPUT_SSH_HOST_KEY: hostPin }), store)).toThrow(/exists on this runner, so driver, account-key and the host keys cannot change it/);
   });
 
   it('writes step outputs in GitHub\'s delimiter format', () => {

@@ -1,8 +1,7 @@
 // The lightsail driver with the real @aws-sdk/client-lightsail against the test kit's Lightsail
 // stand-in (AWS JSON 1.1 on loopback), whose instance "VM" is a real sshd on loopback.
-import { execFile, execFileSync } from 'node:child_process';
-import { promisify } from 'node:util';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -12,6 +11,8 @@ import { accountIdFromKeyBlob } from '../src/names.js';
 import { instanceName, LightsailDriver, TAG_ENV, TAG_PROFILE, type LightsailDriverOptions, type SshTarget } from '../src/drivers/lightsail.js';
 import { isPrevuError, type PrevuError } from '../src/errors.js';
 import { SshDriver } from '../src/drivers/ssh.js';
+import { dockerServerVersion } from './machine-docker.js';
+import { ed25519KeyPair } from '../src/ssh-keys.js';
 import { prevuFailure } from './prevu-failure.js';
 
 const kit = useKit();
@@ -55,7 +56,7 @@ beforeAll(async () => {
   baseDir = join(dir, 'envs');
   sshd = await startSshd(kit, { authorizedKey: publicKey });
   sshUser = sshd.user;
-  standIn = await startLightsailStandIn(kit, { sshHost: sshd.host, sshPort: sshd.port, pendingPolls: 2, pageSize: 2 });
+  standIn = await startLightsailStandIn(kit, { sshHost: sshd.host, sshPort: sshd.port, hostKeys: [sshd.hostPublicKey], pendingPolls: 2, pageSize: 2 });
   Object.assign(process.env, standIn.env());
 });
 
@@ -68,16 +69,21 @@ describe('lightsail driver against the stand-in', () => {
     const progress: string[] = [];
     const d = driver({}, progress);
     const machine = await d.ensureMachine('shop-main');
-    expect(machine.envId).toBe('shop-main');
 
     const ops = standIn.operations();
     const created = ops.indexOf('CreateInstances');
-    expect(ops.slice(0, created + 1)).toEqual(['GetInstances', 'GetKeyPair', 'ImportKeyPair', 'CreateInstances']);
-    // Pending for two polls, then running; then the SSH port is opened (not 22 here).
-    expect(ops.slice(created + 1)).toEqual(['GetInstance', 'GetInstance', 'GetInstance', 'OpenInstancePublicPorts']);
+    // The settings are checked against Lightsail's own lists (in parallel) before anything is made.
+    // GetBundles (5) and GetBlueprints (4) are paged by 2, like every list here.
+    const keyPair = ops.indexOf('GetKeyPair');
+    expect(ops[0]).toBe('GetInstances');
+    expect(ops.slice(1, keyPair).sort()).toEqual(['GetBlueprints', 'GetBlueprints', 'GetBundles', 'GetBundles', 'GetBundles', 'GetRegions']);
+    expect(ops.slice(keyPair, created + 1)).toEqual(['GetKeyPair', 'ImportKeyPair', 'CreateInstances']);
+    // Pending for two polls, then running; then the SSH port is opened (not 22 here), and the
+    // host keys AWS saw on the instance are asked for.
+    expect(ops.slice(created + 1)).toEqual(['GetInstance', 'GetInstance', 'GetInstance', 'OpenInstancePublicPorts', 'GetInstanceAccessDetails']);
     expect(standIn.calls.every((c) => c.region === 'us-east-1')).toBe(true);
-    // Only the key pair lookup failed (NotFoundException: not imported yet).
-    expect(standIn.calls.filter((c) => c.status !== 200).map((c) => `${c.operation} ${c.status}`)).toEqual(['GetKeyPair 400']);
+    // Only the key pair lookup failed (NotFoundException, 404 as in Lightsail's model: not imported yet).
+    expect(standIn.calls.filter((c) => c.status !== 200).map((c) => `${c.operation} ${c.status}`)).toEqual(['GetKeyPair 404']);
 
     const keyName = `prevu-${accountIdFromKeyBlob(Buffer.from(publicKey.split(' ')[1]!, 'base64'))}`;
     expect(standIn.keyPairs()).toMatchObject([{ name: keyName, publicKey }]);
@@ -96,20 +102,15 @@ describe('lightsail driver against the stand-in', () => {
     expect(create.userData).toMatch(/^#!\/bin\/bash\n[\s\S]*docker-compose-plugin/);
     expect(create.userData).toContain(`ssh_port='${standIn.sshPort}'`);
     expect(create.userData).toContain(`authorized_key='${publicKey.split(' ').slice(0, 2).join(' ')}'`);
-    expect(targets.at(-1)).toEqual({ host: standIn.sshHost, port: standIn.sshPort, user: sshUser });
+    // The first contact already checks the key: pinned to what AWS reports, nothing trusted on first use.
+    expect(targets.at(-1)).toEqual({ host: standIn.sshHost, port: standIn.sshPort, user: sshUser, hostKey: [sshd.hostKeyFingerprint] });
+    expect(existsSync(knownHostsPath)).toBe(false);
     // A new instance may have a recycled IP: its old host key is dropped before first contact.
     expect(forgotten).toEqual([`${standIn.sshHost}:${standIn.sshPort}`]);
     expect(progress.some((m) => m.startsWith('creating Lightsail instance'))).toBe(true);
     expect(progress.some((m) => m.startsWith('waiting for'))).toBe(true);
 
-    // Docker answers through the machine's endpoint (async: this process serves the forward).
-    const endpoint = await machine.docker();
-    try {
-      const { stdout } = await promisify(execFile)('docker', ['version', '--format', '{{.Server.Version}}'], { env: { ...process.env, ...endpoint.env } });
-      expect(stdout.trim()).toMatch(/^\d+\./);
-    } finally {
-      await endpoint.close();
-    }
+    expect(await dockerServerVersion(machine)).toMatch(/^\d+\./);
   });
 
   it('reuses the instance on a second ensureMachine (found by tags, no create)', async () => {
@@ -137,7 +138,7 @@ describe('lightsail driver against the stand-in', () => {
     });
     const machine = await d.ensureMachine('late-boot');
     await restarted;
-    expect(machine.envId).toBe('late-boot');
+    expect(await dockerServerVersion(machine)).toMatch(/^\d+\./);
     expect(progress.filter((m) => m.startsWith('waiting for SSH and Docker')).length).toBeGreaterThan(0);
     await d.remove('late-boot');
   });
@@ -171,7 +172,7 @@ describe('lightsail driver against the stand-in', () => {
     // without deleting): still fine.
     standIn.failNext('DeleteInstance', 'NotFoundException');
     await driver({ profile: 'other' }).remove('shop-main');
-    expect(standIn.calls.at(-1)).toMatchObject({ operation: 'DeleteInstance', status: 400 });
+    expect(standIn.calls.at(-1)).toMatchObject({ operation: 'DeleteInstance', status: 404 });
     await driver({ profile: 'other' }).remove('shop-main');
     expect(standIn.instances().map((i) => i.name)).toEqual(['prevu-team-shop-main']);
   });
@@ -229,26 +230,26 @@ describe('lightsail driver against the stand-in', () => {
         exit: 1,
       },
       {
-        name: 'unknown region',
+        name: 'a region the credentials cannot be scoped to (signature refused, as AWS answers)',
         arrange: () => undefined,
         overrides: { settings: { region: 'xx-nowhere-1', sshPort: standIn.sshPort } },
-        code: 'PREVU_AWS_INVALID_SETTING',
-        line: /^Lightsail does not accept the region "xx-nowhere-1": choose another with --set region=<region>/,
+        code: 'PREVU_AWS_SIGNATURE_REFUSED',
+        line: /^AWS refused the request signature \(.*\): check AWS_SECRET_ACCESS_KEY, and that Lightsail serves the region xx-nowhere-1/,
         exit: 1,
       },
       {
-        name: 'quota (invalid input)',
+        name: 'an InvalidInputException left after the checks (a quota), in AWS\'s words',
         arrange: () => standIn.failNext('CreateInstances', 'InvalidInputException', 1, "Sorry, you've reached the maximum number of instances for this account"),
-        code: 'PREVU_AWS_QUOTA',
-        line: /^the Lightsail instance quota is reached .*: delete unused environments/,
+        code: 'PREVU_CLOUD_USER',
+        line: /^Lightsail refused CreateInstances \(Sorry, you've reached the maximum number of instances for this account\): check the profile's lightsail settings \(region us-east-1, availabilityZone us-east-1a, bundleId small_3_0, blueprintId debian_12\)$/,
         exit: 1,
       },
       {
-        name: 'quota (service exception, retried as a 500 and then reported)',
-        arrange: () => standIn.failNext('CreateInstances', 'ServiceException', 3, 'Instance quota exceeded for this region'),
-        code: 'PREVU_AWS_QUOTA',
-        line: /^the Lightsail instance quota is reached \(Instance quota exceeded for this region\)/,
-        exit: 1,
+        name: 'service exception, retried as a 500 and then reported',
+        arrange: () => standIn.failNext('CreateInstances', 'ServiceException', 3, 'We encountered an internal error'),
+        code: 'PREVU_CLOUD',
+        line: /^Lightsail failed CreateInstances \(ServiceException: We encountered an internal error\): retry/,
+        exit: 2,
       },
       {
         name: 'throttled past the retries',
@@ -307,7 +308,7 @@ describe('lightsail driver against the stand-in', () => {
   it('an abort right after CreateInstances leaves a tagged instance that list shows and remove deletes', async () => {
     const controller = new AbortController();
     const d = driver({ onProgress: (m) => m.startsWith('waiting for') && controller.abort() });
-    await expect(d.ensureMachine('interrupted', controller.signal)).rejects.toThrow();
+    await expect(d.ensureMachine('interrupted', controller.signal)).rejects.toMatchObject({ name: 'AbortError' });
     const made = standIn.instances().find((i) => i.name === 'prevu-team-interrupted');
     expect(made?.tags).toEqual([
       { key: TAG_ENV, value: 'interrupted' },
@@ -335,17 +336,16 @@ describe('lightsail driver against the stand-in', () => {
   it('names wrong credentials (unknown key id, wrong secret) in one line', async () => {
     const saved = { ...process.env };
     try {
-      for (const [id, secret, pattern] of [
-        ['AKIAUNKNOWN000000000', 'x', /The security token included in the request is invalid/],
-        [saved.AWS_ACCESS_KEY_ID!, 'wrong-secret', /signature we calculated does not match/],
+      for (const [id, secret, code, pattern] of [
+        ['AKIAUNKNOWN000000000', 'x', 'PREVU_AWS_BAD_CREDENTIALS', /^AWS rejected the credentials \(The security token included in the request is invalid\.\): check AWS_ACCESS_KEY_ID\/AWS_SECRET_ACCESS_KEY or the AWS_PROFILE in use/],
+        [saved.AWS_ACCESS_KEY_ID!, 'wrong-secret', 'PREVU_AWS_SIGNATURE_REFUSED', /^AWS refused the request signature \(The request signature we calculated does not match.*\): check AWS_SECRET_ACCESS_KEY, and that Lightsail serves the region us-east-1/],
       ] as const) {
         process.env.AWS_ACCESS_KEY_ID = id;
         process.env.AWS_SECRET_ACCESS_KEY = secret;
         const error = await prevuFailure(driver().list());
-        expect(error.code).toBe('PREVU_AWS_BAD_CREDENTIALS');
+        expect(error.code).toBe(code);
         expect(error.exitCode).toBe(1);
         expect(error.line).toMatch(pattern);
-        expect(error.line).toMatch(/: check AWS_ACCESS_KEY_ID\/AWS_SECRET_ACCESS_KEY or the AWS_PROFILE in use/);
       }
     } finally {
       process.env = saved;
@@ -375,9 +375,39 @@ describe('lightsail driver against the stand-in', () => {
       headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'Lightsail_20161128.GetInstances' },
       body: '{}',
     });
-    expect(res.statusCode).toBe(400);
+    expect(res.statusCode).toBe(403);
     expect(res.headers['x-amzn-errortype']).toMatch(/^MissingAuthenticationTokenException:/);
     expect(await res.body.json()).toEqual({ __type: 'MissingAuthenticationTokenException', message: 'Missing Authentication Token' });
+  });
+
+  it('refuses an instance whose SSH host key is not the one AWS reports, at once (no trust on first use)', async () => {
+    standIn.setHostKeys([ed25519KeyPair().public]);
+    try {
+      const progress: string[] = [];
+      const failure = await prevuFailure(driver({}, progress).ensureMachine('mitm'));
+      expect(failure.code).toBe('PREVU_HOST_KEY_MISMATCH');
+      expect(failure.line).toMatch(/^the SSH host key of .+ is not the one pinned for it: something may sit between prevu and it/);
+      expect(progress.some((m) => m.startsWith('waiting for SSH and Docker'))).toBe(false);
+      expect(existsSync(knownHostsPath)).toBe(false);
+    } finally {
+      standIn.setHostKeys([sshd.hostPublicKey]);
+      await driver().remove('mitm');
+    }
+  });
+
+  it('records the key on first use when AWS reports none yet, and says so', async () => {
+    standIn.setHostKeys([]);
+    try {
+      const progress: string[] = [];
+      const d = driver({}, progress);
+      await d.ensureMachine('unwitnessed');
+      expect(progress).toContain(`Lightsail reports no SSH host key of ${instanceName('team', 'unwitnessed')} yet: its key is recorded on first use`);
+      expect(targets.at(-1)!.hostKey).toBeUndefined();
+      expect(readFileSync(knownHostsPath, 'utf8')).toContain(sshd.hostPublicKey);
+      await d.remove('unwitnessed');
+    } finally {
+      standIn.setHostKeys([sshd.hostPublicKey]);
+    }
   });
 
   it('remove at the end leaves the stand-in without instances', async () => {

@@ -2,7 +2,7 @@
 // test kit's sshd), the host's Docker reached only through the socket forwarded over SSH, the
 // embedded tunnel server. The host is this machine, so `up` runs in a mount namespace where the
 // host's env dir is an empty tmpfs: the CLI cannot read the uploaded copies, as on a real remote.
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { docker, httpGet, runId, startSshd, useKit, waitFor, type Sshd } from '@prevu/test-kit';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CLI, embeddedCliHome, HELLO, type CliHome, type CliResult } from '../../cli/test/cli.js';
+import { tunnelExec } from '../src/tunnel-hello.js';
 
 const kit = useKit();
 let cli: CliHome;
@@ -17,6 +18,7 @@ let sshd: Sshd;
 let remoteBase: string;
 let hello: string;
 let urls: string[];
+let agentKey: string;
 // Its own branch, so the env never meets another test's `hello-main` on the shared engine.
 const envId = `hello-ssh-${runId}`;
 const project = `prevu-${envId}`;
@@ -73,6 +75,15 @@ describe('prevu up over the ssh driver', () => {
     expect(web).toContain(join(files, hello, 'web'));
     // The host key was recorded on first use, in the profile.
     expect(readFileSync(join(cli.env.XDG_CONFIG_HOME!, 'prevu', 'profiles', 'box', 'known_hosts'), 'utf8')).toContain(sshd.hostPublicKey);
+    // The account key never went to the machine: the agent logs in with the env's own key.
+    const profileDir = join(cli.env.XDG_CONFIG_HOME!, 'prevu', 'profiles', 'box');
+    const accountKey = readFileSync(join(profileDir, 'id_ed25519'), 'utf8');
+    agentKey = readFileSync(join(profileDir, 'envs', envId, 'agent_ed25519'), 'utf8');
+    expect(agentKey).not.toBe(accountKey);
+    // (a line inside the key: the first ones are the same in every ed25519 key file)
+    const onHost = spawnSync('grep', ['-rlF', accountKey.split('\n')[3]!, join(remoteBase, envId)], { encoding: 'utf8' }).stdout.trim();
+    expect(onHost).toBe('');
+    expect(await docker(['exec', `${project}-prevu-agent-1`, 'cat', '/run/secrets/prevu_key'])).toBe(agentKey);
 
     // A second up sends only the changed file, and the site serves it.
     writeFileSync(join(hello, 'web', 'index.html'), '<h1>changed over ssh</h1>\n');
@@ -125,8 +136,13 @@ describe('prevu up over the ssh driver', () => {
   });
 
   it('down removes the containers and the env dir on the host; URLs stop answering', async () => {
+    const asAgent = async () => (JSON.parse((await tunnelExec({ address: `127.0.0.1:${cli.env.PREVU_EMBEDDED_SSH_PORT}`, privateKey: agentKey, envId, recordedIn: 'test' }, 'hello')).stdout) as { accountId: string }).accountId;
+    const accountId = (JSON.parse((await cli.run(['profile', 'ls', '--json'])).stdout) as { profiles: { name: string; accountId: string }[] }).profiles.find((p) => p.name === 'box')!.accountId;
+    expect(await asAgent()).toBe(accountId);
     const down = await cli.run(['down'], { cwd: hello });
     expect(down.code, down.stderr).toBe(0);
+    // Its agent key is revoked: on its own it is no longer the account.
+    expect(await asAgent()).not.toBe(accountId);
     expect(await containersOf(project)).toEqual([]);
     expect(existsSync(join(remoteBase, envId))).toBe(false);
     // The agent cancels its forwards when compose stops it: unknown host (404), not "tunnel gone" (502).

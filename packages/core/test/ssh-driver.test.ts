@@ -1,13 +1,18 @@
 // The ssh driver against a real OpenSSH server on loopback (the test kit's sshd), whose "remote"
 // Docker is this machine's engine, reached only through the socket forwarded over SSH.
 import { execFile } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startSshd, useKit, waitFor, type Sshd } from '@prevu/test-kit';
+import { machineHostKeys } from '../src/drivers/index.js';
 import { createSshDriver, type SshDriver, type SshSettingsInput } from '../src/drivers/ssh.js';
+import { uploadTree } from '../src/drivers/ssh-upload.js';
+import { pinFingerprint } from '../src/ssh-fingerprint.js';
+import { ed25519KeyPair } from '../src/ssh-keys.js';
+import { dockerServerVersion } from './machine-docker.js';
 import { prevuFailure } from './prevu-failure.js';
 
 const run = promisify(execFile);
@@ -55,7 +60,9 @@ describe('connecting', () => {
   it('reaches a host on another loopback address (the Lightsail stand-in VM)', async () => {
     const other = await startSshd(kit, { address: '127.0.0.2', authorizedKey: sshd.publicKey! });
     const machine = await driver({ host: `${other.user}@${other.host}:${other.port}` }).ensureMachine('first');
-    expect(machine.envId).toBe('first');
+    expect(await dockerServerVersion(machine)).toMatch(/^\d+\./);
+    // It was this sshd that let prevu in, from its own loopback address.
+    expect(other.log()).toMatch(/Accepted publickey for \S+ from 127\.0\.0\.\d+/);
     await other.stop();
   });
 
@@ -236,6 +243,85 @@ describe('upload', () => {
     expect(existsSync(remote('nginx.conf'))).toBe(false);
   });
 
+  it('never writes through a link planted in the copy on the host (a container writing into a bind mount)', async () => {
+    const src = join(work, 'planted');
+    mkdirSync(join(src, 'conf'), { recursive: true });
+    writeFileSync(join(src, 'conf', 'app.conf'), 'listen 80\n');
+    writeFileSync(join(src, 'key'), 'secret v1\n');
+    chmodSync(join(src, 'key'), 0o600);
+    writeFileSync(join(src, 'run.sh'), 'echo run\n');
+    const victim = join(work, 'victim');
+    mkdirSync(victim, { recursive: true });
+    for (const name of ['app.conf', 'key', 'run.sh']) writeFileSync(join(victim, name), `the host's own ${name}\n`, { mode: 0o644 });
+    const touch = (file: string, content: string) => {
+      writeFileSync(join(src, file), content);
+      utimesSync(join(src, file), new Date(), new Date(Date.now() + 5000));
+    };
+    const machine = await driver().ensureMachine('planted');
+    const { mapping } = await machine.upload({ paths: [src] });
+    const remote = (p: string) => join(mapping.get(src)!, p);
+    const plant = (p: string, target: string) => {
+      rmSync(remote(p), { recursive: true, force: true });
+      symlinkSync(target, remote(p));
+    };
+
+    // A changed file replaces the link (renamed over it), its target stays as it was.
+    plant('key', join(victim, 'key'));
+    touch('key', 'secret v2, longer\n');
+    expect((await machine.upload({ paths: [src] })).filesSent).toBe(1);
+    expect(lstatSync(remote('key')).isFile()).toBe(true);
+    expect(readFileSync(remote('key'), 'utf8')).toBe('secret v2, longer\n');
+    expect(statSync(remote('key')).mode & 0o777).toBe(0o600);
+    expect(readFileSync(join(victim, 'key'), 'utf8')).toBe("the host's own key\n");
+
+    // A mode change is not made through a link: the upload stops in one line.
+    plant('run.sh', join(victim, 'run.sh'));
+    chmodSync(join(src, 'run.sh'), 0o755);
+    const chmodThrough = await prevuFailure(machine.upload({ paths: [src] }));
+    expect(chmodThrough.code).toBe('PREVU_UPLOAD_LINK');
+    expect(chmodThrough.line).toMatch(new RegExp(`^${remote('run.sh')} on the host is a symbolic link where prevu keeps a copy of the project's files, and prevu does not write through links: `));
+    expect(statSync(join(victim, 'run.sh')).mode & 0o777).toBe(0o644);
+    rmSync(remote('run.sh'));
+
+    // A directory replaced by a link: nothing is written into its target.
+    plant('conf', victim);
+    touch('conf/app.conf', 'listen 8080\n');
+    expect((await prevuFailure(machine.upload({ paths: [src] }))).code).toBe('PREVU_UPLOAD_LINK');
+    expect(readFileSync(join(victim, 'app.conf'), 'utf8')).toBe("the host's own app.conf\n");
+    expect(readdirSync(victim).sort()).toEqual(['app.conf', 'key', 'run.sh']);
+  });
+
+  it('creates each file with its mode (exclusively, at a fresh name), never fastPut', async () => {
+    const src = join(work, 'modes');
+    mkdirSync(src, { recursive: true });
+    writeFileSync(join(src, 'id_ed25519'), 'private\n', { mode: 0o600 });
+    writeFileSync(join(src, 'public.txt'), 'public\n', { mode: 0o644 });
+    const opened: { path: string; flags: string; mode?: number }[] = [];
+    const methods: string[] = [];
+    const d = driver();
+    await d.ensureMachine('modes');
+    await d.withSftp((sftp) => {
+      const recording = new Proxy(sftp, {
+        get(target, name, receiver) {
+          const value = Reflect.get(target, name, receiver) as unknown;
+          if (typeof value !== 'function') return value;
+          return (...args: unknown[]) => {
+            methods.push(String(name));
+            if (name === 'open') opened.push({ path: args[0] as string, flags: args[1] as string, mode: (args[2] as { mode?: number } | undefined)?.mode });
+            return (value as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        },
+      });
+      return uploadTree([src], { sftp: recording, filesDir: join(baseDir, 'modes', 'files'), manifestPath: join(baseDir, 'modes', 'manifest.json'), concurrency: 4 });
+    });
+    expect(methods).not.toContain('fastPut');
+    // Owner-only from the first byte, whatever the final mode; at a name nobody could plant a link at.
+    expect(opened.map((o) => [o.flags, o.mode])).toEqual([['wx', 0o600], ['wx', 0o600]]);
+    for (const o of opened) expect(o.path).toMatch(new RegExp(`^${join(baseDir, 'modes', 'files', src)}/\\.prevu-[\\w-]{12}\\.tmp$`));
+    expect(statSync(join(baseDir, 'modes', 'files', src, 'public.txt')).mode & 0o777).toBe(0o644);
+    expect(readdirSync(join(baseDir, 'modes', 'files', src)).sort()).toEqual(['id_ed25519', 'public.txt']);
+  });
+
   it("leaves out of a build context what its .dockerignore leaves out of the build, but never a bind mount's files", async () => {
     const ctx = join(work, 'ignoring');
     const files: Record<string, string> = {
@@ -340,6 +426,34 @@ describe('a dropped connection', () => {
 
 // Last: it rebuilds the host with a new key.
 describe('host key', () => {
+  it('a pinned key (hostKey setting) is the only one accepted, from the first contact on; known_hosts is left alone', async () => {
+    const pinnedHosts = join(work, 'pinned', 'known_hosts');
+    const pinned = (hostKey: SshSettingsInput['hostKey']) => driver({ hostKey, knownHostsPath: pinnedHosts });
+    const other = ed25519KeyPair().public;
+    // A first contact that trust-on-first-use would have accepted and recorded.
+    for (const wrong of [pinFingerprint(other), other]) {
+      const error = await prevuFailure(pinned(wrong).ensureMachine('pinned'));
+      expect(error.code).toBe('PREVU_HOST_KEY_MISMATCH');
+      expect(error.line).toBe(`the SSH host key of ${sshd.user}@${sshd.host}:${sshd.port} is not the one pinned for it: something may sit between prevu and it: stop here; if its key changed on purpose, pin the new one (\`--set hostKey=SHA256:...\` for an ssh host, \`--tunnel-host-key\` for a tunnel server)`);
+    }
+    for (const right of [sshd.hostKeyFingerprint, `${sshd.hostPublicKey} the comment`, [pinFingerprint(other), sshd.hostKeyFingerprint]]) {
+      expect((await pinned(right).ensureMachine('pinned')).envId).toBe('pinned');
+    }
+    expect(existsSync(pinnedHosts)).toBe(false);
+    expect(() => pinned('SHA256:short')).toThrow(/invalid ssh setting hostKey \(a host key is SHA256:\.\.\. \(ssh-keygen -lf\)/);
+  });
+
+  it('doctor\'s line says how each driver\'s host keys are checked', async () => {
+    const profile = (driver: string, driverOptions: Record<string, unknown>) => ({ version: 1 as const, name: 'p', driver, driverOptions, tunnelServer: { type: 'embedded' as const }, private: false, createdAt: '' });
+    const profileDir = join(work, 'doctor');
+    const host = `${sshd.user}@${sshd.host}:${sshd.port}`;
+    expect(machineHostKeys({ profile: profile('ssh', { host }), profileDir })).toBe('ssh host not contacted yet: recorded on first use (pin it: --set hostKey=SHA256:...)');
+    await driver({ knownHostsPath: join(profileDir, 'known_hosts') }).ensureMachine('doctor');
+    expect(machineHostKeys({ profile: profile('ssh', { host }), profileDir })).toBe(`ssh host recorded on first use in ${join(profileDir, 'known_hosts')} (pin it: --set hostKey=SHA256:...)`);
+    expect(machineHostKeys({ profile: profile('ssh', { host, hostKey: sshd.hostPublicKey }), profileDir })).toBe(`ssh host pinned (${sshd.hostKeyFingerprint})`);
+    expect(machineHostKeys({ profile: profile('lightsail', {}), profileDir })).toMatch(/^Lightsail instances pinned to the host keys AWS reports \(GetInstanceAccessDetails/);
+  });
+
   it('refuses a host whose key changed, in one line (user error)', async () => {
     await driver().ensureMachine('first');
     await sshd.restart({ newHostKey: true });

@@ -11,8 +11,9 @@ export function setup(): void {
 }
 
 export function teardown(): void {
-  killRecorded();
+  const killed = killRecorded();
+  for (const leak of killed) console.error(`LEAK: process a test started and left running, killed after the suite: ${leak}`);
   const swept = sweepSync();
   if (swept) console.error(`test-kit: ${swept} Docker resources a test left were removed after the suite`);
-  if (process.env.PREVU_TEST_SWEPT_FILE) writeFileSync(process.env.PREVU_TEST_SWEPT_FILE, String(swept));
+  if (process.env.PREVU_TEST_SWEPT_FILE) writeFileSync(process.env.PREVU_TEST_SWEPT_FILE, String(swept + killed.length));
 }

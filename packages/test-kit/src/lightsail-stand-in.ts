@@ -16,6 +16,12 @@ export interface LightsailStandInOptions {
   /** Where every instance's "VM" answers SSH (the sshd harness address). */
   sshHost: string;
   sshPort: number;
+  /**
+   * The "VM"'s SSH host public keys (`ssh-ed25519 AAAA...`, the sshd harness's hostPublicKey):
+   * what GetInstanceAccessDetails reports as the instance's `hostKeys`. Default: none (as AWS
+   * before it has seen the instance's keys).
+   */
+  hostKeys?: string[];
   /** Polls of an instance (GetInstance/GetInstances) that still see it `pending`. Default 2. */
   pendingPolls?: number;
   /** Instances per GetInstances page, small so tests exercise pagination. Default 2. */
@@ -78,18 +84,41 @@ interface Failure {
 }
 
 class AwsError extends Error {
+  readonly status: number;
   constructor(
     readonly type: string,
     message: string,
-    readonly status = 400,
   ) {
     super(message);
+    this.status = statusOf(type);
   }
 }
 
-// Lightsail's API reference gives HTTP 400 for every exception it models except ServiceException
-// (500); the SDK decides on the type, and its retries also look at 5xx.
-const statusOf = (errorType: string) => (errorType === 'ServiceException' ? 500 : 400);
+// The HTTP status AWS answers each error code with: Lightsail's own exceptions as its service
+// model gives them (@httpError in @aws-sdk/client-lightsail), the common ones of AWS JSON 1.1
+// services as AWS's common-errors reference does. The SDK decides on `__type`; its retries also
+// look at 5xx and 429.
+const STATUS: Record<string, number> = {
+  AccessDeniedException: 403,
+  AccountSetupInProgressException: 428,
+  InvalidInputException: 400,
+  NotFoundException: 404,
+  OperationFailureException: 400,
+  RegionSetupInProgressException: 428,
+  ServiceException: 500,
+  UnauthenticatedException: 401,
+  IncompleteSignatureException: 400,
+  InvalidSignatureException: 400,
+  MissingAuthenticationTokenException: 403,
+  ThrottlingException: 400,
+  UnknownOperationException: 400,
+  UnrecognizedClientException: 400,
+};
+const statusOf = (errorType: string) => {
+  const status = STATUS[errorType];
+  if (!status) throw new Error(`the Lightsail stand-in does not know the AWS error code ${errorType}`);
+  return status;
+};
 
 const defaultRegions = ['us-east-1', 'us-east-2', 'us-west-2', 'eu-west-1', 'eu-west-2', 'eu-west-3', 'eu-central-1', 'eu-north-1', 'ap-south-1', 'ap-northeast-1', 'ap-northeast-2', 'ap-southeast-1', 'ap-southeast-2', 'ca-central-1'];
 const knownBundles = ['nano_3_0', 'micro_3_0', 'small_3_0', 'medium_3_0', 'large_3_0'];
@@ -105,7 +134,7 @@ export async function startLightsailStandIn(kit: Kit, options: LightsailStandInO
   const keyPairs = new Map<string, { name: string; publicKey: string; createdAt: number; region: string }>();
   const failures = new Map<string, Failure[]>();
   const calls: StandInCall[] = [];
-  const state = { pendingPolls: options.pendingPolls ?? 2 };
+  const state = { pendingPolls: options.pendingPolls ?? 2, hostKeys: options.hostKeys ?? [] };
   const now = () => Date.now() / 1000;
 
   const operationResult = (resourceName: string, operationType: string, region: string) => ({
@@ -152,7 +181,33 @@ export async function startLightsailStandIn(kit: Kit, options: LightsailStandInO
     return value;
   };
 
+  /** One page of a list, `pageToken` being the offset as a string (AWS's tokens are opaque). */
+  const paged = <T>(items: T[], input: Record<string, unknown>): { page: T[]; nextPageToken?: string } => {
+    const start = input.pageToken === undefined ? 0 : Number(input.pageToken);
+    if (!Number.isInteger(start) || start < 0) throw new AwsError('InvalidInputException', 'pageToken is not valid');
+    const next = start + pageSize < items.length ? String(start + pageSize) : undefined;
+    return { page: items.slice(start, start + pageSize), ...(next ? { nextPageToken: next } : {}) };
+  };
+
   const handlers: Record<string, (input: Record<string, unknown>, region: string) => unknown> = {
+    GetRegions(input) {
+      return {
+        regions: regions.map((name) => ({
+          name,
+          displayName: name,
+          continentCode: name.split('-')[0]!.toUpperCase(),
+          ...(input.includeAvailabilityZones ? { availabilityZones: ['a', 'b', 'c'].map((z) => ({ zoneName: `${name}${z}`, state: 'available' })) } : {}),
+        })),
+      };
+    },
+    GetBundles(input) {
+      const { page, nextPageToken } = paged(knownBundles, input);
+      return { bundles: page.map((bundleId) => ({ bundleId, isActive: true, name: bundleId, supportedPlatforms: ['LINUX_UNIX'] })), ...(nextPageToken ? { nextPageToken } : {}) };
+    },
+    GetBlueprints(input) {
+      const { page, nextPageToken } = paged(knownBlueprints, input);
+      return { blueprints: page.map((blueprintId) => ({ blueprintId, isActive: true, name: blueprintId, platform: 'LINUX_UNIX', type: 'os' })), ...(nextPageToken ? { nextPageToken } : {}) };
+    },
     GetKeyPair(input) {
       const name = need(input, 'keyPairName');
       const pair = keyPairs.get(name);
@@ -208,12 +263,33 @@ export async function startLightsailStandIn(kit: Kit, options: LightsailStandInO
       return { instance: view(instance) };
     },
     GetInstances(input) {
-      const start = input.pageToken === undefined ? 0 : Number(input.pageToken);
-      if (!Number.isInteger(start) || start < 0) throw new AwsError('InvalidInputException', 'pageToken is not valid');
-      const page = [...instances.values()].slice(start, start + pageSize);
+      const { page, nextPageToken } = paged([...instances.values()], input);
       for (const instance of page) poll(instance);
-      const next = start + pageSize < instances.size ? String(start + pageSize) : undefined;
-      return { instances: page.map(view), ...(next ? { nextPageToken: next } : {}) };
+      return { instances: page.map(view), ...(nextPageToken ? { nextPageToken } : {}) };
+    },
+    // AWS's answer also carries a temporary key pair (privateKey, certKey) for its browser SSH
+    // client; prevu reads only hostKeys, so the stand-in leaves those out.
+    GetInstanceAccessDetails(input) {
+      const name = need(input, 'instanceName');
+      const instance = instances.get(name);
+      if (!instance) throw new AwsError('NotFoundException', `The Instance does not exist: ${name}`);
+      if (instance.state !== 'running') throw new AwsError('InvalidInputException', `The instance ${name} is not running`);
+      const protocol = (input.protocol as string | undefined) ?? 'ssh';
+      return {
+        accessDetails: {
+          instanceName: name,
+          ipAddress: options.sshHost,
+          protocol,
+          username: 'admin',
+          expiresAt: now() + 43_200,
+          hostKeys: state.hostKeys.map((line) => {
+            const [algorithm, publicKey] = line.trim().split(/\s+/) as [string, string];
+            const blob = Buffer.from(publicKey, 'base64');
+            const fingerprint = (hash: string) => createHash(hash).update(blob).digest('base64').replace(/=+$/, '');
+            return { algorithm, publicKey, witnessedAt: now(), fingerprintSHA1: `SHA1:${fingerprint('sha1')}`, fingerprintSHA256: `SHA256:${fingerprint('sha256')}` };
+          }),
+        },
+      };
     },
     OpenInstancePublicPorts(input, region) {
       const name = need(input, 'instanceName');
@@ -277,12 +353,12 @@ export async function startLightsailStandIn(kit: Kit, options: LightsailStandInO
       const queued = failures.get(operation)?.[0];
       if (queued) {
         if (--queued.remaining <= 0) failures.get(operation)!.shift();
-        throw new AwsError(queued.errorType, queued.message, statusOf(queued.errorType));
+        throw new AwsError(queued.errorType, queued.message);
       }
       send(res, 200, handler(input, region));
     } catch (error) {
       if (error instanceof AwsError) fail(error);
-      else fail(new AwsError('ServiceException', (error as Error).message, 500));
+      else fail(new AwsError('ServiceException', (error as Error).message));
     }
   };
 
@@ -309,9 +385,14 @@ export async function startLightsailStandIn(kit: Kit, options: LightsailStandInO
     keyPairs: () => [...keyPairs.values()],
     /** The next `count` calls of `operation` answer this AWS error instead. */
     failNext(operation: string, errorType: string, count = 1, message = `${errorType} (injected by the stand-in)`) {
+      statusOf(errorType); // only codes AWS answers with
       const queue = failures.get(operation) ?? [];
       queue.push({ errorType, message, remaining: count });
       failures.set(operation, queue);
+    },
+    /** What GetInstanceAccessDetails reports as the host keys from now on (a MITM test gives others). */
+    setHostKeys(lines: string[]) {
+      state.hostKeys = lines;
     },
     /** How many polls a new (or still pending) instance stays `pending`; Infinity: forever. */
     setPendingPolls(polls: number) {

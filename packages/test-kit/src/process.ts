@@ -1,7 +1,7 @@
 // Starts a process, waits until it is ready (an output line or an answering URL), and makes sure
 // it is stopped by the test's cleanup, by an exit handler, or by the global sweep of pid files.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
@@ -119,23 +119,25 @@ export async function startProcess(cleanup: Cleanup, options: StartOptions): Pro
   return proc;
 }
 
-/** Kills processes recorded by any kit in this run that are still alive (after an interrupted run). */
-export function killRecorded(dir = pidDir): number {
-  let killed = 0;
+/** Kills processes recorded by any kit in this run that are still alive; returns what it killed. */
+export function killRecorded(dir = pidDir): string[] {
+  const killed: string[] = [];
   let entries: string[];
   try {
     entries = readdirSync(dir);
   } catch {
-    return 0;
+    return killed;
   }
   for (const name of entries) {
+    const file = join(dir, name);
     try {
+      const command = readFileSync(file, 'utf8');
       process.kill(Number(name), 'SIGKILL');
-      killed++;
+      killed.push(`${name} (${command.slice(0, 120)})`);
     } catch {
       // already gone
     }
-    rmSync(join(dir, name), { force: true });
+    rmSync(file, { force: true });
   }
   return killed;
 }

@@ -29,6 +29,25 @@ const schema = z
     maxConnectionsPerAccount: positive.default(20),
     /** Concurrent HTTP connections (SSH channels) one tunnel client carries. */
     maxChannelsPerConnection: positive.default(1000),
+    /** Of those, what one visitor address may hold: 1,000 slow connections from one place never starve the others. */
+    maxChannelsPerVisitor: positive.default(64),
+    /** Authentication requests (a client's first `none` probe included) one SSH connection may make, like sshd's MaxAuthTries. */
+    maxAuthTries: positive.default(10),
+    /** SSH connections not authenticated yet, in all and per source address (sshd's MaxStartups). */
+    maxUnauthenticated: positive.default(100),
+    maxUnauthenticatedPerAddress: positive.default(10),
+    /** SSH connections from one source address, authenticated or not: keys are free in open mode, addresses are not. */
+    maxSshConnectionsPerAddress: positive.default(100),
+    /** Session channels (`exec`) open at once on one SSH connection, like sshd's MaxSessions. */
+    maxSessionsPerConnection: positive.default(10),
+    /** HTTP(S) client connections in all and per source address (an IPv6 address counts by its /64). */
+    maxHttpConnections: positive.default(20_000),
+    maxHttpConnectionsPerAddress: positive.default(256),
+    /** A request body must average this many bytes a second over each head-timeout window (0: no minimum). */
+    minBodyBytesPerSecond: z.coerce.number().int().min(0).default(1024),
+    /** Live share-link passwords one key, and the server in all, may keep. */
+    maxSharePasswordsPerAccount: positive.default(100),
+    maxSharePasswords: positive.default(10_000),
     maxHeaderBytes: positive.default(32 * 1024),
     /** A client connection with no bytes either way for this long is closed (not after an upgrade). */
     idleTimeoutSeconds: positive.default(600),
@@ -58,6 +77,17 @@ const options = {
   'max-forwards-per-connection': { type: 'string' },
   'max-connections-per-account': { type: 'string' },
   'max-channels-per-connection': { type: 'string' },
+  'max-channels-per-visitor': { type: 'string' },
+  'max-auth-tries': { type: 'string' },
+  'max-unauthenticated': { type: 'string' },
+  'max-unauthenticated-per-address': { type: 'string' },
+  'max-ssh-connections-per-address': { type: 'string' },
+  'max-sessions-per-connection': { type: 'string' },
+  'max-http-connections': { type: 'string' },
+  'max-http-connections-per-address': { type: 'string' },
+  'min-body-bytes-per-second': { type: 'string' },
+  'max-share-passwords-per-account': { type: 'string' },
+  'max-share-passwords': { type: 'string' },
   'max-header-bytes': { type: 'string' },
   'idle-timeout-seconds': { type: 'string' },
   'head-timeout-seconds': { type: 'string' },

@@ -11,9 +11,11 @@ import { loadAuthorizedKeys } from './ssh/auth.js';
 import { createSshServer } from './ssh/server.js';
 import { createHttpServer, createHttpsServer } from './http/server.js';
 import { SharePasswords } from './share-passwords.js';
+import { AgentKeys } from './agent-keys.js';
 import { loadTls } from './http/tls.js';
 import { createManagementServer } from './management.js';
 import { publicUrls } from './public-urls.js';
+import { AddressLimiter } from './limits.js';
 
 let config;
 try {
@@ -36,7 +38,9 @@ try {
   const registry = new Registry();
   const metrics = createMetrics(() => registry.size);
   const tls = loadTls(config);
-  const passwords = SharePasswords.load(config.stateDir);
+  const passwords = SharePasswords.load(config.stateDir, { perAccount: config.maxSharePasswordsPerAccount, total: config.maxSharePasswords });
+  const httpConnections = new AddressLimiter(config.maxHttpConnections, config.maxHttpConnectionsPerAddress);
+  const agentKeys = AgentKeys.load(config.stateDir);
   const proxyOptions = {
     registry,
     metrics,
@@ -45,19 +49,25 @@ try {
     maxHeaderBytes: config.maxHeaderBytes,
     idleTimeoutMs: config.idleTimeoutSeconds * 1000,
     headTimeoutMs: config.headTimeoutSeconds * 1000,
+    minBodyBytesPerSecond: config.minBodyBytesPerSecond,
   };
   const servers: Array<{ close(): unknown }> = [];
   const ports: Record<string, number> = {};
-  const http = createHttpServer(proxyOptions);
-  servers.push(http);
-  ports.http = await listen(http, config.httpPort, 'HTTP');
   if (tls) {
-    const https = createHttpsServer(proxyOptions, tls);
+    const https = createHttpsServer(proxyOptions, tls, httpConnections);
     servers.push(https);
     ports.https = await listen(https, config.httpsPort!, 'HTTPS');
   }
-  // URLs name the ports actually bound (port 0 asks the kernel for one).
-  const urls = publicUrls({ ...config, httpPort: ports.http!, httpsPort: ports.https ?? config.httpsPort });
+  // URLs name the ports actually bound (port 0 asks the kernel for one); with TLS on, they are
+  // https ones and plain HTTP only redirects to them.
+  const httpsUrls = tls ? publicUrls({ ...config, httpsPort: ports.https! }) : undefined;
+  // Only names under the base domain are redirected: the plain port is no open redirect.
+  const underBase = new RegExp(`^([a-z0-9-]+\\.)*${config.baseDomain.replace(/\./g, '\\.')}$`);
+  const httpsUrlFor = httpsUrls && ((host: string) => (underBase.test(host) ? httpsUrls.urlFor(host) : undefined));
+  const http = createHttpServer(httpsUrlFor ? { ...proxyOptions, httpsUrlFor } : proxyOptions, httpConnections);
+  servers.push(http);
+  ports.http = await listen(http, config.httpPort, 'HTTP');
+  const urls = httpsUrls ?? publicUrls({ ...config, httpPort: ports.http! });
   const hostKey = loadHostKey(config.stateDir);
   const ssh = createSshServer({
     hostKey: hostKey.privateKey,
@@ -67,10 +77,17 @@ try {
     log,
     urls,
     passwords,
+    agentKeys,
     baseDomain: config.baseDomain,
     maxForwardsPerConnection: config.maxForwardsPerConnection,
     maxConnectionsPerAccount: config.maxConnectionsPerAccount,
     maxChannelsPerConnection: config.maxChannelsPerConnection,
+    maxChannelsPerVisitor: config.maxChannelsPerVisitor,
+    maxAuthTries: config.maxAuthTries,
+    maxUnauthenticated: config.maxUnauthenticated,
+    maxUnauthenticatedPerAddress: config.maxUnauthenticatedPerAddress,
+    maxSshConnectionsPerAddress: config.maxSshConnectionsPerAddress,
+    maxSessionsPerConnection: config.maxSessionsPerConnection,
     keepaliveSeconds: config.sshKeepaliveSeconds,
   });
   servers.push(ssh);

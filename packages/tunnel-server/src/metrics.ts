@@ -11,6 +11,8 @@ export function createMetrics(tunnelCount: () => number) {
     channelsOpen: new Gauge({ name: 'prevu_tunnel_channels_open', help: 'SSH channels to tunnel clients open now', registers: [registry] }),
     requests: new Counter({ name: 'prevu_http_requests_total', help: 'HTTP request heads routed', registers: [registry] }),
     errors: new Counter({ name: 'prevu_http_error_pages_total', help: 'error pages served, by status', labelNames: ['status'], registers: [registry] }),
+    /** What the abuse limits turned away: an operator sizes the limits (and spots an attack) by it. */
+    limitRefusals: new Counter({ name: 'prevu_limit_refusals_total', help: 'connections, sessions, channels, forwards or request bodies refused by a limit', labelNames: ['limit'], registers: [registry] }),
     sshConnections: new Gauge({ name: 'prevu_ssh_connections', help: 'authenticated SSH connections', registers: [registry] }),
     tunnels: new Gauge({
       name: 'prevu_tunnels',

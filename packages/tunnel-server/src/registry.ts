@@ -2,14 +2,20 @@
 // without cancelling them, so a browser sees "tunnel gone" (502) or "connecting" (503) instead of
 // "unknown host" (404). A cancelled forward is released: nothing is remembered, so it is a 404.
 // Everything else asks it; the HTTP side never reaches into the SSH layer.
+// A hostname belongs to one key (its full fingerprint, not the 50-bit accountId) and one env:
+// only a newer connection of both takes it over; anyone else is refused and the holder keeps it.
 import type { Duplex } from 'node:stream';
 
 /** An SSH connection seen from the registry: who it is and how to open a channel on it. */
 export interface TunnelOwner {
   readonly id: number;
   readonly accountId: string;
+  /** `SHA256:...` of the key blob: what owns hostnames, quotas and share-password records. */
+  readonly key: string;
   readonly envId: string;
   readonly keyBlob: Buffer;
+  /** Forward name -> why the registry refused it on this connection. */
+  readonly refused: ReadonlyMap<string, Refusal>;
   openChannel(tunnel: Tunnel, from: { address: string; port: number }): Promise<Duplex>;
   /** Called when a newer connection of the same key+env takes one of this owner's names. */
   lost(tunnel: Tunnel, by: TunnelOwner): void;
@@ -41,17 +47,28 @@ export type Route =
 
 interface Gone {
   at: number;
-  accountId: string;
+  key: string;
   envId: string;
 }
 
+/** Why a hostname could not be registered: someone else holds it (or held it and may come back). */
+export interface Refusal {
+  hostname: string;
+  /** The env of the same key that holds it; absent when another key does (its env is not ours to tell). */
+  heldByEnv?: string;
+  reason: string;
+}
+
 const MAX_GONE = 100_000;
+/** Gone names one key may keep remembered: its churn forgets its own oldest, never another key's. */
+export const MAX_GONE_PER_KEY = 2_000;
 const GONE_TTL_MS = 7 * 24 * 3600_000;
 
 export class Registry {
   private readonly byHost = new Map<string, Tunnel>();
   private readonly gone = new Map<string, Gone>();
-  private readonly owners = new Map<string, Set<TunnelOwner>>(); // accountId -> live connections
+  private readonly goneByKey = new Map<string, Set<string>>(); // key -> its gone hostnames, oldest first
+  private readonly owners = new Map<string, Set<TunnelOwner>>(); // key -> live connections
 
   get size(): number {
     return this.byHost.size;
@@ -60,22 +77,55 @@ export class Registry {
   route(hostname: string): Route {
     const tunnel = this.byHost.get(hostname);
     if (tunnel) return { kind: 'tunnel', tunnel };
-    const gone = this.gone.get(hostname);
+    const gone = this.liveGone(hostname);
     if (!gone) return { kind: 'unknown' };
-    if (Date.now() - gone.at > GONE_TTL_MS) {
-      this.gone.delete(hostname);
-      return { kind: 'unknown' };
-    }
-    const envUp = [...(this.owners.get(gone.accountId) ?? [])].some((o) => o.envId === gone.envId);
-    return envUp ? { kind: 'connecting', since: gone.at } : { kind: 'gone', since: gone.at };
+    return this.ownersOf(gone.key, gone.envId).length > 0 ? { kind: 'connecting', since: gone.at } : { kind: 'gone', since: gone.at };
   }
 
-  /** Registers (or takes over) a hostname. The old owner, if another connection, is told. */
-  add(tunnel: Tunnel): void {
-    const previous = this.byHost.get(tunnel.hostname);
-    this.byHost.set(tunnel.hostname, tunnel);
-    this.gone.delete(tunnel.hostname);
-    if (previous && previous.owner !== tunnel.owner) previous.owner.lost(previous, tunnel.owner);
+  /**
+   * Registers (or takes over) a hostname. Only the same key and env may take it from a live or
+   * gone holder; the old owner, if another connection, is told. Anyone else gets the refusal.
+   */
+  add(tunnel: Tunnel): Refusal | undefined {
+    const { hostname, owner } = tunnel;
+    const previous = this.byHost.get(hostname);
+    const holder = previous ? { key: previous.owner.key, envId: previous.owner.envId } : this.liveGone(hostname);
+    if (holder && (holder.key !== owner.key || holder.envId !== owner.envId)) {
+      const what = previous ? 'is the address of' : 'was the address of';
+      const until = previous ? '' : ' until it is cancelled, or 7 days after it went away';
+      if (holder.key !== owner.key) return { hostname, reason: `${hostname} ${what} another key's environment${until}` };
+      return { hostname, heldByEnv: holder.envId, reason: `${hostname} ${what} env "${holder.envId}" of this key${until} (service and env names run together into the same address)` };
+    }
+    this.byHost.set(hostname, tunnel);
+    this.forget(hostname);
+    if (previous && previous.owner !== owner) previous.owner.lost(previous, owner);
+    return undefined;
+  }
+
+  private liveGone(hostname: string): Gone | undefined {
+    const gone = this.gone.get(hostname);
+    if (gone && Date.now() - gone.at > GONE_TTL_MS) this.forget(hostname);
+    return this.gone.get(hostname);
+  }
+
+  private forget(hostname: string): void {
+    const gone = this.gone.get(hostname);
+    if (!gone) return;
+    this.gone.delete(hostname);
+    const mine = this.goneByKey.get(gone.key)!;
+    mine.delete(hostname);
+    if (mine.size === 0) this.goneByKey.delete(gone.key);
+  }
+
+  private remember(hostname: string, gone: Gone): void {
+    this.forget(hostname);
+    const mine = this.goneByKey.get(gone.key);
+    if (mine && mine.size >= MAX_GONE_PER_KEY) this.forget(mine.values().next().value!);
+    if (this.gone.size >= MAX_GONE) this.forget(this.gone.keys().next().value!);
+    this.gone.set(hostname, gone);
+    let set = this.goneByKey.get(gone.key);
+    if (!set) this.goneByKey.set(gone.key, (set = new Set()));
+    set.add(hostname);
   }
 
   /**
@@ -85,8 +135,7 @@ export class Registry {
   remove(tunnel: Tunnel): boolean {
     if (this.byHost.get(tunnel.hostname) !== tunnel) return false;
     this.byHost.delete(tunnel.hostname);
-    if (this.gone.size >= MAX_GONE) this.gone.delete(this.gone.keys().next().value!);
-    this.gone.set(tunnel.hostname, { at: Date.now(), accountId: tunnel.owner.accountId, envId: tunnel.owner.envId });
+    this.remember(tunnel.hostname, { at: Date.now(), key: tunnel.owner.key, envId: tunnel.owner.envId });
     return true;
   }
 
@@ -94,30 +143,35 @@ export class Registry {
   release(tunnel: Tunnel): boolean {
     if (this.byHost.get(tunnel.hostname) !== tunnel) return false;
     this.byHost.delete(tunnel.hostname);
-    this.gone.delete(tunnel.hostname);
+    this.forget(tunnel.hostname);
     return true;
   }
 
-  /** Tunnels of one env of one account, across all its connections, sorted by name. */
-  forEnv(accountId: string, envId: string): Tunnel[] {
+  /** Live connections of one env of one key. */
+  ownersOf(key: string, envId: string): TunnelOwner[] {
+    return [...(this.owners.get(key) ?? [])].filter((o) => o.envId === envId);
+  }
+
+  /** Tunnels of one env of one key, across all its connections, sorted by name. */
+  forEnv(key: string, envId: string): Tunnel[] {
     const out: Tunnel[] = [];
-    for (const t of this.byHost.values()) if (t.owner.accountId === accountId && t.owner.envId === envId) out.push(t);
+    for (const t of this.byHost.values()) if (t.owner.key === key && t.owner.envId === envId) out.push(t);
     return out.sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  connectionsOf(accountId: string): number {
-    return this.owners.get(accountId)?.size ?? 0;
+  connectionsOf(key: string): number {
+    return this.owners.get(key)?.size ?? 0;
   }
 
   addOwner(owner: TunnelOwner): void {
-    let set = this.owners.get(owner.accountId);
-    if (!set) this.owners.set(owner.accountId, (set = new Set()));
+    let set = this.owners.get(owner.key);
+    if (!set) this.owners.set(owner.key, (set = new Set()));
     set.add(owner);
   }
 
   removeOwner(owner: TunnelOwner): void {
-    const set = this.owners.get(owner.accountId);
+    const set = this.owners.get(owner.key);
     set?.delete(owner);
-    if (set?.size === 0) this.owners.delete(owner.accountId);
+    if (set?.size === 0) this.owners.delete(owner.key);
   }
 }

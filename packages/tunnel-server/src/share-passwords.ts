@@ -3,7 +3,8 @@
 // holding a link gives nothing to guess offline. At /_prevu/login the browser's own prompt (HTTP
 // Basic) asks for the password; the right one gives a session cookie holding the token and a proof
 // (an HMAC under this server's secret) that it was given here. Hashes and the secret live in the
-// state dir, so restarts keep links and sessions.
+// state dir, so restarts keep links and sessions. Records belong to the key's full fingerprint
+// (`SHA256:...`), not the 50-bit accountId, so a key made to collide on the id gets nothing.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,9 +17,11 @@ const STORE_FILE = 'share_passwords.json';
 /** Wrong passwords allowed per link and window before its logins are refused for the window. */
 const MAX_FAILURES = 10;
 const FAILURE_WINDOW_MS = 60_000;
-/** Live password links one account, and all accounts together, may keep on a server. */
-const MAX_PER_ACCOUNT = 1000;
-const MAX_RECORDS = 10_000;
+/** Live password links one key, and all keys together, may keep on a server (flags). */
+export interface PasswordLimits {
+  perAccount: number;
+  total: number;
+}
 /** The longest a token lives (access-token.ts), plus clock slack: no record outlives its link. */
 const MAX_LIFETIME_S = 168 * 3600 + 300;
 
@@ -33,7 +36,8 @@ export const registrationSchema = z.object({
   /** Unix seconds: the link's token expiry. */
   expiresAt: z.number().int().positive(),
 });
-const storedSchema = registrationSchema.extend({ accountId: z.string(), envId: z.string() });
+/** Records of an older server (keyed by accountId) fail this and are dropped: their links answer "unknown". */
+const storedSchema = registrationSchema.extend({ key: z.string().startsWith('SHA256:'), envId: z.string() });
 type Stored = z.infer<typeof storedSchema>;
 
 export type PasswordVerdict = 'ok' | 'wrong' | 'unknown' | 'blocked';
@@ -42,7 +46,7 @@ export type PasswordVerdict = 'ok' | 'wrong' | 'unknown' | 'blocked';
 export class RegistrationError extends Error {}
 
 /** Writes through a temporary file: a crash never leaves a half-written (or empty) file. */
-function writeAtomically(path: string, data: string | Buffer): void {
+export function writeAtomically(path: string, data: string | Buffer): void {
   const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   writeFileSync(tmp, data, { mode: 0o600 });
   renameSync(tmp, path);
@@ -55,9 +59,10 @@ export class SharePasswords {
     private readonly stateDir: string,
     private readonly secret: Buffer,
     private readonly records: Map<string, Stored>,
+    private readonly limits: PasswordLimits,
   ) {}
 
-  static load(stateDir: string): SharePasswords {
+  static load(stateDir: string, limits: PasswordLimits): SharePasswords {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     const secretPath = join(stateDir, SECRET_FILE);
     let secret: Buffer;
@@ -76,33 +81,34 @@ export class SharePasswords {
     try {
       const parsed = z.array(storedSchema).safeParse(JSON.parse(readFileSync(join(stateDir, STORE_FILE), 'utf8')));
       const now = Date.now() / 1000;
-      if (parsed.success) for (const r of parsed.data) if (r.expiresAt > now) records.set(`${r.accountId}/${r.id}`, r);
+      if (parsed.success) for (const r of parsed.data) if (r.expiresAt > now) records.set(`${r.key}/${r.id}`, r);
     } catch {
       // none yet (or unreadable): links made before answer "unknown", nothing worse
     }
-    return new SharePasswords(stateDir, secret, records);
+    return new SharePasswords(stateDir, secret, records, limits);
   }
 
-  /** Keeps a link's password hash for its account and env until the link expires. */
-  register(accountId: string, envId: string, registration: z.infer<typeof registrationSchema>): void {
+  /** Keeps a link's password hash for its key and env until the link expires. */
+  register(key: string, envId: string, registration: z.infer<typeof registrationSchema>): void {
     const now = Date.now() / 1000;
     if (registration.expiresAt > now + MAX_LIFETIME_S) throw new RegistrationError('share-password: expiresAt is more than 168 h away');
     for (const [key, r] of this.records) if (r.expiresAt <= now) this.records.delete(key);
-    const held = [...this.records.values()].filter((r) => r.accountId === accountId).length;
-    if (held >= MAX_PER_ACCOUNT) throw new RegistrationError(`account ${accountId} already has ${MAX_PER_ACCOUNT} live password links`);
-    if (this.records.size >= MAX_RECORDS) throw new RegistrationError(`this server already keeps ${MAX_RECORDS} password links; try again when some expire`);
-    const next = new Map(this.records).set(`${accountId}/${registration.id}`, { ...registration, accountId, envId });
+    const held = [...this.records.values()].filter((r) => r.key === key).length;
+    if (held >= this.limits.perAccount) throw new RegistrationError(`this key already has ${this.limits.perAccount} live password links`);
+    if (this.records.size >= this.limits.total) throw new RegistrationError(`this server already keeps ${this.limits.total} password links; try again when some expire`);
+    const id = `${key}/${registration.id}`;
+    const next = new Map(this.records).set(id, { ...registration, key, envId });
     // Stored first: a record the file does not hold would vanish at the next restart.
     writeAtomically(join(this.stateDir, STORE_FILE), JSON.stringify([...next.values()]));
-    this.records.set(`${accountId}/${registration.id}`, next.get(`${accountId}/${registration.id}`)!);
+    this.records.set(id, next.get(id)!);
   }
 
   /**
    * Checks a password for a link. Each attempt is counted before the (slow, pooled) scrypt runs,
    * so a burst of guesses sent at once meets the limit as surely as a sequence does.
    */
-  async check(accountId: string, envId: string, id: string, password: string): Promise<PasswordVerdict> {
-    const key = `${accountId}/${id}`;
+  async check(owner: string, envId: string, id: string, password: string): Promise<PasswordVerdict> {
+    const key = `${owner}/${id}`;
     const record = this.records.get(key);
     if (!record || record.envId !== envId || record.expiresAt <= Date.now() / 1000) return 'unknown';
     const now = Date.now();

@@ -2,6 +2,7 @@
 // proxy must carry, tunnel clients (ssh2 in-process, OpenSSH as a process) and raw HTTP helpers.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import http, { type IncomingHttpHeaders } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -195,9 +196,17 @@ export function get(port: number, host: string, path = '/echo', options: { heade
 }
 
 /** RSS of a process in bytes, from /proc. */
-export function rssOf(pid: number): Promise<number> {
-  return import('node:fs/promises').then(async ({ readFile }) => {
-    const status = await readFile(`/proc/${pid}/status`, 'utf8');
-    return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) * 1024;
-  });
+/**
+ * Memory of a process from its own accounting: current RSS and the high-water mark since the last
+ * reset (the kernel's VmHWM sees every peak, where sampling can miss one). Bytes.
+ */
+export async function memoryOf(pid: number): Promise<{ rss: number; peak: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)![1]) * 1024;
+  return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+}
+
+/** Sets the process's high-water mark back to its current RSS (`5` to clear_refs, Linux >= 4.0). */
+export async function resetPeakMemory(pid: number): Promise<void> {
+  await writeFile(`/proc/${pid}/clear_refs`, '5');
 }

@@ -56,6 +56,19 @@ describe('chunked framing', () => {
     }
   });
 
+  it.each([
+    ['a size line', '3\nabc\r\n0\r\n\r\n'],
+    ['the end of a chunk', '3\r\nabc\n0\r\n\r\n'],
+    ['the last line', '3\r\nabc\r\n0\r\n\n'],
+    ['a trailer', '0\r\nX: 1\n\r\n'],
+  ])('refuses a bare LF ending %s', (_what, text) => {
+    expect(() => new ChunkedFramer().push(Buffer.from(text, 'latin1'))).toThrow(/CRLF/);
+  });
+
+  it('refuses a CR inside a chunk line', () => {
+    expect(() => new ChunkedFramer().push(Buffer.from('3;a\rb\r\nabc\r\n', 'latin1'))).toThrow(/control character/);
+  });
+
   it('refuses a bad size line or data longer than its size', () => {
     expect(() => new ChunkedFramer().push(Buffer.from('zz\r\n'))).toThrow(HeadError);
     expect(() => new ChunkedFramer().push(Buffer.from('2\r\nabc\r\n'))).toThrow(/longer than its size/);

@@ -11,9 +11,10 @@ import ssh2 from 'ssh2';
 import WebSocket from 'ws';
 import { hashPassword, signAccessToken } from '@prevu/core/access-token';
 import { tunnelExec } from '@prevu/core/tunnel-hello';
+import type { HelloReply } from '@prevu/core/tunnel-protocol';
 import { hostLabel, MAX_LABEL } from '@prevu/core/names';
 import { freePort, startTunnelServer, useKit, waitFor, type TunnelServer } from '@prevu/test-kit';
-import { get, hostOf, makeAccount, opensshExec, opensshTunnel, rssOf, ssh2Tunnel, startBackend, writeChunks, type Forward } from './harness.js';
+import { get, hostOf, makeAccount, memoryOf, opensshExec, opensshTunnel, resetPeakMemory, ssh2Tunnel, startBackend, writeChunks, type Forward } from './harness.js';
 
 const kit = useKit();
 let server: TunnelServer;
@@ -158,32 +159,27 @@ describe('the proxy over ssh2 forwards', () => {
   });
 
   it('streams 100 MiB down and up with backpressure (server RSS stays under 2x idle)', async () => {
-    const idle = await rssOf(server.proc.pid);
-    let peak = idle;
-    const sampler = setInterval(() => void rssOf(server.proc.pid).then((r) => (peak = Math.max(peak, r))), 50);
-    try {
-      const down = await new Promise<number>((resolve, reject) => {
-        http.get({ host: '127.0.0.1', port: proxy(), path: '/big?mib=100', headers: { host: web } }, (res) => {
-          let n = 0;
-          res.on('data', (c: Buffer) => (n += c.length));
-          res.on('end', () => resolve(n));
-        }).on('error', reject);
+    await resetPeakMemory(server.proc.pid);
+    const idle = (await memoryOf(server.proc.pid)).rss;
+    const down = await new Promise<number>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port: proxy(), path: '/big?mib=100', headers: { host: web } }, (res) => {
+        let n = 0;
+        res.on('data', (c: Buffer) => (n += c.length));
+        res.on('end', () => resolve(n));
+      }).on('error', reject);
+    });
+    expect(down).toBe(100 * 1024 * 1024);
+    const up = await new Promise<string>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: proxy(), path: '/upload', method: 'POST', headers: { host: web, 'content-length': String(100 * 1024 * 1024) } }, (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve(text));
       });
-      expect(down).toBe(100 * 1024 * 1024);
-      const up = await new Promise<string>((resolve, reject) => {
-        const req = http.request({ host: '127.0.0.1', port: proxy(), path: '/upload', method: 'POST', headers: { host: web, 'content-length': String(100 * 1024 * 1024) } }, (res) => {
-          let text = '';
-          res.on('data', (d: Buffer) => (text += d.toString()));
-          res.on('end', () => resolve(text));
-        });
-        req.on('error', reject);
-        writeChunks(req, Buffer.alloc(1024 * 1024, 'y'), 100);
-      });
-      expect(JSON.parse(up)).toEqual({ bytes: 100 * 1024 * 1024 });
-    } finally {
-      clearInterval(sampler);
-    }
-    expect(peak).toBeLessThan(2 * idle);
+      req.on('error', reject);
+      writeChunks(req, Buffer.alloc(1024 * 1024, 'y'), 100);
+    });
+    expect(JSON.parse(up)).toEqual({ bytes: 100 * 1024 * 1024 });
+    expect((await memoryOf(server.proc.pid)).peak).toBeLessThan(2 * idle);
   });
 });
 
@@ -203,6 +199,22 @@ describe('accounts and names', () => {
       expect(JSON.parse((await get(proxy(), host, '/echo', { agent })).body).label).toBe(label);
     }
     agent.destroy();
+  });
+
+  it('refuses a forward whose label collides with another env of the key; the first keeps it and hello says why', async () => {
+    const otherBackend = await startBackend(kit, 'second-env-backend');
+    const first = await ssh2Tunnel(kit, { sshPort: server.ports.ssh, envId: 'x', account: alice, target: backend.port, forwards: [{ kind: 'tcpip', name: 'web-app' }] });
+    const host = hostOf(alice, 'x', 'web-app');
+    expect(hostOf(alice, 'app-x', 'web')).toBe(host);
+    const second = await ssh2Tunnel(kit, { sshPort: server.ports.ssh, envId: 'app-x', account: alice, target: otherBackend.port, forwards: [{ kind: 'tcpip', name: 'web' }] });
+    expect(second.refused).toBe(1);
+    expect(JSON.parse((await get(proxy(), host)).body).label).toBe('alice-backend');
+    expect(first.isClosed()).toBe(false);
+    const report = JSON.parse(await second.exec('hello')) as HelloReply;
+    expect(report.tunnels).toEqual([]);
+    expect(report.refused).toEqual([{ name: 'web', hostname: host, heldByEnv: 'x', reason: expect.stringMatching(/env "x" of this key/) }]);
+    // The holder's own report is untouched.
+    expect(JSON.parse(await first.exec('hello')).refused).toBeUndefined();
   });
 
   it('keeps every hostname within 63 characters, deterministically', async () => {
@@ -259,7 +271,7 @@ describe('private tunnels', () => {
     expect(login.status).toBe(302);
     expect(login.headers.location).toBe('/echo');
     const cookie = login.headers['set-cookie']![0]!;
-    expect(cookie).toMatch(/^prevu_session=.+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=\d+$/);
+    expect(cookie).toMatch(/^__Host-prevu_session=.+; Path=\/; HttpOnly; Secure; SameSite=Lax; Max-Age=\d+$/);
     const jar = `${cookie.split(';')[0]}; theme=dark`;
     const seen = JSON.parse((await get(proxy(), host, '/echo', { headers: { cookie: jar } })).body) as { headers: Record<string, string> };
     expect(seen.headers.cookie).toBe('theme=dark');
@@ -313,7 +325,7 @@ describe('share links', () => {
     const payload = Buffer.from(token.split('.')[1]!, 'base64url').toString();
     expect(payload).not.toMatch(/salt|hash|correct/);
     // The token alone opens nothing: not as a bearer, not as the prevu header, not as a cookie.
-    for (const headers of [{ authorization: `Bearer ${token}` }, { 'x-prevu-token': token }, { cookie: `prevu_session=${token}` }]) {
+    for (const headers of [{ authorization: `Bearer ${token}` }, { 'x-prevu-token': token }, { cookie: `__Host-prevu_session=${token}` }]) {
       expect((await get(proxy(), host, '/echo', { headers })).status).toBe(401);
     }
     const login = `/_prevu/login?token=${token}&next=/echo`;
@@ -332,7 +344,7 @@ describe('share links', () => {
     // The proof belongs to that token: pasted onto another password token it opens nothing.
     const proof = cookie.split('~')[1]!;
     const other = await passwordLink(server, 'guarded', 'correct horse');
-    expect((await get(proxy(), host, '/echo', { headers: { cookie: `prevu_session=${other}~${proof}` } })).status).toBe(401);
+    expect((await get(proxy(), host, '/echo', { headers: { cookie: `__Host-prevu_session=${other}~${proof}` } })).status).toBe(401);
     // A token whose id this server never registered (made for another server) says so.
     const stranger = await signAccessToken({ privateKey: alice.privateKey, envId: 'guarded', passwordId: randomBytes(18).toString('base64url') });
     const unknown = await get(proxy(), host, `/_prevu/login?token=${stranger}`, { headers: basic('correct horse') });

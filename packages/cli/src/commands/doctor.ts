@@ -2,9 +2,11 @@ import { statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { connectTunnelServer } from '@prevu/core/deploy';
 import { checkDocker } from '@prevu/core/docker-cli';
-import { createDriver } from '@prevu/core/drivers/index';
+import { machineHostKeys } from '@prevu/core/drivers/index';
 import { embeddedSettings, embeddedStatus } from '@prevu/core/embedded-server';
+import { list } from '@prevu/core/environments';
 import { errors, ExitCode, isPrevuError, PrevuError } from '@prevu/core/errors';
+import { pinFingerprint } from '@prevu/core/ssh-fingerprint';
 import { PrevuCommand } from '../base.js';
 
 function portFree(port: number): Promise<boolean> {
@@ -70,14 +72,25 @@ export default class Doctor extends PrevuCommand<typeof Doctor> {
         const { endpoint, hello } = await connectTunnelServer(s, 'prevu-doctor');
         return `${endpoint.address} answers, base URL ${hello.baseUrl}`;
       });
+      await check('host keys', async () => {
+        // read again: the tunnel server check records a key on first contact
+        const profile = this.store.read(s.profile.name);
+        const ts = profile.tunnelServer;
+        const tunnel =
+          ts.type === 'embedded'
+            ? 'tunnel server embedded (this machine)'
+            : !ts.hostKey
+              ? 'tunnel server not contacted yet: recorded on first use (pin it: --tunnel-host-key)'
+              : ts.hostKeyPinned
+                ? `tunnel server pinned (${pinFingerprint(ts.hostKey)})`
+                : `tunnel server recorded on first use (${pinFingerprint(ts.hostKey)}; pin it: --tunnel-host-key)`;
+        return `${tunnel}; ${machineHostKeys({ profile, profileDir: this.store.profileDir(profile.name) })}`;
+      });
       await check(`driver ${s.profile.driver}`, async () => {
-        const driver = await createDriver({ profile: s.profile, profileDir: this.store.profileDir(s.profile.name), key: s.key });
-        try {
-          const machines = await driver.list();
-          return `ready (${machines.length} machine(s) of this profile)`;
-        } finally {
-          await driver.close();
-        }
+        // the envs as `prevu ls` finds them: the local driver makes no machines, its envs are
+        // compose projects on this engine
+        const envs = await list(s);
+        return `ready (${envs.length} env(s) of this profile)`;
       });
     }
     const failed = checks.filter((c) => !c.ok);

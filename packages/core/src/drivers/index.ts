@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { errors } from '../errors.js';
 import type { AccountKey, Profile } from '../profiles.js';
 import type { Driver } from './driver.js';
-import { forgetHost } from './known-hosts.js';
+import { pinFingerprint } from '../ssh-fingerprint.js';
+import { forgetHost, recordedKeyTypes } from './known-hosts.js';
 import { LocalDriver } from './local.js';
-import { createSshDriver, type SshSettingsInput } from './ssh.js';
+import { createSshDriver, parseSshHost, type SshSettingsInput } from './ssh.js';
 
 export interface DriverContext {
   profile: Profile;
@@ -18,6 +19,30 @@ export interface DriverContext {
 }
 
 export const DRIVER_NAMES = ['local', 'ssh', 'lightsail'] as const;
+
+/** How the profile's machines' SSH host keys are checked, for `prevu doctor`. */
+export function machineHostKeys(context: Pick<DriverContext, 'profile' | 'profileDir'>): string {
+  const options = context.profile.driverOptions;
+  switch (context.profile.driver) {
+    case 'ssh': {
+      const pins = [options.hostKey ?? []].flat() as string[];
+      if (pins.length) return `ssh host pinned (${pins.map(pinFingerprint).join(', ')})`;
+      const knownHosts = join(context.profileDir, 'known_hosts');
+      let recorded = false;
+      try {
+        const { host, port } = parseSshHost(String(options.host));
+        recorded = recordedKeyTypes(knownHosts, host, Number(options.port ?? port ?? 22)).length > 0;
+      } catch {
+        // an unparsable host is the driver check's to report
+      }
+      return `ssh host ${recorded ? `recorded on first use in ${knownHosts}` : 'not contacted yet: recorded on first use'} (pin it: --set hostKey=SHA256:...)`;
+    }
+    case 'lightsail':
+      return 'Lightsail instances pinned to the host keys AWS reports (GetInstanceAccessDetails; recorded on first use while it reports none)';
+    default:
+      return 'machine is this one: no SSH';
+  }
+}
 
 export async function createDriver(context: DriverContext): Promise<Driver> {
   switch (context.profile.driver) {

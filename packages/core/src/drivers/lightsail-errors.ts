@@ -1,5 +1,6 @@
 // Turns what the Lightsail SDK throws into one PrevuError line that names the cause: the missing
-// IAM action, the setting AWS refused, the quota. (Preevy #458 showed a missing permission as
+// IAM action, the credentials, the throttling. It keys on AWS's error codes (`__type`), never on
+// the wording of a message, which is AWS's to change. (Preevy #458 showed a missing permission as
 // "403 UnknownError"; prevu names it.)
 import { errors, isPrevuError, PrevuError } from '../errors.js';
 
@@ -20,8 +21,6 @@ interface SdkError {
   $metadata?: { httpStatusCode?: number };
 }
 
-const quotaPattern = /quota|limit|maximum number/i;
-
 export function lightsailError(error: unknown, context: LightsailErrorContext): PrevuError {
   if (isPrevuError(error)) return error;
   const e = (error ?? {}) as SdkError;
@@ -41,9 +40,8 @@ export function lightsailError(error: unknown, context: LightsailErrorContext): 
       mapped = errors.awsBadCredentials(message);
       break;
     case 'InvalidSignatureException':
-      mapped = /valid region/i.test(message)
-        ? errors.awsInvalidSetting(`the region "${context.region}"`, '--set region=<region>', 'aws lightsail get-regions')
-        : errors.awsBadCredentials(message);
+      // A wrong secret and a region Lightsail does not serve are refused alike: name both.
+      mapped = errors.awsSignatureRefused(message, context.region);
       break;
     case 'AccessDeniedException':
       mapped = errors.awsAccessDenied(action, message);
@@ -54,11 +52,13 @@ export function lightsailError(error: unknown, context: LightsailErrorContext): 
       mapped = errors.awsThrottled(action);
       break;
     case 'InvalidInputException':
-      mapped = invalidInput(message, context);
+      // The zone, bundle and blueprint were checked against Lightsail's lists before the create;
+      // what is left (a quota, a name) is in AWS's own words.
+      mapped = errors.cloudUser(`Lightsail refused ${context.operation} (${message})`, `check the profile's lightsail settings (region ${context.region}, availabilityZone ${context.availabilityZone}, bundleId ${context.bundleId}, blueprintId ${context.blueprintId})`);
       break;
     case 'ServiceException':
     case 'OperationFailureException':
-      mapped = quotaPattern.test(message) ? errors.awsQuota(message) : errors.cloud(`Lightsail failed ${context.operation} (${name}: ${message})`, 'retry; if it persists, check the AWS Health Dashboard');
+      mapped = errors.cloud(`Lightsail failed ${context.operation} (${name}: ${message})`, 'retry; if it persists, check the AWS Health Dashboard and the account\'s Lightsail quotas');
       break;
     case 'AccountSetupInProgressException':
     case 'RegionSetupInProgressException':
@@ -75,13 +75,4 @@ export function lightsailError(error: unknown, context: LightsailErrorContext): 
       }
   }
   return new PrevuError(mapped.code, mapped.message, mapped.fix, mapped.kind, { cause: error });
-}
-
-function invalidInput(message: string, context: LightsailErrorContext): PrevuError {
-  if (/bundle/i.test(message)) return errors.awsInvalidSetting(`the bundle "${context.bundleId}" (${message})`, '--set bundleId=<id>', 'aws lightsail get-bundles');
-  if (/blueprint/i.test(message)) return errors.awsInvalidSetting(`the blueprint "${context.blueprintId}" (${message})`, '--set blueprintId=<id>', 'aws lightsail get-blueprints');
-  if (/availability ?zone/i.test(message)) return errors.awsInvalidSetting(`the availability zone "${context.availabilityZone}" (${message})`, '--set availabilityZone=<zone>', `aws lightsail get-regions --include-availability-zones --region ${context.region}`);
-  if (/region/i.test(message)) return errors.awsInvalidSetting(`the region "${context.region}" (${message})`, '--set region=<region>', 'aws lightsail get-regions');
-  if (quotaPattern.test(message)) return errors.awsQuota(message);
-  return errors.cloudUser(`Lightsail refused ${context.operation} (${message})`, 'check the profile\'s lightsail settings (profile.json driverOptions)');
 }

@@ -6,19 +6,28 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CreateInstancesCommand,
   DeleteInstanceCommand,
+  GetBlueprintsCommand,
+  GetBundlesCommand,
+  GetInstanceAccessDetailsCommand,
   GetInstanceCommand,
   GetInstancesCommand,
   GetKeyPairCommand,
+  GetRegionsCommand,
   ImportKeyPairCommand,
   LightsailClient,
   OpenInstancePublicPortsCommand,
+  type GetBlueprintsCommandOutput,
+  type GetBundlesCommandOutput,
+  type GetInstanceAccessDetailsCommandOutput,
   type GetInstanceCommandOutput,
   type GetInstancesCommandOutput,
+  type GetRegionsCommandOutput,
   type Instance,
 } from '@aws-sdk/client-lightsail';
 import { z } from 'zod';
 import { errors, isPrevuError } from '../errors.js';
 import { accountIdFromKeyBlob, toLabelPart } from '../names.js';
+import { HOST_KEY_PIN } from '../ssh-fingerprint.js';
 import type { Driver, Machine, MachineRecord } from './driver.js';
 import { lightsailError } from './lightsail-errors.js';
 import { lightsailUserData } from './lightsail-user-data.js';
@@ -61,6 +70,8 @@ export interface SshTarget {
   port: number;
   user: string;
   baseDir?: string;
+  /** The instance's host keys as AWS reports them (`SHA256:...`): pinned, no trust on first use. */
+  hostKey?: string[];
 }
 /** Makes the ssh driver for one instance (the registry binds the profile's private key). */
 export type SshDriverFactory = (target: SshTarget) => Driver;
@@ -117,9 +128,10 @@ export class LightsailDriver implements Driver {
     if (instance) {
       this.progress(`reusing Lightsail instance ${instance.name} (${instance.state?.name})`);
     } else {
+      const availabilityZone = await this.availabilityZone();
+      await this.checkSettings(availabilityZone, signal);
       const keyPairName = await this.ensureKeyPair(signal);
       const name = instanceName(this.options.profile, envId);
-      const availabilityZone = await this.availabilityZone();
       this.progress(`creating Lightsail instance ${name} (${this.settings.bundleId}, ${this.settings.blueprintId}, ${availabilityZone})`);
       // Tags go in the create call itself: an interrupted `up` can never leave an untagged instance.
       await this.call('CreateInstances', signal, () =>
@@ -146,13 +158,13 @@ export class LightsailDriver implements Driver {
         new OpenInstancePublicPortsCommand({ instanceName: running.name, portInfo: { fromPort: this.settings.sshPort, toPort: this.settings.sshPort, protocol: 'tcp' } }),
       );
     }
-    return this.waitReady(envId, running.publicIpAddress!, signal);
+    return this.waitReady(envId, running, signal);
   }
 
   async findMachine(envId: string): Promise<Machine | undefined> {
     const instance = await this.findInstance(envId);
     if (!instance?.publicIpAddress || instance.state?.name !== 'running') return undefined;
-    return this.sshDriver(envId, instance.publicIpAddress).findMachine(envId);
+    return (await this.sshDriver(envId, instance)).findMachine(envId);
   }
 
   async list(): Promise<MachineRecord[]> {
@@ -188,14 +200,43 @@ export class LightsailDriver implements Driver {
 
   /** The profile's instances (all envs), every page of GetInstances. */
   private async instances(signal?: AbortSignal): Promise<Instance[]> {
-    const found: Instance[] = [];
+    const pages = await this.allPages<GetInstancesCommandOutput>('GetInstances', signal, (pageToken) => new GetInstancesCommand(pageToken ? { pageToken } : {}));
+    return pages.flatMap((page) => page.instances ?? []).filter((i) => tag(i, TAG_PROFILE) === this.options.profile && tag(i, TAG_ENV));
+  }
+
+  /** Every page of a paged Get* call, in order. */
+  private async allPages<P extends { nextPageToken?: string | undefined }>(operation: string, signal: AbortSignal | undefined, make: (pageToken?: string) => { input: unknown }): Promise<P[]> {
+    const pages: P[] = [];
     let pageToken: string | undefined;
     do {
-      const page = await this.call<GetInstancesCommandOutput>('GetInstances', signal, () => new GetInstancesCommand(pageToken ? { pageToken } : {}));
-      found.push(...(page.instances ?? []).filter((i) => tag(i, TAG_PROFILE) === this.options.profile && tag(i, TAG_ENV)));
+      const page = await this.call<P>(operation, signal, () => make(pageToken));
+      pages.push(page);
       pageToken = page.nextPageToken;
     } while (pageToken);
-    return found;
+    return pages;
+  }
+
+  /**
+   * The zone, bundle and blueprint checked against Lightsail's own lists before an instance is
+   * asked for: a refusal then names the setting and the valid choices, where the wording of
+   * CreateInstances' InvalidInputException is AWS's to change.
+   */
+  private async checkSettings(availabilityZone: string, signal?: AbortSignal): Promise<void> {
+    const region = await this.resolvedRegion();
+    const [regions, bundles, blueprints] = await Promise.all([
+      this.call<GetRegionsCommandOutput>('GetRegions', signal, () => new GetRegionsCommand({ includeAvailabilityZones: true })),
+      this.allPages<GetBundlesCommandOutput>('GetBundles', signal, (pageToken) => new GetBundlesCommand(pageToken ? { pageToken } : {})),
+      this.allPages<GetBlueprintsCommandOutput>('GetBlueprints', signal, (pageToken) => new GetBlueprintsCommand(pageToken ? { pageToken } : {})),
+    ]);
+    const zones = (regions.regions?.find((r) => r.name === region)?.availabilityZones ?? []).map((z) => z.zoneName!);
+    const refuse = (what: string, choices: string[], flag: string, list: string) => errors.awsInvalidSetting(`${what} (valid: ${choices.slice(0, 8).join(', ')}${choices.length > 8 ? ', ...' : ''})`, flag, list);
+    if (!zones.includes(availabilityZone)) {
+      throw refuse(`the availability zone "${availabilityZone}" in ${region}`, zones, '--set availabilityZone=<zone>', `aws lightsail get-regions --include-availability-zones --region ${region}`);
+    }
+    const bundleIds = bundles.flatMap((page) => page.bundles ?? []).filter((b) => b.isActive !== false).map((b) => b.bundleId!);
+    if (!bundleIds.includes(this.settings.bundleId)) throw refuse(`the bundle "${this.settings.bundleId}"`, bundleIds, '--set bundleId=<id>', 'aws lightsail get-bundles');
+    const blueprintIds = blueprints.flatMap((page) => page.blueprints ?? []).filter((b) => b.isActive !== false).map((b) => b.blueprintId!);
+    if (!blueprintIds.includes(this.settings.blueprintId)) throw refuse(`the blueprint "${this.settings.blueprintId}"`, blueprintIds, '--set blueprintId=<id>', 'aws lightsail get-blueprints');
   }
 
   private async findInstance(envId: string, signal?: AbortSignal): Promise<Instance | undefined> {
@@ -215,15 +256,13 @@ export class LightsailDriver implements Driver {
       await this.call('ImportKeyPair', signal, () => new ImportKeyPairCommand({ keyPairName: name, publicKeyBase64: this.options.publicKey.trim() }));
     } catch (error) {
       const cause = isPrevuError(error) ? (error.cause as { name?: string; message?: string } | undefined) : undefined;
+      if (cause?.name !== 'InvalidInputException') throw error;
       // Imported meanwhile by a concurrent `up` of the same profile: the name is bound to the key.
-      if (/already in use|already exists/i.test(String(cause?.message))) return name;
+      if (await this.call('GetKeyPair', signal, () => new GetKeyPairCommand({ keyPairName: name })).then(() => true, () => false)) return name;
       // Lightsail documents ssh-rsa keys only: without the key pair the instance gets the
       // region's default one, and the user-data authorizes the profile key anyway.
-      if (cause?.name === 'InvalidInputException') {
-        this.progress(`Lightsail refused the key pair (${cause.message}); the user-data authorizes the profile key instead`);
-        return undefined;
-      }
-      throw error;
+      this.progress(`Lightsail refused the key pair (${cause.message}); the user-data authorizes the profile key instead`);
+      return undefined;
     }
     return name;
   }
@@ -252,11 +291,12 @@ export class LightsailDriver implements Driver {
    * Until the ssh driver's ensureMachine succeeds, which by the Driver contract means SSH answers
    * and Docker takes commands: user-data may still be installing Docker meanwhile.
    */
-  private async waitReady(envId: string, host: string, signal?: AbortSignal): Promise<Machine> {
+  private async waitReady(envId: string, instance: Instance, signal?: AbortSignal): Promise<Machine> {
     const started = Date.now();
+    const host = instance.publicIpAddress!;
     let interval = this.timeouts.pollMs;
     for (;;) {
-      const ssh = this.sshDriver(envId, host);
+      const ssh = await this.sshDriver(envId, instance, signal);
       let cause: unknown;
       try {
         return await ssh.ensureMachine(envId, signal);
@@ -278,13 +318,24 @@ export class LightsailDriver implements Driver {
     }
   }
 
-  private sshDriver(envId: string, host: string): Driver {
+  private async sshDriver(envId: string, instance: Instance, signal?: AbortSignal): Promise<Driver> {
     let driver = this.ssh.get(envId);
     if (!driver) {
-      driver = this.options.sshDriver({ host, port: this.settings.sshPort, user: this.settings.sshUser, ...(this.settings.baseDir ? { baseDir: this.settings.baseDir } : {}) });
+      const hostKey = await this.hostKeys(instance.name!, signal);
+      if (!hostKey.length) this.progress(`Lightsail reports no SSH host key of ${instance.name} yet: its key is recorded on first use`);
+      driver = this.options.sshDriver({ host: instance.publicIpAddress!, port: this.settings.sshPort, user: this.settings.sshUser, ...(this.settings.baseDir ? { baseDir: this.settings.baseDir } : {}), ...(hostKey.length ? { hostKey } : {}) });
       this.ssh.set(envId, driver);
     }
     return driver;
+  }
+
+  /**
+   * The instance's SSH host keys as AWS witnessed them on the instance (GetInstanceAccessDetails),
+   * so even the first connection to a new address checks the key instead of trusting it.
+   */
+  private async hostKeys(instanceName: string, signal?: AbortSignal): Promise<string[]> {
+    const { accessDetails } = await this.call<GetInstanceAccessDetailsCommandOutput>('GetInstanceAccessDetails', signal, () => new GetInstanceAccessDetailsCommand({ instanceName, protocol: 'ssh' }));
+    return (accessDetails?.hostKeys ?? []).map((k) => k.fingerprintSHA256 ?? '').filter((f) => f.startsWith('SHA256:') && HOST_KEY_PIN.test(f));
   }
 
   private async dropSsh(envId: string): Promise<void> {

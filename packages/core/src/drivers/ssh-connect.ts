@@ -1,9 +1,10 @@
 // One SSH connection to a host, made the way every prevu connection is: modern algorithms only,
 // TCP_NODELAY (Nagle cost a tunnel 40x in req/s), keep-alives so a 20-minute build is never cut,
-// the host key checked against the profile's known_hosts (recorded on first use), and every
-// failure turned into one line that names its cause.
+// the host key checked against its pins when it has some, else against the profile's known_hosts
+// (recorded on first use), and every failure turned into one line that names its cause.
 import ssh2 from 'ssh2';
 import { errors, isPrevuError } from '../errors.js';
+import { matchesPin } from '../ssh-fingerprint.js';
 import { checkHostKey, recordedKeyTypes, recordHostKey } from './known-hosts.js';
 
 export interface SshConnectOptions {
@@ -14,6 +15,8 @@ export interface SshConnectOptions {
   /** How the key is named in messages (its path, or "the profile key"). */
   keyLabel: string;
   knownHostsPath: string;
+  /** Pinned host keys (`SHA256:...` or key lines): only these pass, known_hosts is not consulted. */
+  hostKeyPins?: string[];
   keepAliveSeconds: number;
   readyTimeoutSeconds: number;
 }
@@ -41,6 +44,7 @@ export const sshTarget = (o: Pick<SshConnectOptions, 'host' | 'port' | 'user'>) 
 /** Resolves once the connection is authenticated; the caller owns `end()`. */
 export function connectSsh(options: SshConnectOptions, signal?: AbortSignal): Promise<ssh2.Client> {
   const target = sshTarget(options);
+  const pins = options.hostKeyPins?.length ? options.hostKeyPins : undefined;
   const client = new ssh2.Client();
   let hostKey: 'known' | 'new' | 'mismatch' | undefined;
   return new Promise((resolve, reject) => {
@@ -61,7 +65,7 @@ export function connectSsh(options: SshConnectOptions, signal?: AbortSignal): Pr
       resolve(client);
     });
     client.on('error', (error: Error & { level?: string; code?: string }) => {
-      if (hostKey === 'mismatch') return fail(errors.hostKeyMismatch(target));
+      if (hostKey === 'mismatch') return fail(options.hostKeyPins ? errors.hostKeyNotPinned(target) : errors.hostKeyMismatch(target));
       if (error.level === 'client-authentication') return fail(errors.sshAuthFailed(target, options.keyLabel));
       const detail =
         error.level === 'client-timeout'
@@ -79,11 +83,15 @@ export function connectSsh(options: SshConnectOptions, signal?: AbortSignal): Pr
         port: options.port,
         username: options.user,
         privateKey: options.privateKey,
-        algorithms: { ...sshAlgorithms, serverHostKey: hostKeyOrder(recordedKeyTypes(options.knownHostsPath, options.host, options.port)) },
+        algorithms: { ...sshAlgorithms, serverHostKey: hostKeyOrder(pins ? pins.map((p) => p.split(' ')[0]!) : recordedKeyTypes(options.knownHostsPath, options.host, options.port)) },
         keepaliveInterval: options.keepAliveSeconds * 1000,
         keepaliveCountMax: 3,
         readyTimeout: options.readyTimeoutSeconds * 1000,
         hostVerifier: (key: Buffer) => {
+          if (pins) {
+            hostKey = matchesPin(pins, key) ? 'known' : 'mismatch';
+            return hostKey === 'known';
+          }
           hostKey = checkHostKey(options.knownHostsPath, options.host, options.port, key);
           if (hostKey === 'new') recordHostKey(options.knownHostsPath, options.host, options.port, key);
           return hostKey !== 'mismatch';

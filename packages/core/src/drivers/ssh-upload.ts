@@ -3,13 +3,17 @@
 // and the mapping is stable across runs. A manifest on the host (size, mtime, mode per entry, as
 // they were locally when sent) makes a second upload send only what changed and delete only what
 // prevu itself put there: files a container wrote into a bind-mounted directory are left alone.
+// A container may also plant symbolic links there: files are written to a fresh name (O_EXCL,
+// their mode given at creation, so no byte is ever readable by others) and renamed over the old
+// copy, and a link found where prevu keeps a directory, or a file it would chmod, stops the upload.
 import type { Stats } from 'node:fs';
-import { lstat, readdir, readlink, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { lstat, open, readdir, readlink, stat } from 'node:fs/promises';
 import { isAbsolute, posix, resolve } from 'node:path';
 import type ssh2 from 'ssh2';
 import { z } from 'zod';
 import { ignoreRules, type IgnoreRules } from '../dockerignore.js';
-import { errors } from '../errors.js';
+import { errors, isPrevuError } from '../errors.js';
 import type { UploadResult } from './driver.js';
 import { sftpCall as call } from './ssh-connect.js';
 
@@ -46,7 +50,9 @@ export interface UploadOptions {
 const ANCESTOR_MODE = 0o755;
 // SFTP status codes (draft-ietf-secsh-filexfer-02).
 const NO_SUCH_FILE = 2;
-const PERMISSION_DENIED = 3;
+/** Bytes per SFTP write, and writes in flight per file (what ssh2's fastPut does by default). */
+const CHUNK = 32 * 1024;
+const CHUNKS_IN_FLIGHT = 64;
 
 export async function uploadTree(paths: string[], options: UploadOptions): Promise<UploadResult> {
   const { sftp, filesDir } = options;
@@ -66,7 +72,7 @@ export async function uploadTree(paths: string[], options: UploadOptions): Promi
     if (options.signal?.aborted) throw options.signal.reason;
   };
   const failed = (what: string) => (error: unknown) => {
-    throw errors.sshFailed(`upload (${what})`, (error as Error).message);
+    throw isPrevuError(error) ? error : errors.sshFailed(`upload (${what})`, (error as Error).message);
   };
   const remote = (rel: string) => posix.join(filesDir, rel);
 
@@ -101,39 +107,34 @@ export async function uploadTree(paths: string[], options: UploadOptions): Promi
   }
 
   // 2. The files dir, then directories parents first, each level in parallel; kept writable for
-  //    us until their own mode is set at the end.
-  await call(sftp, 'mkdir', filesDir).catch(async (error: unknown) => {
-    const exists = await call<ssh2.Stats>(sftp, 'stat', filesDir).catch(() => undefined);
-    if (!exists?.isDirectory()) failed(`mkdir ${filesDir}`)(error);
-  });
+  //    us until their own mode is set at the end. Every directory a file goes into is one (lstat:
+  //    a planted link in its place would carry the writes elsewhere on the host).
+  await makeDir(sftp, filesDir, 0o755).catch(failed(`mkdir ${filesDir}`));
   for (const level of byDepth(dirs)) {
     checkAbort();
-    await pool(level, options.concurrency, ([rel]) =>
-      call(sftp, 'mkdir', remote(rel), { mode: 0o700 }).catch(async (error: unknown) => {
-        const exists = await call<ssh2.Stats>(sftp, 'stat', remote(rel)).catch(() => undefined);
-        if (!exists?.isDirectory()) failed(`mkdir ${remote(rel)}`)(error);
-      }),
-    );
+    await pool(level, options.concurrency, ([rel]) => makeDir(sftp, remote(rel), 0o700).catch(failed(`mkdir ${remote(rel)}`)));
   }
+  const parents = new Set(toSend.map(([rel]) => posix.dirname(rel)).filter((rel) => rel !== '.' && !dirs.some(([d]) => d === rel)));
+  await pool([...parents], options.concurrency, (rel) => notALink(sftp, remote(rel), 'd'));
 
   // 3. Files and links, bounded parallelism over the one SFTP channel.
   await pool(toSend, options.concurrency, async ([rel, e]) => {
     checkAbort();
     const to = remote(rel);
     if (e.t === 'l') return call(sftp, 'symlink', e.l!, to).catch(failed(`symlink ${to}`));
-    await call(sftp, 'fastPut', e.local, to).catch(async (error: { code?: number }) => {
-      // A read-only copy from the last upload: replace it.
-      if (error.code !== PERMISSION_DENIED) failed(`send ${e.local}`)(error);
-      await call(sftp, 'unlink', to).catch(failed(`replace ${to}`));
-      await call(sftp, 'fastPut', e.local, to).catch(failed(`send ${e.local}`));
-    });
-    await call(sftp, 'setstat', to, { mode: e.p!, atime: new Date(e.m!), mtime: new Date(e.m!) }).catch(failed(`chmod ${to}`));
+    await putFile(sftp, e.local, to, e).catch(failed(`send ${e.local}`));
   });
-  await pool(modeOnly, options.concurrency, ([rel, e]) => call(sftp, 'chmod', remote(rel), e.p!).catch(failed(`chmod ${remote(rel)}`)));
+  await pool(modeOnly, options.concurrency, async ([rel, e]) => {
+    await notALink(sftp, remote(rel), 'f');
+    await call(sftp, 'chmod', remote(rel), e.p!).catch(failed(`chmod ${remote(rel)}`));
+  });
 
   // 4. Directory modes last (a read-only directory would have refused its files).
   checkAbort();
-  await pool(dirs, options.concurrency, ([rel, e]) => call(sftp, 'chmod', remote(rel), e.p!).catch(failed(`chmod ${remote(rel)}`)));
+  await pool(dirs, options.concurrency, async ([rel, e]) => {
+    await notALink(sftp, remote(rel), 'd');
+    await call(sftp, 'chmod', remote(rel), e.p!).catch(failed(`chmod ${remote(rel)}`));
+  });
 
   await writeManifest(sftp, options.manifestPath, Object.fromEntries([...wanted].map(([rel, { local: _local, ...entry }]) => [rel, entry]))).catch(failed('manifest'));
   return { mapping, filesSent: toSend.length, filesUnchanged: entries.length - toSend.length };
@@ -185,6 +186,52 @@ async function walk(local: string, rel: string, info: Stats, found: Map<string, 
   // Sockets, fifos and devices have no meaning on another machine.
   else return false;
   return true;
+}
+
+/** mkdir, or an existing directory (never a link to one). */
+async function makeDir(sftp: ssh2.SFTPWrapper, path: string, mode: number): Promise<void> {
+  await call(sftp, 'mkdir', path, { mode }).catch(async (error: unknown) => {
+    const found = await call<ssh2.Stats>(sftp, 'lstat', path).catch(() => undefined);
+    if (found?.isSymbolicLink()) throw errors.uploadThroughLink(path);
+    if (!found?.isDirectory()) throw error;
+  });
+}
+
+async function notALink(sftp: ssh2.SFTPWrapper, path: string, kind: 'd' | 'f'): Promise<void> {
+  const found = await call<ssh2.Stats>(sftp, 'lstat', path).catch(() => undefined);
+  if (found?.isSymbolicLink() || (kind === 'd' && found && !found.isDirectory())) throw errors.uploadThroughLink(path);
+}
+
+/**
+ * Sends a file to a fresh name beside `to`, created exclusively (a planted link at that name
+ * fails the open) with its mode from the start, then renames it over `to` (which replaces a link
+ * there rather than writing through it). Chunks go in parallel, as with ssh2's fastPut.
+ */
+async function putFile(sftp: ssh2.SFTPWrapper, local: string, to: string, e: Entry): Promise<void> {
+  const temp = posix.join(posix.dirname(to), `.prevu-${randomBytes(9).toString('base64url')}.tmp`);
+  // owner-writable while being written (its own mode may be read-only), never more than that
+  const handle = await call<Buffer>(sftp, 'open', temp, 'wx', { mode: (e.p! & 0o700) | 0o200 });
+  const source = await open(local, 'r');
+  try {
+    const chunks = Array.from({ length: Math.ceil(e.s! / CHUNK) }, (_, i) => i * CHUNK);
+    await pool(chunks, CHUNKS_IN_FLIGHT, async (position) => {
+      const buffer = Buffer.alloc(Math.min(CHUNK, e.s! - position));
+      const { bytesRead } = await source.read(buffer, 0, buffer.length, position);
+      await call(sftp, 'write', handle, buffer, 0, bytesRead, position);
+    });
+    await call(sftp, 'fsetstat', handle, { mode: e.p!, atime: new Date(e.m!), mtime: new Date(e.m!) });
+  } catch (error) {
+    await call(sftp, 'close', handle).catch(() => undefined);
+    await call(sftp, 'unlink', temp).catch(() => undefined);
+    throw error;
+  } finally {
+    await source.close();
+  }
+  await call(sftp, 'close', handle);
+  await call(sftp, 'ext_openssh_rename', temp, to).catch(async (error: unknown) => {
+    await call(sftp, 'unlink', temp).catch(() => undefined);
+    throw error;
+  });
 }
 
 async function readManifest(sftp: ssh2.SFTPWrapper, path: string): Promise<Manifest> {

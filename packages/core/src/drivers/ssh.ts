@@ -10,6 +10,7 @@ import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import { z } from 'zod';
 import { errors } from '../errors.js';
+import { HOST_KEY_PIN, HOST_KEY_PIN_HINT } from '../ssh-fingerprint.js';
 import { composeProjectName, toLabelPart } from '../names.js';
 import type { DockerEndpoint, Driver, Machine, MachineRecord, UploadPlan, UploadResult } from './driver.js';
 import { connectSsh, sftpCall, shellQuote, sshExec, sshTarget, type SshConnectOptions } from './ssh-connect.js';
@@ -17,6 +18,7 @@ import { forwardDockerSocket } from './ssh-docker-socket.js';
 import { uploadTree } from './ssh-upload.js';
 
 const USER = /^[a-z_][a-z0-9_.-]*\$?$/i;
+const hostKeyPin = z.string().trim().regex(HOST_KEY_PIN, HOST_KEY_PIN_HINT);
 
 /** What the profile stores for `--driver ssh` (and what the lightsail driver passes per instance). */
 export const sshSettingsSchema = z
@@ -31,6 +33,11 @@ export const sshSettingsSchema = z
     privateKey: z.string().min(1).optional(),
     /** The profile's known_hosts file (OpenSSH format; host keys are recorded on first use). */
     knownHostsPath: z.string().min(1),
+    /**
+     * The host's key pinned (`--set hostKey=SHA256:...`; the lightsail driver passes the keys AWS
+     * reports): only these are accepted and known_hosts is not consulted.
+     */
+    hostKey: z.union([hostKeyPin, z.array(hostKeyPin).min(1)]).optional(),
     /** Where env directories live on the host; `~` is the SSH user's home. */
     baseDir: z.string().regex(/^(~|\/)/, 'an absolute path or one under ~').default('~/.prevu/envs'),
     dockerSocket: z.string().startsWith('/').default('/var/run/docker.sock'),
@@ -90,6 +97,7 @@ function resolveSettings(input: unknown): Resolved {
       privateKey,
       keyLabel,
       knownHostsPath: settings.knownHostsPath,
+      ...(settings.hostKey ? { hostKeyPins: [settings.hostKey].flat() } : {}),
       keepAliveSeconds: settings.keepAliveSeconds,
       readyTimeoutSeconds: settings.readyTimeoutSeconds,
     },

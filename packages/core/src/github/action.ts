@@ -3,12 +3,14 @@
 // and the step outputs it writes to $GITHUB_OUTPUT.
 import { randomUUID } from 'node:crypto';
 import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { parse } from 'shell-quote';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { errors } from '../errors.js';
 import { ProfileStore, profileSchema, type Profile } from '../profiles.js';
+import { HOST_KEY_PIN, HOST_KEY_PIN_HINT } from '../ssh-fingerprint.js';
 import type { PreviewUrl } from './markdown.js';
 import type { StatusKind } from './report.js';
 
@@ -22,6 +24,9 @@ export const actionInputsSchema = z.object({
   profile: z.string().optional(),
   'account-key': z.string().optional(),
   driver: z.string().regex(/^[a-z][a-z0-9-]*$/, 'must be a driver name like local, ssh or lightsail').optional(),
+  // A CI runner starts empty: without a pin, "recorded on first use" means "never checked".
+  'ssh-host-key': z.string().regex(HOST_KEY_PIN, HOST_KEY_PIN_HINT).optional(),
+  'tunnel-server-host-key': z.string().regex(HOST_KEY_PIN, HOST_KEY_PIN_HINT).optional(),
   id: z.string().optional(),
   args: z.string().default(''),
   'github-token': z.string().optional(),
@@ -53,36 +58,21 @@ export function readActionInputs(env: Record<string, string | undefined> = proce
   return parsed.data;
 }
 
-/** Splits the `args` input like a shell would (quotes and backslashes), without running a shell. */
+/**
+ * Splits the `args` input like a shell would (quotes, backslashes), with shell-quote and without
+ * running a shell: `$VAR` stays as written, and shell syntax (`;`, `|`, `$(...)`, redirections)
+ * is refused rather than passed on as words.
+ */
 export function splitArgs(text: string): string[] {
-  const out: string[] = [];
-  let current = '';
-  let started = false;
-  let quote: '"' | "'" | undefined;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!;
-    if (quote) {
-      if (ch === quote) quote = undefined;
-      else if (ch === '\\' && quote === '"' && i + 1 < text.length) current += text[++i];
-      else current += ch;
-    } else if (ch === '"' || ch === "'") {
-      quote = ch;
-      started = true;
-    } else if (ch === '\\' && i + 1 < text.length) {
-      current += text[++i];
-      started = true;
-    } else if (/\s/.test(ch)) {
-      if (started) out.push(current);
-      current = '';
-      started = false;
-    } else {
-      current += ch;
-      started = true;
-    }
-  }
-  if (quote) throw errors.invalidInput(`the action input \`args\` has an unclosed ${quote} quote`, 'close the quote in `args`');
-  if (started) out.push(current);
-  return out;
+  // shell-quote reads an unclosed quote to the end; a shell would not run it at all.
+  const open = /["']/.exec(text.replace(/\\./g, '').replace(/"[^"]*"|'[^']*'/g, ''))?.[0];
+  if (open) throw errors.invalidInput(`the action input \`args\` has an unclosed ${open} quote`, 'close the quote in `args`');
+  return parse(text, (name) => `$${name}`).map((entry) => {
+    if (typeof entry === 'string') return entry;
+    if ('pattern' in entry) return entry.pattern; // no shell expands a glob here: the word as written
+    const what = 'comment' in entry ? `#${entry.comment}` : entry.op;
+    throw errors.invalidInput(`the action input \`args\` has shell syntax (${what}) and prevu runs no shell`, 'pass plain words; quote one that contains it');
+  });
 }
 
 /** The public half of an OpenSSH private key, as `ssh-ed25519 AAAA...`. */
@@ -108,7 +98,9 @@ export function materializeProfile(inputs: ActionInputs, store = new ProfileStor
   }
   // A self-hosted runner may keep its profiles: a bare name of an existing one is used as it is.
   if (store.exists(inputs.profile) && !existsSync(inputs.profile)) {
-    if (inputs.driver || inputs['account-key']) throw errors.invalidInput(`profile "${inputs.profile}" exists on this runner, so driver and account-key cannot change it`, 'pass the profile contents instead of its name, or drop driver/account-key');
+    if (inputs.driver || inputs['account-key'] || inputs['ssh-host-key'] || inputs['tunnel-server-host-key']) {
+      throw errors.invalidInput(`profile "${inputs.profile}" exists on this runner, so driver, account-key and the host keys cannot change it`, 'pass the profile contents instead of its name, or drop those inputs');
+    }
     return inputs.profile;
   }
   const text = existsSync(inputs.profile) ? readFileSync(inputs.profile, 'utf8') : inputs.profile;
@@ -127,7 +119,7 @@ export function materializeProfile(inputs: ActionInputs, store = new ProfileStor
     const issue = parsed.error.issues[0]!;
     throw errors.invalidInput(`the profile input is invalid (${issue.path.join('.') || 'profile'}: ${issue.message})`, 'pass the contents of profiles/<name>/profile.json as made by `prevu init`');
   }
-  const profile: Profile = parsed.data;
+  const profile: Profile = pinHostKeys(parsed.data, inputs);
   const key = inputs['account-key'] ?? process.env.PREVU_ACCOUNT_KEY;
   if (!key) throw errors.invalidInput(`profile "${profile.name}" needs its account key`, 'store the profile\'s id_ed25519 as a secret and pass it as the account-key input');
   const dir = store.profileDir(profile.name);
@@ -139,6 +131,19 @@ export function materializeProfile(inputs: ActionInputs, store = new ProfileStor
   writeFileSync(join(dir, 'id_ed25519.pub'), `${publicKey}\n`);
   store.write(profile);
   return profile.name;
+}
+
+/** The host-key inputs pin keys in the profile; each needs the profile part it pins. */
+function pinHostKeys(profile: Profile, inputs: ActionInputs): Profile {
+  const ssh = inputs['ssh-host-key'];
+  const tunnel = inputs['tunnel-server-host-key'];
+  if (ssh && profile.driver !== 'ssh') throw errors.invalidInput(`the ssh-host-key input pins an ssh host, and profile "${profile.name}" uses the ${profile.driver} driver`, 'drop ssh-host-key, or use a profile with driver ssh');
+  if (tunnel && profile.tunnelServer.type !== 'remote') throw errors.invalidInput(`the tunnel-server-host-key input pins a remote tunnel server, and profile "${profile.name}" uses the embedded one`, 'drop tunnel-server-host-key, or give the profile a tunnelServer address');
+  return {
+    ...profile,
+    ...(ssh ? { driverOptions: { ...profile.driverOptions, hostKey: ssh } } : {}),
+    ...(tunnel && profile.tunnelServer.type === 'remote' ? { tunnelServer: { ...profile.tunnelServer, hostKey: tunnel, hostKeyPinned: true } } : {}),
+  };
 }
 
 export interface ActionPlan {

@@ -1,14 +1,21 @@
 // Private tunnels: a request passes with a prevu JWT signed by the tunnel account's own key,
 // given as `Authorization: Bearer`, `X-Prevu-Token`, or the HttpOnly cookie made at
-// /_prevu/login. Only prevu's own credentials are removed before the app sees the request; any
-// other Authorization header reaches it untouched. Same check for WebSocket upgrades. Share-link
-// tokens never open the agent's host, and those with a password need the proof made at login.
+// /_prevu/login. prevu's own credentials (its header, its cookies, a bearer token issued by prevu)
+// are removed before any app, public or private, sees the request; any other Authorization header
+// reaches it untouched. Same check for WebSocket upgrades. Share-link tokens never open the
+// agent's host, and those with a password need the proof made at login.
+// The cookie is `__Host-` prefixed: a sibling tenant's app under the same base domain can plant a
+// cookie for the whole domain, but never a `__Host-` one, and every presented one is tried.
 import { looksLikeAccessToken, verifyAccessToken, type AccessClaims } from '@prevu/core/access-token';
 import { AGENT_SERVICE } from '@prevu/core/names';
 import type { Tunnel } from '../registry.js';
 import type { SharePasswords } from '../share-passwords.js';
 
-export const COOKIE = 'prevu_session';
+export const COOKIE = '__Host-prevu_session';
+/** The name before the `__Host-` prefix: never read (anyone under the base domain can set it), always stripped. */
+const LEGACY_COOKIE = 'prevu_session';
+/** Tokens tried per request at most: each costs a signature check. */
+const MAX_CANDIDATES = 8;
 export const TOKEN_HEADER = 'x-prevu-token';
 export const LOGIN_PATH = '/_prevu/login';
 
@@ -23,40 +30,32 @@ interface Presented {
 /** Separates token and proof in the cookie (never a base64url or JWT character). */
 const PROOF_SEPARATOR = '~';
 
-interface Candidates {
-  tokens: Presented[];
-  /** The Authorization header value when it carries a prevu-looking bearer token. */
-  bearer?: string;
+const cookieName = (part: string) => part.split('=', 1)[0]!.trim();
+
+/** The prevu token of an `Authorization: Bearer` value, if it is one. */
+function prevuBearer(value: string): string | undefined {
+  const m = /^Bearer\s+(\S+)$/i.exec(value);
+  return m && looksLikeAccessToken(m[1]!) ? m[1]! : undefined;
 }
 
-function cookieValue(cookie: string, name: string): string | undefined {
-  for (const part of cookie.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
-}
-
-function candidates(headers: Headers): Candidates {
-  const out: Candidates = { tokens: [] };
+/** Every token presented, in order, at most MAX_CANDIDATES: a junk cookie never hides a good one. */
+function candidates(headers: Headers): Presented[] {
+  const out: Presented[] = [];
   for (const [name, value] of headers) {
     const lower = name.toLowerCase();
-    if (lower === TOKEN_HEADER) out.tokens.push({ token: value });
+    if (lower === TOKEN_HEADER) out.push({ token: value });
     else if (lower === 'cookie') {
-      const v = cookieValue(value, COOKIE);
-      if (v) {
-        const [token, proof] = v.split(PROOF_SEPARATOR, 2) as [string, string | undefined];
-        out.tokens.push(proof ? { token, proof } : { token });
+      for (const part of value.split(';')) {
+        if (cookieName(part) !== COOKIE) continue;
+        const [token = '', proof] = part.slice(part.indexOf('=') + 1).trim().split(PROOF_SEPARATOR, 2);
+        if (token) out.push(proof ? { token, proof } : { token });
       }
     } else if (lower === 'authorization') {
-      const m = /^Bearer\s+(\S+)$/i.exec(value);
-      if (m && looksLikeAccessToken(m[1]!)) {
-        out.tokens.push({ token: m[1]! });
-        out.bearer = m[1]!;
-      }
+      const token = prevuBearer(value);
+      if (token) out.push({ token });
     }
   }
-  return out;
+  return out.slice(0, MAX_CANDIDATES);
 }
 
 /** Per host: a token good for an env's services (a share link) may not be for its agent. */
@@ -103,39 +102,35 @@ async function verifyPresented(presented: Presented, tunnel: Tunnel, passwords: 
   return claims.expiresAt;
 }
 
-/**
- * Decides access: true/false, or a promise when a token still needs its signature checked.
- * `accepted` receives the token that passed (to strip a bearer header only when it was ours).
- */
-export function checkAccess(headers: Headers, tunnel: Tunnel, cache: AccessCache, passwords: SharePasswords): { ok: boolean; bearer?: string } | Promise<{ ok: boolean; bearer?: string }> {
+/** Decides access: true/false, or a promise when a token still needs its signature checked. */
+export function checkAccess(headers: Headers, tunnel: Tunnel, cache: AccessCache, passwords: SharePasswords): boolean | Promise<boolean> {
   const found = candidates(headers);
-  const result = (token: string | undefined) => ({ ok: token !== undefined, ...(token && token === found.bearer ? { bearer: token } : {}) });
   const key = (p: Presented) => (p.proof ? `${p.token}${PROOF_SEPARATOR}${p.proof}` : p.token);
-  for (const presented of found.tokens) if (cache.hit(key(presented), tunnel)) return result(presented.token);
-  if (found.tokens.length === 0) return result(undefined);
+  if (found.some((presented) => cache.hit(key(presented), tunnel))) return true;
+  if (found.length === 0) return false;
   return (async () => {
-    for (const presented of found.tokens) {
+    for (const presented of found) {
       const exp = await verifyPresented(presented, tunnel, passwords);
       if (exp !== undefined) {
         cache.remember(key(presented), tunnel, exp);
-        return result(presented.token);
+        return true;
       }
     }
-    return result(undefined);
+    return false;
   })();
 }
 
-/** The headers the app sees: prevu's cookie and header removed, its bearer token only if it was ours. */
-export function stripCredentials(headers: Headers, acceptedBearer: string | undefined): Headers {
+/** The headers an app sees: prevu's header, cookies and bearer tokens removed, whoever they were for. */
+export function stripCredentials(headers: Headers): Headers {
   const out: Headers = [];
   for (const [name, value] of headers) {
     const lower = name.toLowerCase();
     if (lower === TOKEN_HEADER) continue;
-    if (lower === 'authorization' && acceptedBearer && value.endsWith(acceptedBearer)) continue;
-    if (lower === 'cookie' && value.includes(`${COOKIE}=`)) {
+    if (lower === 'authorization' && prevuBearer(value)) continue;
+    if (lower === 'cookie') {
       const rest = value
         .split(';')
-        .filter((p) => p.split('=', 1)[0]!.trim() !== COOKIE)
+        .filter((p) => cookieName(p) !== COOKIE && cookieName(p) !== LEGACY_COOKIE)
         .join(';')
         .trim();
       if (rest) out.push([name, rest]);
@@ -146,8 +141,9 @@ export function stripCredentials(headers: Headers, acceptedBearer: string | unde
   return out;
 }
 
-export function loginCookie(token: string, expiresAt: number, secure: boolean, proof?: string): string {
+/** `Secure` always, as `__Host-` requires: browsers count http://*.localhost as secure, and with TLS on plain HTTP only redirects. */
+export function loginCookie(token: string, expiresAt: number, proof?: string): string {
   const maxAge = Math.max(0, expiresAt - Math.floor(Date.now() / 1000));
   const value = proof ? `${token}${PROOF_SEPARATOR}${proof}` : token;
-  return `${COOKIE}=${value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAge}${secure ? '; Secure' : ''}`;
+  return `${COOKIE}=${value}; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=${maxAge}`;
 }

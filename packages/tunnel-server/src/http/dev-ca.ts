@@ -1,8 +1,8 @@
 // --dev-tls: a local CA and a wildcard certificate for `*.<base>`, made on first start and kept in
 // the state dir (the CA for a browser or client to trust). Written with node:crypto and a small
 // DER encoder because the container image has no openssl binary and no X.509 writer is installed.
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, X509Certificate, type KeyObject } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const tlv = (tag: number, content: Buffer): Buffer => {
@@ -35,6 +35,18 @@ function time(d: Date): Buffer {
 const name = (cn: string) => seq(set(seq(oid('2.5.4.3'), utf8(cn))));
 const ext = (id: string, critical: boolean, value: Buffer) => seq(oid(id), ...(critical ? [bool(true)] : []), octets(value));
 const ECDSA_SHA256 = seq(oid('1.2.840.10045.4.3.2'));
+
+/**
+ * X.509 nameConstraints (critical): the CA may only vouch for `<base>` and names under it, and
+ * for no IP address, so a copy of it trusted by a browser cannot be used to impersonate any
+ * other site, even by someone who got the CA key out of the state dir.
+ */
+function nameConstraints(baseDomain: string): Buffer {
+  const subtree = (generalName: Buffer) => seq(generalName);
+  const permitted = tlv(0xa0, subtree(tlv(0x82, Buffer.from(baseDomain))));
+  const excluded = tlv(0xa1, Buffer.concat([subtree(tlv(0x87, Buffer.alloc(8))), subtree(tlv(0x87, Buffer.alloc(32)))]));
+  return ext('2.5.29.30', true, seq(permitted, excluded));
+}
 
 interface CertSpec {
   subject: string;
@@ -81,13 +93,20 @@ export interface DevTls {
   caPath: string;
 }
 
-/** Loads the dev CA and the `*.<base>` certificate from the state dir, making what is missing. */
+/**
+ * Loads the dev CA and the `*.<base>` certificate from the state dir, making what is missing. A CA
+ * not constrained to this base domain (made by an older version, or for another base) is made
+ * anew, and with it the certificate.
+ */
 export function loadDevTls(stateDir: string, baseDomain: string): DevTls {
   const dir = join(stateDir, 'dev-tls');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const caPath = join(dir, 'ca.crt');
   const caKeyPath = join(dir, 'ca.key');
-  if (!existsSync(caPath) || !existsSync(caKeyPath)) {
+  const certPath = join(dir, `${baseDomain}.crt`);
+  const keyPath = join(dir, `${baseDomain}.key`);
+  const constraint = nameConstraints(baseDomain);
+  if (!existsSync(caPath) || !existsSync(caKeyPath) || !new X509Certificate(readFileSync(caPath)).raw.includes(constraint)) {
     const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const ca = certificate({
       subject: 'prevu dev CA',
@@ -96,15 +115,14 @@ export function loadDevTls(stateDir: string, baseDomain: string): DevTls {
       signer: privateKey,
       issuerKeyId: keyId(publicKey),
       days: 3650,
-      extensions: [ext('2.5.29.19', true, seq(bool(true))), ext('2.5.29.15', true, bits(Buffer.from([0x86]), 1))],
+      extensions: [ext('2.5.29.19', true, seq(bool(true))), ext('2.5.29.15', true, bits(Buffer.from([0x86]), 1)), constraint],
     });
     writeFileSync(caKeyPath, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
     writeFileSync(caPath, ca);
+    rmSync(certPath, { force: true }); // signed by the CA just replaced
   }
   const caPem = readFileSync(caPath, 'utf8');
   const caKey = createPrivateKey(readFileSync(caKeyPath, 'utf8'));
-  const certPath = join(dir, `${baseDomain}.crt`);
-  const keyPath = join(dir, `${baseDomain}.key`);
   if (!existsSync(certPath) || !existsSync(keyPath)) {
     const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const san = seq(tlv(0x82, Buffer.from(`*.${baseDomain}`)), tlv(0x82, Buffer.from(baseDomain)));

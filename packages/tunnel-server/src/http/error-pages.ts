@@ -10,6 +10,8 @@ export interface Page {
 }
 
 const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+/** A header value as visible ASCII: anything else (CR, LF, NUL, non-ASCII) percent-encoded, so no value can split the head. */
+const headerValue = (s: string) => s.replace(/[^\x20-\x7e]/g, (c) => encodeURIComponent(c));
 
 export const pages = {
   unknownHost: (host: string): Page => ({
@@ -82,12 +84,12 @@ export function renderPage(page: Page, options: { head?: boolean } = {}): Buffer
     ...page.headers,
   };
   let text = `HTTP/1.1 ${page.status} ${STATUS_CODES[page.status] ?? ''}\r\n`;
-  for (const [name, value] of Object.entries(headers)) text += `${name}: ${value}\r\n`;
+  for (const [name, value] of Object.entries(headers)) text += `${name}: ${headerValue(value)}\r\n`;
   return Buffer.from(`${text}\r\n${options.head ? '' : body}`);
 }
 
-export function renderRedirect(location: string, headers: Record<string, string>): Buffer {
-  let text = `HTTP/1.1 302 Found\r\nLocation: ${location}\r\nContent-Length: 0\r\nCache-Control: no-store\r\nConnection: close\r\n`;
-  for (const [name, value] of Object.entries(headers)) text += `${name}: ${value}\r\n`;
+export function renderRedirect(location: string, headers: Record<string, string>, status: 302 | 308 = 302): Buffer {
+  let text = `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nLocation: ${headerValue(location)}\r\nContent-Length: 0\r\nCache-Control: no-store\r\nConnection: close\r\n`;
+  for (const [name, value] of Object.entries(headers)) text += `${name}: ${headerValue(value)}\r\n`;
   return Buffer.from(`${text}\r\n`);
 }

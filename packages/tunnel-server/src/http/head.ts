@@ -91,7 +91,9 @@ export function serializeHead(head: RequestHead, headers: Array<[string, string]
 
 /**
  * Follows a chunked body through arbitrary byte splits without copying it: `push` says how many
- * bytes of the buffer still belong to the body and whether the body ended there.
+ * bytes of the buffer still belong to the body and whether the body ended there. Every line ends
+ * in CRLF and holds no other control byte: a backend that ends lines at a bare LF (or CR) would
+ * otherwise see another body than the one followed here (request smuggling).
  */
 export class ChunkedFramer {
   private state: 'size' | 'data' | 'data-crlf' | 'trailer' = 'size';
@@ -117,10 +119,13 @@ export class ChunkedFramer {
         if (this.line.length > 4096) throw new HeadError(400, 'chunk line too long');
         continue;
       }
-      const line = this.line.endsWith('\r') ? this.line.slice(0, -1) : this.line;
+      if (!this.line.endsWith('\r')) throw new HeadError(400, 'a chunked body line ends without CRLF');
+      const line = this.line.slice(0, -1);
       this.line = '';
+      // eslint-disable-next-line no-control-regex -- control bytes are what it refuses
+      if (/[\x00-\x08\x0a-\x1f\x7f]/.test(line)) throw new HeadError(400, 'control character in a chunked body line');
       if (this.state === 'size') {
-        const size = /^([0-9a-fA-F]{1,12})(\s*;.*)?$/.exec(line);
+        const size = /^([0-9a-fA-F]{1,12})([ \t]*;.*)?$/.exec(line);
         if (!size) throw new HeadError(400, 'malformed chunk size');
         this.left = parseInt(size[1]!, 16);
         this.state = this.left === 0 ? 'trailer' : 'data';

@@ -6,7 +6,7 @@
 // the connection into a plain splice both ways, anything else resumes request parsing.
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { hostFromHeader } from '@prevu/core/names';
+import { AGENT_SERVICE, hostFromHeader } from '@prevu/core/names';
 import type { Logger } from 'pino';
 import { ChannelLimitError, type Registry, type Route, type Tunnel } from '../registry.js';
 import type { Metrics } from '../metrics.js';
@@ -30,6 +30,36 @@ export interface ProxyOptions {
   maxHeaderBytes: number;
   idleTimeoutMs: number;
   headTimeoutMs: number;
+  /** A request body slower than this on average over a head-timeout window closes the connection (0: never). */
+  minBodyBytesPerSecond: number;
+  /**
+   * Set on the plain HTTP listener when TLS is on: every request is redirected to this https URL
+   * of its host, or answered 404 when the host is not under the base domain (no open redirect).
+   */
+  httpsUrlFor?: (hostname: string) => string | undefined;
+}
+
+/**
+ * The `next` of /_prevu/login when it is a path on the same origin: no scheme or authority
+ * (`//evil`, `/\evil`, which browsers read as `//evil`), no control characters (header splitting).
+ */
+export function sameOriginPath(next: string | null): string {
+  // eslint-disable-next-line no-control-regex -- control bytes are what it refuses
+  if (!next || !next.startsWith('/') || /[\\\x00-\x1f\x7f]/.test(next)) return '/';
+  const url = new URL(next, 'http://origin.invalid');
+  return url.origin === 'http://origin.invalid' ? `${url.pathname}${url.search}${url.hash}` : '/';
+}
+
+/** An absolute-form target (`GET http://host/path`) as origin-form, when its authority is the Host; else undefined. */
+function originForm(target: string, host: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    return undefined;
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username || url.password || hostFromHeader(url.host) !== host) return undefined;
+  return `${url.pathname}${url.search}`;
 }
 
 const CRLF2 = Buffer.from('\r\n\r\n');
@@ -51,6 +81,10 @@ export class ProxyConnection {
   private tunnel: Tunnel | null = null;
   private channelClosed: (() => void) | null = null;
   private headTimer: NodeJS.Timeout | null = null;
+  /** Request body bytes seen in the current rate window, and whether reading stalled on our side in it. */
+  private bodyBytes = 0;
+  private bodyStalled = false;
+  private bodyTimer: NodeJS.Timeout | null = null;
   private waitingDrain = false;
   private readonly access = new AccessCache();
   private readonly clientAddress: string;
@@ -70,6 +104,9 @@ export class ProxyConnection {
       if (this.channel) socket.setTimeout(options.idleTimeoutMs);
       else socket.destroy();
     });
+    // The head timer runs from the accept: a connection that never completes a head (or never
+    // sends a byte, like an idle slowloris) holds a slot only that long.
+    this.headTimer = setTimeout(() => this.headTimedOut(), options.headTimeoutMs);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => {
       this.clientEnded = true;
@@ -79,6 +116,7 @@ export class ProxyConnection {
     socket.on('close', () => {
       this.state = 'closed';
       if (this.headTimer) clearTimeout(this.headTimer);
+      if (this.bodyTimer) clearInterval(this.bodyTimer);
       this.channel?.destroy();
     });
   }
@@ -102,7 +140,7 @@ export class ProxyConnection {
           if (end < 0 || end + 4 - start > this.options.maxHeaderBytes) {
             if (buf.length - start > this.options.maxHeaderBytes) return this.respond(pages.badRequest(431, `the request head is larger than ${this.options.maxHeaderBytes} bytes`));
             this.buf = start < buf.length ? buf.subarray(start) : null;
-            if (!this.headTimer) this.headTimer = setTimeout(() => this.respond(pages.badRequest(408, 'the request head did not arrive in time')), this.options.headTimeoutMs);
+            if (!this.headTimer && this.buf) this.headTimer = setTimeout(() => this.headTimedOut(), this.options.headTimeoutMs);
             return;
           }
           if (this.headTimer) {
@@ -115,10 +153,12 @@ export class ProxyConnection {
           const n = Math.min(this.bodyLeft, buf.length);
           this.buf = n < buf.length ? buf.subarray(n) : null;
           this.bodyLeft -= n;
+          this.bodyBytes += n;
           if (this.bodyLeft === 0) this.state = 'head';
           this.send(n < buf.length ? buf.subarray(0, n) : buf);
         } else if (this.state === 'chunked') {
           const { used, done } = this.framer!.push(buf);
+          this.bodyBytes += used;
           this.buf = used < buf.length ? buf.subarray(used) : null;
           if (done) this.state = 'head';
           this.send(used < buf.length ? buf.subarray(0, used) : buf);
@@ -139,16 +179,42 @@ export class ProxyConnection {
     const host = hostFromHeader(head.host);
     if (!host) return this.respond(pages.badRequest(400, 'the request has no Host header'));
     if (head.method === 'CONNECT') return this.respond(pages.badRequest(405, 'CONNECT is not proxied'));
+    if (!head.target.startsWith('/') && !(head.target === '*' && head.method === 'OPTIONS')) {
+      // The app would route on the target's authority, prevu on Host: they must be one.
+      const path = originForm(head.target, host);
+      if (path === undefined) return this.respond(pages.badRequest(400, 'the request target is neither a path nor a URL of the Host'));
+      head.target = path;
+    }
+    // With TLS on, plain HTTP only points to https: a private env's token or page never goes in clear.
+    if (this.options.httpsUrlFor) {
+      const secure = this.options.httpsUrlFor(host);
+      return secure ? this.finish(renderRedirect(`${secure}${head.target === '*' ? '/' : head.target}`, {}, 308)) : this.respond(pages.unknownHost(host), head);
+    }
     const route = this.options.registry.route(host);
     if (route.kind !== 'tunnel') return this.respond(pageForMissing(route, host), head);
     const tunnel = route.tunnel;
     if (head.target.startsWith(LOGIN_PATH) && /^\/_prevu\/login(\?|$)/.test(head.target)) return this.wait(this.login(head, tunnel));
-    if (!tunnel.private) return this.dispatch(head, tunnel, undefined);
-    const decision = checkAccess(head.headers, tunnel, this.access, this.options.passwords);
-    if (!(decision instanceof Promise)) {
-      return decision.ok ? this.dispatch(head, tunnel, decision.bearer) : this.respond(pages.unauthorized(host), head);
+    if (head.upgrade && tunnel.service === AGENT_SERVICE && !this.sameOrigin(head, host)) {
+      // A page elsewhere (a sibling tenant's app is same-site) must not open the agent's event stream with the user's cookie.
+      return this.respond(pages.badRequest(403, 'a WebSocket to the agent is only opened from its own origin'), head);
     }
-    this.wait(decision.then((d) => (d.ok ? this.dispatch(head, tunnel, d.bearer) : this.respond(pages.unauthorized(host), head))));
+    if (!tunnel.private) return this.dispatch(head, tunnel);
+    const decision = checkAccess(head.headers, tunnel, this.access, this.options.passwords);
+    if (!(decision instanceof Promise)) return decision ? this.dispatch(head, tunnel) : this.respond(pages.unauthorized(host), head);
+    this.wait(decision.then((ok) => (ok ? this.dispatch(head, tunnel) : this.respond(pages.unauthorized(host), head))));
+  }
+
+  /** No Origin (not a browser) or the origin of this very host. */
+  private sameOrigin(head: RequestHead, host: string): boolean {
+    const origins = head.headers.filter(([name]) => name.toLowerCase() === 'origin').map(([, value]) => value);
+    if (origins.length === 0) return true;
+    if (origins.length > 1) return false;
+    try {
+      const origin = new URL(origins[0]!);
+      return origin.protocol === `${this.scheme}:` && hostFromHeader(origin.host) === host && origin.host === (head.host ?? '').toLowerCase();
+    } catch {
+      return false;
+    }
   }
 
   private get busy(): boolean {
@@ -169,8 +235,8 @@ export class ProxyConnection {
       });
   }
 
-  private dispatch(head: RequestHead, tunnel: Tunnel, bearer: string | undefined): void {
-    if (this.channel && this.tunnel === tunnel) return this.forward(head, bearer);
+  private dispatch(head: RequestHead, tunnel: Tunnel): void {
+    if (this.channel && this.tunnel === tunnel) return this.forward(head);
     // First request, or this connection now asks another (or a re-registered) tunnel.
     this.wait(
       (async () => {
@@ -188,7 +254,7 @@ export class ProxyConnection {
         }
         if (this.state === 'closed') return void channel.destroy();
         this.bind(channel, tunnel);
-        this.forward(head, bearer);
+        this.forward(head);
       })(),
     );
   }
@@ -246,10 +312,10 @@ export class ProxyConnection {
     });
   }
 
-  private forward(head: RequestHead, bearer: string | undefined): void {
+  private forward(head: RequestHead): void {
     const headers: Array<[string, string]> = [];
     let forwardedHost = head.host ?? '';
-    for (const pair of stripCredentials(head.headers, bearer)) {
+    for (const pair of stripCredentials(head.headers)) {
       const lower = pair[0].toLowerCase();
       if (FORWARDED.has(lower)) continue;
       headers.push(pair);
@@ -265,10 +331,46 @@ export class ProxyConnection {
     } else if (head.body.kind === 'length') {
       this.state = 'body';
       this.bodyLeft = head.body.length;
+      this.watchBodyRate();
     } else if (head.body.kind === 'chunked') {
       this.state = 'chunked';
       this.framer = new ChunkedFramer();
+      this.watchBodyRate();
     }
+  }
+
+  /** Nothing at all arrived: close without a word (a browser's preconnect); a partial head gets 408. */
+  private headTimedOut(): void {
+    this.headTimer = null;
+    if (this.state !== 'head' || this.busy) return;
+    if (!this.buf && this.socket.bytesRead === 0) return void this.socket.destroy();
+    this.respond(pages.badRequest(408, 'the request head did not arrive in time'));
+  }
+
+  /**
+   * While a request body arrives, checks once per head-timeout window that it averaged the minimum
+   * rate; a window in which we stopped reading (the service was slow to take it) does not count.
+   */
+  private watchBodyRate(): void {
+    const min = this.options.minBodyBytesPerSecond;
+    if (!min || this.bodyTimer) return;
+    this.bodyBytes = 0;
+    this.bodyStalled = false;
+    this.bodyTimer = setInterval(() => {
+      if (this.state !== 'body' && this.state !== 'chunked') {
+        clearInterval(this.bodyTimer!);
+        this.bodyTimer = null;
+        return;
+      }
+      const tooSlow = !this.bodyStalled && !this.waitingDrain && !this.busy && this.bodyBytes < (min * this.options.headTimeoutMs) / 1000;
+      this.bodyBytes = 0;
+      this.bodyStalled = false;
+      if (tooSlow) {
+        this.options.log.debug({ client: this.clientAddress }, 'request body slower than the minimum rate: closed');
+        this.options.metrics.limitRefusals.inc({ limit: 'min_body_rate' });
+        this.socket.destroy();
+      }
+    }, this.options.headTimeoutMs);
   }
 
   /** The answer to an upgrade request has started: splice on 101, else keep parsing requests. */
@@ -286,6 +388,7 @@ export class ProxyConnection {
     if (!channel) return;
     if (!channel.write(data) && !this.waitingDrain) {
       this.waitingDrain = true;
+      this.bodyStalled = true;
       this.socket.pause();
       channel.once('drain', () => {
         this.waitingDrain = false;
@@ -295,7 +398,11 @@ export class ProxyConnection {
   }
 
   private maybeEnd(): void {
-    if (!this.clientEnded || this.busy || this.held || this.buf || this.state === 'closed') return;
+    if (!this.clientEnded || this.busy || this.held || this.state === 'closed') return;
+    // Parsed as far as it goes: a head cut by the client's EOF can never complete, so it is dropped
+    // rather than held until the head timer.
+    if (this.buf && this.state !== 'head') return;
+    this.buf = null;
     this.clientEnded = false; // act once: half-close the channel (responses still flow back), or close
     if (this.channel) this.channel.end();
     else this.socket.end();
@@ -310,15 +417,13 @@ export class ProxyConnection {
     let proof: string | undefined;
     if (claims.passwordId) {
       const password = basicPassword(head.headers);
-      const verdict = password === undefined ? 'missing' : await this.options.passwords.check(tunnel.owner.accountId, tunnel.owner.envId, claims.passwordId, password);
+      const verdict = password === undefined ? 'missing' : await this.options.passwords.check(tunnel.owner.key, tunnel.owner.envId, claims.passwordId, password);
       if (verdict === 'blocked') return this.respond(pages.tooManyPasswords(), head);
       if (verdict === 'unknown') return this.respond(pages.unknownShareLink(tunnel.hostname), head);
       if (verdict !== 'ok') return this.respond(pages.passwordNeeded(tunnel.hostname, verdict === 'wrong'), head);
       proof = this.options.passwords.proof(token);
     }
-    const next = url.searchParams.get('next');
-    const location = next && next.startsWith('/') && !next.startsWith('//') ? next : '/';
-    this.finish(renderRedirect(location, { 'Set-Cookie': loginCookie(token, claims.expiresAt, this.scheme === 'https', proof) }));
+    this.finish(renderRedirect(sameOriginPath(url.searchParams.get('next')), { 'Set-Cookie': loginCookie(token, claims.expiresAt, proof) }));
   }
 
   /** prevu answers (an error page): after any bound channel has finished, then close. */

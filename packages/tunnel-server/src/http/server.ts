@@ -1,17 +1,38 @@
 // HTTP and HTTPS listeners: raw TCP (or TLS) sockets handed to the proxy, which parses only what
 // it must. Half-open is allowed so a client that closes its sending side still gets its response.
-import { createServer as createTcpServer, type Server } from 'node:net';
+// Both count their TCP connections in one limiter (per source address and in all) from the
+// accept on, before any TLS handshake: past it a connection is closed at once.
+import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
+import { visitorAddress, type AddressLimiter } from '../limits.js';
+import type { Metrics } from '../metrics.js';
 import { ProxyConnection, type ProxyOptions } from './proxy.js';
 import type { TlsMaterial } from './tls.js';
 
-export function createHttpServer(options: ProxyOptions): Server {
-  return createTcpServer({ allowHalfOpen: true, noDelay: true }, (socket) => new ProxyConnection(socket, 'http', options));
+/** Takes a slot for the socket until it closes; false (and the socket destroyed) when there is none. */
+function admit(socket: Socket, connections: AddressLimiter, metrics: Metrics): boolean {
+  const release = connections.acquire(visitorAddress(socket.remoteAddress));
+  if (!release) {
+    metrics.limitRefusals.inc({ limit: 'http_connections' });
+    socket.destroy();
+    return false;
+  }
+  socket.once('close', release);
+  return true;
 }
 
-export function createHttpsServer(options: ProxyOptions, tls: TlsMaterial): Server {
+export function createHttpServer(options: ProxyOptions, connections: AddressLimiter): Server {
+  return createTcpServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+    if (admit(socket, connections, options.metrics)) new ProxyConnection(socket, 'http', options);
+  });
+}
+
+export function createHttpsServer(options: ProxyOptions, tls: TlsMaterial, connections: AddressLimiter): Server {
   const server = createTlsServer({ cert: tls.cert, key: tls.key, allowHalfOpen: true, ALPNProtocols: ['http/1.1'] }, (socket) => new ProxyConnection(socket, 'https', options));
-  server.on('connection', (socket) => socket.setNoDelay(true));
+  // 'connection' comes before the handshake: a refused socket never costs one.
+  server.on('connection', (socket: Socket) => {
+    if (admit(socket, connections, options.metrics)) socket.setNoDelay(true);
+  });
   server.on('tlsClientError', () => undefined);
   return server;
 }

@@ -1,13 +1,24 @@
 // Public-key authentication. The key is the account (accountId = hash of its blob); the user
 // name is the envId. Open mode takes any key; allow-list mode only keys in an authorized_keys file.
+// Key types: ed25519, ECDSA, and RSA of 2048 bits or more signing with SHA-2 (rsa-sha2-256/512);
+// DSA, short RSA and SHA-1 signatures are refused whatever the mode.
+// An agent key (agent-keys.ts) is the account that registered it, for its one env only.
+import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import ssh2, { type AuthContext } from 'ssh2';
 import { InvalidNameError, normalizeEnvId, accountIdFromKeyBlob } from '@prevu/core/names';
+import { sshFingerprint } from '@prevu/core/ssh-fingerprint';
+import type { AgentKeys } from '../agent-keys.js';
 
 export interface Identity {
   accountId: string;
+  /** `SHA256:...` of the key blob. */
+  key: string;
   envId: string;
+  /** The account's key (an agent key's registrant): private tunnels' tokens are checked with it. */
   keyBlob: Buffer;
+  /** Logged in with an agent key: commands that act for the account are refused. */
+  agentKey: boolean;
 }
 
 /** Key blobs (base64) from an authorized_keys file; options before the key type are ignored. */
@@ -23,11 +34,23 @@ export function loadAuthorizedKeys(path: string): Set<string> {
   return keys;
 }
 
+const KEY_TYPES = new Set(['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'ssh-rsa']);
+export const MIN_RSA_BITS = 2048;
+
+/** Whether a key of this type, signing this way, is strong enough to own an account. */
+function acceptableKey(key: ssh2.ParsedKey, algo: string, hashAlgo: string | undefined): boolean {
+  if (!KEY_TYPES.has(key.type) || key.type !== algo) return false;
+  if (key.type !== 'ssh-rsa') return true;
+  if (hashAlgo !== 'sha256' && hashAlgo !== 'sha512') return false; // `ssh-rsa` itself signs with SHA-1
+  const bits = createPublicKey(key.getPublicPEM()).asymmetricKeyDetails?.modulusLength ?? 0;
+  return bits >= MIN_RSA_BITS;
+}
+
 /**
  * Decides one authentication attempt. `proven` gets the identity before the accept, because ssh2
  * emits 'ready' synchronously inside ctx.accept().
  */
-export function authenticate(ctx: AuthContext, allowList: Set<string> | undefined, proven: (identity: Identity) => void): void {
+export function authenticate(ctx: AuthContext, allowList: Set<string> | undefined, agentKeys: AgentKeys, proven: (identity: Identity) => void): void {
   if (ctx.method !== 'publickey') {
     return ctx.reject(['publickey']);
   }
@@ -39,11 +62,14 @@ export function authenticate(ctx: AuthContext, allowList: Set<string> | undefine
     return ctx.reject(['publickey']);
   }
   const blob = ctx.key.data;
-  if (allowList && !allowList.has(blob.toString('base64'))) {
+  const agent = agentKeys.lookup(blob);
+  if (agent && agent.envId !== envId) return ctx.reject(['publickey']);
+  // an agent key was registered by a key the allow-list admitted
+  if (!agent && allowList && !allowList.has(blob.toString('base64'))) {
     return ctx.reject(['publickey']);
   }
   const key = ssh2.utils.parseKey(blob);
-  if (key instanceof Error || Array.isArray(key)) {
+  if (key instanceof Error || Array.isArray(key) || !acceptableKey(key, ctx.key.algo, ctx.hashAlgo)) {
     return ctx.reject(['publickey']);
   }
   // Without a signature the client only asks whether the key would do; with one it proves it.
@@ -51,6 +77,12 @@ export function authenticate(ctx: AuthContext, allowList: Set<string> | undefine
   if (key.verify(ctx.blob!, ctx.signature, ctx.hashAlgo) !== true) {
     return ctx.reject(['publickey']);
   }
-  proven({ accountId: accountIdFromKeyBlob(blob), envId, keyBlob: Buffer.from(blob) });
+  if (agent) {
+    // It acts as the account's key for its one env: isolation and takeover see the account key.
+    const accountKey = Buffer.from(agent.accountKey, 'base64');
+    proven({ accountId: agent.accountId, key: sshFingerprint(accountKey), envId, keyBlob: accountKey, agentKey: true });
+  } else {
+    proven({ accountId: accountIdFromKeyBlob(blob), key: sshFingerprint(blob), envId, keyBlob: Buffer.from(blob), agentKey: false });
+  }
   ctx.accept();
 }

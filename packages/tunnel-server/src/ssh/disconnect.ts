@@ -5,7 +5,7 @@ import type { Connection } from 'ssh2';
 // @ts-expect-error ssh2 ships no types for its protocol internals
 import protocolUtils from 'ssh2/lib/protocol/utils.js';
 
-export const DisconnectReason = { tooManyConnections: 12, byApplication: 11 } as const;
+export const DisconnectReason = { tooManyConnections: 12, byApplication: 11, noMoreAuthMethods: 14 } as const;
 
 interface Internals {
   _protocol: {

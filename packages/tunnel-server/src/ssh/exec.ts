@@ -1,10 +1,14 @@
 // Session channels: `exec hello` and `exec tunnels` answer one JSON object on stdout. They only
 // read the registry, so a connection that runs them (the CLI's) never disturbs the env's tunnels.
-// `exec share-password` keeps a share link's password hash (JSON on stdin) for the account and env.
+// `exec share-password` keeps a share link's password hash (JSON on stdin) for the account and env;
+// `exec agent-key` binds the env's agent key (JSON on stdin) to the account, `agent-key-revoke`
+// unbinds it. Those three act for the account: an agent key's connection may not run them.
 import type { Logger } from 'pino';
 import type { Session, ServerChannel } from 'ssh2';
-import type { HelloReply, TunnelInfo } from '@prevu/core/tunnel-protocol';
+import type { HelloReply, RefusedForward, TunnelInfo } from '@prevu/core/tunnel-protocol';
 import type { Registry, Tunnel } from '../registry.js';
+import type { z } from 'zod';
+import { agentKeySchema, type AgentKeys } from '../agent-keys.js';
 import { RegistrationError, registrationSchema, type SharePasswords } from '../share-passwords.js';
 import type { SshConnection } from './connection.js';
 
@@ -23,15 +27,21 @@ export function envReport(conn: SshConnection, registry: Registry, urls: PublicU
     url: urls.urlFor(t.hostname),
     private: t.private,
   });
+  const refused = new Map<string, RefusedForward>();
+  for (const owner of registry.ownersOf(conn.key, conn.envId)) {
+    for (const [name, r] of owner.refused) refused.set(name, { name, ...r });
+  }
   return {
     accountId: conn.accountId,
     envId: conn.envId,
     baseUrl: urls.baseUrl,
-    tunnels: registry.forEnv(conn.accountId, conn.envId).map(view),
+    tunnels: registry.forEnv(conn.key, conn.envId).map(view),
+    ...(refused.size ? { refused: [...refused.values()].sort((a, b) => a.name.localeCompare(b.name)) } : {}),
   };
 }
 
-const COMMANDS = new Set(['hello', 'tunnels', 'share-password']);
+const COMMANDS = new Set(['hello', 'tunnels', 'share-password', 'agent-key', 'agent-key-revoke']);
+const ACCOUNT_COMMANDS = new Set(['share-password', 'agent-key', 'agent-key-revoke']);
 /** A registration is a few hundred bytes; more is not one. */
 const MAX_INPUT = 4096;
 
@@ -39,6 +49,7 @@ export interface SessionContext {
   registry: Registry;
   urls: PublicUrls;
   passwords: SharePasswords;
+  agentKeys: AgentKeys;
   log: Logger;
 }
 
@@ -51,7 +62,11 @@ function finish(channel: ServerChannel, code: number, out: string, err = ''): vo
   channel.end();
 }
 
-function sharePassword(conn: SshConnection, ctx: SessionContext, channel: ServerChannel): void {
+/**
+ * Reads one JSON object (at most MAX_INPUT bytes) from the channel's stdin, checked with `schema`;
+ * `use` stores it (a RegistrationError's message reaches the client) and the command answers ok.
+ */
+function registration<S extends z.ZodType>(conn: SshConnection, ctx: SessionContext, channel: ServerChannel, command: string, schema: S, use: (value: z.infer<S>) => void): void {
   let input = '';
   let done = false;
   const stop = (code: number, out: string, err = '') => {
@@ -67,24 +82,24 @@ function sharePassword(conn: SshConnection, ctx: SessionContext, channel: Server
   channel.setEncoding('utf8');
   channel.on('data', (chunk: string) => {
     input += chunk;
-    if (input.length > MAX_INPUT) stop(1, '', `prevu: share-password takes at most ${MAX_INPUT} bytes\n`);
+    if (input.length > MAX_INPUT) stop(1, '', `prevu: ${command} takes at most ${MAX_INPUT} bytes\n`);
   });
   channel.once('end', () => {
     if (done) return;
-    let parsed: ReturnType<typeof registrationSchema.safeParse>;
+    let parsed: z.ZodSafeParseResult<z.infer<S>>;
     try {
-      parsed = registrationSchema.safeParse(JSON.parse(input));
+      parsed = schema.safeParse(JSON.parse(input));
     } catch {
-      return stop(1, '', 'prevu: share-password reads one JSON object on stdin\n');
+      return stop(1, '', `prevu: ${command} reads one JSON object on stdin\n`);
     }
-    if (!parsed.success) return stop(1, '', `prevu: share-password: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}\n`);
+    if (!parsed.success) return stop(1, '', `prevu: ${command}: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}\n`);
     try {
-      ctx.passwords.register(conn.accountId, conn.envId, parsed.data);
+      use(parsed.data);
     } catch (error) {
-      ctx.log.warn({ accountId: conn.accountId, err: (error as Error).message }, 'share link password not registered');
-      return stop(1, '', `prevu: ${error instanceof RegistrationError ? error.message : 'the tunnel server could not store the password'}\n`);
+      ctx.log.warn({ accountId: conn.accountId, command, err: (error as Error).message }, 'registration refused');
+      return stop(1, '', `prevu: ${error instanceof RegistrationError ? error.message : `the tunnel server could not store it (${command})`}\n`);
     }
-    ctx.log.info({ accountId: conn.accountId, envId: conn.envId }, 'share link password registered');
+    ctx.log.info({ accountId: conn.accountId, envId: conn.envId, command }, 'registered');
     stop(0, '{"ok":true}\n');
   });
 }
@@ -93,13 +108,27 @@ export function handleSession(conn: SshConnection, ctx: SessionContext, acceptSe
   const session = acceptSession();
   session.on('pty', (accept) => accept?.());
   session.on('env', (accept) => accept?.());
-  session.on('exec', (accept, _reject, info) => {
-    const channel = accept();
+  // ssh2's accept() gives nothing for a second exec/shell on a session that already runs one
+  // (found by the fuzz suite: it threw inside ssh2's parser and cut the connection).
+  session.on('exec', (accept, reject, info) => {
+    const channel = accept() as ServerChannel | undefined;
+    if (!channel) return reject?.();
     const command = info.command.trim();
     if (!COMMANDS.has(command)) return finish(channel, 1, '', `prevu: unknown command "${command}"; try "hello" or "tunnels"\n`);
-    if (command === 'share-password') return sharePassword(conn, ctx, channel);
+    if (conn.agentKey && ACCOUNT_COMMANDS.has(command)) return finish(channel, 1, '', `prevu: ${command} needs the account key, not an agent key\n`);
+    if (command === 'share-password') return registration(conn, ctx, channel, command, registrationSchema, (r) => ctx.passwords.register(conn.key, conn.envId, r));
+    if (command === 'agent-key') return registration(conn, ctx, channel, command, agentKeySchema, (r) => ctx.agentKeys.register(conn, conn.envId, r));
+    if (command === 'agent-key-revoke') {
+      const dropped = ctx.agentKeys.revoke(conn.accountId, conn.envId);
+      ctx.log.info({ accountId: conn.accountId, envId: conn.envId, dropped }, 'agent key revoked');
+      return finish(channel, 0, `${JSON.stringify({ ok: true, revoked: dropped })}\n`);
+    }
     finish(channel, 0, `${JSON.stringify(envReport(conn, ctx.registry, ctx.urls))}\n`);
   });
   // `ssh env@server` without a command: say hello the same way, then close.
-  session.on('shell', (accept) => finish(accept(), 0, `${JSON.stringify(envReport(conn, ctx.registry, ctx.urls))}\n`));
+  session.on('shell', (accept, reject) => {
+    const channel = accept() as ServerChannel | undefined;
+    if (!channel) return reject?.();
+    finish(channel, 0, `${JSON.stringify(envReport(conn, ctx.registry, ctx.urls))}\n`);
+  });
 }

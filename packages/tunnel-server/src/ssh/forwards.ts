@@ -1,7 +1,8 @@
 // Global requests: tcpip-forward (bind address `<service>-<port>` or `<service>`) and
 // streamlocal-forward@openssh.com (`/<service>-<port>[#access=private]`), and their cancels.
 // Each accepted forward is a hostname in the registry; a newer connection of the same key+env
-// takes over a name atomically (the registry swaps the entry, there is no window without one).
+// takes over a name atomically (the registry swaps the entry, there is no window without one);
+// a name another key or env holds is refused, and `exec hello` tells why.
 // A cancel releases the name at once: the client said it is gone on purpose, so 404, not 502.
 import { hostname as hostnameFor, InvalidNameError, parseForwardName } from '@prevu/core/names';
 import type { Registry, Tunnel } from '../registry.js';
@@ -42,6 +43,7 @@ export function handleForwardRequest(
   if (name !== 'tcpip-forward' && name !== 'streamlocal-forward@openssh.com' && !cancel) return reject?.();
 
   if (cancel) {
+    conn.refused.delete(parsed.name);
     const tunnel = conn.tunnels.get(parsed.name);
     if (tunnel) {
       conn.tunnels.delete(parsed.name);
@@ -53,6 +55,7 @@ export function handleForwardRequest(
 
   if (!conn.tunnels.has(parsed.name) && conn.tunnels.size >= limits.maxForwardsPerConnection) {
     conn.log.warn({ name: parsed.name, limit: limits.maxForwardsPerConnection }, 'forward refused: too many forwards on this connection');
+    conn.metrics.limitRefusals.inc({ limit: 'forwards_per_connection' });
     return reject?.();
   }
   const bindPort = data.bindPort || DEFAULT_BIND_PORT;
@@ -65,9 +68,18 @@ export function handleForwardRequest(
     owner: conn,
     bind: name === 'tcpip-forward' ? { kind: 'tcpip', address: data.bindAddr!, port: bindPort } : { kind: 'streamlocal', path: data.socketPath! },
   };
+  const refusal = registry.add(tunnel);
+  if (refusal) {
+    // Bounded like the forwards: a client asking a million taken names keeps the latest few.
+    if (conn.refused.size >= limits.maxForwardsPerConnection) conn.refused.delete(conn.refused.keys().next().value!);
+    conn.refused.set(parsed.name, refusal);
+    conn.log.warn({ hostname: tunnel.hostname, heldByEnv: refusal.heldByEnv }, 'forward refused: the hostname is held by another key or env');
+    conn.metrics.limitRefusals.inc({ limit: 'hostname_held' });
+    return reject?.();
+  }
+  conn.refused.delete(parsed.name);
   const previous = conn.tunnels.get(parsed.name);
   conn.tunnels.set(parsed.name, tunnel);
-  registry.add(tunnel);
   if (previous && previous.hostname !== tunnel.hostname) registry.remove(previous);
   conn.log.info({ hostname: tunnel.hostname, private: tunnel.private, kind: tunnel.bind.kind }, 'forward registered');
   if (name === 'tcpip-forward') accept?.(bindPort);

@@ -1,10 +1,14 @@
 // The SSH listener: modern algorithms only, keep-alives, no Nagle, then per connection:
 // authenticate (auth.ts), register forwards (forwards.ts), answer exec (exec.ts).
-import { createServer, type Server } from 'node:net';
+// Before a connection has proven a key it is a stranger: it is counted per source address and in
+// all from the TCP accept on (like sshd's MaxStartups), has LOGIN_GRACE_MS to authenticate, and
+// a bounded number of tries; after, its sessions are bounded too.
+import { createServer, type Server, type Socket } from 'node:net';
 import ssh2, { type Connection } from 'ssh2';
 import type { Logger } from 'pino';
 import type { Registry } from '../registry.js';
 import type { SharePasswords } from '../share-passwords.js';
+import type { AgentKeys } from '../agent-keys.js';
 import type { Metrics } from '../metrics.js';
 import { authenticate, type Identity } from './auth.js';
 import { SshConnection } from './connection.js';
@@ -12,6 +16,7 @@ import { autoCork } from './cork.js';
 import { disconnect, DisconnectReason } from './disconnect.js';
 import { handleForwardRequest } from './forwards.js';
 import { handleSession, type PublicUrls } from './exec.js';
+import { AddressLimiter, visitorAddress } from '../limits.js';
 
 export interface SshServerOptions {
   hostKey: string;
@@ -21,11 +26,23 @@ export interface SshServerOptions {
   log: Logger;
   urls: PublicUrls;
   passwords: SharePasswords;
+  agentKeys: AgentKeys;
   baseDomain: string;
   maxForwardsPerConnection: number;
   maxConnectionsPerAccount: number;
   maxChannelsPerConnection: number;
+  maxChannelsPerVisitor: number;
+  maxAuthTries: number;
+  maxUnauthenticated: number;
+  maxUnauthenticatedPerAddress: number;
+  maxSshConnectionsPerAddress: number;
+  maxSessionsPerConnection: number;
   keepaliveSeconds: number;
+}
+
+/** A TCP connection not authenticated yet: its slots, and the timer that drops it. */
+interface Stranger {
+  authenticated(): void;
 }
 
 const LOGIN_GRACE_MS = 30_000;
@@ -49,23 +66,31 @@ export function createSshServer(options: SshServerOptions): Server {
       keepaliveInterval: options.keepaliveSeconds * 1000,
       keepaliveCountMax: 3,
     } as ssh2.ServerConfig,
-    (connection: Connection, info) => onConnection(connection, info.ip),
+    (connection: Connection, info) => onConnection(connection, info.ip, strangers.get(`${info.ip}|${info.port}`)),
   );
+  const strangers = new Map<string, Stranger>(); // "ip|port" -> a TCP connection not authenticated yet
+  const unauthenticated = new AddressLimiter(options.maxUnauthenticated, options.maxUnauthenticatedPerAddress);
+  const perAddress = new AddressLimiter(Infinity, options.maxSshConnectionsPerAddress);
 
-  function onConnection(connection: Connection, ip: string) {
+  function onConnection(connection: Connection, ip: string, stranger: Stranger | undefined) {
     let identity: Identity | undefined;
     let conn: SshConnection | undefined;
-    // Like sshd's LoginGraceTime: a connection that does not authenticate in time is dropped.
-    const grace = setTimeout(() => connection.end(), LOGIN_GRACE_MS);
+    let tries = 0;
     connection.on('authentication', (ctx) => {
-      authenticate(ctx, options.allowList, (proven) => (identity = proven));
+      if (++tries > options.maxAuthTries) {
+        metrics.limitRefusals.inc({ limit: 'ssh_auth_tries' });
+        // No answer to this attempt: the client reads the reason instead of trying its next key.
+        return disconnect(connection, DisconnectReason.noMoreAuthMethods, `prevu-limit: more than ${options.maxAuthTries} authentication attempts on one connection`);
+      }
+      authenticate(ctx, options.allowList, options.agentKeys, (proven) => (identity = proven));
     });
     connection.on('ready', () => {
-      clearTimeout(grace);
+      stranger?.authenticated();
       if (!identity) return connection.end();
-      conn = new SshConnection(connection, identity, ip, registry, metrics, log, options.maxChannelsPerConnection);
-      if (registry.connectionsOf(identity.accountId) >= options.maxConnectionsPerAccount) {
+      conn = new SshConnection(connection, identity, ip, registry, metrics, log, { maxChannels: options.maxChannelsPerConnection, maxChannelsPerVisitor: options.maxChannelsPerVisitor });
+      if (registry.connectionsOf(identity.key) >= options.maxConnectionsPerAccount) {
         conn.log.warn({ limit: options.maxConnectionsPerAccount }, 'connection refused: too many connections for this account');
+        metrics.limitRefusals.inc({ limit: 'ssh_connections_per_account' });
         disconnect(connection, DisconnectReason.tooManyConnections, `prevu-limit: account ${identity.accountId} already has ${options.maxConnectionsPerAccount} connections (the limit); close some and retry`);
         conn = undefined;
         return;
@@ -77,11 +102,18 @@ export function createSshServer(options: SshServerOptions): Server {
       connection.on('request', (accept, reject, name, data) =>
         handleForwardRequest(c, registry, { maxForwardsPerConnection: options.maxForwardsPerConnection, baseDomain: options.baseDomain }, accept, reject, name, data),
       );
-      connection.on('session', (accept) => handleSession(c, { registry, urls: options.urls, passwords: options.passwords, log }, accept));
+      let sessions = 0;
+      connection.on('session', (accept, reject) => {
+        if (sessions >= options.maxSessionsPerConnection) {
+          metrics.limitRefusals.inc({ limit: 'ssh_sessions' });
+          return reject();
+        }
+        sessions++;
+        handleSession(c, { registry, urls: options.urls, passwords: options.passwords, agentKeys: options.agentKeys, log }, () => accept().once('close', () => sessions--));
+      });
     });
     connection.on('error', (error) => log.debug({ err: error.message, ip }, 'ssh connection error'));
     connection.on('close', () => {
-      clearTimeout(grace);
       if (!conn) return;
       conn.close();
       metrics.sshConnections.dec();
@@ -89,7 +121,34 @@ export function createSshServer(options: SshServerOptions): Server {
     });
   }
 
+  /** Counts a new TCP connection as a stranger; false when its address or the server has no slot left. */
+  function admit(socket: Socket): boolean {
+    const address = visitorAddress(socket.remoteAddress);
+    const releaseAddress = perAddress.acquire(address);
+    const releaseStranger = releaseAddress && unauthenticated.acquire(address);
+    if (!releaseAddress || !releaseStranger) {
+      metrics.limitRefusals.inc({ limit: releaseAddress ? 'ssh_unauthenticated' : 'ssh_connections_per_address' });
+      releaseAddress?.();
+      return false;
+    }
+    const key = `${socket.remoteAddress}|${socket.remotePort}`;
+    // Like sshd's LoginGraceTime, from the accept on: a peer that never sends its version line counts too.
+    const grace = setTimeout(() => socket.destroy(), LOGIN_GRACE_MS);
+    const authenticated = () => {
+      clearTimeout(grace);
+      strangers.delete(key);
+      releaseStranger();
+    };
+    strangers.set(key, { authenticated });
+    socket.once('close', () => {
+      authenticated();
+      releaseAddress();
+    });
+    return true;
+  }
+
   return createServer({ noDelay: true }, (socket) => {
+    if (!admit(socket)) return void socket.destroy();
     autoCork(socket);
     server.injectSocket(socket);
   }).on('close', () => server.close());

@@ -1,0 +1,83 @@
+// Agent keys: the account key never leaves the laptop or CI job. `prevu up` makes one key per env
+// and registers it here over SSH as the account (`exec agent-key`, with the key's own signature
+// over the account and env as proof that the registrant holds it); the env's agent then logs in
+// with that key and is that account, for that env only. Records live in the state dir, so a
+// restart keeps agents connecting; `prevu down` revokes the env's key (`exec agent-key-revoke`).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import ssh2 from 'ssh2';
+import { z } from 'zod';
+import { agentKeyStatement } from '@prevu/core/tunnel-protocol';
+import { RegistrationError, writeAtomically } from './share-passwords.js';
+
+const STORE_FILE = 'agent_keys.json';
+/** Envs with an agent key, per account and in all: ten keys cannot fill the table for the rest. */
+const MAX_PER_ACCOUNT = 500;
+const MAX_RECORDS = 50_000;
+
+const base64 = z.string().regex(/^[A-Za-z0-9+/]+={0,2}$/);
+/** What `exec agent-key` reads on stdin (AgentKeyRegistration). */
+export const agentKeySchema = z.object({
+  publicKey: z.string().regex(/^ssh-ed25519 [A-Za-z0-9+/]{68}$/, 'must be an ssh-ed25519 public key line'),
+  proof: base64.max(200),
+});
+const storedSchema = z.object({ key: base64, accountId: z.string(), accountKey: base64, envId: z.string(), createdAt: z.number() });
+export type AgentKeyRecord = z.infer<typeof storedSchema>;
+
+export class AgentKeys {
+  private constructor(
+    private readonly stateDir: string,
+    /** base64 key blob -> record */
+    private readonly records: Map<string, AgentKeyRecord>,
+  ) {}
+
+  static load(stateDir: string): AgentKeys {
+    const records = new Map<string, AgentKeyRecord>();
+    try {
+      const parsed = z.array(storedSchema).safeParse(JSON.parse(readFileSync(join(stateDir, STORE_FILE), 'utf8')));
+      if (parsed.success) for (const r of parsed.data) records.set(r.key, r);
+    } catch {
+      // none yet (or unreadable): agents log in again once `prevu up` registers their keys
+    }
+    return new AgentKeys(stateDir, records);
+  }
+
+  /** The account and env this key is an agent key of; undefined for any other key. */
+  lookup(keyBlob: Buffer): AgentKeyRecord | undefined {
+    return this.records.get(keyBlob.toString('base64'));
+  }
+
+  /** Binds an agent key to the account (the connection's key) and env; the env's earlier key stops working. */
+  register(account: { accountId: string; keyBlob: Buffer }, envId: string, registration: z.infer<typeof agentKeySchema>): void {
+    const key = registration.publicKey.split(' ')[1]!;
+    const parsed = ssh2.utils.parseKey(Buffer.from(key, 'base64'));
+    if (parsed instanceof Error || Array.isArray(parsed)) throw new RegistrationError('agent-key: publicKey is not a key');
+    if (parsed.verify(Buffer.from(agentKeyStatement(account.accountId, envId)), Buffer.from(registration.proof, 'base64')) !== true) {
+      throw new RegistrationError(`agent-key: proof is not the key's signature over "${agentKeyStatement(account.accountId, envId)}"`);
+    }
+    const taken = this.records.get(key);
+    if (taken && taken.accountId !== account.accountId) throw new RegistrationError('agent-key: this key is another account\'s agent key');
+    const next = new Map([...this.records].filter(([, r]) => r.key !== key && !(r.accountId === account.accountId && r.envId === envId)));
+    if ([...next.values()].filter((r) => r.accountId === account.accountId).length >= MAX_PER_ACCOUNT) {
+      throw new RegistrationError(`account ${account.accountId} already has agent keys for ${MAX_PER_ACCOUNT} envs; \`prevu down\` revokes an env's key`);
+    }
+    if (next.size >= MAX_RECORDS) throw new RegistrationError(`this server already keeps ${MAX_RECORDS} agent keys`);
+    next.set(key, { key, accountId: account.accountId, accountKey: account.keyBlob.toString('base64'), envId, createdAt: Date.now() });
+    this.save(next);
+  }
+
+  /** Forgets the env's agent key; how many were dropped. */
+  revoke(accountId: string, envId: string): number {
+    const next = new Map([...this.records].filter(([, r]) => !(r.accountId === accountId && r.envId === envId)));
+    const dropped = this.records.size - next.size;
+    if (dropped) this.save(next);
+    return dropped;
+  }
+
+  private save(next: Map<string, AgentKeyRecord>): void {
+    // Stored first: a key the file does not hold would stop working at the next restart.
+    writeAtomically(join(this.stateDir, STORE_FILE), JSON.stringify([...next.values()]));
+    this.records.clear();
+    for (const [k, r] of next) this.records.set(k, r);
+  }
+}
