@@ -1,11 +1,12 @@
 // A profile with a real (self-hosted) tunnel server: the host key is recorded on first contact and
 // checked after; a changed key is one line and exit 1. The server runs as a process on loopback.
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startTunnelServer, useKit } from '@prevu/test-kit';
+import { freePort, startTunnelServer, useKit } from '@prevu/test-kit';
 import { describe, expect, it } from 'vitest';
-import { cliHome, errorLines } from './cli.js';
+import { CLI, cliHome, errorLines } from './cli.js';
 import { ed25519KeyPair } from '@prevu/core/ssh-keys';
 
 const kit = useKit();
@@ -60,5 +61,59 @@ describe('remote tunnel server profile', () => {
     const bad = await cli.run(['init', '--name', 'bad', '--tunnel-server', address, '--tunnel-host-key', 'SHA256:abc']);
     expect(bad.code).toBe(1);
     expect(errorLines(bad.stderr)).toEqual(['prevu: --tunnel-host-key "SHA256:abc" is not a host key: a host key is SHA256:... (ssh-keygen -lf) or "ssh-ed25519 AAAA..." (ssh-keyscan)']);
+  });
+});
+
+describe('a base domain without DNS', () => {
+  it('stops up in one line as soon as the agent name does not resolve, not at --wait-timeout', async () => {
+    const server = await startTunnelServer(kit, { baseDomain: 'prevu-test.invalid' });
+    const cli = cliHome(kit);
+    expect((await cli.run(['init', '--name', 'nodns', '--tunnel-server', `127.0.0.1:${server.ports.ssh}`])).code).toBe(0);
+    const project = mkdtempSync(join(tmpdir(), 'prevu-nodns-'));
+    kit.defer('project dir', () => rmSync(project, { recursive: true, force: true }));
+    writeFileSync(join(project, 'compose.yaml'), 'services:\n  web:\n    image: busybox:latest\n    command: ["httpd", "-f", "-p", "80"]\n    expose: ["80"]\n');
+    const id = `nodns${process.pid}`;
+    kit.defer(`prevu down ${id}`, () => cli.run(['down', '--id', id], { cwd: project }));
+    // Names resolve from /etc/hosts only, in a private mount namespace: no DNS query leaves the
+    // machine, and *.prevu-test.invalid is unknown there, as a missing wildcard record would be.
+    const nsswitch = join(project, 'nsswitch.conf');
+    writeFileSync(nsswitch, 'hosts: files\n');
+    const up = await new Promise<{ code: number; stderr: string }>((done) =>
+      execFile('unshare', ['--mount', 'sh', '-c', 'mount --bind "$0" /etc/nsswitch.conf && exec "$@"', nsswitch, 'node', CLI, 'up', '--id', id], { cwd: project, env: { ...process.env, ...cli.env } }, (error, _stdout, stderr) =>
+        done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stderr }),
+      ),
+    );
+    expect([up.code, errorLines(up.stderr)]).toEqual([2, [expect.stringMatching(/^prevu: prevu-agent-nodns\d+-[a-z2-7]{10}\.prevu-test\.invalid does not resolve \(ENOTFOUND\): the base domain prevu-test\.invalid has no wildcard DNS record: add a DNS record \*\.prevu-test\.invalid pointing at the tunnel server; `prevu doctor` checks it$/)]]);
+  });
+});
+
+describe('doctor on a self-hosted server', () => {
+  /** A certificate for `name` valid `days` days, made by openssl, as an operator would bring. */
+  function certificate(dir: string, name: string, days: number): string[] {
+    const [cert, key] = [join(dir, `${days}.crt`), join(dir, `${days}.key`)];
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', String(days), '-subj', `/CN=${name}`, '-addext', `subjectAltName=DNS:${name}`, '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    return ['--tls-cert', cert, '--tls-key', key];
+  }
+
+  async function doctorLines(args: string[] = [], options: { devTls?: boolean } = {}) {
+    // two labels: TLS wildcards need a parent of two (no *.localhost, as no *.com)
+    const server = await startTunnelServer(kit, { ...options, baseDomain: 'prevu.localhost', args });
+    const cli = cliHome(kit);
+    expect((await cli.run(['init', '--name', 'self', '--tunnel-server', `127.0.0.1:${server.ports.ssh}`])).code).toBe(0);
+    const r = await cli.run(['doctor']);
+    return { code: r.code, lines: r.stdout.split('\n').filter((l) => /^. (dns|https?):/.test(l)) };
+  }
+
+  it('checks the wildcard name and, with TLS, that the certificate covers it and is not about to expire', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'prevu-certs-'));
+    kit.defer('certs', () => rmSync(dir, { recursive: true, force: true }));
+    const plain = await doctorLines();
+    expect(plain.lines).toEqual([expect.stringMatching(/^✓ dns: \*\.prevu\.localhost resolves \(prevu-doctor-[0-9a-f]{8}\.prevu\.localhost -> 127\.0\.0\.1\)$/), expect.stringMatching(/^✓ http: port \d+ answers \(HTTP 404\); plain HTTP: URLs are not private in transit/)]);
+    const dev = await doctorLines([], { devTls: true });
+    expect(dev.lines[1]).toMatch(/^✓ https: port \d+ answers; its certificate covers \*\.prevu\.localhost and is valid for \d+ more days; not trusted by this machine/);
+    const other = await doctorLines(['--https-port', String(await freePort()), ...certificate(dir, '*.example.test', 90)]);
+    expect([other.code, other.lines[1]]).toEqual([2, "✗ https: the tunnel server's certificate does not cover *.prevu.localhost (it names DNS:*.example.test): give the server a certificate for *.prevu.localhost (--tls-cert/--tls-key); every URL is a name under it"]);
+    const soon = await doctorLines(['--https-port', String(await freePort()), ...certificate(dir, '*.prevu.localhost', 5)]);
+    expect([soon.code, soon.lines[1]]).toEqual([2, expect.stringMatching(/^✗ https: the tunnel server's certificate for \*\.prevu\.localhost expires in [45] day\(s\) \(.+\): renew it, and start the server with the new --tls-cert\/--tls-key$/)]);
   });
 });

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { AGENT_SERVICE, forwardName } from '@prevu/core/names';
 import { createApi, type ServiceRow, type TunnelRow } from './api.js';
 import type { AgentConfig } from './config.js';
+import { diagnose } from './diagnosis.js';
 import { DockerApi } from './docker.js';
 import { EventLog } from './event-log.js';
 import { handleChannel } from './forward.js';
@@ -170,7 +171,8 @@ export class Agent {
   services(): ServiceRow[] {
     const rows = [...this.env.services.values()].flatMap((entry) => {
       const routing = this.env.route(entry.service).state;
-      return [...entry.containers.values()].map((c) => ({ service: entry.service, state: c.running ? 'running' : 'exited', health: c.health ?? '', routing }));
+      const why = diagnose(this.env, entry.service);
+      return [...entry.containers.values()].map((c) => ({ service: entry.service, state: c.inspected?.State.Status ?? (c.running ? 'running' : 'exited'), health: c.health ?? '', routing, ...why }));
     });
     // The agent does not track its own container; that it answers says how it is.
     return rows.some((r) => r.service === AGENT_SERVICE) ? rows : [...rows, { service: AGENT_SERVICE, state: 'running', health: '', routing: 'ready' }];

@@ -28,6 +28,9 @@ export interface ServiceRow {
   health: string;
   /** What the agent does with the service's URLs (ready: routed). */
   routing: ServiceState;
+  /** When not ready: why, and what to do (diagnosis.ts). */
+  cause?: string;
+  fix?: string;
 }
 
 export interface ApiSource {

@@ -5,6 +5,8 @@ import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
 
 export const PROJECT_LABEL = 'com.docker.compose.project';
 export const SERVICE_LABEL = 'com.docker.compose.service';
+/** `<service>:<condition>:<restart>` per dependency, comma-separated (compose writes it). */
+export const DEPENDS_ON_LABEL = 'com.docker.compose.depends_on';
 
 export interface ContainerInfo {
   Id: string;
@@ -13,11 +15,14 @@ export interface ContainerInfo {
   State: {
     Status: string;
     Running: boolean;
+    Restarting?: boolean;
+    OOMKilled?: boolean;
     ExitCode: number;
     StartedAt: string;
     FinishedAt: string;
     Health?: { Status: 'starting' | 'healthy' | 'unhealthy'; FailingStreak: number; Log?: { ExitCode: number; Output: string }[] };
   };
+  HostConfig?: { Memory?: number };
   Config: {
     Labels: Record<string, string> | null;
     ExposedPorts?: Record<string, unknown> | null;

@@ -22,6 +22,8 @@ interface ContainerState {
   running: boolean;
   health?: 'starting' | 'healthy' | 'unhealthy';
   exitCode: number;
+  /** The last inspect: what diagnosis.ts explains a service from (OOM, memory limit, depends_on, checks). */
+  inspected?: ContainerInfo;
 }
 
 export interface ServiceEntry {
@@ -205,6 +207,7 @@ export class Environment {
       running: info.State.Running,
       ...(info.State.Health ? { health: info.State.Health.Status } : {}),
       exitCode: info.State.ExitCode,
+      inspected: info,
     });
     // After an agent restart the crash-loop mark is read back from docker: the container is
     // stopped with a failing exit code after restarts by its policy.

@@ -36,6 +36,9 @@ export const TAKEOVER = 'prevu-takeover:';
 export const CANCEL_WAIT_MS = 2000;
 const CLOSE_WAIT_MS = 500;
 
+/** A refused forward (its hostname held by another env) is asked again this often: the holder may let go. */
+export const REFUSED_RETRY_MS = 5000;
+
 export const BACKOFF_BASE_MS = 200;
 export const BACKOFF_CAP_MS = 5000;
 
@@ -67,6 +70,9 @@ export class TunnelClient extends EventEmitter {
   /** Forwards the server accepted (or that are in flight) on the current connection. */
   private applied = new Map<string, Forward>();
   private helloTimer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  /** Forwards refused since they last succeeded: logged once, not at every retry. */
+  private readonly refusedKeys = new Set<string>();
   hello: HelloReply | undefined;
   lastError: string | undefined;
   /** Set when the server handed this env's forwards to a newer connection of the same key. */
@@ -100,6 +106,7 @@ export class TunnelClient extends EventEmitter {
     this.closed = true;
     clearTimeout(this.reconnectTimer);
     clearTimeout(this.helloTimer);
+    clearTimeout(this.retryTimer);
     const client = this.client;
     if (!client) return;
     if (this.connected) {
@@ -225,9 +232,15 @@ export class TunnelClient extends EventEmitter {
       this.applied.set(key, forward);
       changed = true;
       const done = (error?: Error | null) => {
-        if (!error) return;
-        log.error({ forward: key, err: error.message }, 'the tunnel server refused a forward');
+        if (!error) return void this.refusedKeys.delete(key);
+        // Why is in the next hello (`refused`); the holder of the name may let go, so ask again later.
+        if (!this.refusedKeys.has(key)) log.error({ forward: key, err: error.message }, 'the tunnel server refused a forward');
+        this.refusedKeys.add(key);
         if (this.applied.get(key) === forward) this.applied.delete(key);
+        this.retryTimer ??= setTimeout(() => {
+          this.retryTimer = undefined;
+          if (this.connected) this.apply();
+        }, REFUSED_RETRY_MS);
       };
       if (forward.private) client.openssh_forwardInStreamLocal(key, done);
       else client.forwardIn(key, forward.port, done);

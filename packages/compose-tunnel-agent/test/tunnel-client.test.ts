@@ -167,6 +167,9 @@ describe('tunnel client', () => {
     const refused = await waitFor('the refusal in hello', async () => second.hello?.refused?.[0]);
     expect(refused).toMatchObject({ name: 'web', heldByEnv: 'x', hostname: first.hello!.tunnels[0]!.hostname });
     expect(second.hello!.tunnels).toEqual([]);
+    // Once the holder lets go (its env went down), the refused forward is asked again and taken.
+    await first.close();
+    await waitFor('the forward taken on a retry', async () => (second.hello?.tunnels.length === 1 && !second.hello.refused ? true : undefined), 20_000);
   });
 
   it('refuses a server whose host key is not the pinned one', async () => {

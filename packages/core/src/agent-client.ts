@@ -43,6 +43,9 @@ export const agentServiceSchema = z
     health: z.string(),
     /** ready (routed), starting, unhealthy, stopped, crash_loop */
     routing: z.string(),
+    /** When not ready: why (exit code, OOM kill, healthcheck output, a dependency, the port), and what to do. */
+    cause: z.string().max(2000).optional(),
+    fix: z.string().max(1000).optional(),
   })
   .loose();
 export type AgentService = z.infer<typeof agentServiceSchema>;
@@ -101,7 +104,10 @@ export class AgentClient {
       return { status: res.statusCode, body: await res.body.text() };
     } catch (error) {
       if ((error as Error).name === 'AbortError') throw error;
-      throw errors.tunnelServerUnreachable(this.url, (error as NodeJS.ErrnoException).code ?? (error as Error).message);
+      const code = (error as NodeJS.ErrnoException).code;
+      // A name that does not exist will not start to while `up` waits: say so now, not at the timeout.
+      if (code === 'ENOTFOUND') throw errors.baseDomainUnresolved(new URL(this.url).hostname, parseBaseUrl(this.target.baseUrl).baseDomain);
+      throw errors.tunnelServerUnreachable(this.url, code ?? (error as Error).message);
     }
   }
 

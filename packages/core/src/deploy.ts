@@ -391,6 +391,7 @@ export async function waitForUrls(client: Pick<AgentClient, 'tunnels'>, envId: s
   for (;;) {
     if (signal?.aborted) throw new InterruptedError();
     const tunnels = await client.tunnels(signal).catch((error: Error) => {
+      if (isPrevuError(error) && error.code === 'PREVU_BASE_DOMAIN_UNRESOLVED') throw error;
       last = error.message;
       return undefined;
     });
@@ -424,7 +425,10 @@ export function newUpContext(session: Session, options: UpOptions): UpContext {
 }
 
 export async function closeContext(ctx: UpContext, failed?: unknown): Promise<void> {
-  if (failed && ctx.envId && ctx.states.read(ctx.envId)) ctx.states.setStatus(ctx.envId, failed instanceof InterruptedError ? 'interrupted' : 'failed');
+  if (failed && ctx.envId && ctx.states.read(ctx.envId)) {
+    if (failed instanceof InterruptedError) ctx.states.setStatus(ctx.envId, 'interrupted');
+    else ctx.states.setStatus(ctx.envId, 'failed', isPrevuError(failed) ? { code: failed.code, line: failed.line } : { code: 'PREVU_UNEXPECTED', line: String((failed as Error)?.message ?? failed) });
+  }
   await ctx.dockerEndpoint?.close().catch(() => undefined);
   await ctx.driver?.close().catch(() => undefined);
 }

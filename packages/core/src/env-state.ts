@@ -19,6 +19,8 @@ export const envStateSchema = z.object({
   accountId: z.string(),
   baseUrl: z.string(),
   status: z.enum(['deploying', 'up', 'failed', 'interrupted']),
+  /** Why the last `up` failed (its one line), for `prevu doctor --id` when no agent answers. */
+  failure: z.object({ code: z.string(), line: z.string() }).optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
@@ -54,9 +56,11 @@ export class EnvStateStore {
     return full;
   }
 
-  setStatus(envId: string, status: EnvState['status']): void {
+  setStatus(envId: string, status: EnvState['status'], failure?: EnvState['failure']): void {
     const state = this.read(envId);
-    if (state) this.write({ ...state, status });
+    if (!state) return;
+    const { failure: _previous, ...rest } = state;
+    this.write({ ...rest, status, ...(failure ? { failure } : {}) });
   }
 
   list(): EnvState[] {

@@ -60,6 +60,9 @@ export interface ServiceRow {
   state: string;
   /** healthy, unhealthy, starting; '' without a healthcheck */
   health: string;
+  /** From the agent, when the service is not ready: why, and what to do. */
+  cause?: string;
+  fix?: string;
 }
 
 async function projectContainers(env: Record<string, string>, project: string): Promise<ServiceRow[]> {
@@ -223,6 +226,8 @@ export interface StatusResult {
   envId: string;
   project: string;
   status: string;
+  /** The last `up`'s one line, when it failed. */
+  failure?: { code: string; line: string };
   services: ServiceRow[];
   urls: UrlRow[];
   agent: string;
@@ -249,8 +254,8 @@ export async function status(session: Session, envId: string): Promise<StatusRes
   }
   // The agent answers without SSH to the machine; only when it does not is the machine asked.
   services ??= await withMachine(session, envId, (env) => projectContainers(env, state.project));
-  const sorted = services.map(({ service, state, health }) => ({ service, state, health })).sort((a, b) => a.service.localeCompare(b.service));
-  return { envId, project: state.project, status: state.status, services: sorted, urls: rows, agent, events };
+  const sorted = services.map(({ service, state, health, cause, fix }) => ({ service, state, health, ...(cause ? { cause, fix: fix ?? '' } : {}) })).sort((a, b) => a.service.localeCompare(b.service));
+  return { envId, project: state.project, status: state.status, ...(state.failure ? { failure: state.failure } : {}), services: sorted, urls: rows, agent, events };
 }
 
 export interface LogsOptions {

@@ -48,6 +48,24 @@ export const errors = {
     `the compose service "${service}" takes the name ${reserved}, which prevu keeps for its agent`,
     'rename that service in the compose file',
   ]),
+  baseDomainUnresolved: define('PREVU_BASE_DOMAIN_UNRESOLVED', 'environment', (host: string, base: string) => [
+    `${host} does not resolve (ENOTFOUND): the base domain ${base} has no wildcard DNS record`,
+    `add a DNS record *.${base} pointing at the tunnel server; \`prevu doctor\` checks it`,
+  ]),
+  certificateMismatch: define('PREVU_CERT_MISMATCH', 'environment', (base: string, names: string) => [
+    `the tunnel server's certificate does not cover *.${base} (it names ${names})`,
+    `give the server a certificate for *.${base} (--tls-cert/--tls-key); every URL is a name under it`,
+  ]),
+  certificateExpiring: define('PREVU_CERT_EXPIRING', 'environment', (base: string, daysLeft: number, until: string) => [
+    daysLeft < 0 ? `the tunnel server's certificate for *.${base} expired on ${until}` : `the tunnel server's certificate for *.${base} expires in ${daysLeft} day(s) (${until})`,
+    'renew it, and start the server with the new --tls-cert/--tls-key',
+  ]),
+  serviceNotReady: define('PREVU_SERVICE_NOT_READY', 'user', (cause: string, fix: string) => [cause, fix]),
+  lastUpFailed: define('PREVU_UP_FAILED', 'user', (line: string) => [`the last up failed: ${line}`, 'fix that, then run `prevu up` again']),
+  agentUnreachable: define('PREVU_AGENT_UNREACHABLE', 'environment', (envId: string, how: string) => [
+    `the agent of env ${envId} is ${how}`,
+    `\`prevu status --id ${envId}\` shows what its machine says; \`prevu up\` starts it again`,
+  ]),
   dockerNotRunning: define('PREVU_DOCKER_DOWN', 'environment', (detail: string) => [
     `Docker is not reachable (${detail})`,
     'start Docker (or run scripts/ensure-docker.sh) and retry',

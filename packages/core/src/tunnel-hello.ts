@@ -15,6 +15,7 @@ export const helloSchema: z.ZodType<HelloReply> = z.object({
   tunnels: z
     .array(z.object({ name: z.string(), service: z.string(), port: z.number().optional(), hostname: z.string(), url: z.string(), private: z.boolean() }))
     .default([]),
+  refused: z.array(z.object({ name: z.string(), hostname: z.string(), heldByEnv: z.string().optional(), reason: z.string() })).optional(),
 });
 export type Hello = HelloReply;
 

@@ -111,6 +111,15 @@ describe('SSH limits', () => {
     await waitFor('a slot', async () => ((await sshOutcome(server.ports.ssh, { privateKey: makeAccount().privateKey })) === 'ready' ? true : undefined), 10_000);
   });
 
+  it('gives the stranger slot back once a connection authenticates (and the login grace stops)', async () => {
+    const server = await startTunnelServer(kit, { args: ['--max-unauthenticated-per-address', '1'] });
+    const account = makeAccount();
+    const first = await ssh2Tunnel(kit, { sshPort: server.ports.ssh, envId: 'one', account, target: 1, forwards: [] });
+    const second = await ssh2Tunnel(kit, { sshPort: server.ports.ssh, envId: 'two', account, target: 1, forwards: [] });
+    expect(JSON.parse(await second.exec('hello')).envId).toBe('two');
+    expect(first.isClosed()).toBe(false);
+  });
+
   it('bounds open session channels per connection', async () => {
     const server = await startTunnelServer(kit, { args: ['--max-sessions-per-connection', '2'] });
     const t = await ssh2Tunnel(kit, { sshPort: server.ports.ssh, envId: 'env', account: makeAccount(), target: 1, forwards: [] });

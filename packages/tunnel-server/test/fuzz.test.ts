@@ -6,21 +6,24 @@
 // The seed is printed; PREVU_FUZZ_SEED=<seed> replays the same inputs.
 import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import https from 'node:https';
 import net from 'node:net';
+import tls from 'node:tls';
 import ssh2 from 'ssh2';
 // @ts-expect-error ssh2 ships no types for its protocol internals
 import protocolUtils from 'ssh2/lib/protocol/utils.js';
 import { describe, expect, it } from 'vitest';
 import { signAccessToken } from '@prevu/core/access-token';
-import { AGENT_SERVICE } from '@prevu/core/names';
 import { startTunnelServer, useKit } from '@prevu/test-kit';
-import { get, hostOf, makeAccount, ssh2Tunnel, startBackend, type Account } from './harness.js';
+import { envOfEveryKind, get, makeAccount, ssh2Tunnel, startBackend, type Account } from './harness.js';
 import { httpInput, Rng, sshMessage, sshPreauthInput } from './fuzz-inputs.js';
 
 const kit = useKit();
 
 const SEED = Number(process.env.PREVU_FUZZ_SEED ?? randomInt(2 ** 31));
-const COUNTS = { http: 50_000, sshPreauth: 20_000, sshMessages: 40_000 };
+const COUNTS = { http: 50_000, sshPreauth: 20_000, sshMessages: 40_000, https: 5_000, redirects: 5_000 };
+/** Limits raised so the fuzz reaches the parsers rather than the per-address caps. */
+const FUZZ_ARGS = ['--head-timeout-seconds', '2', '--max-http-connections-per-address', '5000', '--max-unauthenticated', '5000', '--max-unauthenticated-per-address', '5000', '--max-ssh-connections-per-address', '5000', '--max-sessions-per-connection', '100'];
 /** The server idles at ~70 MB; a leak of per-input state over 110,000 inputs would pass this. */
 const MAX_PEAK_RSS_MB = 300;
 const CONCURRENCY = 48;
@@ -41,10 +44,13 @@ async function pool(count: number, concurrency: number, task: (i: number) => Pro
   );
 }
 
-/** Sends the bytes in up to three writes, half-closes, and waits for the server to close (or HANG_MS). */
-function sendAndClose(port: number, bytes: Buffer, pieces: number): Promise<'closed' | 'hung'> {
+/**
+ * Sends the bytes in up to three writes, half-closes, and waits for the server to close (or
+ * HANG_MS). Plain TCP, or TLS when `servername` is given (the dev CA is not checked: not the point).
+ */
+function sendAndClose(port: number, bytes: Buffer, pieces: number, servername?: string): Promise<'closed' | 'hung'> {
   return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
+    const socket = servername ? tls.connect({ port, host: '127.0.0.1', servername, rejectUnauthorized: false }) : net.connect(port, '127.0.0.1');
     const timer = setTimeout(() => {
       socket.destroy();
       resolve('hung');
@@ -55,7 +61,7 @@ function sendAndClose(port: number, bytes: Buffer, pieces: number): Promise<'clo
       clearTimeout(timer);
       resolve('closed');
     });
-    socket.once('connect', () => {
+    socket.once(servername ? 'secureConnect' : 'connect', () => {
       const step = Math.ceil(bytes.length / pieces) || 1;
       for (let at = 0; at < bytes.length; at += step) socket.write(bytes.subarray(at, at + step));
       socket.end();
@@ -138,24 +144,16 @@ async function sshWorker(port: number, rng: Rng, share: number, stats: SshStats)
 
 describe('fuzz', () => {
   // The seed is in the title too, so a failure's report names it.
-  it(`survives ${COUNTS.http + COUNTS.sshPreauth + COUNTS.sshMessages} generated and mutated inputs (seed ${SEED})`, { timeout: 280_000 }, async () => {
+  it(`survives ${COUNTS.http + COUNTS.sshPreauth + COUNTS.sshMessages} generated and mutated inputs at HTTP and SSH (seed ${SEED})`, { timeout: 280_000 }, async () => {
     console.log(`fuzz seed ${SEED} (PREVU_FUZZ_SEED=${SEED} replays these inputs)`);
     const started = process.hrtime.bigint();
-    const server = await startTunnelServer(kit, {
-      args: ['--head-timeout-seconds', '2', '--max-http-connections-per-address', '5000', '--max-unauthenticated', '5000', '--max-unauthenticated-per-address', '5000', '--max-ssh-connections-per-address', '5000', '--max-sessions-per-connection', '100'],
-    });
+    const server = await startTunnelServer(kit, { args: FUZZ_ARGS });
     const backend = await startBackend(kit);
     backend.releaseSse(); // every event stream ends at once: a held one would only read as "hung"
     const alice = makeAccount();
-    await ssh2Tunnel(kit, {
-      sshPort: server.ports.ssh,
-      envId: 'fuzz',
-      account: alice,
-      target: backend.port,
-      forwards: [{ kind: 'tcpip', name: 'web' }, { kind: 'streamlocal', path: '/admin-80#access=private' }, { kind: 'streamlocal', path: `/${AGENT_SERVICE}#access=private` }],
-    });
-    const web = hostOf(alice, 'fuzz', 'web');
-    const targets = { hosts: [web, hostOf(alice, 'fuzz', 'admin-80'), hostOf(alice, 'fuzz', AGENT_SERVICE), `nothing-${alice.accountId}.localhost`], token: await signAccessToken({ privateKey: alice.privateKey }) };
+    const env = await envOfEveryKind(kit, { sshPort: server.ports.ssh, envId: 'fuzz', account: alice, target: backend.port });
+    const web = env.publicHost;
+    const targets = { hosts: [web, env.privateHost, env.agentHost, `nothing-${alice.accountId}.localhost`], token: await signAccessToken({ privateKey: alice.privateKey }) };
 
     const hung = { http: 0, ssh: 0 };
     const httpRng = new Rng(SEED);
@@ -176,7 +174,7 @@ describe('fuzz', () => {
     expect((await get(server.ports.http, web)).status).toBe(200);
     const after = await ssh2Tunnel(kit, { sshPort: server.ports.ssh, envId: 'after', account: makeAccount(), target: backend.port, forwards: [{ kind: 'tcpip', name: 'web' }] });
     expect(JSON.parse(await after.exec('hello')).tunnels).toHaveLength(1);
-    const peakMb = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${server.proc.pid}/status`, 'utf8'))![1]) / 1024;
+    const peakMb = peakRssMb(server.proc.pid);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     console.log(`fuzz seed ${SEED}: ${COUNTS.http} HTTP inputs (${hung.http} hung), ${COUNTS.sshPreauth} SSH pre-auth inputs (${hung.ssh} hung), ${stats.sent} SSH messages on ${stats.connections} connections (${stats.cutWellFormed} cut by the server in a well-formed round, ${stats.authRefused} logins refused); server peak RSS ${peakMb.toFixed(0)} MB; ${seconds.toFixed(0)} s`);
     expect(stats.sent).toBe(COUNTS.sshMessages);
@@ -184,4 +182,41 @@ describe('fuzz', () => {
     expect(stats.cutWellFormed).toBe(0);
     expect(peakMb).toBeLessThan(MAX_PEAK_RSS_MB);
   });
+
+  it(`survives ${COUNTS.https + COUNTS.redirects} inputs at HTTPS and at the plain port that redirects to it (seed ${SEED})`, { timeout: 120_000 }, async () => {
+    const server = await startTunnelServer(kit, { baseDomain: 'example.test', devTls: true, args: FUZZ_ARGS });
+    const backend = await startBackend(kit);
+    backend.releaseSse();
+    const alice = makeAccount();
+    const env = await envOfEveryKind(kit, { sshPort: server.ports.ssh, envId: 'fuzz', account: alice, target: backend.port, base: 'example.test' });
+    const targets = { hosts: [env.publicHost, env.privateHost, env.agentHost, 'example.test', 'evil.example'], token: await signAccessToken({ privateKey: alice.privateKey }) };
+    const rng = new Rng(SEED ^ 0x7157);
+    const hung = { https: 0, redirects: 0 };
+    await Promise.all([
+      pool(COUNTS.https, CONCURRENCY / 2, async () => {
+        if ((await sendAndClose(server.ports.https!, httpInput(rng, targets), 1 + rng.int(3), rng.pick(targets.hosts))) === 'hung') hung.https++;
+      }),
+      pool(COUNTS.redirects, CONCURRENCY / 2, async () => {
+        if ((await sendAndClose(server.ports.http, httpInput(rng, targets), 1 + rng.int(3))) === 'hung') hung.redirects++;
+      }),
+    ]);
+    expect(server.proc.child.exitCode).toBeNull();
+    const status = await new Promise<number>((resolve, reject) => {
+      https
+        .get({ host: '127.0.0.1', port: server.ports.https, servername: env.publicHost, path: '/echo', headers: { host: env.publicHost }, ca: readFileSync(server.caPath!) }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        })
+        .on('error', reject);
+    });
+    expect(status).toBe(200);
+    const peakMb = peakRssMb(server.proc.pid);
+    console.log(`fuzz seed ${SEED}: ${COUNTS.https} HTTPS inputs (${hung.https} hung), ${COUNTS.redirects} plain-port inputs (${hung.redirects} hung); server peak RSS ${peakMb.toFixed(0)} MB`);
+    expect(peakMb).toBeLessThan(MAX_PEAK_RSS_MB);
+  });
 });
+
+/** The process's peak resident set (VmHWM), read once: no sampling can miss a peak. */
+function peakRssMb(pid: number): number {
+  return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+}

@@ -6,9 +6,8 @@ import net from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { signAccessToken } from '@prevu/core/access-token';
-import { AGENT_SERVICE } from '@prevu/core/names';
 import { startTunnelServer, useKit, type TunnelServer } from '@prevu/test-kit';
-import { get, hostOf, makeAccount, ssh2Tunnel, startBackend } from './harness.js';
+import { envOfEveryKind, get, hostOf, makeAccount, ssh2Tunnel, startBackend } from './harness.js';
 
 const kit = useKit();
 const alice = makeAccount();
@@ -35,16 +34,7 @@ function raw(port: number, payload: string): Promise<string> {
 beforeAll(async () => {
   server = await startTunnelServer(kit);
   const backend = await startBackend(kit);
-  await ssh2Tunnel(kit, {
-    sshPort: server.ports.ssh,
-    envId: 'env',
-    account: alice,
-    target: backend.port,
-    forwards: [{ kind: 'streamlocal', path: '/admin-80#access=private' }, { kind: 'tcpip', name: 'web-80' }, { kind: 'streamlocal', path: `/${AGENT_SERVICE}#access=private` }],
-  });
-  privateHost = hostOf(alice, 'env', 'admin-80');
-  publicHost = hostOf(alice, 'env', 'web-80');
-  agentHost = hostOf(alice, 'env', AGENT_SERVICE);
+  ({ privateHost, publicHost, agentHost } = await envOfEveryKind(kit, { sshPort: server.ports.ssh, envId: 'env', account: alice, target: backend.port }));
 });
 
 describe('/_prevu/login', () => {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { WebSocketServer } from 'ws';
-import { accountIdFromKeyBlob, hostname } from '@prevu/core/names';
+import { accountIdFromKeyBlob, AGENT_SERVICE, hostname } from '@prevu/core/names';
 import type { Kit } from '@prevu/test-kit';
 import { ed25519KeyPair } from '@prevu/core/ssh-keys';
 
@@ -145,6 +145,13 @@ export async function ssh2Tunnel(kit: Pick<Kit, 'defer'>, options: { sshPort: nu
     },
     close: () => client.end(),
   };
+}
+
+/** One env holding every kind of tunnel to one backend: public `web`, private `admin-80`, and the agent's own. */
+export async function envOfEveryKind(kit: Pick<Kit, 'defer'>, options: { sshPort: number; envId: string; account: Account; target: number; base?: string }) {
+  await ssh2Tunnel(kit, { ...options, forwards: [{ kind: 'tcpip', name: 'web' }, { kind: 'streamlocal', path: '/admin-80#access=private' }, { kind: 'streamlocal', path: `/${AGENT_SERVICE}#access=private` }] });
+  const host = (forward: string) => hostOf(options.account, options.envId, forward, options.base);
+  return { publicHost: host('web'), privateHost: host('admin-80'), agentHost: host(AGENT_SERVICE) };
 }
 
 /** The real OpenSSH client: `ssh -N -R ...` as a child process (killed at cleanup). */

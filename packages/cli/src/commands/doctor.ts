@@ -1,11 +1,13 @@
+import { Flags } from '@oclif/core';
 import { statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { connectTunnelServer } from '@prevu/core/deploy';
 import { checkDocker } from '@prevu/core/docker-cli';
 import { machineHostKeys } from '@prevu/core/drivers/index';
 import { embeddedSettings, embeddedStatus } from '@prevu/core/embedded-server';
-import { list } from '@prevu/core/environments';
+import { list, status } from '@prevu/core/environments';
 import { errors, ExitCode, isPrevuError, PrevuError } from '@prevu/core/errors';
+import { checkCertificate, checkWildcardDns } from '@prevu/core/server-checks';
 import { pinFingerprint } from '@prevu/core/ssh-fingerprint';
 import { PrevuCommand } from '../base.js';
 
@@ -26,7 +28,11 @@ interface Check {
 }
 
 export default class Doctor extends PrevuCommand<typeof Doctor> {
-  static override description = 'Check Docker, compose, the profile, its key, the tunnel server and the driver; one line per check with a fix';
+  static override description = 'Check Docker, compose, the profile, its key, the tunnel server and the driver; with --id, every service of that env; one line per check with a fix';
+  static override examples = ['<%= config.bin %> doctor', '<%= config.bin %> doctor --id pr-12'];
+  static override flags = {
+    id: Flags.string({ description: 'also explain every service of this env that is not ready (through its agent, no SSH)' }),
+  };
 
   async run(): Promise<{ checks: Check[] }> {
     const checks: Check[] = [];
@@ -53,6 +59,7 @@ export default class Doctor extends PrevuCommand<typeof Doctor> {
     });
     if (session) {
       const s = session;
+      let baseUrl: string | undefined;
       await check('account key', async () => {
         const mode = statSync(s.key.privateKeyFile).mode & 0o777;
         if (mode & 0o077) throw new PrevuError('PREVU_KEY_MODE', `${s.key.privateKeyFile} is readable by others (mode ${mode.toString(8)})`, `chmod 600 ${s.key.privateKeyFile}`, 'user');
@@ -70,8 +77,14 @@ export default class Doctor extends PrevuCommand<typeof Doctor> {
           }
         }
         const { endpoint, hello } = await connectTunnelServer(s, 'prevu-doctor');
+        baseUrl = hello.baseUrl;
         return `${endpoint.address} answers, base URL ${hello.baseUrl}`;
       });
+      // A self-hosted server as its users meet it: the wildcard name and the certificate.
+      if (baseUrl && s.profile.tunnelServer.type === 'remote') {
+        const url = baseUrl;
+        if (await check('dns', () => checkWildcardDns(url))) await check(url.startsWith('https:') ? 'https' : 'http', () => checkCertificate(url));
+      }
       await check('host keys', async () => {
         // read again: the tunnel server check records a key on first contact
         const profile = this.store.read(s.profile.name);
@@ -86,6 +99,25 @@ export default class Doctor extends PrevuCommand<typeof Doctor> {
                 : `tunnel server recorded on first use (${pinFingerprint(ts.hostKey)}; pin it: --tunnel-host-key)`;
         return `${tunnel}; ${machineHostKeys({ profile, profileDir: this.store.profileDir(profile.name) })}`;
       });
+      const envId = this.flags.id;
+      if (envId !== undefined) {
+        // The env's services, as its agent explains them; each one not ready is a failed check.
+        const env = await status(s, envId).catch((error: unknown) => error as Error);
+        await check(`env ${envId}`, async () => {
+          if (env instanceof Error) throw env;
+          if (env.failure) throw errors.lastUpFailed(env.failure.line);
+          if (env.agent !== 'connected') throw errors.agentUnreachable(envId, env.agent);
+          return `${env.status}, agent connected`;
+        });
+        if (!(env instanceof Error)) {
+          for (const service of [...new Map(env.services.map((row) => [row.service, row])).values()]) {
+            await check(service.service, async () => {
+              if (service.cause) throw errors.serviceNotReady(service.cause, service.fix ?? `see \`prevu logs ${service.service}\``);
+              return 'ready';
+            });
+          }
+        }
+      }
       await check(`driver ${s.profile.driver}`, async () => {
         // the envs as `prevu ls` finds them: the local driver makes no machines, its envs are
         // compose projects on this engine

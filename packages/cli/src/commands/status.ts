@@ -14,6 +14,10 @@ export default class Status extends PrevuCommand<typeof Status> {
     if (!this.jsonEnabled()) {
       this.log(`${result.envId} (${result.project}): ${result.status}, agent ${result.agent}\n`);
       this.log(table(['SERVICE', 'STATE', 'HEALTH'], result.services.map((s) => [s.service, s.state, s.health])));
+      // One line of cause and fix per service that is not ready (`prevu doctor --id` says the same).
+      const causes = new Map(result.services.filter((s) => s.cause).map((s) => [s.service, `✗ ${s.cause}: ${s.fix}`]));
+      if (result.failure) this.log(`\n✗ the last up failed: ${result.failure.line}`);
+      if (causes.size) this.log(`\n${[...causes.values()].join('\n')}`);
       this.log('');
       this.log(urlTable(result.urls));
       if (result.events.length) {

@@ -35,7 +35,7 @@ export function loadAuthorizedKeys(path: string): Set<string> {
 }
 
 const KEY_TYPES = new Set(['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'ssh-rsa']);
-export const MIN_RSA_BITS = 2048;
+const MIN_RSA_BITS = 2048;
 
 /** Whether a key of this type, signing this way, is strong enough to own an account. */
 function acceptableKey(key: ssh2.ParsedKey, algo: string, hashAlgo: string | undefined): boolean {
