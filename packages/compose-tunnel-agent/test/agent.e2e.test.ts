@@ -11,6 +11,7 @@ import { Agent as UndiciAgent, request } from 'undici';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentClient } from '@prevu/core/agent-client';
+import { AGENT_IMAGE, imageBuild } from '@prevu/core/artifacts';
 import { accountIdFromKeyBlob, AGENT_SERVICE, hostname } from '@prevu/core/names';
 import { docker, freePort, httpGet, uniqueName, useKit, waitFor, type ComposeProject, type Proc } from '@prevu/test-kit';
 import { ed25519KeyPair } from '@prevu/core/ssh-keys';
@@ -67,7 +68,7 @@ function composeFile(): string {
 services:
   prevu-agent:
     build: { context: ${JSON.stringify(agentDir)} }
-    image: prevu-compose-tunnel-agent:0.1.0
+    image: ${imageBuild(AGENT_IMAGE).image}
     restart: unless-stopped
     environment:
       PREVU_TUNNEL_SERVER: host.docker.internal:${sshPort}

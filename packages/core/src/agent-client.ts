@@ -1,7 +1,7 @@
 // Talks to an env's agent through the tunnel server: its API is exposed on the agent's own
 // private tunnel `prevu-agent`, so `urls`, `status`, `logs` and `up` never need SSH to the machine. Each
 // call carries a short-lived account JWT (access-token.ts) as a Bearer token.
-import { Agent, request } from 'undici';
+import type { Agent, request as Request } from 'undici';
 import { z } from 'zod';
 import { signAccessToken } from './access-token.js';
 import { errors } from './errors.js';
@@ -53,7 +53,13 @@ export type AgentService = z.infer<typeof agentServiceSchema>;
 /** The most lines of a log the agent gives at once. */
 export const AGENT_MAX_TAIL = 10_000;
 
-const dispatcher = new Agent({ connect: { lookup: localhostAwareLookup }, keepAliveTimeout: 1000 });
+let undici: Promise<{ request: typeof Request; dispatcher: Agent }> | undefined;
+
+/** undici on first use: commands that never call the agent (`prevu ls`) skip its ~50 ms import. */
+function http(): Promise<{ request: typeof Request; dispatcher: Agent }> {
+  undici ??= import('undici').then((u) => ({ request: u.request, dispatcher: new u.Agent({ connect: { lookup: localhostAwareLookup }, keepAliveTimeout: 1000 }) }));
+  return undici;
+}
 
 export interface AgentTarget {
   envId: string;
@@ -87,6 +93,7 @@ export class AgentClient {
   /** GET a path; returns the status and body (a 503 while the agent connects is a normal answer). */
   async get(path: string, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<{ status: number; body: string }> {
     try {
+      const { request, dispatcher } = await http();
       const res = await request(`${this.url}${path}`, {
         dispatcher,
         headers: { authorization: await this.authorization() },
@@ -159,6 +166,7 @@ export class AgentClient {
 
   /** Streams a path (SSE, logs) to `onChunk` until the body ends or `signal` aborts. */
   async stream(path: string, onChunk: (text: string) => void, signal?: AbortSignal): Promise<number> {
+    const { request, dispatcher } = await http();
     const res = await request(`${this.url}${path}`, {
       dispatcher,
       headers: { authorization: await this.authorization() },

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { errors } from './errors.js';
 
-interface ImageSource {
+export interface ImageSource {
   pkg: string;
   repository: string;
   /** What goes into the image, relative to the package; the tag hashes these. */
@@ -31,14 +31,14 @@ export function imageBuild(source: ImageSource): ImageBuild {
   try {
     context = dirname(require.resolve(`${source.pkg}/package.json`));
   } catch {
-    throw errors.artifactMissing(source.pkg, 'package.json');
+    throw errors.artifactMissing(source.pkg, 'is not installed beside @prevu/core');
   }
   const hash = createHash('sha256');
   for (const file of source.files) {
     try {
       hash.update(readFileSync(join(context, file)));
     } catch {
-      throw errors.artifactMissing(source.pkg, join(context, file));
+      throw errors.artifactMissing(source.pkg, `has no ${file} (in ${context})`);
     }
   }
   return { context, image: `${source.repository}:${hash.digest('hex').slice(0, 12)}` };

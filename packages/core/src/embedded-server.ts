@@ -8,7 +8,6 @@
 // server beside a user's real one): PREVU_EMBEDDED_NAME, _NETWORK, _HTTP_PORT, _SSH_PORT,
 // _MANAGEMENT_PORT.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { request } from 'undici';
 import { imageBuild, TUNNEL_SERVER_IMAGE } from './artifacts.js';
 import { docker, dockerExec } from './docker-cli.js';
 import { errors } from './errors.js';
@@ -114,6 +113,7 @@ async function waitHealthy(settings: EmbeddedSettings, timeoutMs = 30_000): Prom
   const url = `http://127.0.0.1:${settings.managementPort}/healthz`;
   const deadline = Date.now() + timeoutMs;
   let last = '';
+  const { request } = await import('undici'); // here, not at the top: see agent-client.ts
   while (Date.now() < deadline) {
     try {
       const res = await request(url, { headersTimeout: 1000, bodyTimeout: 1000 });

@@ -130,8 +130,8 @@ export const errors = {
     `the embedded tunnel server runs on this machine's Docker, which the agent on the ${driver} machine cannot reach`,
     'give the profile a tunnel server the machine reaches: prevu init --driver ' + driver + ' --tunnel-server host:port',
   ]),
-  artifactMissing: define('PREVU_NOT_BUILT', 'environment', (pkg: string, file: string) => [
-    `${pkg} is installed without ${file}`,
+  artifactMissing: define('PREVU_NOT_BUILT', 'environment', (pkg: string, problem: string) => [
+    `${pkg} ${problem}`,
     'reinstall prevu (npm i -g @prevu/cli); in a checkout of the prevu repository, run `npm run build`',
   ]),
   unknownEnv: define('PREVU_UNKNOWN_ENV', 'user', (envId: string) => [
