@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { docker, httpGet, runId, startMachine, startSshd, startTunnelServer, useKit, waitFor, type Machine, type Sshd } from '@prevu/test-kit';
+import { composeProjectResources, docker, httpGet, runId, startMachine, startSshd, startTunnelServer, useKit, waitFor, type Machine, type Sshd } from '@prevu/test-kit';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CLI, embeddedCliHome, errorLines, HELLO, type CliHome, type CliResult } from '../../cli/test/cli.js';
 
@@ -22,20 +22,8 @@ const envId = `hello-ssh-${runId}`;
 const project = `prevu-${envId}`;
 
 const urlsOf = (table: string) => [...table.matchAll(/https?:\/\/\S+/g)].map((m) => m[0]).sort();
-const lines = (text: string) => text.trim().split('\n').filter(Boolean);
-const containersOf = async (project: string) => lines(await machine.docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`]));
+const containersOf = async (project: string) => (await machine.docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`])).trim().split('\n').filter(Boolean);
 const apiImage = () => machine.docker(['image', 'inspect', '--format', '{{.Id}}', `${project}-api`]).then((id) => id.trim());
-/** What the host engine holds of the env: containers, networks, volumes (by compose's label) and images. */
-async function onTheHostEngine(p: string): Promise<string[]> {
-  const label = `label=com.docker.compose.project=${p}`;
-  return [
-    ...lines(await docker(['ps', '-aq', '--filter', label])),
-    ...lines(await docker(['network', 'ls', '-q', '--filter', label])),
-    ...lines(await docker(['volume', 'ls', '-q', '--filter', label])),
-    ...lines(await docker(['image', 'ls', '-q', '--filter', `reference=${p}-*`])),
-  ];
-}
-
 /** `prevu <args>` where the host's env dirs are hidden from the CLI (a private mount namespace). */
 function upElsewhere(args: string[]): Promise<CliResult> {
   return new Promise((done) => {
@@ -95,7 +83,7 @@ describe('prevu up over the ssh driver', () => {
     // The images were built by the machine's engine; the host engine has nothing of the env.
     const built = await apiImage();
     expect((await machine.contents()).images).toEqual(expect.arrayContaining([`${project}-api:latest`, expect.stringMatching(/^prevu-compose-tunnel-agent:/)]));
-    expect(await onTheHostEngine(project)).toEqual([]);
+    expect(await composeProjectResources(project)).toEqual([]);
 
     // A second up sends only the changed files; the api is built again from its new source.
     writeFileSync(join(hello, 'web', 'index.html'), '<h1>changed over ssh</h1>\n');
@@ -159,7 +147,7 @@ describe('prevu up over the ssh driver', () => {
     // Nothing is left on the machine's engine but images (a build cache, as on any host), nothing was on the host's.
     const left = await machine.contents();
     expect([left.containers, left.networks, left.volumes]).toEqual([[], [], []]);
-    expect(await onTheHostEngine(project)).toEqual([]);
+    expect(await composeProjectResources(project)).toEqual([]);
     // The agent cancels its forwards when compose stops it: unknown host (404), not "tunnel gone" (502).
     for (const url of urls) {
       const res = await waitFor(`${url} to be gone`, async () => {
@@ -205,7 +193,7 @@ describe('prevu up over the ssh driver', () => {
     expect((await httpGet(`${url}/hostname`)).status).toBe(200);
     const down = await cli.run(['down', '--profile', 'near', '--id', nearId]);
     expect(down.code, down.stderr).toBe(0);
-    expect(await onTheHostEngine(`prevu-${nearId}`)).toEqual([]);
+    expect(await composeProjectResources(`prevu-${nearId}`)).toEqual([]);
   });
 
   it('a host whose key changed is refused in one line with exit code 1', async () => {
