@@ -65,6 +65,10 @@ ip link set eth0 up
 ip route add default via "$host"
 echo 1 > /proc/sys/net/ipv4/ip_forward
 iptables -t nat -A POSTROUTING -o eth0 -j MASQUERADE
+# dockerd would use a system containerd whose socket it finds here: hidden, so it starts its own
+# (a child carrying the run's environment), and the shims' sockets stay in this namespace too.
+mkdir -p /run/containerd
+mount -t tmpfs prevu-machine /run/containerd
 echo "prevu-machine: host address $host"
 exec dockerd --host-gateway-ip "$host" "$@"
 `;
@@ -85,9 +89,6 @@ export async function startMachine(kit: Kit, options: MachineOptions = {}): Prom
       '--data-root', join(dir, 'data'),
       '--exec-root', join(dir, 'exec'),
       '--pidfile', join(dir, 'docker.pid'),
-      // Were a system containerd running, this engine would share it: apart under its own namespace.
-      '--containerd-namespace', `prevu-machine-${process.pid}`,
-      '--containerd-plugins-namespace', `prevu-machine-${process.pid}-plugins`,
       '--bridge', 'none',
       '--iptables=false',
       // Within the kit's stop (SIGTERM, SIGKILL 5 s later), a container a test left is stopped.

@@ -3,7 +3,7 @@
 // this host through host.docker.internal; its containers and its sshd's sessions find its engine
 // at /var/run/docker.sock, not the host's.
 import { execFile } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -14,7 +14,11 @@ const kit = useKit();
 
 describe('startMachine', () => {
   it('is a separate engine with working networks, reaching this host, behind its own sshd', async () => {
+    // A dockerd with --bridge none in this host's network namespace deleted docker0: not this one.
+    const bridges = () => readdirSync('/sys/class/net').filter((n) => n === 'docker0');
+    const before = bridges();
     const machine = await startMachine(kit, { images: ['busybox:latest'] });
+    expect(bridges()).toEqual(before);
     expect(await machine.docker(['info', '--format', '{{.DockerRootDir}}'])).not.toBe(await docker(['info', '--format', '{{.DockerRootDir}}']));
     expect((await machine.contents()).images).toEqual(['busybox:latest']);
 
