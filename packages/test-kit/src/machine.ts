@@ -1,9 +1,9 @@
 // A test "remote machine" with its own Docker engine: a second dockerd on this host, with its own
 // socket, data root, exec root (and so its own containerd) and pid file, in its own network and
 // mount namespaces, where /var/run/docker.sock is that engine's socket, plus an sshd whose
-// sessions see it there too. Images
-// built for an env there do not exist on the host engine, and the host engine's containers are not
-// there: what the ssh and Lightsail paths upload, build and remove can be checked on each side.
+// sessions see it there too. Images built for an env there do not exist on the host engine, and
+// the host engine's containers are not there: what the ssh and Lightsail paths upload, build and
+// remove can be checked on each side.
 //
 // Why its own network namespace: with `--bridge none` a dockerd deletes the host's `docker0`
 // (it takes it for its own stale bridge), and with br_netfilter loaded the host engine's FORWARD
@@ -34,8 +34,6 @@ export interface MachineContents {
 export interface Machine {
   /** `unix://...` of the machine's engine. */
   dockerHost: string;
-  /** This host as the machine's containers reach it (`host.docker.internal`); a server on 0.0.0.0 answers there. */
-  hostAddress: string;
   /** The machine's SSH server, whose sessions reach the machine's engine. */
   sshd: Sshd;
   /** The docker CLI against the machine's engine. */
@@ -69,7 +67,6 @@ iptables -t nat -A POSTROUTING -o eth0 -j MASQUERADE
 # (a child carrying the run's environment), and the shims' sockets stay in this namespace too.
 mkdir -p /run/containerd
 mount -t tmpfs prevu-machine /run/containerd
-echo "prevu-machine: host address $host"
 exec dockerd --host-gateway-ip "$host" "$@"
 `;
 
@@ -96,7 +93,6 @@ export async function startMachine(kit: Kit, options: MachineOptions = {}): Prom
     ],
     readyLine: /API listen on/,
   });
-  const hostAddress = /prevu-machine: host address (\S+)/.exec(dockerd.output())![1]!;
   // Containers that mount /var/run/docker.sock (the agent) get this engine's socket, as on a real
   // machine: dockerd resolves bind sources in its own mount namespace.
   await run('nsenter', [`--mount=/proc/${dockerd.pid}/ns/mnt`, 'mount', '--bind', socket, '/var/run/docker.sock']);
@@ -110,12 +106,16 @@ export async function startMachine(kit: Kit, options: MachineOptions = {}): Prom
   });
   const images = options.images ?? ['busybox:latest', 'node:20-slim'];
   await run('bash', ['-o', 'pipefail', '-c', 'docker save "${@:2}" | docker -H "$1" load -q', 'load', dockerHost, ...images]);
-  // Runs before dockerd stops (cleanup is last-in first-out): what a test left on the machine fails the file.
+  // Runs before dockerd stops (cleanup is last-in first-out): what a test left on the machine fails
+  // the file, and is removed first (a running container's shim would outlive a dockerd that is
+  // killed before it has stopped it).
   kit.defer('nothing left on the machine', async () => {
     const left = await contents();
     const named = [...left.containers.map((c) => `container ${c}`), ...left.networks.map((n) => `network ${n}`), ...left.volumes.map((v) => `volume ${v}`)];
-    if (named.length) throw new Error(`left on the test machine: ${named.join(', ')}`);
+    if (!named.length) return;
+    if (left.containers.length) await docker(['rm', '-fv', ...left.containers]);
+    throw new Error(`left on the test machine: ${named.join(', ')}`);
   });
   const sshd = await startSshd(kit, { ...options.sshd, dockerSocket: socket });
-  return { dockerHost, hostAddress, sshd, docker, contents };
+  return { dockerHost, sshd, docker, contents };
 }

@@ -30,7 +30,7 @@ export async function startTunnelServer(
     baseDomain?: string;
     devTls?: boolean;
     stateDir?: string;
-    /** Default 127.0.0.1; 0.0.0.0 when a test machine's agent must reach it too (machine.ts hostAddress). */
+    /** Default 127.0.0.1; 0.0.0.0 when a test machine's agent must reach it too (as host.docker.internal, machine.ts). */
     listen?: string;
     args?: string[];
     env?: NodeJS.ProcessEnv;
