@@ -37,7 +37,7 @@ async function debianRoot(): Promise<string> {
   const building = `${root}.building-${process.pid}`;
   kit.defer(`debootstrap leftovers ${building}`, () => rmSync(building, { recursive: true, force: true }));
   const { suite, variant, include, mirror } = ROOT_RECIPE;
-  await run('debootstrap', [`--variant=${variant}`, `--include=${include.join(',')}`, suite, building, mirror], { maxBuffer: 64 * 1024 * 1024 });
+  await run('debootstrap', [`--variant=${variant}`, `--include=${include.join(',')}`, suite, building, mirror], { maxBuffer: 64 * 1024 * 1024, timeout: 540_000 });
   try {
     renameSync(building, root);
   } catch (error) {
@@ -154,11 +154,12 @@ describe('lightsail user-data in a Debian 12 root (debootstrap, chroot)', () => 
         execFile(
           'unshare',
           [
-            '--mount', '--pid', '--fork', '--propagation', 'private', 'sh', '-c',
+            // --kill-child: the timeout's SIGTERM to unshare ends everything in the namespace
+            '--mount', '--pid', '--fork', '--kill-child', '--propagation', 'private', 'sh', '-c',
             'mount -t overlay overlay -o "lowerdir=$1,upperdir=$2/upper,workdir=$2/overlay-work" "$2/merged" && mount -t proc proc "$2/merged/proc" && exec chroot "$2/merged" /bin/bash -c "$3"',
             'sh', root, work, script,
           ],
-          { env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LANG: 'C.UTF-8' }, maxBuffer: 64 * 1024 * 1024 },
+          { env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LANG: 'C.UTF-8' }, maxBuffer: 64 * 1024 * 1024, timeout: 50_000 },
           (error, stdout, stderr) => done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, output: stdout + stderr }),
         );
       });
