@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Makes this machine ready for prevu and its end-to-end tests: a running Docker engine, the
-# Compose v2 plugin, OpenSSH server and client binaries, and the base images busybox:latest and
-# node:20-slim (built from host binaries: no image registry is needed). Idempotent; returns in
-# well under 2 s when everything is in place. Where it cannot install (not root, not Debian), it
-# prints what to install and exits 1.
+# Compose v2 plugin, OpenSSH server and client binaries, debootstrap, gpg and openssl (the
+# Lightsail user-data test's Debian root and its stand-in Docker repository), and the base images
+# busybox:latest and node:20-slim (built from host binaries: no image registry is needed).
+# Idempotent; returns in well under 2 s when everything is in place. Where it cannot install (not
+# root, not Debian), it prints what to install and exits 1.
 set -euo pipefail
 
 log() { printf 'ensure-docker: %s\n' "$*" >&2; }
@@ -12,7 +13,7 @@ sshd_bin() { [ -x /usr/sbin/sshd ] || have sshd; }
 
 ready() {
   have docker && docker info >/dev/null 2>&1 && docker compose version >/dev/null 2>&1 &&
-    sshd_bin && have ssh && have ssh-keygen &&
+    sshd_bin && have ssh && have ssh-keygen && have debootstrap && have gpg && have openssl &&
     docker image inspect busybox:latest node:20-slim >/dev/null 2>&1
 }
 
@@ -28,6 +29,9 @@ if [ "$(id -u)" != 0 ] || ! have apt-get; then
   if have docker && ! docker compose version >/dev/null 2>&1; then missing+=("the Docker Compose v2 plugin (docker-compose-plugin)"); fi
   sshd_bin || missing+=("OpenSSH server (openssh-server)")
   have ssh || missing+=("OpenSSH client (openssh-client)")
+  have debootstrap || missing+=("debootstrap")
+  have gpg || missing+=("GnuPG (gnupg)")
+  have openssl || missing+=("openssl")
   if have docker && docker info >/dev/null 2>&1 && ! docker image inspect busybox:latest node:20-slim >/dev/null 2>&1; then
     missing+=("the images busybox:latest and node:20-slim (docker pull busybox:latest node:20-slim, or rerun this script as root)")
   fi
@@ -46,7 +50,7 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-apt_install docker.io containerd runc iptables openssh-server openssh-client busybox-static iproute2 ca-certificates
+apt_install docker.io containerd runc iptables openssh-server openssh-client busybox-static iproute2 ca-certificates debootstrap gnupg openssl
 
 if ! docker info >/dev/null 2>&1; then
   # A dockerd that was just killed may still be dying: wait for it, then drop its pid file.

@@ -1,17 +1,19 @@
 // `prevu up --driver lightsail` end to end: the real CLI and its real AWS SDK client against the
 // test kit's Lightsail stand-in (AWS_ENDPOINT_URL_LIGHTSAIL, fake credentials it verifies), whose
-// instance "VM" is a real OpenSSH server on loopback reaching this machine's Docker; the embedded
-// tunnel server answers the URLs.
+// instance "VM" is the test kit's machine: a second Docker engine behind its own OpenSSH server.
+// A tunnel server process answers the URLs, reached by the CLI on loopback and by the agent on the
+// machine as host.docker.internal.
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { docker, freePort, httpGet, runId, startLightsailStandIn, startSshd, useKit, waitFor, type LightsailStandIn } from '@prevu/test-kit';
+import { composeProjectResources, freePort, httpGet, runId, startLightsailStandIn, startMachine, startTunnelServer, useKit, waitFor, type LightsailStandIn, type Machine } from '@prevu/test-kit';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CLI, embeddedCliHome, errorLines, HELLO, type CliHome } from './cli.js';
+import { CLI, cliHome, errorLines, HELLO, type CliHome } from './cli.js';
 
 const kit = useKit();
 let cli: CliHome;
+let machine: Machine;
 let standIn: LightsailStandIn;
 let hello: string;
 let urls: string[];
@@ -20,7 +22,8 @@ const envId = `hello-ls-${runId}`;
 const project = `prevu-${envId}`;
 
 const urlsOf = (table: string) => [...table.matchAll(/https?:\/\/\S+/g)].map((m) => m[0]).sort();
-const containersOf = async (p: string) => (await docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${p}`])).trim().split('\n').filter(Boolean);
+const containersOf = async (p: string) => (await machine.docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${p}`])).trim().split('\n').filter(Boolean);
+const apiImage = async () => (await machine.docker(['image', 'inspect', '--format', '{{.Id}}', `${project}-api`])).trim();
 
 beforeAll(async () => {
   const work = mkdtempSync(join(tmpdir(), 'prevu-lightsail-e2e-'));
@@ -31,18 +34,19 @@ beforeAll(async () => {
   cpSync(HELLO, hello, { recursive: true });
 
   const sshPort = await freePort();
-  cli = await embeddedCliHome(kit, '-ls');
+  const server = await startTunnelServer(kit, { listen: '0.0.0.0' });
+  cli = cliHome(kit);
   // a local profile: the first `up --driver lightsail --set ...` switches it, and stores that
-  const init = await cli.run(['init', '--name', 'cloud', '--json']);
+  const init = await cli.run(['init', '--name', 'cloud', '--tunnel-server', `127.0.0.1:${server.ports.ssh}`, '--agent-tunnel-server', `host.docker.internal:${server.ports.ssh}`, '--json']);
   lightsailFlags = ['--driver', 'lightsail', '--set', 'region=us-east-1', '--set', `sshPort=${sshPort}`, '--set', 'sshUser=root', '--set', `baseDir=${remoteBase}`];
   expect(init.code, init.stderr).toBe(0);
   const publicKey = (JSON.parse(init.stdout) as { publicKey: string }).publicKey;
   // The "instance" accepts the profile key, as a Lightsail instance made with its imported key pair does.
-  const sshd = await startSshd(kit, { port: sshPort, authorizedKey: publicKey });
-  standIn = await startLightsailStandIn(kit, { sshHost: sshd.host, sshPort: sshd.port, hostKeys: [sshd.hostPublicKey], pendingPolls: 2 });
+  machine = await startMachine(kit, { sshd: { port: sshPort, authorizedKey: publicKey } });
+  standIn = await startLightsailStandIn(kit, { sshHost: machine.sshd.host, sshPort: machine.sshd.port, hostKeys: [machine.sshd.hostPublicKey], pendingPolls: 2 });
   Object.assign(cli.env, standIn.env());
   // Whatever a failed test left: containers of the env go with compose.
-  kit.defer(`compose down ${project}`, () => docker(['compose', '-p', project, 'down', '--volumes', '--remove-orphans', '--timeout', '1'], { cwd: tmpdir() }));
+  kit.defer(`compose down ${project}`, () => machine.docker(['compose', '-p', project, 'down', '--volumes', '--remove-orphans', '--timeout', '1'], { cwd: tmpdir() }));
 });
 
 describe('prevu up --driver lightsail against the stand-in', () => {
@@ -50,9 +54,13 @@ describe('prevu up --driver lightsail against the stand-in', () => {
     const up = await cli.run(['up', '--id', envId, ...lightsailFlags], { cwd: hello });
     expect(up.code, up.stderr).toBe(0);
     const ops = standIn.operations();
-    expect(ops.slice(0, 4)).toEqual(['GetInstances', 'GetKeyPair', 'ImportKeyPair', 'CreateInstances']);
-    expect(ops.slice(4, 7)).toEqual(['GetInstance', 'GetInstance', 'GetInstance']);
-    const create = standIn.calls[3]!.input;
+    // the settings are checked against Lightsail's lists (paged) before anything is made
+    const lists = ['GetRegions', 'GetBundles', 'GetBlueprints'];
+    expect(new Set(ops.slice(0, ops.indexOf('GetKeyPair')))).toEqual(new Set(['GetInstances', ...lists]));
+    const made = ops.filter((op) => !lists.includes(op));
+    expect(made.slice(0, 4)).toEqual(['GetInstances', 'GetKeyPair', 'ImportKeyPair', 'CreateInstances']);
+    expect(made.slice(4, 7)).toEqual(['GetInstance', 'GetInstance', 'GetInstance']);
+    const create = standIn.calls.find((c) => c.operation === 'CreateInstances')!.input;
     expect(create).toMatchObject({ bundleId: 'small_3_0', blueprintId: 'debian_12', availabilityZone: 'us-east-1a', tags: [{ key: 'prevu:env', value: envId }, { key: 'prevu:profile', value: 'cloud' }] });
     expect(String(create.userData)).toContain('docker-compose-plugin');
     expect(standIn.keyPairs()[0]!.publicKey).toBe(readFileSync(join(cli.env.XDG_CONFIG_HOME!, 'prevu', 'profiles', 'cloud', 'id_ed25519.pub'), 'utf8').trim());
@@ -63,12 +71,27 @@ describe('prevu up --driver lightsail against the stand-in', () => {
     // The instance's host key was pinned to what AWS reports: nothing recorded on first use.
     expect(ops).toContain('GetInstanceAccessDetails');
     expect(existsSync(join(cli.env.XDG_CONFIG_HOME!, 'prevu', 'profiles', 'cloud', 'known_hosts'))).toBe(false);
+    // Built by the instance's engine; the host engine has nothing of the env.
+    expect((await machine.contents()).images).toEqual(expect.arrayContaining([`${project}-api:latest`, expect.stringMatching(/^prevu-compose-tunnel-agent:/)]));
+    expect(await composeProjectResources(project)).toEqual([]);
   });
 
-  it('a second up reuses the instance (no create, no import)', async () => {
+  it('a second up reuses the instance (no create, no import), sends the changed file and rebuilds the api; status and logs through the agent', async () => {
     const before = standIn.calls.length;
-    const up = await cli.run(['up', '--id', envId], { cwd: hello });
+    const built = await apiImage();
+    const server = join(hello, 'api', 'server.js');
+    writeFileSync(server, readFileSync(server, 'utf8').replace("hello: 'from the api'", "hello: 'from the changed api'"));
+    const up = await cli.run(['up', '--id', envId, '--debug'], { cwd: hello });
     expect(up.code, up.stderr).toBe(0);
+    expect(up.stderr).toMatch(/Upload the project files: 1 sent, [1-9]\d* unchanged/);
+    expect(await apiImage()).not.toBe(built);
+    expect(JSON.parse((await httpGet(urls.find((u) => u.includes('//api-'))!)).body)).toMatchObject({ hello: 'from the changed api', env: envId });
+    const status = await cli.run(['status', '--id', envId, '--json'], { cwd: hello });
+    expect(status.code, status.stderr).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ agent: 'connected', services: expect.arrayContaining([{ service: 'api', state: 'running', health: 'healthy' }]) });
+    const logs = await cli.run(['logs', 'web', '--id', envId], { cwd: hello });
+    expect(logs.code, logs.stderr).toBe(0);
+    expect(logs.stdout).toMatch(/^web: serving \/www on port 80$/m);
     const ops = standIn.operations().slice(before);
     expect(ops).not.toContain('CreateInstances');
     expect(ops).not.toContain('ImportKeyPair');
@@ -94,6 +117,10 @@ describe('prevu up --driver lightsail against the stand-in', () => {
     expect(standIn.calls.at(-1)).toMatchObject({ operation: 'DeleteInstance', status: 200 });
     expect(await containersOf(project)).toEqual([]);
     expect(standIn.instances()).toEqual([]);
+    // Nothing but images left on the machine's engine, nothing of the env ever on the host's.
+    const left = await machine.contents();
+    expect([left.containers, left.networks, left.volumes]).toEqual([[], [], []]);
+    expect(await composeProjectResources(project)).toEqual([]);
   });
 
   it('SIGINT right after CreateInstances: exit 130, ls shows the env, down deletes the instance', async () => {

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentClient, type AgentTunnel } from './agent-client.js';
 import { AGENT_IMAGE, imageBuild } from './artifacts.js';
 import { checkForUp, isIdentity, loadComposeProject, rewritePaths, uploadPlan, type ComposeSource, type LoadedProject } from './compose.js';
-import { checkDocker, dockerExec, engineId, InterruptedError } from './docker-cli.js';
+import { checkDocker, dockerExec, InterruptedError, networkId } from './docker-cli.js';
 import type { DockerEndpoint, Driver, Machine } from './drivers/driver.js';
 import { createDriver } from './drivers/index.js';
 import { agentKeyRegistration, ensureAgentKey } from './agent-key.js';
@@ -217,9 +217,12 @@ export function upSteps(): Step<UpContext>[] {
         const version = await checkDocker(ctx.dockerEnv());
         report(`engine ${version.engine}, compose ${version.compose}`);
         // The agent reaches the embedded server over this engine's network `prevu`: only a machine
-        // whose Docker is this engine (an ssh host that is this machine, say) can use it.
-        if (session.profile.tunnelServer.type === 'embedded' && session.profile.driver !== 'local' && (await engineId(ctx.dockerEnv())) !== (await engineId())) {
-          throw errors.embeddedServerUnreachable(session.profile.driver);
+        // whose Docker is this engine (an ssh host that is this machine, say) can use it, and only
+        // this engine knows that network by this ID.
+        if (session.profile.tunnelServer.type === 'embedded' && session.profile.driver !== 'local') {
+          const network = ctx.endpoint.externalNetworks[0]!;
+          const here = await networkId(network);
+          if (!here || (await networkId(network, ctx.dockerEnv())) !== here) throw errors.embeddedServerUnreachable(session.profile.driver);
         }
       },
     },

@@ -106,9 +106,14 @@ export async function docker(args: string[], options: DockerRunOptions = {}): Pr
   return result.stdout;
 }
 
-/** The engine's ID (`docker info`): two endpoints with the same ID are one engine. */
-export async function engineId(env: Record<string, string> = {}): Promise<string> {
-  return (await docker(['info', '--format', '{{.ID}}'], { env })).trim();
+/**
+ * The ID of the network `name` on the engine at `env`, '' when it has none. Network IDs are random
+ * per engine, so one ID seen through two endpoints means one engine; the engine's own ID does not
+ * (two daemons on one host share it, from /etc/docker/key.json).
+ */
+export async function networkId(name: string, env: Record<string, string> = {}): Promise<string> {
+  const inspect = await dockerExec(['network', 'inspect', '--format', '{{.Id}}', name], { env });
+  return inspect.code === 0 ? inspect.stdout.trim() : '';
 }
 
 /** Checks that the engine answers and compose v2 is there; throws the matching PrevuError. */

@@ -1,31 +1,32 @@
-// `prevu up` end to end over the ssh driver: the real CLI, a real OpenSSH server on loopback (the
-// test kit's sshd), the host's Docker reached only through the socket forwarded over SSH, the
-// embedded tunnel server. The host is this machine, so `up` runs in a mount namespace where the
-// host's env dir is an empty tmpfs: the CLI cannot read the uploaded copies, as on a real remote.
+// `prevu up` end to end over the ssh driver: the real CLI, a test machine from the test kit (a
+// second Docker engine on this host, behind its own OpenSSH server), that engine reached only
+// through the socket forwarded over SSH, and a tunnel server process both the CLI and the machine's
+// agent reach. The machine's files are on this host's disk, so `up` runs in a mount namespace where
+// the env dir is an empty tmpfs: the CLI cannot read the uploaded copies, as on a real remote.
 import { execFile, spawnSync } from 'node:child_process';
-import { createServer } from 'node:http';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { docker, httpGet, runId, startSshd, useKit, waitFor, type Sshd } from '@prevu/test-kit';
+import { composeProjectResources, docker, httpGet, runId, startMachine, startSshd, startTunnelServer, useKit, waitFor, type Machine, type Sshd } from '@prevu/test-kit';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CLI, embeddedCliHome, HELLO, type CliHome, type CliResult } from '../../cli/test/cli.js';
+import { CLI, embeddedCliHome, errorLines, HELLO, type CliHome, type CliResult } from '../../cli/test/cli.js';
 import { tunnelExec } from '../src/tunnel-hello.js';
 
 const kit = useKit();
 let cli: CliHome;
+let machine: Machine;
 let sshd: Sshd;
 let remoteBase: string;
 let hello: string;
 let urls: string[];
 let agentKey: string;
-// Its own branch, so the env never meets another test's `hello-main` on the shared engine.
+let tunnelSsh: number;
 const envId = `hello-ssh-${runId}`;
 const project = `prevu-${envId}`;
 
 const urlsOf = (table: string) => [...table.matchAll(/https?:\/\/\S+/g)].map((m) => m[0]).sort();
-const containersOf = async (project: string) => (await docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`])).trim().split('\n').filter(Boolean);
-
+const containersOf = async (project: string) => (await machine.docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`])).trim().split('\n').filter(Boolean);
+const apiImage = () => machine.docker(['image', 'inspect', '--format', '{{.Id}}', `${project}-api`]).then((id) => id.trim());
 /** `prevu <args>` where the host's env dirs are hidden from the CLI (a private mount namespace). */
 function upElsewhere(args: string[]): Promise<CliResult> {
   return new Promise((done) => {
@@ -39,8 +40,13 @@ function upElsewhere(args: string[]): Promise<CliResult> {
 }
 
 beforeAll(async () => {
+  machine = await startMachine(kit);
+  sshd = machine.sshd;
+  // On every address: the CLI reaches it on loopback, the machine's agent at host.docker.internal.
+  const server = await startTunnelServer(kit, { listen: '0.0.0.0' });
+  tunnelSsh = server.ports.ssh;
+  // The embedded server is only for the engine check's profiles (its defer runs before the machine's).
   cli = await embeddedCliHome(kit);
-  sshd = await startSshd(kit);
   const work = mkdtempSync(join(tmpdir(), 'prevu-ssh-e2e-'));
   kit.defer(`dir ${work}`, () => rmSync(work, { recursive: true, force: true }));
   remoteBase = join(work, 'remote-envs');
@@ -49,16 +55,19 @@ beforeAll(async () => {
   cpSync(HELLO, hello, { recursive: true });
   await new Promise((done) => execFile('git', ['init', '-q', '-b', `ssh-${runId}`], { cwd: hello }, done));
 
-  const init = await cli.run(['init', '--name', 'box', '--driver', 'ssh', '--set', `host=${sshd.user}@${sshd.host}:${sshd.port}`, '--set', `baseDir=${remoteBase}`, '--json']);
+  const init = await cli.run([
+    'init', '--name', 'box', '--driver', 'ssh', '--set', `host=${sshd.user}@${sshd.host}:${sshd.port}`, '--set', `baseDir=${remoteBase}`,
+    '--tunnel-server', `127.0.0.1:${server.ports.ssh}`, '--agent-tunnel-server', `host.docker.internal:${server.ports.ssh}`, '--json',
+  ]);
   expect(init.code, init.stderr).toBe(0);
   // The account key logs in to the host (its public half in authorized_keys, as a user would add it).
   sshd.authorize((JSON.parse(init.stdout) as { publicKey: string }).publicKey);
 });
 
 describe('prevu up over the ssh driver', () => {
-  it('up: files uploaded to the env dir on the host, every URL answers 200 through the tunnel server', async () => {
-    // The same engine as the host's: compose removes the project even after the host key changed.
-    kit.defer(`compose down ${project}`, () => docker(['compose', '-p', project, 'down', '--volumes', '--remove-orphans', '--timeout', '1'], { cwd: tmpdir() }));
+  it('up: files uploaded, images built on the machine, every URL answers 200 through the tunnel server', async () => {
+    // Compose on the machine's engine removes the project even after the host key changed.
+    kit.defer(`compose down ${project}`, () => machine.docker(['compose', '-p', project, 'down', '--volumes', '--remove-orphans', '--timeout', '1'], { cwd: tmpdir() }));
     const up = await upElsewhere(['up']);
     expect(up.code, up.stderr).toBe(0);
     const tail = up.stdout.trim().split('\n').slice(-3);
@@ -71,7 +80,7 @@ describe('prevu up over the ssh driver', () => {
     const files = join(remoteBase, envId, 'files');
     expect(readFileSync(join(files, hello, 'web', 'index.html'), 'utf8')).toBe(readFileSync(join(hello, 'web', 'index.html'), 'utf8'));
     // The bind mount of the running web container is the uploaded copy.
-    const [web] = await containersOf(project).then((ids) => Promise.all(ids.map((id) => docker(['inspect', '--format', '{{.Config.Labels}} {{json .Mounts}}', id]))).then((all) => all.filter((i) => i.includes('service:web'))));
+    const [web] = await containersOf(project).then((ids) => Promise.all(ids.map((id) => machine.docker(['inspect', '--format', '{{.Config.Labels}} {{json .Mounts}}', id]))).then((all) => all.filter((i) => i.includes('service:web'))));
     expect(web).toContain(join(files, hello, 'web'));
     // The host key was recorded on first use, in the profile.
     expect(readFileSync(join(cli.env.XDG_CONFIG_HOME!, 'prevu', 'profiles', 'box', 'known_hosts'), 'utf8')).toContain(sshd.hostPublicKey);
@@ -83,15 +92,23 @@ describe('prevu up over the ssh driver', () => {
     // (a line inside the key: the first ones are the same in every ed25519 key file)
     const onHost = spawnSync('grep', ['-rlF', accountKey.split('\n')[3]!, join(remoteBase, envId)], { encoding: 'utf8' }).stdout.trim();
     expect(onHost).toBe('');
-    expect(await docker(['exec', `${project}-prevu-agent-1`, 'cat', '/run/secrets/prevu_key'])).toBe(agentKey);
+    expect(await machine.docker(['exec', `${project}-prevu-agent-1`, 'cat', '/run/secrets/prevu_key'])).toBe(agentKey);
+    // The images were built by the machine's engine; the host engine has nothing of the env.
+    const built = await apiImage();
+    expect((await machine.contents()).images).toEqual(expect.arrayContaining([`${project}-api:latest`, expect.stringMatching(/^prevu-compose-tunnel-agent:/)]));
+    expect(await composeProjectResources(project)).toEqual([]);
 
-    // A second up sends only the changed file, and the site serves it.
+    // A second up sends only the changed files; the api is built again from its new source.
     writeFileSync(join(hello, 'web', 'index.html'), '<h1>changed over ssh</h1>\n');
+    const server = join(hello, 'api', 'server.js');
+    writeFileSync(server, readFileSync(server, 'utf8').replace("hello: 'from the api'", "hello: 'from the changed api'"));
     const again = await upElsewhere(['up', '--json', '--debug']);
     expect(again.code, again.stderr).toBe(0);
-    expect(again.stderr).toMatch(/Upload the project files: 1 sent, [1-9]\d* unchanged/);
+    expect(again.stderr).toMatch(/Upload the project files: 2 sent, [1-9]\d* unchanged/);
     expect((JSON.parse(again.stdout.trim().split('\n').at(-1)!) as { urls: { url: string }[] }).urls.map((u) => u.url).sort()).toEqual(urls);
+    expect(await apiImage()).not.toBe(built);
     expect((await httpGet(urls.find((u) => u.includes('//web-'))!)).body).toBe('<h1>changed over ssh</h1>\n');
+    expect(JSON.parse((await httpGet(urls.find((u) => u.includes('//api-'))!)).body)).toMatchObject({ hello: 'from the changed api', env: envId });
 
     // A new agent key (the old one deleted, say after a leak): the server drops the old one and
     // compose recreates the agent with the new one; the same URLs answer.
@@ -100,7 +117,7 @@ describe('prevu up over the ssh driver', () => {
     expect(rotated.code, rotated.stderr).toBe(0);
     const newKey = readFileSync(join(profileDir, 'envs', envId, 'agent_ed25519'), 'utf8');
     expect(newKey).not.toBe(agentKey);
-    expect(await docker(['exec', `${project}-prevu-agent-1`, 'cat', '/run/secrets/prevu_key'])).toBe(newKey);
+    expect(await machine.docker(['exec', `${project}-prevu-agent-1`, 'cat', '/run/secrets/prevu_key'])).toBe(newKey);
     for (const url of urls) expect((await httpGet(url)).status, url).toBe(200);
     agentKey = newKey;
   });
@@ -146,8 +163,8 @@ describe('prevu up over the ssh driver', () => {
     }
   });
 
-  it('down removes the containers and the env dir on the host; URLs stop answering', async () => {
-    const asAgent = async () => (JSON.parse((await tunnelExec({ address: `127.0.0.1:${cli.env.PREVU_EMBEDDED_SSH_PORT}`, privateKey: agentKey, envId, recordedIn: 'test' }, 'hello')).stdout) as { accountId: string }).accountId;
+  it('down removes the containers, networks and env dir on the machine, and revokes the agent key; URLs stop answering', async () => {
+    const asAgent = async () => (JSON.parse((await tunnelExec({ address: `127.0.0.1:${tunnelSsh}`, privateKey: agentKey, envId, recordedIn: 'test' }, 'hello')).stdout) as { accountId: string }).accountId;
     const accountId = (JSON.parse((await cli.run(['profile', 'ls', '--json'])).stdout) as { profiles: { name: string; accountId: string }[] }).profiles.find((p) => p.name === 'box')!.accountId;
     expect(await asAgent()).toBe(accountId);
     const down = await cli.run(['down'], { cwd: hello });
@@ -156,6 +173,10 @@ describe('prevu up over the ssh driver', () => {
     expect(await asAgent()).not.toBe(accountId);
     expect(await containersOf(project)).toEqual([]);
     expect(existsSync(join(remoteBase, envId))).toBe(false);
+    // Nothing is left on the machine's engine but images (a build cache, as on any host), nothing was on the host's.
+    const left = await machine.contents();
+    expect([left.containers, left.networks, left.volumes]).toEqual([[], [], []]);
+    expect(await composeProjectResources(project)).toEqual([]);
     // The agent cancels its forwards when compose stops it: unknown host (404), not "tunnel gone" (502).
     for (const url of urls) {
       const res = await waitFor(`${url} to be gone`, async () => {
@@ -167,39 +188,49 @@ describe('prevu up over the ssh driver', () => {
     }
   });
 
-  it('the embedded tunnel server with a machine whose Docker is another engine: one line, exit 1', async () => {
-    // A stand-in engine speaking Docker's API (what `docker version` and `docker info` ask), with
-    // its own engine ID: the ssh host's Docker as seen through --set dockerSocket.
-    const socket = join(mkdtempSync(join(tmpdir(), 'prevu-engine-')), 'docker.sock');
-    const engine = createServer((req, res) => {
-      res.setHeader('Api-Version', '1.41');
-      if (req.url === '/_ping') return res.end('OK');
-      res.setHeader('Content-Type', 'application/json');
-      if (req.url?.endsWith('/version')) return res.end(JSON.stringify({ Version: '99.0.0', ApiVersion: '1.41', MinAPIVersion: '1.12', Os: 'linux', Arch: 'amd64' }));
-      if (req.url?.endsWith('/info')) return res.end(JSON.stringify({ ID: 'ANOTHER-ENGINE', ServerVersion: '99.0.0' }));
-      res.statusCode = 404;
-      res.end('{"message":"not in the stand-in"}');
-    });
-    await new Promise<void>((listening) => engine.listen(socket, listening));
-    kit.defer('docker engine stand-in', () => new Promise((closed) => engine.close(closed)));
-    const init = await cli.run(['init', '--name', 'far', '--driver', 'ssh', '--set', `host=${sshd.user}@${sshd.host}:${sshd.port}`, '--set', `baseDir=${remoteBase}`, '--set', `dockerSocket=${socket}`, '--json']);
+  it('the embedded tunnel server with the machine, another engine on this host: one line, exit 1', async () => {
+    // Both daemons give one engine ID (this host's /etc/docker/key.json): the check must see more.
+    expect(await machine.docker(['info', '--format', '{{.ID}}'])).toBe(await docker(['info', '--format', '{{.ID}}']));
+    const init = await cli.run(['init', '--name', 'far', '--driver', 'ssh', '--set', `host=${sshd.user}@${sshd.host}:${sshd.port}`, '--set', `baseDir=${remoteBase}`, '--json']);
     expect(init.code, init.stderr).toBe(0);
     sshd.authorize((JSON.parse(init.stdout) as { publicKey: string }).publicKey);
     const up = await upElsewhere(['up', '--profile', 'far', '--id', 'far-away']);
     expect(up.code, up.stderr).toBe(1);
-    const lines = up.stderr.split('\n').filter((l) => l.trim() && !l.startsWith('›'));
-    expect(lines).toEqual([expect.stringContaining("the embedded tunnel server runs on this machine's Docker, which the agent on the ssh machine cannot reach: give the profile a tunnel server the machine reaches: prevu init --driver ssh --tunnel-server host:port")]);
-    // nothing was started, and the attempt stays listed (a real engine's `down` would remove it)
+    expect(errorLines(up.stderr)).toEqual([expect.stringContaining("the embedded tunnel server runs on this machine's Docker, which the agent on the ssh machine cannot reach: give the profile a tunnel server the machine reaches: prevu init --driver ssh --tunnel-server host:port")]);
+    // nothing was started; the attempt stays listed, and down removes it
+    expect(await containersOf('prevu-far-away')).toEqual([]);
     const ls = JSON.parse((await cli.run(['ls', '--profile', 'far', '--json'])).stdout) as { envs: { envId: string; status: string }[] };
     expect(ls.envs).toEqual([expect.objectContaining({ envId: 'far-away', status: 'failed' })]);
+    const down = await cli.run(['down', '--profile', 'far', '--id', 'far-away']);
+    expect(down.code, down.stderr).toBe(0);
+    expect(existsSync(join(remoteBase, 'far-away'))).toBe(false);
+  });
+
+  it('the embedded tunnel server with an ssh host whose Docker is this engine: up serves its URL', async () => {
+    const here = await startSshd(kit);
+    const init = await cli.run(['init', '--name', 'near', '--driver', 'ssh', '--set', `host=${here.user}@${here.host}:${here.port}`, '--set', `baseDir=${remoteBase}`, '--json']);
+    expect(init.code, init.stderr).toBe(0);
+    here.authorize((JSON.parse(init.stdout) as { publicKey: string }).publicKey);
+    const site = mkdtempSync(join(tmpdir(), 'prevu-near-'));
+    kit.defer(`dir ${site}`, () => rmSync(site, { recursive: true, force: true }));
+    writeFileSync(join(site, 'compose.yaml'), 'services:\n  web:\n    image: busybox:latest\n    init: true\n    command: ["httpd", "-f", "-p", "80", "-h", "/etc"]\n    expose: ["80"]\n');
+    const nearId = `near-${runId}`;
+    kit.defer(`compose down prevu-${nearId}`, () => docker(['compose', '-p', `prevu-${nearId}`, 'down', '--remove-orphans', '--timeout', '1'], { cwd: tmpdir() }));
+    const up = await cli.run(['up', '--profile', 'near', '--id', nearId, '--json'], { cwd: site });
+    expect(up.code, up.stderr).toBe(0);
+    const [url] = (JSON.parse(up.stdout.trim().split('\n').at(-1)!) as { urls: { url: string }[] }).urls.map((u) => u.url);
+    expect((await httpGet(`${url}/hostname`)).status).toBe(200);
+    const down = await cli.run(['down', '--profile', 'near', '--id', nearId]);
+    expect(down.code, down.stderr).toBe(0);
+    expect(await composeProjectResources(`prevu-${nearId}`)).toEqual([]);
   });
 
   it('a host whose key changed is refused in one line with exit code 1', async () => {
     await sshd.restart({ newHostKey: true });
-    const up = await upElsewhere(['up']);
+    // The profile of the first tests (init made the later ones current).
+    const up = await upElsewhere(['up', '--profile', 'box']);
     expect(up.code).toBe(1);
-    const lines = up.stderr.split('\n').filter((l) => l.trim() && !l.startsWith('›'));
-    expect(lines).toEqual([expect.stringContaining(`the SSH host key of ${sshd.user}@${sshd.host}:${sshd.port} does not match the one recorded: if the host was rebuilt, remove its line from the profile known_hosts and retry`)]);
+    expect(errorLines(up.stderr)).toEqual([expect.stringContaining(`the SSH host key of ${sshd.user}@${sshd.host}:${sshd.port} does not match the one recorded: if the host was rebuilt, remove its line from the profile known_hosts and retry`)]);
     expect(await containersOf(project)).toEqual([]);
   });
 });

@@ -20,6 +20,19 @@ export async function runContainer(args: string[]): Promise<string> {
   return (await docker(['run', '-d', '--label', runLabel, '--label', ownerLabel, ...args])).trim();
 }
 
+/** What an engine (default: the host's) holds of a compose project: containers, networks and volumes by compose's label, images named after it. */
+export async function composeProjectResources(project: string, dockerHost?: string): Promise<string[]> {
+  const options = dockerHost ? { env: { ...process.env, DOCKER_HOST: dockerHost } } : {};
+  const label = `label=com.docker.compose.project=${project}`;
+  const found = await Promise.all([
+    docker(['ps', '-aq', '--filter', label], options),
+    docker(['network', 'ls', '-q', '--filter', label], options),
+    docker(['volume', 'ls', '-q', '--filter', label], options),
+    docker(['image', 'ls', '-q', '--filter', `reference=${project}-*`], options),
+  ]);
+  return found.flatMap(lines);
+}
+
 function lines(text: string): string[] {
   return text.split('\n').map((l) => l.trim()).filter(Boolean);
 }

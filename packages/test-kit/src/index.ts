@@ -9,4 +9,5 @@ export * from './kit.js';
 export * from './lightsail-stand-in.js';
 export * from './github-stand-in.js';
 export * from './sshd.js';
+export * from './machine.js';
 export * from './tunnel-server.js';

@@ -1,7 +1,7 @@
 // A real OpenSSH server for tests: its own config, ed25519 host key and authorized_keys in a
 // private temp dir, on a loopback address. The login user is the one running the tests (root
-// here), so the "remote" Docker is this machine's Docker. It stands in for the ssh driver's host
-// and for a Lightsail instance.
+// here); the "remote" Docker is this machine's Docker unless `dockerSocket` names another engine
+// (machine.ts). It stands in for the ssh driver's host and for a Lightsail instance.
 import { execFile } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
@@ -22,6 +22,8 @@ export interface SshdOptions {
   authorizedKey?: string;
   /** Extra sshd_config lines (they come first, so they win). */
   config?: string[];
+  /** A Docker socket its sessions see at /var/run/docker.sock (sshd runs in a private mount namespace); default: the host's. */
+  dockerSocket?: string;
 }
 
 export interface Sshd {
@@ -120,7 +122,13 @@ export async function startSshd(kit: Kit, options: SshdOptions = {}): Promise<Ss
   const launch = async () => {
     sshd.hostPublicKey = readFileSync(`${hostKey}.pub`, 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
     sshd.hostKeyFingerprint = (await run('ssh-keygen', ['-l', '-f', `${hostKey}.pub`])).stdout.split(/\s+/)[1]!;
-    proc = await kit.start({ command: '/usr/sbin/sshd', args: ['-D', '-e', '-f', config], readyLine: /Server listening on/ });
+    const sshdArgs = ['/usr/sbin/sshd', '-D', '-e', '-f', config];
+    proc = await kit.start({
+      ...(options.dockerSocket
+        ? { command: 'unshare', args: ['--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind "$1" /var/run/docker.sock && shift && exec "$@"', 'sh', options.dockerSocket, ...sshdArgs] }
+        : { command: sshdArgs[0]!, args: sshdArgs.slice(1) }),
+      readyLine: /Server listening on/,
+    });
   };
   await launch();
   return sshd;

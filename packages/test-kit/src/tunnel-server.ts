@@ -1,5 +1,5 @@
 // Starts the real tunnel server (packages/tunnel-server/dist/main.js) as a process for a test,
-// on free loopback ports, and gives what a test needs: ports, URLs, metrics, the dev CA path.
+// on free ports (loopback unless told), and gives what a test needs: ports, URLs, metrics, the dev CA path.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,7 +26,15 @@ export interface TunnelServer {
 
 export async function startTunnelServer(
   kit: Pick<Kit, 'start'>,
-  options: { baseDomain?: string; devTls?: boolean; stateDir?: string; args?: string[]; env?: NodeJS.ProcessEnv } = {},
+  options: {
+    baseDomain?: string;
+    devTls?: boolean;
+    stateDir?: string;
+    /** Default 127.0.0.1; 0.0.0.0 when a test machine's agent must reach it too (as host.docker.internal, machine.ts). */
+    listen?: string;
+    args?: string[];
+    env?: NodeJS.ProcessEnv;
+  } = {},
 ): Promise<TunnelServer> {
   const [ssh, http, management, https] = await freePorts(4);
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), 'prevu-tunnel-state-'));
@@ -38,7 +46,7 @@ export async function startTunnelServer(
     '--management-port', String(management),
     '--base-domain', baseDomain,
     '--state-dir', stateDir,
-    '--listen', '127.0.0.1',
+    '--listen', options.listen ?? '127.0.0.1',
     ...(options.devTls ? ['--dev-tls', '--https-port', String(https)] : []),
     ...(options.args ?? []),
   ];
