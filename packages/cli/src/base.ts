@@ -3,7 +3,7 @@
 // with the exit code of their kind (0 ok, 1 user, 2 environment, 130 Ctrl-C).
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
 import { InterruptedError } from '@prevu/core/docker-cli';
-import type { Session } from '@prevu/core/deploy';
+import type { Session } from '@prevu/core/session';
 import { ExitCode, isPrevuError } from '@prevu/core/errors';
 import type { PrevuEvent } from '@prevu/core/events';
 import { configDir, ProfileStore } from '@prevu/core/profiles';

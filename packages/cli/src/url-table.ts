@@ -1,4 +1,4 @@
-import type { UrlRow } from '@prevu/core/deploy';
+import type { UrlRow } from '@prevu/core/url-rows';
 import { table } from './table.js';
 
 export function urlTable(rows: UrlRow[]): string {

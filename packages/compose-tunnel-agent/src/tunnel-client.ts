@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import Client from 'ssh2/lib/client.js';
 import type { Logger } from 'pino';
 import { sshFingerprint } from '@prevu/core/ssh-fingerprint';
+import { sshExec } from '@prevu/core/ssh-exec';
 import { AGENT_KEY_REVOKED, type HelloReply } from '@prevu/core/tunnel-protocol';
 
 export interface Forward {
@@ -278,18 +279,12 @@ export class TunnelClient extends EventEmitter {
     }, delayMs);
   }
 
-  exec(command: string): Promise<string> {
+  async exec(command: string): Promise<string> {
     const client = this.client;
-    if (!client || !this.connected) return Promise.reject(new Error('not connected'));
-    return new Promise((resolve, reject) => {
-      client.exec(command, (error, stream) => {
-        if (error) return reject(error);
-        let out = '';
-        let err = '';
-        stream.on('data', (d: Buffer) => (out += d.toString('utf8')));
-        stream.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
-        stream.on('close', (code: number | undefined) => (code ? reject(new Error(`exec ${command} exited ${code}: ${err.trim()}`)) : resolve(out)));
-      });
-    });
+    if (!client || !this.connected) throw new Error('not connected');
+    const result = await sshExec(client, command);
+    if (result.code !== 0) throw new Error(`exec ${command} exited ${result.code}: ${result.stderr.trim()}`);
+    return result.stdout;
   }
+
 }

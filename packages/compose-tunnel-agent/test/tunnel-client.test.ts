@@ -19,7 +19,7 @@ import { TunnelClient, type Forward } from '../src/tunnel-client.js';
 import { ed25519KeyPair } from '@prevu/core/ssh-keys';
 import { agentKeyRegistration } from '@prevu/core/agent-key';
 import { accountIdFromKeyBlob, hostname } from '@prevu/core/names';
-import { tunnelExec } from '@prevu/core/tunnel-hello';
+import { tunnelExec } from '@prevu/core/tunnel-server-client';
 
 const serverMain = join(dirname(fileURLToPath(import.meta.url)), '../../tunnel-server/dist/main.js');
 const kit = useKit();

@@ -31,7 +31,7 @@ export interface ExpectedUrl {
   url: string;
 }
 
-/** EXPOSE ports of each service's image, where the image is known (see deploy.ts). */
+/** EXPOSE ports of each service's image, where the image is known (see up/build.ts). */
 export type ImagePorts = Record<string, number[]>;
 
 /** Every URL the project will have, by the same rules the agent applies. */

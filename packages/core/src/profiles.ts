@@ -3,7 +3,7 @@
 //   config.json                        { "current": "<profile>" }
 //   profiles/<name>/profile.json       validated with zod on every read
 //   profiles/<name>/id_ed25519[.pub]   the account key pair (private key mode 0600)
-//   profiles/<name>/envs/<envId>/      state.json, the generated overlay (see deploy.ts)
+//   profiles/<name>/envs/<envId>/      state.json, the generated overlay (see up/context.ts)
 // With no profile at all, the profile `local` is made on first use: local driver, embedded
 // tunnel server. Every other name must exist.
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

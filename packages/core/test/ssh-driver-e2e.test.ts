@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { composeProjectResources, docker, httpGet, runId, startMachine, startSshd, startTunnelServer, useKit, waitFor, type Machine, type Sshd } from '@prevu/test-kit';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CLI, embeddedCliHome, errorLines, HELLO, type CliHome, type CliResult } from '../../cli/test/cli.js';
-import { tunnelExec } from '../src/tunnel-hello.js';
+import { tunnelExec } from '../src/tunnel-server-client.js';
 
 const kit = useKit();
 let cli: CliHome;

@@ -2,7 +2,7 @@
 // another env of the key) stops the wait at once, in one line naming that env and the way out.
 import { describe, expect, it } from 'vitest';
 import type { AgentTunnel } from '../src/agent-client.js';
-import { waitForUrls } from '../src/deploy.js';
+import { waitForUrls } from '../src/up/open-urls.js';
 import { prevuFailure } from './prevu-failure.js';
 
 const expected = [{ service: 'web', port: 80, url: 'http://web-app-x-acct.localhost:8080' }];

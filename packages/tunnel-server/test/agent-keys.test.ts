@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { signAccessToken } from '@prevu/core/access-token';
 import { agentKeyRegistration, ensureAgentKey } from '@prevu/core/agent-key';
 import { accountIdFromKeyBlob } from '@prevu/core/names';
-import { tunnelExec } from '@prevu/core/tunnel-hello';
+import { tunnelExec } from '@prevu/core/tunnel-server-client';
 import { startTunnelServer, useKit, waitFor } from '@prevu/test-kit';
 import { get, hostOf, makeAccount, ssh2Tunnel, startBackend, type Account } from './harness.js';
 

@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import ssh2 from 'ssh2';
 import WebSocket from 'ws';
 import { hashPassword, signAccessToken } from '@prevu/core/access-token';
-import { tunnelExec } from '@prevu/core/tunnel-hello';
+import { tunnelExec } from '@prevu/core/tunnel-server-client';
 import type { HelloReply } from '@prevu/core/tunnel-protocol';
 import { hostLabel, MAX_LABEL } from '@prevu/core/names';
 import { freePort, startTunnelServer, useKit, waitFor, type TunnelServer } from '@prevu/test-kit';

@@ -1,11 +1,12 @@
 import { Flags } from '@oclif/core';
 import { statSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { connectTunnelServer } from '@prevu/core/deploy';
+import { connectTunnelServer } from '@prevu/core/session';
 import { checkDocker } from '@prevu/core/docker-cli';
 import { machineHostKeys } from '@prevu/core/drivers/index';
 import { embeddedSettings, embeddedStatus } from '@prevu/core/embedded-server';
-import { list, status } from '@prevu/core/environments';
+import { status } from '@prevu/core/envs/inspect';
+import { list } from '@prevu/core/envs/list';
 import { errors, ExitCode, isPrevuError, PrevuError } from '@prevu/core/errors';
 import { checkCertificate, checkWildcardDns } from '@prevu/core/server-checks';
 import { pinFingerprint } from '@prevu/core/ssh-fingerprint';
@@ -76,7 +77,8 @@ export default class Doctor extends PrevuCommand<typeof Doctor> {
             return `embedded ${state.settings.container} is not running; its ports are free (\`prevu up\` or \`prevu server start\` starts it)`;
           }
         }
-        const { endpoint, hello } = await connectTunnelServer(s, 'prevu-doctor');
+        const { endpoint, hello, client } = await connectTunnelServer(s, 'prevu-doctor');
+        client.close();
         baseUrl = hello.baseUrl;
         return `${endpoint.address} answers, base URL ${hello.baseUrl}`;
       });

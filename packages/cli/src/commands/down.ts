@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core';
-import { down, targetEnvId, type DownResult } from '@prevu/core/environments';
+import { targetEnvId } from '@prevu/core/envs/common';
+import { down, type DownResult } from '@prevu/core/envs/down';
 import { PrevuCommand } from '../base.js';
 import { composeSource, projectFlags } from '../project-flags.js';
 

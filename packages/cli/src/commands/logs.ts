@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core';
-import { logs, targetEnvId } from '@prevu/core/environments';
+import { targetEnvId } from '@prevu/core/envs/common';
+import { logs } from '@prevu/core/envs/logs';
 import { PrevuCommand } from '../base.js';
 import { composeSource, projectFlagsNoShort } from '../project-flags.js';
 

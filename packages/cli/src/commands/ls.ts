@@ -1,4 +1,4 @@
-import { list, type EnvListing } from '@prevu/core/environments';
+import { list, type EnvListing } from '@prevu/core/envs/list';
 import { PrevuCommand } from '../base.js';
 import { table } from '../table.js';
 

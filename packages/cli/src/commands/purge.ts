@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline/promises';
 import { Flags } from '@oclif/core';
-import { down, list, type DownResult } from '@prevu/core/environments';
+import { down, type DownResult } from '@prevu/core/envs/down';
+import { list } from '@prevu/core/envs/list';
 import { PrevuCommand } from '../base.js';
 
 export default class Purge extends PrevuCommand<typeof Purge> {

@@ -1,4 +1,5 @@
-import { status, targetEnvId, type StatusResult } from '@prevu/core/environments';
+import { targetEnvId } from '@prevu/core/envs/common';
+import { status, type StatusResult } from '@prevu/core/envs/inspect';
 import { PrevuCommand } from '../base.js';
 import { composeSource, projectFlags } from '../project-flags.js';
 import { table } from '../table.js';

@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import chalk from 'chalk';
 import { Listr } from 'listr2';
-import { closeContext, newUpContext, runSteps, upSteps, type UpResult } from '@prevu/core/deploy';
+import { closeContext, newUpContext, runSteps, upSteps, type UpResult } from '@prevu/core/up/index';
 import { PrevuCommand } from '../base.js';
 import { applyDriverFlags, driverFlags } from '../profile-flags.js';
 import { composeSource, projectFlags } from '../project-flags.js';

@@ -1,6 +1,8 @@
 import { Flags } from '@oclif/core';
-import type { UrlRow } from '@prevu/core/deploy';
-import { shareUrls, targetEnvId, urls, type SharedUrl } from '@prevu/core/environments';
+import { targetEnvId } from '@prevu/core/envs/common';
+import { urls } from '@prevu/core/envs/inspect';
+import { shareUrls, type SharedUrl } from '@prevu/core/envs/share';
+import type { UrlRow } from '@prevu/core/url-rows';
 import { PrevuCommand } from '../base.js';
 import { composeSource, projectFlags } from '../project-flags.js';
 import { urlTable } from '../url-table.js';

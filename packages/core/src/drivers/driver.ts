@@ -41,6 +41,11 @@ export interface Machine {
 
 export interface Driver {
   readonly name: string;
+  /**
+   * Its machines' Docker is this machine's engine (the local driver): nothing to check about
+   * reaching the embedded server, and `ls` reads the env's containers here directly.
+   */
+  readonly thisEngine: boolean;
   /** Finds or creates the env's machine, ready to take Docker commands. Idempotent. */
   ensureMachine(envId: string, signal?: AbortSignal): Promise<Machine>;
   /** The machine of an existing env, without creating anything; undefined when there is none. */

@@ -104,6 +104,7 @@ export interface LightsailDriverOptions {
 
 export class LightsailDriver implements Driver {
   readonly name = 'lightsail';
+  readonly thisEngine = false;
   private readonly settings: LightsailSettings;
   private readonly client: LightsailClient;
   private readonly timeouts: LightsailTimeouts;

@@ -16,6 +16,7 @@ class LocalMachine implements Machine {
 
 export class LocalDriver implements Driver {
   readonly name = 'local';
+  readonly thisEngine = true;
 
   async ensureMachine(envId: string): Promise<Machine> {
     return new LocalMachine(envId);

@@ -105,22 +105,6 @@ export function connectSsh(options: SshConnectOptions, signal?: AbortSignal): Pr
   });
 }
 
-/** Runs a command on the host; resolves with its output whatever the exit code. */
-export function sshExec(client: ssh2.Client, command: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    client.exec(command, (error, channel) => {
-      if (error) return reject(error);
-      let stdout = '';
-      let stderr = '';
-      let code = -1;
-      channel.on('data', (d: Buffer) => (stdout += d.toString()));
-      channel.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      channel.on('exit', (c: number | null) => (code = c ?? -1));
-      channel.on('close', () => resolve({ code, stdout, stderr }));
-    });
-  });
-}
-
 /** Quotes one argument for the remote POSIX shell. */
 export function shellQuote(arg: string): string {
   return `'${arg.replace(/'/g, `'\\''`)}'`;

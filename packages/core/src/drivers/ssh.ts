@@ -13,7 +13,8 @@ import { errors } from '../errors.js';
 import { HOST_KEY_PIN, HOST_KEY_PIN_HINT } from '../ssh-fingerprint.js';
 import { composeProjectName, toLabelPart } from '../names.js';
 import type { DockerEndpoint, Driver, Machine, MachineRecord, UploadPlan, UploadResult } from './driver.js';
-import { connectSsh, sftpCall, shellQuote, sshExec, sshTarget, type SshConnectOptions } from './ssh-connect.js';
+import { sshExec } from '../ssh-exec.js';
+import { connectSsh, sftpCall, shellQuote, sshTarget, type SshConnectOptions } from './ssh-connect.js';
 import { forwardDockerSocket } from './ssh-docker-socket.js';
 import { uploadTree } from './ssh-upload.js';
 
@@ -138,6 +139,7 @@ class SshMachine implements Machine {
 
 export class SshDriver implements Driver {
   readonly name = 'ssh';
+  readonly thisEngine = false;
   readonly settings: SshSettings;
   private readonly connectOptions: SshConnectOptions;
   private client?: Promise<ssh2.Client>;

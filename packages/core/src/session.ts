@@ -1,0 +1,90 @@
+// The profile session every command runs in (profile, account key, Ctrl-C, events) and how it
+// reaches the tunnel server as the account: the embedded one started when the profile uses it,
+// the server's host key checked against the pin or recorded at first contact, `hello` asked.
+import { join } from 'node:path';
+import { embeddedSettings, embeddedStatus, ensureEmbeddedServer } from './embedded-server.js';
+import { PrevuError } from './errors.js';
+import type { PrevuEvent } from './events.js';
+import type { AccountKey, Profile, ProfileStore } from './profiles.js';
+import { TunnelServerClient, tunnelExec, type Hello, type HelloOptions } from './tunnel-server-client.js';
+
+export interface Session {
+  store: ProfileStore;
+  profile: Profile;
+  key: AccountKey;
+  signal?: AbortSignal;
+  onEvent?: (event: PrevuEvent) => void;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface TunnelEndpoint {
+  /** Where the CLI reaches the SSH port, and where the agent does. */
+  address: string;
+  agentAddress: string;
+  hostKey?: string;
+  externalNetworks: string[];
+}
+
+/** How the CLI logs in to the tunnel server as the account, for one env. */
+export function tunnelServerOptions(session: Session, envId: string, endpoint: Pick<TunnelEndpoint, 'address' | 'hostKey'>): HelloOptions {
+  const ts = session.profile.tunnelServer;
+  return {
+    address: endpoint.address,
+    privateKey: session.key.privateKey,
+    envId,
+    recordedIn: join(session.store.profileDir(session.profile.name), 'profile.json'),
+    ...(endpoint.hostKey ? { hostKey: endpoint.hostKey } : {}),
+    ...(ts.type === 'remote' && ts.hostKeyPinned ? { hostKeyPinned: true } : {}),
+  };
+}
+
+/**
+ * Starts the embedded server when the profile uses it, connects as the account and asks `hello`.
+ * The connection stays open for the commands that follow (agent-key, share-password): the caller
+ * closes `client`.
+ */
+export async function connectTunnelServer(session: Session, envId: string, report: (line: string) => void = () => {}): Promise<{ endpoint: TunnelEndpoint; hello: Hello; client: TunnelServerClient }> {
+  const ts = session.profile.tunnelServer;
+  let endpoint: TunnelEndpoint;
+  if (ts.type === 'embedded') {
+    const settings = await ensureEmbeddedServer(embeddedSettings(session.env), report);
+    endpoint = { address: `127.0.0.1:${settings.sshPort}`, agentAddress: `${settings.container}:${settings.sshPort}`, externalNetworks: [settings.network] };
+  } else {
+    endpoint = { address: ts.address, agentAddress: ts.agentAddress ?? ts.address, ...(ts.hostKey ? { hostKey: ts.hostKey } : {}), externalNetworks: [] };
+  }
+  report(`hello ${endpoint.address}`);
+  const client = await TunnelServerClient.connect(tunnelServerOptions(session, envId, endpoint));
+  try {
+    const hello = await client.hello();
+    if (ts.type === 'remote' && !ts.hostKey) {
+      // first contact: record the server's key, later connections (and the agent) check it
+      session.store.write({ ...session.profile, tunnelServer: { ...ts, hostKey: client.hostKey } });
+      endpoint.hostKey = client.hostKey;
+    }
+    if (hello.accountId !== session.key.accountId) {
+      throw new PrevuError('PREVU_ACCOUNT_MISMATCH', `the tunnel server derived account ${hello.accountId} from the key, prevu ${session.key.accountId}`, 'update prevu or the tunnel server so their names module matches', 'environment');
+    }
+    return { endpoint, hello, client };
+  } catch (error) {
+    client.close();
+    throw error;
+  }
+}
+
+/**
+ * `down`: the env's agent key stops opening the account's tunnels. Best effort (a server that is
+ * not running or does not answer must never keep `down` from removing the env); an embedded server
+ * that is stopped is not started for it.
+ */
+export async function revokeAgentKey(session: Session, envId: string): Promise<void> {
+  const ts = session.profile.tunnelServer;
+  let endpoint: Pick<TunnelEndpoint, 'address' | 'hostKey'>;
+  if (ts.type === 'embedded') {
+    const state = await embeddedStatus(embeddedSettings(session.env)).catch(() => undefined);
+    if (!state?.running) return;
+    endpoint = { address: `127.0.0.1:${state.settings.sshPort}` };
+  } else {
+    endpoint = { address: ts.address, ...(ts.hostKey ? { hostKey: ts.hostKey } : {}) };
+  }
+  await tunnelExec({ ...tunnelServerOptions(session, envId, endpoint), timeoutMs: 5000 }, 'agent-key-revoke').catch(() => undefined);
+}

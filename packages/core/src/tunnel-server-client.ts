@@ -1,0 +1,133 @@
+// The CLI's client of the tunnel server: one SSH connection with the account key (user name =
+// envId), no forwards (so it never disturbs the agent's tunnels), on which `hello`, `share-password`
+// and `agent-key` run one after the other. `hello` gives the accountId the server derived from
+// the key and the base URL every service URL is built on.
+import ssh2 from 'ssh2';
+import { z } from 'zod';
+import { errors, PrevuError } from './errors.js';
+import { sshExec } from './ssh-exec.js';
+import { matchesPin } from './ssh-fingerprint.js';
+import type { HelloReply } from './tunnel-protocol.js';
+
+/** The server's reply, checked where it crosses the wire; typed by the shared protocol module. */
+export const helloSchema: z.ZodType<HelloReply> = z.object({
+  accountId: z.string(),
+  envId: z.string(),
+  baseUrl: z.string().url(),
+  tunnels: z
+    .array(z.object({ name: z.string(), service: z.string(), port: z.number().optional(), hostname: z.string(), url: z.string(), private: z.boolean() }))
+    .default([]),
+  refused: z.array(z.object({ name: z.string(), hostname: z.string(), heldByEnv: z.string().optional(), reason: z.string() })).optional(),
+});
+export type Hello = HelloReply;
+
+export interface HelloOptions {
+  /** `host:port` of the server's SSH port. */
+  address: string;
+  privateKey: string;
+  envId: string;
+  /** The server's host key, pinned or recorded (`ssh-ed25519 AAAA...` or `SHA256:...`); when set it must match. */
+  hostKey?: string;
+  /** hostKey was pinned by the user, not recorded on first contact (another error line). */
+  hostKeyPinned?: boolean;
+  /** The file the recorded key lives in, named in the host-key error. */
+  recordedIn: string;
+  timeoutMs?: number;
+}
+
+/** `ssh-ed25519 AAAA...` of a raw host key blob. */
+function hostKeyLine(blob: Buffer): string {
+  const type = blob.subarray(4, 4 + blob.readUInt32BE(0)).toString();
+  return `${type} ${blob.toString('base64')}`;
+}
+
+export function splitAddress(address: string): { host: string; port: number } {
+  const i = address.lastIndexOf(':');
+  return { host: address.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(address.slice(i + 1)) };
+}
+
+export class TunnelServerClient {
+  private constructor(
+    private readonly ssh: ssh2.Client,
+    private readonly options: HelloOptions,
+    /** The key the server showed (`ssh-ed25519 AAAA...`), so a first contact can record it. */
+    readonly hostKey: string,
+  ) {}
+
+  /** Connects and authenticates; a host key that does not match the pin or record is one line. */
+  static connect(options: HelloOptions): Promise<TunnelServerClient> {
+    const { host, port } = splitAddress(options.address);
+    return new Promise((resolve, reject) => {
+      const client = new ssh2.Client();
+      let seenKey = '';
+      let settled = false;
+      const fail = (error: PrevuError) => {
+        if (settled) return;
+        settled = true;
+        client.end();
+        reject(error);
+      };
+      client.on('error', (error: Error & { level?: string; code?: string }) => {
+        if (error.level === 'client-authentication') {
+          fail(new PrevuError('PREVU_TUNNEL_AUTH', `the tunnel server at ${options.address} refused the account key`, 'ask its operator to allow the key in `prevu profile ls`, or use another profile', 'user'));
+        } else if (/host denied|verification failed|host key/i.test(error.message) && seenKey) {
+          fail(options.hostKeyPinned ? errors.hostKeyNotPinned(`the tunnel server ${options.address}`) : errors.tunnelHostKeyMismatch(options.address, options.recordedIn));
+        } else {
+          fail(errors.tunnelServerUnreachable(options.address, error.code ?? error.message));
+        }
+      });
+      client.once('ready', () => {
+        settled = true;
+        resolve(new TunnelServerClient(client, options, seenKey));
+      });
+      client.connect({
+        host,
+        port,
+        username: options.envId,
+        privateKey: options.privateKey,
+        readyTimeout: options.timeoutMs ?? 10_000,
+        keepaliveInterval: 5_000,
+        hostVerifier: (key: Buffer) => {
+          seenKey = hostKeyLine(key);
+          return !options.hostKey || matchesPin([options.hostKey], key);
+        },
+      });
+    });
+  }
+
+  /** Runs one command, `input` on its stdin; its stdout, or one line naming what failed. */
+  async exec(command: string, input?: string): Promise<string> {
+    const result = await sshExec(this.ssh, command, input).catch((error: Error) => {
+      throw errors.tunnelServerUnreachable(this.options.address, `exec ${command}: ${error.message}`);
+    });
+    // no exit status at all (a dropped connection) is no success either
+    if (result.code !== 0) throw errors.tunnelCommandFailed(this.options.address, command, result.stderr.trim() || (result.code === null ? 'closed without an exit status' : `exit ${result.code}`));
+    return result.stdout;
+  }
+
+  async hello(): Promise<Hello> {
+    const stdout = await this.exec('hello');
+    let parsed: ReturnType<typeof helloSchema.safeParse>;
+    try {
+      parsed = helloSchema.safeParse(JSON.parse(stdout));
+    } catch {
+      throw errors.tunnelServerUnreachable(this.options.address, `hello did not answer JSON: ${stdout.slice(0, 80)}`);
+    }
+    if (!parsed.success) throw errors.tunnelServerUnreachable(this.options.address, `hello answer: ${parsed.error.issues[0]?.message}`);
+    return parsed.data;
+  }
+
+  close(): void {
+    this.ssh.end();
+  }
+}
+
+/** One command on a connection of its own (tests, and `down`'s revoke); stdout and the host key. */
+export async function tunnelExec(options: HelloOptions, command: string, input?: string): Promise<{ stdout: string; hostKey: string }> {
+  const client = await TunnelServerClient.connect(options);
+  try {
+    return { stdout: await client.exec(command, input), hostKey: client.hostKey };
+  } finally {
+    client.close();
+  }
+}

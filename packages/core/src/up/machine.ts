@@ -1,0 +1,39 @@
+// Step 3 of `prevu up`: the env is recorded (from here on `ls` lists it and `down` removes it),
+// then the profile's driver finds or makes the machine and its Docker answers.
+import { checkDocker, networkId } from '../docker-cli.js';
+import { createDriver } from '../drivers/index.js';
+import { errors } from '../errors.js';
+import type { Step, UpContext } from './context.js';
+
+export const prepareMachine: Step<UpContext> = {
+  title: (ctx) => `Prepare the machine (${ctx.session.profile.driver})`,
+  async run(ctx, report) {
+    const { session, loaded } = ctx;
+    // Written before anything is made: from here on the env is listed (`ls`) and `down`
+    // removes it, whatever stops the rest (Ctrl-C, a crash, a failing build).
+    ctx.states.write({
+      envId: ctx.envId,
+      profile: session.profile.name,
+      driver: session.profile.driver,
+      project: ctx.project,
+      source: { name: loaded.model.name, dir: ctx.options.source.cwd, files: loaded.files, args: loaded.args },
+      ...(ctx.selected() ? { services: ctx.selected() } : {}),
+      accountId: session.key.accountId,
+      baseUrl: ctx.baseUrl,
+      status: 'deploying',
+    });
+    ctx.driver = await createDriver({ profile: session.profile, profileDir: session.store.profileDir(session.profile.name), key: session.key, onProgress: report });
+    ctx.machine = await ctx.driver.ensureMachine(ctx.envId, ctx.session.signal);
+    ctx.dockerEndpoint = await ctx.machine.docker();
+    const version = await checkDocker(ctx.dockerEnv());
+    report(`engine ${version.engine}, compose ${version.compose}`);
+    // The agent reaches the embedded server over this engine's network `prevu`: only a machine
+    // whose Docker is this engine (an ssh host that is this machine, say) can use it, and only
+    // this engine knows that network by this ID.
+    if (session.profile.tunnelServer.type === 'embedded' && !ctx.driver.thisEngine) {
+      const network = ctx.endpoint.externalNetworks[0]!;
+      const here = await networkId(network);
+      if (!here || (await networkId(network, ctx.dockerEnv())) !== here) throw errors.embeddedServerUnreachable(session.profile.driver);
+    }
+  },
+};

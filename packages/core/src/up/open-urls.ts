@@ -1,0 +1,48 @@
+// Step 7 of `prevu up`: every URL ready through the agent (healthy, or accepting connections),
+// or one line saying why one is not: its forward refused, its name unresolvable, the timeout.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AgentClient, type AgentTunnel } from '../agent-client.js';
+import { InterruptedError } from '../docker-cli.js';
+import { errors, isPrevuError } from '../errors.js';
+import type { ExpectedUrl } from '../overlay.js';
+import { urlRows } from '../url-rows.js';
+import type { Step, UpContext } from './context.js';
+
+export async function waitForUrls(client: Pick<AgentClient, 'tunnels'>, envId: string, expected: ExpectedUrl[], timeoutMs: number, report: (line: string) => void, signal?: AbortSignal): Promise<AgentTunnel[]> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'the agent is not connected yet';
+  for (;;) {
+    if (signal?.aborted) throw new InterruptedError();
+    const tunnels = await client.tunnels(signal).catch((error: Error) => {
+      if (isPrevuError(error) && error.code === 'PREVU_BASE_DOMAIN_UNRESOLVED') throw error;
+      last = error.message;
+      return undefined;
+    });
+    if (tunnels) {
+      const missing = expected.filter((e) => !tunnels.some((t) => t.service === e.service && t.port === e.port && t.url && t.state === 'ready'));
+      if (!missing.length) return tunnels;
+      // Waiting cannot help a refused forward: its hostname belongs to another env (or key).
+      const refused = tunnels.find((t) => t.refused && missing.some((m) => m.service === t.service && m.port === t.port));
+      if (refused?.refused) throw errors.forwardRefused(refused.service, refused.port, envId, refused.refused.reason, refused.refused.heldByEnv);
+      // The agent's reason names what a port listens on instead, when it knows.
+      const why = (m: ExpectedUrl) => tunnels.find((t) => t.service === m.service && t.port === m.port)?.reason;
+      last = `waiting for ${missing.map((m) => `${m.service}:${m.port}${why(m) ? ` (${why(m)})` : ''}`).join(', ')}`;
+    }
+    report(last);
+    if (Date.now() > deadline) throw errors.timeout(`the URLs were not ready after ${Math.round(timeoutMs / 1000)} s (${last})`, 'see `prevu status` and `prevu logs`; raise --wait-timeout for slow services');
+    await sleep(200, undefined, signal ? { signal } : undefined).catch(() => undefined);
+  }
+}
+
+export const openUrls: Step<UpContext> = {
+  title: 'Open the URLs',
+  async run(ctx, report) {
+    const client = new AgentClient({ envId: ctx.envId, accountId: ctx.session.key.accountId, baseUrl: ctx.baseUrl, privateKey: ctx.session.key.privateKey });
+    const timeoutMs = (ctx.options.waitTimeout ?? 120) * 1000;
+    const tunnels = await waitForUrls(client, ctx.envId, ctx.expected, timeoutMs, report, ctx.session.signal);
+    const rows = urlRows(tunnels, ctx.selected());
+    for (const row of rows) ctx.emit('url_assigned', row.service, { port: row.port, url: row.url });
+    ctx.states.setStatus(ctx.envId, 'up');
+    ctx.result = { envId: ctx.envId, project: ctx.project, profile: ctx.session.profile.name, driver: ctx.session.profile.driver, urls: rows };
+  },
+};

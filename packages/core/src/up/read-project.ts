@@ -1,0 +1,22 @@
+// Step 1 of `prevu up`: what the project is, as `docker compose config` says (never read by
+// prevu itself), the services asked for, and the env id (docs/architecture.md).
+import { checkForUp, loadComposeProject } from '../compose.js';
+import { resolveEnvId } from '../env-id.js';
+import { errors } from '../errors.js';
+import { composeProjectName } from '../names.js';
+import type { Step, UpContext } from './context.js';
+
+export const readProject: Step<UpContext> = {
+  title: 'Read the compose project',
+  async run(ctx) {
+    ctx.loaded = await loadComposeProject(ctx.options.source);
+    checkForUp(ctx.loaded.model);
+    for (const s of ctx.options.services ?? []) {
+      if (!ctx.loaded.model.services[s]) {
+        throw errors.invalidInput(`no service "${s}" in the compose project`, `choose from: ${Object.keys(ctx.loaded.model.services).join(', ')}`);
+      }
+    }
+    ctx.envId = await resolveEnvId({ ...(ctx.options.id !== undefined ? { id: ctx.options.id } : {}), project: ctx.loaded.model.name, dir: ctx.options.source.cwd, ...(ctx.session.env ? { env: ctx.session.env } : {}) });
+    ctx.project = composeProjectName(ctx.envId);
+  },
+};

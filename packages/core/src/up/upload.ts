@@ -1,0 +1,55 @@
+// Step 4 of `prevu up`: the agent's own key registered with the tunnel server, the project's files
+// on the machine, and the compose files (the user's and prevu's overlay) the next steps run.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { agentKeyRegistration, ensureAgentKey } from '../agent-key.js';
+import { AGENT_IMAGE, imageBuild } from '../artifacts.js';
+import { isIdentity, loadComposeProject, rewritePaths, uploadPlan } from '../compose.js';
+import { composeFiles } from '../compose-runner.js';
+import { pinFingerprint } from '../ssh-fingerprint.js';
+import type { Step, UpContext } from './context.js';
+
+export const upload: Step<UpContext> = {
+  title: 'Upload the project files',
+  async run(ctx, report) {
+    const { session, loaded } = ctx;
+    const agentBuild = imageBuild(AGENT_IMAGE);
+    const plan = uploadPlan(loaded.model, ctx.selected());
+    // The agent logs in with the env's own key, which the account authorizes on the server
+    // now: the account key itself never goes to the machine.
+    const agentKey = ensureAgentKey(ctx.states.dir(ctx.envId));
+    await ctx.tunnel!.exec('agent-key', JSON.stringify(agentKeyRegistration(agentKey, session.key.accountId, ctx.envId)));
+    // nothing else to ask the server until the agent connects
+    ctx.tunnel!.close();
+    const uploaded = await ctx.machine.upload({ ...plan, paths: [...plan.paths, agentKey.file] }, session.signal);
+    if (uploaded.filesSent || uploaded.filesUnchanged) report(`${uploaded.filesSent} sent, ${uploaded.filesUnchanged} unchanged`);
+    const dir = ctx.states.dir(ctx.envId);
+    ctx.agent = {
+      // read here by the compose CLI and streamed to the engine, like every build context
+      buildContext: agentBuild.context,
+      image: agentBuild.image,
+      tunnelServer: ctx.endpoint.agentAddress,
+      ...(ctx.endpoint.hostKey ? { tunnelHostKey: pinFingerprint(ctx.endpoint.hostKey) } : {}),
+      keyFile: uploaded.mapping.get(agentKey.file) ?? agentKey.file,
+      private: session.profile.private,
+      externalNetworks: ctx.endpoint.externalNetworks,
+      // the key's fingerprint too: compose recreates the agent when the key changes (a secret's
+      // file content is not part of the service's config)
+      labels: { 'dev.prevu.env-id': ctx.envId, 'dev.prevu.profile': session.profile.name, 'dev.prevu.account': session.key.accountId, 'dev.prevu.agent-key': pinFingerprint(agentKey.publicKey) },
+    };
+    const overlayFile = ctx.writeOverlay();
+    if (isIdentity(uploaded.mapping)) {
+      // compose reads the user's files as they are (relative paths, .env, profiles intact)
+      ctx.composeArgs = ['-p', ctx.project, ...composeFiles(loaded), '-f', overlayFile];
+    } else {
+      // the resolved model is what the machine gets: resolve it again with the URL variables
+      const resolved = await loadComposeProject({ ...ctx.options.source, env: { ...ctx.options.source.env, ...ctx.discovery } }, ctx.project);
+      const modelFile = join(dir, 'compose.json');
+      writeFileSync(modelFile, JSON.stringify(rewritePaths(resolved.model, uploaded.mapping), null, 2));
+      ctx.composeArgs = ['-p', ctx.project, '--project-directory', dir, '-f', modelFile, '-f', overlayFile];
+    }
+    for (const [name, service] of Object.entries(loaded.model.services)) {
+      if (service.build && (!ctx.selected() || ctx.selected()!.includes(name))) ctx.emit('build_registered', name, { context: service.build.context });
+    }
+  },
+};
