@@ -7,10 +7,10 @@
 // its own HTTP port). Every name and port can be moved by environment (tests run their own
 // server beside a user's real one): PREVU_EMBEDDED_NAME, _NETWORK, _HTTP_PORT, _SSH_PORT,
 // _MANAGEMENT_PORT.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { imageBuild, TUNNEL_SERVER_IMAGE } from './artifacts.js';
 import { docker, dockerExec } from './docker-cli.js';
 import { errors } from './errors.js';
+import { poll } from './poll.js';
 
 export interface EmbeddedSettings {
   container: string;
@@ -111,22 +111,26 @@ async function ensureNetwork(network: string): Promise<void> {
 
 async function waitHealthy(settings: EmbeddedSettings, timeoutMs = 30_000): Promise<void> {
   const url = `http://127.0.0.1:${settings.managementPort}/healthz`;
-  const deadline = Date.now() + timeoutMs;
   let last = '';
   const { request } = await import('undici'); // here, not at the top: see agent-client.ts
-  while (Date.now() < deadline) {
-    try {
-      const res = await request(url, { headersTimeout: 1000, bodyTimeout: 1000 });
-      await res.body.dump();
-      if (res.statusCode === 200) return;
-      last = `HTTP ${res.statusCode}`;
-    } catch (error) {
-      last = (error as Error).message;
-    }
-    await sleep(100);
-  }
-  const logs = await dockerExec(['logs', '--tail', '5', settings.container]);
-  throw errors.tunnelServerUnreachable(url, `${last}; container log: ${(logs.stdout + logs.stderr).trim().split('\n').pop() ?? ''}`);
+  await poll(
+    async () => {
+      try {
+        const res = await request(url, { headersTimeout: 1000, bodyTimeout: 1000 });
+        await res.body.dump();
+        if (res.statusCode === 200) return true;
+        last = `HTTP ${res.statusCode}`;
+      } catch (error) {
+        last = (error as Error).message;
+      }
+      return undefined;
+    },
+    { timeoutMs, intervalMs: 100 },
+    () => new Error(last),
+  ).catch(async (error: Error) => {
+    const logs = await dockerExec(['logs', '--tail', '5', settings.container]);
+    throw errors.tunnelServerUnreachable(url, `${error.message}; container log: ${(logs.stdout + logs.stderr).trim().split('\n').pop() ?? ''}`);
+  });
 }
 
 /**

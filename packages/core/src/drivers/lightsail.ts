@@ -2,7 +2,6 @@
 // (`prevu:env`, `prevu:profile`) or created with them and with user-data that installs Docker;
 // once SSH and Docker answer, everything else is the ssh driver's, reached through the Driver
 // interface (the registry passes an ssh-driver factory; this file never imports ssh.ts).
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CreateInstancesCommand,
   DeleteInstanceCommand,
@@ -31,6 +30,7 @@ import { HOST_KEY_PIN } from '../ssh-fingerprint.js';
 import type { Driver, Machine, MachineRecord } from './driver.js';
 import { lightsailError } from './lightsail-errors.js';
 import { lightsailUserData } from './lightsail-user-data.js';
+import { poll } from '../poll.js';
 
 export const TAG_ENV = 'prevu:env';
 export const TAG_PROFILE = 'prevu:profile';
@@ -268,55 +268,52 @@ export class LightsailDriver implements Driver {
     return name;
   }
 
-  private async waitRunning(name: string, signal?: AbortSignal): Promise<Instance> {
-    const started = Date.now();
-    let interval = this.timeouts.pollMs;
-    for (;;) {
-      const { instance } = await this.call<GetInstanceCommandOutput>('GetInstance', signal, () => new GetInstanceCommand({ instanceName: name }));
-      const state = instance?.state?.name ?? 'unknown';
-      if (state === 'running' && instance?.publicIpAddress) return instance;
-      if (state === 'stopped' || state === 'stopping' || state === 'shutting-down' || state === 'terminated') {
-        throw errors.cloudUser(`Lightsail instance ${name} is ${state}`, 'start it in the Lightsail console, or `prevu down` to delete it and `prevu up` again');
-      }
-      const elapsed = Date.now() - started;
-      if (elapsed >= this.timeouts.runningMs) {
-        throw errors.machineNotReady(`Lightsail instance ${name} is still ${state}`, Math.round(elapsed / 1000), 'look at it in the Lightsail console; `prevu down` deletes it');
-      }
-      this.progress(`waiting for ${name}: ${state} (${Math.round(elapsed / 1000)} s)`);
-      await sleep(Math.min(interval, this.timeouts.runningMs - elapsed), undefined, { signal });
-      interval = Math.min(interval * 1.5, 5000);
-    }
+  private waitRunning(name: string, signal?: AbortSignal): Promise<Instance> {
+    let state = 'unknown';
+    return poll(
+      async (elapsed) => {
+        if (elapsed) this.progress(`waiting for ${name}: ${state} (${Math.round(elapsed / 1000)} s)`);
+        const { instance } = await this.call<GetInstanceCommandOutput>('GetInstance', signal, () => new GetInstanceCommand({ instanceName: name }));
+        state = instance?.state?.name ?? 'unknown';
+        if (state === 'running' && instance?.publicIpAddress) return instance;
+        if (state === 'stopped' || state === 'stopping' || state === 'shutting-down' || state === 'terminated') {
+          throw errors.cloudUser(`Lightsail instance ${name} is ${state}`, 'start it in the Lightsail console, or `prevu down` to delete it and `prevu up` again');
+        }
+        return undefined;
+      },
+      { timeoutMs: this.timeouts.runningMs, intervalMs: this.timeouts.pollMs, growth: 1.5, maxIntervalMs: 5000, ...(signal ? { signal } : {}) },
+      (elapsed) => errors.machineNotReady(`Lightsail instance ${name} is still ${state}`, Math.round(elapsed / 1000), 'look at it in the Lightsail console; `prevu down` deletes it'),
+    );
   }
 
   /**
    * Until the ssh driver's ensureMachine succeeds, which by the Driver contract means SSH answers
    * and Docker takes commands: user-data may still be installing Docker meanwhile.
    */
-  private async waitReady(envId: string, instance: Instance, signal?: AbortSignal): Promise<Machine> {
-    const started = Date.now();
+  private waitReady(envId: string, instance: Instance, signal?: AbortSignal): Promise<Machine> {
     const host = instance.publicIpAddress!;
-    let interval = this.timeouts.pollMs;
-    for (;;) {
-      const ssh = await this.sshDriver(envId, instance, signal);
-      let cause: unknown;
-      try {
-        return await ssh.ensureMachine(envId, signal);
-      } catch (error) {
-        // A changed host key is the user's to judge, never something to wait out.
-        if (signal?.aborted || (isPrevuError(error) && error.code === 'PREVU_HOST_KEY_MISMATCH')) throw error;
-        cause = error;
-        // A fresh SSH session next time: group membership (docker) is read at login.
-        await this.dropSsh(envId);
-      }
-      const elapsed = Date.now() - started;
-      if (elapsed >= this.timeouts.readyMs) {
+    let cause: unknown;
+    return poll(
+      async (elapsed) => {
+        if (elapsed) this.progress(`waiting for SSH and Docker on ${host} (${Math.round(elapsed / 1000)} s)`);
+        const ssh = await this.sshDriver(envId, instance, signal);
+        try {
+          return await ssh.ensureMachine(envId, signal);
+        } catch (error) {
+          // A changed host key is the user's to judge, never something to wait out.
+          if (signal?.aborted || (isPrevuError(error) && error.code === 'PREVU_HOST_KEY_MISMATCH')) throw error;
+          cause = error;
+          // A fresh SSH session next time: group membership (docker) is read at login.
+          await this.dropSsh(envId);
+          return undefined;
+        }
+      },
+      { timeoutMs: this.timeouts.readyMs, intervalMs: this.timeouts.pollMs, growth: 1.5, maxIntervalMs: 5000, ...(signal ? { signal } : {}) },
+      (elapsed) => {
         const detail = (isPrevuError(cause) ? cause.message : (cause as Error).message || String(cause)).split('\n')[0];
-        throw errors.machineNotReady(`SSH and Docker on ${host}:${this.settings.sshPort} do not answer (${detail})`, Math.round(elapsed / 1000), 'the instance may still be installing Docker: retry `prevu up`, or `prevu down` to delete it');
-      }
-      this.progress(`waiting for SSH and Docker on ${host} (${Math.round(elapsed / 1000)} s)`);
-      await sleep(Math.min(interval, this.timeouts.readyMs - elapsed), undefined, { signal });
-      interval = Math.min(interval * 1.5, 5000);
-    }
+        return errors.machineNotReady(`SSH and Docker on ${host}:${this.settings.sshPort} do not answer (${detail})`, Math.round(elapsed / 1000), 'the instance may still be installing Docker: retry `prevu up`, or `prevu down` to delete it');
+      },
+    );
   }
 
   private async sshDriver(envId: string, instance: Instance, signal?: AbortSignal): Promise<Driver> {

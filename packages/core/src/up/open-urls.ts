@@ -1,37 +1,42 @@
 // Step 7 of `prevu up`: every URL ready through the agent (healthy, or accepting connections),
 // or one line saying why one is not: its forward refused, its name unresolvable, the timeout.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentClient, type AgentTunnel } from '../agent-client.js';
 import { InterruptedError } from '../docker-cli.js';
 import { errors, isPrevuError } from '../errors.js';
 import type { ExpectedUrl } from '../overlay.js';
+import { poll } from '../poll.js';
 import { urlRows } from '../url-rows.js';
 import type { Step, UpContext } from './context.js';
 
 export async function waitForUrls(client: Pick<AgentClient, 'tunnels'>, envId: string, expected: ExpectedUrl[], timeoutMs: number, report: (line: string) => void, signal?: AbortSignal): Promise<AgentTunnel[]> {
-  const deadline = Date.now() + timeoutMs;
   let last = 'the agent is not connected yet';
-  for (;;) {
-    if (signal?.aborted) throw new InterruptedError();
-    const tunnels = await client.tunnels(signal).catch((error: Error) => {
-      if (isPrevuError(error) && error.code === 'PREVU_BASE_DOMAIN_UNRESOLVED') throw error;
-      last = error.message;
+  return poll(
+    async () => {
+      if (signal?.aborted) throw new InterruptedError();
+      const tunnels = await client.tunnels(signal).catch((error: Error) => {
+        if (isPrevuError(error) && error.code === 'PREVU_BASE_DOMAIN_UNRESOLVED') throw error;
+        last = error.message;
+        return undefined;
+      });
+      if (tunnels) {
+        const missing = expected.filter((e) => !tunnels.some((t) => t.service === e.service && t.port === e.port && t.url && t.state === 'ready'));
+        if (!missing.length) return tunnels;
+        // Waiting cannot help a refused forward: its hostname belongs to another env (or key).
+        const refused = tunnels.find((t) => t.refused && missing.some((m) => m.service === t.service && m.port === t.port));
+        if (refused?.refused) throw errors.forwardRefused(refused.service, refused.port, envId, refused.refused.reason, refused.refused.heldByEnv);
+        // The agent's reason names what a port listens on instead, when it knows.
+        const why = (m: ExpectedUrl) => tunnels.find((t) => t.service === m.service && t.port === m.port)?.reason;
+        last = `waiting for ${missing.map((m) => `${m.service}:${m.port}${why(m) ? ` (${why(m)})` : ''}`).join(', ')}`;
+      }
+      report(last);
       return undefined;
-    });
-    if (tunnels) {
-      const missing = expected.filter((e) => !tunnels.some((t) => t.service === e.service && t.port === e.port && t.url && t.state === 'ready'));
-      if (!missing.length) return tunnels;
-      // Waiting cannot help a refused forward: its hostname belongs to another env (or key).
-      const refused = tunnels.find((t) => t.refused && missing.some((m) => m.service === t.service && m.port === t.port));
-      if (refused?.refused) throw errors.forwardRefused(refused.service, refused.port, envId, refused.refused.reason, refused.refused.heldByEnv);
-      // The agent's reason names what a port listens on instead, when it knows.
-      const why = (m: ExpectedUrl) => tunnels.find((t) => t.service === m.service && t.port === m.port)?.reason;
-      last = `waiting for ${missing.map((m) => `${m.service}:${m.port}${why(m) ? ` (${why(m)})` : ''}`).join(', ')}`;
-    }
-    report(last);
-    if (Date.now() > deadline) throw errors.timeout(`the URLs were not ready after ${Math.round(timeoutMs / 1000)} s (${last})`, 'see `prevu status` and `prevu logs`; raise --wait-timeout for slow services');
-    await sleep(200, undefined, signal ? { signal } : undefined).catch(() => undefined);
-  }
+    },
+    { timeoutMs, intervalMs: 200, ...(signal ? { signal } : {}) },
+    () => errors.timeout(`the URLs were not ready after ${Math.round(timeoutMs / 1000)} s (${last})`, 'see `prevu status` and `prevu logs`; raise --wait-timeout for slow services'),
+  ).catch((error: Error) => {
+    // Ctrl-C between two tries: the interruption every step reports
+    throw error.name === 'AbortError' ? new InterruptedError() : error;
+  });
 }
 
 export const openUrls: Step<UpContext> = {
