@@ -2,6 +2,8 @@
 // (`prevu:env`, `prevu:profile`) or created with them and with user-data that installs Docker;
 // once SSH and Docker answer, everything else is the ssh driver's, reached through the Driver
 // interface (the registry passes an ssh-driver factory; this file never imports ssh.ts).
+// Over 250 lines on purpose: an instance's whole life (settings, find, create, wait, pin its keys,
+// delete) reads in order here; its errors and user-data have rooms of their own (lightsail-*.ts).
 import {
   CreateInstancesCommand,
   DeleteInstanceCommand,

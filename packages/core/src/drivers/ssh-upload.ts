@@ -3,6 +3,7 @@
 // and the mapping is stable across runs. A manifest on the host (size, mtime, mode per entry, as
 // they were locally when sent) makes a second upload send only what changed and delete only what
 // prevu itself put there: files a container wrote into a bind-mounted directory are left alone.
+// Over 250 lines on purpose: the walk, the manifest and the safe writes are one protocol.
 // A container may also plant symbolic links there: files are written to a fresh name (O_EXCL,
 // their mode given at creation, so no byte is ever readable by others) and renamed over the old
 // copy, and a link found where prevu keeps a directory, or a file it would chmod, stops the upload.

@@ -1,7 +1,8 @@
 // The ssh driver: an existing host the user reaches with a key. prevu does not own the machine,
 // only `<baseDir>/<envId>` on it (uploaded files, their manifest); Docker is the host's own engine,
 // reached through its socket forwarded over the one SSH connection the driver keeps (and remakes
-// when it drops).
+// when it drops). Over 250 lines on purpose: the one connection's life and the Driver methods
+// that use it stay together; connecting, uploads and the socket forward are in ssh-*.ts.
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { homedir } from 'node:os';
