@@ -1,6 +1,9 @@
 // `prevu doctor --id` explains every service that is not ready, one line of cause and fix each,
 // from the agent (no SSH): each cause provoked by a real container. Real Docker, the embedded
 // tunnel server; `up` itself fails here (a dependency never gets healthy), as it would for a user.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AgentClient } from '@prevu/core/agent-client';
 import { uniqueName, useKit, waitFor } from '@prevu/test-kit';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { embeddedCliHome, projectDir, projectLeftovers, type CliHome } from './cli.js';
@@ -90,6 +93,18 @@ describe('prevu doctor --id', () => {
     const json = JSON.parse((await cli.run(['status', '--id', id, '--json'], { cwd: dir })).stdout) as { services: { service: string; cause?: string }[] };
     expect(json.services.find((s) => s.service === 'ok')).not.toHaveProperty('cause');
     expect(json.services.find((s) => s.service === 'oom')?.cause).toMatch(/OOM-killed/);
+  });
+
+  it('the agent announces each cause once it stands, as a `diagnosis` event; never for a healthy service', async () => {
+    const home = join(cli.env.XDG_CONFIG_HOME!, 'prevu', 'profiles', 'local');
+    const state = JSON.parse(readFileSync(join(home, 'envs', id, 'state.json'), 'utf8')) as { accountId: string; baseUrl: string };
+    const agent = new AgentClient({ envId: id, accountId: state.accountId, baseUrl: state.baseUrl, privateKey: readFileSync(join(home, 'id_ed25519'), 'utf8') });
+    const diagnosed = await waitFor('every cause announced', async () => {
+      const events = (await agent.recentEvents(500)).filter((e) => e.type === 'diagnosis');
+      return ['exits', 'killed', 'loopback', 'oom', 'sick', 'waits'].every((s) => events.some((e) => e.service === s)) ? events : undefined;
+    }, 30_000, 500);
+    expect(diagnosed.map((e) => e.service)).not.toContain('ok');
+    expect(diagnosed.find((e) => e.service === 'exits')?.details.cause).toBe('service exits stopped: it exited with code 3');
   });
 
   it('down removes it all', async () => {

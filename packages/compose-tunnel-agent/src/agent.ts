@@ -22,6 +22,8 @@ export class Agent {
   private readonly api: Server;
   private readonly abort = new AbortController();
   private readonly announced = new Map<string, string>();
+  /** service -> the cause last announced in a `diagnosis` event. */
+  private readonly diagnosed = new Map<string, string>();
   private forwards: Forward[] = [];
 
   constructor(
@@ -47,7 +49,10 @@ export class Agent {
       },
     });
     this.probe = new ListenProbe(this.env, this.docker, log);
-    this.env.onChange(() => this.updateForwards());
+    this.env.onChange(() => {
+      this.updateForwards();
+      this.announceDiagnoses();
+    });
     // Docker is the source of truth: after a reconnect, look again before trusting the table.
     this.tunnel.on('connected', () => void this.env.resync().catch((e: Error) => log.warn({ err: e.message }, 'resync failed')));
     this.tunnel.on('hello', () => this.announceUrls());
@@ -172,10 +177,23 @@ export class Agent {
     const rows = [...this.env.services.values()].flatMap((entry) => {
       const routing = this.env.route(entry.service).state;
       const why = diagnose(this.env, entry.service);
-      return [...entry.containers.values()].map((c) => ({ service: entry.service, state: c.inspected?.State.Status ?? (c.running ? 'running' : 'exited'), health: c.health ?? '', routing, ...why }));
+      return [...entry.containers.values()].map((c) => ({ service: entry.service, state: c.inspected?.State.Status ?? (c.running ? 'running' : 'exited'), health: c.health ?? '', routing, ...(why ? { cause: why.cause, fix: why.fix } : {}) }));
     });
     // The agent does not track its own container; that it answers says how it is.
     return rows.some((r) => r.service === AGENT_SERVICE) ? rows : [...rows, { service: AGENT_SERVICE, state: 'running', health: '', routing: 'ready' }];
+  }
+
+  /** A `diagnosis` event for each service whose cause of not being ready is new or changed. */
+  private announceDiagnoses(): void {
+    for (const service of this.env.services.keys()) {
+      const found = diagnose(this.env, service);
+      // only a cause that stands: a service that is merely starting is no news
+      const why = found?.settled ? found : undefined;
+      if (this.diagnosed.get(service) === why?.cause) continue;
+      if (why) this.events.emit('diagnosis', service, { cause: why.cause, fix: why.fix });
+      if (why) this.diagnosed.set(service, why.cause);
+      else this.diagnosed.delete(service);
+    }
   }
 
   private announceUrls(): void {

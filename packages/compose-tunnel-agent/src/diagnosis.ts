@@ -9,6 +9,8 @@ import type { Environment } from './state.js';
 export interface Diagnosis {
   cause: string;
   fix: string;
+  /** false while the service may still become ready on its own (starting, no evidence against it yet). */
+  settled: boolean;
 }
 
 const SIGNALS = Object.fromEntries(Object.entries(constants.signals).map(([name, number]) => [number, name]));
@@ -39,38 +41,40 @@ export function diagnose(env: Environment, service: string, seen: Set<string> = 
   const logs = `see \`prevu logs ${service}\``;
   const containers = [...(entry?.containers.values() ?? [])];
   const newest = containers.at(-1)?.inspected;
-  if (!entry || !newest) return { cause: `service ${service} has no container`, fix: 'it was never created: `prevu up --debug` shows why (a failed build, a missing image)' };
-  if (entry.problem) return { cause: entry.problem, fix: 'fix the prevu.expose label' };
+  if (!entry || !newest) return { cause: `service ${service} has no container`, fix: 'it was never created: `prevu up --debug` shows why (a failed build, a missing image)', settled: true };
+  if (entry.problem) return { cause: entry.problem, fix: 'fix the prevu.expose label', settled: true };
 
   const state = newest.State;
   const memory = newest.HostConfig?.Memory || undefined;
   if (route.state === 'crash_loop') {
-    return { cause: `service ${service} restarted ${entry.restarts.length || 3} times within a minute and was stopped: ${exitCause(state.ExitCode, state.OOMKilled, memory)}`, fix: `${logs}; fix the crash, then \`prevu up\` starts it again` };
+    return { cause: `service ${service} restarted ${entry.restarts.length || 3} times within a minute and was stopped: ${exitCause(state.ExitCode, state.OOMKilled, memory)}`, fix: `${logs}; fix the crash, then \`prevu up\` starts it again`, settled: true };
   }
-  if (state.Restarting) return { cause: `service ${service} is restarting (${newest.RestartCount} restarts): ${exitCause(state.ExitCode, state.OOMKilled, memory)}`, fix: logs };
+  if (state.Restarting) return { cause: `service ${service} is restarting (${newest.RestartCount} restarts): ${exitCause(state.ExitCode, state.OOMKilled, memory)}`, fix: logs, settled: true };
   if (route.state === 'stopped') {
     if (state.Status === 'created') {
       // compose created it and never started it: a dependency's condition was not met
       for (const dep of dependsOn(newest.Config.Labels?.[DEPENDS_ON_LABEL])) {
         if (seen.has(dep.service)) continue;
         const why = diagnose(env, dep.service, new Set([...seen, service]));
-        if (why) return { cause: `service ${service} was not started: it waits for ${dep.service} (${dep.condition}), and ${why.cause}`, fix: why.fix };
+        if (why) return { cause: `service ${service} was not started: it waits for ${dep.service} (${dep.condition}), and ${why.cause}`, fix: why.fix, settled: why.settled };
       }
-      return { cause: `service ${service} was created but never started`, fix: '`prevu up` starts it' };
+      return { cause: `service ${service} was created but never started`, fix: '`prevu up` starts it', settled: true };
     }
     if (state.OOMKilled) {
-      return { cause: `service ${service} stopped: ${exitCause(state.ExitCode, true, memory)}`, fix: `raise its memory limit (mem_limit or deploy.resources.limits.memory)${memory ? '' : ' or the machine\'s memory'}, or make it use less; ${logs}` };
+      return { cause: `service ${service} stopped: ${exitCause(state.ExitCode, true, memory)}`, fix: `raise its memory limit (mem_limit or deploy.resources.limits.memory)${memory ? '' : ' or the machine\'s memory'}, or make it use less; ${logs}`, settled: true };
     }
-    return { cause: `service ${service} stopped: ${exitCause(state.ExitCode, false, memory)}`, fix: logs };
+    return { cause: `service ${service} stopped: ${exitCause(state.ExitCode, false, memory)}`, fix: logs, settled: true };
   }
   if (route.state === 'unhealthy' || (route.state === 'starting' && entry.healthchecked)) {
     const check = state.Health?.Log?.at(-1);
     const output = check?.Output.trim().split('\n').filter(Boolean).at(-1);
     const last = check ? `: the last check exited ${check.ExitCode}${output ? ` saying "${output.slice(0, 200)}"` : ' with no output'}` : '';
     return route.state === 'unhealthy'
-      ? { cause: `service ${service} fails its healthcheck${last}`, fix: `run the healthcheck command in the container to see why; ${logs}` }
-      : { cause: `service ${service} has not passed its healthcheck yet${last}`, fix: `give it time (its start_period), or ${logs}` };
+      ? { cause: `service ${service} fails its healthcheck${last}`, fix: `run the healthcheck command in the container to see why; ${logs}`, settled: true }
+      : { cause: `service ${service} has not passed its healthcheck yet${last}`, fix: `give it time (its start_period), or ${logs}`, settled: false };
   }
-  return { cause: route.reason ?? `service ${service} is ${route.state}`, fix: logs };
+  // a port refusing with nothing known against it yet ("... yet") may still open
+  const cause = route.reason ?? `service ${service} is ${route.state}`;
+  return { cause, fix: logs, settled: !cause.endsWith(' yet') };
 }
 

@@ -176,7 +176,11 @@ export class Environment {
 
   setSockets(service: string, list: string[] | undefined): void {
     const entry = this.services.get(service);
-    if (entry) entry.sockets = { at: this.now(), list };
+    if (!entry) return;
+    const changed = JSON.stringify(entry.sockets?.list) !== JSON.stringify(list);
+    entry.sockets = { at: this.now(), list };
+    // a new explanation of the service is news (the agent announces it as a diagnosis)
+    if (changed) this.changed();
   }
 
   private entry(service: string): ServiceEntry {

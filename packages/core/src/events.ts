@@ -9,6 +9,8 @@ export const EVENT_TYPES = [
   'unhealthy',
   'crash_loop',
   'stopped',
+  /** The agent found why a service is not ready (details: cause, fix); again when the cause changes. */
+  'diagnosis',
 ] as const;
 
 export type PrevuEventType = (typeof EVENT_TYPES)[number];
