@@ -36,7 +36,7 @@ const cases: [string[], string | RegExp][] = [
   [['up', '--set', 'novalue'], 'prevu: --set novalue is not key=value: write it like --set host=user@example.com:22'],
   [['up', '--driver', 'lightsail', '--set', 'region=Frankfurt'], "prevu: invalid lightsail setting region (a region looks like us-east-1): set it with `prevu init --driver lightsail --set region=...` (or edit the profile's driverOptions)"],
   [['up', '--id', '___'], 'prevu: env id "___" has no letters or digits: pass --id with letters, digits and dashes'],
-  [['up', '-f', 'missing.yaml'], /^prevu: no compose file in \S+ \(\S+missing\.yaml does not exist\): run prevu in a directory with compose\.yaml or pass -f <file>$/],
+  [['up', '-f', 'missing.yaml'], /^prevu: no compose file or Dockerfile in \S+ \(\S+missing\.yaml does not exist\): run prevu in a directory with compose\.yaml \(or a Dockerfile\), or pass -f <file>$/],
   [['up', 'nosuchservice'], 'prevu: no service "nosuchservice" in the compose project: choose from: web'],
   [['up', '--bogus'], `prevu: Nonexistent flag: --bogus${help('up')}`],
   [['up', '--profile', 'nope'], 'prevu: no profile named "nope": list profiles with `prevu profile ls` or create one with `prevu init`'],

@@ -24,7 +24,7 @@ describe('bad inputs', () => {
   it('no compose file: exit 1', async () => {
     const r = await cli.run(['up'], { cwd: projectDir({}) });
     expect(r.code).toBe(1);
-    expect(errorLines(r.stderr)).toEqual([expect.stringMatching(/^prevu: no compose file in .+: run prevu in a directory with compose.yaml or pass -f <file>$/)]);
+    expect(errorLines(r.stderr)).toEqual([expect.stringMatching(/^prevu: no compose file or Dockerfile in .+: run prevu in a directory with compose\.yaml \(or a Dockerfile\), or pass -f <file>$/)]);
   });
 
   it('invalid compose: exit 1, naming the problem', async () => {

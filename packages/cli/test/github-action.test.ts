@@ -159,7 +159,7 @@ describe('the prevu GitHub Action', () => {
     const before = mine()[0]!;
     const run = await runAction({ command: 'up', args: '-f missing.yaml' }, event('synchronize', 'd'.repeat(40)));
     expect(run.code).toBe(1);
-    expect(run.output).toMatch(/^prevu: no compose file in .*missing\.yaml does not exist\): run prevu in a directory with compose\.yaml or pass -f <file>$/m);
+    expect(run.output).toMatch(/^prevu: no compose file or Dockerfile in .*missing\.yaml does not exist\): run prevu in a directory with compose\.yaml \(or a Dockerfile\), or pass -f <file>$/m);
     expect(mine()).toHaveLength(1);
     expect(mine()[0]!.id).toBe(before.id);
     expect(mine()[0]!.body).toContain(`Preview environment \`${envId}\` failed to deploy`);

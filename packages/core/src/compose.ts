@@ -1,7 +1,9 @@
 // The compose model: what `docker compose config --format json` says the project is. Compose
 // itself handles profiles, env files, `extends` and interpolation; prevu never reads the YAML.
-import { existsSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { dockerExec, isDaemonDown } from './docker-cli.js';
 import { readBuildIgnore } from './dockerignore.js';
@@ -53,6 +55,8 @@ export interface ComposeSource {
   profiles?: string[];
   /** Environment for the docker CLI (DOCKER_HOST of the machine is not needed: config is local). */
   env?: Record<string, string>;
+  /** A project with only a Dockerfile: the port its service listens on (default: the image's EXPOSE). */
+  dockerfilePort?: number;
 }
 
 export interface LoadedProject {
@@ -91,8 +95,11 @@ export async function loadComposeProject(source: ComposeSource, projectName?: st
   for (const f of files) if (!existsSync(f)) throw errors.noComposeFile(`${source.cwd} (${f} does not exist)`);
   if (!files.length && !DEFAULT_FILES.some((f) => existsSync(resolve(lookIn, f)))) {
     // compose also searches parent directories; prevu insists on the project being here or named.
-    throw errors.noComposeFile(lookIn);
+    const synthesized = dockerfileProject(lookIn, source.dockerfilePort);
+    if (!synthesized) throw errors.noComposeFile(lookIn);
+    return loadComposeProject({ ...source, files: [synthesized] }, projectName);
   }
+  if (source.dockerfilePort !== undefined && !files.some(isDockerfileProject)) throw errors.portWithCompose();
   const result = await dockerExec(['compose', ...(projectName ? ['-p', projectName] : []), ...args, 'config', '--format', 'json'], { cwd: source.cwd, env: source.env });
   if (result.code !== 0) {
     const detail = result.stderr.trim().split('\n').filter(Boolean).pop() ?? `exit ${result.code}`;
@@ -114,6 +121,25 @@ export async function loadComposeProject(source: ComposeSource, projectName?: st
 
   const foundFiles = files.length ? files : defaultFiles(lookIn);
   return { model, files: foundFiles, args };
+}
+
+const DOCKERFILE_PROJECTS = join(tmpdir(), 'prevu-dockerfile-projects');
+const isDockerfileProject = (file: string) => dirname(file) === DOCKERFILE_PROJECTS;
+
+/**
+ * A directory with a Dockerfile and no compose file is a project of one service, built from it and
+ * named after the directory, its port the image's EXPOSE or `port`. The compose file is written
+ * outside the user's directory (named by the directory and port), and is then read like any other.
+ */
+function dockerfileProject(dir: string, port?: number): string | undefined {
+  if (!existsSync(join(dir, 'Dockerfile'))) return undefined;
+  const name = toLabelPart(basename(dir)) || 'app';
+  const service = { build: { context: dir }, ...(port !== undefined ? { expose: [String(port)] } : {}) };
+  const file = join(DOCKERFILE_PROJECTS, `${createHash('sha256').update(`${dir}\0${port ?? ''}`).digest('hex').slice(0, 16)}.yaml`);
+  mkdirSync(DOCKERFILE_PROJECTS, { recursive: true });
+  // JSON is YAML
+  writeFileSync(file, JSON.stringify({ name, services: { [name]: service } }));
+  return file;
 }
 
 /** The file compose picks by default, and its override file (compose merges both without -f). */

@@ -37,8 +37,12 @@ const define =
 
 export const errors = {
   noComposeFile: define('PREVU_NO_COMPOSE_FILE', 'user', (dir: string) => [
-    `no compose file in ${dir}`,
-    'run prevu in a directory with compose.yaml or pass -f <file>',
+    `no compose file or Dockerfile in ${dir}`,
+    'run prevu in a directory with compose.yaml (or a Dockerfile), or pass -f <file>',
+  ]),
+  portWithCompose: define('PREVU_PORT_WITH_COMPOSE', 'user', () => [
+    '--port is for a project with only a Dockerfile',
+    "a compose project names its ports itself: `expose`, `ports`, or the prevu.expose label",
   ]),
   invalidCompose: define('PREVU_INVALID_COMPOSE', 'user', (detail: string) => [
     `the compose project is invalid (${detail})`,

@@ -17,6 +17,7 @@ export default class Up extends PrevuCommand<typeof Up> {
     // stored in the profile: later runs use them without the flags
     ...driverFlags,
     build: Flags.boolean({ description: 'build images before starting (--no-build to skip)', default: true, allowNo: true }),
+    port: Flags.integer({ description: 'for a directory with only a Dockerfile: the port its service listens on [default: its EXPOSE]', min: 1, max: 65535 }),
     'wait-timeout': Flags.integer({ description: 'seconds to wait for services to be healthy and their URLs ready', min: 1, default: 300 }),
   };
 
@@ -28,7 +29,7 @@ export default class Up extends PrevuCommand<typeof Up> {
     const session = this.session(json ? (event) => this.logJson(event) : undefined);
     const services = this.rest;
     const ctx = newUpContext(session, {
-      source: composeSource(this.flags),
+      source: { ...composeSource(this.flags), ...(this.flags.port !== undefined ? { dockerfilePort: this.flags.port } : {}) },
       ...(this.flags.id !== undefined ? { id: this.flags.id } : {}),
       ...(services.length ? { services } : {}),
       build: this.flags.build,
