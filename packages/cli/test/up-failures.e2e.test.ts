@@ -65,6 +65,25 @@ describe('prevu up fails with one line, and down cleans up', () => {
     await downLeavesNothing(id, dir);
   });
 
+  it('a variable nobody sets: up warns in one line and lists it in --json; --strict-env stops before anything is made', async () => {
+    const files = { 'compose.yaml': compose('web:', '  image: busybox:latest', '  init: true', '  command: ["httpd", "-f", "-p", "80"]', '  expose: ["80"]', '  environment: { API_KEY: "${API_KEY}" }'), '.env.example': 'API_KEY=\n' };
+    const strict = await failingUp(files, ['--strict-env']);
+    expect(strict.result).toEqual([1, 'PREVU_MISSING_ENV', ['prevu: the project expects API_KEY, which this run does not set (--strict-env): set them in the environment or the .env file, or deploy without --strict-env']]);
+    expect(await envStatus(strict.id)).toBeUndefined();
+    expect(await projectLeftovers(`prevu-${strict.id}`)).toEqual([]);
+
+    const id = uniqueName('warn');
+    const dir = projectDir(kit, files);
+    kit.defer(`prevu down ${id}`, () => cli.run(['down', '--id', id], { cwd: dir }));
+    const up = await cli.run(['up', '--id', id, '--json'], { cwd: dir });
+    expect(up.code, up.stderr).toBe(0);
+    expect((JSON.parse(up.stdout.trim().split('\n').at(-1)!) as { missingEnv: unknown }).missingEnv).toEqual([{ name: 'API_KEY', expectedBy: '${API_KEY} in the compose files, without a default' }]);
+    const plain = await cli.run(['up', '--id', id], { cwd: dir });
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(errorLines(plain.stderr)).toEqual(['prevu: warning: API_KEY is not set (${API_KEY} in the compose files, without a default): set it, or use --strict-env to stop on it']);
+    expect((await cli.run(['down', '--id', id], { cwd: dir })).code).toBe(0);
+  });
+
   it('a build that fails: PREVU_COMPOSE_FAILED, exit 1, with the failing step and a fix that is not `prevu logs`', async () => {
     const { id, dir, result } = await failingUp({
       'compose.yaml': compose('app:', '  build: ./app', '  expose: ["80"]'),

@@ -9,6 +9,7 @@ import { dockerExec, isDaemonDown } from './docker-cli.js';
 import { readBuildIgnore } from './dockerignore.js';
 import { EXPOSE_LABEL, exposeLabelPorts } from './expose-label.js';
 import type { UploadPlan } from './drivers/driver.js';
+import { missingFromTemplates, unsetInterpolations, type MissingVariable } from './env-scan.js';
 import { errors } from './errors.js';
 import { AGENT_SERVICE, toLabelPart } from './names.js';
 
@@ -65,6 +66,8 @@ export interface LoadedProject {
   files: string[];
   /** The arguments that select the same project again: -f, --project-directory, --profile. */
   args: string[];
+  /** Variables the project expects and this run does not set (env-scan.ts). */
+  missingEnv: MissingVariable[];
 }
 
 const DEFAULT_FILES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'];
@@ -120,7 +123,10 @@ export async function loadComposeProject(source: ComposeSource, projectName?: st
   if (!Object.keys(model.services).length) throw errors.invalidCompose('it has no services');
 
   const foundFiles = files.length ? files : defaultFiles(lookIn);
-  return { model, files: foundFiles, args };
+  // one entry a name: what the compose files use first, then what only the template names
+  const interpolated = unsetInterpolations(result.stderr);
+  const missingEnv = [...interpolated, ...missingFromTemplates(lookIn, { ...process.env, ...source.env }).filter((m) => !interpolated.some((i) => i.name === m.name))];
+  return { model, files: foundFiles, args, missingEnv };
 }
 
 const DOCKERFILE_PROJECTS = join(tmpdir(), 'prevu-dockerfile-projects');

@@ -40,6 +40,10 @@ export const errors = {
     `no compose file or Dockerfile in ${dir}`,
     'run prevu in a directory with compose.yaml (or a Dockerfile), or pass -f <file>',
   ]),
+  missingEnv: define('PREVU_MISSING_ENV', 'user', (names: string[]) => [
+    `the project expects ${names.join(', ')}, which this run does not set (--strict-env)`,
+    'set them in the environment or the .env file, or deploy without --strict-env',
+  ]),
   portWithCompose: define('PREVU_PORT_WITH_COMPOSE', 'user', () => [
     '--port is for a project with only a Dockerfile',
     "a compose project names its ports itself: `expose`, `ports`, or the prevu.expose label",

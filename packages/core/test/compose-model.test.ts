@@ -128,6 +128,20 @@ describe('compose model (docker compose config --format json)', () => {
     expect(env.model.volumes).toMatchObject({ data: { name: 'prevu-shop-pr-12_data' }, kept: { name: 'team-data' } });
   });
 
+  it('finds the variables the project expects and nothing sets: ${VAR} without a default, .env.example keys', async () => {
+    const dir = project({
+      'compose.yaml': 'services:\n  web:\n    image: busybox:${TAG}\n    environment:\n      A: ${API_KEY}\n      B: ${WITH_DEFAULT:-x}\n      C: ${SET_HERE}\n',
+      '.env': 'SET_HERE=1\nIN_DOTENV=2\n',
+      '.env.example': 'SET_HERE=\nIN_DOTENV=\nFROM_TEMPLATE=\nFROM_PROCESS=\n',
+    });
+    const { missingEnv } = await loadComposeProject({ cwd: dir, env: { FROM_PROCESS: 'yes' } });
+    expect(missingEnv).toEqual([
+      { name: 'API_KEY', expectedBy: '${API_KEY} in the compose files, without a default' },
+      { name: 'TAG', expectedBy: '${TAG} in the compose files, without a default' },
+      { name: 'FROM_TEMPLATE', expectedBy: '.env.example' },
+    ]);
+  });
+
   it('COMPOSE_FILE names the files when -f does not', async () => {
     const dir = project({ 'deploy/main.yaml': 'services:\n  web:\n    image: busybox:latest\n' });
     const loaded = await loadComposeProject({ cwd: dir, env: { COMPOSE_FILE: 'deploy/main.yaml' } });

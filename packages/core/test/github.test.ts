@@ -64,9 +64,16 @@ describe('GitHub reporting', () => {
     const after = gh.comments.filter((c) => c.body.includes(commentMarker('pr-12')));
     expect(after).toHaveLength(1);
     expect(after[0]!.body).not.toContain('api-3000');
+    expect(after[0]!.body).not.toContain('Not set in this run');
     expect(gh.comments).toHaveLength(8);
-    // A new deployment per up; GitHub's auto_inactive retires the previous one.
-    expect(gh.deployments).toHaveLength(2);
+
+    // Variables the run did not set are listed under the URLs, in the comment and the summary.
+    await reportUp(urls, { ci: ci(12), envId: 'pr-12', token: 'full', summaryPath: summary, at, missingEnv: [{ name: 'API_KEY', expectedBy: '${API_KEY} in the compose files, without a default' }] });
+    const listed = gh.comments.find((c) => c.body.includes(commentMarker('pr-12')))!.body;
+    expect(listed).toContain('**Not set in this run** (blank in the services):\n- `API_KEY`: ${API_KEY} in the compose files, without a default');
+    expect(readFileSync(summary, 'utf8')).toContain('- `API_KEY`: ${API_KEY} in the compose files, without a default');
+    // A new deployment per up; GitHub's auto_inactive retires the previous ones.
+    expect(gh.deployments).toHaveLength(3);
     expect(gh.deployments[0]!.statuses.at(-1)?.state).toBe('inactive');
   });
 

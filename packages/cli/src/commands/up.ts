@@ -18,6 +18,7 @@ export default class Up extends PrevuCommand<typeof Up> {
     ...driverFlags,
     build: Flags.boolean({ description: 'build images before starting (--no-build to skip)', default: true, allowNo: true }),
     port: Flags.integer({ description: 'for a directory with only a Dockerfile: the port its service listens on [default: its EXPOSE]', min: 1, max: 65535 }),
+    'strict-env': Flags.boolean({ description: 'stop before deploying when a variable the project expects (${VAR} without a default, .env.example keys) is not set' }),
     'wait-timeout': Flags.integer({ description: 'seconds to wait for services to be healthy and their URLs ready', min: 1, default: 300 }),
   };
 
@@ -33,6 +34,7 @@ export default class Up extends PrevuCommand<typeof Up> {
       ...(this.flags.id !== undefined ? { id: this.flags.id } : {}),
       ...(services.length ? { services } : {}),
       build: this.flags.build,
+      strictEnv: this.flags['strict-env'],
       waitTimeout: this.flags['wait-timeout'],
     });
     const steps = upSteps();
@@ -67,6 +69,8 @@ export default class Up extends PrevuCommand<typeof Up> {
     if (!json) {
       this.log(`\n${chalk.bold(result.envId)} is up (${result.project}, profile ${result.profile}):\n`);
       this.log(urlTable(result.urls));
+      // One line each, after the table: deployed, but these are blank in the services.
+      for (const m of result.missingEnv) process.stderr.write(`prevu: warning: ${m.name} is not set (${m.expectedBy}): set it, or use --strict-env to stop on it\n`);
     }
     return result;
   }

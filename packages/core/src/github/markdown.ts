@@ -13,6 +13,8 @@ export interface PreviewInfo {
   runUrl?: string;
   /** Time shown in the text; tests pass a fixed one. */
   at?: Date;
+  /** Variables the project expects and the run did not set. */
+  missingEnv?: { name: string; expectedBy: string }[];
 }
 
 /** The hidden marker of an environment's comment: one comment per envId per PR. */
@@ -37,8 +39,14 @@ function footer(info: PreviewInfo, verb: string): string {
   return `<sub>${parts.join(' · ')} · by prevu</sub>`;
 }
 
+/** The variables nothing set, one line each: deployed anyway, they are blank in the services. */
+function missingEnvList(info: PreviewInfo): string[] {
+  if (!info.missingEnv?.length) return [];
+  return ['**Not set in this run** (blank in the services):', ...info.missingEnv.map((m) => `- \`${cell(m.name)}\`: ${cell(m.expectedBy)}`), ''];
+}
+
 export function upComment(info: PreviewInfo): string {
-  return [commentMarker(info.envId), `### Preview environment \`${info.envId}\` is up`, '', urlTable(info.urls), '', footer(info, 'Updated')].join('\n');
+  return [commentMarker(info.envId), `### Preview environment \`${info.envId}\` is up`, '', urlTable(info.urls), '', ...missingEnvList(info), footer(info, 'Updated')].join('\n');
 }
 
 export function downComment(info: PreviewInfo): string {
@@ -50,7 +58,7 @@ export function failedComment(info: PreviewInfo, error: string): string {
 }
 
 export function upSummary(info: PreviewInfo): string {
-  return [`## Preview environment \`${info.envId}\``, '', urlTable(info.urls), ''].join('\n');
+  return [`## Preview environment \`${info.envId}\``, '', urlTable(info.urls), '', ...missingEnvList(info)].join('\n');
 }
 
 export function downSummary(info: PreviewInfo): string {

@@ -24,6 +24,8 @@ export interface ReportOptions {
   summaryPath?: string;
   strict?: boolean;
   at?: Date;
+  /** Variables `up` found the project expects and the run did not set: listed under the URLs. */
+  missingEnv?: { name: string; expectedBy: string }[];
 }
 
 export interface ReportResult {
@@ -83,7 +85,7 @@ async function step<T>(ctx: Context, operation: GithubOperation, run: (client: G
 }
 
 function info(options: ReportOptions, urls: PreviewUrl[]): PreviewInfo {
-  return { envId: options.envId, urls, sha: options.ci.sha, runUrl: options.ci.runUrl, at: options.at };
+  return { envId: options.envId, urls, sha: options.ci.sha, runUrl: options.ci.runUrl, at: options.at, ...(options.missingEnv?.length ? { missingEnv: options.missingEnv } : {}) };
 }
 
 export async function reportUp(urls: PreviewUrl[], options: ReportOptions): Promise<ReportResult> {

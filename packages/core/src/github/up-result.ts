@@ -5,11 +5,17 @@ import { errors } from '../errors.js';
 import type { PreviewUrl } from './markdown.js';
 
 const row = z.object({ service: z.string().min(1), port: z.number().int().positive().optional(), url: z.string().url() });
-const upResultSchema = z.object({ envId: z.string().min(1).optional(), urls: z.array(row) });
+const upResultSchema = z.object({
+  envId: z.string().min(1).optional(),
+  urls: z.array(row),
+  missingEnv: z.array(z.object({ name: z.string().max(200), expectedBy: z.string().max(500) })).max(200).optional(),
+});
 
 export interface UpResult {
   envId?: string;
   urls: PreviewUrl[];
+  /** Variables the project expects and the run did not set (`prevu up` warned of them). */
+  missingEnv?: { name: string; expectedBy: string }[];
 }
 
 /** The last JSON object in the text that carries a URL table. */

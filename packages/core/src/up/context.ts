@@ -7,6 +7,7 @@ import type { ComposeSource, LoadedProject } from '../compose.js';
 import type { ComposeRun } from '../compose-runner.js';
 import { InterruptedError } from '../docker-cli.js';
 import type { DockerEndpoint, Driver, Machine } from '../drivers/driver.js';
+import type { MissingVariable } from '../env-scan.js';
 import { EnvStateStore } from '../env-state.js';
 import { isPrevuError } from '../errors.js';
 import { makeEvent, type PrevuEvent } from '../events.js';
@@ -21,6 +22,8 @@ export interface UpOptions {
   /** Deploy only these services (and the agent). */
   services?: string[];
   build?: boolean;
+  /** A variable the project expects and this run does not set stops `up` (else: a warning). */
+  strictEnv?: boolean;
   /** Seconds compose waits for services to be running/healthy, and prevu for their URLs. */
   waitTimeout?: number;
 }
@@ -31,6 +34,8 @@ export interface UpResult {
   profile: string;
   driver: string;
   urls: UrlRow[];
+  /** Variables the project expects and this run did not set (deployed anyway, without --strict-env). */
+  missingEnv: MissingVariable[];
 }
 
 export interface Step<C> {

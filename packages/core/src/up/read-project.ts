@@ -1,5 +1,6 @@
 // Step 1 of `prevu up`: what the project is, as `docker compose config` says (never read by
-// prevu itself), the services asked for, and the env id (docs/architecture.md).
+// prevu itself), the services asked for, the variables it expects and nothing sets, and the env id
+// (docs/architecture.md).
 import { checkForUp, loadComposeProject } from '../compose.js';
 import { resolveEnvId } from '../env-id.js';
 import { errors } from '../errors.js';
@@ -8,9 +9,13 @@ import type { Step, UpContext } from './context.js';
 
 export const readProject: Step<UpContext> = {
   title: 'Read the compose project',
-  async run(ctx) {
+  async run(ctx, report) {
     ctx.loaded = await loadComposeProject(ctx.options.source);
     checkForUp(ctx.loaded.model);
+    // Before anything is made: a variable nobody set is a blank string at run time.
+    const missing = ctx.loaded.missingEnv;
+    if (missing.length && ctx.options.strictEnv) throw errors.missingEnv(missing.map((m) => m.name));
+    for (const m of missing) report(`${m.name} is not set (${m.expectedBy})`);
     for (const s of ctx.options.services ?? []) {
       if (!ctx.loaded.model.services[s]) {
         throw errors.invalidInput(`no service "${s}" in the compose project`, `choose from: ${Object.keys(ctx.loaded.model.services).join(', ')}`);

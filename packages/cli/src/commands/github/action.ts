@@ -33,14 +33,16 @@ defaults to pr-<number>. A GitHub reporting failure is a warning unless strict i
       this.exit(run.code);
     }
     let urls: ReturnType<typeof parseUpResult>['urls'] = [];
+    let missingEnv: ReturnType<typeof parseUpResult>['missingEnv'];
     let envId = plan.envId;
     if (inputs.command === 'up') {
       const result = parseUpResult(run.stdout, '`prevu up --json` output');
       urls = result.urls;
+      missingEnv = result.missingEnv;
       envId = result.envId ?? envId;
     }
     if (!envId) throw errors.invalidInput('`prevu up --json` did not say which env it deployed', 'set `id:` under `with:`');
-    const options = { ci, token, envId, ...plan.report };
+    const options = { ci, token, envId, ...plan.report, ...(missingEnv?.length ? { missingEnv } : {}) };
     const github = inputs.command === 'up' ? await reportUp(urls, options) : await reportDown(options);
     for (const warning of github.warnings) process.stderr.write(`${warningLine(warning)}\n`);
     writeStepOutputs(actionOutputs(urls));

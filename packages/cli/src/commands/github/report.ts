@@ -50,6 +50,7 @@ GITHUB_API_URL. A failure to write to GitHub is a warning unless --strict.`;
       status: flags.status as 'deployment' | 'commit' | 'none',
       strict: flags.strict,
       ...(flags.summary ? {} : { summaryPath: '' }),
+      ...(result?.missingEnv?.length ? { missingEnv: result.missingEnv } : {}),
     };
     const report = result ? await reportUp(result.urls, options) : await reportDown(options);
     for (const warning of report.warnings) process.stderr.write(`${warningLine(warning)}\n`);

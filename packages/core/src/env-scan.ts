@@ -1,0 +1,33 @@
+// Variables a project expects and this run does not set, found before anything is deployed:
+// `${VAR}` without a default in the compose files (compose itself says which, as it resolves
+// them) and the keys of the project's `.env.example` that neither the environment nor `.env` set.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'dotenv';
+
+export interface MissingVariable {
+  name: string;
+  /** Who expects it, for people: `${NAME} in the compose files`, `.env.example`. */
+  expectedBy: string;
+}
+
+/** Compose's own warnings while it resolved the files: `The "X" variable is not set...`. */
+export function unsetInterpolations(composeStderr: string): MissingVariable[] {
+  const names = new Set([...composeStderr.matchAll(/The \\?"(\w+)\\?" variable is not set/g)].map((m) => m[1]!));
+  return [...names].sort().map((name) => ({ name, expectedBy: `\${${name}} in the compose files, without a default` }));
+}
+
+/**
+ * Keys of `.env.example` in the project directory that neither `.env` there nor `env` sets. (A
+ * service's env_file has no template read here: compose's resolved model inlines env_file into
+ * `environment` and keeps no path, and prevu does not read compose files itself.)
+ */
+export function missingFromTemplates(projectDir: string, env: NodeJS.ProcessEnv): MissingVariable[] {
+  const template = join(projectDir, '.env.example');
+  if (!existsSync(template)) return [];
+  const dotenv = join(projectDir, '.env');
+  const set = existsSync(dotenv) ? parse(readFileSync(dotenv)) : {};
+  return Object.keys(parse(readFileSync(template)))
+    .filter((name) => env[name] === undefined && set[name] === undefined)
+    .map((name) => ({ name, expectedBy: '.env.example' }));
+}
