@@ -130,10 +130,11 @@ describe('compose model (docker compose config --format json)', () => {
 
   it('finds the variables the project expects and nothing sets: ${VAR} without a default, .env.example keys', async () => {
     const dir = project({
-      'compose.yaml': 'services:\n  web:\n    image: busybox:${TAG}\n    environment:\n      A: ${API_KEY}\n      B: ${WITH_DEFAULT:-x}\n      C: ${SET_HERE}\n',
+      'compose.yaml': 'services:\n  web:\n    image: busybox:${TAG}\n    environment:\n      A: ${API_KEY}\n      B: ${WITH_DEFAULT:-x}\n      C: ${SET_HERE}\n      D: ${PREVU_URL_API}\n',
       '.env': 'SET_HERE=1\nIN_DOTENV=2\n',
       '.env.example': 'SET_HERE=\nIN_DOTENV=\nFROM_TEMPLATE=\nFROM_PROCESS=\n',
     });
+    // PREVU_URL_API is prevu's own: set for compose once the URLs are known, never missing
     const { missingEnv } = await loadComposeProject({ cwd: dir, env: { FROM_PROCESS: 'yes' } });
     expect(missingEnv).toEqual([
       { name: 'API_KEY', expectedBy: '${API_KEY} in the compose files, without a default' },
