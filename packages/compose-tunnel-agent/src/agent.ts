@@ -1,9 +1,10 @@
 // Wiring: docker -> environment -> desired forwards -> tunnel client; channels -> services; API.
+import { createHmac } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { AGENT_SERVICE, forwardName } from '@prevu/core/names';
-import { createApi, type ServiceRow, type TunnelRow } from './api.js';
+import { createApi, type ServiceConfig, type ServiceRow, type TunnelRow } from './api.js';
 import type { AgentConfig } from './config.js';
 import { diagnose } from './diagnosis.js';
 import { DockerApi } from './docker.js';
@@ -60,6 +61,7 @@ export class Agent {
       events: this.events,
       tunnels: () => this.tunnels(),
       services: () => this.services(),
+      config: (salt) => this.serviceConfigs(salt),
       health: () => {
         const { rss, heapUsed } = process.memoryUsage();
         return {
@@ -194,6 +196,20 @@ export class Agent {
       if (why) this.diagnosed.set(service, why.cause);
       else this.diagnosed.delete(service);
     }
+  }
+
+  serviceConfigs(salt: string): ServiceConfig[] {
+    return [...this.env.services.values()].flatMap((entry) => {
+      const info = [...entry.containers.values()].at(-1)?.inspected;
+      if (!info) return [];
+      const env = Object.fromEntries(
+        (info.Config.Env ?? []).map((pair) => {
+          const i = pair.indexOf('=');
+          return [i < 0 ? pair : pair.slice(0, i), createHmac('sha256', salt).update(i < 0 ? '' : pair.slice(i + 1)).digest('hex').slice(0, 16)];
+        }),
+      );
+      return [{ service: entry.service, image: info.Config.Image ?? '', imageId: info.Image ?? '', env }];
+    });
   }
 
   private announceUrls(): void {

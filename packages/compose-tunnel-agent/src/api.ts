@@ -19,6 +19,15 @@ export interface TunnelRow {
   refused?: Pick<RefusedForward, 'heldByEnv' | 'reason'>;
 }
 
+/** What a service runs with, for `prevu diff`: values only as keyed hashes, never in clear. */
+export interface ServiceConfig {
+  service: string;
+  image: string;
+  imageId: string;
+  /** KEY -> HMAC-SHA256(salt, value), 16 hex characters: equal values give equal hashes in one request. */
+  env: Record<string, string>;
+}
+
 /** One container of the project, as `prevu status` shows it. */
 export interface ServiceRow {
   service: string;
@@ -38,6 +47,7 @@ export interface ApiSource {
   tunnels(): TunnelRow[];
   services(): ServiceRow[];
   health(): { ok: boolean; connected: boolean; replaced: boolean; lastError?: string; envId: string; services: number; rssBytes: number; heapUsedBytes: number };
+  config(salt: string): ServiceConfig[];
   /** Last lines of a service's newest container; undefined when the service is unknown. */
   logs(service: string, tail: number): Promise<string[] | undefined>;
   /** Streams the newest container's output until `signal` aborts; false when the service is unknown. */
@@ -82,6 +92,12 @@ async function route(source: ApiSource, req: IncomingMessage, res: ServerRespons
   }
   if (url.pathname === '/tunnels') return send(res, 200, source.tunnels());
   if (url.pathname === '/services') return send(res, 200, source.services());
+  if (url.pathname === '/config') {
+    // the caller's salt: two envs compared in one run hash alike, and no hash outlives the run
+    const salt = url.searchParams.get('salt') ?? '';
+    if (!/^[0-9a-f]{32,128}$/.test(salt)) return send(res, 400, { error: 'salt must be 32-128 hex characters' });
+    return send(res, 200, source.config(salt));
+  }
   if (url.pathname === '/events') return streamEvents(source, req, res);
   const logs = /^\/logs\/([^/]+)$/.exec(url.pathname);
   if (logs) {
@@ -97,7 +113,7 @@ async function route(source: ApiSource, req: IncomingMessage, res: ServerRespons
     res.end(lines.length ? `${lines.join('\n')}\n` : '');
     return;
   }
-  send(res, 404, { error: `no route ${url.pathname}; try /tunnels, /services, /events, /logs/<service>, /healthz` });
+  send(res, 404, { error: `no route ${url.pathname}; try /tunnels, /services, /config, /events, /logs/<service>, /healthz` });
 }
 
 async function followLogs(source: ApiSource, service: string, tail: number, req: IncomingMessage, res: ServerResponse): Promise<void> {

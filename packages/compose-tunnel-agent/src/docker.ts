@@ -11,6 +11,8 @@ export const DEPENDS_ON_LABEL = 'com.docker.compose.depends_on';
 export interface ContainerInfo {
   Id: string;
   Name: string;
+  /** The image's ID (sha256:...). */
+  Image?: string;
   RestartCount: number;
   State: {
     Status: string;
@@ -24,6 +26,10 @@ export interface ContainerInfo {
   };
   HostConfig?: { Memory?: number };
   Config: {
+    /** The image as the service names it. */
+    Image?: string;
+    /** `KEY=value` as the process gets it. */
+    Env?: string[] | null;
     Labels: Record<string, string> | null;
     ExposedPorts?: Record<string, unknown> | null;
     Healthcheck?: { Test?: string[] } | null;

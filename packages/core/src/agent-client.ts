@@ -50,6 +50,15 @@ export const agentServiceSchema = z
   .loose();
 export type AgentService = z.infer<typeof agentServiceSchema>;
 
+/** What a service runs with (GET /config): values as keyed hashes only. */
+export const agentConfigSchema = z.object({
+  service: z.string(),
+  image: z.string(),
+  imageId: z.string(),
+  env: z.record(z.string(), z.string().max(64)),
+});
+export type AgentServiceConfig = z.infer<typeof agentConfigSchema>;
+
 /** The most lines of a log the agent gives at once. */
 export const AGENT_MAX_TAIL = 10_000;
 
@@ -119,6 +128,11 @@ export class AgentClient {
   /** The env's containers with state and health, or undefined while the agent is not reachable (or predates /services). */
   services(signal?: AbortSignal): Promise<AgentService[] | undefined> {
     return this.getList('/services', agentServiceSchema, signal);
+  }
+
+  /** Each service's image and environment, values hashed with `salt`; undefined while the agent is not reachable. */
+  config(salt: string, signal?: AbortSignal): Promise<AgentServiceConfig[] | undefined> {
+    return this.getList(`/config?salt=${salt}`, agentConfigSchema, signal);
   }
 
   private async getList<T extends z.ZodType>(path: string, schema: T, signal?: AbortSignal): Promise<z.infer<T>[] | undefined> {

@@ -11,12 +11,14 @@ export interface MissingVariable {
   expectedBy: string;
 }
 
-/** What prevu itself sets for compose's interpolation (overlay.ts `discoveryEnv`) once the URLs are known. */
-const PROVIDED = /^PREVU_(ENV_ID|URL_\w+)$/;
+/** A variable prevu itself sets in every service and for interpolation (overlay.ts `discoveryEnv`). */
+export function isDiscoveryVariable(name: string): boolean {
+  return /^PREVU_(ENV_ID|URL_\w+)$/.test(name);
+}
 
 /** Compose's own warnings while it resolved the files: `The "X" variable is not set...`. */
 export function unsetInterpolations(composeStderr: string): MissingVariable[] {
-  const names = new Set([...composeStderr.matchAll(/The \\?"(\w+)\\?" variable is not set/g)].map((m) => m[1]!).filter((name) => !PROVIDED.test(name)));
+  const names = new Set([...composeStderr.matchAll(/The \\?"(\w+)\\?" variable is not set/g)].map((m) => m[1]!).filter((name) => !isDiscoveryVariable(name)));
   return [...names].sort().map((name) => ({ name, expectedBy: `\${${name}} in the compose files, without a default` }));
 }
 
