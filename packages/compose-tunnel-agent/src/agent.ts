@@ -2,7 +2,8 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
-import { AGENT_SERVICE, forwardName } from '@prevu/core/names';
+import { AGENT_SERVICE } from '@prevu/core/names';
+import { serviceForwards } from '@prevu/core/urls';
 import { createApi, type ServiceRow, type TunnelRow } from './api.js';
 import type { AgentConfig } from './config.js';
 import { diagnose } from './diagnosis.js';
@@ -132,10 +133,7 @@ export class Agent {
   private updateForwards(): void {
     const forwards: Forward[] = [{ name: AGENT_SERVICE, service: AGENT_SERVICE, port: this.config.apiPort, private: true }];
     for (const entry of this.env.services.values()) {
-      for (const port of entry.ports) {
-        const name = entry.ports.length === 1 ? forwardName(entry.service) : forwardName(entry.service, port);
-        forwards.push({ name, service: entry.service, port, private: this.config.private });
-      }
+      for (const { name, port } of serviceForwards(entry.service, entry.ports)) forwards.push({ name, service: entry.service, port, private: this.config.private });
     }
     this.forwards = forwards;
     this.tunnel.setForwards(forwards);

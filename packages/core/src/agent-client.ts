@@ -7,8 +7,8 @@ import { signAccessToken } from './access-token.js';
 import { errors } from './errors.js';
 import { EVENT_TYPES, type PrevuEvent } from './events.js';
 import { localhostAwareLookup } from './localhost-lookup.js';
-import { AGENT_SERVICE, hostname } from './names.js';
-import { parseBaseUrl } from './overlay.js';
+import { AGENT_SERVICE } from './names.js';
+import { forwardUrl, parseBaseUrl } from './urls.js';
 
 /** Events arrive from the agent over the network: checked here, at the boundary. */
 const prevuEventSchema: z.ZodType<PrevuEvent> = z.object({
@@ -70,8 +70,7 @@ export interface AgentTarget {
 }
 
 export function agentUrl(target: AgentTarget): string {
-  const base = parseBaseUrl(target.baseUrl);
-  return `${base.scheme}://${hostname(AGENT_SERVICE, target.envId, target.accountId, base.baseDomain)}${base.port ? `:${base.port}` : ''}`;
+  return forwardUrl(parseBaseUrl(target.baseUrl), AGENT_SERVICE, target.envId, target.accountId);
 }
 
 export class AgentClient {
