@@ -4,6 +4,7 @@
 import type { Agent, request as Request } from 'undici';
 import { z } from 'zod';
 import { signAccessToken } from './access-token.js';
+import { MAX_TAIL, ROUTING_STATES, type ServiceRow, type TunnelRow } from './agent-protocol.js';
 import { errors } from './errors.js';
 import { EVENT_TYPES, type PrevuEvent } from './events.js';
 import { localhostAwareLookup } from './localhost-lookup.js';
@@ -19,39 +20,35 @@ const prevuEventSchema: z.ZodType<PrevuEvent> = z.object({
   details: z.record(z.string(), z.unknown()).default({}),
 });
 
-export const agentTunnelSchema = z
+/** GET /tunnels rows, checked at the boundary against the agent's own type (agent-protocol.ts). */
+const agentTunnelSchema: z.ZodType<TunnelRow> = z
   .object({
     service: z.string(),
     port: z.number().int(),
-    /** null until the tunnel server has registered the forward */
     hostname: z.string().nullable(),
     url: z.string().nullable(),
-    state: z.string(),
-    /** Why it is not routed yet, in the agent's words (absent when ready). */
+    state: z.enum(ROUTING_STATES),
     reason: z.string().max(1000).optional(),
-    /** Set when the tunnel server refused the forward: another env (or key) holds its hostname. */
     refused: z.object({ reason: z.string().max(1000), heldByEnv: z.string().max(200).optional() }).optional(),
   })
   .loose();
-export type AgentTunnel = z.infer<typeof agentTunnelSchema>;
+/** deploy.ts's name for a /tunnels row. */
+export type AgentTunnel = TunnelRow;
 
-/** One container of the env as the agent sees it (GET /services). */
-export const agentServiceSchema = z
+/** GET /services rows, likewise. */
+const agentServiceSchema: z.ZodType<ServiceRow> = z
   .object({
     service: z.string(),
     state: z.string(),
     health: z.string(),
-    /** ready (routed), starting, unhealthy, stopped, crash_loop */
-    routing: z.string(),
-    /** When not ready: why (exit code, OOM kill, healthcheck output, a dependency, the port), and what to do. */
+    routing: z.enum(ROUTING_STATES),
     cause: z.string().max(2000).optional(),
     fix: z.string().max(1000).optional(),
   })
   .loose();
-export type AgentService = z.infer<typeof agentServiceSchema>;
 
-/** The most lines of a log the agent gives at once. */
-export const AGENT_MAX_TAIL = 10_000;
+// environments.ts still imports it by this name (it is being split).
+export { MAX_TAIL as AGENT_MAX_TAIL } from './agent-protocol.js';
 
 let undici: Promise<{ request: typeof Request; dispatcher: Agent }> | undefined;
 
@@ -116,7 +113,7 @@ export class AgentClient {
   }
 
   /** The env's containers with state and health, or undefined while the agent is not reachable (or predates /services). */
-  services(signal?: AbortSignal): Promise<AgentService[] | undefined> {
+  services(signal?: AbortSignal): Promise<ServiceRow[] | undefined> {
     return this.getList('/services', agentServiceSchema, signal);
   }
 
@@ -133,7 +130,7 @@ export class AgentClient {
    * aborts. Resolves to the HTTP status: 200, or 404 for a service the env does not have.
    */
   logs(service: string, options: { tail: number; follow: boolean; onText: (text: string) => void; signal?: AbortSignal }): Promise<number> {
-    const query = `tail=${Math.min(options.tail, AGENT_MAX_TAIL)}${options.follow ? '&follow=1' : ''}`;
+    const query = `tail=${Math.min(options.tail, MAX_TAIL)}${options.follow ? '&follow=1' : ''}`;
     return this.stream(`/logs/${encodeURIComponent(service)}?${query}`, options.onText, options.signal);
   }
 
