@@ -3,8 +3,10 @@ import { createHmac } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
-import { AGENT_SERVICE, forwardName } from '@prevu/core/names';
-import { createApi, type ServiceConfig, type ServiceRow, type TunnelRow } from './api.js';
+import { AGENT_SERVICE } from '@prevu/core/names';
+import { serviceForwards } from '@prevu/core/urls';
+import type { ServiceConfig, ServiceRow, TunnelRow } from '@prevu/core/agent-protocol';
+import { createApi } from './api.js';
 import type { AgentConfig } from './config.js';
 import { diagnose } from './diagnosis.js';
 import { DockerApi } from './docker.js';
@@ -139,10 +141,7 @@ export class Agent {
   private updateForwards(): void {
     const forwards: Forward[] = [{ name: AGENT_SERVICE, service: AGENT_SERVICE, port: this.config.apiPort, private: true }];
     for (const entry of this.env.services.values()) {
-      for (const port of entry.ports) {
-        const name = entry.ports.length === 1 ? forwardName(entry.service) : forwardName(entry.service, port);
-        forwards.push({ name, service: entry.service, port, private: this.config.private });
-      }
+      for (const { name, port } of serviceForwards(entry.service, entry.ports)) forwards.push({ name, service: entry.service, port, private: this.config.private });
     }
     this.forwards = forwards;
     this.tunnel.setForwards(forwards);

@@ -3,44 +3,8 @@
 // GET /logs/<service>?tail=N[&follow=1].
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { WebSocketServer } from 'ws';
-import type { RefusedForward } from '@prevu/core/tunnel-protocol';
+import { MAX_TAIL, type ServiceConfig, type ServiceRow, type TunnelRow } from '@prevu/core/agent-protocol';
 import type { EventLog } from './event-log.js';
-import type { ServiceState } from './state.js';
-
-export interface TunnelRow {
-  service: string;
-  port: number;
-  hostname: string | null;
-  url: string | null;
-  state: ServiceState;
-  /** Why it is not routed (absent when ready): what `prevu up` says when it gives up waiting. */
-  reason?: string;
-  /** Why the tunnel server refused the forward (another env or key holds its hostname). */
-  refused?: Pick<RefusedForward, 'heldByEnv' | 'reason'>;
-}
-
-/** What a service runs with, for `prevu diff`: values only as keyed hashes, never in clear. */
-export interface ServiceConfig {
-  service: string;
-  image: string;
-  imageId: string;
-  /** KEY -> HMAC-SHA256(salt, value), 16 hex characters: equal values give equal hashes in one request. */
-  env: Record<string, string>;
-}
-
-/** One container of the project, as `prevu status` shows it. */
-export interface ServiceRow {
-  service: string;
-  /** docker's container state: running, exited ... */
-  state: string;
-  /** healthy, unhealthy, starting; '' without a healthcheck */
-  health: string;
-  /** What the agent does with the service's URLs (ready: routed). */
-  routing: ServiceState;
-  /** When not ready: why, and what to do (diagnosis.ts). */
-  cause?: string;
-  fix?: string;
-}
 
 export interface ApiSource {
   events: EventLog;
@@ -53,8 +17,6 @@ export interface ApiSource {
   /** Streams the newest container's output until `signal` aborts; false when the service is unknown. */
   followLogs(service: string, tail: number, onText: (text: string) => void, signal: AbortSignal): Promise<boolean>;
 }
-
-const MAX_TAIL = 10_000;
 
 export function createApi(source: ApiSource): Server {
   const wss = new WebSocketServer({ noServer: true });

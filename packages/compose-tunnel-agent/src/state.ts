@@ -4,6 +4,7 @@
 // runs the health rules: 3 failed checks -> `unhealthy`, 3 restarts in 60 s -> stop + `crash_loop`.
 // A service without a healthcheck is ready once its ports accept connections (listen-probe.ts).
 import type { Logger } from 'pino';
+import type { RoutingState } from '@prevu/core/agent-protocol';
 import { AGENT_SERVICE } from '@prevu/core/names';
 import { SERVICE_LABEL, type ContainerInfo, type DockerApi, type DockerEvent } from './docker.js';
 import type { EventLog } from './event-log.js';
@@ -14,8 +15,6 @@ export const FAILED_CHECKS = 3;
 export const CRASH_RESTARTS = 3;
 export const CRASH_WINDOW_MS = 60_000;
 export const LOG_LINES = 20;
-
-export type ServiceState = 'ready' | 'starting' | 'unhealthy' | 'stopped' | 'crash_loop';
 
 interface ContainerState {
   id: string;
@@ -60,7 +59,7 @@ export interface PendingPort {
 }
 
 export interface Route {
-  state: ServiceState;
+  state: RoutingState;
   /** Why it is not routed, for the page a browser sees. */
   reason?: string;
 }

@@ -4,11 +4,12 @@
 import type { Agent, request as Request } from 'undici';
 import { z } from 'zod';
 import { signAccessToken } from './access-token.js';
+import { MAX_TAIL, ROUTING_STATES, type ServiceConfig, type ServiceRow, type TunnelRow } from './agent-protocol.js';
 import { errors } from './errors.js';
 import { EVENT_TYPES, type PrevuEvent } from './events.js';
 import { localhostAwareLookup } from './localhost-lookup.js';
-import { AGENT_SERVICE, hostname } from './names.js';
-import { parseBaseUrl } from './overlay.js';
+import { AGENT_SERVICE } from './names.js';
+import { forwardUrl, parseBaseUrl } from './urls.js';
 
 /** Events arrive from the agent over the network: checked here, at the boundary. */
 const prevuEventSchema: z.ZodType<PrevuEvent> = z.object({
@@ -19,48 +20,39 @@ const prevuEventSchema: z.ZodType<PrevuEvent> = z.object({
   details: z.record(z.string(), z.unknown()).default({}),
 });
 
-export const agentTunnelSchema = z
+/** GET /tunnels rows, checked at the boundary against the agent's own type (agent-protocol.ts). */
+const agentTunnelSchema: z.ZodType<TunnelRow> = z
   .object({
     service: z.string(),
     port: z.number().int(),
-    /** null until the tunnel server has registered the forward */
     hostname: z.string().nullable(),
     url: z.string().nullable(),
-    state: z.string(),
-    /** Why it is not routed yet, in the agent's words (absent when ready). */
+    state: z.enum(ROUTING_STATES),
     reason: z.string().max(1000).optional(),
-    /** Set when the tunnel server refused the forward: another env (or key) holds its hostname. */
     refused: z.object({ reason: z.string().max(1000), heldByEnv: z.string().max(200).optional() }).optional(),
   })
   .loose();
-export type AgentTunnel = z.infer<typeof agentTunnelSchema>;
 
-/** One container of the env as the agent sees it (GET /services). */
-export const agentServiceSchema = z
+/** GET /services rows, likewise. */
+const agentServiceSchema: z.ZodType<ServiceRow> = z
   .object({
     service: z.string(),
     state: z.string(),
     health: z.string(),
-    /** ready (routed), starting, unhealthy, stopped, crash_loop */
-    routing: z.string(),
-    /** When not ready: why (exit code, OOM kill, healthcheck output, a dependency, the port), and what to do. */
+    routing: z.enum(ROUTING_STATES),
     cause: z.string().max(2000).optional(),
     fix: z.string().max(1000).optional(),
   })
   .loose();
-export type AgentService = z.infer<typeof agentServiceSchema>;
 
 /** What a service runs with (GET /config): values as keyed hashes only. */
-export const agentConfigSchema = z.object({
+const agentConfigSchema: z.ZodType<ServiceConfig> = z.object({
   service: z.string(),
   image: z.string(),
   imageId: z.string(),
   env: z.record(z.string(), z.string().max(64)),
 });
-export type AgentServiceConfig = z.infer<typeof agentConfigSchema>;
 
-/** The most lines of a log the agent gives at once. */
-export const AGENT_MAX_TAIL = 10_000;
 
 let undici: Promise<{ request: typeof Request; dispatcher: Agent }> | undefined;
 
@@ -79,8 +71,7 @@ export interface AgentTarget {
 }
 
 export function agentUrl(target: AgentTarget): string {
-  const base = parseBaseUrl(target.baseUrl);
-  return `${base.scheme}://${hostname(AGENT_SERVICE, target.envId, target.accountId, base.baseDomain)}${base.port ? `:${base.port}` : ''}`;
+  return forwardUrl(parseBaseUrl(target.baseUrl), AGENT_SERVICE, target.envId, target.accountId);
 }
 
 export class AgentClient {
@@ -121,17 +112,17 @@ export class AgentClient {
   }
 
   /** The agent's tunnels, or undefined while the agent is not reachable yet (404/502/503). */
-  tunnels(signal?: AbortSignal): Promise<AgentTunnel[] | undefined> {
+  tunnels(signal?: AbortSignal): Promise<TunnelRow[] | undefined> {
     return this.getList('/tunnels', agentTunnelSchema, signal);
   }
 
   /** The env's containers with state and health, or undefined while the agent is not reachable (or predates /services). */
-  services(signal?: AbortSignal): Promise<AgentService[] | undefined> {
+  services(signal?: AbortSignal): Promise<ServiceRow[] | undefined> {
     return this.getList('/services', agentServiceSchema, signal);
   }
 
   /** Each service's image and environment, values hashed with `salt`; undefined while the agent is not reachable. */
-  config(salt: string, signal?: AbortSignal): Promise<AgentServiceConfig[] | undefined> {
+  config(salt: string, signal?: AbortSignal): Promise<ServiceConfig[] | undefined> {
     return this.getList(`/config?salt=${salt}`, agentConfigSchema, signal);
   }
 
@@ -148,7 +139,7 @@ export class AgentClient {
    * aborts. Resolves to the HTTP status: 200, or 404 for a service the env does not have.
    */
   logs(service: string, options: { tail: number; follow: boolean; onText: (text: string) => void; signal?: AbortSignal }): Promise<number> {
-    const query = `tail=${Math.min(options.tail, AGENT_MAX_TAIL)}${options.follow ? '&follow=1' : ''}`;
+    const query = `tail=${Math.min(options.tail, MAX_TAIL)}${options.follow ? '&follow=1' : ''}`;
     return this.stream(`/logs/${encodeURIComponent(service)}?${query}`, options.onText, options.signal);
   }
 

@@ -13,8 +13,8 @@ export const envStateSchema = z.object({
   driver: z.string(),
   /** The compose project on the machine: prevu-<envId>. */
   project: z.string(),
-  /** The user's project: its compose name, directory, and the arguments that select it. */
-  source: z.object({ name: z.string(), dir: z.string(), files: z.array(z.string()), args: z.array(z.string()) }),
+  /** Where the user's project is (`ls` shows it). */
+  source: z.object({ dir: z.string() }),
   services: z.array(z.string()).optional(),
   accountId: z.string(),
   baseUrl: z.string(),

@@ -3,27 +3,8 @@
 // as JSON (JSON is YAML) next to the env's state and passed as the last `-f`.
 import { exposedPorts, type ComposeModel } from './compose.js';
 import { EXPOSE_LABEL } from './expose-label.js';
-import { AGENT_API_PORT, AGENT_SERVICE, composeProjectName, forwardName, hostname, urlEnvName } from './names.js';
-
-/** The tunnel server as URLs see it, from its `hello` answer: `http://localhost:8080`. */
-export interface PublicBase {
-  scheme: 'http' | 'https';
-  baseDomain: string;
-  /** Omitted from URLs when it is the scheme's default. */
-  port?: number;
-}
-
-export function parseBaseUrl(baseUrl: string): PublicBase {
-  const url = new URL(baseUrl);
-  const scheme = url.protocol === 'https:' ? 'https' : 'http';
-  return { scheme, baseDomain: url.hostname.toLowerCase(), ...(url.port ? { port: Number(url.port) } : {}) };
-}
-
-/** The URL of one service port; `-<port>` is left out of the name when the service has one port. */
-export function serviceUrl(base: PublicBase, envId: string, accountId: string, service: string, port: number | undefined, portCount: number): string {
-  const forward = forwardName(service, portCount === 1 ? undefined : port);
-  return `${base.scheme}://${hostname(forward, envId, accountId, base.baseDomain)}${base.port ? `:${base.port}` : ''}`;
-}
+import { AGENT_API_PORT, AGENT_SERVICE, composeProjectName, urlEnvName } from './names.js';
+import { forwardUrl, serviceForwards, type PublicBase, type ServiceForward } from './urls.js';
 
 export interface ExpectedUrl {
   service: string;
@@ -34,15 +15,18 @@ export interface ExpectedUrl {
 /** EXPOSE ports of each service's image, where the image is known (see up/build.ts). */
 export type ImagePorts = Record<string, number[]>;
 
-/** Every URL the project will have, by the same rules the agent applies. */
+/** Every forward of the project with its URL, by the rule the agent applies (urls.ts). */
+function projectUrls(model: ComposeModel, base: PublicBase, envId: string, accountId: string, imagePorts: ImagePorts): Array<ServiceForward & { service: string; url: string }> {
+  return Object.entries(model.services)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .flatMap(([service, def]) => serviceForwards(service, exposedPorts(def, imagePorts[service])).map((f) => ({ ...f, service, url: forwardUrl(base, f.name, envId, accountId) })));
+}
+
+/** Every URL the project will have (of `services` only, when given). */
 export function expectedUrls(model: ComposeModel, base: PublicBase, envId: string, accountId: string, services?: string[], imagePorts: ImagePorts = {}): ExpectedUrl[] {
-  const urls: ExpectedUrl[] = [];
-  for (const [service, def] of Object.entries(model.services).sort(([a], [b]) => a.localeCompare(b))) {
-    if (services && !services.includes(service)) continue;
-    const ports = exposedPorts(def, imagePorts[service]);
-    for (const port of ports) urls.push({ service, port, url: serviceUrl(base, envId, accountId, service, port, ports.length) });
-  }
-  return urls;
+  return projectUrls(model, base, envId, accountId, imagePorts)
+    .filter((u) => !services || services.includes(u.service))
+    .map(({ service, port, url }) => ({ service, port, url }));
 }
 
 export interface AgentSettings {
@@ -69,10 +53,7 @@ export interface AgentSettings {
 export function discoveryEnv(model: ComposeModel, options: { envId: string; accountId: string; base: PublicBase; imagePorts?: ImagePorts }): Record<string, string> {
   const { envId, accountId, base, imagePorts = {} } = options;
   const env: Record<string, string> = { PREVU_ENV_ID: envId };
-  for (const u of expectedUrls(model, base, envId, accountId, undefined, imagePorts)) {
-    const ports = exposedPorts(model.services[u.service]!, imagePorts[u.service]);
-    env[urlEnvName(u.service, ports.length === 1 ? undefined : u.port)] = u.url;
-  }
+  for (const u of projectUrls(model, base, envId, accountId, imagePorts)) env[urlEnvName(u.service, u.namedPort)] = u.url;
   return env;
 }
 

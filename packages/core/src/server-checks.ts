@@ -7,7 +7,7 @@ import { checkServerIdentity, connect, type PeerCertificate } from 'node:tls';
 import { request } from 'undici';
 import { errors } from './errors.js';
 import { localhostAwareLookup } from './localhost-lookup.js';
-import { parseBaseUrl } from './overlay.js';
+import { parseBaseUrl } from './urls.js';
 
 /** A certificate closer than this to its end is a failed check: renewals fail quietly. */
 export const CERTIFICATE_MARGIN_DAYS = 14;

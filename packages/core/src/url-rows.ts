@@ -1,6 +1,6 @@
 // The URL table of an env (service, port, URL, health) from its agent's tunnels: what `up` prints
 // at the end, and `urls` and `status` print later.
-import type { AgentTunnel } from './agent-client.js';
+import type { TunnelRow } from './agent-protocol.js';
 import { AGENT_SERVICE } from './names.js';
 
 export interface UrlRow {
@@ -10,7 +10,7 @@ export interface UrlRow {
   health: string;
 }
 
-export function urlRows(tunnels: AgentTunnel[], services?: string[]): UrlRow[] {
+export function urlRows(tunnels: TunnelRow[], services?: string[]): UrlRow[] {
   return tunnels
     .filter((t) => t.service !== AGENT_SERVICE && t.url && (!services || services.includes(t.service)))
     .map((t) => ({ service: t.service, port: t.port, url: t.url!, health: t.state }))

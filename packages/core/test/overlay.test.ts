@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { ComposeModel } from '../src/compose.js';
 import { hostname } from '../src/names.js';
-import { buildOverlay, expectedUrls, parseBaseUrl } from '../src/overlay.js';
+import { buildOverlay, expectedUrls } from '../src/overlay.js';
+import { parseBaseUrl } from '../src/urls.js';
 
 const model: ComposeModel = {
   name: 'shop',
@@ -16,11 +17,6 @@ const base = parseBaseUrl('http://localhost:8080');
 const agent = { buildContext: '/repo/packages/compose-tunnel-agent', image: 'prevu-compose-tunnel-agent:0.1.0', tunnelServer: 'prevu-tunnel-server:2222', keyFile: '/cfg/id_ed25519', private: false, externalNetworks: ['prevu'] };
 
 describe('overlay', () => {
-  it('parses the base URL, keeping only a non-default port', () => {
-    expect(parseBaseUrl('http://localhost:8080')).toEqual({ scheme: 'http', baseDomain: 'localhost', port: 8080 });
-    expect(parseBaseUrl('https://Prev.Example.com')).toEqual({ scheme: 'https', baseDomain: 'prev.example.com' });
-  });
-
   it('expects one URL per exposed port; one-port services have no port in the name', () => {
     const urls = expectedUrls(model, base, 'shop-main', 'k3j2a9x0q1');
     expect(urls).toEqual([

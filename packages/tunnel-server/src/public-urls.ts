@@ -1,13 +1,12 @@
-// The URLs users reach: https when TLS is on, the port left out when it is the scheme's default.
+// The URLs users reach: https when TLS is on, on the port browsers use (the rule: core's urls.ts).
+import { urlFor } from '@prevu/core/urls';
 import type { PublicUrls } from './ssh/exec.js';
 import type { Config } from './config.js';
 
 export function publicUrls(config: Config): PublicUrls {
-  const scheme = config.tls ? 'https' : 'http';
-  const port = config.publicPort ?? (config.tls ? config.httpsPort : config.httpPort);
-  const suffix = (scheme === 'https' && port === 443) || (scheme === 'http' && port === 80) ? '' : `:${port}`;
+  const base = { scheme: config.tls ? 'https' : 'http', port: config.publicPort ?? (config.tls ? config.httpsPort : config.httpPort) } as const;
   return {
-    baseUrl: `${scheme}://${config.baseDomain}${suffix}`,
-    urlFor: (hostname) => `${scheme}://${hostname}${suffix}`,
+    baseUrl: urlFor(base, config.baseDomain),
+    urlFor: (hostname) => urlFor(base, hostname),
   };
 }

@@ -3,7 +3,7 @@
 // values differ: both agents hash values with one random salt, so no value leaves a machine and
 // no hash can be matched against another run's).
 import { randomBytes } from 'node:crypto';
-import type { AgentServiceConfig } from '../agent-client.js';
+import type { ServiceConfig } from '../agent-protocol.js';
 import { isDiscoveryVariable } from '../env-scan.js';
 import { errors } from '../errors.js';
 import type { Session } from '../session.js';
@@ -53,7 +53,7 @@ function short(id: string): string {
 }
 
 /** Keys in one env only, and keys whose values differ (shown as "differs", never the values). */
-function diffEnv(service: string, x: AgentServiceConfig, y: AgentServiceConfig, row: (what: string, a: string | undefined, b: string | undefined, differs: boolean) => void): void {
+function diffEnv(service: string, x: ServiceConfig, y: ServiceConfig, row: (what: string, a: string | undefined, b: string | undefined, differs: boolean) => void): void {
   // PREVU_ENV_ID and PREVU_URL_* name each env's own URLs: they always differ, and say nothing
   for (const key of [...new Set([...Object.keys(x.env), ...Object.keys(y.env)])].filter((k) => !isDiscoveryVariable(k)).sort()) {
     const [vx, vy] = [x.env[key], y.env[key]];

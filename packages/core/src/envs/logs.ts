@@ -1,7 +1,7 @@
 // `prevu logs`: through the env's agent (no SSH), a service or all of them side by side with a
 // prefix, `-f` until Ctrl-C; from the machine's compose when the agent does not answer.
 import { stripVTControlCharacters } from 'node:util';
-import { AGENT_MAX_TAIL } from '../agent-client.js';
+import { MAX_TAIL } from '../agent-protocol.js';
 import { dockerExec } from '../docker-cli.js';
 import { errors } from '../errors.js';
 import { composeProjectName } from '../names.js';
@@ -39,7 +39,7 @@ export async function logs(session: Session, envId: string, options: LogsOptions
       if (lines.length) options.onOutput(lines.map((l) => (prefixed ? `${service} | ${l}\n` : `${l}\n`)).join(''));
     };
     const status = await client
-      .logs(service, { tail: options.tail ?? AGENT_MAX_TAIL, follow: options.follow ?? false, onText, ...(session.signal ? { signal: session.signal } : {}) })
+      .logs(service, { tail: options.tail ?? MAX_TAIL, follow: options.follow ?? false, onText, ...(session.signal ? { signal: session.signal } : {}) })
       .catch((error: Error) => {
         // Ctrl-C ends `logs -f` as it ends every command (exit 130)
         throw session.signal?.aborted ? error : errors.tunnelServerUnreachable(client.url, error.message);

@@ -8,7 +8,7 @@ import type { Step, UpContext } from './context.js';
 export const prepareMachine: Step<UpContext> = {
   title: (ctx) => `Prepare the machine (${ctx.session.profile.driver})`,
   async run(ctx, report) {
-    const { session, loaded } = ctx;
+    const { session } = ctx;
     // Written before anything is made: from here on the env is listed (`ls`) and `down`
     // removes it, whatever stops the rest (Ctrl-C, a crash, a failing build).
     ctx.states.write({
@@ -16,7 +16,7 @@ export const prepareMachine: Step<UpContext> = {
       profile: session.profile.name,
       driver: session.profile.driver,
       project: ctx.project,
-      source: { name: loaded.model.name, dir: ctx.options.source.cwd, files: loaded.files, args: loaded.args },
+      source: { dir: ctx.options.source.cwd },
       ...(ctx.selected() ? { services: ctx.selected() } : {}),
       accountId: session.key.accountId,
       baseUrl: ctx.baseUrl,

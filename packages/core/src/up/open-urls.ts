@@ -1,6 +1,7 @@
 // Step 7 of `prevu up`: every URL ready through the agent (healthy, or accepting connections),
 // or one line saying why one is not: its forward refused, its name unresolvable, the timeout.
-import { AgentClient, type AgentTunnel } from '../agent-client.js';
+import { AgentClient } from '../agent-client.js';
+import type { TunnelRow } from '../agent-protocol.js';
 import { InterruptedError } from '../docker-cli.js';
 import { errors, isPrevuError } from '../errors.js';
 import type { ExpectedUrl } from '../overlay.js';
@@ -8,7 +9,7 @@ import { poll } from '../poll.js';
 import { urlRows } from '../url-rows.js';
 import type { Step, UpContext } from './context.js';
 
-export async function waitForUrls(client: Pick<AgentClient, 'tunnels'>, envId: string, expected: ExpectedUrl[], timeoutMs: number, report: (line: string) => void, signal?: AbortSignal): Promise<AgentTunnel[]> {
+export async function waitForUrls(client: Pick<AgentClient, 'tunnels'>, envId: string, expected: ExpectedUrl[], timeoutMs: number, report: (line: string) => void, signal?: AbortSignal): Promise<TunnelRow[]> {
   let last = 'the agent is not connected yet';
   return poll(
     async () => {

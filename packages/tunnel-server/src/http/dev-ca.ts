@@ -1,6 +1,7 @@
 // --dev-tls: a local CA and a wildcard certificate for `*.<base>`, made on first start and kept in
 // the state dir (the CA for a browser or client to trust). Written with node:crypto and a small
-// DER encoder because the container image has no openssl binary and no X.509 writer is installed.
+// DER encoder: the container image has no openssl binary, and an X.509 library would cost more
+// than it saves (figures in the package README, "Layout").
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, X509Certificate, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

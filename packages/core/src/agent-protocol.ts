@@ -1,0 +1,47 @@
+// The agent's HTTP API (GET /tunnels, /services, /config, /logs): the rows it answers, written by the agent
+// (compose-tunnel-agent/src/api.ts) and read by the CLI (agent-client.ts checks them with zod).
+// Types and constants only, so the agent bundle pays nothing for it.
+import type { RefusedForward } from './tunnel-protocol.js';
+
+/** What the agent does with a service's URLs: ready is routed; the others say why not. */
+export const ROUTING_STATES = ['ready', 'starting', 'unhealthy', 'stopped', 'crash_loop'] as const;
+export type RoutingState = (typeof ROUTING_STATES)[number];
+
+/** One forward of the env (GET /tunnels). */
+export interface TunnelRow {
+  service: string;
+  port: number;
+  /** null until the tunnel server has registered the forward. */
+  hostname: string | null;
+  url: string | null;
+  state: RoutingState;
+  /** Why it is not routed (absent when ready): what `prevu up` says when it gives up waiting. */
+  reason?: string;
+  /** Why the tunnel server refused the forward (another env or key holds its hostname). */
+  refused?: Pick<RefusedForward, 'heldByEnv' | 'reason'>;
+}
+
+/** One container of the project, as `prevu status` shows it (GET /services). */
+export interface ServiceRow {
+  service: string;
+  /** docker's container state: running, exited ... */
+  state: string;
+  /** healthy, unhealthy, starting; '' without a healthcheck */
+  health: string;
+  routing: RoutingState;
+  /** When not ready: why (exit code, OOM kill, healthcheck output, a dependency, the port), and what to do. */
+  cause?: string;
+  fix?: string;
+}
+
+/** What a service runs with (GET /config?salt=...), for `prevu diff`: values only as keyed hashes. */
+export interface ServiceConfig {
+  service: string;
+  image: string;
+  imageId: string;
+  /** KEY -> HMAC-SHA256(salt, value), 16 hex characters: equal values give equal hashes in one request. */
+  env: Record<string, string>;
+}
+
+/** The most log lines GET /logs/<service>?tail=N gives at once. */
+export const MAX_TAIL = 10_000;
