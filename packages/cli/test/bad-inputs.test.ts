@@ -109,3 +109,23 @@ describe('bad inputs', () => {
     expect(JSON.parse(r.stdout.trim())).toEqual({ error: { code: 'PREVU_UNKNOWN_PROFILE', message: 'no profile named "nope"', fix: expect.any(String) } });
   });
 });
+
+describe('prevu config check', () => {
+  it("compares the project's environment keys with a dotenv file: one line each, exit 1 when the file lacks one", async () => {
+    const dir = projectDir({
+      'compose.yaml': 'services:\n  web:\n    image: busybox:latest\n    environment: { API_KEY: "${API_KEY:-}", MODE: preview, PREVU_NOTE: x }\n  worker:\n    image: busybox:latest\n    environment: [DB_URL=postgres://db]\n',
+      '.env.production': 'API_KEY=secret\nDB_URL=postgres://prod\nLEGACY_FLAG=1\n',
+      '.env.full': 'API_KEY=1\nMODE=2\nDB_URL=3\nPREVU_NOTE=4\n',
+    });
+    const r = await cli.run(['config', 'check', '--against', '.env.production'], { cwd: dir });
+    expect([r.code, r.stdout.trim().split('\n')]).toEqual([1, [
+      "✗ MODE: the project's services use it, .env.production does not set it",
+      "✗ PREVU_NOTE: the project's services use it, .env.production does not set it",
+      '? LEGACY_FLAG: .env.production sets it, no service of the project uses it',
+    ]]);
+    const full = await cli.run(['config', 'check', '--against', '.env.full', '--json'], { cwd: dir });
+    expect([full.code, JSON.parse(full.stdout)]).toEqual([0, { missingInFile: [], unusedInProject: [] }]);
+    const missing = await cli.run(['config', 'check', '--against', 'nope.env'], { cwd: dir });
+    expect([missing.code, errorLines(missing.stderr)]).toEqual([1, ['prevu: cannot read nope.env (ENOENT): pass a dotenv file that exists, e.g. --against .env.production']]);
+  });
+});

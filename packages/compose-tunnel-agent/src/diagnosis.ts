@@ -73,8 +73,8 @@ export function diagnose(env: Environment, service: string, seen: Set<string> = 
       ? { cause: `service ${service} fails its healthcheck${last}`, fix: `run the healthcheck command in the container to see why; ${logs}`, settled: true }
       : { cause: `service ${service} has not passed its healthcheck yet${last}`, fix: `give it time (its start_period), or ${logs}`, settled: false };
   }
-  // a port refusing with nothing known against it yet ("... yet") may still open
+  // a port refusing may still open: it stands once two readings of the container's sockets agree
   const cause = route.reason ?? `service ${service} is ${route.state}`;
-  return { cause, fix: logs, settled: !cause.endsWith(' yet') };
+  return { cause, fix: logs, settled: !cause.endsWith(' yet') && (entry.sockets?.stable ?? false) };
 }
 

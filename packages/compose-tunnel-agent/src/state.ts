@@ -46,7 +46,7 @@ export interface ServiceEntry {
   /** When the service last started (ms), for how long a port may refuse before it is explained. */
   startedAt?: number;
   /** What its newest container listens on, read when a port kept refusing; undefined list: unreadable. */
-  sockets?: { at: number; list: string[] | undefined };
+  sockets?: { at: number; list: string[] | undefined; stable: boolean };
 }
 
 /** A port the listen probe still has to try. */
@@ -176,10 +176,13 @@ export class Environment {
   setSockets(service: string, list: string[] | undefined): void {
     const entry = this.services.get(service);
     if (!entry) return;
-    const changed = JSON.stringify(entry.sockets?.list) !== JSON.stringify(list);
-    entry.sockets = { at: this.now(), list };
-    // a new explanation of the service is news (the agent announces it as a diagnosis)
-    if (changed) this.changed();
+    const previous = entry.sockets;
+    const same = previous !== undefined && JSON.stringify(previous.list) === JSON.stringify(list);
+    // Two readings alike (5 s apart) make an explanation that stands: a slow start under load can
+    // show nothing listening at the first.
+    entry.sockets = { at: this.now(), list, stable: same };
+    // a new or newly standing explanation is news (the agent announces a standing one as a diagnosis)
+    if (!same || !previous.stable) this.changed();
   }
 
   private entry(service: string): ServiceEntry {

@@ -4,6 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'dotenv';
+import type { ComposeModel } from './compose.js';
 
 export interface MissingVariable {
   name: string;
@@ -35,4 +36,21 @@ export function missingFromTemplates(projectDir: string, env: NodeJS.ProcessEnv)
   return Object.keys(parse(readFileSync(template)))
     .filter((name) => env[name] === undefined && set[name] === undefined)
     .map((name) => ({ name, expectedBy: '.env.example' }));
+}
+
+export interface KeyComparison {
+  /** Keys the services' environment has (as compose resolves it) and the file lacks. */
+  missingInFile: string[];
+  /** Keys the file sets and no service's environment uses. */
+  unusedInProject: string[];
+}
+
+/** `prevu config check --against <file>`: the project's environment keys against a dotenv file's. */
+export function compareKeys(model: ComposeModel, dotenvText: string): KeyComparison {
+  const project = new Set(Object.values(model.services).flatMap((s) => Object.keys(s.environment ?? {})).filter((k) => !isDiscoveryVariable(k)));
+  const file = new Set(Object.keys(parse(dotenvText)));
+  return {
+    missingInFile: [...project].filter((k) => !file.has(k)).sort(),
+    unusedInProject: [...file].filter((k) => !project.has(k)).sort(),
+  };
 }
