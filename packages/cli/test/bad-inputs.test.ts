@@ -100,7 +100,7 @@ describe('bad inputs', () => {
     const [http, management] = await freePorts(2);
     const r = await cli.run(['doctor'], { env: { PREVU_EMBEDDED_NAME: `prevu-doctor-${process.pid}`, PREVU_EMBEDDED_HTTP_PORT: String(http), PREVU_EMBEDDED_SSH_PORT: String(port), PREVU_EMBEDDED_MANAGEMENT_PORT: String(management) } });
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain(`✗ tunnel server: port ${port} on 127.0.0.1 is in use, the embedded tunnel server could not start: stop what uses it, or set PREVU_EMBEDDED_SSH_PORT to a free port`);
+    expect(r.stdout).toContain(`✗ tunnel server: port ${port} on 127.0.0.1 is in use, the embedded tunnel server cannot take it: stop what uses it, or set PREVU_EMBEDDED_SSH_PORT to a free port`);
   });
 
   it('--json errors are one JSON line on stdout too', async () => {

@@ -29,7 +29,7 @@ export async function resolveEnvId(options: { id?: string; project: string; dir:
     if (fromCi) return fromCi;
     return defaultEnvId(options.project, await gitBranch(options.dir, options.env));
   } catch (error) {
-    if (error instanceof InvalidNameError) throw errors.invalidInput(`env id "${options.id ?? options.project}" has no letters or digits`, 'pass --id with letters, digits and dashes');
+    if (error instanceof InvalidNameError) throw errors.envIdInvalid(options.id ?? options.project);
     throw error;
   }
 }

@@ -27,7 +27,7 @@ export function parseUpResult(text: string, source: string): UpResult {
     const parsed = upResultSchema.safeParse(json);
     if (parsed.success) return parsed.data;
   }
-  throw errors.invalidInput(`${source} holds no URL table`, 'pass what `prevu up --json` printed');
+  throw errors.upResultInvalid(source);
 }
 
 const cliErrorSchema = z.object({ error: z.object({ message: z.string(), fix: z.string().optional() }) });

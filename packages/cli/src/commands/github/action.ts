@@ -39,7 +39,7 @@ defaults to pr-<number>. A GitHub reporting failure is a warning unless strict i
       urls = result.urls;
       envId = result.envId ?? envId;
     }
-    if (!envId) throw errors.invalidInput('`prevu up --json` did not say which env it deployed', 'set `id:` under `with:`');
+    if (!envId) throw errors.actionUpNoEnvId();
     const options = { ci, token, envId, ...plan.report };
     const github = inputs.command === 'up' ? await reportUp(urls, options) : await reportDown(options);
     for (const warning of github.warnings) process.stderr.write(`${warningLine(warning)}\n`);

@@ -37,11 +37,11 @@ GITHUB_API_URL. A failure to write to GitHub is a warning unless --strict.`;
     const ci = detectCi();
     let result: ReturnType<typeof parseUpResult> | undefined;
     if (args.event === 'up') {
-      if (!flags.result) throw errors.invalidInput('`prevu github report up` needs the URL table', 'pass --result with the output of `prevu up --json`');
+      if (!flags.result) throw errors.reportNeedsResult();
       result = parseUpResult(readFileSync(flags.result === '-' ? 0 : flags.result, 'utf8'), flags.result === '-' ? 'stdin' : flags.result);
     }
     const envId = flags.id ? normalizeEnvId(flags.id) : (result?.envId ?? ciEnvId(ci));
-    if (!envId) throw errors.invalidInput('no env id to report', 'pass --id (outside a pull request there is no default)');
+    if (!envId) throw errors.reportNoEnvId();
     const options = {
       ci,
       envId,
