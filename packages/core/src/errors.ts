@@ -493,7 +493,7 @@ export const errors = {
   // --- the agent's start-up (prevu-agent) ---
   agentSettingInvalid: define('PREVU_AGENT_SETTING_INVALID', 'user', (name: string, detail: string) => [
     `${name} ${detail}`,
-    'prevu writes these settings into the compose overlay: run `prevu up` again rather than editing them',
+    'prevu writes these settings into the compose overlay; run `prevu up` again rather than editing them',
   ]),
   agentKeyUnreadable: define('PREVU_AGENT_KEY_UNREADABLE', 'user', (file: string, detail: string) => [
     `PREVU_KEY_FILE ${file} cannot be read (${detail})`,

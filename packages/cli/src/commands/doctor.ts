@@ -6,7 +6,7 @@ import { checkDocker } from '@prevu/core/docker-cli';
 import { machineHostKeys } from '@prevu/core/drivers/index';
 import { embeddedSettings, embeddedStatus } from '@prevu/core/embedded-server';
 import { list, status } from '@prevu/core/environments';
-import { errors, ExitCode, isPrevuError, PrevuError } from '@prevu/core/errors';
+import { errors, ExitCode, isPrevuError } from '@prevu/core/errors';
 import { checkCertificate, checkWildcardDns } from '@prevu/core/server-checks';
 import { pinFingerprint } from '@prevu/core/ssh-fingerprint';
 import { PrevuCommand } from '../base.js';
