@@ -134,7 +134,7 @@ export function checkForUp(model: ComposeModel): void {
     try {
       exposeLabelPorts(service.labels?.[EXPOSE_LABEL]);
     } catch (error) {
-      throw errors.invalidCompose(`service "${name}": ${(error as Error).message}`);
+      throw errors.exposeLabelInvalid(name, (error as Error).message);
     }
   }
 }

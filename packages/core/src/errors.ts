@@ -74,8 +74,8 @@ export const errors = {
     'rename that service in the compose file',
   ]),
   exposeLabelInvalid: define('PREVU_EXPOSE_LABEL_INVALID', 'user', (service: string, detail: string) => [
-    `the prevu.expose label of service "${service}" is invalid (${detail})`,
-    'write it as a comma-separated list of container ports, e.g. prevu.expose: "8080,9090"',
+    `the compose project is invalid (service "${service}": ${detail})`,
+    'fix the label in the compose file',
   ]),
   unknownService: define('PREVU_UNKNOWN_SERVICE', 'user', (service: string, where: string, fix: string) => [
     `no service "${service}" in ${where}`,
@@ -85,6 +85,7 @@ export const errors = {
     `no environment "${envId}"`,
     'see `prevu ls` for the environments of this profile',
   ]),
+  /** An --id (or id input) without a letter or digit, made by envIdOf in env-id.ts. */
   envIdInvalid: define('PREVU_ENV_ID_INVALID', 'user', (id: string) => [
     `env id "${id}" has no letters or digits`,
     'pass --id with letters, digits and dashes',

@@ -4,7 +4,7 @@ import { ciEnvId, detectCi } from '@prevu/core/ci/detect';
 import { errors } from '@prevu/core/errors';
 import { reportDown, reportUp, type ReportResult } from '@prevu/core/github/report';
 import { parseUpResult } from '@prevu/core/github/up-result';
-import { normalizeEnvId } from '@prevu/core/names';
+import { envIdOf } from '@prevu/core/env-id';
 import { PrevuCommand } from '../../base.js';
 import { warningLine } from '../../github/run-prevu.js';
 
@@ -40,7 +40,7 @@ GITHUB_API_URL. A failure to write to GitHub is a warning unless --strict.`;
       if (!flags.result) throw errors.reportNeedsResult();
       result = parseUpResult(readFileSync(flags.result === '-' ? 0 : flags.result, 'utf8'), flags.result === '-' ? 'stdin' : flags.result);
     }
-    const envId = flags.id ? normalizeEnvId(flags.id) : (result?.envId ?? ciEnvId(ci));
+    const envId = flags.id ? envIdOf(flags.id) : (result?.envId ?? ciEnvId(ci));
     if (!envId) throw errors.reportNoEnvId();
     const options = {
       ci,
