@@ -2,9 +2,9 @@
 // (packages/core/src/errors.ts; `npx tsc -b packages/core` first), keeping the hand-written text
 // before the first section. `node site/error-reference.mjs` writes the page; `--check` only says
 // whether it is current (exit 1 if not).
-import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { writeOrCheck } from './generated-page.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const page = join(root, 'site', 'docs', 'errors.md');
@@ -22,15 +22,4 @@ const sections = entries.map(([name, factory]) => {
   return `## ${factory.code}\n\nexit ${ExitCode[factory.kind]} (${factory.kind}), made by \`errors.${name}\`\n\n- message: ${code(message)}\n- fix: ${fix ? code(fix) : 'none'}\n`;
 });
 
-const current = readFileSync(page, 'utf8');
-const intro = current.includes('\n## PREVU_') ? current.slice(0, current.indexOf('\n## PREVU_') + 1) : current;
-const next = `${intro}${sections.join('\n')}`;
-if (process.argv.includes('--check')) {
-  if (next !== current) {
-    console.error('site/docs/errors.md differs from the error catalogue: run `node site/error-reference.mjs` after `npx tsc -b packages/core`');
-    process.exit(1);
-  }
-} else {
-  writeFileSync(page, next);
-  console.log(`site/docs/errors.md: ${sections.length} codes`);
-}
+writeOrCheck({ page, heading: '## PREVU_', sections, what: 'codes', stale: 'the error catalogue: run `node site/error-reference.mjs` after `npx tsc -b packages/core`' });
