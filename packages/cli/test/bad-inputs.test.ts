@@ -62,6 +62,8 @@ describe('bad inputs', () => {
       expect(r.code, name).toBe(1);
       expect(errorLines(r.stderr)).toEqual([`prevu: the compose service "${name}" takes the name prevu-agent, which prevu keeps for its agent: rename that service in the compose file`]);
     }
+    const nameless = await cli.run(['up', '--profile', 'taken'], { cwd: projectDir({ 'compose.yaml': 'services:\n  ___:\n    image: busybox:latest\n    expose: ["80"]\n' }) });
+    expect([nameless.code, errorLines(nameless.stderr)]).toEqual([1, ['prevu: the compose service "___" has no letters or digits, so it can have no URL: rename that service in the compose file']]);
     const ls = await cli.run(['ls', '--profile', 'taken', '--json']);
     expect(JSON.parse(ls.stdout)).toEqual({ envs: [] });
   });

@@ -73,6 +73,10 @@ export const errors = {
     `the compose service "${service}" takes the name ${reserved}, which prevu keeps for its agent`,
     'rename that service in the compose file',
   ]),
+  serviceNameInvalid: define('PREVU_SERVICE_NAME_INVALID', 'user', (service: string) => [
+    `the compose service "${service}" has no letters or digits, so it can have no URL`,
+    'rename that service in the compose file',
+  ]),
   exposeLabelInvalid: define('PREVU_EXPOSE_LABEL_INVALID', 'user', (service: string, detail: string) => [
     `the compose project is invalid (service "${service}": ${detail})`,
     'fix the label in the compose file',
