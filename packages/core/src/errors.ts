@@ -271,6 +271,10 @@ export const errors = {
     'pass --result with the output of `prevu up --json`',
   ]),
   reportNoEnvId: define('PREVU_REPORT_NO_ENV_ID', 'user', () => ['no env id to report', 'pass --id (outside a pull request there is no default)']),
+  upResultUnreadable: define('PREVU_UP_RESULT_UNREADABLE', 'user', (file: string, detail: string) => [
+    `${file} cannot be read (${detail})`,
+    'pass the file `prevu up --json` was written to, or - for stdin',
+  ]),
   upResultInvalid: define('PREVU_UP_RESULT_INVALID', 'user', (source: string) => [`${source} holds no URL table`, 'pass what `prevu up --json` printed']),
 
   // --- SSH and the ssh driver ---

@@ -1,5 +1,6 @@
 // Reads the URL table out of what `prevu up --json` printed, so the action and `prevu github
 // report` work from the CLI's own output (one JSON document, possibly after JSON event lines).
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { errors } from '../errors.js';
 import type { PreviewUrl } from './markdown.js';
@@ -10,6 +11,17 @@ const upResultSchema = z.object({ envId: z.string().min(1).optional(), urls: z.a
 export interface UpResult {
   envId?: string;
   urls: PreviewUrl[];
+}
+
+/** The URL table in a file (`-`: stdin), as `prevu github report --result` takes it. */
+export function readUpResult(file: string): UpResult {
+  let text: string;
+  try {
+    text = readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (error) {
+    throw errors.upResultUnreadable(file, (error as NodeJS.ErrnoException).code ?? (error as Error).message);
+  }
+  return parseUpResult(text, file === '-' ? 'stdin' : file);
 }
 
 /** The last JSON object in the text that carries a URL table. */

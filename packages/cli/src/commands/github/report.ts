@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { Args, Flags } from '@oclif/core';
 import { ciEnvId, detectCi } from '@prevu/core/ci/detect';
 import { errors } from '@prevu/core/errors';
 import { reportDown, reportUp, type ReportResult } from '@prevu/core/github/report';
-import { parseUpResult } from '@prevu/core/github/up-result';
+import { readUpResult } from '@prevu/core/github/up-result';
 import { envIdOf } from '@prevu/core/env-id';
 import { PrevuCommand } from '../../base.js';
 import { warningLine } from '../../github/run-prevu.js';
@@ -35,10 +34,10 @@ GITHUB_API_URL. A failure to write to GitHub is a warning unless --strict.`;
   async run(): Promise<ReportResult & { envId: string }> {
     const { args, flags } = this;
     const ci = detectCi();
-    let result: ReturnType<typeof parseUpResult> | undefined;
+    let result: ReturnType<typeof readUpResult> | undefined;
     if (args.event === 'up') {
       if (!flags.result) throw errors.reportNeedsResult();
-      result = parseUpResult(readFileSync(flags.result === '-' ? 0 : flags.result, 'utf8'), flags.result === '-' ? 'stdin' : flags.result);
+      result = readUpResult(flags.result);
     }
     const envId = flags.id ? envIdOf(flags.id) : (result?.envId ?? ciEnvId(ci));
     if (!envId) throw errors.reportNoEnvId();
