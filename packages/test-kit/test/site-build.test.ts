@@ -108,5 +108,7 @@ describe('documentation site', () => {
     expect([...page.matchAll(/^## (PREVU_\w+)$/gm)].map((m) => m[1]).sort()).toEqual([...codes].sort());
     expect(page).toContain('## PREVU_UNKNOWN_ENV\n\nexit 1 (user), made by `errors.unknownEnv`\n\n- message: ` no environment "<envId>" `');
     expect(page).toContain('## PREVU_DOCKER_DOWN\n\nexit 2 (environment)');
+    // shape() filled every argument of every entry with its name
+    expect(page).not.toMatch(/undefined|NaN|\[object /);
   });
 });
