@@ -2,10 +2,11 @@
 // (`npx tsc -b packages/cli` first), keeping the hand-written text before the first section.
 // `node site/cli-reference.mjs` writes the page; `--check` only says whether it is current (exit 1 if not).
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { writeOrCheck } from './generated-page.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const page = join(root, 'site', 'docs', 'cli.md');
@@ -26,15 +27,4 @@ const help = async (command) => {
 };
 const sections = await Promise.all(commands.map(async (c) => `## prevu${c ? ` ${c}` : ''}\n\n\`\`\`\n${await help(c)}\n\`\`\`\n`));
 
-const current = readFileSync(page, 'utf8');
-const intro = current.slice(0, current.indexOf('\n## prevu') + 1);
-const next = `${intro}${sections.join('\n')}`;
-if (process.argv.includes('--check')) {
-  if (next !== current) {
-    console.error('site/docs/cli.md differs from the CLI --help output: run `node site/cli-reference.mjs` after `npx tsc -b packages/cli`');
-    process.exit(1);
-  }
-} else {
-  writeFileSync(page, next);
-  console.log(`site/docs/cli.md: ${sections.length} commands`);
-}
+writeOrCheck({ page, heading: '## prevu', sections, what: 'commands', stale: 'the CLI --help output: run `node site/cli-reference.mjs` after `npx tsc -b packages/cli`' });

@@ -4,7 +4,7 @@
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
 import { InterruptedError } from '@prevu/core/docker-cli';
 import type { Session } from '@prevu/core/session';
-import { ExitCode, isPrevuError } from '@prevu/core/errors';
+import { errors, ExitCode, isPrevuError } from '@prevu/core/errors';
 import type { PrevuEvent } from '@prevu/core/events';
 import { configDir, ProfileStore } from '@prevu/core/profiles';
 
@@ -70,7 +70,7 @@ export abstract class PrevuCommand<T extends typeof Command> extends Command {
     const json = this.jsonEnabled();
     if (error instanceof InterruptedError || (this.abort.signal.aborted && !isPrevuError(error))) {
       process.stderr.write(`interrupted: ${this.interruptHint()}\n`);
-      if (json) this.logJson({ error: { code: 'PREVU_INTERRUPTED', message: 'interrupted' } });
+      if (json) this.logJson({ error: { code: errors.interrupted.code, message: 'interrupted' } });
       this.exit(ExitCode.interrupted);
     }
     if (isPrevuError(error)) {

@@ -4,7 +4,7 @@ import { Flags } from '@oclif/core';
 import { createDriver, DRIVER_NAMES } from '@prevu/core/drivers/index';
 import { errors } from '@prevu/core/errors';
 import type { Profile, ProfileStore, TunnelServerSettings } from '@prevu/core/profiles';
-import { HOST_KEY_PIN, HOST_KEY_PIN_HINT } from '@prevu/core/ssh-fingerprint';
+import { HOST_KEY_PIN } from '@prevu/core/ssh-fingerprint';
 
 export const driverFlags = {
   driver: Flags.string({ description: 'where envs run: local (this Docker), ssh, lightsail', options: [...DRIVER_NAMES] }),
@@ -27,7 +27,7 @@ function driverOptions({ host, set: pairs = [] }: DriverFlags): Record<string, u
   const options: Record<string, unknown> = host ? { host } : {};
   for (const pair of pairs) {
     const i = pair.indexOf('=');
-    if (i < 1) throw errors.invalidInput(`--set ${pair} is not key=value`, 'write it like --set host=user@example.com:22');
+    if (i < 1) throw errors.setNotKeyValue(pair);
     const raw = pair.slice(i + 1);
     // numbers and booleans keep their type; anything else is a string
     options[pair.slice(0, i)] = /^(-?\d+(\.\d+)?|true|false)$/.test(raw) ? JSON.parse(raw) : raw;
@@ -47,10 +47,10 @@ export async function createProfile(store: ProfileStore, name: string, flags: Dr
     ? { type: 'remote', address: flags['tunnel-server'], ...(flags['agent-tunnel-server'] ? { agentAddress: flags['agent-tunnel-server'] } : {}), ...(pin ? { hostKey: pin.trim(), hostKeyPinned: true } : {}) }
     : { type: 'embedded' };
   if (tunnelServer.type === 'remote' && !/^[^\s:]+:\d{1,5}$/.test(tunnelServer.address)) {
-    throw errors.invalidInput(`--tunnel-server ${tunnelServer.address} is not host:port`, 'pass the SSH address of the tunnel server, e.g. tunnel.example.com:2222');
+    throw errors.tunnelAddressInvalid(tunnelServer.address);
   }
-  if (pin !== undefined && tunnelServer.type === 'embedded') throw errors.invalidInput('--tunnel-host-key needs --tunnel-server', 'the embedded server runs on this machine: nothing to pin');
-  if (pin !== undefined && !HOST_KEY_PIN.test(pin.trim())) throw errors.invalidInput(`--tunnel-host-key "${pin}" is not a host key`, HOST_KEY_PIN_HINT);
+  if (pin !== undefined && tunnelServer.type === 'embedded') throw errors.tunnelPinWithoutServer();
+  if (pin !== undefined && !HOST_KEY_PIN.test(pin.trim())) throw errors.hostKeyPinInvalid(pin);
   const profile = store.create({ name, driver: flags.driver, driverOptions: driverOptions(flags), tunnelServer, private: flags.private });
   try {
     await checkDriver(store, profile);

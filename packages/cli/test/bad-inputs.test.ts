@@ -62,6 +62,8 @@ describe('bad inputs', () => {
       expect(r.code, name).toBe(1);
       expect(errorLines(r.stderr)).toEqual([`prevu: the compose service "${name}" takes the name prevu-agent, which prevu keeps for its agent: rename that service in the compose file`]);
     }
+    const nameless = await cli.run(['up', '--profile', 'taken'], { cwd: projectDir({ 'compose.yaml': 'services:\n  ___:\n    image: busybox:latest\n    expose: ["80"]\n' }) });
+    expect([nameless.code, errorLines(nameless.stderr)]).toEqual([1, ['prevu: the compose service "___" has no letters or digits, so it can have no URL: rename that service in the compose file']]);
     const ls = await cli.run(['ls', '--profile', 'taken', '--json']);
     expect(JSON.parse(ls.stdout)).toEqual({ envs: [] });
   });
@@ -100,7 +102,27 @@ describe('bad inputs', () => {
     const [http, management] = await freePorts(2);
     const r = await cli.run(['doctor'], { env: { PREVU_EMBEDDED_NAME: `prevu-doctor-${process.pid}`, PREVU_EMBEDDED_HTTP_PORT: String(http), PREVU_EMBEDDED_SSH_PORT: String(port), PREVU_EMBEDDED_MANAGEMENT_PORT: String(management) } });
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain(`✗ tunnel server: port ${port} on 127.0.0.1 is in use, the embedded tunnel server could not start: stop what uses it, or set PREVU_EMBEDDED_SSH_PORT to a free port`);
+    expect(r.stdout).toContain(`✗ tunnel server: port ${port} on 127.0.0.1 is in use, the embedded tunnel server cannot take it: stop what uses it, or set PREVU_EMBEDDED_SSH_PORT to a free port`);
+  });
+
+  it('an env id without letters or digits is the same one line through every command that takes one, never "unexpected error"', async () => {
+    const dir = projectDir({ 'compose.yaml': hello });
+    const line = 'prevu: env id "___" has no letters or digits: pass --id with letters, digits and dashes';
+    for (const args of [['up'], ['down'], ['status'], ['logs'], ['urls'], ['github', 'report', 'down']]) {
+      const r = await cli.run([...args, '--id', '___'], { cwd: dir });
+      expect([args.join(' '), r.code, errorLines(r.stderr)]).toEqual([args.join(' '), 1, [line]]);
+    }
+    // The Action takes it as its `id:` input.
+    const action = await cli.run(['github', 'action'], { cwd: dir, env: { INPUT_COMMAND: 'down', INPUT_ID: '___' } });
+    expect([action.code, errorLines(action.stderr)]).toEqual([1, [line]]);
+  });
+
+  it('a bad prevu.expose label: its own code, exit 1, naming the service, before anything is deployed', async () => {
+    const dir = projectDir({ 'compose.yaml': 'services:\n  web:\n    image: busybox:latest\n    labels: { prevu.expose: "web" }\n' });
+    const r = await cli.run(['up', '--json'], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(errorLines(r.stderr)).toEqual(['prevu: the compose project is invalid (service "web": label prevu.expose="web" must be "true", "false" or a comma-separated list of ports like "80,443"): fix the label in the compose file']);
+    expect(JSON.parse(r.stdout.trim()).error.code).toBe('PREVU_EXPOSE_LABEL_INVALID');
   });
 
   it('--json errors are one JSON line on stdout too', async () => {

@@ -111,5 +111,7 @@ describe('prevu github report', () => {
     const missing = await cli(['github', 'report', 'up'], githubEnv(7, 'good', join(dir, 's7.md')));
     expect(missing.code).toBe(1);
     expect(missing.stderr.trim()).toBe('prevu: `prevu github report up` needs the URL table: pass --result with the output of `prevu up --json`');
+    const absent = await cli(['github', 'report', 'up', '--result', join(dir, 'absent.json')], githubEnv(7, 'good', join(dir, 's7.md')));
+    expect([absent.code, absent.stderr.trim()]).toEqual([1, `prevu: ${join(dir, 'absent.json')} cannot be read (ENOENT): pass the file \`prevu up --json\` was written to, or - for stdin`]);
   });
 });

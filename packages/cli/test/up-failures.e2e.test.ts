@@ -46,22 +46,22 @@ describe('prevu up fails with one line, and down cleans up', () => {
     await downLeavesNothing(id, dir);
   });
 
-  it('a service still starting when --wait-timeout runs out: PREVU_TIMEOUT, exit 2, naming it', async () => {
+  it('a service still starting when --wait-timeout runs out: PREVU_SERVICES_TIMEOUT, exit 2, naming it', async () => {
     // failures inside start_period do not count: the health stays `starting` for an hour
     const { id, dir, result } = await failingUp(
       { 'compose.yaml': compose('slow:', '  image: busybox:latest', '  init: true', '  command: ["sleep", "600"]', '  healthcheck: { test: ["CMD", "false"], interval: 1s, timeout: 1s, retries: 1, start_period: 1h }') },
       ['--wait-timeout', '2'],
     );
-    expect(result).toEqual([2, 'PREVU_TIMEOUT', [`prevu: the services were not healthy after 2 s (still starting: slow): raise --wait-timeout for slow services, or see \`prevu logs --id ${id}\`; \`prevu down --id ${id}\` removes the env`]]);
+    expect(result).toEqual([2, 'PREVU_SERVICES_TIMEOUT', [`prevu: the services were not healthy after 2 s (still starting: slow): raise --wait-timeout for slow services, or see \`prevu logs --id ${id}\`; \`prevu down --id ${id}\` removes the env`]]);
     await downLeavesNothing(id, dir);
   });
 
-  it('a service without a healthcheck that never listens where it should: PREVU_TIMEOUT, exit 2, naming the port and where it listens', async () => {
+  it('a service without a healthcheck that never listens where it should: PREVU_URLS_TIMEOUT, exit 2, naming the port and where it listens', async () => {
     const { id, dir, result } = await failingUp(
       { 'compose.yaml': compose('web:', '  image: busybox:latest', '  init: true', '  command: ["httpd", "-f", "-p", "127.0.0.1:80"]', '  expose: ["80"]') },
       ['--wait-timeout', '6'],
     );
-    expect(result).toEqual([2, 'PREVU_TIMEOUT', ['prevu: the URLs were not ready after 6 s (waiting for web:80 (service web is starting: port 80 does not accept connections; it listens on 127.0.0.1:80 only, which the agent cannot reach: bind 0.0.0.0 instead)): see `prevu status` and `prevu logs`; raise --wait-timeout for slow services']]);
+    expect(result).toEqual([2, 'PREVU_URLS_TIMEOUT', ['prevu: the URLs were not ready after 6 s (waiting for web:80 (service web is starting: port 80 does not accept connections; it listens on 127.0.0.1:80 only, which the agent cannot reach: bind 0.0.0.0 instead)): see `prevu status` and `prevu logs`; raise --wait-timeout for slow services']]);
     await downLeavesNothing(id, dir);
   });
 

@@ -2,6 +2,7 @@
 // reported as one line naming the variable and what to put there (exit 1 in main).
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { errors } from '@prevu/core/errors';
 import { normalizeEnvId } from '@prevu/core/names';
 
 const bool = z
@@ -43,27 +44,23 @@ export interface AgentConfig {
   logLevel: string;
 }
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
-
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
   const present = Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith('PREVU_') && v !== ''));
   const parsed = schema.safeParse(present);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const name = String(issue.path[0] ?? 'PREVU_*');
-    throw new ConfigError(`${name} ${issue.message}${name in present ? ` (got "${present[name]}")` : ''}`);
+    throw errors.agentSettingInvalid(name, `${issue.message}${name in present ? ` (got "${present[name]}")` : ''}`);
   }
   const c = parsed.data;
   let privateKey: string;
   try {
     privateKey = readFileSync(c.PREVU_KEY_FILE, 'utf8');
   } catch (error) {
-    throw new ConfigError(`PREVU_KEY_FILE ${c.PREVU_KEY_FILE} cannot be read (${(error as NodeJS.ErrnoException).code}): mount the env's agent key there as the compose secret prevu_key`);
+    throw errors.agentKeyUnreadable(c.PREVU_KEY_FILE, String((error as NodeJS.ErrnoException).code));
   }
   if (!/-----BEGIN (OPENSSH|RSA|EC) PRIVATE KEY-----/.test(privateKey)) {
-    throw new ConfigError(`PREVU_KEY_FILE ${c.PREVU_KEY_FILE} is not an OpenSSH private key: mount the env's agent key file`);
+    throw errors.agentKeyInvalid(c.PREVU_KEY_FILE);
   }
   const sep = c.PREVU_TUNNEL_SERVER.lastIndexOf(':');
   return {

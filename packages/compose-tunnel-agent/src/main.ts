@@ -1,16 +1,17 @@
 // Entry point of the agent container: settings, logger, the agent, and a clean stop on signals.
 import { pino } from 'pino';
 import { Agent } from './agent.js';
-import { ConfigError, loadConfig } from './config.js';
+import { isPrevuError } from '@prevu/core/errors';
+import { loadConfig } from './config.js';
 
 function main(): void {
   let config;
   try {
     config = loadConfig();
   } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`prevu-agent: ${error.message}\n`);
-      process.exit(1);
+    if (isPrevuError(error)) {
+      process.stderr.write(`prevu-agent: ${error.line}\n`);
+      process.exit(error.exitCode);
     }
     throw error;
   }

@@ -42,7 +42,7 @@ describe('settings', () => {
   it('the bundle prints one line and exits 1 on a bad setting', () => {
     const run = spawnSync(process.execPath, [bundle], { env: { PATH: process.env.PATH, ...good, PREVU_API_PORT: 'abc' }, encoding: 'utf8' });
     expect(run.status).toBe(1);
-    expect(run.stderr.trim().split('\n')).toEqual(['prevu-agent: PREVU_API_PORT must be a port number from 1 to 65535 (got "abc")']);
+    expect(run.stderr.trim().split('\n')).toEqual(['prevu-agent: PREVU_API_PORT must be a port number from 1 to 65535 (got "abc"): prevu writes these settings into the compose overlay; run `prevu up` again rather than editing them']);
   });
 });
 

@@ -130,7 +130,7 @@ export class AgentClient {
     const res = await this.get(path, { signal });
     if (res.status !== 200) return undefined;
     const parsed = z.array(schema).safeParse(JSON.parse(res.body));
-    if (!parsed.success) throw errors.invalidInput(`the agent answered ${path} with an unexpected shape (${parsed.error.issues[0]?.message})`, 'update prevu so the CLI and the agent match');
+    if (!parsed.success) throw errors.agentAnswerMalformed(path, String(parsed.error.issues[0]?.message));
     return parsed.data;
   }
 

@@ -158,15 +158,18 @@ function defaultFiles(dir: string): string[] {
 
 /**
  * Before `up` (not `down`: a bad label must never keep an env from being removed): `prevu.expose`
- * labels parse, and no service takes the agent's name, whose URL would be the agent's API.
+ * labels parse, every service name has a letter or digit, and no service takes the agent's name,
+ * whose URL would be the agent's API.
  */
 export function checkForUp(model: ComposeModel): void {
   for (const [name, service] of Object.entries(model.services)) {
+    // Its URL's name (names.ts, forwardName) is the service's name as a label: nothing may be left of it.
+    if (!toLabelPart(name)) throw errors.serviceNameInvalid(name);
     if (toLabelPart(name) === AGENT_SERVICE) throw errors.reservedService(name, AGENT_SERVICE);
     try {
       exposeLabelPorts(service.labels?.[EXPOSE_LABEL]);
     } catch (error) {
-      throw errors.invalidCompose(`service "${name}": ${(error as Error).message}`);
+      throw errors.exposeLabelInvalid(name, (error as Error).message);
     }
   }
 }

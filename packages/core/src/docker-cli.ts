@@ -23,16 +23,6 @@ export interface DockerResult {
   code: number;
 }
 
-export class DockerCommandError extends Error {
-  override name = 'DockerCommandError';
-  constructor(
-    readonly args: string[],
-    readonly result: DockerResult,
-  ) {
-    super(`docker ${args.join(' ')} failed (${result.code}): ${lastLines(result.stderr || result.stdout)}`);
-  }
-}
-
 export class InterruptedError extends Error {
   override name = 'InterruptedError';
   constructor(what = 'interrupted') {
@@ -96,12 +86,12 @@ export function isDaemonDown(stderr: string): boolean {
   return DAEMON_DOWN.test(stderr);
 }
 
-/** Runs docker and returns stdout; a non-zero exit becomes a DockerCommandError (or dockerNotRunning). */
+/** Runs docker and returns stdout; a non-zero exit becomes dockerCommandFailed (or dockerNotRunning): one line, never "unexpected error". */
 export async function docker(args: string[], options: DockerRunOptions = {}): Promise<string> {
   const result = await dockerExec(args, options);
   if (result.code !== 0) {
     if (isDaemonDown(result.stderr)) throw errors.dockerNotRunning(lastLines(result.stderr, 1));
-    throw new DockerCommandError(args, result);
+    throw errors.dockerCommandFailed(args.join(' '), `exit ${result.code}: ${lastLines(result.stderr || result.stdout)}`);
   }
   return result.stdout;
 }

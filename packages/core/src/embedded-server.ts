@@ -28,13 +28,13 @@ function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1 || value > 65535) throw errors.invalidInput(`${name}=${raw} is not a port`, `set ${name} to a number from 1 to 65535, or unset it`);
+  if (!Number.isInteger(value) || value < 1 || value > 65535) throw errors.embeddedPortInvalid(name, raw);
   return value;
 }
 
 export function embeddedSettings(env: NodeJS.ProcessEnv = process.env): EmbeddedSettings {
   const container = env.PREVU_EMBEDDED_NAME || 'prevu-tunnel-server';
-  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(container)) throw errors.invalidInput(`PREVU_EMBEDDED_NAME=${container} is not a container name`, 'use letters, digits, "_", "." or "-"');
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(container)) throw errors.embeddedNameInvalid(container);
   return {
     container,
     network: env.PREVU_EMBEDDED_NETWORK || 'prevu',
@@ -182,7 +182,7 @@ export async function ensureEmbeddedServer(settings: EmbeddedSettings = embedded
     const busy = /listen tcp4? [\d.]*:(\d+): bind: address already in use/.exec(run.stderr);
     if (busy) {
       const name = Number(busy[1]) === s.httpPort ? 'HTTP' : Number(busy[1]) === s.sshPort ? 'SSH' : 'MANAGEMENT';
-      throw errors.invalidInput(`port ${busy[1]} on 127.0.0.1 is in use, the embedded tunnel server cannot take it`, `stop what uses it, or set PREVU_EMBEDDED_${name}_PORT to a free port`);
+      throw errors.embeddedPortInUse(Number(busy[1]), name);
     }
     throw errors.dockerNotRunning(run.stderr.trim().split('\n')[0] ?? `docker run exited ${run.code}`);
   }

@@ -22,14 +22,24 @@ export async function gitBranch(dir: string, env: NodeJS.ProcessEnv = process.en
   return detectCi(env).branch ?? (env.BRANCH_NAME?.trim() || undefined);
 }
 
-export async function resolveEnvId(options: { id?: string; project: string; dir: string; env?: NodeJS.ProcessEnv }): Promise<string> {
+/** The env id a user gave (--id, the Action's `id:`), normalized; one without letters or digits is envIdInvalid. */
+export function envIdOf(id: string): string {
   try {
-    if (options.id !== undefined) return normalizeEnvId(options.id);
+    return normalizeEnvId(id);
+  } catch (error) {
+    if (error instanceof InvalidNameError) throw errors.envIdInvalid(id);
+    throw error;
+  }
+}
+
+export async function resolveEnvId(options: { id?: string; project: string; dir: string; env?: NodeJS.ProcessEnv }): Promise<string> {
+  if (options.id !== undefined) return envIdOf(options.id);
+  try {
     const fromCi = ciEnvId(detectCi(options.env ?? process.env));
     if (fromCi) return fromCi;
     return defaultEnvId(options.project, await gitBranch(options.dir, options.env));
   } catch (error) {
-    if (error instanceof InvalidNameError) throw errors.invalidInput(`env id "${options.id ?? options.project}" has no letters or digits`, 'pass --id with letters, digits and dashes');
+    if (error instanceof InvalidNameError) throw errors.envIdInvalid(options.project);
     throw error;
   }
 }

@@ -1,9 +1,14 @@
 // The catalogue of errors prevu reports: a stable code, one line saying what was wrong and what
-// to do, and an exit code with a meaning (1: the user can fix it, 2: the environment is wrong).
+// to do, and an exit code with a meaning (1: the user can fix it, 2: the environment is wrong,
+// 130: interrupted). It is the only place codes are made (eslint.config.js keeps it so), and
+// site/docs/errors.md is generated from it (site/error-reference.mjs). It imports only leaf
+// modules without dependencies: the agent and the tunnel server bundle it for their start-up errors.
+import { HOST_KEY_PIN_HINT } from './ssh-fingerprint.js';
+
 export const ExitCode = { ok: 0, user: 1, environment: 2, interrupted: 130 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
-export type ErrorKind = 'user' | 'environment';
+export type ErrorKind = 'user' | 'environment' | 'interrupted';
 
 export class PrevuError extends Error {
   override name = 'PrevuError';
@@ -18,7 +23,7 @@ export class PrevuError extends Error {
   }
 
   get exitCode(): ExitCode {
-    return this.kind === 'user' ? ExitCode.user : ExitCode.environment;
+    return ExitCode[this.kind];
   }
 
   /** One line: what was wrong, then what to do. */
@@ -27,21 +32,41 @@ export class PrevuError extends Error {
   }
 }
 
-type Factory<A extends unknown[]> = (...args: A) => PrevuError;
-const define =
-  <A extends unknown[]>(code: string, kind: ErrorKind, make: (...args: A) => [message: string, fix: string]): Factory<A> =>
-  (...args) => {
+/** A catalogue entry: makes its error, and names its code and kind for comparisons and the reference page. */
+export interface Factory<A extends unknown[]> {
+  (...args: A): PrevuError;
+  readonly code: string;
+  readonly kind: ErrorKind;
+  /** The message and fix with each argument shown as <name>: the shape the reference page prints. */
+  readonly shape: () => [message: string, fix: string];
+}
+
+export const define = <A extends unknown[]>(code: string, kind: ErrorKind, make: (...args: A) => [message: string, fix: string]): Factory<A> => {
+  const factory = (...args: A) => {
     const [message, fix] = make(...args);
     return new PrevuError(code, message, fix, kind);
   };
+  const shape = () => {
+    // The parameter names of `make` as written (tsc keeps them): `(a, b) =>` or `a =>`.
+    const params = /^\(?([^)=]*)\)?\s*=>/.exec(make.toString())?.[1] ?? '';
+    const names = params.split(',').map((p) => p.trim()).filter(Boolean);
+    return make(...(names.map((n) => `<${n}>`) as A));
+  };
+  return Object.assign(factory, { code, kind, shape });
+};
+
+/** Whether `error` is one of these catalogue entries. */
+export const isError = (error: unknown, ...factories: Factory<never[]>[]): error is PrevuError =>
+  error instanceof PrevuError && factories.some((f) => f.code === error.code);
 
 export const errors = {
+  // --- the compose project and the env ---
   noComposeFile: define('PREVU_NO_COMPOSE_FILE', 'user', (dir: string) => [
     `no compose file or Dockerfile in ${dir}`,
     'run prevu in a directory with compose.yaml (or a Dockerfile), or pass -f <file>',
   ]),
-  missingEnv: define('PREVU_MISSING_ENV', 'user', (names: string[]) => [
-    `the project expects ${names.join(', ')}, which this run does not set (--strict-env)`,
+  missingEnv: define('PREVU_MISSING_ENV', 'user', (names: string) => [
+    `the project expects ${names}, which this run does not set (--strict-env)`,
     'set them in the environment or the .env file, or deploy without --strict-env',
   ]),
   portWithCompose: define('PREVU_PORT_WITH_COMPOSE', 'user', () => [
@@ -56,24 +81,57 @@ export const errors = {
     `the compose service "${service}" takes the name ${reserved}, which prevu keeps for its agent`,
     'rename that service in the compose file',
   ]),
-  baseDomainUnresolved: define('PREVU_BASE_DOMAIN_UNRESOLVED', 'environment', (host: string, base: string) => [
-    `${host} does not resolve (ENOTFOUND): the base domain ${base} has no wildcard DNS record`,
-    `add a DNS record *.${base} pointing at the tunnel server; \`prevu doctor\` checks it`,
+  serviceNameInvalid: define('PREVU_SERVICE_NAME_INVALID', 'user', (service: string) => [
+    `the compose service "${service}" has no letters or digits, so it can have no URL`,
+    'rename that service in the compose file',
   ]),
-  certificateMismatch: define('PREVU_CERT_MISMATCH', 'environment', (base: string, names: string) => [
-    `the tunnel server's certificate does not cover *.${base} (it names ${names})`,
-    `give the server a certificate for *.${base} (--tls-cert/--tls-key); every URL is a name under it`,
+  exposeLabelInvalid: define('PREVU_EXPOSE_LABEL_INVALID', 'user', (service: string, detail: string) => [
+    `the compose project is invalid (service "${service}": ${detail})`,
+    'fix the label in the compose file',
   ]),
-  certificateExpiring: define('PREVU_CERT_EXPIRING', 'environment', (base: string, daysLeft: number, until: string) => [
-    daysLeft < 0 ? `the tunnel server's certificate for *.${base} expired on ${until}` : `the tunnel server's certificate for *.${base} expires in ${daysLeft} day(s) (${until})`,
-    'renew it, and start the server with the new --tls-cert/--tls-key',
+  unknownService: define('PREVU_UNKNOWN_SERVICE', 'user', (service: string, where: string, fix: string) => [
+    `no service "${service}" in ${where}`,
+    fix,
   ]),
-  serviceNotReady: define('PREVU_SERVICE_NOT_READY', 'user', (cause: string, fix: string) => [cause, fix]),
+  unknownEnv: define('PREVU_UNKNOWN_ENV', 'user', (envId: string) => [
+    `no environment "${envId}"`,
+    'see `prevu ls` for the environments of this profile',
+  ]),
+  /** An --id (or id input) without a letter or digit, made by envIdOf in env-id.ts. */
+  envIdInvalid: define('PREVU_ENV_ID_INVALID', 'user', (id: string) => [
+    `env id "${id}" has no letters or digits`,
+    'pass --id with letters, digits and dashes',
+  ]),
+  envIdNotNormalized: define('PREVU_ENV_ID_NOT_NORMALIZED', 'user', (envId: string) => [
+    `env id "${envId}" is not normalized`,
+    'use [a-z0-9-] only',
+  ]),
   lastUpFailed: define('PREVU_UP_FAILED', 'user', (line: string) => [`the last up failed: ${line}`, 'fix that, then run `prevu up` again']),
-  agentUnreachable: define('PREVU_AGENT_UNREACHABLE', 'environment', (envId: string, how: string) => [
-    `the agent of env ${envId} is ${how}`,
-    `\`prevu status --id ${envId}\` shows what its machine says; \`prevu up\` starts it again`,
+  /** The tunnel server refused a forward: its hostname belongs to another env of the key (or another key). */
+  forwardRefused: define('PREVU_FORWARD_REFUSED', 'user', (service: string, port: number, envId: string, reason: string, heldByEnv?: string) => [
+    `the tunnel server refused ${service}:${port} of env "${envId}": ${reason}`,
+    `remove this env with \`prevu down --id ${envId}\` and run \`prevu up --id <another id>\`${heldByEnv ? ` whose names do not run into env "${heldByEnv}"'s` : ''}`,
   ]),
+  /** The agent's own diagnosis of a service (its cause and fix come from the agent). */
+  serviceNotReady: define('PREVU_SERVICE_NOT_READY', 'user', (cause: string, fix: string) => [cause, fix]),
+  servicesNotHealthy: define('PREVU_SERVICES_TIMEOUT', 'environment', (seconds: number, detail: string, envId: string) => [
+    `the services were not healthy after ${seconds} s (${detail})`,
+    `raise --wait-timeout for slow services, or see \`prevu logs --id ${envId}\`; \`prevu down --id ${envId}\` removes the env`,
+  ]),
+  urlsNotReady: define('PREVU_URLS_TIMEOUT', 'environment', (seconds: number, last: string) => [
+    `the URLs were not ready after ${seconds} s (${last})`,
+    'see `prevu status` and `prevu logs`; raise --wait-timeout for slow services',
+  ]),
+  sharePasswordPublic: define('PREVU_SHARE_PASSWORD_PUBLIC', 'user', (profile: string) => [
+    `profile "${profile}" is public: its URLs open without a password`,
+    'make the environment private (`prevu profile create <name> --private`), or share without --password',
+  ]),
+  sharePasswordShort: define('PREVU_SHARE_PASSWORD_SHORT', 'user', (min: number) => [
+    `a share password needs at least ${min} characters`,
+    'choose a longer one',
+  ]),
+
+  // --- Docker and compose ---
   dockerNotRunning: define('PREVU_DOCKER_DOWN', 'environment', (detail: string) => [
     `Docker is not reachable (${detail})`,
     'start Docker (or run scripts/ensure-docker.sh) and retry',
@@ -86,6 +144,32 @@ export const errors = {
     `docker compose ${command} failed for ${project} (${detail})`,
     fix,
   ]),
+  composeLogsFailed: define('PREVU_COMPOSE_LOGS_FAILED', 'user', (detail: string) => [
+    `docker compose logs failed (${detail})`,
+    'check `prevu status`',
+  ]),
+  dockerCommandFailed: define('PREVU_DOCKER_FAILED', 'environment', (command: string, detail: string) => [
+    `docker ${command} failed (${detail})`,
+    'check that Docker works (`prevu doctor`), then retry; run with --debug for the full output',
+  ]),
+  artifactMissing: define('PREVU_NOT_BUILT', 'environment', (pkg: string, problem: string) => [
+    `${pkg} ${problem}`,
+    'reinstall prevu (npm i -g @prevu/cli); in a checkout of the prevu repository, run `npm run build`',
+  ]),
+
+  // --- the tunnel server ---
+  baseDomainUnresolved: define('PREVU_BASE_DOMAIN_UNRESOLVED', 'environment', (host: string, base: string) => [
+    `${host} does not resolve (ENOTFOUND): the base domain ${base} has no wildcard DNS record`,
+    `add a DNS record *.${base} pointing at the tunnel server; \`prevu doctor\` checks it`,
+  ]),
+  certificateMismatch: define('PREVU_CERT_MISMATCH', 'environment', (base: string, names: string) => [
+    `the tunnel server's certificate does not cover *.${base} (it names ${names})`,
+    `give the server a certificate for *.${base} (--tls-cert/--tls-key); every URL is a name under it`,
+  ]),
+  certificateExpiring: define('PREVU_CERT_EXPIRING', 'environment', (base: string, daysLeft: number, until: string) => [
+    daysLeft < 0 ? `the tunnel server's certificate for *.${base} expired on ${until}` : `the tunnel server's certificate for *.${base} expires in ${daysLeft} day(s) (${until})`,
+    'renew it, and start the server with the new --tls-cert/--tls-key',
+  ]),
   tunnelServerUnreachable: define('PREVU_TUNNEL_UNREACHABLE', 'environment', (address: string, detail: string) => [
     `the tunnel server at ${address} does not answer (${detail})`,
     'check the address with `prevu doctor`, or `prevu server start` for the embedded one',
@@ -94,19 +178,123 @@ export const errors = {
     `the tunnel server at ${address} did not carry out \`${command}\` (${detail})`,
     'an older server may not know it: `prevu server start` replaces an older embedded one; ask a remote one\'s operator to update',
   ]),
+  tunnelAuthRefused: define('PREVU_TUNNEL_AUTH', 'user', (address: string) => [
+    `the tunnel server at ${address} refused the account key`,
+    'ask its operator to allow the key in `prevu profile ls`, or use another profile',
+  ]),
+  accountMismatch: define('PREVU_ACCOUNT_MISMATCH', 'environment', (server: string, local: string) => [
+    `the tunnel server derived account ${server} from the key, prevu ${local}`,
+    'update prevu or the tunnel server so their names module matches',
+  ]),
+  embeddedServerUnreachable: define('PREVU_EMBEDDED_REMOTE', 'user', (driver: string) => [
+    `the embedded tunnel server runs on this machine's Docker, which the agent on the ${driver} machine cannot reach`,
+    'give the profile a tunnel server the machine reaches: prevu init --driver ' + driver + ' --tunnel-server host:port',
+  ]),
+  embeddedPortInUse: define('PREVU_EMBEDDED_PORT_IN_USE', 'user', (port: number, name: string) => [
+    `port ${port} on 127.0.0.1 is in use, the embedded tunnel server cannot take it`,
+    `stop what uses it, or set PREVU_EMBEDDED_${name}_PORT to a free port`,
+  ]),
+  embeddedPortInvalid: define('PREVU_EMBEDDED_PORT_INVALID', 'user', (name: string, raw: string) => [
+    `${name}=${raw} is not a port`,
+    `set ${name} to a number from 1 to 65535, or unset it`,
+  ]),
+  embeddedNameInvalid: define('PREVU_EMBEDDED_NAME_INVALID', 'user', (container: string) => [
+    `PREVU_EMBEDDED_NAME=${container} is not a container name`,
+    'use letters, digits, "_", "." or "-"',
+  ]),
+
+  // --- the agent ---
+  agentUnreachable: define('PREVU_AGENT_UNREACHABLE', 'environment', (envId: string, how: string) => [
+    `the agent of env ${envId} is ${how}`,
+    `\`prevu status --id ${envId}\` shows what its machine says; \`prevu up\` starts it again`,
+  ]),
+  agentNotAnswering: define('PREVU_AGENT_TIMEOUT', 'environment', (envId: string) => [
+    `the agent of ${envId} does not answer through the tunnel server`,
+    `see \`prevu status --id ${envId}\`; \`prevu up\` restarts it`,
+  ]),
+  agentAnswerMalformed: define('PREVU_AGENT_PROTOCOL', 'user', (path: string, detail: string) => [
+    `the agent answered ${path} with an unexpected shape (${detail})`,
+    'update prevu so the CLI and the agent match',
+  ]),
+
+  // --- profiles and prevu's own files ---
   unknownProfile: define('PREVU_UNKNOWN_PROFILE', 'user', (name: string) => [
     `no profile named "${name}"`,
     'list profiles with `prevu profile ls` or create one with `prevu init`',
   ]),
+  profileNameInvalid: define('PREVU_PROFILE_NAME_INVALID', 'user', (name: string) => [
+    `profile name "${name}" is not valid`,
+    'use 1-40 lowercase letters, digits, "-" or "_"',
+  ]),
+  profileExists: define('PREVU_PROFILE_EXISTS', 'user', (name: string) => [
+    `profile "${name}" already exists`,
+    `use it with --profile ${name}, or remove it first with \`prevu profile rm ${name}\``,
+  ]),
+  profileInvalid: define('PREVU_PROFILE_INVALID', 'user', (name: string, detail: string, file: string) => [
+    `profile "${name}" is invalid (${detail})`,
+    `fix ${file} or recreate it with \`prevu profile rm ${name}\` and \`prevu init\``,
+  ]),
+  profileHasEnvs: define('PREVU_PROFILE_HAS_ENVS', 'user', (name: string, count: number, envIds: string) => [
+    `profile ${name} still has ${count} env(s) (${envIds})`,
+    `remove them first with \`prevu purge --profile ${name}\``,
+  ]),
+  profileNoKey: define('PREVU_PROFILE_NO_KEY', 'user', (name: string, file: string) => [
+    `profile "${name}" has no account key (${file})`,
+    `recreate it: \`prevu profile rm ${name}\` then \`prevu init\``,
+  ]),
+  accountKeyUnreadable: define('PREVU_ACCOUNT_KEY_UNREADABLE', 'user', (detail: string) => [
+    `the account public key is unreadable (${detail})`,
+    'recreate the profile with `prevu init`',
+  ]),
+  keyReadableByOthers: define('PREVU_KEY_MODE', 'user', (file: string, mode: string) => [
+    `${file} is readable by others (mode ${mode})`,
+    `chmod 600 ${file}`,
+  ]),
+  configInvalid: define('PREVU_CONFIG_INVALID', 'user', (file: string) => [`${file} is not a prevu config`, 'fix or delete it']),
+  jsonInvalid: define('PREVU_JSON_INVALID', 'user', (file: string, detail: string) => [`${file} is not valid JSON (${detail})`, 'fix or delete it']),
+  unknownDriver: define('PREVU_UNKNOWN_DRIVER', 'user', (profile: string, driver: string, known: string) => [
+    `profile "${profile}" uses the unknown driver "${driver}"`,
+    `use one of: ${known}`,
+  ]),
+
+  // --- CLI flags that oclif cannot check ---
+  setNotKeyValue: define('PREVU_SET_NOT_KEY_VALUE', 'user', (pair: string) => [
+    `--set ${pair} is not key=value`,
+    'write it like --set host=user@example.com:22',
+  ]),
+  tunnelAddressInvalid: define('PREVU_TUNNEL_ADDRESS_INVALID', 'user', (address: string) => [
+    `--tunnel-server ${address} is not host:port`,
+    'pass the SSH address of the tunnel server, e.g. tunnel.example.com:2222',
+  ]),
+  tunnelPinWithoutServer: define('PREVU_TUNNEL_PIN_WITHOUT_SERVER', 'user', () => [
+    '--tunnel-host-key needs --tunnel-server',
+    'the embedded server runs on this machine: nothing to pin',
+  ]),
+  hostKeyPinInvalid: define('PREVU_HOST_KEY_PIN_INVALID', 'user', (pin: string) => [
+    `--tunnel-host-key "${pin}" is not a host key`,
+    HOST_KEY_PIN_HINT,
+  ]),
+  reportNeedsResult: define('PREVU_REPORT_NEEDS_RESULT', 'user', () => [
+    '`prevu github report up` needs the URL table',
+    'pass --result with the output of `prevu up --json`',
+  ]),
+  reportNoEnvId: define('PREVU_REPORT_NO_ENV_ID', 'user', () => ['no env id to report', 'pass --id (outside a pull request there is no default)']),
+  upResultUnreadable: define('PREVU_UP_RESULT_UNREADABLE', 'user', (file: string, detail: string) => [
+    `${file} cannot be read (${detail})`,
+    'pass the file `prevu up --json` was written to, or - for stdin',
+  ]),
+  upResultInvalid: define('PREVU_UP_RESULT_INVALID', 'user', (source: string) => [`${source} holds no URL table`, 'pass what `prevu up --json` printed']),
+
+  // --- SSH and the ssh driver ---
   hostKeyMismatch: define('PREVU_HOST_KEY_MISMATCH', 'user', (host: string) => [
     `the SSH host key of ${host} does not match the one recorded`,
     'if the host was rebuilt, remove its line from the profile known_hosts and retry',
   ]),
-  hostKeyNotPinned: define('PREVU_HOST_KEY_MISMATCH', 'user', (host: string) => [
+  hostKeyNotPinned: define('PREVU_HOST_KEY_NOT_PINNED', 'user', (host: string) => [
     `the SSH host key of ${host} is not the one pinned for it`,
     'something may sit between prevu and it: stop here; if its key changed on purpose, pin the new one (`--set hostKey=SHA256:...` for an ssh host, `--tunnel-host-key` for a tunnel server)',
   ]),
-  tunnelHostKeyMismatch: define('PREVU_HOST_KEY_MISMATCH', 'user', (address: string, profileFile: string) => [
+  tunnelHostKeyMismatch: define('PREVU_TUNNEL_HOST_KEY_MISMATCH', 'user', (address: string, profileFile: string) => [
     `the SSH host key of the tunnel server ${address} does not match the one recorded`,
     `if the server was rebuilt, delete tunnelServer.hostKey from ${profileFile} and retry`,
   ]),
@@ -126,35 +314,37 @@ export const errors = {
     `${what} failed over SSH (${detail})`,
     'check the host (disk space, permissions of the SSH user) and retry',
   ]),
+  sshHostInvalid: define('PREVU_SSH_HOST_INVALID', 'user', (spec: string) => [
+    `ssh host "${spec}" is not user@host:port`,
+    'pass --host like root@203.0.113.7:22',
+  ]),
+  sshUserInvalid: define('PREVU_SSH_USER_INVALID', 'user', (user: string) => [
+    `ssh user "${user}" is not a Unix user name`,
+    'pass --host like root@203.0.113.7:22',
+  ]),
+  sshPortInvalid: define('PREVU_SSH_PORT_INVALID', 'user', (port: number) => [
+    `ssh port ${port} is out of range`,
+    'pass a port between 1 and 65535',
+  ]),
+  sshSettingInvalid: define('PREVU_SSH_SETTING_INVALID', 'user', (field: string, detail: string, flag: string) => [
+    `invalid ssh setting ${field} (${detail})`,
+    `fix it with \`prevu init --driver ssh --${flag} ...\``,
+  ]),
   uploadThroughLink: define('PREVU_UPLOAD_LINK', 'environment', (path: string) => [
     `${path} on the host is a symbolic link where prevu keeps a copy of the project's files, and prevu does not write through links`,
     'something on the host (a container writing into a bind mount?) put it there: look at it, then `prevu down` removes the env\'s files and `up` sends them again',
   ]),
+  uploadPathRelative: define('PREVU_UPLOAD_PATH_RELATIVE', 'user', (path: string) => [`upload path ${path} is not absolute`, 'pass absolute paths']),
   remoteDockerUnavailable: define('PREVU_REMOTE_DOCKER_DOWN', 'environment', (target: string, detail: string) => [
     `Docker on ${target} is not reachable (${detail})`,
     'install and start Docker there, and let the SSH user use its socket (root or the docker group)',
   ]),
-  embeddedServerUnreachable: define('PREVU_EMBEDDED_REMOTE', 'user', (driver: string) => [
-    `the embedded tunnel server runs on this machine's Docker, which the agent on the ${driver} machine cannot reach`,
-    'give the profile a tunnel server the machine reaches: prevu init --driver ' + driver + ' --tunnel-server host:port',
+  machineNotReady: define('PREVU_MACHINE_NOT_READY', 'environment', (what: string, seconds: number, fix: string) => [
+    `${what} after ${seconds} s`,
+    fix,
   ]),
-  artifactMissing: define('PREVU_NOT_BUILT', 'environment', (pkg: string, problem: string) => [
-    `${pkg} ${problem}`,
-    'reinstall prevu (npm i -g @prevu/cli); in a checkout of the prevu repository, run `npm run build`',
-  ]),
-  unknownEnv: define('PREVU_UNKNOWN_ENV', 'user', (envId: string) => [
-    `no environment "${envId}"`,
-    'see `prevu ls` for the environments of this profile',
-  ]),
-  invalidInput: define('PREVU_INVALID_INPUT', 'user', (what: string, fix: string) => [what, fix]),
-  /** The tunnel server refused a forward: its hostname belongs to another env of the key (or another key). */
-  forwardRefused: define('PREVU_FORWARD_REFUSED', 'user', (service: string, port: number, envId: string, reason: string, heldByEnv?: string) => [
-    `the tunnel server refused ${service}:${port} of env "${envId}": ${reason}`,
-    `remove this env with \`prevu down --id ${envId}\` and run \`prevu up --id <another id>\`${heldByEnv ? ` whose names do not run into env "${heldByEnv}"'s` : ''}`,
-  ]),
-  timeout: define('PREVU_TIMEOUT', 'environment', (what: string, fix: string) => [what, fix]),
-  cloud: define('PREVU_CLOUD', 'environment', (what: string, fix: string) => [what, fix]),
-  cloudUser: define('PREVU_CLOUD_USER', 'user', (what: string, fix: string) => [what, fix]),
+
+  // --- AWS Lightsail ---
   awsNoCredentials: define('PREVU_AWS_NO_CREDENTIALS', 'user', (detail: string) => [
     `no AWS credentials found (${detail})`,
     'set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE (after `aws sso login` for SSO)',
@@ -183,9 +373,160 @@ export const errors = {
     `the Lightsail API at ${endpoint} does not answer (${detail})`,
     'check the network, the region, and AWS_ENDPOINT_URL_LIGHTSAIL if set',
   ]),
-  machineNotReady: define('PREVU_MACHINE_NOT_READY', 'environment', (what: string, seconds: number, fix: string) => [
-    `${what} after ${seconds} s`,
-    fix,
+  awsNoRegion: define('PREVU_AWS_NO_REGION', 'user', () => [
+    'no AWS region for the lightsail driver',
+    'set AWS_REGION, or the profile setting with `--set region=us-east-1`',
+  ]),
+  lightsailSettingInvalid: define('PREVU_LIGHTSAIL_SETTING_INVALID', 'user', (field: string, detail: string) => [
+    `invalid lightsail setting ${field} (${detail})`,
+    `set it with \`prevu init --driver lightsail --set ${field}=...\` (or edit the profile's driverOptions)`,
+  ]),
+  lightsailRefused: define('PREVU_LIGHTSAIL_REFUSED', 'user', (operation: string, detail: string, settings: string) => [
+    `Lightsail refused ${operation} (${detail})`,
+    `check the profile's lightsail settings (${settings})`,
+  ]),
+  lightsailFailed: define('PREVU_LIGHTSAIL_FAILED', 'environment', (operation: string, detail: string) => [
+    `Lightsail failed ${operation} (${detail})`,
+    'retry; if it persists, check the AWS Health Dashboard and the account\'s Lightsail quotas',
+  ]),
+  lightsailSettingUp: define('PREVU_LIGHTSAIL_SETTING_UP', 'environment', (detail: string) => [
+    `Lightsail is still setting up this account or region (${detail})`,
+    'wait a few minutes and retry',
+  ]),
+  lightsailError: define('PREVU_LIGHTSAIL_ERROR', 'environment', (operation: string, detail: string) => [
+    `Lightsail failed ${operation} (${detail})`,
+    'retry; run with --debug for the full error',
+  ]),
+  lightsailInstanceStopped: define('PREVU_LIGHTSAIL_INSTANCE_STATE', 'user', (name: string, state: string) => [
+    `Lightsail instance ${name} is ${state}`,
+    'start it in the Lightsail console, or `prevu down` to delete it and `prevu up` again',
+  ]),
+
+  // --- GitHub, CI and the Action ---
+  githubFailed: define('PREVU_GITHUB_FAILED', 'environment', (doing: string, detail: string) => [`${doing} failed (${detail})`, 'retry with --debug and report it']),
+  githubUnreachable: define('PREVU_GITHUB_UNREACHABLE', 'environment', (apiUrl: string, detail: string) => [
+    `the GitHub API at ${apiUrl} does not answer (${detail})`,
+    'check the network and GITHUB_API_URL',
+  ]),
+  githubBadToken: define('PREVU_GITHUB_BAD_TOKEN', 'user', (doing: string, detail: string) => [
+    `GitHub rejected the token while ${doing} (401 ${detail})`,
+    'pass a valid token as the github-token input or GITHUB_TOKEN (secrets.GITHUB_TOKEN in a workflow)',
+  ]),
+  githubRateLimited: define('PREVU_GITHUB_RATE_LIMITED', 'environment', (doing: string) => [
+    `GitHub's rate limit is used up (${doing})`,
+    'wait until it resets or use a token with a higher limit',
+  ]),
+  githubPermission: define('PREVU_GITHUB_PERMISSION', 'user', (doing: string, permission: string, detail: string) => [
+    `GitHub denied ${doing}: the token lacks \`${permission}\` (403 ${detail})`,
+    `add \`${permission}\` under \`permissions:\` in the workflow job (or grant it to the token)`,
+  ]),
+  githubNotFound: define('PREVU_GITHUB_NOT_FOUND', 'user', (doing: string, detail: string) => [
+    `GitHub answered 404 while ${doing} (${detail})`,
+    'check GITHUB_REPOSITORY and the PR number; a token without access to a private repository also sees 404',
+  ]),
+  githubStatus: define('PREVU_GITHUB', 'environment', (status: number, doing: string, detail: string) => [
+    `GitHub answered ${status} while ${doing} (${detail})`,
+    'retry; if it persists see https://www.githubstatus.com',
+  ]),
+  githubNoRepo: define('PREVU_GITHUB_NO_REPO', 'user', (operation: string) => [
+    `no GitHub repository to report the ${operation} to`,
+    'run in GitHub Actions or set PREVU_CI_REPO=owner/name',
+  ]),
+  githubNoToken: define('PREVU_GITHUB_NO_TOKEN', 'user', (operation: string) => [
+    `no GitHub token, so no ${operation} was written`,
+    'pass the github-token input or set GITHUB_TOKEN (with `permissions:` granting it)',
+  ]),
+  ciPrNumberInvalid: define('PREVU_CI_PR_INVALID', 'user', (name: string, raw: string) => [
+    `${name}="${raw}" is not a pull request number`,
+    `set ${name} to a positive integer or unset it`,
+  ]),
+  githubEventUnreadable: define('PREVU_GITHUB_EVENT_UNREADABLE', 'user', (path: string, detail: string) => [
+    `GITHUB_EVENT_PATH=${path} cannot be read (${detail})`,
+    'run inside GitHub Actions or unset GITHUB_EVENT_PATH',
+  ]),
+  githubEventNotJson: define('PREVU_GITHUB_EVENT_NOT_JSON', 'user', (path: string) => [
+    `GITHUB_EVENT_PATH=${path} is not JSON`,
+    'point GITHUB_EVENT_PATH at the event payload GitHub Actions wrote',
+  ]),
+  githubEventMalformed: define('PREVU_GITHUB_EVENT_MALFORMED', 'user', (path: string, detail: string) => [
+    `the GitHub event payload at ${path} is malformed (${detail})`,
+    'point GITHUB_EVENT_PATH at the event payload GitHub Actions wrote',
+  ]),
+  actionInputInvalid: define('PREVU_ACTION_INPUT_INVALID', 'user', (name: string, problem: string, detail: string) => [
+    `the action input \`${name}\` ${problem} (${detail})`,
+    name === 'command' ? 'set `command: up` or `command: down` under `with:`' : `fix \`${name}\` under \`with:\` in the workflow`,
+  ]),
+  actionArgsUnclosedQuote: define('PREVU_ACTION_ARGS_QUOTE', 'user', (quote: string) => [
+    `the action input \`args\` has an unclosed ${quote} quote`,
+    'close the quote in `args`',
+  ]),
+  actionArgsShellSyntax: define('PREVU_ACTION_ARGS_SHELL', 'user', (what: string) => [
+    `the action input \`args\` has shell syntax (${what}) and prevu runs no shell`,
+    'pass plain words; quote one that contains it',
+  ]),
+  actionAccountKeyInvalid: define('PREVU_ACTION_ACCOUNT_KEY_INVALID', 'user', () => [
+    'the account-key input is not an unencrypted OpenSSH private key',
+    'store the profile\'s id_ed25519 file (from `prevu profile ls`) as a secret and pass it as account-key',
+  ]),
+  actionAccountKeyWithoutProfile: define('PREVU_ACTION_KEY_WITHOUT_PROFILE', 'user', () => [
+    'the account-key input needs a profile input to go with',
+    'pass the profile (its profile.json contents or a path) as `profile`',
+  ]),
+  actionAccountKeyMissing: define('PREVU_ACTION_ACCOUNT_KEY_MISSING', 'user', (profile: string) => [
+    `profile "${profile}" needs its account key`,
+    'store the profile\'s id_ed25519 as a secret and pass it as the account-key input',
+  ]),
+  actionProfileExists: define('PREVU_ACTION_PROFILE_EXISTS', 'user', (profile: string) => [
+    `profile "${profile}" exists on this runner, so driver, account-key and the host keys cannot change it`,
+    'pass the profile contents instead of its name, or drop those inputs',
+  ]),
+  actionProfileUnreadable: define('PREVU_ACTION_PROFILE_UNREADABLE', 'user', () => [
+    'the profile input is neither a profile (JSON or YAML) nor the path of one',
+    'pass the contents of profiles/<name>/profile.json, or a path to it in the workspace',
+  ]),
+  actionProfileInvalid: define('PREVU_ACTION_PROFILE_INVALID', 'user', (detail: string) => [
+    `the profile input is invalid (${detail})`,
+    'pass the contents of profiles/<name>/profile.json as made by `prevu init`',
+  ]),
+  actionSshPinUnused: define('PREVU_ACTION_SSH_PIN_UNUSED', 'user', (profile: string, driver: string) => [
+    `the ssh-host-key input pins an ssh host, and profile "${profile}" uses the ${driver} driver`,
+    'drop ssh-host-key, or use a profile with driver ssh',
+  ]),
+  actionTunnelPinUnused: define('PREVU_ACTION_TUNNEL_PIN_UNUSED', 'user', (profile: string) => [
+    `the tunnel-server-host-key input pins a remote tunnel server, and profile "${profile}" uses the embedded one`,
+    'drop tunnel-server-host-key, or give the profile a tunnelServer address',
+  ]),
+  actionNoEnvId: define('PREVU_ACTION_NO_ENV_ID', 'user', () => ['`down` outside a pull request needs the env id', 'set `id:` under `with:` to the id `up` used']),
+  actionUpNoEnvId: define('PREVU_ACTION_UP_NO_ENV_ID', 'user', () => ['`prevu up --json` did not say which env it deployed', 'set `id:` under `with:`']),
+
+  // --- the tunnel server's start-up (prevu-tunnel-server) ---
+  serverFlagsInvalid: define('PREVU_SERVER_FLAGS_INVALID', 'user', (detail: string) => [detail, 'see the flags in packages/tunnel-server/README.md']),
+  serverSettingInvalid: define('PREVU_SERVER_SETTING_INVALID', 'user', (flag: string, env: string, detail: string) => [
+    `invalid --${flag} (or ${env}): ${detail}`,
+    'fix the value and start again',
+  ]),
+  serverHttpsNeedsCert: define('PREVU_SERVER_HTTPS_NEEDS_CERT', 'user', () => ['--https-port needs a certificate', 'add --dev-tls, or --tls-cert and --tls-key']),
+
+  // --- the agent's start-up (prevu-agent) ---
+  agentSettingInvalid: define('PREVU_AGENT_SETTING_INVALID', 'user', (name: string, detail: string) => [
+    `${name} ${detail}`,
+    'prevu writes these settings into the compose overlay; run `prevu up` again rather than editing them',
+  ]),
+  agentKeyUnreadable: define('PREVU_AGENT_KEY_UNREADABLE', 'user', (file: string, detail: string) => [
+    `PREVU_KEY_FILE ${file} cannot be read (${detail})`,
+    "mount the env's agent key there as the compose secret prevu_key",
+  ]),
+  agentKeyInvalid: define('PREVU_AGENT_KEY_INVALID', 'user', (file: string) => [
+    `PREVU_KEY_FILE ${file} is not an OpenSSH private key`,
+    "mount the env's agent key file",
+  ]),
+
+  // --- not the user's doing ---
+  interrupted: define('PREVU_INTERRUPTED', 'interrupted', () => ['interrupted', '']),
+  unexpected: define('PREVU_UNEXPECTED', 'environment', (detail: string) => [detail, 'run with --debug and report it']),
+  dotenvUnreadable: define('PREVU_DOTENV_UNREADABLE', 'user', (file: string, detail: string) => [
+    `cannot read ${file} (${detail})`,
+    'pass a dotenv file that exists, e.g. --against .env.production',
   ]),
 };
 

@@ -65,7 +65,7 @@ export function configDir(env: NodeJS.ProcessEnv = process.env): string {
 
 export function accountIdOfPublicKey(publicKey: string): string {
   const parsed = ssh2.utils.parseKey(publicKey);
-  if (parsed instanceof Error) throw errors.invalidInput(`the account public key is unreadable (${parsed.message})`, 'recreate the profile with `prevu init`');
+  if (parsed instanceof Error) throw errors.accountKeyUnreadable(parsed.message);
   const key = Array.isArray(parsed) ? parsed[0]! : parsed;
   return accountIdFromKeyBlob(key.getPublicSSH());
 }
@@ -95,7 +95,7 @@ export class ProfileStore {
     const file = join(this.root, 'config.json');
     if (!existsSync(file)) return undefined;
     const parsed = configSchema.safeParse(readJson(file));
-    if (!parsed.success) throw errors.invalidInput(`${file} is not a prevu config`, 'fix or delete it');
+    if (!parsed.success) throw errors.configInvalid(file);
     return parsed.data.current;
   }
 
@@ -110,7 +110,7 @@ export class ProfileStore {
     const parsed = profileSchema.safeParse(readJson(file));
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      throw errors.invalidInput(`profile "${name}" is invalid (${issue?.path.join('.')}: ${issue?.message})`, `fix ${file} or recreate it with \`prevu profile rm ${name}\` and \`prevu init\``);
+      throw errors.profileInvalid(name, `${issue?.path.join('.')}: ${issue?.message}`, file);
     }
     return parsed.data;
   }
@@ -129,8 +129,8 @@ export class ProfileStore {
   }
 
   create(input: { name: string; driver: string; driverOptions?: Record<string, unknown>; tunnelServer: TunnelServerSettings; private?: boolean }): Profile {
-    if (!NAME.test(input.name)) throw errors.invalidInput(`profile name "${input.name}" is not valid`, 'use 1-40 lowercase letters, digits, "-" or "_"');
-    if (this.exists(input.name)) throw errors.invalidInput(`profile "${input.name}" already exists`, `use it with --profile ${input.name}, or remove it first with \`prevu profile rm ${input.name}\``);
+    if (!NAME.test(input.name)) throw errors.profileNameInvalid(input.name);
+    if (this.exists(input.name)) throw errors.profileExists(input.name);
     const profile = profileSchema.parse({
       version: 1,
       name: input.name,
@@ -158,7 +158,7 @@ export class ProfileStore {
   key(name: string): AccountKey {
     const dir = this.profileDir(name);
     const privateKeyFile = join(dir, 'id_ed25519');
-    if (!existsSync(privateKeyFile)) throw errors.invalidInput(`profile "${name}" has no account key (${privateKeyFile})`, `recreate it: \`prevu profile rm ${name}\` then \`prevu init\``);
+    if (!existsSync(privateKeyFile)) throw errors.profileNoKey(name, privateKeyFile);
     const publicKey = readFileSync(join(dir, 'id_ed25519.pub'), 'utf8').trim();
     return { privateKey: readFileSync(privateKeyFile, 'utf8'), publicKey, privateKeyFile, accountId: accountIdOfPublicKey(publicKey) };
   }
@@ -174,6 +174,6 @@ function readJson(file: string): unknown {
   try {
     return JSON.parse(readFileSync(file, 'utf8'));
   } catch (error) {
-    throw errors.invalidInput(`${file} is not valid JSON (${(error as Error).message})`, 'fix or delete it');
+    throw errors.jsonInvalid(file, (error as Error).message);
   }
 }

@@ -3,7 +3,7 @@
 // the server's host key checked against the pin or recorded at first contact, `hello` asked.
 import { join } from 'node:path';
 import { embeddedSettings, embeddedStatus, ensureEmbeddedServer } from './embedded-server.js';
-import { PrevuError } from './errors.js';
+import { errors } from './errors.js';
 import type { PrevuEvent } from './events.js';
 import type { AccountKey, Profile, ProfileStore } from './profiles.js';
 import { TunnelServerClient, tunnelExec, type Hello, type HelloOptions } from './tunnel-server-client.js';
@@ -62,7 +62,7 @@ export async function connectTunnelServer(session: Session, envId: string, repor
       endpoint.hostKey = client.hostKey;
     }
     if (hello.accountId !== session.key.accountId) {
-      throw new PrevuError('PREVU_ACCOUNT_MISMATCH', `the tunnel server derived account ${hello.accountId} from the key, prevu ${session.key.accountId}`, 'update prevu or the tunnel server so their names module matches', 'environment');
+      throw errors.accountMismatch(hello.accountId, session.key.accountId);
     }
     return { endpoint, hello, client };
   } catch (error) {

@@ -4,7 +4,7 @@
 // the key and the base URL every service URL is built on.
 import ssh2 from 'ssh2';
 import { z } from 'zod';
-import { errors, PrevuError } from './errors.js';
+import { errors, type PrevuError } from './errors.js';
 import { sshExec } from './ssh-exec.js';
 import { matchesPin } from './ssh-fingerprint.js';
 import type { HelloReply } from './tunnel-protocol.js';
@@ -69,7 +69,7 @@ export class TunnelServerClient {
       };
       client.on('error', (error: Error & { level?: string; code?: string }) => {
         if (error.level === 'client-authentication') {
-          fail(new PrevuError('PREVU_TUNNEL_AUTH', `the tunnel server at ${options.address} refused the account key`, 'ask its operator to allow the key in `prevu profile ls`, or use another profile', 'user'));
+          fail(errors.tunnelAuthRefused(options.address));
         } else if (/host denied|verification failed|host key/i.test(error.message) && seenKey) {
           fail(options.hostKeyPinned ? errors.hostKeyNotPinned(`the tunnel server ${options.address}`) : errors.tunnelHostKeyMismatch(options.address, options.recordedIn));
         } else {

@@ -41,6 +41,6 @@ describe('env id', () => {
   });
 
   it('rejects an id with nothing usable in one line', async () => {
-    await expect(resolveEnvId({ id: '---', project: 'shop', dir: tempDir() })).rejects.toMatchObject({ code: 'PREVU_INVALID_INPUT', exitCode: 1 });
+    await expect(resolveEnvId({ id: '---', project: 'shop', dir: tempDir() })).rejects.toMatchObject({ code: 'PREVU_ENV_ID_INVALID', exitCode: 1 });
   });
 });

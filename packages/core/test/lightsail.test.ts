@@ -240,14 +240,14 @@ describe('lightsail driver against the stand-in', () => {
       {
         name: 'an InvalidInputException left after the checks (a quota), in AWS\'s words',
         arrange: () => standIn.failNext('CreateInstances', 'InvalidInputException', 1, "Sorry, you've reached the maximum number of instances for this account"),
-        code: 'PREVU_CLOUD_USER',
+        code: 'PREVU_LIGHTSAIL_REFUSED',
         line: /^Lightsail refused CreateInstances \(Sorry, you've reached the maximum number of instances for this account\): check the profile's lightsail settings \(region us-east-1, availabilityZone us-east-1a, bundleId small_3_0, blueprintId debian_12\)$/,
         exit: 1,
       },
       {
         name: 'service exception, retried as a 500 and then reported',
         arrange: () => standIn.failNext('CreateInstances', 'ServiceException', 3, 'We encountered an internal error'),
-        code: 'PREVU_CLOUD',
+        code: 'PREVU_LIGHTSAIL_FAILED',
         line: /^Lightsail failed CreateInstances \(ServiceException: We encountered an internal error\): retry/,
         exit: 2,
       },
@@ -385,7 +385,7 @@ describe('lightsail driver against the stand-in', () => {
     try {
       const progress: string[] = [];
       const failure = await prevuFailure(driver({}, progress).ensureMachine('mitm'));
-      expect(failure.code).toBe('PREVU_HOST_KEY_MISMATCH');
+      expect(failure.code).toBe('PREVU_HOST_KEY_NOT_PINNED');
       expect(failure.line).toMatch(/^the SSH host key of .+ is not the one pinned for it: something may sit between prevu and it/);
       expect(progress.some((m) => m.startsWith('waiting for SSH and Docker'))).toBe(false);
       expect(existsSync(knownHostsPath)).toBe(false);

@@ -47,11 +47,11 @@ describe('profiles', () => {
   it('fails in one line: unknown profile, bad name, duplicate, corrupt file', () => {
     const store = new ProfileStore(join(tempDir(), 'prevu'));
     expect(() => store.resolve('nope', {})).toThrow(expect.objectContaining({ code: 'PREVU_UNKNOWN_PROFILE', exitCode: 1 }));
-    expect(() => store.create({ name: 'Bad Name', driver: 'local', tunnelServer: { type: 'embedded' } })).toThrow(expect.objectContaining({ code: 'PREVU_INVALID_INPUT' }));
+    expect(() => store.create({ name: 'Bad Name', driver: 'local', tunnelServer: { type: 'embedded' } })).toThrow(expect.objectContaining({ code: 'PREVU_PROFILE_NAME_INVALID' }));
     store.create({ name: 'a', driver: 'local', tunnelServer: { type: 'embedded' } });
     expect(() => store.create({ name: 'a', driver: 'local', tunnelServer: { type: 'embedded' } })).toThrow(/already exists/);
     const file = join(store.profileDir('a'), 'profile.json');
     writeFileSync(file, readFileSync(file, 'utf8').replace('"embedded"', '"nowhere"'));
-    expect(() => store.read('a')).toThrow(expect.objectContaining({ code: 'PREVU_INVALID_INPUT', message: expect.stringMatching(/profile "a" is invalid \(tunnelServer/) }));
+    expect(() => store.read('a')).toThrow(expect.objectContaining({ code: 'PREVU_PROFILE_INVALID', message: expect.stringMatching(/profile "a" is invalid \(tunnelServer/) }));
   });
 });

@@ -394,7 +394,7 @@ describe('envs on the host', () => {
 
   it('refuses an env id that is not normalized (it becomes a path on the host)', async () => {
     const error = await prevuFailure(driver().remove('../etc'));
-    expect(error.code).toBe('PREVU_INVALID_INPUT');
+    expect(error.code).toBe('PREVU_ENV_ID_NOT_NORMALIZED');
   });
 });
 
@@ -433,7 +433,7 @@ describe('host key', () => {
     // A first contact that trust-on-first-use would have accepted and recorded.
     for (const wrong of [pinFingerprint(other), other]) {
       const error = await prevuFailure(pinned(wrong).ensureMachine('pinned'));
-      expect(error.code).toBe('PREVU_HOST_KEY_MISMATCH');
+      expect(error.code).toBe('PREVU_HOST_KEY_NOT_PINNED');
       expect(error.line).toBe(`the SSH host key of ${sshd.user}@${sshd.host}:${sshd.port} is not the one pinned for it: something may sit between prevu and it: stop here; if its key changed on purpose, pin the new one (\`--set hostKey=SHA256:...\` for an ssh host, \`--tunnel-host-key\` for a tunnel server)`);
     }
     for (const right of [sshd.hostKeyFingerprint, `${sshd.hostPublicKey} the comment`, [pinFingerprint(other), sshd.hostKeyFingerprint]]) {

@@ -1,11 +1,13 @@
 // The documentation site (site/build.mjs) built as `npm run docs` builds it, into a temp dir:
 // every page produced, every internal link and anchor resolves, nothing from a page reaches the
-// HTML unescaped, and the CLI reference is what the built CLI's `--help` prints.
+// HTML unescaped, the CLI reference is what the built CLI's `--help` prints, and the error
+// reference is the error catalogue.
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { errors } from '@prevu/core/errors';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const root = resolve(import.meta.dirname, '../../..');
@@ -25,7 +27,7 @@ describe('documentation site', () => {
   it('renders every page with the shared nav, and every internal link and anchor resolves', async () => {
     const out = join(temp, 'dist');
     const pages = readdirSync(docs).filter((f) => f.endsWith('.md')).map((f) => f.replace(/\.md$/, '.html'));
-    expect(pages).toEqual(expect.arrayContaining(['index.html', 'getting-started.html', 'cli.html', 'drivers.html', 'tunnel-server.html', 'agent.html', 'github-action.html', 'troubleshooting.html']));
+    expect(pages).toEqual(expect.arrayContaining(['index.html', 'getting-started.html', 'cli.html', 'drivers.html', 'tunnel-server.html', 'agent.html', 'github-action.html', 'troubleshooting.html', 'errors.html']));
     expect(await build(out)).toContain(`${pages.length} pages`);
     expect(readdirSync(out).sort()).toEqual([...pages].sort());
 
@@ -85,13 +87,28 @@ describe('documentation site', () => {
     expect(html).toContain('<title>Title &lt;img src=x onerror=alert(1)&gt; · prevu</title>');
   });
 
-  it('the CLI reference is the built CLI\'s own --help of every command', async () => {
-    // cli-reference.mjs --check regenerates the sections from packages/cli/src/commands and `--help`
-    const check = await promisify(execFile)(process.execPath, [join(root, 'site', 'cli-reference.mjs'), '--check']).then(
+  /** Runs a reference page's generator with --check: it regenerates the page and compares. */
+  const check = (script: string) =>
+    promisify(execFile)(process.execPath, [join(root, 'site', script), '--check']).then(
       () => ({ code: 0, stderr: '' }),
       (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }),
     );
-    expect(check.stderr).toBe('');
-    expect(check.code).toBe(0);
+
+  it('the CLI reference is the built CLI\'s own --help of every command', async () => {
+    // cli-reference.mjs regenerates the sections from packages/cli/src/commands and `--help`
+    expect(await check('cli-reference.mjs')).toEqual({ code: 0, stderr: '' });
+  });
+
+  it('the error reference is the catalogue: every code it can raise, once, with its exit code', async () => {
+    expect(await check('error-reference.mjs')).toEqual({ code: 0, stderr: '' });
+    // The lint rule keeps codes in the catalogue; here each entry has a code of its own and a section.
+    const page = read(docs, 'errors.md');
+    const codes = Object.values(errors).map((factory) => factory.code);
+    expect(new Set(codes).size).toBe(codes.length);
+    expect([...page.matchAll(/^## (PREVU_\w+)$/gm)].map((m) => m[1]).sort()).toEqual([...codes].sort());
+    expect(page).toContain('## PREVU_UNKNOWN_ENV\n\nexit 1 (user), made by `errors.unknownEnv`\n\n- message: ` no environment "<envId>" `');
+    expect(page).toContain('## PREVU_DOCKER_DOWN\n\nexit 2 (environment)');
+    // shape() filled every argument of every entry with its name
+    expect(page).not.toMatch(/undefined|NaN|\[object /);
   });
 });

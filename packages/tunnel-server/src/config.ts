@@ -1,6 +1,7 @@
 // Settings from flags and PREVU_* environment variables (flags win), validated once at start.
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { errors } from '@prevu/core/errors';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positive = z.coerce.number().int().positive();
@@ -98,15 +99,13 @@ const options = {
 const camel = (flagName: string) => flagName.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 const envName = (flagName: string) => `PREVU_${flagName.toUpperCase().replace(/-/g, '_')}`;
 
-export class ConfigError extends Error {}
-
-/** Throws ConfigError with one line: what was wrong and what to do. */
+/** Throws a PrevuError of the catalogue: one line, what was wrong and what to do. */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }));
   } catch (error) {
-    throw new ConfigError(`${(error as Error).message}; see the flags in packages/tunnel-server/README.md`);
+    throw errors.serverFlagsInvalid((error as Error).message);
   }
   const raw: Record<string, unknown> = {};
   for (const name of Object.keys(options)) {
@@ -118,13 +117,13 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     const issue = parsed.error.issues[0]!;
     const key = String(issue.path[0] ?? '');
     const flagName = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-    throw new ConfigError(`invalid --${flagName} (or ${envName(flagName)}): ${issue.message}; fix the value and start again`);
+    throw errors.serverSettingInvalid(flagName, envName(flagName), issue.message);
   }
   const config = parsed.data;
   const tls = Boolean(config.devTls || config.tlsCert);
   if (tls && config.httpsPort === undefined) config.httpsPort = 8443;
   if (!tls && config.httpsPort !== undefined) {
-    throw new ConfigError('--https-port needs a certificate: add --dev-tls, or --tls-cert and --tls-key');
+    throw errors.serverHttpsNeedsCert();
   }
   return { ...config, tls };
 }

@@ -3,7 +3,8 @@
 // listeners, logs "ready" once all listen, and closes them on SIGTERM/SIGINT.
 import type { Server } from 'node:net';
 import { pino } from 'pino';
-import { ConfigError, loadConfig } from './config.js';
+import { isPrevuError } from '@prevu/core/errors';
+import { loadConfig } from './config.js';
 import { createMetrics } from './metrics.js';
 import { Registry } from './registry.js';
 import { loadHostKey } from './ssh/host-key.js';
@@ -21,9 +22,9 @@ let config;
 try {
   config = loadConfig(process.argv.slice(2), process.env);
 } catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  process.stderr.write(`prevu-tunnel-server: ${error.message}\n`);
-  process.exit(1);
+  if (!isPrevuError(error)) throw error;
+  process.stderr.write(`prevu-tunnel-server: ${error.line}\n`);
+  process.exit(error.exitCode);
 }
 
 const log = pino({ level: config.logLevel, base: { svc: 'tunnel-server' } });

@@ -7,7 +7,7 @@ import { machineHostKeys } from '@prevu/core/drivers/index';
 import { embeddedSettings, embeddedStatus } from '@prevu/core/embedded-server';
 import { status } from '@prevu/core/envs/inspect';
 import { list } from '@prevu/core/envs/list';
-import { errors, ExitCode, isPrevuError, PrevuError } from '@prevu/core/errors';
+import { errors, ExitCode, isPrevuError } from '@prevu/core/errors';
 import { checkCertificate, checkWildcardDns } from '@prevu/core/server-checks';
 import { pinFingerprint } from '@prevu/core/ssh-fingerprint';
 import { PrevuCommand } from '../base.js';
@@ -41,7 +41,7 @@ export default class Doctor extends PrevuCommand<typeof Doctor> {
       try {
         checks.push({ name, ok: true, detail: await fn() });
       } catch (error) {
-        const e = isPrevuError(error) ? error : new PrevuError('PREVU_UNEXPECTED', (error as Error).message, 'run with --debug and report it', 'environment');
+        const e = isPrevuError(error) ? error : errors.unexpected((error as Error).message);
         checks.push({ name, ok: false, detail: e.message, fix: e.fix, exitCode: e.exitCode });
       }
       const last = checks.at(-1)!;
@@ -63,7 +63,7 @@ export default class Doctor extends PrevuCommand<typeof Doctor> {
       let baseUrl: string | undefined;
       await check('account key', async () => {
         const mode = statSync(s.key.privateKeyFile).mode & 0o777;
-        if (mode & 0o077) throw new PrevuError('PREVU_KEY_MODE', `${s.key.privateKeyFile} is readable by others (mode ${mode.toString(8)})`, `chmod 600 ${s.key.privateKeyFile}`, 'user');
+        if (mode & 0o077) throw errors.keyReadableByOthers(s.key.privateKeyFile, mode.toString(8));
         return `account ${s.key.accountId}, ${s.key.privateKeyFile} (mode 600)`;
       });
       await check('tunnel server', async () => {
@@ -72,7 +72,7 @@ export default class Doctor extends PrevuCommand<typeof Doctor> {
           if (!state.running) {
             const { httpPort, sshPort, managementPort } = state.settings;
             for (const [name, port] of [['HTTP', httpPort], ['SSH', sshPort], ['MANAGEMENT', managementPort]] as const) {
-              if (!(await portFree(port))) throw errors.invalidInput(`port ${port} on 127.0.0.1 is in use, the embedded tunnel server could not start`, `stop what uses it, or set PREVU_EMBEDDED_${name}_PORT to a free port`);
+              if (!(await portFree(port))) throw errors.embeddedPortInUse(port, name);
             }
             return `embedded ${state.settings.container} is not running; its ports are free (\`prevu up\` or \`prevu server start\` starts it)`;
           }

@@ -49,7 +49,7 @@ function set(value: string | undefined): string | undefined {
 function parseNumber(name: string, raw: string | undefined): number | undefined {
   if (set(raw) === undefined) return undefined;
   const parsed = positiveInt.safeParse(raw);
-  if (!parsed.success) throw errors.invalidInput(`${name}="${raw}" is not a pull request number`, `set ${name} to a positive integer or unset it`);
+  if (!parsed.success) throw errors.ciPrNumberInvalid(name, String(raw));
   return parsed.data;
 }
 
@@ -59,24 +59,18 @@ function readGithubEvent(path: string | undefined, read: (path: string) => strin
   try {
     text = read(path);
   } catch (error) {
-    throw errors.invalidInput(
-      `GITHUB_EVENT_PATH=${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
-      'run inside GitHub Actions or unset GITHUB_EVENT_PATH',
-    );
+    throw errors.githubEventUnreadable(path, (error as NodeJS.ErrnoException).code ?? (error as Error).message);
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
-    throw errors.invalidInput(`GITHUB_EVENT_PATH=${path} is not JSON`, 'point GITHUB_EVENT_PATH at the event payload GitHub Actions wrote');
+    throw errors.githubEventNotJson(path);
   }
   const parsed = githubEventSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw errors.invalidInput(
-      `the GitHub event payload at ${path} is malformed (${issue?.path.join('.') || 'root'}: ${issue?.message})`,
-      'point GITHUB_EVENT_PATH at the event payload GitHub Actions wrote',
-    );
+    throw errors.githubEventMalformed(path, `${issue?.path.join('.') || 'root'}: ${issue?.message}`);
   }
   return parsed.data;
 }

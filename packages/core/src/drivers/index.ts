@@ -66,6 +66,6 @@ export async function createDriver(context: DriverContext): Promise<Driver> {
       });
     }
     default:
-      throw errors.invalidInput(`profile "${context.profile.name}" uses the unknown driver "${context.profile.driver}"`, `use one of: ${DRIVER_NAMES.join(', ')}`);
+      throw errors.unknownDriver(context.profile.name, context.profile.driver, DRIVER_NAMES.join(', '));
   }
 }

@@ -2,7 +2,7 @@
 // IAM action, the credentials, the throttling. It keys on AWS's error codes (`__type`), never on
 // the wording of a message, which is AWS's to change. (Preevy #458 showed a missing permission as
 // "403 UnknownError"; prevu names it.)
-import { errors, isPrevuError, PrevuError } from '../errors.js';
+import { errors, isPrevuError, type PrevuError } from '../errors.js';
 
 export interface LightsailErrorContext {
   /** The API operation that failed, e.g. `CreateInstances`. */
@@ -54,15 +54,15 @@ export function lightsailError(error: unknown, context: LightsailErrorContext): 
     case 'InvalidInputException':
       // The zone, bundle and blueprint were checked against Lightsail's lists before the create;
       // what is left (a quota, a name) is in AWS's own words.
-      mapped = errors.cloudUser(`Lightsail refused ${context.operation} (${message})`, `check the profile's lightsail settings (region ${context.region}, availabilityZone ${context.availabilityZone}, bundleId ${context.bundleId}, blueprintId ${context.blueprintId})`);
+      mapped = errors.lightsailRefused(context.operation, message, `region ${context.region}, availabilityZone ${context.availabilityZone}, bundleId ${context.bundleId}, blueprintId ${context.blueprintId}`);
       break;
     case 'ServiceException':
     case 'OperationFailureException':
-      mapped = errors.cloud(`Lightsail failed ${context.operation} (${name}: ${message})`, 'retry; if it persists, check the AWS Health Dashboard and the account\'s Lightsail quotas');
+      mapped = errors.lightsailFailed(context.operation, `${name}: ${message}`);
       break;
     case 'AccountSetupInProgressException':
     case 'RegionSetupInProgressException':
-      mapped = errors.cloud(`Lightsail is still setting up this account or region (${message})`, 'wait a few minutes and retry');
+      mapped = errors.lightsailSettingUp(message);
       break;
     default:
       if (e.code && /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH)$/.test(e.code)) {
@@ -71,8 +71,9 @@ export function lightsailError(error: unknown, context: LightsailErrorContext): 
           ? errors.awsInvalidSetting(`the region "${context.region}" (no Lightsail endpoint there)`, '--set region=<region>', 'aws lightsail get-regions')
           : errors.awsUnreachable(context.endpoint, e.code);
       } else {
-        mapped = errors.cloud(`Lightsail failed ${context.operation} (${name || 'error'}: ${message})`, 'retry; run with --debug for the full error');
+        mapped = errors.lightsailError(context.operation, `${name || 'error'}: ${message}`);
       }
   }
-  return new PrevuError(mapped.code, mapped.message, mapped.fix, mapped.kind, { cause: error });
+  mapped.cause = error;
+  return mapped;
 }

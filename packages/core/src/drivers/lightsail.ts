@@ -26,7 +26,7 @@ import {
   type Instance,
 } from '@aws-sdk/client-lightsail';
 import { z } from 'zod';
-import { errors, isPrevuError } from '../errors.js';
+import { errors, isError, isPrevuError } from '../errors.js';
 import { accountIdFromKeyBlob, toLabelPart } from '../names.js';
 import { HOST_KEY_PIN } from '../ssh-fingerprint.js';
 import type { Driver, Machine, MachineRecord } from './driver.js';
@@ -63,7 +63,7 @@ export function parseLightsailSettings(input: unknown): LightsailSettings {
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;
   const field = issue.path.join('.') || 'settings';
-  throw errors.invalidInput(`invalid lightsail setting ${field} (${issue.message})`, `set it with \`prevu init --driver lightsail --set ${field}=...\` (or edit the profile's driverOptions)`);
+  throw errors.lightsailSettingInvalid(field, issue.message);
 }
 
 /** Where the ssh driver must connect for an instance. */
@@ -279,7 +279,7 @@ export class LightsailDriver implements Driver {
         state = instance?.state?.name ?? 'unknown';
         if (state === 'running' && instance?.publicIpAddress) return instance;
         if (state === 'stopped' || state === 'stopping' || state === 'shutting-down' || state === 'terminated') {
-          throw errors.cloudUser(`Lightsail instance ${name} is ${state}`, 'start it in the Lightsail console, or `prevu down` to delete it and `prevu up` again');
+          throw errors.lightsailInstanceStopped(name, state);
         }
         return undefined;
       },
@@ -303,7 +303,7 @@ export class LightsailDriver implements Driver {
           return await ssh.ensureMachine(envId, signal);
         } catch (error) {
           // A changed host key is the user's to judge, never something to wait out.
-          if (signal?.aborted || (isPrevuError(error) && error.code === 'PREVU_HOST_KEY_MISMATCH')) throw error;
+          if (signal?.aborted || isError(error, errors.hostKeyMismatch, errors.hostKeyNotPinned)) throw error;
           cause = error;
           // A fresh SSH session next time: group membership (docker) is read at login.
           await this.dropSsh(envId);
@@ -355,7 +355,7 @@ export class LightsailDriver implements Driver {
     } catch {
       this.region = undefined;
     }
-    if (!this.region) throw errors.invalidInput('no AWS region for the lightsail driver', 'set AWS_REGION, or the profile setting with `--set region=us-east-1`');
+    if (!this.region) throw errors.awsNoRegion();
     return this.region;
   }
 
@@ -399,6 +399,6 @@ export function instanceName(profile: string, envId: string): string {
 /** The wire-format key blob of an OpenSSH public key line (`ssh-ed25519 AAAA... comment`). */
 function keyBlob(publicKey: string): Buffer {
   const base64 = publicKey.trim().split(/\s+/)[1];
-  if (!base64) throw errors.invalidInput('the profile public key is not an OpenSSH public key line', 'recreate the profile with `prevu init`');
+  if (!base64) throw errors.accountKeyUnreadable('not an OpenSSH public key line');
   return Buffer.from(base64, 'base64');
 }

@@ -57,7 +57,7 @@ const CHUNKS_IN_FLIGHT = 64;
 
 export async function uploadTree(paths: string[], options: UploadOptions): Promise<UploadResult> {
   const { sftp, filesDir } = options;
-  for (const p of paths) if (!isAbsolute(p)) throw errors.invalidInput(`upload path ${p} is not absolute`, 'pass absolute paths');
+  for (const p of paths) if (!isAbsolute(p)) throw errors.uploadPathRelative(p);
   // Normalized first: no `..` may lead out of the files dir.
   const mapping = new Map(paths.map((p) => [p, posix.join(filesDir, resolve(p))]));
 

@@ -56,9 +56,9 @@ export type SshSettings = z.output<typeof sshSettingsSchema>;
 /** `user@host:port` (IPv6 in brackets) into parts; parts given separately win. */
 export function parseSshHost(spec: string): { user?: string; host: string; port?: number } {
   const match = /^(?:([^@\s]+)@)?(?:\[([^\]\s]+)\]|([^:@\s[\]]+))(?::(\d{1,5}))?$/.exec(spec.trim());
-  if (!match) throw errors.invalidInput(`ssh host "${spec}" is not user@host:port`, 'pass --host like root@203.0.113.7:22');
+  if (!match) throw errors.sshHostInvalid(spec);
   const [, user, v6, name, port] = match;
-  if (user !== undefined && !USER.test(user)) throw errors.invalidInput(`ssh user "${user}" is not a Unix user name`, 'pass --host like root@203.0.113.7:22');
+  if (user !== undefined && !USER.test(user)) throw errors.sshUserInvalid(user);
   return { host: (v6 ?? name)!, ...(user ? { user } : {}), ...(port ? { port: Number(port) } : {}) };
 }
 
@@ -72,12 +72,12 @@ function resolveSettings(input: unknown): Resolved {
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const field = issue.path.join('.') || 'settings';
-    throw errors.invalidInput(`invalid ssh setting ${field} (${issue.message})`, `fix it with \`prevu init --driver ssh --${field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} ...\``);
+    throw errors.sshSettingInvalid(field, issue.message, field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`));
   }
   const settings = parsed.data;
   const spec = parseSshHost(settings.host);
   const port = settings.port ?? spec.port ?? 22;
-  if (port < 1 || port > 65535) throw errors.invalidInput(`ssh port ${port} is out of range`, 'pass a port between 1 and 65535');
+  if (port < 1 || port > 65535) throw errors.sshPortInvalid(port);
   const keyLabel = settings.privateKeyPath ?? 'the profile key';
   let privateKey = settings.privateKey!;
   if (settings.privateKeyPath) {
@@ -108,7 +108,7 @@ function resolveSettings(input: unknown): Resolved {
 
 const validEnvId = (envId: string) => {
   // The env id becomes a remote path: nothing but [a-z0-9-] may reach it.
-  if (!envId || toLabelPart(envId) !== envId) throw errors.invalidInput(`env id "${envId}" is not normalized`, 'use [a-z0-9-] only');
+  if (!envId || toLabelPart(envId) !== envId) throw errors.envIdNotNormalized(envId);
   return envId;
 };
 

@@ -10,7 +10,7 @@ import { agentFor, projectContainers, readState, withMachine, type ServiceRow } 
 export async function urls(session: Session, envId: string): Promise<UrlRow[]> {
   const state = readState(session, envId);
   const tunnels = await agentFor(session, envId, state).tunnels();
-  if (!tunnels) throw errors.timeout(`the agent of ${envId} does not answer through the tunnel server`, `see \`prevu status --id ${envId}\`; \`prevu up\` restarts it`);
+  if (!tunnels) throw errors.agentNotAnswering(envId);
   return urlRows(tunnels, state.services);
 }
 

@@ -26,7 +26,7 @@ export async function logs(session: Session, envId: string, options: LogsOptions
   if (!running) return machineLogs(session, envId, options);
   const names = [...new Set(running.map((r) => r.service))].sort();
   if (options.service && !names.includes(options.service)) {
-    throw errors.invalidInput(`no service "${options.service}" in ${envId}`, `choose from: ${names.join(', ')}`);
+    throw errors.unknownService(options.service, envId, `choose from: ${names.join(', ')}`);
   }
   const chosen = options.service ? [options.service] : names;
   const prefixed = chosen.length > 1;
@@ -45,7 +45,7 @@ export async function logs(session: Session, envId: string, options: LogsOptions
         throw session.signal?.aborted ? error : errors.tunnelServerUnreachable(client.url, error.message);
       });
     if (partial) options.onOutput(prefixed ? `${service} | ${partial}\n` : `${partial}\n`);
-    if (status === 404) throw errors.invalidInput(`no service "${service}" in ${envId}`, `check \`prevu status --id ${envId}\``);
+    if (status === 404) throw errors.unknownService(service, envId, `check \`prevu status --id ${envId}\``);
     // the agent went away between the two calls (reconnecting, restarted): not the user's doing
     if (status !== 200) throw errors.tunnelServerUnreachable(client.url, `the agent answered /logs/${service} with HTTP ${status}`);
   });
@@ -59,7 +59,7 @@ async function machineLogs(session: Session, envId: string, options: LogsOptions
     const containers = await projectContainers(env, project);
     if (!containers.length) throw errors.unknownEnv(envId);
     if (options.service && !containers.some((c) => c.service === options.service)) {
-      throw errors.invalidInput(`no service "${options.service}" in ${envId}`, `choose from: ${[...new Set(containers.map((c) => c.service))].join(', ')}`);
+      throw errors.unknownService(options.service, envId, `choose from: ${[...new Set(containers.map((c) => c.service))].join(', ')}`);
     }
     const args = [
       'compose', '--ansi', 'never', '-p', project, 'logs', '--no-color',
@@ -70,6 +70,6 @@ async function machineLogs(session: Session, envId: string, options: LogsOptions
     ];
     // compose clears each log line with an ANSI sequence even without a terminal
     const result = await dockerExec(args, { env, cwd: neutralDir(), onStdout: (chunk) => options.onOutput(stripVTControlCharacters(chunk)), ...(session.signal ? { signal: session.signal } : {}) });
-    if (result.code !== 0) throw errors.invalidInput(`docker compose logs failed (${result.stderr.trim().split('\n').pop()})`, 'check `prevu status`');
+    if (result.code !== 0) throw errors.composeLogsFailed(result.stderr.trim().split('\n').pop() ?? `exit ${result.code}`);
   });
 }

@@ -23,9 +23,9 @@ export async function shareUrls(session: Session, envId: string, rows: UrlRow[],
   let passwordId: string | undefined;
   if (password !== undefined) {
     if (!session.profile.private) {
-      throw errors.invalidInput(`profile "${session.profile.name}" is public: its URLs open without a password`, 'make the environment private (`prevu profile create <name> --private`), or share without --password');
+      throw errors.sharePasswordPublic(session.profile.name);
     }
-    if (password.length < MIN_PASSWORD_LENGTH) throw errors.invalidInput(`a share password needs at least ${MIN_PASSWORD_LENGTH} characters`, 'choose a longer one');
+    if (password.length < MIN_PASSWORD_LENGTH) throw errors.sharePasswordShort(MIN_PASSWORD_LENGTH);
     passwordId = randomBytes(18).toString('base64url');
     const record = await hashPassword(password);
     // the connection `hello` checked (host key, account) carries the registration

@@ -50,10 +50,7 @@ export function readActionInputs(env: Record<string, string | undefined> = proce
     const issue = parsed.error.issues[0]!;
     const name = String(issue.path[0] ?? 'inputs');
     const got = raw[name];
-    throw errors.invalidInput(
-      `the action input \`${name}\` ${got === undefined ? 'is missing' : `is invalid ("${got}")`} (${issue.message})`,
-      name === 'command' ? 'set `command: up` or `command: down` under `with:`' : `fix \`${name}\` under \`with:\` in the workflow`,
-    );
+    throw errors.actionInputInvalid(name, got === undefined ? 'is missing' : `is invalid ("${got}")`, issue.message);
   }
   return parsed.data;
 }
@@ -66,12 +63,12 @@ export function readActionInputs(env: Record<string, string | undefined> = proce
 export function splitArgs(text: string): string[] {
   // shell-quote reads an unclosed quote to the end; a shell would not run it at all.
   const open = /["']/.exec(text.replace(/\\./g, '').replace(/"[^"]*"|'[^']*'/g, ''))?.[0];
-  if (open) throw errors.invalidInput(`the action input \`args\` has an unclosed ${open} quote`, 'close the quote in `args`');
+  if (open) throw errors.actionArgsUnclosedQuote(open);
   return parse(text, (name) => `$${name}`).map((entry) => {
     if (typeof entry === 'string') return entry;
     if ('pattern' in entry) return entry.pattern; // no shell expands a glob here: the word as written
     const what = 'comment' in entry ? `#${entry.comment}` : entry.op;
-    throw errors.invalidInput(`the action input \`args\` has shell syntax (${what}) and prevu runs no shell`, 'pass plain words; quote one that contains it');
+    throw errors.actionArgsShellSyntax(what);
   });
 }
 
@@ -80,7 +77,7 @@ function publicKeyOf(privateKey: string): string {
   const parsed = ssh2.utils.parseKey(privateKey);
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
   if (!key || key instanceof Error || key.isPrivateKey() === false) {
-    throw errors.invalidInput('the account-key input is not an unencrypted OpenSSH private key', 'store the profile\'s id_ed25519 file (from `prevu profile ls`) as a secret and pass it as account-key');
+    throw errors.actionAccountKeyInvalid();
   }
   return `${key.type} ${key.getPublicSSH().toString('base64')}`;
 }
@@ -93,13 +90,13 @@ function publicKeyOf(privateKey: string): string {
  */
 export function materializeProfile(inputs: ActionInputs, store = new ProfileStore()): string | undefined {
   if (!inputs.profile) {
-    if (inputs['account-key']) throw errors.invalidInput('the account-key input needs a profile input to go with', 'pass the profile (its profile.json contents or a path) as `profile`');
+    if (inputs['account-key']) throw errors.actionAccountKeyWithoutProfile();
     return undefined;
   }
   // A self-hosted runner may keep its profiles: a bare name of an existing one is used as it is.
   if (store.exists(inputs.profile) && !existsSync(inputs.profile)) {
     if (inputs.driver || inputs['account-key'] || inputs['ssh-host-key'] || inputs['tunnel-server-host-key']) {
-      throw errors.invalidInput(`profile "${inputs.profile}" exists on this runner, so driver, account-key and the host keys cannot change it`, 'pass the profile contents instead of its name, or drop those inputs');
+      throw errors.actionProfileExists(inputs.profile);
     }
     return inputs.profile;
   }
@@ -111,17 +108,17 @@ export function materializeProfile(inputs: ActionInputs, store = new ProfileStor
     data = undefined;
   }
   if (typeof data !== 'object' || data === null) {
-    throw errors.invalidInput('the profile input is neither a profile (JSON or YAML) nor the path of one', 'pass the contents of profiles/<name>/profile.json, or a path to it in the workspace');
+    throw errors.actionProfileUnreadable();
   }
   const merged = { ...(data as Record<string, unknown>), ...(inputs.driver ? { driver: inputs.driver } : {}) };
   const parsed = profileSchema.safeParse(merged);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw errors.invalidInput(`the profile input is invalid (${issue.path.join('.') || 'profile'}: ${issue.message})`, 'pass the contents of profiles/<name>/profile.json as made by `prevu init`');
+    throw errors.actionProfileInvalid(`${issue.path.join('.') || 'profile'}: ${issue.message}`);
   }
   const profile: Profile = pinHostKeys(parsed.data, inputs);
   const key = inputs['account-key'] ?? process.env.PREVU_ACCOUNT_KEY;
-  if (!key) throw errors.invalidInput(`profile "${profile.name}" needs its account key`, 'store the profile\'s id_ed25519 as a secret and pass it as the account-key input');
+  if (!key) throw errors.actionAccountKeyMissing(profile.name);
   const dir = store.profileDir(profile.name);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const privateKey = key.endsWith('\n') ? key : `${key}\n`;
@@ -137,8 +134,8 @@ export function materializeProfile(inputs: ActionInputs, store = new ProfileStor
 function pinHostKeys(profile: Profile, inputs: ActionInputs): Profile {
   const ssh = inputs['ssh-host-key'];
   const tunnel = inputs['tunnel-server-host-key'];
-  if (ssh && profile.driver !== 'ssh') throw errors.invalidInput(`the ssh-host-key input pins an ssh host, and profile "${profile.name}" uses the ${profile.driver} driver`, 'drop ssh-host-key, or use a profile with driver ssh');
-  if (tunnel && profile.tunnelServer.type !== 'remote') throw errors.invalidInput(`the tunnel-server-host-key input pins a remote tunnel server, and profile "${profile.name}" uses the embedded one`, 'drop tunnel-server-host-key, or give the profile a tunnelServer address');
+  if (ssh && profile.driver !== 'ssh') throw errors.actionSshPinUnused(profile.name, profile.driver);
+  if (tunnel && profile.tunnelServer.type !== 'remote') throw errors.actionTunnelPinUnused(profile.name);
   return {
     ...profile,
     ...(ssh ? { driverOptions: { ...profile.driverOptions, hostKey: ssh } } : {}),
@@ -157,7 +154,7 @@ export interface ActionPlan {
 
 export function planAction(inputs: ActionInputs, envId: string | undefined, profile: string | undefined): ActionPlan {
   if (!envId && inputs.command === 'down') {
-    throw errors.invalidInput('`down` outside a pull request needs the env id', 'set `id:` under `with:` to the id `up` used');
+    throw errors.actionNoEnvId();
   }
   const argv = [inputs.command, '--json', ...(envId ? ['--id', envId] : []), ...(profile ? ['--profile', profile] : []), ...splitArgs(inputs.args)];
   return {

@@ -1,7 +1,7 @@
 // GitHub API failures as one line that names the cause: a rejected token, the missing permission
 // (from GitHub's x-accepted-github-permissions header, in the workflow's `permissions:` spelling),
 // an exhausted rate limit, an unreachable API.
-import { PrevuError } from '../errors.js';
+import { errors, type PrevuError } from '../errors.js';
 
 export type GithubOperation = 'comment' | 'deployment' | 'commit-status';
 
@@ -62,44 +62,17 @@ function githubMessage(error: RequestErrorLike): string {
 
 export function githubError(operation: GithubOperation, error: unknown, apiUrl: string): PrevuError {
   const { doing } = operations[operation];
-  if (!isRequestError(error)) {
-    return new PrevuError('PREVU_GITHUB', `${doing} failed (${(error as Error)?.message ?? String(error)})`, 'retry with --debug and report it', 'environment', { cause: error });
-  }
-  const headers = error.response?.headers ?? {};
-  const message = githubMessage(error);
-  if (!error.response) {
-    return new PrevuError('PREVU_GITHUB_UNREACHABLE', `the GitHub API at ${apiUrl} does not answer (${message})`, 'check the network and GITHUB_API_URL', 'environment', { cause: error });
-  }
-  if (error.status === 401) {
-    return new PrevuError(
-      'PREVU_GITHUB_BAD_TOKEN',
-      `GitHub rejected the token while ${doing} (401 ${message})`,
-      'pass a valid token as the github-token input or GITHUB_TOKEN (secrets.GITHUB_TOKEN in a workflow)',
-      'user',
-      { cause: error },
-    );
-  }
-  if ((error.status === 403 || error.status === 429) && String(headers['x-ratelimit-remaining']) === '0') {
-    return new PrevuError('PREVU_GITHUB_RATE_LIMITED', `GitHub's rate limit is used up (${doing})`, 'wait until it resets or use a token with a higher limit', 'environment', { cause: error });
-  }
-  if (error.status === 403) {
-    const permission = missingPermission(operation, headers['x-accepted-github-permissions'] as string | undefined);
-    return new PrevuError(
-      'PREVU_GITHUB_PERMISSION',
-      `GitHub denied ${doing}: the token lacks \`${permission}\` (403 ${message})`,
-      `add \`${permission}\` under \`permissions:\` in the workflow job (or grant it to the token)`,
-      'user',
-      { cause: error },
-    );
-  }
-  if (error.status === 404) {
-    return new PrevuError(
-      'PREVU_GITHUB_NOT_FOUND',
-      `GitHub answered 404 while ${doing} (${message})`,
-      'check GITHUB_REPOSITORY and the PR number; a token without access to a private repository also sees 404',
-      'user',
-      { cause: error },
-    );
-  }
-  return new PrevuError('PREVU_GITHUB', `GitHub answered ${error.status} while ${doing} (${message})`, 'retry; if it persists see https://www.githubstatus.com', 'environment', { cause: error });
+  const made = ((): PrevuError => {
+    if (!isRequestError(error)) return errors.githubFailed(doing, (error as Error)?.message ?? String(error));
+    const headers = error.response?.headers ?? {};
+    const message = githubMessage(error);
+    if (!error.response) return errors.githubUnreachable(apiUrl, message);
+    if (error.status === 401) return errors.githubBadToken(doing, message);
+    if ((error.status === 403 || error.status === 429) && String(headers['x-ratelimit-remaining']) === '0') return errors.githubRateLimited(doing);
+    if (error.status === 403) return errors.githubPermission(doing, missingPermission(operation, headers['x-accepted-github-permissions'] as string | undefined), message);
+    if (error.status === 404) return errors.githubNotFound(doing, message);
+    return errors.githubStatus(error.status, doing, message);
+  })();
+  made.cause = error;
+  return made;
 }

@@ -2,7 +2,7 @@
 // summary. A GitHub failure is a warning (the environment itself is fine) unless `strict`, which
 // turns the first one into the command's error.
 import type { CiContext } from '../ci/detect.js';
-import { PrevuError } from '../errors.js';
+import { errors, PrevuError } from '../errors.js';
 import { createGithubClient, type GithubClient } from './client.js';
 import { updateStickyComment, upsertStickyComment, type StickyCommentResult } from './comment.js';
 import { deactivateDeployment, recordCommitStatus, recordDeployment, type DeploymentResult } from './deployment.js';
@@ -69,11 +69,11 @@ function warn(ctx: Context, error: PrevuError): void {
 /** Runs one GitHub step; reports why it cannot run, and turns its failure into one line. */
 async function step<T>(ctx: Context, operation: GithubOperation, run: (client: GithubClient, owner: string, repo: string) => Promise<T>): Promise<T | undefined> {
   if (!ctx.owner || !ctx.repo) {
-    warn(ctx, new PrevuError('PREVU_GITHUB_NO_REPO', `no GitHub repository to report the ${operation} to`, 'run in GitHub Actions or set PREVU_CI_REPO=owner/name', 'user'));
+    warn(ctx, errors.githubNoRepo(operation));
     return undefined;
   }
   if (!ctx.client) {
-    warn(ctx, new PrevuError('PREVU_GITHUB_NO_TOKEN', `no GitHub token, so no ${operation} was written`, 'pass the github-token input or set GITHUB_TOKEN (with `permissions:` granting it)', 'user'));
+    warn(ctx, errors.githubNoToken(operation));
     return undefined;
   }
   try {

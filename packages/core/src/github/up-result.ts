@@ -1,5 +1,6 @@
 // Reads the URL table out of what `prevu up --json` printed, so the action and `prevu github
 // report` work from the CLI's own output (one JSON document, possibly after JSON event lines).
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { errors } from '../errors.js';
 import type { PreviewUrl } from './markdown.js';
@@ -18,6 +19,17 @@ export interface UpResult {
   missingEnv?: { name: string; expectedBy: string }[];
 }
 
+/** The URL table in a file (`-`: stdin), as `prevu github report --result` takes it. */
+export function readUpResult(file: string): UpResult {
+  let text: string;
+  try {
+    text = readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (error) {
+    throw errors.upResultUnreadable(file, (error as NodeJS.ErrnoException).code ?? (error as Error).message);
+  }
+  return parseUpResult(text, file === '-' ? 'stdin' : file);
+}
+
 /** The last JSON object in the text that carries a URL table. */
 export function parseUpResult(text: string, source: string): UpResult {
   const candidates = [text, ...text.split('\n').reverse()];
@@ -33,7 +45,7 @@ export function parseUpResult(text: string, source: string): UpResult {
     const parsed = upResultSchema.safeParse(json);
     if (parsed.success) return parsed.data;
   }
-  throw errors.invalidInput(`${source} holds no URL table`, 'pass what `prevu up --json` printed');
+  throw errors.upResultInvalid(source);
 }
 
 const cliErrorSchema = z.object({ error: z.object({ message: z.string(), fix: z.string().optional() }) });

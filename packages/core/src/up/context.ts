@@ -9,7 +9,7 @@ import { InterruptedError } from '../docker-cli.js';
 import type { DockerEndpoint, Driver, Machine } from '../drivers/driver.js';
 import type { MissingVariable } from '../env-scan.js';
 import { EnvStateStore } from '../env-state.js';
-import { isPrevuError } from '../errors.js';
+import { errors, isPrevuError } from '../errors.js';
 import { makeEvent, type PrevuEvent } from '../events.js';
 import { buildOverlay, discoveryEnv, expectedUrls, type AgentSettings, type ExpectedUrl, type ImagePorts } from '../overlay.js';
 import { parseBaseUrl } from '../urls.js';
@@ -126,7 +126,7 @@ export function newUpContext(session: Session, options: UpOptions): UpContext {
 export async function closeContext(ctx: UpContext, failed?: unknown): Promise<void> {
   if (failed && ctx.envId && ctx.states.read(ctx.envId)) {
     if (failed instanceof InterruptedError) ctx.states.setStatus(ctx.envId, 'interrupted');
-    else ctx.states.setStatus(ctx.envId, 'failed', isPrevuError(failed) ? { code: failed.code, line: failed.line } : { code: 'PREVU_UNEXPECTED', line: String((failed as Error)?.message ?? failed) });
+    else ctx.states.setStatus(ctx.envId, 'failed', isPrevuError(failed) ? { code: failed.code, line: failed.line } : { code: errors.unexpected.code, line: String((failed as Error)?.message ?? failed) });
   }
   ctx.tunnel?.close();
   await ctx.dockerEndpoint?.close().catch(() => undefined);

@@ -3,7 +3,7 @@
 import { AgentClient } from '../agent-client.js';
 import type { TunnelRow } from '../agent-protocol.js';
 import { InterruptedError } from '../docker-cli.js';
-import { errors, isPrevuError } from '../errors.js';
+import { errors, isError } from '../errors.js';
 import type { ExpectedUrl } from '../overlay.js';
 import { poll } from '../poll.js';
 import { urlRows } from '../url-rows.js';
@@ -15,7 +15,7 @@ export async function waitForUrls(client: Pick<AgentClient, 'tunnels'>, envId: s
     async () => {
       if (signal?.aborted) throw new InterruptedError();
       const tunnels = await client.tunnels(signal).catch((error: Error) => {
-        if (isPrevuError(error) && error.code === 'PREVU_BASE_DOMAIN_UNRESOLVED') throw error;
+        if (isError(error, errors.baseDomainUnresolved)) throw error;
         last = error.message;
         return undefined;
       });
@@ -33,7 +33,7 @@ export async function waitForUrls(client: Pick<AgentClient, 'tunnels'>, envId: s
       return undefined;
     },
     { timeoutMs, intervalMs: 200, ...(signal ? { signal } : {}) },
-    () => errors.timeout(`the URLs were not ready after ${Math.round(timeoutMs / 1000)} s (${last})`, 'see `prevu status` and `prevu logs`; raise --wait-timeout for slow services'),
+    () => errors.urlsNotReady(Math.round(timeoutMs / 1000), last),
   ).catch((error: Error) => {
     // Ctrl-C between two tries: the interruption every step reports
     throw error.name === 'AbortError' ? new InterruptedError() : error;

@@ -14,11 +14,11 @@ export const readProject: Step<UpContext> = {
     checkForUp(ctx.loaded.model);
     // Before anything is made: a variable nobody set is a blank string at run time.
     const missing = ctx.loaded.missingEnv;
-    if (missing.length && ctx.options.strictEnv) throw errors.missingEnv(missing.map((m) => m.name));
+    if (missing.length && ctx.options.strictEnv) throw errors.missingEnv(missing.map((m) => m.name).join(', '));
     for (const m of missing) report(`${m.name} is not set (${m.expectedBy})`);
     for (const s of ctx.options.services ?? []) {
       if (!ctx.loaded.model.services[s]) {
-        throw errors.invalidInput(`no service "${s}" in the compose project`, `choose from: ${Object.keys(ctx.loaded.model.services).join(', ')}`);
+        throw errors.unknownService(s, 'the compose project', `choose from: ${Object.keys(ctx.loaded.model.services).join(', ')}`);
       }
     }
     ctx.envId = await resolveEnvId({ ...(ctx.options.id !== undefined ? { id: ctx.options.id } : {}), project: ctx.loaded.model.name, dir: ctx.options.source.cwd, ...(ctx.session.env ? { env: ctx.session.env } : {}) });

@@ -6,10 +6,7 @@ import { AGENT_SERVICE } from '../names.js';
 import type { Step, UpContext } from './context.js';
 
 function waitTimedOut(ctx: UpContext, starting: string[], detail: string): PrevuError {
-  return errors.timeout(
-    `the services were not healthy after ${ctx.options.waitTimeout} s (${starting.length ? `still starting: ${starting.join(', ')}` : detail})`,
-    `raise --wait-timeout for slow services, or see \`prevu logs --id ${ctx.envId}\`; \`prevu down --id ${ctx.envId}\` removes the env`,
-  );
+  return errors.servicesNotHealthy(ctx.options.waitTimeout ?? 0, starting.length ? `still starting: ${starting.join(', ')}` : detail, ctx.envId);
 }
 
 export const start: Step<UpContext> = {

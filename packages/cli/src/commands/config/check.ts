@@ -21,7 +21,7 @@ export default class ConfigCheck extends PrevuCommand<typeof ConfigCheck> {
     try {
       text = readFileSync(this.flags.against, 'utf8');
     } catch (error) {
-      throw errors.invalidInput(`cannot read ${this.flags.against} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, 'pass a dotenv file that exists, e.g. --against .env.production');
+      throw errors.dotenvUnreadable(this.flags.against, (error as NodeJS.ErrnoException).code ?? (error as Error).message);
     }
     const { model } = await loadComposeProject(composeSource(this.flags));
     const result = compareKeys(model, text);

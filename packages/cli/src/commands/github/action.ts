@@ -3,7 +3,7 @@ import { errors } from '@prevu/core/errors';
 import { actionOutputs, materializeProfile, planAction, readActionInputs, writeStepOutputs } from '@prevu/core/github/action';
 import { reportDown, reportFailure, reportUp, type ReportResult } from '@prevu/core/github/report';
 import { parseCliError, parseUpResult } from '@prevu/core/github/up-result';
-import { normalizeEnvId } from '@prevu/core/names';
+import { envIdOf } from '@prevu/core/env-id';
 import { PrevuCommand } from '../../base.js';
 import { runPrevu, warningLine } from '../../github/run-prevu.js';
 
@@ -18,7 +18,7 @@ defaults to pr-<number>. A GitHub reporting failure is a warning unless strict i
   async run(): Promise<{ envId: string; urls: unknown[]; github: ReportResult }> {
     const inputs = readActionInputs();
     const ci = detectCi();
-    const wanted = inputs.id ? normalizeEnvId(inputs.id) : ciEnvId(ci);
+    const wanted = inputs.id ? envIdOf(inputs.id) : ciEnvId(ci);
     const plan = planAction(inputs, wanted, materializeProfile(inputs));
     const run = await runPrevu(this.config.root, plan.argv);
     const token = inputs['github-token'] || process.env.GITHUB_TOKEN;
@@ -41,7 +41,7 @@ defaults to pr-<number>. A GitHub reporting failure is a warning unless strict i
       missingEnv = result.missingEnv;
       envId = result.envId ?? envId;
     }
-    if (!envId) throw errors.invalidInput('`prevu up --json` did not say which env it deployed', 'set `id:` under `with:`');
+    if (!envId) throw errors.actionUpNoEnvId();
     const options = { ci, token, envId, ...plan.report, ...(missingEnv?.length ? { missingEnv } : {}) };
     const github = inputs.command === 'up' ? await reportUp(urls, options) : await reportDown(options);
     for (const warning of github.warnings) process.stderr.write(`${warningLine(warning)}\n`);

@@ -1,10 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { Args, Flags } from '@oclif/core';
 import { ciEnvId, detectCi } from '@prevu/core/ci/detect';
 import { errors } from '@prevu/core/errors';
 import { reportDown, reportUp, type ReportResult } from '@prevu/core/github/report';
-import { parseUpResult } from '@prevu/core/github/up-result';
-import { normalizeEnvId } from '@prevu/core/names';
+import { readUpResult } from '@prevu/core/github/up-result';
+import { envIdOf } from '@prevu/core/env-id';
 import { PrevuCommand } from '../../base.js';
 import { warningLine } from '../../github/run-prevu.js';
 
@@ -35,13 +34,13 @@ GITHUB_API_URL. A failure to write to GitHub is a warning unless --strict.`;
   async run(): Promise<ReportResult & { envId: string }> {
     const { args, flags } = this;
     const ci = detectCi();
-    let result: ReturnType<typeof parseUpResult> | undefined;
+    let result: ReturnType<typeof readUpResult> | undefined;
     if (args.event === 'up') {
-      if (!flags.result) throw errors.invalidInput('`prevu github report up` needs the URL table', 'pass --result with the output of `prevu up --json`');
-      result = parseUpResult(readFileSync(flags.result === '-' ? 0 : flags.result, 'utf8'), flags.result === '-' ? 'stdin' : flags.result);
+      if (!flags.result) throw errors.reportNeedsResult();
+      result = readUpResult(flags.result);
     }
-    const envId = flags.id ? normalizeEnvId(flags.id) : (result?.envId ?? ciEnvId(ci));
-    if (!envId) throw errors.invalidInput('no env id to report', 'pass --id (outside a pull request there is no default)');
+    const envId = flags.id ? envIdOf(flags.id) : (result?.envId ?? ciEnvId(ci));
+    if (!envId) throw errors.reportNoEnvId();
     const options = {
       ci,
       envId,

@@ -11,7 +11,7 @@ export default class ProfileRm extends PrevuCommand<typeof ProfileRm> {
     this.store.read(this.args.name);
     const envs = new EnvStateStore(this.store, this.args.name).list();
     if (envs.length) {
-      throw errors.invalidInput(`profile ${this.args.name} still has ${envs.length} env(s) (${envs.map((e) => e.envId).join(', ')})`, `remove them first with \`prevu purge --profile ${this.args.name}\``);
+      throw errors.profileHasEnvs(this.args.name, envs.length, envs.map((e) => e.envId).join(', '));
     }
     this.store.remove(this.args.name);
     if (!this.jsonEnabled()) this.log(`removed profile ${this.args.name}`);
