@@ -3,6 +3,7 @@
 // 130: interrupted). It is the only place codes are made (eslint.config.js keeps it so), and
 // site/docs/errors.md is generated from it (site/error-reference.mjs). It imports only leaf
 // modules without dependencies: the agent and the tunnel server bundle it for their start-up errors.
+// Long on purpose: one entry per condition, all in one place, is what makes it a catalogue.
 import { HOST_KEY_PIN_HINT } from './ssh-fingerprint.js';
 
 export const ExitCode = { ok: 0, user: 1, environment: 2, interrupted: 130 } as const;
