@@ -15,7 +15,7 @@ export const EVENT_TYPES = [
 
 export type PrevuEventType = (typeof EVENT_TYPES)[number];
 
-/** No zod here: the agent bundles this module and every MB of its RSS counts (DESIGN: <= 60 MB). */
+/** No zod here: the agent bundles this module and every MB of its RSS counts (its budget: 60 MB, packages/compose-tunnel-agent/README.md). */
 export interface PrevuEvent {
   type: PrevuEventType;
   envId: string;
