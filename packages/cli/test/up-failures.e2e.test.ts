@@ -91,6 +91,10 @@ describe('prevu up fails with one line, and down cleans up', () => {
     });
     // the middle is BuildKit's own words, which change with Docker's version
     expect(result).toEqual([1, 'PREVU_COMPOSE_FAILED', [expect.stringMatching(new RegExp(`^prevu: docker compose build failed for prevu-${id} \\(.*echo building && exit 3.*exit code: 3\\): fix the build \\(\`prevu up --debug\` shows its output\\); \`prevu down --id ${id}\` removes the env$`))]]);
+    // No container, no agent: doctor --id says why from what up recorded (issue 17, a failed build).
+    const doctor = await cli.run(['doctor', '--id', id], { cwd: dir });
+    expect(doctor.code).toBe(1);
+    expect(doctor.stdout).toMatch(new RegExp(`^✗ env ${id}: the last up failed: docker compose build failed for prevu-${id} \\(.*exit code: 3\\): .*: fix that, then run \`prevu up\` again$`, 'm'));
     await downLeavesNothing(id, dir);
   });
 
