@@ -1,5 +1,7 @@
 // `prevu diff`: two envs of one project that differ in one variable's value, through their agents
 // (no SSH); the value itself never shows. Real Docker, the embedded tunnel server.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { uniqueName, useKit } from '@prevu/test-kit';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { embeddedCliHome, errorLines, projectDir, type CliHome } from './cli.js';
@@ -29,8 +31,17 @@ describe('prevu diff', () => {
     expect(text.stdout).toMatch(/^WHAT\s+DA\w+\s+DB\w+\nweb env GREETING\s+differs\s+differs$/m);
   });
 
+  it('an env against the compose files as they are now: the changed value, a new service; image env keys are not the files\'', async () => {
+    // as deployed: nothing differs
+    expect(JSON.parse((await cli.run(['diff', one, '--json'], { cwd: dir, env: { GREETING: 'hello' } })).stdout)).toEqual({ differences: [] });
+    // the files as a user changed them since: another greeting, and a new service
+    writeFileSync(join(dir, 'compose.yaml'), `${readFileSync(join(dir, 'compose.yaml'), 'utf8')}  api:\n    image: busybox:latest\n`);
+    const r = await cli.run(['diff', one, '--json'], { cwd: dir, env: { GREETING: 'bonjour' } });
+    expect(JSON.parse(r.stdout)).toEqual({ differences: [{ what: 'service api', a: '(none)', b: 'present' }, { what: 'web env GREETING', a: 'differs', b: 'differs' }] });
+  });
+
   it('an env against itself: no differences; an unknown env: one line', async () => {
-    expect((await cli.run(['diff', one, one])).stdout.trim()).toBe(`${one} and ${one} run the same images with the same settings and environment`);
+    expect((await cli.run(['diff', one, one])).stdout.trim()).toBe(`${one} and ${one} have the same services, images, settings and environment`);
     const unknown = await cli.run(['diff', one, 'never-deployed']);
     expect([unknown.code, errorLines(unknown.stderr)]).toEqual([1, ['prevu: no environment "never-deployed": see `prevu ls` for the environments of this profile']]);
   });

@@ -1,11 +1,10 @@
 // Wiring: docker -> environment -> desired forwards -> tunnel client; channels -> services; API.
-import { createHmac } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { AGENT_SERVICE } from '@prevu/core/names';
 import { serviceForwards } from '@prevu/core/urls';
-import type { ServiceConfig, ServiceRow, TunnelRow } from '@prevu/core/agent-protocol';
+import { hashValue, type ServiceConfig, type ServiceRow, type TunnelRow } from '@prevu/core/agent-protocol';
 import { createApi } from './api.js';
 import type { AgentConfig } from './config.js';
 import { diagnose } from './diagnosis.js';
@@ -204,7 +203,7 @@ export class Agent {
       const env = Object.fromEntries(
         (info.Config.Env ?? []).map((pair) => {
           const i = pair.indexOf('=');
-          return [i < 0 ? pair : pair.slice(0, i), createHmac('sha256', salt).update(i < 0 ? '' : pair.slice(i + 1)).digest('hex').slice(0, 16)];
+          return [i < 0 ? pair : pair.slice(0, i), hashValue(salt, i < 0 ? '' : pair.slice(i + 1))];
         }),
       );
       return [{ service: entry.service, image: info.Config.Image ?? '', imageId: info.Image ?? '', env }];

@@ -1,6 +1,7 @@
 // The agent's HTTP API (GET /tunnels, /services, /config, /logs): the rows it answers, written by the agent
 // (compose-tunnel-agent/src/api.ts) and read by the CLI (agent-client.ts checks them with zod).
-// Types and constants only, so the agent bundle pays nothing for it.
+// Types, constants and one node:crypto helper, so the agent bundle pays nothing for it.
+import { createHmac } from 'node:crypto';
 import type { RefusedForward } from './tunnel-protocol.js';
 
 /** What the agent does with a service's URLs: ready is routed; the others say why not. */
@@ -41,6 +42,11 @@ export interface ServiceConfig {
   imageId: string;
   /** KEY -> HMAC-SHA256(salt, value), 16 hex characters: equal values give equal hashes in one request. */
   env: Record<string, string>;
+}
+
+/** How GET /config hashes a value: HMAC-SHA256 under the caller's salt, 16 hex characters. */
+export function hashValue(salt: string, value: string): string {
+  return createHmac('sha256', salt).update(value).digest('hex').slice(0, 16);
 }
 
 /** The most log lines GET /logs/<service>?tail=N gives at once. */

@@ -8,6 +8,10 @@ import { isDiscoveryVariable } from '../env-scan.js';
 import { errors } from '../errors.js';
 import type { Session } from '../session.js';
 import { agentFor, readState } from './common.js';
+import { loadComposeProject, type ComposeSource } from '../compose.js';
+import type { EnvState } from '../env-state.js';
+import { hashValue } from '../agent-protocol.js';
+import { AGENT_SERVICE } from '../names.js';
 
 export interface DiffRow {
   /** What differs, for people: `setting driver`, `service web`, `web image`, `web env API_KEY`. */
@@ -18,32 +22,64 @@ export interface DiffRow {
 
 const ABSENT = '(none)';
 
+/** One side of a comparison: an env through its agent, or the compose files as they are now. */
+interface Side {
+  configs: Map<string, ServiceConfig>;
+  state?: EnvState;
+  /** The files declare only some keys (the rest of a container's environment is its image's). */
+  declared?: Set<string>;
+}
+
+async function envSide(session: Session, envId: string, salt: string): Promise<Side> {
+  const state = readState(session, envId);
+  const config = await agentFor(session, state.envId, state).config(salt);
+  if (!config) throw errors.agentUnreachable(state.envId, 'not connected');
+  return { configs: new Map(config.map((c) => [c.service, c])), state };
+}
+
 export async function diffEnvs(session: Session, a: string, b: string): Promise<DiffRow[]> {
-  const states = [readState(session, a), readState(session, b)] as const;
   const salt = randomBytes(16).toString('hex');
-  const [ca, cb] = await Promise.all(
-    states.map(async (state) => {
-      const config = await agentFor(session, state.envId, state).config(salt);
-      if (!config) throw errors.agentUnreachable(state.envId, 'not connected');
-      return new Map(config.map((c) => [c.service, c]));
-    }),
-  );
+  return compare(...(await Promise.all([envSide(session, a, salt), envSide(session, b, salt)])));
+}
+
+/**
+ * An env against the compose files as they are now (resolved by compose, under the env's project
+ * name): the services, their images, and the environment keys the files declare.
+ */
+export async function diffWithFiles(session: Session, envId: string, source: ComposeSource): Promise<DiffRow[]> {
+  const salt = randomBytes(16).toString('hex');
+  const env = await envSide(session, envId, salt);
+  const { model } = await loadComposeProject(source, env.state!.project);
+  const configs = new Map<string, ServiceConfig>();
+  const declared = new Set<string>();
+  for (const [service, definition] of Object.entries(model.services)) {
+    const values = Object.entries(definition.environment ?? {}).filter((entry): entry is [string, string] => entry[1] !== null);
+    for (const [key] of values) declared.add(key);
+    configs.set(service, { service, image: definition.image ?? `${env.state!.project}-${service}`, imageId: '', env: Object.fromEntries(values.map(([key, value]) => [key, hashValue(salt, value)])) });
+  }
+  return compare(env, { configs, declared });
+}
+
+function compare(a: Side, b: Side): DiffRow[] {
   const rows: DiffRow[] = [];
   // shown values may be alike where the real ones differ (hashed values both show "differs")
   const row = (what: string, x: string | undefined, y: string | undefined, differs = x !== y) => {
     if (differs) rows.push({ what, a: x ?? ABSENT, b: y ?? ABSENT });
   };
-  for (const key of ['profile', 'driver', 'baseUrl'] as const) row(`setting ${key}`, states[0][key], states[1][key]);
-  row('setting services', states[0].services?.join(',') ?? 'all', states[1].services?.join(',') ?? 'all');
-  for (const service of [...new Set([...ca!.keys(), ...cb!.keys()])].sort()) {
-    const [x, y] = [ca!.get(service), cb!.get(service)];
+  if (a.state && b.state) {
+    for (const key of ['profile', 'driver', 'baseUrl'] as const) row(`setting ${key}`, a.state[key], b.state[key]);
+    row('setting services', a.state.services?.join(',') ?? 'all', b.state.services?.join(',') ?? 'all');
+  }
+  for (const service of [...new Set([...a.configs.keys(), ...b.configs.keys()])].filter((s) => s !== AGENT_SERVICE).sort()) {
+    const [x, y] = [a.configs.get(service), b.configs.get(service)];
     if (!x || !y) {
       row(`service ${service}`, x ? 'present' : undefined, y ? 'present' : undefined);
       continue;
     }
     row(`${service} image`, x.image, y.image);
-    if (x.image === y.image) row(`${service} image id`, short(x.imageId), short(y.imageId));
-    diffEnv(service, x, y, row);
+    // an image id is known only of what runs
+    if (x.image === y.image && x.imageId && y.imageId) row(`${service} image id`, short(x.imageId), short(y.imageId));
+    diffEnv(service, x, y, b.declared ?? a.declared, row);
   }
   return rows;
 }
@@ -52,10 +88,11 @@ function short(id: string): string {
   return id.replace(/^sha256:/, '').slice(0, 12);
 }
 
-/** Keys in one env only, and keys whose values differ (shown as "differs", never the values). */
-function diffEnv(service: string, x: ServiceConfig, y: ServiceConfig, row: (what: string, a: string | undefined, b: string | undefined, differs: boolean) => void): void {
+/** Keys in one side only, and keys whose values differ (shown as "differs", never the values). */
+function diffEnv(service: string, x: ServiceConfig, y: ServiceConfig, declared: Set<string> | undefined, row: (what: string, a: string | undefined, b: string | undefined, differs: boolean) => void): void {
   // PREVU_ENV_ID and PREVU_URL_* name each env's own URLs: they always differ, and say nothing
-  for (const key of [...new Set([...Object.keys(x.env), ...Object.keys(y.env)])].filter((k) => !isDiscoveryVariable(k)).sort()) {
+  const keys = [...new Set([...Object.keys(x.env), ...Object.keys(y.env)])].filter((k) => !isDiscoveryVariable(k) && (!declared || declared.has(k)));
+  for (const key of keys.sort()) {
     const [vx, vy] = [x.env[key], y.env[key]];
     if (vx === vy) continue;
     const both = vx !== undefined && vy !== undefined;
