@@ -87,6 +87,8 @@ export abstract class PrevuCommand<T extends typeof Command> extends Command {
       this.exit(ExitCode.user);
     }
     process.stderr.write(`prevu: unexpected error: ${error.message}${this.flags?.debug ? `\n${error.stack}` : ' (run with --debug for details)'}\n`);
+    // scripts reading --json get the failure in the shape every other one has
+    if (json) this.logJson({ error: { code: errors.unexpected.code, message: error.message, fix: 'run with --debug and report it' } });
     this.exit(ExitCode.environment);
   }
 

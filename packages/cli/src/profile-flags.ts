@@ -3,7 +3,7 @@
 import { Flags } from '@oclif/core';
 import { createDriver, DRIVER_NAMES } from '@prevu/core/drivers/index';
 import { errors } from '@prevu/core/errors';
-import type { Profile, ProfileStore, TunnelServerSettings } from '@prevu/core/profiles';
+import { isHostPort, type Profile, type ProfileStore, type TunnelServerSettings } from '@prevu/core/profiles';
 import { HOST_KEY_PIN } from '@prevu/core/ssh-fingerprint';
 
 export const driverFlags = {
@@ -46,8 +46,9 @@ export async function createProfile(store: ProfileStore, name: string, flags: Dr
   const tunnelServer: TunnelServerSettings = flags['tunnel-server']
     ? { type: 'remote', address: flags['tunnel-server'], ...(flags['agent-tunnel-server'] ? { agentAddress: flags['agent-tunnel-server'] } : {}), ...(pin ? { hostKey: pin.trim(), hostKeyPinned: true } : {}) }
     : { type: 'embedded' };
-  if (tunnelServer.type === 'remote' && !/^[^\s:]+:\d{1,5}$/.test(tunnelServer.address)) {
-    throw errors.tunnelAddressInvalid(tunnelServer.address);
+  for (const flag of ['tunnel-server', 'agent-tunnel-server'] as const) {
+    const address = flags[flag];
+    if (address !== undefined && !isHostPort(address)) throw errors.tunnelAddressInvalid(`--${flag}`, address);
   }
   if (pin !== undefined && tunnelServer.type === 'embedded') throw errors.tunnelPinWithoutServer();
   if (pin !== undefined && !HOST_KEY_PIN.test(pin.trim())) throw errors.hostKeyPinInvalid(pin);

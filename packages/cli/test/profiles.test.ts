@@ -45,7 +45,9 @@ describe('profiles from the CLI', () => {
     const cases: [string[], RegExp][] = [
       [['profile', 'create', 'a'], /^prevu: profile "a" already exists: /],
       [['profile', 'create', 'Not Valid'], /^prevu: profile name "Not Valid" is not valid: use 1-40 lowercase/],
-      [['profile', 'create', 'b', '--tunnel-server', 'nohostport'], /^prevu: --tunnel-server nohostport is not host:port: /],
+      [['profile', 'create', 'b', '--tunnel-server', 'nohostport'], /^prevu: --tunnel-server nohostport is not host:port \(a port from 1 to 65535\): /],
+      [['profile', 'create', 'b', '--tunnel-server', 'tunnel.example.com:99999'], /^prevu: --tunnel-server tunnel\.example\.com:99999 is not host:port \(a port from 1 to 65535\): /],
+      [['profile', 'create', 'b', '--tunnel-server', 'a:22', '--agent-tunnel-server', 'b'], /^prevu: --agent-tunnel-server b is not host:port \(a port from 1 to 65535\): /],
       // The user gave a flag: the flag is named, not a profile.
       [['profile', 'create', 'c', '--driver', 'floppy'], /^prevu: Expected --driver=floppy to be one of: local, ssh, lightsail: see `prevu profile create --help`$/],
       [['profile', 'use', 'ghost'], /^prevu: no profile named "ghost": /],

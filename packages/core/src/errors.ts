@@ -263,8 +263,8 @@ export const errors = {
     `--set ${pair} is not key=value`,
     'write it like --set host=user@example.com:22',
   ]),
-  tunnelAddressInvalid: define('PREVU_TUNNEL_ADDRESS_INVALID', 'user', (address: string) => [
-    `--tunnel-server ${address} is not host:port`,
+  tunnelAddressInvalid: define('PREVU_TUNNEL_ADDRESS_INVALID', 'user', (flag: string, address: string) => [
+    `${flag} ${address} is not host:port (a port from 1 to 65535)`,
     'pass the SSH address of the tunnel server, e.g. tunnel.example.com:2222',
   ]),
   tunnelPinWithoutServer: define('PREVU_TUNNEL_PIN_WITHOUT_SERVER', 'user', () => [

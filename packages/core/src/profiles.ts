@@ -19,14 +19,20 @@ import { ed25519KeyPair } from './ssh-keys.js';
 export const DEFAULT_PROFILE = 'local';
 const NAME = /^[a-z0-9][a-z0-9_-]{0,39}$/;
 
+/** `host:port` with a port from 1 to 65535: where a tunnel server's SSH port is. */
+export function isHostPort(address: string): boolean {
+  const port = /^[^\s:]+:(\d{1,5})$/.exec(address)?.[1];
+  return port !== undefined && Number(port) >= 1 && Number(port) <= 65535;
+}
+
 export const tunnelServerSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('embedded') }),
   z.object({
     type: z.literal('remote'),
     /** `host:port` of the server's SSH port, as the CLI reaches it. */
-    address: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port'),
+    address: z.string().refine(isHostPort, 'must be host:port'),
     /** `host:port` as the agent on the machine reaches it, when that differs (default: address). */
-    agentAddress: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port').optional(),
+    agentAddress: z.string().refine(isHostPort, 'must be host:port').optional(),
     /** The server's host key (`ssh-ed25519 AAAA...` or `SHA256:...`): given (a pin), or recorded on first contact; checked after. */
     hostKey: z.string().regex(HOST_KEY_PIN, HOST_KEY_PIN_HINT).optional(),
     /** true: hostKey was given (--tunnel-host-key, the Action input), not recorded on first contact. */
