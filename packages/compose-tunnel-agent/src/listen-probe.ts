@@ -88,11 +88,19 @@ export class ListenProbe {
     if (this.running) return;
     this.running = true;
     try {
+      const explain = new Map<string, string>();
       await Promise.all(
         this.env.portsToProbe().map(async ({ service, container, port, startedAt, socketsAt }) => {
           if (await this.accepts(service, port)) return this.env.markListening(service, port);
           const now = this.now();
           if (now - (startedAt ?? now) < EXPLAIN_AFTER_MS || (socketsAt !== undefined && now - socketsAt < EXPLAIN_EVERY_MS)) return;
+          explain.set(service, container);
+        }),
+      );
+      // One reading per service and round, however many of its ports refuse: two readings that
+      // agree must be two moments, not two ports.
+      await Promise.all(
+        [...explain].map(async ([service, container]) => {
           const table = await this.docker.exec(container, ['cat', '/proc/net/tcp', '/proc/net/tcp6']).catch((error: Error) => {
             this.log.debug({ service, err: error.message }, 'cannot read the socket table (no cat in the image?)');
             return undefined;

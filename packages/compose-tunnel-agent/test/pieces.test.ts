@@ -4,10 +4,11 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { demux, FrameDecoder } from '../src/docker.js';
-import { listeningSockets, refusalReason } from '../src/listen-probe.js';
+import { ListenProbe, listeningSockets, refusalReason } from '../src/listen-probe.js';
 import { exposedPorts, hasHealthcheck } from '../src/services.js';
 import { BACKOFF_CAP_MS, backoffDelay } from '../src/tunnel-client.js';
 import { ed25519KeyPair } from '@prevu/core/ssh-keys';
@@ -114,5 +115,19 @@ describe('listen probe', () => {
     expect(refusalReason(80, ['0.0.0.0:8080', '[::]:443'])).toBe('port 80 does not accept connections; the container listens on 0.0.0.0:8080, [::]:443: expose that port, or pick ports with the prevu.expose label');
     expect(refusalReason(80, [])).toBe('port 80 does not accept connections; nothing in the container listens on a TCP port');
     expect(refusalReason(80, ['0.0.0.0:80'])).toBe('port 80 does not accept connections yet');
+  });
+});
+
+describe('listen probe rounds', () => {
+  it('reads a service\'s socket table once a round, however many of its ports refuse', async () => {
+    const execs: string[] = [];
+    const readings: (string[] | undefined)[] = [];
+    const pending = [3000, 3001].map((port) => ({ service: 'api', container: 'c1', port, startedAt: 0, socketsAt: undefined }));
+    const env = { portsToProbe: () => pending, markListening: () => undefined, setSockets: (_: string, list: string[] | undefined) => void readings.push(list) };
+    const docker = { exec: async (id: string) => (execs.push(id), '') };
+    const probe = new ListenProbe(env as never, docker as never, pino({ level: 'silent' }), async () => false, () => 10_000);
+    await probe.tick();
+    expect(execs).toEqual(['c1']);
+    expect(readings).toEqual([[]]);
   });
 });
