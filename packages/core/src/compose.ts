@@ -2,7 +2,7 @@
 // itself handles profiles, env files, `extends` and interpolation; prevu never reads the YAML.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { dockerExec, isDaemonDown } from './docker-cli.js';
@@ -129,20 +129,24 @@ export async function loadComposeProject(source: ComposeSource, projectName?: st
   return { model, files: foundFiles, args, missingEnv };
 }
 
-const DOCKERFILE_PROJECTS = join(tmpdir(), 'prevu-dockerfile-projects');
-const isDockerfileProject = (file: string) => dirname(file) === DOCKERFILE_PROJECTS;
+/**
+ * Where the compose file of a Dockerfile-only project is written: the user's own cache (0700), not
+ * a shared temp dir where another user could plant a link in its place.
+ */
+const dockerfileProjects = () => join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'prevu', 'dockerfile-projects');
+const isDockerfileProject = (file: string) => dirname(file) === dockerfileProjects();
 
 /**
  * A directory with a Dockerfile and no compose file is a project of one service, built from it and
- * named after the directory, its port the image's EXPOSE or `port`. The compose file is written
- * outside the user's directory (named by the directory and port), and is then read like any other.
+ * named after the directory, its port the image's EXPOSE or `port`. Its compose file is written to
+ * the user's cache (named by the directory and port), not the project, and read like any other.
  */
 function dockerfileProject(dir: string, port?: number): string | undefined {
   if (!existsSync(join(dir, 'Dockerfile'))) return undefined;
   const name = toLabelPart(basename(dir)) || 'app';
   const service = { build: { context: dir }, ...(port !== undefined ? { expose: [String(port)] } : {}) };
-  const file = join(DOCKERFILE_PROJECTS, `${createHash('sha256').update(`${dir}\0${port ?? ''}`).digest('hex').slice(0, 16)}.yaml`);
-  mkdirSync(DOCKERFILE_PROJECTS, { recursive: true });
+  const file = join(dockerfileProjects(), `${createHash('sha256').update(`${dir}\0${port ?? ''}`).digest('hex').slice(0, 16)}.yaml`);
+  mkdirSync(dockerfileProjects(), { recursive: true, mode: 0o700 });
   // JSON is YAML
   writeFileSync(file, JSON.stringify({ name, services: { [name]: service } }));
   return file;
