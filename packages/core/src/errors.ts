@@ -507,6 +507,14 @@ export const errors = {
     'fix the value and start again',
   ]),
   serverHttpsNeedsCert: define('PREVU_SERVER_HTTPS_NEEDS_CERT', 'user', () => ['--https-port needs a certificate', 'add --dev-tls, or --tls-cert and --tls-key']),
+  serverCertUnusable: define('PREVU_SERVER_CERT_UNUSABLE', 'user', (detail: string) => [
+    `cannot use --tls-cert/--tls-key: ${detail}`,
+    'give a PEM certificate and the private key it was made for',
+  ]),
+  serverCertNotCovering: define('PREVU_SERVER_CERT_NOT_COVERING', 'user', (base: string, names: string) => [
+    `the --tls-cert certificate does not cover *.${base} (it names ${names})`,
+    `give a certificate for *.${base}, or the --base-domain it was made for; every URL is a name under it`,
+  ]),
 
   // --- the agent's start-up (prevu-agent) ---
   agentSettingInvalid: define('PREVU_AGENT_SETTING_INVALID', 'user', (name: string, detail: string) => [

@@ -1,5 +1,6 @@
 // Starts the real tunnel server (packages/tunnel-server/dist/main.js) as a process for a test,
 // on free ports (loopback unless told), and gives what a test needs: ports, URLs, metrics, the dev CA path.
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,16 @@ import type { Kit } from './kit.js';
 import type { Proc } from './process.js';
 
 export const tunnelServerMain = fileURLToPath(new URL('../../tunnel-server/dist/main.js', import.meta.url));
+
+/**
+ * A self-signed certificate for `name` valid `days` days and its key, made by openssl as an
+ * operator would bring them, written to `<dir>/<file>.crt` and `.key`.
+ */
+export function operatorCertificate(dir: string, name: string, days: number, file = String(days)): { cert: string; key: string; args: string[] } {
+  const [cert, key] = [join(dir, `${file}.crt`), join(dir, `${file}.key`)];
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', String(days), '-subj', `/CN=${name}`, '-addext', `subjectAltName=DNS:${name}`, '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  return { cert, key, args: ['--tls-cert', cert, '--tls-key', key] };
+}
 
 export interface TunnelServer {
   proc: Proc;
