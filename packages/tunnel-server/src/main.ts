@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // prevu-tunnel-server: wiring only. Reads the config, starts the SSH, HTTP(S) and management
-// listeners, logs "ready" once all listen, and closes them on SIGTERM/SIGINT.
+// listeners, logs "ready" once all listen, and closes them on SIGTERM/SIGINT (SIGHUP reloads TLS files: http/tls.ts).
 import type { Server } from 'node:net';
 import { pino } from 'pino';
 import { isPrevuError } from '@prevu/core/errors';
@@ -59,7 +59,7 @@ try {
     servers.push(https);
     if (config.tlsCert && config.tlsKey) {
       // Only a warning: a renewal that lags must not take SSH tunnels down too, and the watch
-      // below puts the renewed pair in place when it arrives (README, "TLS").
+      // below puts the renewed pair in place when it arrives (README, "TLS certificates from files").
       if (tls.validTo! < new Date()) log.warn({ validTo: tls.validTo }, 'tls certificate expired: browsers refuse it until it is renewed');
       const stopWatch = watchTls(https, { tlsCert: config.tlsCert, tlsKey: config.tlsKey, baseDomain: config.baseDomain }, tls, log);
       servers.push({ close: stopWatch });

@@ -14,7 +14,7 @@ export interface TlsMaterial {
   key: string;
   /** Set with --dev-tls: where the CA certificate clients should trust is. */
   caPath?: string;
-  /** The leaf's notAfter, for files: a start with an expired one only warns (README, "TLS"). */
+  /** The leaf's notAfter, for files: a start with an expired one only warns (README, "TLS certificates from files"). */
   validTo?: Date;
   serial?: string;
 }
