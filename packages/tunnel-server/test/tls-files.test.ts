@@ -48,6 +48,18 @@ describe('certificates from files', () => {
     expect([missing.status, missing.stderr]).toEqual([1, expect.stringMatching(/^prevu-tunnel-server: cannot use --tls-cert\/--tls-key: ENOENT.*\n$/)]);
   });
 
+  it('starts with an expired certificate, with a warning, and serves the renewal once it is written', async () => {
+    const dir = tempDir();
+    const expired = operatorCertificate(dir, '*.example.test', -1, 'expired');
+    const httpsPort = await freePort();
+    const server = await startTunnelServer(kit, { baseDomain: 'example.test', args: ['--https-port', String(httpsPort), ...expired.args] });
+    expect(server.proc.output()).toContain('tls certificate expired');
+    const renewed = operatorCertificate(dir, '*.example.test', 90, 'renewed');
+    renameSync(renewed.key, expired.key);
+    renameSync(renewed.cert, expired.cert);
+    await waitFor('the renewed certificate', async () => ((await servedSerial(httpsPort)) === serialOf(expired.cert) ? true : undefined));
+  });
+
   it('serves a renewed pair to new connections without a restart: on a file change (renamed in, as renewers do) and on SIGHUP', async () => {
     // certbot's layout: live/ holds symlinks into archive/, swapped by rename on renewal.
     const dir = tempDir();
