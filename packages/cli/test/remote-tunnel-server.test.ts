@@ -116,6 +116,6 @@ describe('doctor on a self-hosted server', () => {
     const other = await doctorLines(['--https-port', String(await freePort()), '--public-port', String(frontPort), ...operatorCertificate(dir, '*.prevu.localhost', 90).args]);
     expect([other.code, other.lines[1]]).toEqual([2, "✗ https: the tunnel server's certificate does not cover *.prevu.localhost (it names DNS:*.example.test): give the server a certificate for *.prevu.localhost (--tls-cert/--tls-key); every URL is a name under it"]);
     const soon = await doctorLines(['--https-port', String(await freePort()), ...operatorCertificate(dir, '*.prevu.localhost', 5).args]);
-    expect([soon.code, soon.lines[1]]).toEqual([2, expect.stringMatching(/^✗ https: the tunnel server's certificate for \*\.prevu\.localhost expires in [45] day\(s\) \(.+\): renew it, and start the server with the new --tls-cert\/--tls-key$/)]);
+    expect([soon.code, soon.lines[1]]).toEqual([2, expect.stringMatching(/^✗ https: the tunnel server's certificate for \*\.prevu\.localhost expires in [45] day\(s\) \(.+\): renew it: the server serves renewed --tls-cert\/--tls-key files without a restart$/)]);
   });
 });

@@ -169,7 +169,7 @@ export const errors = {
   ]),
   certificateExpiring: define('PREVU_CERT_EXPIRING', 'environment', (base: string, daysLeft: number, until: string) => [
     daysLeft < 0 ? `the tunnel server's certificate for *.${base} expired on ${until}` : `the tunnel server's certificate for *.${base} expires in ${daysLeft} day(s) (${until})`,
-    'renew it, and start the server with the new --tls-cert/--tls-key',
+    'renew it: the server serves renewed --tls-cert/--tls-key files without a restart',
   ]),
   tunnelServerUnreachable: define('PREVU_TUNNEL_UNREACHABLE', 'environment', (address: string, detail: string) => [
     `the tunnel server at ${address} does not answer (${detail})`,
