@@ -1,10 +1,12 @@
 // A profile with a real (self-hosted) tunnel server: the host key is recorded on first contact and
 // checked after; a changed key is one line and exit 1. The server runs as a process on loopback.
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { freePort, startTunnelServer, useKit } from '@prevu/test-kit';
+import { createServer as createTlsServer } from 'node:tls';
+import { freePort, operatorCertificate, startTunnelServer, useKit } from '@prevu/test-kit';
 import { describe, expect, it } from 'vitest';
 import { CLI, cliHome, errorLines } from './cli.js';
 import { ed25519KeyPair } from '@prevu/core/ssh-keys';
@@ -88,13 +90,6 @@ describe('a base domain without DNS', () => {
 });
 
 describe('doctor on a self-hosted server', () => {
-  /** A certificate for `name` valid `days` days, made by openssl, as an operator would bring. */
-  function certificate(dir: string, name: string, days: number): string[] {
-    const [cert, key] = [join(dir, `${days}.crt`), join(dir, `${days}.key`)];
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', String(days), '-subj', `/CN=${name}`, '-addext', `subjectAltName=DNS:${name}`, '-keyout', key, '-out', cert], { stdio: 'ignore' });
-    return ['--tls-cert', cert, '--tls-key', key];
-  }
-
   async function doctorLines(args: string[] = [], options: { devTls?: boolean } = {}) {
     // two labels: TLS wildcards need a parent of two (no *.localhost, as no *.com)
     const server = await startTunnelServer(kit, { ...options, baseDomain: 'prevu.localhost', args });
@@ -111,9 +106,16 @@ describe('doctor on a self-hosted server', () => {
     expect(plain.lines).toEqual([expect.stringMatching(/^✓ dns: \*\.prevu\.localhost resolves \(prevu-doctor-[0-9a-f]{8}\.prevu\.localhost -> 127\.0\.0\.1\)$/), expect.stringMatching(/^✓ http: port \d+ answers \(HTTP 404\); plain HTTP: URLs are not private in transit/)]);
     const dev = await doctorLines([], { devTls: true });
     expect(dev.lines[1]).toMatch(/^✓ https: port \d+ answers; its certificate covers \*\.prevu\.localhost and is valid for \d+ more days; not trusted by this machine/);
-    const other = await doctorLines(['--https-port', String(await freePort()), ...certificate(dir, '*.example.test', 90)]);
+    // The server refuses to start with a certificate for another name, but a TLS-terminating
+    // proxy in front of it (its port the public one) may still serve one.
+    const wrong = operatorCertificate(dir, '*.example.test', 90);
+    const front = createTlsServer({ cert: readFileSync(wrong.cert), key: readFileSync(wrong.key) }, (socket) => socket.end());
+    await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+    kit.defer('front proxy', () => new Promise<void>((resolve) => front.close(() => resolve())));
+    const frontPort = (front.address() as AddressInfo).port;
+    const other = await doctorLines(['--https-port', String(await freePort()), '--public-port', String(frontPort), ...operatorCertificate(dir, '*.prevu.localhost', 90).args]);
     expect([other.code, other.lines[1]]).toEqual([2, "✗ https: the tunnel server's certificate does not cover *.prevu.localhost (it names DNS:*.example.test): give the server a certificate for *.prevu.localhost (--tls-cert/--tls-key); every URL is a name under it"]);
-    const soon = await doctorLines(['--https-port', String(await freePort()), ...certificate(dir, '*.prevu.localhost', 5)]);
-    expect([soon.code, soon.lines[1]]).toEqual([2, expect.stringMatching(/^✗ https: the tunnel server's certificate for \*\.prevu\.localhost expires in [45] day\(s\) \(.+\): renew it, and start the server with the new --tls-cert\/--tls-key$/)]);
+    const soon = await doctorLines(['--https-port', String(await freePort()), ...operatorCertificate(dir, '*.prevu.localhost', 5).args]);
+    expect([soon.code, soon.lines[1]]).toEqual([2, expect.stringMatching(/^✗ https: the tunnel server's certificate for \*\.prevu\.localhost expires in [45] day\(s\) \(.+\): renew it: the server serves renewed --tls-cert\/--tls-key files without a restart$/)]);
   });
 });

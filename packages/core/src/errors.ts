@@ -169,7 +169,7 @@ export const errors = {
   ]),
   certificateExpiring: define('PREVU_CERT_EXPIRING', 'environment', (base: string, daysLeft: number, until: string) => [
     daysLeft < 0 ? `the tunnel server's certificate for *.${base} expired on ${until}` : `the tunnel server's certificate for *.${base} expires in ${daysLeft} day(s) (${until})`,
-    'renew it, and start the server with the new --tls-cert/--tls-key',
+    'renew it: the server serves renewed --tls-cert/--tls-key files without a restart',
   ]),
   tunnelServerUnreachable: define('PREVU_TUNNEL_UNREACHABLE', 'environment', (address: string, detail: string) => [
     `the tunnel server at ${address} does not answer (${detail})`,
@@ -507,6 +507,14 @@ export const errors = {
     'fix the value and start again',
   ]),
   serverHttpsNeedsCert: define('PREVU_SERVER_HTTPS_NEEDS_CERT', 'user', () => ['--https-port needs a certificate', 'add --dev-tls, or --tls-cert and --tls-key']),
+  serverCertUnusable: define('PREVU_SERVER_CERT_UNUSABLE', 'user', (detail: string) => [
+    `cannot use --tls-cert/--tls-key: ${detail}`,
+    'give a PEM certificate and the private key it was made for',
+  ]),
+  serverCertNotCovering: define('PREVU_SERVER_CERT_NOT_COVERING', 'user', (base: string, names: string) => [
+    `the --tls-cert certificate does not cover *.${base} (it names ${names})`,
+    `give a certificate for *.${base}, or the --base-domain it was made for; every URL is a name under it`,
+  ]),
 
   // --- the agent's start-up (prevu-agent) ---
   agentSettingInvalid: define('PREVU_AGENT_SETTING_INVALID', 'user', (name: string, detail: string) => [

@@ -1,5 +1,6 @@
 // Starts the real tunnel server (packages/tunnel-server/dist/main.js) as a process for a test,
 // on free ports (loopback unless told), and gives what a test needs: ports, URLs, metrics, the dev CA path.
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,18 @@ import type { Kit } from './kit.js';
 import type { Proc } from './process.js';
 
 export const tunnelServerMain = fileURLToPath(new URL('../../tunnel-server/dist/main.js', import.meta.url));
+
+/**
+ * A self-signed certificate for `name` valid `days` days (below 1: expired already) and its key,
+ * made by openssl as an operator would bring them, written to `<dir>/<file>.crt` and `.key`.
+ */
+export function operatorCertificate(dir: string, name: string, days: number, file = String(days)): { cert: string; key: string; args: string[] } {
+  const [cert, key, csr] = [join(dir, `${file}.crt`), join(dir, `${file}.key`), join(dir, `${file}.csr`)];
+  execFileSync('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', `/CN=${name}`, '-addext', `subjectAltName=DNS:${name}`, '-keyout', key, '-out', csr], { stdio: 'ignore' });
+  // `x509 -req` takes any -days, where `req -x509` refuses those below 1.
+  execFileSync('openssl', ['x509', '-req', '-in', csr, '-key', key, '-copy_extensions', 'copyall', '-days', String(days), '-out', cert], { stdio: 'ignore' });
+  return { cert, key, args: ['--tls-cert', cert, '--tls-key', key] };
+}
 
 export interface TunnelServer {
   proc: Proc;

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // prevu-tunnel-server: wiring only. Reads the config, starts the SSH, HTTP(S) and management
-// listeners, logs "ready" once all listen, and closes them on SIGTERM/SIGINT.
+// listeners, logs "ready" once all listen, and closes them on SIGTERM/SIGINT (SIGHUP reloads TLS files: http/tls.ts).
 import type { Server } from 'node:net';
 import { pino } from 'pino';
 import { isPrevuError } from '@prevu/core/errors';
@@ -13,7 +13,7 @@ import { createSshServer } from './ssh/server.js';
 import { createHttpServer, createHttpsServer } from './http/server.js';
 import { SharePasswords } from './share-passwords.js';
 import { AgentKeys } from './agent-keys.js';
-import { loadTls } from './http/tls.js';
+import { loadTls, watchTls } from './http/tls.js';
 import { createManagementServer } from './management.js';
 import { publicUrls } from './public-urls.js';
 import { AddressLimiter } from './limits.js';
@@ -57,6 +57,13 @@ try {
   if (tls) {
     const https = createHttpsServer(proxyOptions, tls, httpConnections);
     servers.push(https);
+    if (config.tlsCert && config.tlsKey) {
+      // Only a warning: a renewal that lags must not take SSH tunnels down too, and the watch
+      // below puts the renewed pair in place when it arrives (README, "TLS certificates from files").
+      if (tls.validTo! < new Date()) log.warn({ validTo: tls.validTo }, 'tls certificate expired: browsers refuse it until it is renewed');
+      const stopWatch = watchTls(https, { tlsCert: config.tlsCert, tlsKey: config.tlsKey, baseDomain: config.baseDomain }, tls, log);
+      servers.push({ close: stopWatch });
+    }
     ports.https = await listen(https, config.httpsPort!, 'HTTPS');
   }
   // URLs name the ports actually bound (port 0 asks the kernel for one); with TLS on, they are
@@ -106,6 +113,6 @@ try {
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
 } catch (error) {
-  process.stderr.write(`prevu-tunnel-server: ${(error as Error).message}\n`);
-  process.exit(2);
+  process.stderr.write(`prevu-tunnel-server: ${isPrevuError(error) ? error.line : (error as Error).message}\n`);
+  process.exit(isPrevuError(error) ? error.exitCode : 2);
 }

@@ -3,7 +3,7 @@
 // Both count their TCP connections in one limiter (per source address and in all) from the
 // accept on, before any TLS handshake: past it a connection is closed at once.
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { visitorAddress, type AddressLimiter } from '../limits.js';
 import type { Metrics } from '../metrics.js';
 import { ProxyConnection, type ProxyOptions } from './proxy.js';
@@ -27,7 +27,7 @@ export function createHttpServer(options: ProxyOptions, connections: AddressLimi
   });
 }
 
-export function createHttpsServer(options: ProxyOptions, tls: TlsMaterial, connections: AddressLimiter): Server {
+export function createHttpsServer(options: ProxyOptions, tls: TlsMaterial, connections: AddressLimiter): TlsServer {
   const server = createTlsServer({ cert: tls.cert, key: tls.key, allowHalfOpen: true, ALPNProtocols: ['http/1.1'] }, (socket) => new ProxyConnection(socket, 'https', options));
   // 'connection' comes before the handshake: a refused socket never costs one.
   server.on('connection', (socket: Socket) => {
