@@ -1,17 +1,16 @@
-// `prevu diff <envA> <envB>`: where two envs differ, from their agents (no SSH) and their records:
-// prevu's own settings, the services, each service's image and its environment (keys, and whether
-// values differ: both agents hash values with one random salt, so no value leaves a machine and
-// no hash can be matched against another run's).
+// `prevu diff`: where two envs differ, or an env and the compose files as they are now, from the
+// envs' agents (no SSH) and records: prevu's own settings, the services, each service's image and
+// its environment (keys, and whether values differ: values are hashed with one random salt per
+// run, so no value leaves a machine and no hash can be matched against another run's).
 import { randomBytes } from 'node:crypto';
-import type { ServiceConfig } from '../agent-protocol.js';
+import { hashValue, type ServiceConfig } from '../agent-protocol.js';
+import { loadComposeProject, type ComposeSource } from '../compose.js';
 import { isDiscoveryVariable } from '../env-scan.js';
+import type { EnvState } from '../env-state.js';
 import { errors } from '../errors.js';
+import { AGENT_SERVICE } from '../names.js';
 import type { Session } from '../session.js';
 import { agentFor, readState } from './common.js';
-import { loadComposeProject, type ComposeSource } from '../compose.js';
-import type { EnvState } from '../env-state.js';
-import { hashValue } from '../agent-protocol.js';
-import { AGENT_SERVICE } from '../names.js';
 
 export interface DiffRow {
   /** What differs, for people: `setting driver`, `service web`, `web image`, `web env API_KEY`. */
