@@ -1,11 +1,11 @@
-// The agent's HTTP API (GET /tunnels, /services, /config, /logs): the rows it answers, written by the agent
+// The agent's HTTP API (GET /tunnels, /services, /config, /logs, /lifecycle): the rows it answers, written by the agent
 // (compose-tunnel-agent/src/api.ts) and read by the CLI (agent-client.ts checks them with zod).
 // Types, constants and one node:crypto helper, so the agent bundle pays nothing for it.
 import { createHmac } from 'node:crypto';
 import type { RefusedForward } from './tunnel-protocol.js';
 
 /** What the agent does with a service's URLs: ready is routed; the others say why not. */
-export const ROUTING_STATES = ['ready', 'starting', 'unhealthy', 'stopped', 'crash_loop'] as const;
+export const ROUTING_STATES = ['ready', 'starting', 'unhealthy', 'stopped', 'crash_loop', 'asleep', 'expired'] as const;
 export type RoutingState = (typeof ROUTING_STATES)[number];
 
 /** One forward of the env (GET /tunnels). */
@@ -51,3 +51,19 @@ export function hashValue(salt: string, value: string): string {
 
 /** The most log lines GET /logs/<service>?tail=N gives at once. */
 export const MAX_TAIL = 10_000;
+
+/** Where an env is in its life: `asleep` (services stopped when idle, the next request wakes them), `expired` (TTL passed). */
+export const LIFECYCLE_STATES = ['active', 'sleeping', 'asleep', 'waking', 'expired'] as const;
+export type LifecycleState = (typeof LIFECYCLE_STATES)[number];
+
+/** The env's lifecycle as its agent runs it (GET /lifecycle; PUT /lifecycle {"pinned": bool} pins or unpins). */
+export interface LifecycleRow {
+  state: LifecycleState;
+  /** When the TTL ends (ISO 8601); null: no TTL. A pinned env keeps it but does not expire. */
+  expiresAt: string | null;
+  pinned: boolean;
+  /** Idle time before the services are stopped; 0: never sleeps. */
+  sleepAfterSeconds: number;
+  /** The last request the tunnel server saw for any of the env's URLs (ISO 8601); null: none yet. */
+  lastRequestAt: string | null;
+}

@@ -11,6 +11,14 @@ export const EVENT_TYPES = [
   'stopped',
   /** The agent found why a service is not ready (details: cause, fix); again when the cause changes. */
   'diagnosis',
+  /** The TTL passed: services stopped, URLs answer 410 until `prevu up` again (details: expiresAt). */
+  'expired',
+  /** No request for `sleepAfter`: services are being stopped (details: idleSeconds). */
+  'sleeping',
+  /** A request came for an asleep env: its services are starting. */
+  'waking',
+  /** Every service is ready again after a wake (details: wakeMs). */
+  'woke',
 ] as const;
 
 export type PrevuEventType = (typeof EVENT_TYPES)[number];
