@@ -21,6 +21,16 @@ export const envStateSchema = z.object({
   status: z.enum(['deploying', 'up', 'failed', 'interrupted']),
   /** Why the last `up` failed (its one line), for `prevu doctor --id` when no agent answers. */
   failure: z.object({ code: z.string(), line: z.string() }).optional(),
+  /** TTL, pin and sleep as the last `up` (or `pin`/`unpin`) set them; absent: made before lifecycles. */
+  lifecycle: z
+    .object({
+      /** When the TTL ends (ISO 8601); null: never. */
+      expiresAt: z.string().nullable(),
+      pinned: z.boolean(),
+      /** 0: never sleeps. */
+      sleepAfterSeconds: z.number().int().nonnegative(),
+    })
+    .optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

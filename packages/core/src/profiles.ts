@@ -49,6 +49,17 @@ export const profileSchema = z.object({
   tunnelServer: tunnelServerSchema,
   /** Services are private (need a token) unless false. */
   private: z.boolean().default(false),
+  /** Lifecycle defaults of the envs made with this profile (issue 16; `up` flags override). */
+  lifecycle: z
+    .object({
+      /** TTL in seconds; null: never (only for pinned envs). */
+      ttlSeconds: z.number().int().positive().nullable().optional(),
+      /** Idle seconds before the services sleep; 0 or absent: never. */
+      sleepAfterSeconds: z.number().int().nonnegative().optional(),
+      /** Most envs of this profile at once; absent: no limit. */
+      maxEnvs: z.number().int().positive().optional(),
+    })
+    .optional(),
   createdAt: z.string(),
 });
 
