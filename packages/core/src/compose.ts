@@ -9,7 +9,7 @@ import { dockerExec, isDaemonDown } from './docker-cli.js';
 import { readBuildIgnore } from './dockerignore.js';
 import { EXPOSE_LABEL, exposeLabelPorts } from './expose-label.js';
 import type { UploadPlan } from './drivers/driver.js';
-import { missingFromTemplates, unsetInterpolations, type MissingVariable } from './env-scan.js';
+import { missingFromEnvFileTemplates, missingFromTemplates, unsetInterpolations, type MissingVariable } from './env-scan.js';
 import { errors } from './errors.js';
 import { AGENT_SERVICE, toLabelPart } from './names.js';
 
@@ -103,7 +103,9 @@ export async function loadComposeProject(source: ComposeSource, projectName?: st
     return loadComposeProject({ ...source, files: [synthesized] }, projectName);
   }
   if (source.dockerfilePort !== undefined && !files.some(isDockerfileProject)) throw errors.portWithCompose();
-  const result = await dockerExec(['compose', ...(projectName ? ['-p', projectName] : []), ...args, 'config', '--format', 'json'], { cwd: source.cwd, env: source.env });
+  const base = ['compose', ...(projectName ? ['-p', projectName] : []), ...args, 'config', '--format', 'json'];
+  // uninterpolated, the model still names each service's env_file paths (env-scan.ts); run side by side
+  const [result, raw] = await Promise.all([dockerExec(base, { cwd: source.cwd, env: source.env }), dockerExec([...base, '--no-interpolate'], { cwd: source.cwd, env: source.env })]);
   if (result.code !== 0) {
     const detail = result.stderr.trim().split('\n').filter(Boolean).pop() ?? `exit ${result.code}`;
     if (/no configuration file provided/i.test(detail)) throw errors.noComposeFile(source.cwd);
@@ -125,8 +127,25 @@ export async function loadComposeProject(source: ComposeSource, projectName?: st
   const foundFiles = files.length ? files : defaultFiles(lookIn);
   // one entry a name: what the compose files use first, then what only the template names
   const interpolated = unsetInterpolations(result.stderr);
-  const missingEnv = [...interpolated, ...missingFromTemplates(lookIn, { ...process.env, ...source.env }).filter((m) => !interpolated.some((i) => i.name === m.name))];
+  const missingEnv: MissingVariable[] = [];
+  for (const m of [...interpolated, ...missingFromTemplates(lookIn, { ...process.env, ...source.env }), ...missingFromEnvFileTemplates(model, envFilesOf(raw.stdout), lookIn)]) {
+    if (!missingEnv.some((known) => known.name === m.name)) missingEnv.push(m);
+  }
   return { model, files: foundFiles, args, missingEnv };
+}
+
+const envFilesSchema = z.object({ services: z.record(z.string(), z.object({ env_file: z.array(z.object({ path: z.string() })).optional() })) });
+
+/** service -> its env_file paths, from `config --no-interpolate --format json` (nothing when unreadable: the scan is advice). */
+function envFilesOf(rawJson: string): Record<string, string[]> {
+  let parsed;
+  try {
+    parsed = envFilesSchema.safeParse(JSON.parse(rawJson));
+  } catch {
+    return {};
+  }
+  if (!parsed.success) return {};
+  return Object.fromEntries(Object.entries(parsed.data.services).map(([service, s]) => [service, (s.env_file ?? []).map((f) => f.path)]));
 }
 
 /**

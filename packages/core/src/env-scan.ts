@@ -1,8 +1,9 @@
 // Variables a project expects and this run does not set, found before anything is deployed:
 // `${VAR}` without a default in the compose files (compose itself says which, as it resolves
-// them) and the keys of the project's `.env.example` that neither the environment nor `.env` set.
+// them), the keys of the project's `.env.example` that neither the environment nor `.env` set, and
+// the keys of a service's env_file template (`<env_file>.example`) its environment lacks.
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { parse } from 'dotenv';
 import type { ComposeModel } from './compose.js';
 
@@ -23,11 +24,7 @@ export function unsetInterpolations(composeStderr: string): MissingVariable[] {
   return [...names].sort().map((name) => ({ name, expectedBy: `\${${name}} in the compose files, without a default` }));
 }
 
-/**
- * Keys of `.env.example` in the project directory that neither `.env` there nor `env` sets. (A
- * service's env_file has no template read here: compose's resolved model inlines env_file into
- * `environment` and keeps no path, and prevu does not read compose files itself.)
- */
+/** Keys of `.env.example` in the project directory that neither `.env` there nor `env` sets. */
 export function missingFromTemplates(projectDir: string, env: NodeJS.ProcessEnv): MissingVariable[] {
   const template = join(projectDir, '.env.example');
   if (!existsSync(template)) return [];
@@ -36,6 +33,25 @@ export function missingFromTemplates(projectDir: string, env: NodeJS.ProcessEnv)
   return Object.keys(parse(readFileSync(template)))
     .filter((name) => env[name] === undefined && set[name] === undefined)
     .map((name) => ({ name, expectedBy: '.env.example' }));
+}
+
+/**
+ * Keys of each env_file's template (`app.env` -> `app.env.example`) that the service's environment,
+ * as compose resolved it (env_file and `environment` merged), does not have. `envFiles` are the
+ * paths compose reports without interpolating (service -> env_file paths): the resolved model
+ * inlines env_file into `environment` and keeps no path.
+ */
+export function missingFromEnvFileTemplates(model: ComposeModel, envFiles: Record<string, string[]>, projectDir: string): MissingVariable[] {
+  const missing: MissingVariable[] = [];
+  for (const [service, paths] of Object.entries(envFiles)) {
+    const environment = model.services[service]?.environment ?? {};
+    for (const template of paths.map((p) => `${p}.example`).filter((t) => existsSync(t))) {
+      for (const name of Object.keys(parse(readFileSync(template)))) {
+        if (environment[name] === undefined && !missing.some((m) => m.name === name)) missing.push({ name, expectedBy: `${relative(projectDir, template)} (env_file of ${service})` });
+      }
+    }
+  }
+  return missing;
 }
 
 export interface KeyComparison {

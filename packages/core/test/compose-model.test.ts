@@ -143,6 +143,21 @@ describe('compose model (docker compose config --format json)', () => {
     ]);
   });
 
+  it("finds the keys of a service's env_file template (app.env.example) that its environment lacks", async () => {
+    const dir = project({
+      'compose.yaml': 'services:\n  api:\n    image: busybox:latest\n    env_file: [config/app.env]\n    environment:\n      FROM_COMPOSE: x\n  web:\n    image: busybox:latest\n    env_file: [{ path: web.env, required: false }]\n',
+      'config/app.env': 'IN_FILE=1\n',
+      'config/app.env.example': 'IN_FILE=\nFROM_COMPOSE=\nDB_PASSWORD=\n',
+      'web.env.example': 'SESSION_SECRET=\n',
+    });
+    const { missingEnv } = await loadComposeProject({ cwd: dir });
+    expect(missingEnv).toEqual([
+      { name: 'DB_PASSWORD', expectedBy: `${join('config', 'app.env.example')} (env_file of api)` },
+      // an optional env_file that is absent: its template's keys are all missing
+      { name: 'SESSION_SECRET', expectedBy: 'web.env.example (env_file of web)' },
+    ]);
+  });
+
   it('COMPOSE_FILE names the files when -f does not', async () => {
     const dir = project({ 'deploy/main.yaml': 'services:\n  web:\n    image: busybox:latest\n' });
     const loaded = await loadComposeProject({ cwd: dir, env: { COMPOSE_FILE: 'deploy/main.yaml' } });
