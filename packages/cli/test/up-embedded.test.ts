@@ -4,10 +4,10 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { docker, httpGet, uniqueName, useKit, waitFor } from '@prevu/test-kit';
+import { docker, httpGet, startRegistryStandIn, uniqueName, useKit, waitFor } from '@prevu/test-kit';
 import { signAccessToken } from '@prevu/core/access-token';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CLI, embeddedCliHome, errorLines, helloCopy as cliHelloCopy, type CliHome } from './cli.js';
+import { CLI, embeddedCliHome, errorLines, helloCopy as cliHelloCopy, projectDir, type CliHome } from './cli.js';
 
 const kit = useKit();
 let cli: CliHome;
@@ -179,6 +179,20 @@ describe('prevu up on the embedded default', () => {
     expect(purge.code, purge.stderr).toBe(0);
     expect((JSON.parse(purge.stdout) as { removed: { envId: string }[] }).removed.map((r) => r.envId)).toEqual([id]);
     expect(await containersOf(`prevu-${id}`)).toEqual([]);
+  });
+
+  it('an image compose pulls from a registry is an image_pulled event naming it', async () => {
+    const registry = await startRegistryStandIn(kit, { 'prevu-test/box:pulled': 'busybox:latest' });
+    const image = `${registry.host}/prevu-test/box:pulled`;
+    kit.defer('pulled image', () => docker(['rmi', '-f', image]));
+    const id = uniqueName('pull');
+    const dir = projectDir(kit, { 'compose.yaml': `services:\n  web:\n    image: ${image}\n    init: true\n    command: ["httpd", "-f", "-p", "80"]\n    expose: ["80"]\n` });
+    kit.defer(`prevu down ${id}`, () => cli.run(['down', '--id', id], { cwd: dir }));
+    const up = await cli.run(['up', '--json', '--id', id], { cwd: dir });
+    expect(up.code, up.stderr).toBe(0);
+    const events = up.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type?: string; service?: string; details?: unknown });
+    expect(events.filter((e) => e.type === 'image_pulled')).toEqual([expect.objectContaining({ service: 'web', details: { image } })]);
+    expect(registry.pulls).toContain('prevu-test/box:pulled');
   });
 
   it('a private profile: its URLs need the account token, which opens them', async () => {

@@ -40,8 +40,13 @@ export async function runCompose(run: ComposeRun, args: string[], report: (line:
   }
 }
 
-/** A line of compose's plain progress as an event of one of the project's services, if it is one. */
-export function composeEvent(line: string, project: string): { service: string; type: PrevuEventType; container: string } | undefined {
+/**
+ * A line of compose's plain progress as an event of one of the project's services, if it is one:
+ * ` web Pulled` (service names) or ` Container <project>-web-1  Started` (container names).
+ */
+export function composeEvent(line: string, project: string): { service: string; type: PrevuEventType; container?: string } | undefined {
+  const pulled = /^\s*(\S+)\s+Pulled\s*$/.exec(line);
+  if (pulled) return { service: pulled[1]!, type: 'image_pulled' };
   const m = /Container (\S+)\s+(Created|Recreated|Started|Running|Healthy)\b/.exec(line);
   if (!m || !m[1]!.startsWith(`${project}-`)) return undefined;
   const service = m[1]!.slice(project.length + 1).replace(/-\d+$/, '');

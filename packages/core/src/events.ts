@@ -2,6 +2,8 @@
 export const EVENT_TYPES = [
   'build_registered',
   'image_built',
+  /** compose pulled the service's image from its registry (details: image). */
+  'image_pulled',
   'container_allocated',
   'starting',
   'healthy',

@@ -20,7 +20,7 @@ export const start: Step<UpContext> = {
       const event = composeEvent(line, ctx.project);
       if (!event || event.service === AGENT_SERVICE || seen.has(`${event.service}:${event.type}`)) return;
       seen.add(`${event.service}:${event.type}`);
-      ctx.emit(event.type, event.service, { container: event.container });
+      ctx.emit(event.type, event.service, event.container ? { container: event.container } : { image: ctx.loaded.model.services[event.service]?.image });
     }).catch(async (error: unknown) => {
       // compose's --wait-timeout ran out: a timeout like the URLs' own, naming the services
       // compose does not name
