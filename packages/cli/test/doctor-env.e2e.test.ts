@@ -50,6 +50,11 @@ const compose = `services:
     init: true
     command: ["httpd", "-f", "-p", "127.0.0.1:80"]
     expose: ["80"]
+  noexec:
+    image: busybox:latest
+    restart: always # its restart is refused by the runtime: the program is gone
+    command: ["sh", "-c", "rm /bin/sh; exit 1"]
+    expose: ["80"]
 `;
 
 beforeAll(async () => {
@@ -82,6 +87,7 @@ describe('prevu doctor --id', () => {
     expect(line('oom')).toBe('✗ oom: service oom stopped: it was OOM-killed at its memory limit of 24 MiB (exit code 137): raise its memory limit (mem_limit or deploy.resources.limits.memory), or make it use less; see `prevu logs oom`');
     expect(line('sick')).toBe('✗ sick: service sick fails its healthcheck: the last check exited 1 saying "database is not reachable": run the healthcheck command in the container to see why; see `prevu logs sick`');
     expect(line('waits')).toBe('✗ waits: service waits was not started: it waits for sick (service_healthy), and service sick fails its healthcheck: the last check exited 1 saying "database is not reachable": run the healthcheck command in the container to see why; see `prevu logs sick`');
+    expect(line('noexec')).toBe('✗ noexec: service noexec could not start: exec: "sh": executable file not found in $PATH: fix what Docker refused (its command or entrypoint, a mount), then `prevu up`');
     expect(line('loopback')).toBe('✗ loopback: service loopback is starting: port 80 does not accept connections; it listens on 127.0.0.1:80 only, which the agent cannot reach: bind 0.0.0.0 instead: see `prevu logs loopback`');
   });
 
@@ -101,7 +107,7 @@ describe('prevu doctor --id', () => {
     const agent = new AgentClient({ envId: id, accountId: state.accountId, baseUrl: state.baseUrl, privateKey: readFileSync(join(home, 'id_ed25519'), 'utf8') });
     const diagnosed = await waitFor('every cause announced', async () => {
       const events = (await agent.recentEvents(500)).filter((e) => e.type === 'diagnosis');
-      return ['exits', 'killed', 'loopback', 'oom', 'sick', 'waits'].every((s) => events.some((e) => e.service === s)) ? events : undefined;
+      return ['exits', 'killed', 'loopback', 'noexec', 'oom', 'sick', 'waits'].every((s) => events.some((e) => e.service === s)) ? events : undefined;
     }, 30_000, 500);
     expect(diagnosed.map((e) => e.service)).not.toContain('ok');
     expect(diagnosed.find((e) => e.service === 'exits')?.details.cause).toBe('service exits stopped: it exited with code 3');

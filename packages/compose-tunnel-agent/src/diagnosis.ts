@@ -60,6 +60,11 @@ export function diagnose(env: Environment, service: string, seen: Set<string> = 
       }
       return { cause: `service ${service} was created but never started`, fix: '`prevu up` starts it', settled: true };
     }
+    if (state.Error) {
+      // the runtime's own words end in its reason: `...unable to start container process: exec: "x": executable file not found in $PATH: unknown`
+      const reason = /unable to start container process: (.+?)(?:: unknown)?$/.exec(state.Error)?.[1] ?? state.Error;
+      return { cause: `service ${service} could not start: ${reason}`, fix: 'fix what Docker refused (its command or entrypoint, a mount), then `prevu up`', settled: true };
+    }
     if (state.OOMKilled) {
       return { cause: `service ${service} stopped: ${exitCause(state.ExitCode, true, memory)}`, fix: `raise its memory limit (mem_limit or deploy.resources.limits.memory)${memory ? '' : ' or the machine\'s memory'}, or make it use less; ${logs}`, settled: true };
     }

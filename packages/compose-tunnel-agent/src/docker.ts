@@ -19,6 +19,8 @@ export interface ContainerInfo {
     Running: boolean;
     Restarting?: boolean;
     OOMKilled?: boolean;
+    /** Why Docker could not start it (the runtime's refusal); '' when it started. */
+    Error?: string;
     ExitCode: number;
     StartedAt: string;
     FinishedAt: string;
