@@ -244,7 +244,7 @@ export const errors = {
     `recreate it: \`prevu profile rm ${name}\` then \`prevu init\``,
   ]),
   accountKeyUnreadable: define('PREVU_ACCOUNT_KEY_UNREADABLE', 'user', (detail: string) => [
-    `the account public key is unreadable (${detail})`,
+    `the account key is unreadable (${detail})`,
     'recreate the profile with `prevu init`',
   ]),
   keyReadableByOthers: define('PREVU_KEY_MODE', 'user', (file: string, mode: string) => [

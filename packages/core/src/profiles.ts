@@ -80,11 +80,15 @@ export function configDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(base, 'prevu');
 }
 
-export function accountIdOfPublicKey(publicKey: string): string {
+/** The SSH wire blob of an OpenSSH public key line. */
+function publicKeyBlob(publicKey: string): Buffer {
   const parsed = ssh2.utils.parseKey(publicKey);
   if (parsed instanceof Error) throw errors.accountKeyUnreadable(parsed.message);
-  const key = Array.isArray(parsed) ? parsed[0]! : parsed;
-  return accountIdFromKeyBlob(key.getPublicSSH());
+  return (Array.isArray(parsed) ? parsed[0]! : parsed).getPublicSSH();
+}
+
+export function accountIdOfPublicKey(publicKey: string): string {
+  return accountIdFromKeyBlob(publicKeyBlob(publicKey));
 }
 
 export class ProfileStore {
@@ -172,12 +176,27 @@ export class ProfileStore {
     writeFileSync(join(this.profileDir(parsed.name), 'profile.json'), `${JSON.stringify(parsed, null, 2)}\n`);
   }
 
+  /** The profile's account key pair, checked: both halves readable, parseable, and one pair. */
   key(name: string): AccountKey {
     const dir = this.profileDir(name);
     const privateKeyFile = join(dir, 'id_ed25519');
+    const publicKeyFile = `${privateKeyFile}.pub`;
     if (!existsSync(privateKeyFile)) throw errors.profileNoKey(name, privateKeyFile);
-    const publicKey = readFileSync(join(dir, 'id_ed25519.pub'), 'utf8').trim();
-    return { privateKey: readFileSync(privateKeyFile, 'utf8'), publicKey, privateKeyFile, accountId: accountIdOfPublicKey(publicKey) };
+    const read = (file: string) => {
+      try {
+        return readFileSync(file, 'utf8');
+      } catch (error) {
+        throw errors.accountKeyUnreadable(`${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      }
+    };
+    const privateKey = read(privateKeyFile);
+    const publicKey = read(publicKeyFile).trim();
+    const parsed = ssh2.utils.parseKey(privateKey);
+    if (parsed instanceof Error) throw errors.accountKeyUnreadable(`${privateKeyFile}: ${parsed.message}`);
+    const blob = publicKeyBlob(publicKey);
+    // a pair mixed up by hand would sign tokens the server checks against another key
+    if (!(Array.isArray(parsed) ? parsed[0]! : parsed).getPublicSSH().equals(blob)) throw errors.accountKeyUnreadable(`${publicKeyFile} is not the public half of ${privateKeyFile}`);
+    return { privateKey, publicKey, privateKeyFile, accountId: accountIdFromKeyBlob(blob) };
   }
 
   remove(name: string): void {

@@ -1,4 +1,4 @@
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { signAccessToken, verifyAccessToken } from '../src/access-token.js';
@@ -27,6 +27,27 @@ describe('profiles', () => {
     expect(accountIdOfPublicKey(key.publicKey)).toBe(key.accountId);
     // the same profile next time, same account
     expect(store.resolve(undefined, {}).createdAt).toBe(profile.createdAt);
+  });
+
+  it('a damaged key pair is one PREVU_ACCOUNT_KEY_UNREADABLE line naming the file, not an unexpected error later', () => {
+    const store = new ProfileStore(join(tempDir(), 'prevu'));
+    store.create({ name: 'a', driver: 'local', tunnelServer: { type: 'embedded' } });
+    store.create({ name: 'b', driver: 'local', tunnelServer: { type: 'embedded' } });
+    const file = store.key('a').privateKeyFile;
+    const fails = (name: string) => {
+      try {
+        store.key(name);
+      } catch (error) {
+        return [(error as { code: string }).code, (error as Error).message];
+      }
+      return undefined;
+    };
+    writeFileSync(`${file}.pub`, readFileSync(`${store.key('b').privateKeyFile}.pub`));
+    expect(fails('a')).toEqual(['PREVU_ACCOUNT_KEY_UNREADABLE', `the account key is unreadable (${file}.pub is not the public half of ${file})`]);
+    writeFileSync(file, '-----BEGIN OPENSSH PRIVATE KEY-----\ntruncated\n', { mode: 0o600 });
+    expect(fails('a')?.[1]).toMatch(new RegExp(`^the account key is unreadable \\(${file}: `));
+    rmSync(`${file}.pub`);
+    expect(fails('a')).toEqual(['PREVU_ACCOUNT_KEY_UNREADABLE', `the account key is unreadable (${file}.pub: ENOENT)`]);
   });
 
   it('creates, switches, lists and removes named profiles', () => {
