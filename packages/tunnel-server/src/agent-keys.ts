@@ -11,9 +11,17 @@ import { agentKeyStatement } from '@prevu/core/tunnel-protocol';
 import { RegistrationError, writeAtomically } from './share-passwords.js';
 
 const STORE_FILE = 'agent_keys.json';
-/** Envs with an agent key, per account key and in all: ten keys cannot fill the table for the rest. */
-const MAX_PER_ACCOUNT = 500;
-const MAX_RECORDS = 50_000;
+
+/**
+ * Envs with an agent key, per account key and in all. When the table is full (on an open server,
+ * anyone can bring fresh account keys), a registration evicts the oldest key of the account holding
+ * the most: a flood of new accounts wears down the biggest holders, never one within its fair share.
+ */
+export interface AgentKeyLimits {
+  perAccount: number;
+  total: number;
+}
+const LIMITS: AgentKeyLimits = { perAccount: 500, total: 50_000 };
 
 const base64 = z.string().regex(/^[A-Za-z0-9+/]+={0,2}$/);
 /** What `exec agent-key` reads on stdin (AgentKeyRegistration). */
@@ -31,9 +39,10 @@ export class AgentKeys {
     private readonly stateDir: string,
     /** base64 key blob -> record */
     private readonly records: Map<string, AgentKeyRecord>,
+    private readonly limits: AgentKeyLimits,
   ) {}
 
-  static load(stateDir: string): AgentKeys {
+  static load(stateDir: string, limits: AgentKeyLimits = LIMITS): AgentKeys {
     const records = new Map<string, AgentKeyRecord>();
     try {
       const parsed = z.array(storedSchema).safeParse(JSON.parse(readFileSync(join(stateDir, STORE_FILE), 'utf8')));
@@ -41,7 +50,7 @@ export class AgentKeys {
     } catch {
       // none yet (or unreadable): agents log in again once `prevu up` registers their keys
     }
-    return new AgentKeys(stateDir, records);
+    return new AgentKeys(stateDir, records, limits);
   }
 
   /** The account and env this key is an agent key of; undefined for any other key. */
@@ -64,10 +73,11 @@ export class AgentKeys {
     if (taken && taken.accountKey !== accountKey) throw new RegistrationError('agent-key: this key is another account\'s agent key');
     const next = new Map([...this.records].filter(([, r]) => r.key !== key && !(r.accountKey === accountKey && r.envId === envId)));
     // counted by the full account key, not the 50-bit accountId
-    if ([...next.values()].filter((r) => r.accountKey === accountKey).length >= MAX_PER_ACCOUNT) {
-      throw new RegistrationError(`account ${account.accountId} already has agent keys for ${MAX_PER_ACCOUNT} envs; \`prevu down\` revokes an env's key`);
+    const { perAccount, total } = this.limits;
+    if ([...next.values()].filter((r) => r.accountKey === accountKey).length >= perAccount) {
+      throw new RegistrationError(`account ${account.accountId} already has agent keys for ${perAccount} envs; \`prevu down\` revokes an env's key`);
     }
-    if (next.size >= MAX_RECORDS) throw new RegistrationError(`this server already keeps ${MAX_RECORDS} agent keys`);
+    if (next.size >= total) next.delete(oldestOfBiggestHolder(next.values()).key);
     next.set(key, { key, accountId: account.accountId, accountKey, envId, createdAt: Date.now() });
     this.save(next);
   }
@@ -94,4 +104,20 @@ export class AgentKeys {
     for (const [k, r] of next) this.records.set(k, r);
     for (const key of dropped) for (const listener of this.droppedListeners) listener(key);
   }
+}
+
+/** The oldest record of the account key holding the most records (of two alike, the older record). */
+function oldestOfBiggestHolder(records: Iterable<AgentKeyRecord>): AgentKeyRecord {
+  const byAccount = new Map<string, AgentKeyRecord[]>();
+  for (const r of records) {
+    const mine = byAccount.get(r.accountKey);
+    if (mine) mine.push(r);
+    else byAccount.set(r.accountKey, [r]);
+  }
+  const oldest = (rs: AgentKeyRecord[]) => rs.reduce((a, b) => (b.createdAt < a.createdAt ? b : a));
+  let pick: AgentKeyRecord[] = [];
+  for (const rs of byAccount.values()) {
+    if (rs.length > pick.length || (rs.length === pick.length && oldest(rs).createdAt < oldest(pick).createdAt)) pick = rs;
+  }
+  return oldest(pick);
 }

@@ -11,6 +11,7 @@ import { agentKeyRegistration, ensureAgentKey } from '@prevu/core/agent-key';
 import { accountIdFromKeyBlob } from '@prevu/core/names';
 import { tunnelExec } from '@prevu/core/tunnel-server-client';
 import { startTunnelServer, useKit, waitFor } from '@prevu/test-kit';
+import { AgentKeys } from '../src/agent-keys.js';
 import { get, hostOf, makeAccount, ssh2Tunnel, startBackend, type Account } from './harness.js';
 
 const kit = useKit();
@@ -64,5 +65,27 @@ describe('agent keys', () => {
     expect(live.errors.join()).toMatch(/prevu-agent-key-revoked: the account revoked or replaced this agent key of env "shop"/);
     expect((await get(server.ports.http, hostOf(alice, 'shop', 'web-80'))).status).not.toBe(200);
     expect(await helloAccount(agent, 'shop')).toBe(agent.accountId);
+  });
+
+  it('a full table evicts the oldest key of the biggest holder: a flood of fresh accounts never takes a key within its fair share', () => {
+    const keys = AgentKeys.load(mkdtempSync(join(tmpdir(), 'prevu-state-')), { perAccount: 3, total: 5 });
+    const dropped: string[] = [];
+    keys.onDropped((key) => dropped.push(key));
+    const register = (account: Account, envId: string) => {
+      const agentKey = ensureAgentKey(mkdtempSync(join(tmpdir(), 'prevu-env-')));
+      keys.register({ accountId: account.accountId, keyBlob: account.blob }, envId, agentKeyRegistration(agentKey, account.accountId, envId));
+      return (ssh2.utils.parseKey(agentKey.publicKey) as ssh2.ParsedKey).getPublicSSH();
+    };
+    const [alice, big] = [makeAccount(), makeAccount()];
+    const aliceKey = register(alice, 'shop');
+    const bigKeys = ['a', 'b', 'c'].map((env) => register(big, env));
+    expect(() => register(big, 'd')).toThrow(/already has agent keys for 3 envs/);
+    register(makeAccount(), 'x'); // the fifth: the table is full now
+    // two newcomers: each evicts the oldest of whoever holds the most (big), never alice's one
+    register(makeAccount(), 'y');
+    register(makeAccount(), 'z');
+    expect(dropped).toEqual([bigKeys[0]!.toString('base64'), bigKeys[1]!.toString('base64')]);
+    expect(keys.lookup(aliceKey)?.envId).toBe('shop');
+    expect(keys.lookup(bigKeys[2]!)?.envId).toBe('c');
   });
 });
