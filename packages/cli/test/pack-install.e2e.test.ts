@@ -22,6 +22,7 @@ const project = uniqueName('hello');
 const envId = `${project}-main`;
 const inRepo = (path: string) => resolve(path) === root || resolve(path).startsWith(root + sep);
 let env: Record<string, string>;
+let tarballFiles: string[];
 
 /** Every package that is not private: what `npm publish --workspaces` would publish. */
 function publishedPackages(): string[] {
@@ -81,10 +82,10 @@ beforeAll(async () => {
   const tarballs = join(work, 'tarballs');
   mkdirSync(tarballs);
   const packed = await run('npm', ['pack', '--json', '--pack-destination', tarballs, ...publishedPackages().flatMap((name) => ['-w', name])], { cwd: root });
-  const files = (JSON.parse(packed.stdout) as { filename: string }[]).map((p) => join(tarballs, p.filename));
+  tarballFiles = (JSON.parse(packed.stdout) as { filename: string }[]).map((p) => join(tarballs, p.filename));
   mkdirSync(app);
   writeFileSync(join(app, 'package.json'), '{ "private": true }\n');
-  await run('npm', ['install', ...files], { cwd: app, env, maxBuffer: 16 * 1024 * 1024 });
+  await run('npm', ['install', ...tarballFiles], { cwd: app, env, maxBuffer: 16 * 1024 * 1024 });
   kit.defer('embedded tunnel server', async () => {
     await prevuRun(['server', 'stop', '--purge'], work);
   });
@@ -105,6 +106,18 @@ describe('the packed packages, installed in an empty folder', () => {
     // the Node this suite runs on (CI runs this file under Node 20 and 24)
     expect(stdout.trim()).toMatch(new RegExp(`node-${process.version.replace(/\./g, '\\.')}$`));
   });
+
+  it('npm install -g of the tarballs gives a `prevu` on PATH, as any npm CLI', async () => {
+    const prefix = join(work, 'global');
+    await run('npm', ['install', '-g', '--prefix', prefix, ...tarballFiles], { cwd: work, env, maxBuffer: 16 * 1024 * 1024 });
+    const onPath = { ...env, PATH: `${join(prefix, 'bin')}${delimiter}${env.PATH}` };
+    const { stdout } = await run('prevu', ['--version'], { cwd: work, env: onPath });
+    expect(stdout).toMatch(/^@prevu\/cli\/\S+ /);
+    expect(inRepo(realpathSync(join(prefix, 'bin', 'prevu')))).toBe(false);
+    // a command that reads the (empty) config: the installed CLI loads its commands and core
+    const ls = await run('prevu', ['profile', 'ls', '--json'], { cwd: work, env: onPath });
+    expect(JSON.parse(ls.stdout)).toHaveProperty('profiles');
+  }, 180_000);
 
   it('up on a copy of examples/hello: every URL answers 200 through the embedded tunnel server; the agent is built from the installed package', async () => {
     const hello = helloCopy(kit, project, 'main');
