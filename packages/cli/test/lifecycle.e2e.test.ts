@@ -1,8 +1,11 @@
 // The env's lifecycle end to end, real Docker and the embedded tunnel server, with durations of
 // seconds (PREVU_SHORT_DURATIONS=1, the documented setting for tests and demos): bad values get
-// one line; a pinned env outlives its TTL and idle time, unpinned it expires (410 page naming the
-// env, services stopped, the agent left); an idle env sleeps and a request wakes it (the waking
-// page, then 200 with the same body as before). How fast it wakes is the bench's (npm run bench).
+// one line; a pinned env outlives its TTL and idle time and keeps its pin through another `up`
+// (which restarts the TTL); unpinned it expires (410 page naming the env, services stopped, the
+// agent left); an idle env sleeps and a request wakes it (the waking page, then 200 with the same
+// body as before); the pin outlives an agent restart. How fast it wakes is the bench's.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { docker, httpGet, uniqueName, useKit, waitFor } from '@prevu/test-kit';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { embeddedCliHome, errorLines, helloCopy, type CliHome } from './cli.js';
@@ -16,6 +19,11 @@ const SHORT = { PREVU_SHORT_DURATIONS: '1' };
 async function runningServices(envId: string): Promise<string[]> {
   const out = await docker(['ps', '--filter', `label=com.docker.compose.project=prevu-${envId}`, '--format', '{{.Label "com.docker.compose.service"}}']);
   return out.split('\n').filter((s) => s && s !== 'prevu-agent').sort();
+}
+
+/** The lifecycle the env's state records (what `up`, `pin` and `unpin` wrote). */
+function recorded(envId: string): { expiresAt: string | null; pinned: boolean; sleepAfterSeconds: number } {
+  return (JSON.parse(readFileSync(join(cli.env.XDG_CONFIG_HOME!, 'prevu', 'profiles', 'local', 'envs', envId, 'state.json'), 'utf8')) as { lifecycle: ReturnType<typeof recorded> }).lifecycle;
 }
 
 interface UpJson {
@@ -54,9 +62,9 @@ describe('prevu up --ttl / --sleep-after / --pin, prevu pin / unpin', () => {
     const short = await cli.run(['up', '--ttl', '169h'], { cwd: dir, env: SHORT });
     expect([short.code, errorLines(short.stderr)]).toEqual([1, ['prevu: --ttl 169h is out of range (1s to 168h): pick a value from 1s to 168h']]);
     expect((await cli.run(['ls', '--json'])).stdout).not.toContain(`${project}-bad`);
-  }, 120_000);
+  }, 240_000);
 
-  it('pinned, an env outlives its TTL and idle time; unpinned, it expires: a 410 page naming it, its services stopped', async () => {
+  it('pinned, an env outlives its TTL and idle time and keeps the pin through `up`; unpinned, it expires: a 410 page naming it, its services stopped', async () => {
     const id = `${project}-ttl`;
     const dir = helloCopy(kit, id, 'main');
     const result = await up(dir, id, ['--pin', '--ttl', '2s', '--sleep-after', '2s']);
@@ -65,6 +73,14 @@ describe('prevu up --ttl / --sleep-after / --pin, prevu pin / unpin', () => {
     // the TTL counts from before compose started; 6 s more, with no request, is past both
     await new Promise((r) => setTimeout(r, 6000));
     expect(await runningServices(id)).toEqual(['api', 'web']);
+    expect((await httpGet(web)).status).toBe(200);
+    // `up` again restarts the TTL and keeps the pin
+    const first = recorded(id);
+    const again = await cli.run(['up', '--id', id, '--ttl', '2s'], { cwd: dir, env: SHORT });
+    expect(again.code, again.stderr).toBe(0);
+    const second = recorded(id);
+    expect(second).toMatchObject({ pinned: true, sleepAfterSeconds: 0 });
+    expect(Date.parse(second.expiresAt!)).toBeGreaterThan(Date.parse(first.expiresAt!));
     expect((await httpGet(web)).status).toBe(200);
 
     const unpin = await cli.run(['unpin', id], { cwd: dir });

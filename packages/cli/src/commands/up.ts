@@ -23,7 +23,7 @@ export default class Up extends PrevuCommand<typeof Up> {
     'wait-timeout': Flags.integer({ description: 'seconds to wait for services to be healthy and their URLs ready', min: 1, default: 300 }),
     ttl: Flags.string({ description: "the env expires this long after `up` (1h to 168h, e.g. 4h; 0 or never only with --pin) [default: the profile's lifecycle.ttlSeconds, else none]" }),
     'sleep-after': Flags.string({ description: "stop the services after this long without a request, wake them on the next (1m to 168h, e.g. 1h; 0 or off: never) [default: the profile's, else off]" }),
-    pin: Flags.boolean({ description: 'exempt the env from its TTL and from sleep (`prevu unpin` ends it)' }),
+    pin: Flags.boolean({ description: 'exempt the env from its TTL and from sleep (kept by later `up`s; `prevu unpin` ends it)' }),
   };
 
   private envId?: string;

@@ -82,10 +82,14 @@ export class UpContext {
     this.session.onEvent?.(makeEvent(type, this.envId, service, details));
   }
 
-  /** The env's lifecycle as this `up` sets it: the TTL counts from now (a new `up` restarts it). */
+  /**
+   * The env's lifecycle as this `up` sets it: the TTL counts from now (a new `up` restarts it); a
+   * pin (`--pin`, or `prevu pin` before) stays until `prevu unpin`, so a redeploy never drops it.
+   */
   lifecycleState(now = Date.now()): NonNullable<EnvState['lifecycle']> {
     const { ttlSeconds = null, sleepAfterSeconds = 0, pinned = false } = this.options.lifecycle ?? {};
-    return { expiresAt: ttlSeconds === null ? null : new Date(now + ttlSeconds * 1000).toISOString(), pinned, sleepAfterSeconds };
+    const wasPinned = this.states.read(this.envId)?.lifecycle?.pinned ?? false;
+    return { expiresAt: ttlSeconds === null ? null : new Date(now + ttlSeconds * 1000).toISOString(), pinned: pinned || wasPinned, sleepAfterSeconds };
   }
 
   dockerEnv(): Record<string, string> {
