@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `npm run bench`: the tunnel server against direct-to-backend, same run, loopback only, bounded
-# (~2 minutes); then the agent's memory and recovery as shipped (~20 s, Docker). Installs wrk
+# (~2 minutes); then the agent's memory and recovery as shipped (~20 s, Docker); then an asleep
+# env's wake-to-first-200 against bare `docker compose start` (~1 minute, Docker). Installs wrk
 # (Debian package) when missing; builds when the tunnel server or the agent bundle is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,4 +18,7 @@ echo
 # The agent as shipped (its image, 10 tunnels): memory and recovery; needs Docker.
 bash scripts/ensure-docker.sh >/dev/null
 timeout 180 node scripts/bench/agent.mjs || rc=$?
+echo
+# An asleep env's wake against bare `docker compose start` (examples/hello, the CLI, Docker).
+timeout 600 node scripts/bench/wake.mjs || rc=$?
 exit $rc

@@ -1,16 +1,19 @@
 // Wiring: docker -> environment -> desired forwards -> tunnel client; channels -> services; API.
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { AGENT_SERVICE } from '@prevu/core/names';
 import { serviceForwards } from '@prevu/core/urls';
+import type { LastRequestReply } from '@prevu/core/tunnel-protocol';
 import { hashValue, type ServiceConfig, type ServiceRow, type TunnelRow } from '@prevu/core/agent-protocol';
 import { createApi } from './api.js';
 import type { AgentConfig } from './config.js';
 import { diagnose } from './diagnosis.js';
 import { DockerApi } from './docker.js';
 import { EventLog } from './event-log.js';
-import { handleChannel } from './forward.js';
+import { answerLifecyclePage, handleChannel } from './forward.js';
+import { Lifecycle } from './lifecycle.js';
 import { ListenProbe } from './listen-probe.js';
 import { Environment } from './state.js';
 import { backoffDelay, TunnelClient, type Forward } from './tunnel-client.js';
@@ -20,6 +23,7 @@ export class Agent {
   readonly events: EventLog;
   readonly env: Environment;
   readonly tunnel: TunnelClient;
+  readonly lifecycle: Lifecycle;
   private readonly probe: ListenProbe;
   private readonly api: Server;
   private readonly abort = new AbortController();
@@ -46,10 +50,23 @@ export class Agent {
         if (forward.service === AGENT_SERVICE) {
           handleChannel(channel, { host: '127.0.0.1', port: config.apiPort }, { state: 'ready' }, log, AGENT_SERVICE);
         } else {
-          handleChannel(channel, { host: forward.service, port: forward.port }, this.env.route(forward.service, forward.port), log, forward.service);
+          this.onServiceChannel(forward, channel);
         }
       },
     });
+    this.lifecycle = new Lifecycle({
+      envId: config.envId,
+      ...(config.expiresAt ? { expiresAt: config.expiresAt } : {}),
+      sleepAfterSeconds: config.sleepAfterSeconds,
+      pinned: config.pinned,
+      file: config.lifecycleFile,
+      docker: this.docker,
+      env: this.env,
+      events: this.events,
+      log,
+      lastRequest: async () => JSON.parse(await this.tunnel.exec('last-request')) as LastRequestReply,
+    });
+    this.env.hold = () => this.lifecycle.hold();
     this.probe = new ListenProbe(this.env, this.docker, log);
     this.env.onChange(() => {
       this.updateForwards();
@@ -63,6 +80,8 @@ export class Agent {
       tunnels: () => this.tunnels(),
       services: () => this.services(),
       config: (salt) => this.serviceConfigs(salt),
+      lifecycle: () => this.lifecycle.row(),
+      setPinned: (pinned) => this.lifecycle.setPinned(pinned),
       health: () => {
         const { rss, heapUsed } = process.memoryUsage();
         return {
@@ -101,6 +120,7 @@ export class Agent {
     this.updateForwards();
     this.tunnel.start();
     this.probe.start();
+    this.lifecycle.start();
     void this.watchDocker();
   }
 
@@ -108,6 +128,7 @@ export class Agent {
   async close(): Promise<void> {
     this.abort.abort();
     this.probe.stop();
+    this.lifecycle.stop();
     await this.tunnel.close();
     // Not waiting for the API's connections: an open /events WebSocket would hold close() until its client left.
     this.api.close();
@@ -135,6 +156,18 @@ export class Agent {
       }
       await new Promise((r) => setTimeout(r, backoffDelay(attempt++)));
     }
+  }
+
+  /** A visitor's connection: routed, or a lifecycle page (expired, or waking, which an asleep env starts), or a page why not. */
+  private onServiceChannel(forward: Forward, channel: Duplex): void {
+    const state = this.lifecycle.current;
+    const route = this.env.route(forward.service, forward.port);
+    if (state === 'expired') return answerLifecyclePage(channel, 'expired', route.reason ?? `env ${this.config.envId} expired`);
+    if (state === 'asleep' || state === 'sleeping') this.lifecycle.request();
+    if (state !== 'active' && route.state !== 'ready') {
+      return answerLifecyclePage(channel, 'waking', `env ${this.config.envId} is waking up; this page reloads by itself once it serves`);
+    }
+    handleChannel(channel, { host: forward.service, port: forward.port }, route, this.log, forward.service);
   }
 
   private updateForwards(): void {

@@ -1,9 +1,9 @@
 // The agent's HTTP API (port 3000 on the container's loopback, reached through its private tunnel):
 // GET /tunnels, GET /services, GET /healthz, GET /events (WebSocket or SSE),
-// GET /logs/<service>?tail=N[&follow=1].
+// GET /logs/<service>?tail=N[&follow=1], GET /lifecycle and PUT /lifecycle {"pinned": bool}.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { WebSocketServer } from 'ws';
-import { MAX_TAIL, type ServiceConfig, type ServiceRow, type TunnelRow } from '@prevu/core/agent-protocol';
+import { MAX_TAIL, type LifecycleRow, type ServiceConfig, type ServiceRow, type TunnelRow } from '@prevu/core/agent-protocol';
 import type { EventLog } from './event-log.js';
 
 export interface ApiSource {
@@ -12,6 +12,8 @@ export interface ApiSource {
   services(): ServiceRow[];
   health(): { ok: boolean; connected: boolean; replaced: boolean; lastError?: string; envId: string; services: number; rssBytes: number; heapUsedBytes: number };
   config(salt: string): ServiceConfig[];
+  lifecycle(): LifecycleRow;
+  setPinned(pinned: boolean): LifecycleRow;
   /** Last lines of a service's newest container; undefined when the service is unknown. */
   logs(service: string, tail: number): Promise<string[] | undefined>;
   /** Streams the newest container's output until `signal` aborts; false when the service is unknown. */
@@ -47,7 +49,9 @@ function pathOf(req: IncomingMessage): string {
 
 async function route(source: ApiSource, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://agent');
-  if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: 'only GET is supported' });
+  if (url.pathname === '/lifecycle' && req.method === 'PUT') return putLifecycle(source, req, res);
+  if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: 'only GET is supported (and PUT /lifecycle)' });
+  if (url.pathname === '/lifecycle') return send(res, 200, source.lifecycle());
   if (url.pathname === '/healthz') {
     const health = source.health();
     return send(res, health.ok ? 200 : 503, health);
@@ -75,7 +79,29 @@ async function route(source: ApiSource, req: IncomingMessage, res: ServerRespons
     res.end(lines.length ? `${lines.join('\n')}\n` : '');
     return;
   }
-  send(res, 404, { error: `no route ${url.pathname}; try /tunnels, /services, /config, /events, /logs/<service>, /healthz` });
+  send(res, 404, { error: `no route ${url.pathname}; try /tunnels, /services, /config, /events, /logs/<service>, /lifecycle, /healthz` });
+}
+
+/** The most a PUT /lifecycle body may be: `{"pinned":false}` is 16 bytes. */
+const MAX_BODY = 1024;
+
+/** PUT /lifecycle {"pinned": bool}: checked by hand (no zod in the agent's start-up budget). */
+async function putLifecycle(source: ApiSource, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  let text = '';
+  for await (const chunk of req) {
+    text += String(chunk);
+    if (text.length > MAX_BODY) return send(res, 413, { error: `the body is at most ${MAX_BODY} bytes` });
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return send(res, 400, { error: 'the body is one JSON object: {"pinned": true} or {"pinned": false}' });
+  }
+  const keys = body && typeof body === 'object' && !Array.isArray(body) ? Object.keys(body) : [];
+  const pinned = (body as { pinned?: unknown } | null)?.pinned;
+  if (keys.length !== 1 || typeof pinned !== 'boolean') return send(res, 400, { error: 'the body is one JSON object: {"pinned": true} or {"pinned": false}' });
+  send(res, 200, source.setPinned(pinned));
 }
 
 async function followLogs(source: ApiSource, service: string, tail: number, req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -10,6 +10,7 @@ const bool = z
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 const PORT = 'must be a port number from 1 to 65535';
+const SECONDS = 'must be a whole number of seconds (0: never)';
 
 const schema = z.object({
   PREVU_TUNNEL_SERVER: z
@@ -29,6 +30,13 @@ const schema = z.object({
   PREVU_DOCKER_SOCKET: z.string().min(1).default('/var/run/docker.sock'),
   PREVU_API_PORT: z.coerce.number({ error: PORT }).int(PORT).min(1, PORT).max(65535, PORT).default(3000),
   PREVU_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+  PREVU_EXPIRES_AT: z
+    .string()
+    .refine((v) => /^\d{4}-\d\d-\d\dT/.test(v) && Number.isFinite(Date.parse(v)), 'must be an ISO 8601 time, e.g. 2026-01-31T12:00:00.000Z')
+    .optional(),
+  PREVU_SLEEP_AFTER: z.coerce.number({ error: SECONDS }).int(SECONDS).min(0, SECONDS).default(0),
+  PREVU_PINNED: bool.default(false),
+  PREVU_LIFECYCLE_FILE: z.string().min(1).default('/var/lib/prevu-agent/lifecycle.json'),
 });
 
 export interface AgentConfig {
@@ -42,6 +50,13 @@ export interface AgentConfig {
   dockerSocket: string;
   apiPort: number;
   logLevel: string;
+  /** When the TTL ends; absent: no TTL. */
+  expiresAt?: string;
+  /** Idle seconds before the services sleep; 0: never. */
+  sleepAfterSeconds: number;
+  pinned: boolean;
+  /** Where the pin and the sleep survive an agent restart (inside its container). */
+  lifecycleFile: string;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
@@ -74,5 +89,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
     dockerSocket: c.PREVU_DOCKER_SOCKET,
     apiPort: c.PREVU_API_PORT,
     logLevel: c.PREVU_LOG_LEVEL,
+    ...(c.PREVU_EXPIRES_AT ? { expiresAt: new Date(c.PREVU_EXPIRES_AT).toISOString() } : {}),
+    sleepAfterSeconds: c.PREVU_SLEEP_AFTER,
+    pinned: c.PREVU_PINNED,
+    lifecycleFile: c.PREVU_LIFECYCLE_FILE,
   };
 }

@@ -37,6 +37,9 @@ function exitCause(code: number, oomKilled: boolean | undefined, memory: number 
 export function diagnose(env: Environment, service: string, seen: Set<string> = new Set()): Diagnosis | undefined {
   const route = env.route(service);
   if (route.state === 'ready') return undefined;
+  // the lifecycle's doing, not the service's (lifecycle.ts): its own events say so, no diagnosis event
+  if (route.state === 'expired') return { cause: route.reason ?? 'the env expired', fix: 'run `prevu up` again', settled: false };
+  if (route.state === 'asleep') return { cause: route.reason ?? 'the env is asleep', fix: 'a request to any of its URLs wakes it', settled: false };
   const entry = env.services.get(service);
   const logs = `see \`prevu logs ${service}\``;
   const containers = [...(entry?.containers.values() ?? [])];

@@ -1,5 +1,5 @@
 // Docker Engine API over the unix socket (node:http): the few calls the agent needs. Read-only use
-// except `stop`, which the crash-loop guard needs, and one fixed `exec` (`cat /proc/net/tcp*`)
+// except `stop` (the crash-loop guard, expiry and sleep), `start` (a wake), and one fixed `exec` (`cat /proc/net/tcp*`)
 // that tells a port nobody listens on from one bound to loopback only.
 import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
 
@@ -94,6 +94,13 @@ export class DockerApi {
     const body = await readAll(res);
     // 304: already stopped.
     if ((res.statusCode ?? 0) >= 400) throw new DockerError(res.statusCode ?? 0, `stop ${id}: ${res.statusCode} ${body.toString('utf8').trim()}`);
+  }
+
+  /** Starts a stopped container (a wake after sleep); 304: already running. */
+  async start(id: string): Promise<void> {
+    const res = await this.request('POST', `/containers/${encodeURIComponent(id)}/start`);
+    const body = await readAll(res);
+    if ((res.statusCode ?? 0) >= 400) throw new DockerError(res.statusCode ?? 0, `start ${id}: ${res.statusCode} ${body.toString('utf8').trim()}`);
   }
 
   /**

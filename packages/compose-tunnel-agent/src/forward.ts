@@ -55,22 +55,58 @@ export function handleChannel(channel: Duplex, target: Target, route: Route, log
 /** A 503 page with Retry-After, sent once the request head arrives, then the channel is closed. */
 export function answerPage(channel: Duplex, state: string, reason: string, options: { now?: boolean } = {}): void {
   const title = state === 'crash_loop' ? 'Service stopped after a crash loop' : state === 'stopped' ? 'Service not running' : state === 'unhealthy' ? 'Service unhealthy' : 'Service starting';
-  const body = `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title></head><body><h1>${title}</h1><p>${escapeHtml(reason)}</p><p>prevu</p></body></html>\n`;
-  const head = [
-    'HTTP/1.1 503 Service Unavailable',
-    'Content-Type: text/html; charset=utf-8',
-    `Content-Length: ${Buffer.byteLength(body)}`,
-    ...(state === 'crash_loop' ? [] : [`Retry-After: ${RETRY_AFTER_SECONDS}`]),
-    `X-Prevu-State: ${state}`,
-    'Cache-Control: no-store',
-    'Connection: close',
-  ].join('\r\n');
+  answer(channel, { status: '503 Service Unavailable', state, title, reason, ...(state === 'crash_loop' ? {} : { retryAfter: RETRY_AFTER_SECONDS }) }, options);
+}
+
+/** Seconds a waking page asks a client (and a browser's refresh) to wait before trying again. */
+export const WAKE_RETRY_SECONDS = 2;
+
+/**
+ * The lifecycle's pages (lifecycle.ts): `expired` is a 410 naming the env and the way back;
+ * `waking` a 503 with Retry-After, which a browser (Accept: text/html) reloads by itself and a
+ * script gets as one plain line.
+ */
+export function answerLifecyclePage(channel: Duplex, kind: 'expired' | 'waking', reason: string): void {
+  if (kind === 'expired') return answer(channel, { status: '410 Gone', state: 'expired', title: 'Environment expired', reason, negotiate: true });
+  answer(channel, { status: '503 Service Unavailable', state: 'waking', title: 'Waking up', reason, retryAfter: WAKE_RETRY_SECONDS, refresh: true, negotiate: true });
+}
+
+interface Page {
+  status: string;
+  state: string;
+  title: string;
+  reason: string;
+  retryAfter?: number;
+  /** A browser reloads it after retryAfter. */
+  refresh?: boolean;
+  /** HTML for a browser (Accept: text/html), plain text for anyone else. */
+  negotiate?: boolean;
+}
+
+function answer(channel: Duplex, page: Page, options: { now?: boolean } = {}): void {
+  const render = (requestHead: string) => {
+    const html = !page.negotiate || /^accept:[^\r\n]*text\/html/im.test(requestHead);
+    const refresh = page.refresh && page.retryAfter ? `<meta http-equiv="refresh" content="${page.retryAfter}">` : '';
+    const body = html
+      ? `<!doctype html><html><head><meta charset="utf-8">${refresh}<title>${page.title}</title></head><body><h1>${page.title}</h1><p>${escapeHtml(page.reason)}</p><p>prevu</p></body></html>\n`
+      : `${page.title.toLowerCase()}: ${page.reason}\n`;
+    const head = [
+      `HTTP/1.1 ${page.status}`,
+      `Content-Type: text/${html ? 'html' : 'plain'}; charset=utf-8`,
+      `Content-Length: ${Buffer.byteLength(body)}`,
+      ...(page.retryAfter ? [`Retry-After: ${page.retryAfter}`] : []),
+      `X-Prevu-State: ${page.state}`,
+      'Cache-Control: no-store',
+      'Connection: close',
+    ].join('\r\n');
+    return `${head}\r\n\r\n${body}`;
+  };
   let sent = false;
-  const send = () => {
+  const send = (chunk?: Buffer) => {
     if (sent) return;
     sent = true;
     clearTimeout(timer);
-    if (!channel.destroyed && !channel.writableEnded) channel.end(`${head}\r\n\r\n${body}`);
+    if (!channel.destroyed && !channel.writableEnded) channel.end(render(chunk ? chunk.toString('latin1') : ''));
   };
   const timer = options.now ? undefined : setTimeout(send, 2000);
   if (options.now) return send();

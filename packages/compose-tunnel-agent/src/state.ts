@@ -85,8 +85,13 @@ export class Environment {
     this.listeners.add(listener);
   }
 
+  /** What every service answers while the env is expired or asleep (lifecycle.ts); undefined: route as usual. */
+  hold: () => Route | undefined = () => undefined;
+
   /** Whether a request to `port` of the service (any port when omitted) is proxied, and if not why. */
   route(service: string, port?: number): Route {
+    const held = this.hold();
+    if (held) return held;
     const entry = this.services.get(service);
     if (!entry) return { state: 'stopped', reason: `service ${service} has no container in this environment` };
     if (entry.crashLoop) {

@@ -26,6 +26,10 @@ describe('settings', () => {
     expect(config).toMatchObject({ tunnelHost: 'host.docker.internal', tunnelPort: 2222, envId: 'shop-main', project: 'prevu-shop-main', private: false, dockerSocket: '/var/run/docker.sock', apiPort: 3000, logLevel: 'info' });
     expect(config.privateKey).toContain('OPENSSH PRIVATE KEY');
     expect(loadConfig({ ...good, PREVU_PRIVATE: 'true', PREVU_API_PORT: '4000' })).toMatchObject({ private: true, apiPort: 4000 });
+    // the lifecycle: no TTL, no sleep, not pinned unless `up` says so
+    expect(config).toMatchObject({ sleepAfterSeconds: 0, pinned: false, lifecycleFile: '/var/lib/prevu-agent/lifecycle.json' });
+    expect(config.expiresAt).toBeUndefined();
+    expect(loadConfig({ ...good, PREVU_EXPIRES_AT: '2026-01-31T12:00:00Z', PREVU_SLEEP_AFTER: '3600', PREVU_PINNED: 'true' })).toMatchObject({ expiresAt: '2026-01-31T12:00:00.000Z', sleepAfterSeconds: 3600, pinned: true });
   });
 
   it.each([
@@ -36,6 +40,8 @@ describe('settings', () => {
     [{ PREVU_API_PORT: '70000' }, 'PREVU_API_PORT must be a port number from 1 to 65535 (got "70000")'],
     [{ PREVU_TUNNEL_HOST_KEY: 'md5:aa' }, 'PREVU_TUNNEL_HOST_KEY must be an OpenSSH SHA256 fingerprint'],
     [{ PREVU_KEY_FILE: join(dir, 'missing') }, 'cannot be read (ENOENT)'],
+    [{ PREVU_EXPIRES_AT: 'tomorrow' }, 'PREVU_EXPIRES_AT must be an ISO 8601 time, e.g. 2026-01-31T12:00:00.000Z (got "tomorrow")'],
+    [{ PREVU_SLEEP_AFTER: '-5' }, 'PREVU_SLEEP_AFTER must be a whole number of seconds (0: never) (got "-5")'],
   ])('rejects %o with one line naming the setting', (change, message) => {
     expect(() => loadConfig({ ...good, ...change })).toThrow(message);
   });

@@ -4,7 +4,7 @@
 import type { Agent, request as Request } from 'undici';
 import { z } from 'zod';
 import { signAccessToken } from './access-token.js';
-import { MAX_TAIL, ROUTING_STATES, type ServiceConfig, type ServiceRow, type TunnelRow } from './agent-protocol.js';
+import { LIFECYCLE_STATES, MAX_TAIL, ROUTING_STATES, type LifecycleRow, type ServiceConfig, type ServiceRow, type TunnelRow } from './agent-protocol.js';
 import { errors } from './errors.js';
 import { EVENT_TYPES, type PrevuEvent } from './events.js';
 import { localhostAwareLookup } from './localhost-lookup.js';
@@ -53,6 +53,16 @@ const agentConfigSchema: z.ZodType<ServiceConfig> = z.object({
   env: z.record(z.string(), z.string().max(64)),
 });
 
+/** GET/PUT /lifecycle, likewise. */
+const agentLifecycleSchema: z.ZodType<LifecycleRow> = z
+  .object({
+    state: z.enum(LIFECYCLE_STATES),
+    expiresAt: z.string().max(40).nullable(),
+    pinned: z.boolean(),
+    sleepAfterSeconds: z.number().int().nonnegative(),
+    lastRequestAt: z.string().max(40).nullable(),
+  })
+  .loose();
 
 let undici: Promise<{ request: typeof Request; dispatcher: Agent }> | undefined;
 
@@ -90,13 +100,14 @@ export class AgentClient {
     return `Bearer ${this.token.value}`;
   }
 
-  /** GET a path; returns the status and body (a 503 while the agent connects is a normal answer). */
-  async get(path: string, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<{ status: number; body: string }> {
+  /** GET a path (PUT with `put`: a JSON body); returns the status and body (a 503 while the agent connects is a normal answer). */
+  async get(path: string, options: { timeoutMs?: number; signal?: AbortSignal; put?: unknown } = {}): Promise<{ status: number; body: string }> {
     try {
       const { request, dispatcher } = await http();
       const res = await request(`${this.url}${path}`, {
         dispatcher,
-        headers: { authorization: await this.authorization() },
+        ...(options.put !== undefined ? { method: 'PUT' as const, body: JSON.stringify(options.put) } : {}),
+        headers: { authorization: await this.authorization(), ...(options.put !== undefined ? { 'content-type': 'application/json' } : {}) },
         headersTimeout: options.timeoutMs ?? 5000,
         bodyTimeout: options.timeoutMs ?? 5000,
         signal: options.signal,
@@ -124,6 +135,24 @@ export class AgentClient {
   /** Each service's image and environment, values hashed with `salt`; undefined while the agent is not reachable. */
   config(salt: string, signal?: AbortSignal): Promise<ServiceConfig[] | undefined> {
     return this.getList(`/config?salt=${salt}`, agentConfigSchema, signal);
+  }
+
+  /** The env's lifecycle (GET /lifecycle), or undefined while the agent is not reachable (or predates it). */
+  async lifecycle(signal?: AbortSignal): Promise<LifecycleRow | undefined> {
+    const res = await this.get('/lifecycle', { ...(signal ? { signal } : {}) });
+    return res.status === 200 ? this.lifecycleRow(res.body) : undefined;
+  }
+
+  /** Pins or unpins the env (PUT /lifecycle); the agent's answer, or undefined when it could not take it, with the status. */
+  async setPinned(pinned: boolean): Promise<{ status: number; row?: LifecycleRow }> {
+    const res = await this.get('/lifecycle', { put: { pinned } });
+    return res.status === 200 ? { status: 200, row: this.lifecycleRow(res.body) } : { status: res.status };
+  }
+
+  private lifecycleRow(body: string): LifecycleRow {
+    const parsed = agentLifecycleSchema.safeParse(JSON.parse(body));
+    if (!parsed.success) throw errors.agentAnswerMalformed('/lifecycle', String(parsed.error.issues[0]?.message));
+    return parsed.data;
   }
 
   private async getList<T extends z.ZodType>(path: string, schema: T, signal?: AbortSignal): Promise<z.infer<T>[] | undefined> {

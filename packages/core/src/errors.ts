@@ -500,6 +500,24 @@ export const errors = {
   actionNoEnvId: define('PREVU_ACTION_NO_ENV_ID', 'user', () => ['`down` outside a pull request needs the env id', 'set `id:` under `with:` to the id `up` used']),
   actionUpNoEnvId: define('PREVU_ACTION_UP_NO_ENV_ID', 'user', () => ['`prevu up --json` did not say which env it deployed', 'set `id:` under `with:`']),
 
+  // --- lifecycle: TTL, sleep, pin (issue 16) ---
+  durationInvalid: define('PREVU_DURATION_INVALID', 'user', (flag: string, value: string) => [
+    `${flag} ${value} is not a duration`,
+    `write it like 4h, 90m, 1h30m or 2d (units s, m, h, d)`,
+  ]),
+  durationOutOfRange: define('PREVU_DURATION_OUT_OF_RANGE', 'user', (setting: string, range: string) => [
+    `${setting} is out of range (${range})`,
+    `pick a value from ${range}`,
+  ]),
+  ttlNeverNeedsPin: define('PREVU_TTL_NEVER_NEEDS_PIN', 'user', (setting: string) => [
+    `${setting} means the env never expires, which only a pinned env may do`,
+    'add --pin, or give a TTL from 1h to 168h (e.g. --ttl 4h)',
+  ]),
+  agentLifecycleFailed: define('PREVU_AGENT_LIFECYCLE_FAILED', 'environment', (envId: string, detail: string) => [
+    `the agent of ${envId} did not take the change (${detail})`,
+    `the env state is updated; run \`prevu status --id ${envId}\` to see whether its agent is connected, then try again`,
+  ]),
+
   // --- the tunnel server's start-up (prevu-tunnel-server) ---
   serverFlagsInvalid: define('PREVU_SERVER_FLAGS_INVALID', 'user', (detail: string) => [detail, 'see the flags in packages/tunnel-server/README.md']),
   serverSettingInvalid: define('PREVU_SERVER_SETTING_INVALID', 'user', (flag: string, env: string, detail: string) => [

@@ -43,6 +43,8 @@ export interface AgentSettings {
   externalNetworks?: string[];
   labels?: Record<string, string>;
   logLevel?: string;
+  /** TTL, pin and sleep: the agent runs them (its lifecycle.ts). */
+  lifecycle?: { expiresAt: string | null; pinned: boolean; sleepAfterSeconds: number };
 }
 
 /**
@@ -80,6 +82,9 @@ export function buildOverlay(model: ComposeModel, options: { envId: string; acco
       PREVU_API_PORT: String(AGENT_API_PORT),
       PREVU_LOG_LEVEL: agent.logLevel ?? 'info',
       ...(agent.tunnelHostKey ? { PREVU_TUNNEL_HOST_KEY: agent.tunnelHostKey } : {}),
+      ...(agent.lifecycle?.expiresAt ? { PREVU_EXPIRES_AT: agent.lifecycle.expiresAt } : {}),
+      PREVU_SLEEP_AFTER: String(agent.lifecycle?.sleepAfterSeconds ?? 0),
+      PREVU_PINNED: String(agent.lifecycle?.pinned ?? false),
     },
     volumes: [{ type: 'bind', source: '/var/run/docker.sock', target: '/var/run/docker.sock', read_only: true }],
     secrets: [{ source: 'prevu_key', target: 'prevu_key' }],

@@ -1,4 +1,4 @@
-// The tunnel server's answer to `exec hello` and `exec tunnels` (one JSON object): written by the
+// The tunnel server's answer to `exec hello`, `exec tunnels` and `exec last-request` (one JSON object): written by the
 // server, read by the agent and the CLI; and what `exec agent-key` reads. Next to no code, so the
 // agent bundle pays nothing for it.
 
@@ -31,6 +31,14 @@ export interface HelloReply {
   tunnels: TunnelInfo[];
   /** Forwards of this env refused on its live connections (absent from older servers). */
   refused?: RefusedForward[];
+}
+
+/** `exec last-request`: when the env's URLs last had a request (the agent's own API not counted), by the server's clock. */
+export interface LastRequestReply {
+  /** ISO 8601; null: none since the server started. */
+  lastRequestAt: string | null;
+  /** The server's time as it answered: idle time is `now - lastRequestAt`, whatever the agent's clock says. */
+  now: string;
 }
 
 /**

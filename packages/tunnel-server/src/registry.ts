@@ -63,12 +63,15 @@ const MAX_GONE = 100_000;
 /** Gone names one key may keep remembered: its churn forgets its own oldest, never another key's. */
 export const MAX_GONE_PER_KEY = 2_000;
 const GONE_TTL_MS = 7 * 24 * 3600_000;
+/** Envs whose last request is remembered (for the agents' idle sleep); the least recently used go first. */
+export const MAX_LAST_REQUESTS = 100_000;
 
 export class Registry {
   private readonly byHost = new Map<string, Tunnel>();
   private readonly gone = new Map<string, Gone>();
   private readonly goneByKey = new Map<string, Set<string>>(); // key -> its gone hostnames, oldest first
   private readonly owners = new Map<string, Set<TunnelOwner>>(); // key -> live connections
+  private readonly lastRequests = new Map<string, number>(); // `<key> <envId>` -> ms, least recently used first
 
   get size(): number {
     return this.byHost.size;
@@ -157,6 +160,22 @@ export class Registry {
     const out: Tunnel[] = [];
     for (const t of this.byHost.values()) if (t.owner.key === key && t.owner.envId === envId) out.push(t);
     return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /**
+   * A request for one of the env's URLs arrived: what `exec last-request` answers its agent, which
+   * puts the env to sleep after enough idle time. O(1) per request; bounded by MAX_LAST_REQUESTS.
+   */
+  touch(key: string, envId: string, at = Date.now()): void {
+    const id = `${key} ${envId}`;
+    this.lastRequests.delete(id);
+    if (this.lastRequests.size >= MAX_LAST_REQUESTS) this.lastRequests.delete(this.lastRequests.keys().next().value!);
+    this.lastRequests.set(id, at);
+  }
+
+  /** When the last request for the env arrived (ms), if one did since the server started. */
+  lastRequest(key: string, envId: string): number | undefined {
+    return this.lastRequests.get(`${key} ${envId}`);
   }
 
   connectionsOf(key: string): number {

@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import chalk from 'chalk';
 import { Listr } from 'listr2';
+import { resolveLifecycle } from '@prevu/core/durations';
 import { closeContext, newUpContext, runSteps, upSteps, type UpResult } from '@prevu/core/up/index';
 import { PrevuCommand } from '../base.js';
 import { applyDriverFlags, driverFlags } from '../profile-flags.js';
@@ -20,13 +21,22 @@ export default class Up extends PrevuCommand<typeof Up> {
     port: Flags.integer({ description: 'for a directory with only a Dockerfile: the port its service listens on [default: its EXPOSE]', min: 1, max: 65535 }),
     'strict-env': Flags.boolean({ description: 'stop before deploying when a variable the project expects (${VAR} without a default, .env.example keys) is not set' }),
     'wait-timeout': Flags.integer({ description: 'seconds to wait for services to be healthy and their URLs ready', min: 1, default: 300 }),
+    ttl: Flags.string({ description: "the env expires this long after `up` (1h to 168h, e.g. 4h; 0 or never only with --pin) [default: the profile's lifecycle.ttlSeconds, else none]" }),
+    'sleep-after': Flags.string({ description: "stop the services after this long without a request, wake them on the next (1m to 168h, e.g. 1h; 0 or off: never) [default: the profile's, else off]" }),
+    pin: Flags.boolean({ description: 'exempt the env from its TTL and from sleep (kept by later `up`s; `prevu unpin` ends it)' }),
   };
 
   private envId?: string;
 
   async run(): Promise<UpResult> {
     const json = this.jsonEnabled();
-    await applyDriverFlags(this.store, this.store.resolve(this.flags.profile), this.flags);
+    const profile = this.store.resolve(this.flags.profile);
+    // before the driver flags are stored: a bad duration changes nothing
+    const lifecycle = resolveLifecycle(
+      { ...(this.flags.ttl !== undefined ? { ttl: this.flags.ttl } : {}), ...(this.flags['sleep-after'] !== undefined ? { sleepAfter: this.flags['sleep-after'] } : {}), pin: this.flags.pin },
+      profile.lifecycle,
+    );
+    await applyDriverFlags(this.store, profile, this.flags);
     const session = this.session(json ? (event) => this.logJson(event) : undefined);
     const services = this.rest;
     const ctx = newUpContext(session, {
@@ -36,6 +46,7 @@ export default class Up extends PrevuCommand<typeof Up> {
       build: this.flags.build,
       strictEnv: this.flags['strict-env'],
       waitTimeout: this.flags['wait-timeout'],
+      lifecycle,
     });
     const steps = upSteps();
     try {

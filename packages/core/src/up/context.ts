@@ -7,8 +7,9 @@ import type { ComposeSource, LoadedProject } from '../compose.js';
 import type { ComposeRun } from '../compose-runner.js';
 import { InterruptedError } from '../docker-cli.js';
 import type { DockerEndpoint, Driver, Machine } from '../drivers/driver.js';
+import type { LifecycleSettings } from '../durations.js';
 import type { MissingVariable } from '../env-scan.js';
-import { EnvStateStore } from '../env-state.js';
+import { EnvStateStore, type EnvState } from '../env-state.js';
 import { errors, isPrevuError } from '../errors.js';
 import { makeEvent, type PrevuEvent } from '../events.js';
 import { buildOverlay, discoveryEnv, expectedUrls, type AgentSettings, type ExpectedUrl, type ImagePorts } from '../overlay.js';
@@ -27,6 +28,8 @@ export interface UpOptions {
   strictEnv?: boolean;
   /** Seconds compose waits for services to be running/healthy, and prevu for their URLs. */
   waitTimeout?: number;
+  /** TTL, sleep and pin (durations.ts resolveLifecycle); absent: no TTL, no sleep, not pinned. */
+  lifecycle?: LifecycleSettings;
 }
 
 export interface UpResult {
@@ -66,6 +69,8 @@ export class UpContext {
   expected: ExpectedUrl[] = [];
   /** PREVU_ENV_ID and PREVU_URL_*: in every service's environment, and for compose interpolation. */
   discovery: Record<string, string> = {};
+  /** TTL, pin and sleep as recorded in the env's state (set by the machine step). */
+  lifecycle?: NonNullable<EnvState['lifecycle']>;
   result?: UpResult;
   constructor(
     readonly session: Session,
@@ -75,6 +80,16 @@ export class UpContext {
 
   emit(type: PrevuEvent['type'], service?: string, details: Record<string, unknown> = {}) {
     this.session.onEvent?.(makeEvent(type, this.envId, service, details));
+  }
+
+  /**
+   * The env's lifecycle as this `up` sets it: the TTL counts from now (a new `up` restarts it); a
+   * pin (`--pin`, or `prevu pin` before) stays until `prevu unpin`, so a redeploy never drops it.
+   */
+  lifecycleState(now = Date.now()): NonNullable<EnvState['lifecycle']> {
+    const { ttlSeconds = null, sleepAfterSeconds = 0, pinned = false } = this.options.lifecycle ?? {};
+    const wasPinned = this.states.read(this.envId)?.lifecycle?.pinned ?? false;
+    return { expiresAt: ttlSeconds === null ? null : new Date(now + ttlSeconds * 1000).toISOString(), pinned: pinned || wasPinned, sleepAfterSeconds };
   }
 
   dockerEnv(): Record<string, string> {

@@ -9,6 +9,7 @@ export const prepareMachine: Step<UpContext> = {
   title: (ctx) => `Prepare the machine (${ctx.session.profile.driver})`,
   async run(ctx, report) {
     const { session } = ctx;
+    ctx.lifecycle = ctx.lifecycleState();
     // Written before anything is made: from here on the env is listed (`ls`) and `down`
     // removes it, whatever stops the rest (Ctrl-C, a crash, a failing build).
     ctx.states.write({
@@ -21,6 +22,7 @@ export const prepareMachine: Step<UpContext> = {
       accountId: session.key.accountId,
       baseUrl: ctx.baseUrl,
       status: 'deploying',
+      lifecycle: ctx.lifecycle,
     });
     ctx.driver = await createDriver({ profile: session.profile, profileDir: session.store.profileDir(session.profile.name), key: session.key, onProgress: report });
     ctx.machine = await ctx.driver.ensureMachine(ctx.envId, ctx.session.signal);

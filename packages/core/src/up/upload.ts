@@ -32,6 +32,7 @@ export const upload: Step<UpContext> = {
       ...(ctx.endpoint.hostKey ? { tunnelHostKey: pinFingerprint(ctx.endpoint.hostKey) } : {}),
       keyFile: uploaded.mapping.get(agentKey.file) ?? agentKey.file,
       private: session.profile.private,
+      ...(ctx.lifecycle ? { lifecycle: ctx.lifecycle } : {}),
       externalNetworks: ctx.endpoint.externalNetworks,
       // the key's fingerprint too: compose recreates the agent when the key changes (a secret's
       // file content is not part of the service's config)

@@ -236,6 +236,8 @@ export class ProxyConnection {
   }
 
   private dispatch(head: RequestHead, tunnel: Tunnel): void {
+    // what keeps an env awake: a request to its services (the agent's own API, polled by the CLI, does not)
+    if (tunnel.service !== AGENT_SERVICE) this.options.registry.touch(tunnel.owner.key, tunnel.owner.envId);
     if (this.channel && this.tunnel === tunnel) return this.forward(head);
     // First request, or this connection now asks another (or a re-registered) tunnel.
     this.wait(

@@ -3,9 +3,10 @@
 // `exec share-password` keeps a share link's password hash (JSON on stdin) for the account and env;
 // `exec agent-key` binds the env's agent key (JSON on stdin) to the account, `agent-key-revoke`
 // unbinds it. Those three act for the account: an agent key's connection may not run them.
+// `exec last-request` answers when the env's URLs last had a request (its agent sleeps on it).
 import type { Logger } from 'pino';
 import type { Session, ServerChannel } from 'ssh2';
-import type { HelloReply, RefusedForward, TunnelInfo } from '@prevu/core/tunnel-protocol';
+import type { HelloReply, LastRequestReply, RefusedForward, TunnelInfo } from '@prevu/core/tunnel-protocol';
 import type { Registry, Tunnel } from '../registry.js';
 import type { z } from 'zod';
 import { agentKeySchema, type AgentKeys } from '../agent-keys.js';
@@ -40,7 +41,7 @@ export function envReport(conn: SshConnection, registry: Registry, urls: PublicU
   };
 }
 
-const COMMANDS = new Set(['hello', 'tunnels', 'share-password', 'agent-key', 'agent-key-revoke']);
+const COMMANDS = new Set(['hello', 'tunnels', 'last-request', 'share-password', 'agent-key', 'agent-key-revoke']);
 const ACCOUNT_COMMANDS = new Set(['share-password', 'agent-key', 'agent-key-revoke']);
 /** A registration is a few hundred bytes; more is not one. */
 const MAX_INPUT = 4096;
@@ -129,6 +130,12 @@ export function handleSession(conn: SshConnection, ctx: SessionContext, acceptSe
       }
       ctx.log.info({ accountId: conn.accountId, envId: conn.envId, dropped }, 'agent key revoked');
       return finish(channel, 0, `${JSON.stringify({ ok: true, revoked: dropped })}\n`);
+    }
+    if (command === 'last-request') {
+      // the server's clock too: the agent measures idle time on one clock, whatever its machine's says
+      const at = ctx.registry.lastRequest(conn.key, conn.envId);
+      const reply: LastRequestReply = { lastRequestAt: at === undefined ? null : new Date(at).toISOString(), now: new Date().toISOString() };
+      return finish(channel, 0, `${JSON.stringify(reply)}\n`);
     }
     finish(channel, 0, `${JSON.stringify(envReport(conn, ctx.registry, ctx.urls))}\n`);
   });
