@@ -110,8 +110,8 @@ describe('prevu up --driver lightsail against the stand-in', () => {
     expect(envs[0]!.machine).toMatchObject({ state: 'running', host: standIn.sshHost });
     expect(Date.parse(envs[0]!.machine!.createdAt!)).toBeLessThanOrEqual(Date.now());
     const table = await cli.run(['ls']);
-    expect(table.stdout).toMatch(/^ENV\s+STATUS\s+MACHINE\s+DRIVER\s+DIRECTORY$/m);
-    expect(table.stdout).toMatch(new RegExp(`^${envId}\\s+up\\s+running \\d+[smhd]\\s+lightsail\\s`, 'm'));
+    expect(table.stdout).toMatch(/^ENV\s+STATUS\s+MACHINE\s+AGE\s+TTL\s+PINNED\s+ASLEEP\s+LAST REQUEST\s+DRIVER\s+DIRECTORY$/m);
+    expect(table.stdout).toMatch(new RegExp(`^${envId}\\s+up\\s+running \\d+[smhd]\\s+\\d+[smhd]\\s+never\\s+no\\s+-\\s+-\\s+lightsail\\s`, 'm'));
     const down = await cli.run(['down', '--id', envId], { cwd: hello });
     expect(down.code, down.stderr).toBe(0);
     expect(standIn.calls.at(-1)).toMatchObject({ operation: 'DeleteInstance', status: 200 });

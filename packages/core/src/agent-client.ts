@@ -4,7 +4,7 @@
 import type { Agent, request as Request } from 'undici';
 import { z } from 'zod';
 import { signAccessToken } from './access-token.js';
-import { MAX_TAIL, ROUTING_STATES, type ServiceConfig, type ServiceRow, type TunnelRow } from './agent-protocol.js';
+import { LIFECYCLE_STATES, MAX_TAIL, ROUTING_STATES, type LifecycleRow, type ServiceConfig, type ServiceRow, type TunnelRow } from './agent-protocol.js';
 import { errors } from './errors.js';
 import { EVENT_TYPES, type PrevuEvent } from './events.js';
 import { localhostAwareLookup } from './localhost-lookup.js';
@@ -53,6 +53,16 @@ const agentConfigSchema: z.ZodType<ServiceConfig> = z.object({
   env: z.record(z.string(), z.string().max(64)),
 });
 
+/** GET /lifecycle (TTL, pin, sleep and the last request), likewise. */
+const agentLifecycleSchema: z.ZodType<LifecycleRow> = z
+  .object({
+    state: z.enum(LIFECYCLE_STATES),
+    expiresAt: z.iso.datetime().nullable(),
+    pinned: z.boolean(),
+    sleepAfterSeconds: z.number().int().nonnegative(),
+    lastRequestAt: z.iso.datetime().nullable(),
+  })
+  .loose();
 
 let undici: Promise<{ request: typeof Request; dispatcher: Agent }> | undefined;
 
@@ -124,6 +134,15 @@ export class AgentClient {
   /** Each service's image and environment, values hashed with `salt`; undefined while the agent is not reachable. */
   config(salt: string, signal?: AbortSignal): Promise<ServiceConfig[] | undefined> {
     return this.getList(`/config?salt=${salt}`, agentConfigSchema, signal);
+  }
+
+  /** The env's lifecycle as its agent runs it, or undefined while the agent is not reachable (or predates /lifecycle). */
+  async lifecycle(options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<LifecycleRow | undefined> {
+    const res = await this.get('/lifecycle', options);
+    if (res.status !== 200) return undefined;
+    const parsed = agentLifecycleSchema.safeParse(JSON.parse(res.body));
+    if (!parsed.success) throw errors.agentAnswerMalformed('/lifecycle', String(parsed.error.issues[0]?.message));
+    return parsed.data;
   }
 
   private async getList<T extends z.ZodType>(path: string, schema: T, signal?: AbortSignal): Promise<z.infer<T>[] | undefined> {

@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import chalk from 'chalk';
 import { Listr } from 'listr2';
+import { keptVolumesLine } from '@prevu/core/envs/down';
 import { closeContext, newUpContext, runSteps, upSteps, type UpResult } from '@prevu/core/up/index';
 import { PrevuCommand } from '../base.js';
 import { applyDriverFlags, driverFlags } from '../profile-flags.js';
@@ -20,6 +21,7 @@ export default class Up extends PrevuCommand<typeof Up> {
     port: Flags.integer({ description: 'for a directory with only a Dockerfile: the port its service listens on [default: its EXPOSE]', min: 1, max: 65535 }),
     'strict-env': Flags.boolean({ description: 'stop before deploying when a variable the project expects (${VAR} without a default, .env.example keys) is not set' }),
     'wait-timeout': Flags.integer({ description: 'seconds to wait for services to be healthy and their URLs ready', min: 1, default: 300 }),
+    'replace-oldest': Flags.boolean({ description: "when the profile already has its maxEnvs envs, remove the oldest to make room for this new one (its named volumes are kept)" }),
   };
 
   private envId?: string;
@@ -36,6 +38,7 @@ export default class Up extends PrevuCommand<typeof Up> {
       build: this.flags.build,
       strictEnv: this.flags['strict-env'],
       waitTimeout: this.flags['wait-timeout'],
+      replaceOldest: this.flags['replace-oldest'],
     });
     const steps = upSteps();
     try {
@@ -67,6 +70,11 @@ export default class Up extends PrevuCommand<typeof Up> {
     await closeContext(ctx);
     const result = ctx.result!;
     if (!json) {
+      for (const replaced of ctx.replaced) {
+        this.log(`replaced the oldest env ${replaced.envId} (--replace-oldest)`);
+        const kept = keptVolumesLine(replaced);
+        if (kept) this.log(kept);
+      }
       this.log(`\n${chalk.bold(result.envId)} is up (${result.project}, profile ${result.profile}):\n`);
       this.log(urlTable(result.urls));
       // One line each, after the table: deployed, but these are blank in the services.

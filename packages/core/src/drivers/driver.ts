@@ -52,7 +52,7 @@ export interface Driver {
   findMachine(envId: string): Promise<Machine | undefined>;
   /** Machines this driver made for the profile (for `ls` and `purge`). */
   list(): Promise<MachineRecord[]>;
-  /** Deletes the env's machine when the driver created it (no-op on local/ssh). Idempotent. */
-  remove(envId: string): Promise<void>;
+  /** Deletes the env's machine when the driver created it (no-op on local/ssh). Idempotent. True: a machine was deleted (its volumes with it). */
+  remove(envId: string): Promise<boolean>;
   close(): Promise<void>;
 }

@@ -181,7 +181,7 @@ export class LightsailDriver implements Driver {
     }));
   }
 
-  async remove(envId: string): Promise<void> {
+  async remove(envId: string): Promise<boolean> {
     await this.dropSsh(envId);
     const matches = (await this.instances()).filter((i) => tag(i, TAG_ENV) === envId);
     for (const instance of matches) {
@@ -194,6 +194,7 @@ export class LightsailDriver implements Driver {
       }
       if (instance.publicIpAddress) this.options.forgetHostKey?.(instance.publicIpAddress, this.settings.sshPort);
     }
+    return matches.length > 0;
   }
 
   async close(): Promise<void> {

@@ -7,6 +7,7 @@ import type { ComposeSource, LoadedProject } from '../compose.js';
 import type { ComposeRun } from '../compose-runner.js';
 import { InterruptedError } from '../docker-cli.js';
 import type { DockerEndpoint, Driver, Machine } from '../drivers/driver.js';
+import type { DownResult } from '../envs/down.js';
 import type { MissingVariable } from '../env-scan.js';
 import { EnvStateStore } from '../env-state.js';
 import { errors, isPrevuError } from '../errors.js';
@@ -27,6 +28,8 @@ export interface UpOptions {
   strictEnv?: boolean;
   /** Seconds compose waits for services to be running/healthy, and prevu for their URLs. */
   waitTimeout?: number;
+  /** A new env beyond the profile's maxEnvs removes the oldest instead of being refused. */
+  replaceOldest?: boolean;
 }
 
 export interface UpResult {
@@ -67,6 +70,8 @@ export class UpContext {
   /** PREVU_ENV_ID and PREVU_URL_*: in every service's environment, and for compose interpolation. */
   discovery: Record<string, string> = {};
   result?: UpResult;
+  /** Envs removed to make room for this one (--replace-oldest). */
+  replaced: DownResult[] = [];
   constructor(
     readonly session: Session,
     readonly options: UpOptions,
