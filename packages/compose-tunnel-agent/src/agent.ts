@@ -11,6 +11,7 @@ import { diagnose } from './diagnosis.js';
 import { DockerApi } from './docker.js';
 import { EventLog } from './event-log.js';
 import { handleChannel } from './forward.js';
+import { deleteOnExpiry } from './lightsail-self-delete.js';
 import { ListenProbe } from './listen-probe.js';
 import { Environment } from './state.js';
 import { backoffDelay, TunnelClient, type Forward } from './tunnel-client.js';
@@ -102,6 +103,7 @@ export class Agent {
     this.tunnel.start();
     this.probe.start();
     void this.watchDocker();
+    if (this.config.selfDelete) deleteOnExpiry(this.events, this.config.selfDelete, this.log);
   }
 
   /** Cancels every forward first (its URLs answer 404 from then on), then stops the API and docker calls. */

@@ -535,6 +535,18 @@ export const errors = {
     `profile ${profile} already has ${max} envs (its maxEnvs); the oldest is ${oldest}`,
     `remove it with \`prevu down --id ${oldest}\`, or run \`prevu up --replace-oldest\` to take its place`,
   ]),
+  selfDeleteGaveUp: define('PREVU_SELF_DELETE_GAVE_UP', 'environment', (instance: string, minutes: string) => [
+    `the agent could not delete its Lightsail instance ${instance} in ${minutes} min`,
+    'run `prevu gc` (or `prevu down --id <env>`) from a laptop or CI',
+  ]),
+  deleteCredentialIncomplete: define('PREVU_DELETE_CREDENTIAL_INCOMPLETE', 'user', (missing: string) => [
+    `${missing} is not set, and the other half of the Lightsail delete credential is`,
+    'set both PREVU_LIGHTSAIL_DELETE_ACCESS_KEY_ID and PREVU_LIGHTSAIL_DELETE_SECRET_ACCESS_KEY (the delete-only key of site/docs/drivers.md), or neither',
+  ]),
+  deleteCredentialInvalid: define('PREVU_DELETE_CREDENTIAL_INVALID', 'user', (name: string) => [
+    `${name} is not an AWS access key id`,
+    'set it to the access key id of the delete-only IAM user (AKIA...)',
+  ]),
   gcResultInvalid: define('PREVU_GC_RESULT_INVALID', 'environment', () => [
     '`prevu gc --json` printed no list of envs',
     'run the action with the prevu CLI of the same version (the `prevu` input)',

@@ -69,6 +69,8 @@ describe('lightsail driver against the stand-in', () => {
     const progress: string[] = [];
     const d = driver({}, progress);
     const machine = await d.ensureMachine('shop-main');
+    // what its agent needs to delete this instance at the TTL (no credential: that is the user's own)
+    expect(machine.selfDelete).toEqual({ instanceName: instanceName('team', 'shop-main'), region: 'us-east-1', endpoint: standIn.env().AWS_ENDPOINT_URL_LIGHTSAIL });
 
     const ops = standIn.operations();
     const created = ops.indexOf('CreateInstances');

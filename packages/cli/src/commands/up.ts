@@ -80,6 +80,7 @@ export default class Up extends PrevuCommand<typeof Up> {
       // One line each, after the table: deployed, but these are blank in the services.
       for (const m of result.missingEnv) process.stderr.write(`prevu: warning: ${m.name} is not set (${m.expectedBy}): set it, or use --strict-env to stop on it\n`);
     }
+    for (const warning of ctx.warnings) process.stderr.write(`prevu: warning: ${warning}\n`);
     return result;
   }
 

@@ -33,8 +33,18 @@ export interface MachineRecord {
   createdAt?: Date;
 }
 
+/** A cloud instance the env's agent can delete itself at its TTL (Lightsail; see lightsail-delete-credential.ts). */
+export interface SelfDeleteTarget {
+  instanceName: string;
+  region: string;
+  /** The API endpoint the CLI used, when not the cloud's own (AWS_ENDPOINT_URL_LIGHTSAIL). */
+  endpoint?: string;
+}
+
 export interface Machine {
   readonly envId: string;
+  /** Set when the machine is an instance the driver made, which its agent may delete at the TTL. */
+  readonly selfDelete?: SelfDeleteTarget;
   docker(): Promise<DockerEndpoint>;
   upload(plan: UploadPlan, signal?: AbortSignal): Promise<UploadResult>;
 }

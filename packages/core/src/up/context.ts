@@ -72,6 +72,8 @@ export class UpContext {
   result?: UpResult;
   /** Envs removed to make room for this one (--replace-oldest). */
   replaced: DownResult[] = [];
+  /** One line each, printed after the URL table: deployed, but the user should know. */
+  warnings: string[] = [];
   constructor(
     readonly session: Session,
     readonly options: UpOptions,
