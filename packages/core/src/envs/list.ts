@@ -10,7 +10,7 @@ import { pool } from '../pool.js';
 import type { Session } from '../session.js';
 import { agentFor, driverOf, projectContainers } from './common.js';
 
-/** How long `ls` waits for an env's agent, and how many it asks at once: an agent that is gone costs ls at most this. */
+/** How long `ls` waits for the agents (all of them), and how many it asks at once. */
 const AGENT_TIMEOUT_MS = 1500;
 const AGENT_PARALLEL = 8;
 
@@ -46,7 +46,10 @@ export interface EnvListing {
 /** Envs of the profile: state files, machines the driver made, and local compose projects labeled with the profile; `agents: false` skips asking the agents. */
 export async function list(session: Session, options: { agents?: boolean } = {}): Promise<EnvListing[]> {
   const states = new EnvStateStore(session.store, session.profile.name);
-  const found = new Map<string, EnvState | undefined>(states.list().map((s) => [s.envId, s]));
+  const recorded = states.list();
+  const found = new Map<string, EnvState | undefined>(recorded.map((s) => [s.envId, s]));
+  // Asked now, answered while the driver and Docker are: only envs with a state file have a known agent URL.
+  const asked = options.agents === false ? Promise.resolve(new Map<string, LifecycleRow>()) : agentLifecycles(session, recorded);
   // What the driver knows of each env's machine (a cloud instance's state and age).
   const machines = new Map<string, MachineRecord>();
   const driver = await driverOf(session);
@@ -64,7 +67,7 @@ export async function list(session: Session, options: { agents?: boolean } = {})
     const out = await docker(['ps', '-a', '--filter', `label=dev.prevu.profile=${session.profile.name}`, '--filter', `label=dev.prevu.account=${session.key.accountId}`, '--format', '{{.Label "dev.prevu.env-id"}}']);
     for (const envId of out.split('\n').filter(Boolean)) if (!found.has(envId)) found.set(envId, undefined);
   }
-  const agents = options.agents === false ? new Map<string, LifecycleRow>() : await agentLifecycles(session, [...found.values()].filter((s): s is EnvState => s !== undefined));
+  const agents = await asked;
   const now = Date.now();
   const rows: EnvListing[] = [];
   for (const [envId, state] of [...found].sort(([a], [b]) => a.localeCompare(b))) {
@@ -89,12 +92,14 @@ export async function list(session: Session, options: { agents?: boolean } = {})
   return rows;
 }
 
-/** Each env's GET /lifecycle, in parallel and bounded in time; an env whose agent does not answer is left out. */
+/** Each env's GET /lifecycle, in parallel, all within one deadline however many envs; an env whose agent does not answer in time is left out. */
 export async function agentLifecycles(session: Session, targets: Pick<EnvState, 'envId' | 'accountId' | 'baseUrl'>[]): Promise<Map<string, LifecycleRow>> {
   const rows = new Map<string, LifecycleRow>();
+  const deadline = AbortSignal.timeout(AGENT_TIMEOUT_MS);
   await pool(targets, AGENT_PARALLEL, async (target) => {
+    if (deadline.aborted) return;
     const row = await agentFor(session, target.envId, target)
-      .lifecycle({ timeoutMs: AGENT_TIMEOUT_MS, signal: AbortSignal.timeout(AGENT_TIMEOUT_MS) })
+      .lifecycle({ timeoutMs: AGENT_TIMEOUT_MS, signal: deadline })
       .catch(() => undefined);
     if (row) rows.set(target.envId, row);
   });
