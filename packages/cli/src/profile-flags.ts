@@ -21,6 +21,7 @@ export const profileFlags = {
   'agent-tunnel-server': Flags.string({ description: 'host:port of the tunnel server as the agent on the machine reaches it, when it differs' }),
   'tunnel-host-key': Flags.string({ description: 'pin the tunnel server\'s SSH host key (SHA256:... or "ssh-ed25519 AAAA..."); without it the key is recorded on first contact' }),
   private: Flags.boolean({ description: 'URLs need an access token (prevu JWT) or a login' }),
+  'max-envs': Flags.integer({ description: 'most envs of this profile at once: `up` of one more is refused (or --replace-oldest removes the oldest)', min: 1 }),
 };
 
 function driverOptions({ host, set: pairs = [] }: DriverFlags): Record<string, unknown> {
@@ -41,7 +42,7 @@ async function checkDriver(store: ProfileStore, profile: Profile): Promise<void>
   await driver.close();
 }
 
-export async function createProfile(store: ProfileStore, name: string, flags: DriverFlags & { driver: string; 'tunnel-server'?: string; 'agent-tunnel-server'?: string; 'tunnel-host-key'?: string; private: boolean }): Promise<Profile> {
+export async function createProfile(store: ProfileStore, name: string, flags: DriverFlags & { driver: string; 'tunnel-server'?: string; 'agent-tunnel-server'?: string; 'tunnel-host-key'?: string; private: boolean; 'max-envs'?: number }): Promise<Profile> {
   const pin = flags['tunnel-host-key'];
   const tunnelServer: TunnelServerSettings = flags['tunnel-server']
     ? { type: 'remote', address: flags['tunnel-server'], ...(flags['agent-tunnel-server'] ? { agentAddress: flags['agent-tunnel-server'] } : {}), ...(pin ? { hostKey: pin.trim(), hostKeyPinned: true } : {}) }
@@ -52,7 +53,7 @@ export async function createProfile(store: ProfileStore, name: string, flags: Dr
   }
   if (pin !== undefined && tunnelServer.type === 'embedded') throw errors.tunnelPinWithoutServer();
   if (pin !== undefined && !HOST_KEY_PIN.test(pin.trim())) throw errors.hostKeyPinInvalid(pin);
-  const profile = store.create({ name, driver: flags.driver, driverOptions: driverOptions(flags), tunnelServer, private: flags.private });
+  const profile = store.create({ name, driver: flags.driver, driverOptions: driverOptions(flags), tunnelServer, private: flags.private, ...(flags['max-envs'] !== undefined ? { lifecycle: { maxEnvs: flags['max-envs'] } } : {}) });
   try {
     await checkDriver(store, profile);
   } catch (error) {

@@ -58,7 +58,7 @@ describe('action.yml', () => {
   it('declares the inputs and outputs prevu documents, and passes every input to the entry', () => {
     const a = actionSchema.parse(action);
     expect(Object.keys(a.inputs ?? {})).toEqual(expect.arrayContaining(['command', 'profile', 'driver', 'id', 'args', 'github-token', 'account-key']));
-    expect(Object.keys(a.outputs ?? {}).sort()).toEqual(['url', 'urls']);
+    expect(Object.keys(a.outputs ?? {}).sort()).toEqual(['removed', 'url', 'urls']);
     expect(a.inputs?.command).toMatchObject({ required: true, default: 'up' });
     const steps = a.runs.using === 'composite' ? a.runs.steps : [];
     const entry = steps.find((s) => 'run' in s && s.run.includes('github action'));

@@ -75,6 +75,9 @@ export async function runCompositeAction(
       for (const part of path.split('.')) value = (value as Record<string, unknown> | undefined)?.[part];
       if (value === undefined) {
         if (path.startsWith('inputs.') && path.slice(7) in (action.inputs ?? {})) return '';
+        // As on GitHub: an output a step that ran did not set is empty (`gc` sets no `url`, `up` no `removed`).
+        const [, stepId] = /^steps\.([^.]+)\.outputs\.[^.]+$/.exec(path) ?? [];
+        if (stepId && context.steps[stepId] !== undefined) return '';
         throw new Error(`action.yml uses \${{ ${path} }}, which this runner does not know`);
       }
       return String(value);

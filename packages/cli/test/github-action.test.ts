@@ -46,11 +46,11 @@ function actionCheckout(): string {
 }
 
 // The CLI comes the default way (no `prevu` input): built in the action's own checkout.
-function runAction(inputs: Record<string, string>, eventPath: string, token = 'good') {
+function runAction(inputs: Record<string, string>, eventPath: string, token = 'good', extraEnv: NodeJS.ProcessEnv = {}) {
   return runCompositeAction(join(actionPath, 'action.yml'), {
     with: inputs,
     github: { token, action_path: actionPath },
-    env: { ...env, GITHUB_EVENT_PATH: eventPath },
+    env: { ...env, GITHUB_EVENT_PATH: eventPath, ...extraEnv },
     cwd: project,
   });
 }
@@ -179,4 +179,24 @@ describe('the prevu GitHub Action', () => {
     expect(gh.deployments.filter((d) => d.statuses.at(-1)?.state === 'success')).toEqual([]);
     await waitFor('the URL to stop answering 200', async () => ((await httpGet(url)).status !== 200 ? true : undefined), 20_000);
   }, 180_000);
+
+  it('gc (a scheduled run) removes the expired env and retires its deployment; the step output names it', async () => {
+    const up = await runAction({ command: 'up' }, event('synchronize', 'd'.repeat(40)));
+    expect(up.code, up.output).toBe(0);
+    const url = up.outputs.url!;
+    // The TTL is made to pass by writing the env state's lifecycle as `up --ttl` records it (the CLI
+    // half of issue 16 lands before `up --ttl`; once both are in, `args: --ttl` with a short TTL does this).
+    const stateFile = join(work, 'config', 'prevu', 'profiles', 'local', 'envs', envId, 'state.json');
+    const state = JSON.parse(readFileSync(stateFile, 'utf8')) as Record<string, unknown>;
+    writeFileSync(stateFile, JSON.stringify({ ...state, lifecycle: { expiresAt: new Date(Date.now() - 60_000).toISOString(), pinned: false, sleepAfterSeconds: 0 } }));
+    const schedule = join(work, 'event-schedule.json');
+    writeFileSync(schedule, JSON.stringify({ schedule: '17 * * * *', repository: { full_name: 'acme/shop' } }));
+    const gc = await runAction({ command: 'gc' }, schedule, 'good', { GITHUB_EVENT_NAME: 'schedule' });
+    expect(gc.code, gc.output).toBe(0);
+    expect(gc.outputs.removed).toBe(JSON.stringify([envId]));
+    expect(gh.deployments.filter((d) => d.statuses.at(-1)?.state === 'success')).toEqual([]);
+    await waitFor('the URL to stop answering 200', async () => ((await httpGet(url)).status !== 200 ? true : undefined), 20_000);
+    const again = await runAction({ command: 'gc' }, schedule, 'good', { GITHUB_EVENT_NAME: 'schedule' });
+    expect([again.code, again.outputs.removed]).toEqual([0, '[]']);
+  }, 300_000);
 });

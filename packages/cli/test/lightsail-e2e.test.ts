@@ -74,7 +74,7 @@ describe('prevu up --driver lightsail against the stand-in', () => {
     // Built by the instance's engine; the host engine has nothing of the env.
     expect((await machine.contents()).images).toEqual(expect.arrayContaining([`${project}-api:latest`, expect.stringMatching(/^prevu-compose-tunnel-agent:/)]));
     expect(await composeProjectResources(project)).toEqual([]);
-  });
+  }, 300_000);
 
   it('a second up reuses the instance (no create, no import), sends the changed file and rebuilds the api; status and logs through the agent', async () => {
     const before = standIn.calls.length;
@@ -100,7 +100,35 @@ describe('prevu up --driver lightsail against the stand-in', () => {
     const profile = JSON.parse(readFileSync(join(cli.env.XDG_CONFIG_HOME!, 'prevu', 'profiles', 'cloud', 'profile.json'), 'utf8')) as { driver: string; driverOptions: Record<string, unknown> };
     expect(profile).toMatchObject({ driver: 'lightsail', driverOptions: { region: 'us-east-1', sshUser: 'root' } });
     expect(urlsOf(up.stdout.trim().split('\n').slice(-3).join('\n'))).toEqual(urls);
-  });
+  }, 300_000);
+
+  it('a TTL without the delete-only credential: one warning line; with it the agent gets the instance to delete, the key only as a secret file', async () => {
+    // A TTL as the profile's default (the profile field of issue 16; `up --ttl` lands separately).
+    const profileFile = join(cli.env.XDG_CONFIG_HOME!, 'prevu', 'profiles', 'cloud', 'profile.json');
+    const profile = readFileSync(profileFile, 'utf8');
+    writeFileSync(profileFile, JSON.stringify({ ...(JSON.parse(profile) as object), lifecycle: { ttlSeconds: 3600 } }));
+    const instance = `prevu-cloud-${envId}`;
+    const warned = await cli.run(['up', '--id', envId], { cwd: hello }).finally(() => writeFileSync(profileFile, profile));
+    expect(warned.code, warned.stderr).toBe(0);
+    expect(errorLines(warned.stderr)).toEqual([
+      `prevu: warning: ${instance} has a TTL but no delete credential (PREVU_LIGHTSAIL_DELETE_ACCESS_KEY_ID...): it is deleted only by \`prevu gc\` or \`down\`, not at its TTL; see the Lightsail driver's self-delete in the docs`,
+    ]);
+
+    // without a TTL the credential still goes: the TTL may come from `up --ttl` on a later run
+    const secret = 'prevu-delete-secret-never-in-env';
+    const up = await cli.run(['up', '--id', envId], { cwd: hello, env: { PREVU_LIGHTSAIL_DELETE_ACCESS_KEY_ID: 'AKIAPREVUDELETER0001', PREVU_LIGHTSAIL_DELETE_SECRET_ACCESS_KEY: secret } });
+    expect(up.code, up.stderr).toBe(0);
+    expect(errorLines(up.stderr)).toEqual([]);
+    // `up` waited for the agent's forwards: the agent started with these settings and read its secret.
+    const agent = (await machine.docker(['ps', '-q', '--filter', `label=com.docker.compose.project=${project}`, '--filter', 'label=com.docker.compose.service=prevu-agent'])).trim();
+    const inspect = await machine.docker(['inspect', agent]);
+    expect(inspect).toContain(`"PREVU_LIGHTSAIL_INSTANCE=${instance}"`);
+    expect(inspect).toContain('"PREVU_LIGHTSAIL_REGION=us-east-1"');
+    expect(inspect).toContain(`"PREVU_LIGHTSAIL_ENDPOINT=${standIn.env().AWS_ENDPOINT_URL_LIGHTSAIL}"`);
+    expect(inspect).not.toContain(secret);
+    expect(JSON.parse(await machine.docker(['exec', agent, 'cat', '/run/secrets/prevu_lightsail_delete']))).toEqual({ accessKeyId: 'AKIAPREVUDELETER0001', secretAccessKey: secret });
+    expect(standIn.instances()).toHaveLength(1);
+  }, 300_000);
 
   it('ls lists the env; down removes containers and deletes the instance', async () => {
     const ls = await cli.run(['ls', '--json']);
@@ -110,8 +138,8 @@ describe('prevu up --driver lightsail against the stand-in', () => {
     expect(envs[0]!.machine).toMatchObject({ state: 'running', host: standIn.sshHost });
     expect(Date.parse(envs[0]!.machine!.createdAt!)).toBeLessThanOrEqual(Date.now());
     const table = await cli.run(['ls']);
-    expect(table.stdout).toMatch(/^ENV\s+STATUS\s+MACHINE\s+DRIVER\s+DIRECTORY$/m);
-    expect(table.stdout).toMatch(new RegExp(`^${envId}\\s+up\\s+running \\d+[smhd]\\s+lightsail\\s`, 'm'));
+    expect(table.stdout).toMatch(/^ENV\s+STATUS\s+MACHINE\s+AGE\s+TTL\s+PINNED\s+ASLEEP\s+LAST REQUEST\s+DRIVER\s+DIRECTORY$/m);
+    expect(table.stdout).toMatch(new RegExp(`^${envId}\\s+up\\s+running \\d+[smhd]\\s+\\d+[smhd]\\s+never\\s+no\\s+-\\s+-\\s+lightsail\\s`, 'm'));
     const down = await cli.run(['down', '--id', envId], { cwd: hello });
     expect(down.code, down.stderr).toBe(0);
     expect(standIn.calls.at(-1)).toMatchObject({ operation: 'DeleteInstance', status: 200 });
@@ -165,7 +193,7 @@ describe('prevu up --driver lightsail against the stand-in', () => {
     expect(purge.code, purge.stderr).toBe(0);
     expect(standIn.instances()).toEqual([]);
     expect(await containersOf(`prevu-${envId}-p`)).toEqual([]);
-  });
+  }, 300_000);
 
   it('an AWS error reaches the user as one line with its exit code', async () => {
     standIn.failNext('CreateInstances', 'AccessDeniedException', 1, 'User: arn:aws:iam::123456789012:user/ci is not authorized to perform: lightsail:CreateInstances');

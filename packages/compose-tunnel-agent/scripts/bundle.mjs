@@ -10,9 +10,11 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outfile = join(root, 'dist/agent.mjs');
-await build({
-  entryPoints: [join(root, 'src/main.ts')],
-  outfile,
+// The AWS SDK's Lightsail client is a file of its own beside the agent: only an env that deletes
+// its instance at its TTL imports it (src/lightsail-self-delete.ts), so the agent's start never
+// loads it.
+const sdkfile = join(root, 'dist/aws-lightsail.mjs');
+const common = {
   bundle: true,
   platform: 'node',
   target: 'node20',
@@ -32,7 +34,19 @@ await build({
     ].join(' '),
   },
   logLevel: 'warning',
+};
+await build({ ...common, entryPoints: [join(root, 'src/aws-lightsail.ts')], outfile: sdkfile });
+await build({
+  ...common,
+  entryPoints: [join(root, 'src/main.ts')],
+  outfile,
   plugins: [
+    {
+      name: 'aws-sdk-apart',
+      setup(b) {
+        b.onResolve({ filter: /^\.\/aws-lightsail\.js$/ }, () => ({ path: './aws-lightsail.mjs', external: true }));
+      },
+    },
     {
       name: 'no-poly1305-wasm',
       setup(b) {
@@ -45,4 +59,4 @@ await build({
     },
   ],
 });
-console.log(`bundled ${outfile} (${Math.round(statSync(outfile).size / 1024)} KiB)`);
+for (const file of [outfile, sdkfile]) console.log(`bundled ${file} (${Math.round(statSync(file).size / 1024)} KiB)`);

@@ -14,6 +14,7 @@ import { DockerApi } from './docker.js';
 import { EventLog } from './event-log.js';
 import { answerLifecyclePage, handleChannel } from './forward.js';
 import { Lifecycle } from './lifecycle.js';
+import { deleteOnExpiry } from './lightsail-self-delete.js';
 import { ListenProbe } from './listen-probe.js';
 import { Environment } from './state.js';
 import { backoffDelay, TunnelClient, type Forward } from './tunnel-client.js';
@@ -122,6 +123,7 @@ export class Agent {
     this.probe.start();
     this.lifecycle.start();
     void this.watchDocker();
+    if (this.config.selfDelete) deleteOnExpiry(this.events, this.config.selfDelete, this.log);
   }
 
   /** Cancels every forward first (its URLs answer 404 from then on), then stops the API and docker calls. */

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { errors } from '@prevu/core/errors';
 import { normalizeEnvId } from '@prevu/core/names';
+import type { SelfDeleteSettings } from './lightsail-self-delete.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
@@ -37,7 +38,15 @@ const schema = z.object({
   PREVU_SLEEP_AFTER: z.coerce.number({ error: SECONDS }).int(SECONDS).min(0, SECONDS).default(0),
   PREVU_PINNED: bool.default(false),
   PREVU_LIFECYCLE_FILE: z.string().min(1).default('/var/lib/prevu-agent/lifecycle.json'),
+  // A Lightsail env that deletes itself at its TTL (lightsail-self-delete.ts): all four, or none.
+  PREVU_LIGHTSAIL_INSTANCE: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/, 'must be a Lightsail instance name').optional(),
+  PREVU_LIGHTSAIL_REGION: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region like eu-west-1').optional(),
+  PREVU_LIGHTSAIL_ENDPOINT: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  PREVU_LIGHTSAIL_CREDENTIALS_FILE: z.string().min(1).default('/run/secrets/prevu_lightsail_delete'),
 });
+
+/** The dedicated delete-only credential, as the CLI writes it into the compose secret. */
+const credentialsSchema = z.object({ accessKeyId: z.string().min(16).max(128), secretAccessKey: z.string().min(1).max(256), sessionToken: z.string().max(4096).optional() });
 
 export interface AgentConfig {
   tunnelHost: string;
@@ -57,6 +66,8 @@ export interface AgentConfig {
   pinned: boolean;
   /** Where the pin and the sleep survive an agent restart (inside its container). */
   lifecycleFile: string;
+  /** Set when the env deletes its own Lightsail instance at its TTL. */
+  selfDelete?: SelfDeleteSettings;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
@@ -93,5 +104,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
     sleepAfterSeconds: c.PREVU_SLEEP_AFTER,
     pinned: c.PREVU_PINNED,
     lifecycleFile: c.PREVU_LIFECYCLE_FILE,
+    ...(c.PREVU_LIGHTSAIL_INSTANCE ? { selfDelete: selfDeleteSettings(c.PREVU_LIGHTSAIL_INSTANCE, c.PREVU_LIGHTSAIL_REGION, c.PREVU_LIGHTSAIL_ENDPOINT, c.PREVU_LIGHTSAIL_CREDENTIALS_FILE) } : {}),
   };
+}
+
+function selfDeleteSettings(instanceName: string, region: string | undefined, endpoint: string | undefined, file: string): SelfDeleteSettings {
+  if (!region) throw errors.agentSettingInvalid('PREVU_LIGHTSAIL_REGION', 'is required with PREVU_LIGHTSAIL_INSTANCE');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw errors.agentSettingInvalid('PREVU_LIGHTSAIL_CREDENTIALS_FILE', `${file} cannot be read (${String((error as NodeJS.ErrnoException).code)})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  // The message never quotes the file: it holds a secret.
+  const credentials = credentialsSchema.safeParse(json);
+  if (!credentials.success) throw errors.agentSettingInvalid('PREVU_LIGHTSAIL_CREDENTIALS_FILE', `${file} is not {"accessKeyId", "secretAccessKey"} JSON`);
+  return { instanceName, region, ...(endpoint ? { endpoint } : {}), credentials: credentials.data };
 }

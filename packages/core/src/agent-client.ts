@@ -53,14 +53,14 @@ const agentConfigSchema: z.ZodType<ServiceConfig> = z.object({
   env: z.record(z.string(), z.string().max(64)),
 });
 
-/** GET/PUT /lifecycle, likewise. */
+/** GET/PUT /lifecycle (TTL, pin, sleep and the last request), likewise. */
 const agentLifecycleSchema: z.ZodType<LifecycleRow> = z
   .object({
     state: z.enum(LIFECYCLE_STATES),
-    expiresAt: z.string().max(40).nullable(),
+    expiresAt: z.iso.datetime().nullable(),
     pinned: z.boolean(),
     sleepAfterSeconds: z.number().int().nonnegative(),
-    lastRequestAt: z.string().max(40).nullable(),
+    lastRequestAt: z.iso.datetime().nullable(),
   })
   .loose();
 
@@ -137,9 +137,9 @@ export class AgentClient {
     return this.getList(`/config?salt=${salt}`, agentConfigSchema, signal);
   }
 
-  /** The env's lifecycle (GET /lifecycle), or undefined while the agent is not reachable (or predates it). */
-  async lifecycle(signal?: AbortSignal): Promise<LifecycleRow | undefined> {
-    const res = await this.get('/lifecycle', { ...(signal ? { signal } : {}) });
+  /** The env's lifecycle as its agent runs it, or undefined while the agent is not reachable (or predates /lifecycle). */
+  async lifecycle(options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<LifecycleRow | undefined> {
+    const res = await this.get('/lifecycle', options);
     return res.status === 200 ? this.lifecycleRow(res.body) : undefined;
   }
 

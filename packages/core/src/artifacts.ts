@@ -15,7 +15,7 @@ export interface ImageSource {
   files: string[];
 }
 
-export const AGENT_IMAGE: ImageSource = { pkg: '@prevu/compose-tunnel-agent', repository: 'prevu-compose-tunnel-agent', files: ['Dockerfile', 'dist/agent.mjs'] };
+export const AGENT_IMAGE: ImageSource = { pkg: '@prevu/compose-tunnel-agent', repository: 'prevu-compose-tunnel-agent', files: ['Dockerfile', 'dist/agent.mjs', 'dist/aws-lightsail.mjs'] };
 export const TUNNEL_SERVER_IMAGE: ImageSource = { pkg: '@prevu/tunnel-server', repository: 'prevu-tunnel-server', files: ['Dockerfile', 'dist/bundle/tunnel-server.mjs'] };
 
 export interface ImageBuild {

@@ -455,7 +455,7 @@ export const errors = {
   ]),
   actionInputInvalid: define('PREVU_ACTION_INPUT_INVALID', 'user', (name: string, problem: string, detail: string) => [
     `the action input \`${name}\` ${problem} (${detail})`,
-    name === 'command' ? 'set `command: up` or `command: down` under `with:`' : `fix \`${name}\` under \`with:\` in the workflow`,
+    name === 'command' ? 'set `command: up`, `command: down` or `command: gc` under `with:`' : `fix \`${name}\` under \`with:\` in the workflow`,
   ]),
   actionArgsUnclosedQuote: define('PREVU_ACTION_ARGS_QUOTE', 'user', (quote: string) => [
     `the action input \`args\` has an unclosed ${quote} quote`,
@@ -546,6 +546,28 @@ export const errors = {
   agentKeyInvalid: define('PREVU_AGENT_KEY_INVALID', 'user', (file: string) => [
     `PREVU_KEY_FILE ${file} is not an OpenSSH private key`,
     "mount the env's agent key file",
+  ]),
+
+  // --- lifecycle: the env limit, gc (issue 16, the CLI half) ---
+  envLimitReached: define('PREVU_ENV_LIMIT', 'user', (profile: string, max: string, oldest: string) => [
+    `profile ${profile} already has ${max} envs (its maxEnvs); the oldest is ${oldest}`,
+    `remove it with \`prevu down --id ${oldest}\`, or run \`prevu up --replace-oldest\` to take its place`,
+  ]),
+  selfDeleteGaveUp: define('PREVU_SELF_DELETE_GAVE_UP', 'environment', (instance: string, minutes: string) => [
+    `the agent could not delete its Lightsail instance ${instance} in ${minutes} min`,
+    'run `prevu gc` (or `prevu down --id <env>`) from a laptop or CI',
+  ]),
+  deleteCredentialIncomplete: define('PREVU_DELETE_CREDENTIAL_INCOMPLETE', 'user', (missing: string) => [
+    `${missing} is not set, and the other half of the Lightsail delete credential is`,
+    'set both PREVU_LIGHTSAIL_DELETE_ACCESS_KEY_ID and PREVU_LIGHTSAIL_DELETE_SECRET_ACCESS_KEY (the delete-only key of site/docs/drivers.md), or neither',
+  ]),
+  deleteCredentialInvalid: define('PREVU_DELETE_CREDENTIAL_INVALID', 'user', (name: string) => [
+    `${name} is not an AWS access key id`,
+    'set it to the access key id of the delete-only IAM user (AKIA...)',
+  ]),
+  gcResultInvalid: define('PREVU_GC_RESULT_INVALID', 'environment', () => [
+    '`prevu gc --json` printed no list of envs',
+    'run the action with the prevu CLI of the same version (the `prevu` input)',
   ]),
 
   // --- not the user's doing ---

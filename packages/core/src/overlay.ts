@@ -2,6 +2,7 @@
 // gives every service PREVU_ENV_ID and PREVU_URL_<SERVICE>[_<PORT>] (service discovery). Written
 // as JSON (JSON is YAML) next to the env's state and passed as the last `-f`.
 import { exposedPorts, type ComposeModel } from './compose.js';
+import type { SelfDeleteTarget } from './drivers/driver.js';
 import { EXPOSE_LABEL } from './expose-label.js';
 import { AGENT_API_PORT, AGENT_SERVICE, composeProjectName, urlEnvName } from './names.js';
 import { forwardUrl, serviceForwards, type PublicBase, type ServiceForward } from './urls.js';
@@ -45,6 +46,8 @@ export interface AgentSettings {
   logLevel?: string;
   /** TTL, pin and sleep: the agent runs them (its lifecycle.ts). */
   lifecycle?: { expiresAt: string | null; pinned: boolean; sleepAfterSeconds: number };
+  /** The agent deletes its instance at the TTL: where, and the credential file on the machine (the compose secret `prevu_lightsail_delete`). */
+  selfDelete?: SelfDeleteTarget & { credentialFile: string };
 }
 
 /**
@@ -85,16 +88,24 @@ export function buildOverlay(model: ComposeModel, options: { envId: string; acco
       ...(agent.lifecycle?.expiresAt ? { PREVU_EXPIRES_AT: agent.lifecycle.expiresAt } : {}),
       PREVU_SLEEP_AFTER: String(agent.lifecycle?.sleepAfterSeconds ?? 0),
       PREVU_PINNED: String(agent.lifecycle?.pinned ?? false),
+      ...(agent.selfDelete
+        ? {
+            PREVU_LIGHTSAIL_INSTANCE: agent.selfDelete.instanceName,
+            PREVU_LIGHTSAIL_REGION: agent.selfDelete.region,
+            ...(agent.selfDelete.endpoint ? { PREVU_LIGHTSAIL_ENDPOINT: agent.selfDelete.endpoint } : {}),
+            PREVU_LIGHTSAIL_CREDENTIALS_FILE: '/run/secrets/prevu_lightsail_delete',
+          }
+        : {}),
     },
     volumes: [{ type: 'bind', source: '/var/run/docker.sock', target: '/var/run/docker.sock', read_only: true }],
-    secrets: [{ source: 'prevu_key', target: 'prevu_key' }],
+    secrets: [{ source: 'prevu_key', target: 'prevu_key' }, ...(agent.selfDelete ? [{ source: 'prevu_lightsail_delete', target: 'prevu_lightsail_delete' }] : [])],
     extra_hosts: ['host.docker.internal:host-gateway'],
     labels: { [EXPOSE_LABEL]: 'false', ...agent.labels },
     networks,
   };
   return {
     services,
-    secrets: { prevu_key: { file: agent.keyFile } },
+    secrets: { prevu_key: { file: agent.keyFile }, ...(agent.selfDelete ? { prevu_lightsail_delete: { file: agent.selfDelete.credentialFile } } : {}) },
     ...(agent.externalNetworks?.length ? { networks: Object.fromEntries(agent.externalNetworks.map((n) => [n, { external: true, name: n }])) } : {}),
   };
 }

@@ -149,7 +149,7 @@ export class ProfileStore {
     return this.read(DEFAULT_PROFILE);
   }
 
-  create(input: { name: string; driver: string; driverOptions?: Record<string, unknown>; tunnelServer: TunnelServerSettings; private?: boolean }): Profile {
+  create(input: { name: string; driver: string; driverOptions?: Record<string, unknown>; tunnelServer: TunnelServerSettings; private?: boolean; lifecycle?: Profile['lifecycle'] }): Profile {
     if (!NAME.test(input.name)) throw errors.profileNameInvalid(input.name);
     if (this.exists(input.name)) throw errors.profileExists(input.name);
     const profile = profileSchema.parse({
@@ -159,6 +159,7 @@ export class ProfileStore {
       driverOptions: input.driverOptions ?? {},
       tunnelServer: input.tunnelServer,
       private: input.private ?? false,
+      ...(input.lifecycle ? { lifecycle: input.lifecycle } : {}),
       createdAt: new Date().toISOString(),
     });
     const dir = this.profileDir(input.name);

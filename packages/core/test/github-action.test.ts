@@ -24,7 +24,7 @@ describe('action inputs', () => {
     expect(readActionInputs({ INPUT_COMMAND: 'up', 'INPUT_GITHUB-TOKEN': 't1', INPUT_STRICT: 'true', INPUT_ARGS: '' })).toEqual({ command: 'up', 'github-token': 't1', strict: true, args: '' });
     expect(readActionInputs({ INPUT_COMMAND: 'down', INPUT_GITHUB_TOKEN: 't2', INPUT_COMMENT: 'false' })).toMatchObject({ command: 'down', 'github-token': 't2', comment: false });
     expect(() => readActionInputs({})).toThrow('the action input `command` is missing');
-    expect(lineOf(() => readActionInputs({ INPUT_COMMAND: 'deploy' }))).toMatch(/^the action input `command` is invalid \("deploy"\) \(.*\): set `command: up` or `command: down` under `with:`$/);
+    expect(lineOf(() => readActionInputs({ INPUT_COMMAND: 'deploy' }))).toMatch(/^the action input `command` is invalid \("deploy"\) \(.*\): set `command: up`, `command: down` or `command: gc` under `with:`$/);
     expect(() => readActionInputs({ INPUT_COMMAND: 'up', INPUT_STATUS: 'maybe' })).toThrow(/`status` is invalid \("maybe"\)/);
   });
 
@@ -43,6 +43,8 @@ describe('action inputs', () => {
     expect(up.report).toEqual({ comment: true, status: 'deployment', strict: false });
     expect(planAction(readActionInputs({ INPUT_COMMAND: 'up' }), undefined, undefined).argv).toEqual(['up', '--json']);
     expect(() => planAction(readActionInputs({ INPUT_COMMAND: 'down' }), undefined, undefined)).toThrow(/`down` outside a pull request needs the env id/);
+    // gc (a scheduled workflow) is about every env of the profile: no --id, even in a pull request.
+    expect(planAction(readActionInputs({ INPUT_COMMAND: 'gc', INPUT_ARGS: '--volumes' }), 'pr-3', 'ci').argv).toEqual(['gc', '--json', '--profile', 'ci', '--volumes']);
   });
 
   it('materializes a profile from its contents and the account key secret', () => {

@@ -69,6 +69,8 @@ describe('lightsail driver against the stand-in', () => {
     const progress: string[] = [];
     const d = driver({}, progress);
     const machine = await d.ensureMachine('shop-main');
+    // what its agent needs to delete this instance at the TTL (no credential: that is the user's own)
+    expect(machine.selfDelete).toEqual({ instanceName: instanceName('team', 'shop-main'), region: 'us-east-1', endpoint: standIn.env().AWS_ENDPOINT_URL_LIGHTSAIL });
 
     const ops = standIn.operations();
     const created = ops.indexOf('CreateInstances');
@@ -161,11 +163,12 @@ describe('lightsail driver against the stand-in', () => {
   it('remove deletes the env\'s instance and is idempotent', async () => {
     const d = driver();
     forgotten.length = 0;
-    await d.remove('blog-dev');
+    // true: a machine went, its volumes with it (`down` then names no kept volume)
+    expect(await d.remove('blog-dev')).toBe(true);
     expect(forgotten).toEqual([`${standIn.sshHost}:${standIn.sshPort}`]);
     expect(standIn.calls.at(-1)).toMatchObject({ operation: 'DeleteInstance', input: { instanceName: 'prevu-team-blog-dev' }, status: 200 });
     const before = standIn.calls.length;
-    await d.remove('blog-dev');
+    expect(await d.remove('blog-dev')).toBe(false);
     expect(standIn.operations().slice(before)).not.toContain('DeleteInstance');
     expect(await d.findMachine('blog-dev')).toBeUndefined();
     // Deleted by someone else between the lookup and the delete (the stand-in answers NotFound

@@ -59,5 +59,20 @@ describe('overlay', () => {
     expect(Object.keys(a.networks as object)).toEqual(['default', 'back', 'prevu']);
     expect(overlay.secrets).toEqual({ prevu_key: { file: '/cfg/id_ed25519' } });
     expect(overlay.networks).toEqual({ prevu: { external: true, name: 'prevu' } });
+    expect(JSON.stringify(a)).not.toContain('LIGHTSAIL');
+  });
+
+  it('a machine that deletes itself at its TTL: instance, region and endpoint in the environment, the credential only as a secret file', () => {
+    const selfDelete = { instanceName: 'prevu-team-shop-main', region: 'eu-west-1', endpoint: 'http://127.0.0.1:4566', credentialFile: '/home/prevu/envs/shop-main/lightsail-delete.json' };
+    const overlay = buildOverlay(model, { envId: 'shop-main', accountId: 'k3j2a9x0q1', base, agent: { ...agent, selfDelete } }) as {
+      services: Record<string, { environment: Record<string, string>; secrets: unknown }>;
+      secrets: Record<string, { file: string }>;
+    };
+    const a = overlay.services['prevu-agent']!;
+    expect(a.environment).toMatchObject({ PREVU_LIGHTSAIL_INSTANCE: 'prevu-team-shop-main', PREVU_LIGHTSAIL_REGION: 'eu-west-1', PREVU_LIGHTSAIL_ENDPOINT: 'http://127.0.0.1:4566', PREVU_LIGHTSAIL_CREDENTIALS_FILE: '/run/secrets/prevu_lightsail_delete' });
+    expect(a.secrets).toEqual([{ source: 'prevu_key', target: 'prevu_key' }, { source: 'prevu_lightsail_delete', target: 'prevu_lightsail_delete' }]);
+    expect(overlay.secrets).toEqual({ prevu_key: { file: '/cfg/id_ed25519' }, prevu_lightsail_delete: { file: selfDelete.credentialFile } });
+    // no service sees the instance or the credential
+    expect(JSON.stringify(overlay.services.web)).not.toContain('LIGHTSAIL');
   });
 });

@@ -381,7 +381,8 @@ describe('envs on the host', () => {
     expect(record).toMatchObject({ driver: 'ssh', host: sshd.host, state: 'no containers' });
     expect(record!.createdAt).toBeInstanceOf(Date);
 
-    await d.remove('listed');
+    // false: the host is not the driver's to delete, so named volumes stay on it
+    expect(await d.remove('listed')).toBe(false);
     expect(existsSync(join(baseDir, 'listed'))).toBe(false);
     expect((await d.list()).map((r) => r.envId)).not.toContain('listed');
     await d.remove('listed');

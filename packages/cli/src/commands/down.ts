@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { targetEnvId } from '@prevu/core/envs/common';
-import { down, type DownResult } from '@prevu/core/envs/down';
+import { down, keptVolumesLine, type DownResult } from '@prevu/core/envs/down';
 import { PrevuCommand } from '../base.js';
 import { composeSource, projectFlags } from '../project-flags.js';
 
@@ -9,14 +9,18 @@ export default class Down extends PrevuCommand<typeof Down> {
   static override examples = ['<%= config.bin %> down', '<%= config.bin %> down --id demo --volumes'];
   static override flags = {
     ...projectFlags,
-    volumes: Flags.boolean({ description: 'also remove the named volumes of the project' }),
+    volumes: Flags.boolean({ description: 'also remove the named volumes of the project (kept by default, and named)' }),
   };
 
   async run(): Promise<DownResult> {
     const session = this.session(this.jsonEnabled() ? (event) => this.logJson(event) : undefined);
     const envId = await targetEnvId({ ...(this.flags.id !== undefined ? { id: this.flags.id } : {}), source: composeSource(this.flags) });
     const result = await down(session, envId, { volumes: this.flags.volumes });
-    if (!this.jsonEnabled()) this.log(`removed ${result.envId} (${result.project})`);
+    if (!this.jsonEnabled()) {
+      this.log(`removed ${result.envId} (${result.project})`);
+      const kept = keptVolumesLine(result);
+      if (kept) this.log(kept);
+    }
     return result;
   }
 }

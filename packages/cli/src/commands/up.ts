@@ -2,6 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import chalk from 'chalk';
 import { Listr } from 'listr2';
 import { resolveLifecycle } from '@prevu/core/durations';
+import { keptVolumesLine } from '@prevu/core/envs/down';
 import { closeContext, newUpContext, runSteps, upSteps, type UpResult } from '@prevu/core/up/index';
 import { PrevuCommand } from '../base.js';
 import { applyDriverFlags, driverFlags } from '../profile-flags.js';
@@ -24,6 +25,7 @@ export default class Up extends PrevuCommand<typeof Up> {
     ttl: Flags.string({ description: "the env expires this long after `up` (1h to 168h, e.g. 4h; 0 or never only with --pin) [default: the profile's lifecycle.ttlSeconds, else none]" }),
     'sleep-after': Flags.string({ description: "stop the services after this long without a request, wake them on the next (1m to 168h, e.g. 1h; 0 or off: never) [default: the profile's, else off]" }),
     pin: Flags.boolean({ description: 'exempt the env from its TTL and from sleep (kept by later `up`s; `prevu unpin` ends it)' }),
+    'replace-oldest': Flags.boolean({ description: "when the profile already has its maxEnvs envs, remove the oldest to make room for this new one (its named volumes are kept)" }),
   };
 
   private envId?: string;
@@ -47,6 +49,7 @@ export default class Up extends PrevuCommand<typeof Up> {
       strictEnv: this.flags['strict-env'],
       waitTimeout: this.flags['wait-timeout'],
       lifecycle,
+      replaceOldest: this.flags['replace-oldest'],
     });
     const steps = upSteps();
     try {
@@ -78,11 +81,17 @@ export default class Up extends PrevuCommand<typeof Up> {
     await closeContext(ctx);
     const result = ctx.result!;
     if (!json) {
+      for (const replaced of ctx.replaced) {
+        this.log(`replaced the oldest env ${replaced.envId} (--replace-oldest)`);
+        const kept = keptVolumesLine(replaced);
+        if (kept) this.log(kept);
+      }
       this.log(`\n${chalk.bold(result.envId)} is up (${result.project}, profile ${result.profile}):\n`);
       this.log(urlTable(result.urls));
       // One line each, after the table: deployed, but these are blank in the services.
       for (const m of result.missingEnv) process.stderr.write(`prevu: warning: ${m.name} is not set (${m.expectedBy}): set it, or use --strict-env to stop on it\n`);
     }
+    for (const warning of ctx.warnings) process.stderr.write(`prevu: warning: ${warning}\n`);
     return result;
   }
 

@@ -33,8 +33,18 @@ export interface MachineRecord {
   createdAt?: Date;
 }
 
+/** A cloud instance the env's agent can delete itself at its TTL (Lightsail; see lightsail-delete-credential.ts). */
+export interface SelfDeleteTarget {
+  instanceName: string;
+  region: string;
+  /** The API endpoint the CLI used, when not the cloud's own (AWS_ENDPOINT_URL_LIGHTSAIL). */
+  endpoint?: string;
+}
+
 export interface Machine {
   readonly envId: string;
+  /** Set when the machine is an instance the driver made, which its agent may delete at the TTL. */
+  readonly selfDelete?: SelfDeleteTarget;
   docker(): Promise<DockerEndpoint>;
   upload(plan: UploadPlan, signal?: AbortSignal): Promise<UploadResult>;
 }
@@ -52,7 +62,7 @@ export interface Driver {
   findMachine(envId: string): Promise<Machine | undefined>;
   /** Machines this driver made for the profile (for `ls` and `purge`). */
   list(): Promise<MachineRecord[]>;
-  /** Deletes the env's machine when the driver created it (no-op on local/ssh). Idempotent. */
-  remove(envId: string): Promise<void>;
+  /** Deletes the env's machine when the driver created it (no-op on local/ssh). Idempotent. True: a machine was deleted (its volumes with it). */
+  remove(envId: string): Promise<boolean>;
   close(): Promise<void>;
 }

@@ -161,7 +161,10 @@ export class LightsailDriver implements Driver {
         new OpenInstancePublicPortsCommand({ instanceName: running.name, portInfo: { fromPort: this.settings.sshPort, toPort: this.settings.sshPort, protocol: 'tcp' } }),
       );
     }
-    return this.waitReady(envId, running, signal);
+    const machine = await this.waitReady(envId, running, signal);
+    const endpoint = lightsailEndpoint();
+    // The agent may delete this instance at the env's TTL, with a credential that can do nothing else.
+    return { envId, docker: () => machine.docker(), upload: (plan, s) => machine.upload(plan, s), selfDelete: { instanceName: running.name!, region: await this.resolvedRegion(), ...(endpoint ? { endpoint } : {}) } };
   }
 
   async findMachine(envId: string): Promise<Machine | undefined> {
@@ -181,7 +184,7 @@ export class LightsailDriver implements Driver {
     }));
   }
 
-  async remove(envId: string): Promise<void> {
+  async remove(envId: string): Promise<boolean> {
     await this.dropSsh(envId);
     const matches = (await this.instances()).filter((i) => tag(i, TAG_ENV) === envId);
     for (const instance of matches) {
@@ -194,6 +197,7 @@ export class LightsailDriver implements Driver {
       }
       if (instance.publicIpAddress) this.options.forgetHostKey?.(instance.publicIpAddress, this.settings.sshPort);
     }
+    return matches.length > 0;
   }
 
   async close(): Promise<void> {
@@ -373,7 +377,7 @@ export class LightsailDriver implements Driver {
         availabilityZone: this.settings.availabilityZone ?? `${region}a`,
         bundleId: this.settings.bundleId,
         blueprintId: this.settings.blueprintId,
-        endpoint: process.env.AWS_ENDPOINT_URL_LIGHTSAIL ?? process.env.AWS_ENDPOINT_URL ?? `https://lightsail.${region}.amazonaws.com`,
+        endpoint: lightsailEndpoint() ?? `https://lightsail.${region}.amazonaws.com`,
       });
     }
   }
@@ -381,6 +385,11 @@ export class LightsailDriver implements Driver {
   private progress(message: string): void {
     this.options.onProgress?.(message);
   }
+}
+
+/** The endpoint the SDK's chain takes from the environment, when one is set (a stand-in, a proxy). */
+function lightsailEndpoint(): string | undefined {
+  return process.env.AWS_ENDPOINT_URL_LIGHTSAIL ?? process.env.AWS_ENDPOINT_URL;
 }
 
 function tag(instance: Instance, key: string): string | undefined {

@@ -31,7 +31,9 @@ export class LocalDriver implements Driver {
     return [];
   }
 
-  async remove(): Promise<void> {}
+  async remove(): Promise<boolean> {
+    return false;
+  }
 
   async close(): Promise<void> {}
 }

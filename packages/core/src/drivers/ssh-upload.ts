@@ -15,6 +15,7 @@ import type ssh2 from 'ssh2';
 import { z } from 'zod';
 import { ignoreRules, type IgnoreRules } from '../dockerignore.js';
 import { errors, isPrevuError } from '../errors.js';
+import { pool } from '../pool.js';
 import type { UploadResult } from './driver.js';
 import { sftpCall as call } from './ssh-connect.js';
 
@@ -257,12 +258,4 @@ function byDepth<T extends [string, unknown]>(items: T[]): T[][] {
   const levels: T[][] = [];
   for (const item of items) (levels[item[0].split('/').length] ??= []).push(item);
   return levels.filter(Boolean);
-}
-
-async function pool<T>(items: T[], limit: number, run: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await run(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

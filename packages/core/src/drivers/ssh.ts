@@ -201,12 +201,13 @@ export class SshDriver implements Driver {
   }
 
   /** Deletes the env directory; the host itself is not prevu's. */
-  async remove(envId: string): Promise<void> {
+  async remove(envId: string): Promise<boolean> {
     validEnvId(envId);
     const dir = posix.join(await this.base(), envId);
     const client = await this.connection();
     const result = await sshExec(client, `rm -rf -- ${shellQuote(dir)}`);
     if (result.code !== 0) throw errors.sshFailed(`removing ${dir} on ${this.target}`, result.stderr.trim().split('\n')[0] || `exit ${result.code}`);
+    return false;
   }
 
   async close(): Promise<void> {

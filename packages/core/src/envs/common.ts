@@ -78,6 +78,6 @@ export function readState(session: Session, envId: string): EnvState {
   return state;
 }
 
-export function agentFor(session: Session, envId: string, state: EnvState = readState(session, envId)): AgentClient {
+export function agentFor(session: Session, envId: string, state: Pick<EnvState, 'accountId' | 'baseUrl'> = readState(session, envId)): AgentClient {
   return new AgentClient({ envId, accountId: state.accountId, baseUrl: state.baseUrl, privateKey: session.key.privateKey });
 }

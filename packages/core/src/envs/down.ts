@@ -1,5 +1,6 @@
 // `prevu down`: compose down on the env's machine, the machine itself when its driver made it,
-// the agent's key revoked on the tunnel server, and the env's state.
+// the agent's key revoked on the tunnel server, and the env's state. Named volumes stay (data is
+// never lost silently) unless `volumes`; the result names the ones kept.
 import { docker } from '../docker-cli.js';
 import { EnvStateStore } from '../env-state.js';
 import { errors } from '../errors.js';
@@ -12,6 +13,8 @@ export interface DownResult {
   envId: string;
   project: string;
   removed: boolean;
+  /** The project's named volumes left on the machine (without `volumes`; none when the machine itself was deleted). */
+  keptVolumes: string[];
 }
 
 /** Removes the env: compose down on its machine, the machine when the driver made it, its state. */
@@ -19,16 +22,25 @@ export async function down(session: Session, envId: string, options: { volumes?:
   const states = new EnvStateStore(session.store, session.profile.name);
   const state = states.read(envId);
   const project = composeProjectName(envId);
-  await withMachine(session, envId, async (env, machine, driver) => {
+  const keptVolumes = await withMachine(session, envId, async (env, machine, driver) => {
     const found = machine ? (await projectContainers(env, project)).length > 0 : false;
     if (!found && !state) throw errors.unknownEnv(envId);
+    let kept: string[] = [];
     if (found || machine) {
       await docker(['compose', '-p', project, 'down', '--remove-orphans', '--timeout', '5', ...(options.volumes ? ['--volumes'] : [])], { env, cwd: neutralDir() });
+      if (!options.volumes) kept = (await docker(['volume', 'ls', '--filter', `label=com.docker.compose.project=${project}`, '--format', '{{.Name}}'], { env })).split('\n').filter(Boolean);
     }
-    await driver.remove(envId);
+    // A machine the driver deletes takes its volumes with it.
+    return (await driver.remove(envId)) ? [] : kept;
   });
   await revokeAgentKey(session, envId);
   states.remove(envId);
   session.onEvent?.(makeEvent('stopped', envId, undefined, { project }));
-  return { envId, project, removed: true };
+  return { envId, project, removed: true, keptVolumes };
+}
+
+/** The one line `down`, `gc` and `up --replace-oldest` print for volumes they kept. */
+export function keptVolumesLine({ envId, keptVolumes }: Pick<DownResult, 'envId' | 'keptVolumes'>): string | undefined {
+  if (!keptVolumes.length) return undefined;
+  return `kept the named volume${keptVolumes.length > 1 ? 's' : ''} ${keptVolumes.join(', ')} of ${envId} (their data stays): add --volumes to remove them with the env`;
 }

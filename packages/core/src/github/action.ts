@@ -20,7 +20,7 @@ const flag = z
   .optional();
 
 export const actionInputsSchema = z.object({
-  command: z.enum(['up', 'down']),
+  command: z.enum(['up', 'down', 'gc']),
   profile: z.string().optional(),
   'account-key': z.string().optional(),
   driver: z.string().regex(/^[a-z][a-z0-9-]*$/, 'must be a driver name like local, ssh or lightsail').optional(),
@@ -156,10 +156,12 @@ export function planAction(inputs: ActionInputs, envId: string | undefined, prof
   if (!envId && inputs.command === 'down') {
     throw errors.actionNoEnvId();
   }
-  const argv = [inputs.command, '--json', ...(envId ? ['--id', envId] : []), ...(profile ? ['--profile', profile] : []), ...splitArgs(inputs.args)];
+  // gc (a scheduled workflow) is about every env of the profile, never one id.
+  const id = inputs.command === 'gc' ? undefined : envId;
+  const argv = [inputs.command, '--json', ...(id ? ['--id', id] : []), ...(profile ? ['--profile', profile] : []), ...splitArgs(inputs.args)];
   return {
     argv,
-    envId,
+    ...(id ? { envId: id } : {}),
     profile,
     report: { comment: inputs.comment ?? true, status: inputs.status ?? 'deployment', strict: inputs.strict ?? false },
   };

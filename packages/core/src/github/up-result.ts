@@ -1,5 +1,6 @@
-// Reads the URL table out of what `prevu up --json` printed, so the action and `prevu github
-// report` work from the CLI's own output (one JSON document, possibly after JSON event lines).
+// Reads the URL table out of what `prevu up --json` printed (and the envs `prevu gc --json`
+// removed), so the action and `prevu github report` work from the CLI's own output (one JSON
+// document, possibly after JSON event lines).
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { errors } from '../errors.js';
@@ -32,8 +33,23 @@ export function readUpResult(file: string): UpResult {
 
 /** The last JSON object in the text that carries a URL table. */
 export function parseUpResult(text: string, source: string): UpResult {
-  const candidates = [text, ...text.split('\n').reverse()];
-  for (const candidate of candidates) {
+  const result = lastDocument(text, upResultSchema);
+  if (!result) throw errors.upResultInvalid(source);
+  return result;
+}
+
+const gcResultSchema = z.object({ envs: z.array(z.object({ envId: z.string().min(1).max(200), removed: z.boolean() })).max(10_000) });
+
+/** The ids of the envs `prevu gc --json` removed. */
+export function parseGcResult(text: string): string[] {
+  const result = lastDocument(text, gcResultSchema);
+  if (!result) throw errors.gcResultInvalid();
+  return result.envs.filter((e) => e.removed).map((e) => e.envId);
+}
+
+/** The last JSON document in the text (the whole of it, or one line) that `schema` accepts. */
+function lastDocument<T extends z.ZodType>(text: string, schema: T): z.infer<T> | undefined {
+  for (const candidate of [text, ...text.split('\n').reverse()]) {
     const trimmed = candidate.trim();
     if (!trimmed.startsWith('{')) continue;
     let json: unknown;
@@ -42,10 +58,10 @@ export function parseUpResult(text: string, source: string): UpResult {
     } catch {
       continue;
     }
-    const parsed = upResultSchema.safeParse(json);
+    const parsed = schema.safeParse(json);
     if (parsed.success) return parsed.data;
   }
-  throw errors.upResultInvalid(source);
+  return undefined;
 }
 
 const cliErrorSchema = z.object({ error: z.object({ message: z.string(), fix: z.string().optional() }) });

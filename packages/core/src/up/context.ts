@@ -8,6 +8,7 @@ import type { ComposeRun } from '../compose-runner.js';
 import { InterruptedError } from '../docker-cli.js';
 import type { DockerEndpoint, Driver, Machine } from '../drivers/driver.js';
 import type { LifecycleSettings } from '../durations.js';
+import type { DownResult } from '../envs/down.js';
 import type { MissingVariable } from '../env-scan.js';
 import { EnvStateStore, type EnvState } from '../env-state.js';
 import { errors, isPrevuError } from '../errors.js';
@@ -30,6 +31,8 @@ export interface UpOptions {
   waitTimeout?: number;
   /** TTL, sleep and pin (durations.ts resolveLifecycle); absent: no TTL, no sleep, not pinned. */
   lifecycle?: LifecycleSettings;
+  /** A new env beyond the profile's maxEnvs removes the oldest instead of being refused. */
+  replaceOldest?: boolean;
 }
 
 export interface UpResult {
@@ -72,6 +75,10 @@ export class UpContext {
   /** TTL, pin and sleep as recorded in the env's state (set by the machine step). */
   lifecycle?: NonNullable<EnvState['lifecycle']>;
   result?: UpResult;
+  /** Envs removed to make room for this one (--replace-oldest). */
+  replaced: DownResult[] = [];
+  /** One line each, printed after the URL table: deployed, but the user should know. */
+  warnings: string[] = [];
   constructor(
     readonly session: Session,
     readonly options: UpOptions,

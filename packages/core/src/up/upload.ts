@@ -6,6 +6,7 @@ import { agentKeyRegistration, ensureAgentKey } from '../agent-key.js';
 import { AGENT_IMAGE, imageBuild } from '../artifacts.js';
 import { isIdentity, loadComposeProject, rewritePaths, uploadPlan } from '../compose.js';
 import { composeFiles } from '../compose-runner.js';
+import { deleteCredential, DELETE_KEY_ID_ENV, writeDeleteCredential } from '../drivers/lightsail-delete-credential.js';
 import { pinFingerprint } from '../ssh-fingerprint.js';
 import type { Step, UpContext } from './context.js';
 
@@ -21,9 +22,16 @@ export const upload: Step<UpContext> = {
     await ctx.tunnel!.exec('agent-key', JSON.stringify(agentKeyRegistration(agentKey, session.key.accountId, ctx.envId)));
     // nothing else to ask the server until the agent connects
     ctx.tunnel!.close();
-    const uploaded = await ctx.machine.upload({ ...plan, paths: [...plan.paths, agentKey.file] }, session.signal);
-    if (uploaded.filesSent || uploaded.filesUnchanged) report(`${uploaded.filesSent} sent, ${uploaded.filesUnchanged} unchanged`);
     const dir = ctx.states.dir(ctx.envId);
+    // A machine that can delete itself at the TTL (a Lightsail instance) gets the delete-only credential as a secret file.
+    const target = ctx.machine.selfDelete;
+    const credential = target ? deleteCredential(session.env ?? process.env) : undefined;
+    const credentialFile = writeDeleteCredential(dir, credential);
+    if (target && !credential && hasTtl(ctx)) {
+      ctx.warnings.push(`${target.instanceName} has a TTL but no delete credential (${DELETE_KEY_ID_ENV}...): it is deleted only by \`prevu gc\` or \`down\`, not at its TTL; see the Lightsail driver's self-delete in the docs`);
+    }
+    const uploaded = await ctx.machine.upload({ ...plan, paths: [...plan.paths, agentKey.file, ...(credentialFile ? [credentialFile] : [])] }, session.signal);
+    if (uploaded.filesSent || uploaded.filesUnchanged) report(`${uploaded.filesSent} sent, ${uploaded.filesUnchanged} unchanged`);
     ctx.agent = {
       // read here by the compose CLI and streamed to the engine, like every build context
       buildContext: agentBuild.context,
@@ -36,6 +44,7 @@ export const upload: Step<UpContext> = {
       externalNetworks: ctx.endpoint.externalNetworks,
       // the key's fingerprint too: compose recreates the agent when the key changes (a secret's
       // file content is not part of the service's config)
+      ...(target && credentialFile ? { selfDelete: { ...target, credentialFile: uploaded.mapping.get(credentialFile) ?? credentialFile } } : {}),
       labels: { 'dev.prevu.env-id': ctx.envId, 'dev.prevu.profile': session.profile.name, 'dev.prevu.account': session.key.accountId, 'dev.prevu.agent-key': pinFingerprint(agentKey.publicKey) },
     };
     const overlayFile = ctx.writeOverlay();
@@ -54,3 +63,8 @@ export const upload: Step<UpContext> = {
     }
   },
 };
+
+/** The env has a TTL: as this `up` recorded it, or the profile's default. */
+function hasTtl(ctx: UpContext): boolean {
+  return Boolean(ctx.states.read(ctx.envId)?.lifecycle?.expiresAt ?? ctx.session.profile.lifecycle?.ttlSeconds);
+}
