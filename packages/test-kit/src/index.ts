@@ -11,3 +11,4 @@ export * from './github-stand-in.js';
 export * from './sshd.js';
 export * from './machine.js';
 export * from './tunnel-server.js';
+export * from './kube-stand-in.js';
