@@ -10,7 +10,7 @@ export default class Ls extends PrevuCommand<typeof Ls> {
     if (!this.jsonEnabled()) {
       if (!envs.length) this.log('no envs (deploy one with `prevu up`)');
       else if (envs.some((e) => e.machine)) {
-        // A driver that makes machines (lightsail): their state and age, e.g. "running 2h".
+        // A driver that makes machines (lightsail, kube): their state and age, e.g. "running 2h".
         const machine = (e: EnvListing) => (e.machine ? `${e.machine.state}${e.machine.createdAt ? ` ${age(e.machine.createdAt)}` : ''}` : '');
         this.log(table(['ENV', 'STATUS', 'MACHINE', 'DRIVER', 'DIRECTORY'], envs.map((e) => [e.envId, e.status, machine(e), e.driver, e.dir ?? ''])));
       } else this.log(table(['ENV', 'STATUS', 'SERVICES', 'DRIVER', 'DIRECTORY'], envs.map((e) => [e.envId, e.status, e.services, e.driver, e.dir ?? ''])));
