@@ -84,6 +84,11 @@ describe('kube driver against the stand-in', () => {
     expect(readFileSync(join(remote, 'index.html'), 'utf8')).toBe('hello from the pod\n');
     expect(await docker(['run', '--rm', '-v', `${remote}:/www:ro`, 'busybox:latest', 'cat', '/www/index.html'])).toBe('hello from the pod');
     expect(standIn.calls.filter((c) => c.resource === 'pods/exec').map((c) => c.status)).toEqual([200]);
+    // An API server without v5 cannot end an exec's stdin: said in one line, not a hang.
+    standIn.setExecProtocols(['v4.channel.k8s.io']);
+    const old = await failure(machineOfEnv.upload({ paths: [www] }));
+    standIn.setExecProtocols(['v5.channel.k8s.io', 'v4.channel.k8s.io']);
+    expect(old.line).toMatch(/^uploading the project files in the pod prevu-team-\S+ failed \(the API server speaks v4\.channel\.k8s\.io for exec, which cannot end stdin; Kubernetes 1\.30 or later speaks v5\.channel\.k8s\.io\): /);
     await endpoint.close();
 
     // A second ensureMachine finds the pod by its labels: nothing created.

@@ -34,6 +34,9 @@ export interface KubeStandInOptions {
   engineStartRefusals?: number;
 }
 
+/** The exec protocols the stand-in serves, newest first: a cluster before v5 serves only v4. */
+export type ExecProtocols = ['v5.channel.k8s.io', 'v4.channel.k8s.io'] | ['v4.channel.k8s.io'];
+
 export interface KubeStandInCall {
   verb: string;
   /** `pods`, `pods/exec`, `pods/portforward`. */
@@ -61,6 +64,8 @@ export interface KubeStandIn {
   /** Makes every later `verb` on `resource` a 403, as a Role without it would. */
   forbid(verb: string, resource: string): void;
   allow(verb: string, resource: string): void;
+  /** Which exec protocols it serves from now on (default both, v5 first). */
+  setExecProtocols(protocols: ExecProtocols): void;
   /** Writes a kubeconfig for the stand-in (`token` overrides the accepted one) and returns its path. */
   writeKubeconfig(path: string, options?: { context?: string; namespace?: string; token?: string }): string;
 }
@@ -81,6 +86,7 @@ export async function startKubeStandIn(kit: Kit, options: KubeStandInOptions): P
   const token = randomBytes(16).toString('hex');
   const calls: KubeStandInCall[] = [];
   const forbidden = new Set<string>();
+  let execProtocols: ExecProtocols = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
   const pods = new Map<string, Record_>();
   const children = new Set<ReturnType<typeof spawn>>();
   const key = (ns: string, name: string) => `${ns}/${name}`;
@@ -201,7 +207,7 @@ export async function startKubeStandIn(kit: Kit, options: KubeStandInOptions): P
     noServer: true,
     // The kubelet's choice: port-forward speaks v4 only, exec the newest it knows.
     handleProtocols: (offered, req) => {
-      const wanted = req.url?.includes('/portforward') ? ['v4.channel.k8s.io'] : ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
+      const wanted: string[] = req.url?.includes('/portforward') ? ['v4.channel.k8s.io'] : execProtocols;
       return wanted.find((p) => offered.has(p)) ?? false;
     },
   });
@@ -287,6 +293,7 @@ export async function startKubeStandIn(kit: Kit, options: KubeStandInOptions): P
     token,
     calls,
     pods: () => [...pods.values()].map(({ namespace, name, labels, spec, phase }) => ({ namespace, name, labels, spec, phase })),
+    setExecProtocols: (protocols) => void (execProtocols = protocols),
     forbid: (verb, resource) => void forbidden.add(`${verb} ${resource}`),
     allow: (verb, resource) => void forbidden.delete(`${verb} ${resource}`),
     writeKubeconfig(path, config = {}) {

@@ -364,7 +364,10 @@ export class KubeDriver implements Driver {
     ws.on('close', () => settle(undefined));
     const status = await finished;
     if (status?.status === 'Success') return;
-    const reason = stderr.trim().split('\n').at(-1) || status?.message || 'the connection closed without an exit status';
+    // Before v5 an exec's stdin cannot end without closing the WebSocket: the client library
+    // closes it at the archive's end, before tar has finished or its status could come back.
+    const noClose = !status && ws.protocol !== 'v5.channel.k8s.io' && `the API server speaks ${ws.protocol || 'no protocol'} for exec, which cannot end stdin; Kubernetes 1.30 or later speaks v5.channel.k8s.io`;
+    const reason = noClose || stderr.trim().split('\n').at(-1) || status?.message || 'the connection closed without an exit status';
     throw errors.kubeExecFailed(what, pod, reason);
   }
 
