@@ -20,6 +20,8 @@ let filesDir: string;
 const envId = `hello-kube-${runId}`;
 const project = `prevu-${envId}`;
 
+// A build and a deploy take ~45 s on an idle 2-core machine; other suites may share it.
+const LOADED = 300_000;
 const urlsOf = (table: string) => [...table.matchAll(/https?:\/\/\S+/g)].map((m) => m[0]).sort();
 const containersOf = async (p: string) => (await machine.docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${p}`])).trim().split('\n').filter(Boolean);
 
@@ -60,7 +62,7 @@ describe('prevu up --driver kube against the stand-in', () => {
     expect(await composeProjectResources(project)).toEqual([]);
     expect(standIn.calls.filter((c) => c.resource === 'pods/exec').every((c) => c.status === 200)).toBe(true);
     expect(standIn.calls.some((c) => c.resource === 'pods/exec')).toBe(true);
-  });
+  }, LOADED);
 
   it('ls lists the pod; down removes the containers and deletes the pod by its labels', async () => {
     const ls = await cli.run(['ls', '--json']);
@@ -75,7 +77,7 @@ describe('prevu up --driver kube against the stand-in', () => {
     expect(await containersOf(project)).toEqual([]);
     const left = await machine.contents();
     expect([left.containers, left.networks, left.volumes]).toEqual([[], [], []]);
-  });
+  }, LOADED);
 
   it('a missing RBAC verb reaches the user as one line naming it (exit 1)', async () => {
     standIn.forbid('create', 'pods');
@@ -86,5 +88,5 @@ describe('prevu up --driver kube against the stand-in', () => {
     const down = await cli.run(['down', '--id', `${envId}-denied`], { cwd: hello });
     expect(down.code, down.stderr).toBe(0);
     expect(standIn.pods()).toEqual([]);
-  });
+  }, LOADED);
 });
