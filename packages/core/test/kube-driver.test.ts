@@ -147,6 +147,17 @@ describe('kube driver against the stand-in', () => {
     expect(() => driverFor({ context: 'prod' })).toThrow('the kubeconfig has no context "prod" (it has: stand-in)');
     expect(() => driverFor({ namespace: 'Not_A_Label' })).toThrow(/^invalid kube setting namespace \(a DNS label/);
     expect(() => driverFor({ kubeconfig: join(work, 'missing') })).toThrow(/^the kubeconfig .*missing is unusable/);
+    // No kubeconfig anywhere: named at once, not a call to kubectl's old localhost:8080 default.
+    const home = process.env.HOME;
+    const kubeconfigEnv = process.env.KUBECONFIG;
+    process.env.HOME = work;
+    delete process.env.KUBECONFIG;
+    try {
+      expect(() => new KubeDriver({ profile, settings: {} })).toThrow('the kubeconfig ~/.kube/config is unusable (no such file, and not running in a cluster)');
+    } finally {
+      process.env.HOME = home;
+      if (kubeconfigEnv !== undefined) process.env.KUBECONFIG = kubeconfigEnv;
+    }
     const template = join(work, 'pod.yaml');
     writeFileSync(template, 'apiVersion: v1\nkind: Pod\nspec:\n  containers:\n    - name: engine\n      image: docker:dind\n');
     expect(() => driverFor({ podTemplate: template })).toThrow(`the pod template ${template} is not usable (no container named docker)`);

@@ -80,6 +80,9 @@ function loadKubeConfig(settings: KubeSettings): KubeConfig {
     kc.setCurrentContext(settings.context);
   }
   if (!kc.getCurrentCluster()) throw errors.kubeConfigUnusable(source, 'no current context with a cluster');
+  // With no kubeconfig anywhere and outside a cluster, the client falls back to kubectl's old
+  // insecure default: say so now rather than fail at the first call.
+  if (!settings.kubeconfig && !process.env.KUBECONFIG && kc.getCurrentCluster()!.server === 'http://localhost:8080') throw errors.kubeConfigUnusable(source, 'no such file, and not running in a cluster');
   return kc;
 }
 
