@@ -4,7 +4,7 @@
 // WebSocket port-forwards, its files sent through the stand-in's exec of tar. A tunnel server
 // process answers the URLs, reached by the CLI on loopback and by the agent in the "pod" as
 // host.docker.internal.
-import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { composeProjectResources, httpGet, runId, startKubeStandIn, startMachine, startTunnelServer, useKit, type KubeStandIn, type Machine } from '@prevu/test-kit';
@@ -32,6 +32,12 @@ beforeAll(async () => {
   mkdirSync(filesDir);
   hello = join(work, 'hello');
   cpSync(HELLO, hello, { recursive: true });
+  // The example's healthcheck (node started every 2 s, 2 s to answer, 15 tries) fails on a 2-core
+  // machine shared with other suites; the copy's is patient, so only a broken api fails it.
+  const compose = join(hello, 'compose.yaml');
+  const patient = readFileSync(compose, 'utf8').replace('timeout: 2s', 'timeout: 20s').replace('retries: 15', 'retries: 60');
+  expect(patient).toMatch(/timeout: 20s[\s\S]*retries: 60/);
+  writeFileSync(compose, patient);
   machine = await startMachine(kit);
   standIn = await startKubeStandIn(kit, { engineSocket: machine.dockerHost.slice('unix://'.length), namespaces: ['default', 'previews'] });
   const kubeconfig = standIn.writeKubeconfig(join(work, 'kubeconfig'), { context: 'ci' });
