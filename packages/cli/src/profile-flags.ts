@@ -7,7 +7,7 @@ import { isHostPort, type Profile, type ProfileStore, type TunnelServerSettings 
 import { HOST_KEY_PIN } from '@prevu/core/ssh-fingerprint';
 
 export const driverFlags = {
-  driver: Flags.string({ description: 'where envs run: local (this Docker), ssh, lightsail', options: [...DRIVER_NAMES] }),
+  driver: Flags.string({ description: 'where envs run: local (this Docker), ssh, lightsail, kube', options: [...DRIVER_NAMES] }),
   host: Flags.string({ description: 'for --driver ssh: the host as user@host:port (same as --set host=...)' }),
   set: Flags.string({ description: 'driver setting key=value (repeatable), e.g. --set host=user@example.com:22', multiple: true }),
 };
@@ -16,7 +16,7 @@ type DriverFlags = { driver?: string; host?: string; set?: string[] };
 
 export const profileFlags = {
   ...driverFlags,
-  driver: Flags.string({ description: 'where envs run: local (this Docker), ssh, lightsail', options: [...DRIVER_NAMES], default: 'local' }),
+  driver: Flags.string({ description: 'where envs run: local (this Docker), ssh, lightsail, kube', options: [...DRIVER_NAMES], default: 'local' }),
   'tunnel-server': Flags.string({ description: 'host:port of a tunnel server SSH port (default: the embedded one on this machine)' }),
   'agent-tunnel-server': Flags.string({ description: 'host:port of the tunnel server as the agent on the machine reaches it, when it differs' }),
   'tunnel-host-key': Flags.string({ description: 'pin the tunnel server\'s SSH host key (SHA256:... or "ssh-ed25519 AAAA..."); without it the key is recorded on first contact' }),

@@ -403,6 +403,52 @@ export const errors = {
     'start it in the Lightsail console, or `prevu down` to delete it and `prevu up` again',
   ]),
 
+  // --- Kubernetes and the kube driver ---
+  kubeSettingInvalid: define('PREVU_KUBE_SETTING_INVALID', 'user', (field: string, detail: string) => [
+    `invalid kube setting ${field} (${detail})`,
+    `set it with \`prevu init --driver kube --set ${field}=...\` (or edit the profile's driverOptions)`,
+  ]),
+  kubeConfigUnusable: define('PREVU_KUBE_CONFIG', 'user', (source: string, detail: string) => [
+    `the kubeconfig ${source} is unusable (${detail})`,
+    'point --set kubeconfig=<file> (or KUBECONFIG) at a kubeconfig with a current context, or pick one with --set context=<name>',
+  ]),
+  kubeContextUnknown: define('PREVU_KUBE_CONTEXT_UNKNOWN', 'user', (context: string, known: string) => [
+    `the kubeconfig has no context "${context}" (it has: ${known})`,
+    'choose one with --set context=<name> (`kubectl config get-contexts` lists them)',
+  ]),
+  kubePodTemplateInvalid: define('PREVU_KUBE_POD_TEMPLATE_INVALID', 'user', (path: string, detail: string) => [
+    `the pod template ${path} is not usable (${detail})`,
+    'give a Pod manifest (YAML or JSON) whose spec has the engine container (--set container=<name>); site/docs/drivers.md shows one',
+  ]),
+  kubeForbidden: define('PREVU_KUBE_FORBIDDEN', 'user', (verb: string, resource: string, namespace: string) => [
+    `Kubernetes denied "${verb}" on ${resource} in the namespace ${namespace}`,
+    `grant the kubeconfig's user the verb ${verb} on ${resource} there (a Role with every verb the kube driver needs is in site/docs/drivers.md)`,
+  ]),
+  kubeUnauthorized: define('PREVU_KUBE_UNAUTHORIZED', 'user', (server: string) => [
+    `the Kubernetes API at ${server} refused the kubeconfig's credentials (401)`,
+    'renew them (log in to the cluster again) or choose another context with --set context=<name>',
+  ]),
+  kubeNamespaceMissing: define('PREVU_KUBE_NAMESPACE_MISSING', 'user', (namespace: string) => [
+    `the namespace ${namespace} does not exist`,
+    `create it (\`kubectl create namespace ${namespace}\`) or choose another with --set namespace=<name>`,
+  ]),
+  kubeUnreachable: define('PREVU_KUBE_UNREACHABLE', 'environment', (server: string, detail: string) => [
+    `the Kubernetes API at ${server} does not answer (${detail})`,
+    'check the network and the kubeconfig\'s cluster address (`kubectl cluster-info`)',
+  ]),
+  kubeFailed: define('PREVU_KUBE_FAILED', 'environment', (operation: string, detail: string) => [
+    `Kubernetes failed ${operation} (${detail})`,
+    'retry; run with --debug for the full error',
+  ]),
+  kubePodFailed: define('PREVU_KUBE_POD_FAILED', 'environment', (pod: string, detail: string) => [
+    `the env's pod ${pod} cannot run (${detail})`,
+    'fix the pod template or image (`kubectl describe pod` tells more), then `prevu down` and `prevu up` again',
+  ]),
+  kubeExecFailed: define('PREVU_KUBE_EXEC_FAILED', 'environment', (what: string, pod: string, detail: string) => [
+    `${what} in the pod ${pod} failed (${detail})`,
+    'the engine container needs sh and tar (the docker:dind image has them); retry, or `prevu down` and `prevu up` again',
+  ]),
+
   // --- GitHub, CI and the Action ---
   githubFailed: define('PREVU_GITHUB_FAILED', 'environment', (doing: string, detail: string) => [`${doing} failed (${detail})`, 'retry with --debug and report it']),
   githubUnreachable: define('PREVU_GITHUB_UNREACHABLE', 'environment', (apiUrl: string, detail: string) => [

@@ -12,3 +12,4 @@ export * from './sshd.js';
 export * from './machine.js';
 export * from './tunnel-server.js';
 export * from './registry-stand-in.js';
+export * from './kube-stand-in.js';

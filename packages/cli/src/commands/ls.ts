@@ -10,7 +10,7 @@ export default class Ls extends PrevuCommand<typeof Ls> {
     if (!this.jsonEnabled()) {
       if (!envs.length) this.log('no envs (deploy one with `prevu up`)');
       else {
-        // A driver that makes machines (lightsail): their state and age, e.g. "running 2h"; else the services here.
+        // A driver that makes machines (lightsail, kube): their state and age, e.g. "running 2h"; else the services here.
         const machines = envs.some((e) => e.machine);
         const where = (e: EnvListing) => (machines ? (e.machine ? `${e.machine.state}${e.machine.createdAt ? ` ${duration(secondsSince(e.machine.createdAt))}` : ''}` : '') : e.services);
         this.log(

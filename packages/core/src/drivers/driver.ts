@@ -1,5 +1,5 @@
 // The machine an environment runs on. Implementations live side by side (local.ts, ssh.ts,
-// lightsail.ts); a driver that builds on another (lightsail on ssh) takes it through this
+// lightsail.ts, kube.ts); a driver that builds on another (lightsail on ssh) takes it through this
 // interface and never imports it.
 
 /** How the docker CLI (and compose) reach the machine's engine: environment for the child process. */

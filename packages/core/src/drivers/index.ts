@@ -18,7 +18,7 @@ export interface DriverContext {
   onProgress?: (line: string) => void;
 }
 
-export const DRIVER_NAMES = ['local', 'ssh', 'lightsail'] as const;
+export const DRIVER_NAMES = ['local', 'ssh', 'lightsail', 'kube'] as const;
 
 /** How the profile's machines' SSH host keys are checked, for `prevu doctor`. */
 export function machineHostKeys(context: Pick<DriverContext, 'profile' | 'profileDir'>): string {
@@ -39,6 +39,8 @@ export function machineHostKeys(context: Pick<DriverContext, 'profile' | 'profil
     }
     case 'lightsail':
       return 'Lightsail instances pinned to the host keys AWS reports (GetInstanceAccessDetails; recorded on first use while it reports none)';
+    case 'kube':
+      return 'Kubernetes pods reached through the API server (TLS and credentials as the kubeconfig says): no SSH';
     default:
       return 'machine is this one: no SSH';
   }
@@ -64,6 +66,11 @@ export async function createDriver(context: DriverContext): Promise<Driver> {
         forgetHostKey: (host, port) => forgetHost(knownHostsPath, host, port),
         ...(context.onProgress ? { onProgress: context.onProgress } : {}),
       });
+    }
+    case 'kube': {
+      // loaded here: @kubernetes/client-node is as heavy to import as the AWS SDK
+      const { KubeDriver } = await import('./kube.js');
+      return new KubeDriver({ profile: context.profile.name, settings: context.profile.driverOptions, ...(context.onProgress ? { onProgress: context.onProgress } : {}) });
     }
     default:
       throw errors.unknownDriver(context.profile.name, context.profile.driver, DRIVER_NAMES.join(', '));

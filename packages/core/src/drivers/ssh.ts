@@ -2,9 +2,9 @@
 // only `<baseDir>/<envId>` on it (uploaded files, their manifest); Docker is the host's own engine,
 // reached through its socket forwarded over the one SSH connection the driver keeps (and remakes
 // when it drops). Over 250 lines on purpose: the one connection's life and the Driver methods
-// that use it stay together; connecting, uploads and the socket forward are in ssh-*.ts.
+// that use it stay together; connecting and uploads are in ssh-*.ts, the socket forward in
+// docker-socket.ts.
 import { readFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { homedir } from 'node:os';
 import { posix } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -16,7 +16,7 @@ import { composeProjectName, toLabelPart } from '../names.js';
 import type { DockerEndpoint, Driver, Machine, MachineRecord, UploadPlan, UploadResult } from './driver.js';
 import { sshExec } from '../ssh-exec.js';
 import { connectSsh, sftpCall, shellQuote, sshTarget, type SshConnectOptions } from './ssh-connect.js';
-import { forwardDockerSocket } from './ssh-docker-socket.js';
+import { dockerGet, forwardDockerSocket } from './docker-socket.js';
 import { uploadTree } from './ssh-upload.js';
 
 const USER = /^[a-z_][a-z0-9_.-]*\$?$/i;
@@ -262,29 +262,10 @@ export class SshDriver implements Driver {
     return new Promise((resolve, reject) => client.openssh_forwardOutStreamLocal(this.settings.dockerSocket, (error, channel) => (error ? reject(error) : resolve(channel))));
   }
 
-  /** GET on the host's Docker API through one forwarded stream. */
-  private async dockerGet(path: string): Promise<{ status: number; body: string }> {
-    const stream = await this.openDocker();
-    return new Promise<{ status: number; body: string }>((resolve, reject) => {
-      // A channel is not a net.Socket (no setTimeout): the deadline is ours.
-      const timer = setTimeout(() => req.destroy(new Error('no answer within 20 s')), 20_000);
-      const req = request({ createConnection: () => stream as never, path, headers: { host: 'docker', connection: 'close' } }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-        res.on('error', reject);
-      });
-      req.on('error', reject);
-      req.end();
-      void new Promise((done) => req.once('close', done)).then(() => clearTimeout(timer));
-    }).finally(() => stream.destroy());
-  }
-
   private async checkDocker(): Promise<void> {
     let detail: string;
     try {
-      const res = await this.dockerGet('/_ping');
+      const res = await dockerGet(() => this.openDocker(), '/_ping');
       if (res.status === 200) return;
       detail = `${this.settings.dockerSocket} answered ${res.status} ${res.body.trim()}`;
     } catch (error) {
@@ -296,7 +277,7 @@ export class SshDriver implements Driver {
   /** compose project -> running | stopped, from the host's containers. */
   private async projectStates(): Promise<Map<string, string>> {
     const filters = encodeURIComponent(JSON.stringify({ label: ['com.docker.compose.project'] }));
-    const res = await this.dockerGet(`/containers/json?all=1&filters=${filters}`).catch(() => undefined);
+    const res = await dockerGet(() => this.openDocker(), `/containers/json?all=1&filters=${filters}`).catch(() => undefined);
     const states = new Map<string, string>();
     if (res?.status !== 200) return states;
     const containers = z.array(z.object({ State: z.string(), Labels: z.record(z.string(), z.string()) })).safeParse(JSON.parse(res.body));
