@@ -81,7 +81,7 @@ export class Agent {
       tunnels: () => this.tunnels(),
       services: () => this.services(),
       config: (salt) => this.serviceConfigs(salt),
-      lifecycle: () => this.lifecycle.row(),
+      lifecycle: () => this.lifecycle.freshRow(),
       setPinned: (pinned) => this.lifecycle.setPinned(pinned),
       health: () => {
         const { rss, heapUsed } = process.memoryUsage();
