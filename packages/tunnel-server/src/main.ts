@@ -11,7 +11,7 @@ import { loadHostKey } from './ssh/host-key.js';
 import { loadAuthorizedKeys } from './ssh/auth.js';
 import { createSshServer } from './ssh/server.js';
 import { createHttpServer, createHttpsServer } from './http/server.js';
-import { SharePasswords } from './share-passwords.js';
+import { ShareLinks } from './share-links.js';
 import { AgentKeys } from './agent-keys.js';
 import { loadTls, watchTls } from './http/tls.js';
 import { createManagementServer } from './management.js';
@@ -39,13 +39,13 @@ try {
   const registry = new Registry();
   const metrics = createMetrics(() => registry.size);
   const tls = loadTls(config);
-  const passwords = SharePasswords.load(config.stateDir, { perAccount: config.maxSharePasswordsPerAccount, total: config.maxSharePasswords });
+  const shares = ShareLinks.load(config.stateDir, { perAccount: config.maxShareLinksPerAccount, total: config.maxShareLinks });
   const httpConnections = new AddressLimiter(config.maxHttpConnections, config.maxHttpConnectionsPerAddress);
   const agentKeys = AgentKeys.load(config.stateDir);
   const proxyOptions = {
     registry,
     metrics,
-    passwords,
+    shares,
     log,
     maxHeaderBytes: config.maxHeaderBytes,
     idleTimeoutMs: config.idleTimeoutSeconds * 1000,
@@ -84,7 +84,7 @@ try {
     metrics,
     log,
     urls,
-    passwords,
+    shares,
     agentKeys,
     baseDomain: config.baseDomain,
     maxForwardsPerConnection: config.maxForwardsPerConnection,

@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 export interface TunnelOwner {
   readonly id: number;
   readonly accountId: string;
-  /** `SHA256:...` of the key blob: what owns hostnames, quotas and share-password records. */
+  /** `SHA256:...` of the key blob: what owns hostnames, quotas and share-link records. */
   readonly key: string;
   readonly envId: string;
   readonly keyBlob: Buffer;

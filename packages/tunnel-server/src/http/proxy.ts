@@ -10,10 +10,10 @@ import { AGENT_SERVICE, hostFromHeader } from '@prevu/core/names';
 import type { Logger } from 'pino';
 import { ChannelLimitError, type Registry, type Route, type Tunnel } from '../registry.js';
 import type { Metrics } from '../metrics.js';
-import { AccessCache, checkAccess, claimsFor, LOGIN_PATH, loginCookie, stripCredentials } from './access.js';
+import { AccessCache, checkAccess, claimsFor, LOGIN_PATH, loginCookie, shareRecordFor, stripCredentials } from './access.js';
 import { pages, renderPage, renderRedirect, type Page } from './error-pages.js';
 import { ChunkedFramer, HeadError, parseHead, serializeHead, type RequestHead } from './head.js';
-import { basicPassword, type SharePasswords } from '../share-passwords.js';
+import { basicPassword, type ShareLinks } from '../share-links.js';
 
 /** The page for a host without a usable tunnel; a tunnel registered anew since is retried (503). */
 function pageForMissing(route: Route, host: string): Page {
@@ -26,7 +26,7 @@ export interface ProxyOptions {
   registry: Registry;
   metrics: Metrics;
   log: Logger;
-  passwords: SharePasswords;
+  shares: ShareLinks;
   maxHeaderBytes: number;
   idleTimeoutMs: number;
   headTimeoutMs: number;
@@ -199,7 +199,7 @@ export class ProxyConnection {
       return this.respond(pages.badRequest(403, 'a WebSocket to the agent is only opened from its own origin'), head);
     }
     if (!tunnel.private) return this.dispatch(head, tunnel);
-    const decision = checkAccess(head.headers, tunnel, this.access, this.options.passwords);
+    const decision = checkAccess(head.headers, tunnel, this.access, this.options.shares);
     if (!(decision instanceof Promise)) return decision ? this.dispatch(head, tunnel) : this.respond(pages.unauthorized(host), head);
     this.wait(decision.then((ok) => (ok ? this.dispatch(head, tunnel) : this.respond(pages.unauthorized(host), head))));
   }
@@ -414,14 +414,16 @@ export class ProxyConnection {
     const claims = token ? await claimsFor(token, tunnel) : undefined;
     await this.unbind();
     if (!claims) return this.respond(pages.unauthorized(tunnel.hostname), head);
+    const record = shareRecordFor(claims, tunnel, this.options.shares);
+    if (!record) return this.respond(pages.unknownShareLink(tunnel.hostname), head);
     let proof: string | undefined;
-    if (claims.passwordId) {
+    if (record !== 'none' && record.hash !== undefined) {
       const password = basicPassword(head.headers);
-      const verdict = password === undefined ? 'missing' : await this.options.passwords.check(tunnel.owner.key, tunnel.owner.envId, claims.passwordId, password);
+      const verdict = password === undefined ? 'missing' : await this.options.shares.check(record, password);
       if (verdict === 'blocked') return this.respond(pages.tooManyPasswords(), head);
       if (verdict === 'unknown') return this.respond(pages.unknownShareLink(tunnel.hostname), head);
       if (verdict !== 'ok') return this.respond(pages.passwordNeeded(tunnel.hostname, verdict === 'wrong'), head);
-      proof = this.options.passwords.proof(token);
+      proof = this.options.shares.proof(token);
     }
     this.finish(renderRedirect(sameOriginPath(url.searchParams.get('next')), { 'Set-Cookie': loginCookie(token, claims.expiresAt, proof) }));
   }
