@@ -88,6 +88,21 @@ describe('prevu up on the embedded default', () => {
     expect((await docker(['inspect', '-f', '{{.HostConfig.RestartPolicy.Name}}', server.settings.container])).trim()).toBe('unless-stopped');
   });
 
+  it('events prints the history; events -f --json follows: a restarted service shows up as it happens', async () => {
+    const history = await cli.run(['events'], { cwd: main });
+    expect(history.code, history.stderr).toBe(0);
+    expect(history.stdout).toMatch(/^\S+Z {2}url_assigned web {2}\{/m);
+    const follow = await kit.start({ command: 'node', args: [CLI, 'events', '-f', '--json'], cwd: main, env: cli.env, readyLine: /"url_assigned"/ });
+    const lines = () => follow.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { type: string; service?: string; envId: string });
+    const before = lines().filter((e) => e.type === 'starting' && e.service === 'web').length;
+    const [web] = (await docker(['ps', '-q', '--filter', `label=com.docker.compose.project=prevu-${project}-main`, '--filter', 'label=com.docker.compose.service=web'])).trim().split('\n');
+    await docker(['restart', web!]);
+    await waitFor('the restart in events -f', async () => (lines().filter((e) => e.type === 'starting' && e.service === 'web').length > before ? true : undefined), 30_000);
+    expect(lines().every((e) => e.envId === `${project}-main`)).toBe(true);
+    follow.child.kill('SIGINT');
+    expect(await follow.exited).toBe(130);
+  });
+
   it('a second branch comes up beside it with its own envId, URLs and compose project (`up --json web`: a subset)', async () => {
     const feature = helloCopy('feature/login');
     kit.defer(`prevu down ${project}-feature-login`, () => cli.run(['down'], { cwd: feature }));
