@@ -19,6 +19,8 @@ export interface AccessClaims {
   share: boolean;
   /** A share link's record on the tunnel server (scope, expiry, password hash); revoked, it opens nothing. */
   shareId?: string;
+  /** Made by `prevu dashboard`: traded once for a dashboard session, never opens a tunnel. */
+  dashboard: boolean;
   issuedAt: number;
   expiresAt: number;
 }
@@ -67,13 +69,14 @@ function algorithmFor(type: string): 'EdDSA' | 'RS256' {
   throw new Error(`access tokens need an ed25519 or RSA key, not ${type}`);
 }
 
-export async function signAccessToken(options: { privateKey: string | Buffer; envId?: string; ttlSeconds?: number; shareId?: string }): Promise<string> {
+export async function signAccessToken(options: { privateKey: string | Buffer; envId?: string; ttlSeconds?: number; shareId?: string; dashboard?: boolean }): Promise<string> {
   const key = parse(options.privateKey, 'the private key');
   const ttl = options.ttlSeconds ?? DEFAULT_TTL_SECONDS;
   if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TTL_SECONDS) throw new Error(`token ttl must be 1..${MAX_TTL_SECONDS} seconds, got ${ttl}`);
   if (options.shareId !== undefined && !SHARE_ID.test(options.shareId)) throw new Error('a share id is 16-64 base64url characters');
   const claims: Record<string, unknown> = options.envId ? { env: options.envId } : {};
   if (options.shareId) claims.sid = options.shareId;
+  if (options.dashboard) claims.dsh = true;
   const accountId = accountIdFromKeyBlob(key.getPublicSSH());
   const jwt = new SignJWT(claims)
     .setProtectedHeader({ alg: algorithmFor(key.type) })
@@ -105,9 +108,20 @@ export async function verifyAccessToken(token: string, publicKeyBlob: Uint8Array
     ...(env ? { envId: env } : {}),
     share: shareId !== undefined,
     ...(shareId ? { shareId } : {}),
+    dashboard: payload.dsh === true,
     issuedAt: payload.iat!,
     expiresAt: payload.exp!,
   };
+}
+
+/** The accountId a token claims, unverified: which keys to check its signature against. */
+export function claimedAccountId(token: string): string | undefined {
+  try {
+    const { iss, sub } = decodeJwt(token);
+    return iss === ISSUER && typeof sub === 'string' ? sub : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Cheap shape check (a JWT whose issuer is prevu) before spending a signature check. */

@@ -53,7 +53,8 @@ describe('access tokens', () => {
     expect(await verifyAccessToken(await signAccessToken({ privateKey }), blob)).toMatchObject({ share: false });
     const shareId = 'a'.repeat(24);
     const claims = await verifyAccessToken(await signAccessToken({ privateKey, shareId }), blob);
-    expect(claims).toMatchObject({ share: true, shareId });
+    expect(claims).toMatchObject({ share: true, shareId, dashboard: false });
+    expect(await verifyAccessToken(await signAccessToken({ privateKey, dashboard: true, ttlSeconds: 120 }), blob)).toMatchObject({ share: false, dashboard: true });
     await expect(signAccessToken({ privateKey, shareId: 'short' })).rejects.toThrow(/16-64/);
     // What an older CLI signed: a share link no record names, so no revocation could reach it.
     const key = createPrivateKey((ssh2.utils.parseKey(privateKey) as ssh2.ParsedKey).getPrivatePEM());

@@ -159,6 +159,21 @@ export class Registry {
     return out.sort((a, b) => a.name.localeCompare(b.name));
   }
 
+  /** The envs of one key with a live connection, sorted (the dashboard's list). */
+  envsOf(key: string): string[] {
+    return [...new Set([...(this.owners.get(key) ?? [])].map((o) => o.envId))].sort();
+  }
+
+  /** The account keys (blobs) with a live connection whose accountId is this one: a login token is checked against each. */
+  keysOf(accountId: string): Buffer[] {
+    const out: Buffer[] = [];
+    for (const set of this.owners.values()) {
+      const owner = set.values().next().value;
+      if (owner?.accountId === accountId) out.push(owner.keyBlob);
+    }
+    return out;
+  }
+
   connectionsOf(key: string): number {
     return this.owners.get(key)?.size ?? 0;
   }

@@ -29,6 +29,11 @@ export interface ShareLimits {
 /** The longest a token lives (access-token.ts), plus clock slack: no record outlives its link. */
 const MAX_LIFETIME_S = 168 * 3600 + 300;
 
+const SERVER_TOKEN_PREFIX = 'ps.';
+const SERVER_TOKEN = /^ps\.([A-Za-z0-9_-]{16,64})\.([A-Za-z0-9_-]{43})$/;
+/** A share token the server made (`serverToken`), not a JWT. */
+export const isServerToken = (token: string): boolean => token.startsWith(SERVER_TOKEN_PREFIX);
+
 export const BASIC_REALM = 'Basic realm="prevu share link", charset="UTF-8"';
 
 const base64url = z.string().regex(/^[A-Za-z0-9_-]+$/).max(128);
@@ -144,6 +149,28 @@ export class ShareLinks {
     const record = this.records.get(`${owner}/${id}`);
     if (!record || record.envId !== envId || record.expiresAt <= Date.now() / 1000) return undefined;
     return record.service === undefined || record.service === service ? record : undefined;
+  }
+
+  /**
+   * A link the server makes itself (the dashboard holds no account key to sign a JWT with):
+   * `ps.<id>.<HMAC(secret, key/id)>`. Like a signed token, it is good only while its record lives.
+   */
+  serverToken(key: string, id: string): string {
+    return `${SERVER_TOKEN_PREFIX}${id}.${this.mac(key, id)}`;
+  }
+
+  /** The live record a server-made token names for this owner, env and service; undefined when its MAC or record is not right. */
+  fromServerToken(token: string, owner: string, envId: string, service: string): ShareRecord | undefined {
+    const m = SERVER_TOKEN.exec(token);
+    if (!m) return undefined;
+    const expected = Buffer.from(this.mac(owner, m[1]!));
+    const given = Buffer.from(m[2]!);
+    if (expected.length !== given.length || !timingSafeEqual(expected, given)) return undefined;
+    return this.live(owner, envId, service, m[1]!);
+  }
+
+  private mac(key: string, id: string): string {
+    return createHmac('sha256', this.secret).update(`share-link ${key}/${id}`).digest('base64url');
   }
 
   /** Stored first: a record the file does not hold would vanish (or come back) at the next restart. */

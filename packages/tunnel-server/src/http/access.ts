@@ -11,7 +11,7 @@
 import { looksLikeAccessToken, verifyAccessToken, type AccessClaims } from '@prevu/core/access-token';
 import { AGENT_SERVICE } from '@prevu/core/names';
 import type { Tunnel } from '../registry.js';
-import type { ShareLinks, ShareRecord } from '../share-links.js';
+import { isServerToken, type ShareLinks, type ShareRecord } from '../share-links.js';
 
 export const COOKIE = '__Host-prevu_session';
 /** The name before the `__Host-` prefix: never read (anyone under the base domain can set it), always stripped. */
@@ -88,12 +88,21 @@ export class AccessCache {
 /** A JWT in its one canonical spelling: a link may not get new tries by re-spelling its token. */
 const CANONICAL_JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
-/** The claims of a token good for this tunnel's env and account, or undefined. */
-export async function claimsFor(token: string, tunnel: Tunnel): Promise<AccessClaims | undefined> {
+/**
+ * The claims of a token good for this tunnel's env and account, or undefined: a JWT signed by the
+ * account key, or a share token the server made (the dashboard's), read as the claims of its record.
+ */
+export async function claimsFor(token: string, tunnel: Tunnel, links: ShareLinks): Promise<AccessClaims | undefined> {
+  if (isServerToken(token)) {
+    const record = tunnel.service === AGENT_SERVICE ? undefined : links.fromServerToken(token, tunnel.owner.key, tunnel.owner.envId, tunnel.service);
+    return record && { accountId: tunnel.owner.accountId, envId: record.envId, share: true, shareId: record.id, dashboard: false, issuedAt: record.createdAt, expiresAt: record.expiresAt };
+  }
   if (!CANONICAL_JWT.test(token)) return undefined;
   try {
     const claims = await verifyAccessToken(token, tunnel.owner.keyBlob);
     if (claims.envId && claims.envId !== tunnel.owner.envId) return undefined;
+    // A dashboard login token is traded once for a dashboard session; it opens no tunnel.
+    if (claims.dashboard) return undefined;
     // A share link opens the env's services, never its agent's API (logs, events).
     if (claims.share && tunnel.service === AGENT_SERVICE) return undefined;
     return claims;
@@ -110,7 +119,7 @@ export function shareRecordFor(claims: AccessClaims, tunnel: Tunnel, links: Shar
 
 /** Checks one presented token; resolves to its claims or undefined. */
 async function verifyPresented(presented: Presented, tunnel: Tunnel, links: ShareLinks): Promise<AccessClaims | undefined> {
-  const claims = await claimsFor(presented.token, tunnel);
+  const claims = await claimsFor(presented.token, tunnel, links);
   if (!claims) return undefined;
   const record = shareRecordFor(claims, tunnel, links);
   if (!record) return undefined;
