@@ -4,7 +4,7 @@
 // one account's envs (the key of the session: sessions.ts), their URLs and health, live events
 // (a WebSocket fed by the env agent's /events), log tails, and the env's share links.
 // Every page: no framing (CSP frame-ancestors 'none', X-Frame-Options), no inline script, no
-// referrer (the login link carries a token). Every mutation: POST from the dashboard's own
+// referrer to other origins (the login link carries a token). Every mutation: POST from the dashboard's own
 // origin with the session's CSRF token; a sibling tenant's app is same-site, so SameSite alone
 // would not do.
 import { randomBytes } from 'node:crypto';
@@ -38,7 +38,9 @@ const SECURITY_HEADERS = {
   'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-frame-options': 'DENY',
   'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
+  // no referrer leaves the origin (the login link carries a token); same-origin still gets one, and
+  // with it a real Origin on POSTs (under no-referrer browsers send `Origin: null`)
+  'referrer-policy': 'same-origin',
   'cache-control': 'no-store',
 } as const;
 
