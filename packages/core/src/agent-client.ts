@@ -172,21 +172,31 @@ export class AgentClient {
     return this.stream(`/logs/${encodeURIComponent(service)}?${query}`, options.onText, options.signal);
   }
 
-  /** The agent's recent events (the history its SSE stream starts with), newest last. */
-  async recentEvents(limit = 10, settleMs = 300): Promise<PrevuEvent[]> {
-    const events: PrevuEvent[] = [];
-    const stop = new AbortController();
-    let timer = setTimeout(() => stop.abort(), 5000);
+  /**
+   * The agent's events as they arrive, its history first (SSE), to `onEvent` until the stream ends
+   * or `signal` aborts. Resolves to the HTTP status.
+   */
+  events(onEvent: (event: PrevuEvent) => void, signal?: AbortSignal): Promise<number> {
     let partial = '';
-    await this.stream('/events', (text) => {
+    return this.stream('/events', (text) => {
       partial += text;
       const blocks = partial.split('\n\n');
       partial = blocks.pop() ?? '';
       for (const block of blocks) {
         const data = block.split('\n').find((l) => l.startsWith('data: '));
         const parsed = data ? prevuEventSchema.safeParse(JSON.parse(data.slice(6))) : undefined;
-        if (parsed?.success) events.push(parsed.data);
+        if (parsed?.success) onEvent(parsed.data);
       }
+    }, signal);
+  }
+
+  /** The agent's recent events (the history its SSE stream starts with), newest last. */
+  async recentEvents(limit = 10, settleMs = 300): Promise<PrevuEvent[]> {
+    const events: PrevuEvent[] = [];
+    const stop = new AbortController();
+    let timer = setTimeout(() => stop.abort(), 5000);
+    await this.events((event) => {
+      events.push(event);
       // the history arrives at once; stop shortly after it
       clearTimeout(timer);
       timer = setTimeout(() => stop.abort(), settleMs);

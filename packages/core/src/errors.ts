@@ -616,6 +616,12 @@ export const errors = {
     'run the action with the prevu CLI of the same version (the `prevu` input)',
   ]),
 
+  // --- share links and the dashboard (issue 19) ---
+  shareUnknown: define('PREVU_SHARE_UNKNOWN', 'user', (id: string) => [
+    `no live share link "${id}" for this account (revoked, expired, or made on another tunnel server)`,
+    'see `prevu share ls` for the live ones',
+  ]),
+
   // --- not the user's doing ---
   interrupted: define('PREVU_INTERRUPTED', 'interrupted', () => ['interrupted', '']),
   unexpected: define('PREVU_UNEXPECTED', 'environment', (detail: string) => [detail, 'run with --debug and report it']),

@@ -123,4 +123,8 @@ export function urlEnvName(service: string, port?: number): string {
 
 /** The agent's own private tunnel: its API answers the CLI through the tunnel server. */
 export const AGENT_SERVICE = 'prevu-agent';
+/** The dashboard's host is `dash.<base>`: a label without the `-<accountId>` every tunnel host ends with, so no tunnel can take it. */
+export const DASHBOARD_LABEL = 'dash';
+/** The env name a CLI connection logs in with when it acts for the whole account (`share ls`, `share rm`); it never forwards. */
+export const ACCOUNT_SESSION_ENV = 'prevu-account';
 export const AGENT_API_PORT = 3000;

@@ -40,7 +40,7 @@ export function tunnelServerOptions(session: Session, envId: string, endpoint: P
 
 /**
  * Starts the embedded server when the profile uses it, connects as the account and asks `hello`.
- * The connection stays open for the commands that follow (agent-key, share-password): the caller
+ * The connection stays open for the commands that follow (agent-key, share-create): the caller
  * closes `client`.
  */
 export async function connectTunnelServer(session: Session, envId: string, report: (line: string) => void = () => {}): Promise<{ endpoint: TunnelEndpoint; hello: Hello; client: TunnelServerClient }> {

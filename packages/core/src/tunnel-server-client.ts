@@ -1,5 +1,5 @@
 // The CLI's client of the tunnel server: one SSH connection with the account key (user name =
-// envId), no forwards (so it never disturbs the agent's tunnels), on which `hello`, `share-password`
+// envId), no forwards (so it never disturbs the agent's tunnels), on which `hello`, `share-create`
 // and `agent-key` run one after the other. `hello` gives the accountId the server derived from
 // the key and the base URL every service URL is built on.
 import ssh2 from 'ssh2';
@@ -105,16 +105,21 @@ export class TunnelServerClient {
     return result.stdout;
   }
 
-  async hello(): Promise<Hello> {
-    const stdout = await this.exec('hello');
-    let parsed: ReturnType<typeof helloSchema.safeParse>;
+  /** Runs one command whose stdout is one JSON value, checked with `schema`. */
+  async execJson<T>(command: string, schema: z.ZodType<T>, input?: string): Promise<T> {
+    const stdout = await this.exec(command, input);
+    let parsed: z.ZodSafeParseResult<T>;
     try {
-      parsed = helloSchema.safeParse(JSON.parse(stdout));
+      parsed = schema.safeParse(JSON.parse(stdout));
     } catch {
-      throw errors.tunnelServerUnreachable(this.options.address, `hello did not answer JSON: ${stdout.slice(0, 80)}`);
+      throw errors.tunnelServerUnreachable(this.options.address, `${command} did not answer JSON: ${stdout.slice(0, 80)}`);
     }
-    if (!parsed.success) throw errors.tunnelServerUnreachable(this.options.address, `hello answer: ${parsed.error.issues[0]?.message}`);
+    if (!parsed.success) throw errors.tunnelServerUnreachable(this.options.address, `${command} answer: ${parsed.error.issues[0]?.message}`);
     return parsed.data;
+  }
+
+  async hello(): Promise<Hello> {
+    return this.execJson('hello', helloSchema);
   }
 
   close(): void {

@@ -46,9 +46,9 @@ const schema = z
     maxHttpConnectionsPerAddress: positive.default(256),
     /** A request body must average this many bytes a second over each head-timeout window (0: no minimum). */
     minBodyBytesPerSecond: z.coerce.number().int().min(0).default(1024),
-    /** Live share-link passwords one key, and the server in all, may keep. */
-    maxSharePasswordsPerAccount: positive.default(100),
-    maxSharePasswords: positive.default(10_000),
+    /** Live share links one key, and the server in all, may keep. */
+    maxShareLinksPerAccount: positive.default(100),
+    maxShareLinks: positive.default(10_000),
     maxHeaderBytes: positive.default(32 * 1024),
     /** A client connection with no bytes either way for this long is closed (not after an upgrade). */
     idleTimeoutSeconds: positive.default(600),
@@ -87,8 +87,8 @@ const options = {
   'max-http-connections': { type: 'string' },
   'max-http-connections-per-address': { type: 'string' },
   'min-body-bytes-per-second': { type: 'string' },
-  'max-share-passwords-per-account': { type: 'string' },
-  'max-share-passwords': { type: 'string' },
+  'max-share-links-per-account': { type: 'string' },
+  'max-share-links': { type: 'string' },
   'max-header-bytes': { type: 'string' },
   'idle-timeout-seconds': { type: 'string' },
   'head-timeout-seconds': { type: 'string' },

@@ -11,12 +11,14 @@ import { loadHostKey } from './ssh/host-key.js';
 import { loadAuthorizedKeys } from './ssh/auth.js';
 import { createSshServer } from './ssh/server.js';
 import { createHttpServer, createHttpsServer } from './http/server.js';
-import { SharePasswords } from './share-passwords.js';
+import { ShareLinks } from './share-links.js';
 import { AgentKeys } from './agent-keys.js';
 import { loadTls, watchTls } from './http/tls.js';
 import { createManagementServer } from './management.js';
 import { publicUrls } from './public-urls.js';
 import { AddressLimiter } from './limits.js';
+import { Dashboard } from './dashboard/server.js';
+import type { PublicUrls } from './ssh/exec.js';
 
 let config;
 try {
@@ -39,20 +41,25 @@ try {
   const registry = new Registry();
   const metrics = createMetrics(() => registry.size);
   const tls = loadTls(config);
-  const passwords = SharePasswords.load(config.stateDir, { perAccount: config.maxSharePasswordsPerAccount, total: config.maxSharePasswords });
+  const shares = ShareLinks.load(config.stateDir, { perAccount: config.maxShareLinksPerAccount, total: config.maxShareLinks });
   const httpConnections = new AddressLimiter(config.maxHttpConnections, config.maxHttpConnectionsPerAddress);
   const agentKeys = AgentKeys.load(config.stateDir);
+  // the dashboard names the URLs the listeners below end up with
+  const named: { urls?: PublicUrls } = {};
+  const dashboard = new Dashboard({ registry, shares, rates: metrics.envRates, log, stateDir: config.stateDir, baseDomain: config.baseDomain, urls: () => named.urls! });
+  await dashboard.listen();
   const proxyOptions = {
     registry,
     metrics,
-    passwords,
+    shares,
+    dashboard,
     log,
     maxHeaderBytes: config.maxHeaderBytes,
     idleTimeoutMs: config.idleTimeoutSeconds * 1000,
     headTimeoutMs: config.headTimeoutSeconds * 1000,
     minBodyBytesPerSecond: config.minBodyBytesPerSecond,
   };
-  const servers: Array<{ close(): unknown }> = [];
+  const servers: Array<{ close(): unknown }> = [dashboard];
   const ports: Record<string, number> = {};
   if (tls) {
     const https = createHttpsServer(proxyOptions, tls, httpConnections);
@@ -76,6 +83,7 @@ try {
   servers.push(http);
   ports.http = await listen(http, config.httpPort, 'HTTP');
   const urls = httpsUrls ?? publicUrls({ ...config, httpPort: ports.http! });
+  named.urls = urls;
   const hostKey = loadHostKey(config.stateDir);
   const ssh = createSshServer({
     hostKey: hostKey.privateKey,
@@ -84,7 +92,7 @@ try {
     metrics,
     log,
     urls,
-    passwords,
+    shares,
     agentKeys,
     baseDomain: config.baseDomain,
     maxForwardsPerConnection: config.maxForwardsPerConnection,

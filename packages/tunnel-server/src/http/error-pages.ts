@@ -1,6 +1,6 @@
 // The pages a browser sees when prevu, not the app, answers: each names the cause and what to do.
 import { STATUS_CODES } from 'node:http';
-import { BASIC_REALM } from '../share-passwords.js';
+import { BASIC_REALM } from '../share-links.js';
 
 export interface Page {
   status: number;
@@ -61,7 +61,7 @@ export const pages = {
   unknownShareLink: (host: string): Page => ({
     status: 401,
     title: 'Unknown share link',
-    detail: `This tunnel server does not know the password of this share link for ${host}: it was made for another server, or has expired. Ask for a new link (\`prevu urls --share --password\`).`,
+    detail: `This tunnel server has no live share link for ${host} under this token: it was revoked, has expired, is for another service, or was made for another server. Ask for a new link (\`prevu share\`).`,
   }),
   tooManyPasswords: (): Page => ({
     status: 429,

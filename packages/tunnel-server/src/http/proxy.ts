@@ -8,12 +8,12 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { AGENT_SERVICE, hostFromHeader } from '@prevu/core/names';
 import type { Logger } from 'pino';
-import { ChannelLimitError, type Registry, type Route, type Tunnel } from '../registry.js';
+import { ChannelLimitError, type Registry, type Route, type Tunnel, type TunnelOwner } from '../registry.js';
 import type { Metrics } from '../metrics.js';
-import { AccessCache, checkAccess, claimsFor, LOGIN_PATH, loginCookie, stripCredentials } from './access.js';
+import { AccessCache, checkAccess, claimsFor, LOGIN_PATH, loginCookie, shareRecordFor, stripCredentials } from './access.js';
 import { pages, renderPage, renderRedirect, type Page } from './error-pages.js';
 import { ChunkedFramer, HeadError, parseHead, serializeHead, type RequestHead } from './head.js';
-import { basicPassword, type SharePasswords } from '../share-passwords.js';
+import { basicPassword, type ShareLinks } from '../share-links.js';
 
 /** The page for a host without a usable tunnel; a tunnel registered anew since is retried (503). */
 function pageForMissing(route: Route, host: string): Page {
@@ -26,7 +26,7 @@ export interface ProxyOptions {
   registry: Registry;
   metrics: Metrics;
   log: Logger;
-  passwords: SharePasswords;
+  shares: ShareLinks;
   maxHeaderBytes: number;
   idleTimeoutMs: number;
   headTimeoutMs: number;
@@ -37,6 +37,8 @@ export interface ProxyOptions {
    * of its host, or answered 404 when the host is not under the base domain (no open redirect).
    */
   httpsUrlFor?: (hostname: string) => string | undefined;
+  /** The dashboard's host and the (public) pseudo-tunnel that reaches it: dashboard/server.ts. */
+  dashboard?: { host: string; tunnel: Tunnel };
 }
 
 /**
@@ -87,6 +89,8 @@ export class ProxyConnection {
   private bodyTimer: NodeJS.Timeout | null = null;
   private waitingDrain = false;
   private readonly access = new AccessCache();
+  /** The owner of the tunnel the last request head was routed to (its env counts the request and a 5xx page). */
+  private routed: TunnelOwner | null = null;
   private readonly clientAddress: string;
 
   constructor(
@@ -190,16 +194,18 @@ export class ProxyConnection {
       const secure = this.options.httpsUrlFor(host);
       return secure ? this.finish(renderRedirect(`${secure}${head.target === '*' ? '/' : head.target}`, {}, 308)) : this.respond(pages.unknownHost(host), head);
     }
-    const route = this.options.registry.route(host);
+    const route: Route = host === this.options.dashboard?.host ? { kind: 'tunnel', tunnel: this.options.dashboard.tunnel } : this.options.registry.route(host);
     if (route.kind !== 'tunnel') return this.respond(pageForMissing(route, host), head);
     const tunnel = route.tunnel;
+    this.routed = tunnel.owner;
+    this.options.metrics.envRates.request(tunnel.owner.key, tunnel.owner.envId);
     if (head.target.startsWith(LOGIN_PATH) && /^\/_prevu\/login(\?|$)/.test(head.target)) return this.wait(this.login(head, tunnel));
     if (head.upgrade && tunnel.service === AGENT_SERVICE && !this.sameOrigin(head, host)) {
       // A page elsewhere (a sibling tenant's app is same-site) must not open the agent's event stream with the user's cookie.
       return this.respond(pages.badRequest(403, 'a WebSocket to the agent is only opened from its own origin'), head);
     }
     if (!tunnel.private) return this.dispatch(head, tunnel);
-    const decision = checkAccess(head.headers, tunnel, this.access, this.options.passwords);
+    const decision = checkAccess(head.headers, tunnel, this.access, this.options.shares);
     if (!(decision instanceof Promise)) return decision ? this.dispatch(head, tunnel) : this.respond(pages.unauthorized(host), head);
     this.wait(decision.then((ok) => (ok ? this.dispatch(head, tunnel) : this.respond(pages.unauthorized(host), head))));
   }
@@ -413,17 +419,19 @@ export class ProxyConnection {
   private async login(head: RequestHead, tunnel: Tunnel): Promise<void> {
     const url = new URL(head.target, 'http://x');
     const token = url.searchParams.get('token') ?? '';
-    const claims = token ? await claimsFor(token, tunnel) : undefined;
+    const claims = token ? await claimsFor(token, tunnel, this.options.shares) : undefined;
     await this.unbind();
     if (!claims) return this.respond(pages.unauthorized(tunnel.hostname), head);
+    const record = shareRecordFor(claims, tunnel, this.options.shares);
+    if (!record) return this.respond(pages.unknownShareLink(tunnel.hostname), head);
     let proof: string | undefined;
-    if (claims.passwordId) {
+    if (record !== 'none' && record.hash !== undefined) {
       const password = basicPassword(head.headers);
-      const verdict = password === undefined ? 'missing' : await this.options.passwords.check(tunnel.owner.key, tunnel.owner.envId, claims.passwordId, password);
+      const verdict = password === undefined ? 'missing' : await this.options.shares.check(record, password);
       if (verdict === 'blocked') return this.respond(pages.tooManyPasswords(), head);
       if (verdict === 'unknown') return this.respond(pages.unknownShareLink(tunnel.hostname), head);
       if (verdict !== 'ok') return this.respond(pages.passwordNeeded(tunnel.hostname, verdict === 'wrong'), head);
-      proof = this.options.passwords.proof(token);
+      proof = this.options.shares.proof(token);
     }
     this.finish(renderRedirect(sameOriginPath(url.searchParams.get('next')), { 'Set-Cookie': loginCookie(token, claims.expiresAt, proof) }));
   }
@@ -431,6 +439,7 @@ export class ProxyConnection {
   /** prevu answers (an error page): after any bound channel has finished, then close. */
   private respond(page: Page, head?: RequestHead): void {
     this.options.metrics.errors.inc({ status: page.status });
+    if (page.status >= 500 && this.routed) this.options.metrics.envRates.error(this.routed.key, this.routed.envId);
     const bytes = renderPage(page, { head: head?.method === 'HEAD' });
     if (this.channel) {
       this.state = 'closed';

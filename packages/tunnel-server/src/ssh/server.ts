@@ -7,7 +7,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import ssh2, { type Connection } from 'ssh2';
 import type { Logger } from 'pino';
 import type { Registry } from '../registry.js';
-import type { SharePasswords } from '../share-passwords.js';
+import type { ShareLinks } from '../share-links.js';
 import { AGENT_KEY_REVOKED } from '@prevu/core/tunnel-protocol';
 import type { AgentKeys } from '../agent-keys.js';
 import type { Metrics } from '../metrics.js';
@@ -26,7 +26,7 @@ export interface SshServerOptions {
   metrics: Metrics;
   log: Logger;
   urls: PublicUrls;
-  passwords: SharePasswords;
+  shares: ShareLinks;
   agentKeys: AgentKeys;
   baseDomain: string;
   maxForwardsPerConnection: number;
@@ -118,7 +118,7 @@ export function createSshServer(options: SshServerOptions): Server {
           return reject();
         }
         sessions++;
-        handleSession(c, { registry, urls: options.urls, passwords: options.passwords, agentKeys: options.agentKeys, log }, () => accept().once('close', () => sessions--));
+        handleSession(c, { registry, urls: options.urls, shares: options.shares, agentKeys: options.agentKeys, log }, () => accept().once('close', () => sessions--));
       });
     });
     connection.on('error', (error) => log.debug({ err: error.message, ip }, 'ssh connection error'));
