@@ -23,7 +23,7 @@ export interface EnvListing {
 /** Envs of the profile: state files, machines the driver made, and local compose projects labeled with the profile. */
 export async function list(session: Session): Promise<EnvListing[]> {
   const states = new EnvStateStore(session.store, session.profile.name);
-  const found = new Map<string, EnvState | undefined>(states.list().map((s) => [s.envId, s]));
+  const found = new Map<string, EnvState | undefined>((await states.list()).map((s) => [s.envId, s]));
   // What the driver knows of each env's machine (a cloud instance's state and age).
   const machines = new Map<string, MachineRecord>();
   const driver = await driverOf(session);

@@ -124,9 +124,10 @@ export function newUpContext(session: Session, options: UpOptions): UpContext {
 }
 
 export async function closeContext(ctx: UpContext, failed?: unknown): Promise<void> {
-  if (failed && ctx.envId && ctx.states.read(ctx.envId)) {
-    if (failed instanceof InterruptedError) ctx.states.setStatus(ctx.envId, 'interrupted');
-    else ctx.states.setStatus(ctx.envId, 'failed', isPrevuError(failed) ? { code: failed.code, line: failed.line } : { code: errors.unexpected.code, line: String((failed as Error)?.message ?? failed) });
+  if (failed && ctx.envId) {
+    // the failure is what the user must see: a store that cannot take the status does not hide it
+    if (failed instanceof InterruptedError) await ctx.states.setStatus(ctx.envId, 'interrupted').catch(() => undefined);
+    else await ctx.states.setStatus(ctx.envId, 'failed', isPrevuError(failed) ? { code: failed.code, line: failed.line } : { code: errors.unexpected.code, line: String((failed as Error)?.message ?? failed) }).catch(() => undefined);
   }
   ctx.tunnel?.close();
   await ctx.dockerEndpoint?.close().catch(() => undefined);

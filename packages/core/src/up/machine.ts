@@ -11,7 +11,7 @@ export const prepareMachine: Step<UpContext> = {
     const { session } = ctx;
     // Written before anything is made: from here on the env is listed (`ls`) and `down`
     // removes it, whatever stops the rest (Ctrl-C, a crash, a failing build).
-    ctx.states.write({
+    await ctx.states.write({
       envId: ctx.envId,
       profile: session.profile.name,
       driver: session.profile.driver,
