@@ -18,6 +18,9 @@ export class S3Store implements ObjectStore {
     env: NodeJS.ProcessEnv = process.env,
   ) {
     this.url = location.url;
+    // The SDK warns on stderr that its releases of 2027 will need Node 22: prevu's own lockfile
+    // and engines decide that, and an error must stay one line.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     const custom = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL;
     this.endpoint = custom || 'Amazon S3';
     this.client = new S3Client({
