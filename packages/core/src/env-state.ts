@@ -5,6 +5,7 @@
 // command read, so a change another machine made meanwhile is reported, never overwritten.
 import { mkdirSync, rmSync } from 'node:fs';
 import { z } from 'zod';
+import { toLabelPart } from './names.js';
 import type { ProfileStore } from './profiles.js';
 import { openStore } from './store/open.js';
 import type { ObjectStore } from './store/object-store.js';
@@ -64,7 +65,7 @@ export class EnvStateStore {
   async read(envId: string): Promise<EnvState | undefined> {
     const store = await this.objects();
     const found = await store.get(stateKey(envId));
-    const state = found ? parseState(found.text) : undefined;
+    const state = found ? parseState(found.text, envId) : undefined;
     this.seen.set(envId, { etag: found?.etag ?? null, ...(state ? { state } : {}) });
     return state;
   }
@@ -91,8 +92,9 @@ export class EnvStateStore {
 
   async list(): Promise<EnvState[]> {
     const store = await this.objects();
-    const keys = (await store.list('envs/')).filter((key) => /^envs\/[^/]+\/state\.json$/.test(key));
-    const states = await Promise.all(keys.map((key) => this.read(key.split('/')[1]!)));
+    // a shared bucket may hold keys prevu did not write: only env ids prevu could have made count
+    const ids = (await store.list('envs/')).map((key) => /^envs\/([^/]+)\/state\.json$/.exec(key)?.[1]).filter((id): id is string => id !== undefined && toLabelPart(id) === id);
+    const states = await Promise.all(ids.map((id) => this.read(id)));
     return states.filter((s): s is EnvState => s !== undefined).sort((a, b) => a.envId.localeCompare(b.envId));
   }
 
@@ -106,11 +108,11 @@ export class EnvStateStore {
   }
 }
 
-/** A state file prevu did not write (or an older prevu's) reads as no state, as before. */
-function parseState(text: string): EnvState | undefined {
+/** A state file prevu did not write (or an older prevu's, or one filed under another env) reads as no state. */
+function parseState(text: string, envId: string): EnvState | undefined {
   try {
     const parsed = envStateSchema.safeParse(JSON.parse(text));
-    return parsed.success ? parsed.data : undefined;
+    return parsed.success && parsed.data.envId === envId ? parsed.data : undefined;
   } catch {
     return undefined;
   }

@@ -118,6 +118,10 @@ describe('two machines share a store profile', () => {
     const ci = await machine(url, laptop);
     const onCi = new EnvStateStore(ci, 'team');
     const written = await onCi.write(state('pr-12'));
+    // what prevu could not have written is not listed: an invalid env id, a state filed under another env
+    const raw = await openStore(url, '');
+    await raw.put('envs/Not_An_Id/state.json', JSON.stringify({ ...written, envId: 'Not_An_Id' }), { ifNoneMatch: true });
+    await raw.put('envs/pr-13/state.json', JSON.stringify(written), { ifNoneMatch: true });
     expect(await new EnvStateStore(laptop, 'team').list()).toEqual([written]);
 
     // CI's `up` read the state; meanwhile the laptop marks it failed: CI's next write is refused
