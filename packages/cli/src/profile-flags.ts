@@ -5,6 +5,8 @@ import { createDriver, DRIVER_NAMES } from '@prevu/core/drivers/index';
 import { errors } from '@prevu/core/errors';
 import { isHostPort, type Profile, type ProfileStore, type TunnelServerSettings } from '@prevu/core/profiles';
 import { HOST_KEY_PIN } from '@prevu/core/ssh-fingerprint';
+import { publishProfile } from '@prevu/core/store/shared-profile';
+import { parseStoreUrl } from '@prevu/core/store/store-url';
 
 export const driverFlags = {
   driver: Flags.string({ description: 'where envs run: local (this Docker), ssh, lightsail, kube', options: [...DRIVER_NAMES] }),
@@ -22,6 +24,7 @@ export const profileFlags = {
   'tunnel-host-key': Flags.string({ description: 'pin the tunnel server\'s SSH host key (SHA256:... or "ssh-ed25519 AAAA..."); without it the key is recorded on first contact' }),
   private: Flags.boolean({ description: 'URLs need an access token (prevu JWT) or a login' }),
   'max-envs': Flags.integer({ description: 'most envs of this profile at once: `up` of one more is refused (or --replace-oldest removes the oldest)', min: 1 }),
+  store: Flags.string({ description: 'share the profile and its envs\' state through an S3 bucket, e.g. --store s3://my-team-prevu/previews (the account key stays here)' }),
 };
 
 function driverOptions({ host, set: pairs = [] }: DriverFlags): Record<string, unknown> {
@@ -42,7 +45,7 @@ async function checkDriver(store: ProfileStore, profile: Profile): Promise<void>
   await driver.close();
 }
 
-export async function createProfile(store: ProfileStore, name: string, flags: DriverFlags & { driver: string; 'tunnel-server'?: string; 'agent-tunnel-server'?: string; 'tunnel-host-key'?: string; private: boolean; 'max-envs'?: number }): Promise<Profile> {
+export async function createProfile(store: ProfileStore, name: string, flags: DriverFlags & { driver: string; 'tunnel-server'?: string; 'agent-tunnel-server'?: string; 'tunnel-host-key'?: string; private: boolean; 'max-envs'?: number; store?: string }): Promise<Profile> {
   const pin = flags['tunnel-host-key'];
   const tunnelServer: TunnelServerSettings = flags['tunnel-server']
     ? { type: 'remote', address: flags['tunnel-server'], ...(flags['agent-tunnel-server'] ? { agentAddress: flags['agent-tunnel-server'] } : {}), ...(pin ? { hostKey: pin.trim(), hostKeyPinned: true } : {}) }
@@ -53,14 +56,15 @@ export async function createProfile(store: ProfileStore, name: string, flags: Dr
   }
   if (pin !== undefined && tunnelServer.type === 'embedded') throw errors.tunnelPinWithoutServer();
   if (pin !== undefined && !HOST_KEY_PIN.test(pin.trim())) throw errors.hostKeyPinInvalid(pin);
+  if (flags.store !== undefined) parseStoreUrl(flags.store);
   const profile = store.create({ name, driver: flags.driver, driverOptions: driverOptions(flags), tunnelServer, private: flags.private, ...(flags['max-envs'] !== undefined ? { lifecycle: { maxEnvs: flags['max-envs'] } } : {}) });
   try {
     await checkDriver(store, profile);
+    return flags.store === undefined ? profile : await publishProfile(store, name, flags.store);
   } catch (error) {
     store.remove(name);
     throw error;
   }
-  return profile;
 }
 
 /**

@@ -564,6 +564,60 @@ export const errors = {
     `the env state is updated; run \`prevu status --id ${envId}\` to see whether its agent is connected, then try again`,
   ]),
 
+  // --- the shared store (s3://bucket/prefix: profiles and env state, issue 22) ---
+  storeUrlInvalid: define('PREVU_STORE_URL_INVALID', 'user', (url: string, detail: string) => [
+    `"${url}" is not a store URL (${detail})`,
+    'give s3://<bucket>/<prefix>, e.g. s3://my-team-prevu/previews',
+  ]),
+  storeAccessDenied: define('PREVU_STORE_ACCESS_DENIED', 'user', (action: string, bucket: string, resource: string) => [
+    `S3 denied ${action} on bucket ${bucket}`,
+    `allow ${action} on ${resource} in the IAM policy of these credentials`,
+  ]),
+  storeNoBucket: define('PREVU_STORE_NO_BUCKET', 'user', (bucket: string, endpoint: string) => [
+    `the bucket ${bucket} does not exist (${endpoint})`,
+    `create it (\`aws s3 mb s3://${bucket}\`) or fix the store URL`,
+  ]),
+  storeUnreachable: define('PREVU_STORE_UNREACHABLE', 'environment', (endpoint: string, detail: string) => [
+    `the store at ${endpoint} does not answer (${detail})`,
+    'check the network, and AWS_ENDPOINT_URL_S3 if set',
+  ]),
+  storeFailed: define('PREVU_STORE_FAILED', 'environment', (operation: string, where: string, detail: string) => [
+    `S3 ${operation} on ${where} failed (${detail})`,
+    'run the command again; with --debug for the details',
+  ]),
+  storeConflict: define('PREVU_STORE_CONFLICT', 'environment', (where: string) => [
+    `${where} was changed by another writer after this command read it, so this command's write was not made`,
+    'run `prevu ls` to see what it is now, then run the command again',
+  ]),
+  storeHasProfile: define('PREVU_STORE_HAS_PROFILE', 'user', (url: string) => [
+    `${url} already holds a profile`,
+    `use it with \`prevu profile import ${url}\`, or choose another prefix`,
+  ]),
+  storeNoProfile: define('PREVU_STORE_NO_PROFILE', 'user', (url: string) => [
+    `${url} holds no prevu profile`,
+    `make one there with \`prevu init --store ${url}\`, or check the prefix`,
+  ]),
+  storeKeyMissing: define('PREVU_STORE_KEY_MISSING', 'user', (url: string) => [
+    `the account key of the profile in ${url} is needed here (the store never holds it)`,
+    'pass the private key file with --key-file, or its text in PREVU_ACCOUNT_KEY (from a secret)',
+  ]),
+  storeKeyFileUnreadable: define('PREVU_STORE_KEY_FILE_UNREADABLE', 'user', (file: string, detail: string) => [
+    `cannot read the --key-file ${file} (${detail})`,
+    "give the path of that profile's id_ed25519 file",
+  ]),
+  storeKeyUnreadable: define('PREVU_STORE_KEY_UNREADABLE', 'user', (url: string) => [
+    `the account key given for the profile in ${url} is not an OpenSSH private key`,
+    "give that profile's id_ed25519 file (--key-file) or its whole text (PREVU_ACCOUNT_KEY)",
+  ]),
+  storeKeyMismatch: define('PREVU_STORE_KEY_MISMATCH', 'user', (url: string, expected: string, given: string) => [
+    `the account key given is account ${given}, the profile in ${url} is account ${expected}`,
+    "give that profile's key (id_ed25519 in the profile folder of the machine that ran `prevu init --store`)",
+  ]),
+  storeObjectInvalid: define('PREVU_STORE_OBJECT_INVALID', 'environment', (where: string, detail: string) => [
+    `${where} is not what prevu wrote (${detail})`,
+    'remove it or write it again (`prevu init --store` for a profile, `prevu up` for an env)',
+  ]),
+
   // --- the tunnel server's start-up (prevu-tunnel-server) ---
   serverFlagsInvalid: define('PREVU_SERVER_FLAGS_INVALID', 'user', (detail: string) => [detail, 'see the flags in packages/tunnel-server/README.md']),
   serverSettingInvalid: define('PREVU_SERVER_SETTING_INVALID', 'user', (flag: string, env: string, detail: string) => [

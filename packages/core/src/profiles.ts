@@ -4,6 +4,8 @@
 //   profiles/<name>/profile.json       validated with zod on every read
 //   profiles/<name>/id_ed25519[.pub]   the account key pair (private key mode 0600)
 //   profiles/<name>/envs/<envId>/      state.json, the generated overlay (see up/context.ts)
+// A store profile (`init --store s3://...`) keeps its profile.json and every env's state.json in
+// the bucket too (store/shared-profile.ts); its key stays on this machine only.
 // With no profile at all, the profile `local` is made on first use: local driver, embedded
 // tunnel server. Every other name must exist.
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -47,6 +49,8 @@ export const profileSchema = z.object({
   /** Settings of the driver, validated by the driver itself (see drivers/index.ts). */
   driverOptions: z.record(z.string(), z.unknown()).default({}),
   tunnelServer: tunnelServerSchema,
+  /** s3://bucket/prefix: the profile and its envs' state are shared there (store/); absent: this machine's folder. */
+  store: z.string().startsWith('s3://').optional(),
   /** Services are private (need a token) unless false. */
   private: z.boolean().default(false),
   /** Lifecycle defaults of the envs made with this profile (issue 16; `up` flags override). */
@@ -162,14 +166,19 @@ export class ProfileStore {
       ...(input.lifecycle ? { lifecycle: input.lifecycle } : {}),
       createdAt: new Date().toISOString(),
     });
-    const dir = this.profileDir(input.name);
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
     const pair = ed25519KeyPair(`prevu-${input.name}`);
-    writeFileSync(join(dir, 'id_ed25519'), pair.private, { mode: 0o600 });
-    chmodSync(join(dir, 'id_ed25519'), 0o600); // the umask may have widened nothing, but be explicit
-    writeFileSync(join(dir, 'id_ed25519.pub'), `${pair.public}\n`, { mode: 0o644 });
+    this.writeKey(input.name, pair.private, pair.public);
     this.write(profile);
     return profile;
+  }
+
+  /** Writes the account key pair of a profile (the private key mode 0600, in a 0700 folder). */
+  writeKey(name: string, privateKey: string, publicKey: string): void {
+    const dir = this.profileDir(name);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    writeFileSync(join(dir, 'id_ed25519'), privateKey.endsWith('\n') ? privateKey : `${privateKey}\n`, { mode: 0o600 });
+    chmodSync(join(dir, 'id_ed25519'), 0o600); // a file that was there keeps its mode on write: set it
+    writeFileSync(join(dir, 'id_ed25519.pub'), `${publicKey.trim()}\n`, { mode: 0o644 });
   }
 
   write(profile: Profile): void {

@@ -72,12 +72,12 @@ export async function projectContainers(env: Record<string, string>, project: st
     });
 }
 
-export function readState(session: Session, envId: string): EnvState {
-  const state = new EnvStateStore(session.store, session.profile.name).read(envId);
+export async function readState(session: Session, envId: string): Promise<EnvState> {
+  const state = await new EnvStateStore(session.store, session.profile.name).read(envId);
   if (!state) throw errors.unknownEnv(envId);
   return state;
 }
 
-export function agentFor(session: Session, envId: string, state: Pick<EnvState, 'accountId' | 'baseUrl'> = readState(session, envId)): AgentClient {
+export function agentFor(session: Session, envId: string, state: Pick<EnvState, 'accountId' | 'baseUrl'>): AgentClient {
   return new AgentClient({ envId, accountId: state.accountId, baseUrl: state.baseUrl, privateKey: session.key.privateKey });
 }

@@ -3,10 +3,10 @@
 import { errors } from '../errors.js';
 import type { PrevuEvent } from '../events.js';
 import type { Session } from '../session.js';
-import { agentFor } from './common.js';
+import { agentFor, readState } from './common.js';
 
 export async function events(session: Session, envId: string, options: { follow: boolean; onEvent: (event: PrevuEvent) => void }): Promise<void> {
-  const client = agentFor(session, envId);
+  const client = agentFor(session, envId, await readState(session, envId));
   if (!options.follow) {
     // the history ends nowhere on the wire: make sure the agent is there, then take what it sends at once
     if (!(await client.tunnels())) throw errors.agentUnreachable(envId, 'not connected to the tunnel server');

@@ -48,7 +48,7 @@ export const openUrls: Step<UpContext> = {
     const tunnels = await waitForUrls(client, ctx.envId, ctx.expected, timeoutMs, report, ctx.session.signal);
     const rows = urlRows(tunnels, ctx.selected());
     for (const row of rows) ctx.emit('url_assigned', row.service, { port: row.port, url: row.url });
-    ctx.states.setStatus(ctx.envId, 'up');
+    await ctx.states.setStatus(ctx.envId, 'up');
     ctx.result = { envId: ctx.envId, project: ctx.project, profile: ctx.session.profile.name, driver: ctx.session.profile.driver, urls: rows, missingEnv: ctx.loaded.missingEnv };
   },
 };

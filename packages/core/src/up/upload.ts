@@ -64,7 +64,7 @@ export const upload: Step<UpContext> = {
   },
 };
 
-/** The env has a TTL: as this `up` recorded it, or the profile's default. */
+/** The env has a TTL: as this `up` recorded it (prepareMachine), or the profile's default. */
 function hasTtl(ctx: UpContext): boolean {
-  return Boolean(ctx.states.read(ctx.envId)?.lifecycle?.expiresAt ?? ctx.session.profile.lifecycle?.ttlSeconds);
+  return Boolean(ctx.lifecycle?.expiresAt ?? ctx.session.profile.lifecycle?.ttlSeconds);
 }
