@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
 import ssh2 from 'ssh2';
 import { agentKeyRegistration, ensureAgentKey } from '@prevu/core/agent-key';
-import { startTunnelServer, useKit, waitFor, type TunnelServer } from '@prevu/test-kit';
+import { freePort, startTunnelServer, useKit, waitFor, type TunnelServer } from '@prevu/test-kit';
 import { makeAccount, ssh2Tunnel } from './harness.js';
 
 const kit = useKit();
@@ -44,6 +44,15 @@ async function login(envId: string, privateKey: string): Promise<ssh2.Client> {
 const open = (client: ssh2.Client, destination: string, port: number) =>
   new Promise<Duplex>((resolve, reject) => client.forwardOut('127.0.0.1', 40000, destination, port, (error, channel) => (error ? reject(error) : resolve(channel))));
 
+/** A TCP connection to a local port, or undefined while nothing listens there. */
+function connected(port: number): Promise<net.Socket | undefined> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => resolve(socket));
+    socket.once('error', () => resolve(undefined));
+  });
+}
+
 /** Writes a line, reads the answer. */
 function roundTrip(channel: Duplex, line: string): Promise<string> {
   return new Promise((resolve) => {
@@ -76,6 +85,20 @@ describe('direct-tcpip to a tunnel of the env (prevu connect)', () => {
     }
   });
 
+  it('works from plain OpenSSH: ssh -L <port>:redis:6379 <envId>@server', async () => {
+    const local = await freePort();
+    // -v: its "Local forwarding listening" line says when the port is about to be open
+    const ssh = await kit.start({
+      command: 'ssh',
+      args: ['-N', '-v', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'ExitOnForwardFailure=yes', '-i', alice.keyPath, '-p', String(server.ports.ssh), '-L', `${local}:redis:6379`, `${envId}@127.0.0.1`],
+      readyLine: /Local forwarding listening on 127\.0\.0\.1 port/,
+    });
+    const socket = await waitFor('ssh -L listening', () => connected(local));
+    expect(await roundTrip(socket, 'PING')).toBe('+PING\r\n');
+    socket.destroy();
+    await ssh.stop();
+  });
+
   it('refuses another key (same env name), an unknown target, another env of the key and an agent key', async () => {
     const other = await login(envId, bob.privateKey);
     await expect(open(other, 'redis', 6379)).rejects.toThrow(/Channel open failure/);
@@ -101,7 +124,8 @@ describe('direct-tcpip to a tunnel of the env (prevu connect)', () => {
 
   it(`bounds the channels one key holds at once (${LIMIT}), over all its connections; a closed one frees its slot`, async () => {
     const [a, b] = [await login(envId, alice.privateKey), await login(envId, alice.privateKey)];
-    const held = [await open(a, 'redis', 0), await open(b, 'redis', 0), await open(a, 'pg-5432', 0)];
+    // the earlier tests' channels may still be closing on the server: wait until the first slot is free
+    const held = [await waitFor('a free connect slot', () => open(a, 'redis', 0).catch(() => undefined)), await open(b, 'redis', 0), await open(a, 'pg-5432', 0)];
     await expect(open(b, 'redis', 0)).rejects.toThrow(/Channel open failure/);
     expect(await server.metric('prevu_limit_refusals_total{limit="connect_channels_per_key"}')).toBe(1);
     // another key is not held back by alice's channels (its own tunnel, its own slots)
