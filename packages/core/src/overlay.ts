@@ -57,23 +57,16 @@ export function discoveryEnv(model: ComposeModel, options: { envId: string; acco
   return env;
 }
 
-export function buildOverlay(model: ComposeModel, options: { envId: string; accountId: string; base: PublicBase; agent: AgentSettings; imagePorts?: ImagePorts }): Record<string, unknown> {
-  const { envId, agent } = options;
-  const env = discoveryEnv(model, options);
-  const services: Record<string, unknown> = {};
-  for (const name of Object.keys(model.services)) services[name] = { environment: env };
-
-  // The agent joins every network of the project so it reaches each service by its DNS name.
-  const projectNetworks = Object.keys(model.networks ?? {});
-  const networks = Object.fromEntries([...(projectNetworks.length ? projectNetworks : ['default']), ...(agent.externalNetworks ?? [])].map((n) => [n, {}]));
-  services[AGENT_SERVICE] = {
+/** The `prevu-agent` service: its image, settings, the key secret, the Docker socket, and `networks` to join. */
+function agentService(agent: AgentSettings, envId: string, watched: string, networks: string[]): Record<string, unknown> {
+  return {
     build: { context: agent.buildContext },
     image: agent.image,
     restart: 'unless-stopped',
     environment: {
       PREVU_TUNNEL_SERVER: agent.tunnelServer,
       PREVU_ENV_ID: envId,
-      PREVU_COMPOSE_PROJECT: composeProjectName(envId),
+      PREVU_COMPOSE_PROJECT: watched,
       PREVU_KEY_FILE: '/run/secrets/prevu_key',
       PREVU_PRIVATE: String(agent.private),
       PREVU_DOCKER_SOCKET: '/var/run/docker.sock',
@@ -85,11 +78,41 @@ export function buildOverlay(model: ComposeModel, options: { envId: string; acco
     secrets: [{ source: 'prevu_key', target: 'prevu_key' }],
     extra_hosts: ['host.docker.internal:host-gateway'],
     labels: { [EXPOSE_LABEL]: 'false', ...agent.labels },
-    networks,
+    networks: Object.fromEntries(networks.map((n) => [n, {}])),
   };
+}
+
+const externalNetworks = (names: string[]) => Object.fromEntries(names.map((n) => [n, { external: true, name: n }]));
+
+export function buildOverlay(model: ComposeModel, options: { envId: string; accountId: string; base: PublicBase; agent: AgentSettings; imagePorts?: ImagePorts }): Record<string, unknown> {
+  const { envId, agent } = options;
+  const env = discoveryEnv(model, options);
+  const services: Record<string, unknown> = {};
+  for (const name of Object.keys(model.services)) services[name] = { environment: env };
+
+  // The agent joins every network of the project so it reaches each service by its DNS name.
+  const projectNetworks = Object.keys(model.networks ?? {});
+  services[AGENT_SERVICE] = agentService(agent, envId, composeProjectName(envId), [...(projectNetworks.length ? projectNetworks : ['default']), ...(agent.externalNetworks ?? [])]);
   return {
     services,
     secrets: { prevu_key: { file: agent.keyFile } },
-    ...(agent.externalNetworks?.length ? { networks: Object.fromEntries(agent.externalNetworks.map((n) => [n, { external: true, name: n }])) } : {}),
+    ...(agent.externalNetworks?.length ? { networks: externalNetworks(agent.externalNetworks) } : {}),
+  };
+}
+
+/**
+ * `prevu expose`: the agent alone, as its own compose project, beside a project the user started
+ * (`model.name`): it watches that project's containers and joins its networks, known here by
+ * the names compose gave them, so nothing of the user's project is touched.
+ */
+export function exposeCompose(model: ComposeModel, options: { envId: string; agent: AgentSettings }): Record<string, unknown> {
+  const { envId, agent } = options;
+  const named = Object.entries(model.networks ?? {}).map(([key, network]) => (network as { name?: string } | null)?.name ?? `${model.name}_${key}`);
+  const networks = [...(named.length ? named : [`${model.name}_default`]), ...(agent.externalNetworks ?? [])];
+  return {
+    name: composeProjectName(envId),
+    services: { [AGENT_SERVICE]: agentService(agent, envId, model.name, networks) },
+    secrets: { prevu_key: { file: agent.keyFile } },
+    networks: externalNetworks(networks),
   };
 }
