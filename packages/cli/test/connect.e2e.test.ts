@@ -1,8 +1,9 @@
 // `prevu connect`: a service that speaks RESP, not HTTP (a tiny Redis-protocol server in node),
 // deployed by `prevu up` on the embedded tunnel server, answered on a local port through the
-// tunnel server and the env's agent; another key is refused in one line. Real Docker and SSH.
+// tunnel server and the env's agent; another key is refused in one line. Its port is labelled
+// `prevu.expose: "tcp:6379"`: no public URL (HTTP gets 401), connect only. Real Docker and SSH.
 import net from 'node:net';
-import { freePort, uniqueName, useKit, waitFor } from '@prevu/test-kit';
+import { freePort, httpGet, uniqueName, useKit, waitFor } from '@prevu/test-kit';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CLI, cliHome, embeddedCliHome, errorLines, projectDir, type CliHome } from './cli.js';
 
@@ -54,14 +55,37 @@ beforeAll(async () => {
 describe('prevu connect', () => {
   const id = uniqueName('resp');
   let dir: string;
+  let webUrl: string;
 
   beforeAll(async () => {
     dir = projectDir(kit, {
-      'compose.yaml': `services:\n  cache:\n    image: node:20-slim\n    command: ["node", "-e", ${JSON.stringify(RESP_SERVER)}]\n    expose: ["6379"]\n`,
+      'compose.yaml': [
+        'services:',
+        '  cache:',
+        '    image: node:20-slim',
+        `    command: ["node", "-e", ${JSON.stringify(RESP_SERVER)}]`,
+        '    expose: ["6379"]',
+        '    labels: { prevu.expose: "tcp:6379" }',
+        '  web:',
+        '    image: busybox:latest',
+        '    init: true',
+        '    command: ["httpd", "-f", "-p", "80", "-h", "/etc"]',
+        '    expose: ["80"]',
+        '',
+      ].join('\n'),
     });
     kit.defer(`prevu down ${id}`, () => cli.run(['down', '--id', id], { cwd: dir }));
     const up = await cli.run(['up', '--id', id], { cwd: dir });
     expect(up.code, up.stderr).toBe(0);
+    webUrl = /https?:\/\/web-\S+/.exec(up.stdout)![0];
+  });
+
+  it('gives the tcp: port no URL: not in the table, and HTTP to its hostname is refused (401, private)', async () => {
+    const urls = await cli.run(['urls', '--id', id, '--json'], { cwd: dir });
+    expect((JSON.parse(urls.stdout) as { urls: { service: string }[] }).urls.map((u) => u.service)).toEqual(['web']);
+    // the same name under the URL rule, with `cache` for `web`: registered as a private tunnel
+    const cacheUrl = webUrl.replace('//web-', '//cache-');
+    expect(await waitFor('the cache tunnel', async () => ((await httpGet(cacheUrl)).status === 401 ? 401 : undefined))).toBe(401);
   });
 
   it('forwards a local port to the RESP service through the tunnel server until Ctrl-C (exit 130)', async () => {
@@ -89,8 +113,8 @@ describe('prevu connect', () => {
     const stranger = await other.run(['connect', 'cache', '--id', id], { cwd: dir });
     expect([stranger.code, errorLines(stranger.stderr)]).toEqual([1, [`prevu: env "${id}" has no tunnel for service "cache" held by this key (it has none): check the service and --id with \`prevu urls\`; only the key that deployed an env connects to it`]]);
     const unknown = await cli.run(['connect', 'nope', '--id', id], { cwd: dir });
-    expect([unknown.code, errorLines(unknown.stderr)]).toEqual([1, [expect.stringMatching(new RegExp(`^prevu: env "${id}" has no tunnel for service "nope" held by this key \\(its tunnels: cache, prevu-agent\\): `))]]);
+    expect([unknown.code, errorLines(unknown.stderr)]).toEqual([1, [expect.stringMatching(new RegExp(`^prevu: env "${id}" has no tunnel for service "nope" held by this key \\(its tunnels: cache, prevu-agent, web\\): `))]]);
     const port = await cli.run(['connect', 'cache', '--id', id, '--port', '5432'], { cwd: dir });
-    expect([port.code, errorLines(port.stderr)]).toEqual([1, [expect.stringMatching(new RegExp(`^prevu: env "${id}" has no tunnel for service "cache" on port 5432 held by this key \\(its tunnels: cache, prevu-agent\\): `))]]);
+    expect([port.code, errorLines(port.stderr)]).toEqual([1, [expect.stringMatching(new RegExp(`^prevu: env "${id}" has no tunnel for service "cache" on port 5432 held by this key \\(its tunnels: cache, prevu-agent, web\\): `))]]);
   });
 });

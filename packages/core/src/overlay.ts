@@ -2,7 +2,7 @@
 // gives every service PREVU_ENV_ID and PREVU_URL_<SERVICE>[_<PORT>] (service discovery). Written
 // as JSON (JSON is YAML) next to the env's state and passed as the last `-f`.
 import { exposedPorts, type ComposeModel } from './compose.js';
-import { EXPOSE_LABEL } from './expose-label.js';
+import { EXPOSE_LABEL, exposeLabelTcpPorts } from './expose-label.js';
 import { AGENT_API_PORT, AGENT_SERVICE, composeProjectName, urlEnvName } from './names.js';
 import { forwardUrl, serviceForwards, type PublicBase, type ServiceForward } from './urls.js';
 
@@ -15,11 +15,16 @@ export interface ExpectedUrl {
 /** EXPOSE ports of each service's image, where the image is known (see up/build.ts). */
 export type ImagePorts = Record<string, number[]>;
 
-/** Every forward of the project with its URL, by the rule the agent applies (urls.ts). */
+/** Every forward of the project with a public URL, by the rule the agent applies (urls.ts); `tcp:` ports have none. */
 function projectUrls(model: ComposeModel, base: PublicBase, envId: string, accountId: string, imagePorts: ImagePorts): Array<ServiceForward & { service: string; url: string }> {
   return Object.entries(model.services)
     .sort(([a], [b]) => a.localeCompare(b))
-    .flatMap(([service, def]) => serviceForwards(service, exposedPorts(def, imagePorts[service])).map((f) => ({ ...f, service, url: forwardUrl(base, f.name, envId, accountId) })));
+    .flatMap(([service, def]) => {
+      const tcp = exposeLabelTcpPorts(def.labels?.[EXPOSE_LABEL]);
+      return serviceForwards(service, exposedPorts(def, imagePorts[service]))
+        .filter((f) => !tcp.includes(f.port))
+        .map((f) => ({ ...f, service, url: forwardUrl(base, f.name, envId, accountId) }));
+    });
 }
 
 /** Every URL the project will have (of `services` only, when given). */
