@@ -1,6 +1,8 @@
 // `prevu expose`: a project the user started with plain `docker compose up -d` gets URLs through
 // the embedded tunnel server with no deploy (only the agent starts beside it); `--stop` ends them
 // (404) and the user's containers keep running. Real Docker, compose and SSH.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { docker, httpGet, uniqueName, useKit, waitFor } from '@prevu/test-kit';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { embeddedCliHome, errorLines, projectDir, projectLeftovers, type CliHome } from './cli.js';
@@ -32,6 +34,16 @@ describe('prevu expose', () => {
     const other = projectDir(kit, { 'compose.yaml': `name: ${project}-idle\nservices:\n  web:\n    image: busybox:latest\n    expose: ["80"]\n` });
     const r = await cli.run(['expose'], { cwd: other });
     expect([r.code, errorLines(r.stderr)]).toEqual([1, [`prevu: compose project "${project}-idle" has no running container on this machine: start it with \`docker compose up -d\` first, or run expose in its directory`]]);
+  });
+
+  it('never takes the id of an env `prevu up` deployed (its project would lose its containers)', async () => {
+    // the state `up` leaves, as it writes it: no `exposes`
+    const envDir = join(cli.env.XDG_CONFIG_HOME!, 'prevu', 'profiles', 'local', 'envs', `${project}-up`);
+    mkdirSync(envDir, { recursive: true });
+    const now = new Date().toISOString();
+    writeFileSync(join(envDir, 'state.json'), JSON.stringify({ version: 1, envId: `${project}-up`, profile: 'local', driver: 'local', project: `prevu-${project}-up`, source: { dir }, accountId: 'aaaaaaaaaa', baseUrl: 'http://localhost:1', status: 'up', createdAt: now, updatedAt: now }));
+    const r = await cli.run(['expose', '--id', `${project}-up`], { cwd: dir });
+    expect([r.code, errorLines(r.stderr)]).toEqual([1, [`prevu: env "${project}-up" was deployed by \`prevu up\`, and expose would replace its containers with the agent alone: pass another --id, or \`prevu down\` it first`]]);
   });
 
   it('prints URLs that answer 200; --stop ends them (404) and leaves the containers running', async () => {

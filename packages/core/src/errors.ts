@@ -525,6 +525,10 @@ export const errors = {
     `compose project "${project}" has no running container on this machine`,
     'start it with `docker compose up -d` first, or run expose in its directory',
   ]),
+  exposeEnvTaken: define('PREVU_EXPOSE_ENV_TAKEN', 'user', (envId: string) => [
+    `env "${envId}" was deployed by \`prevu up\`, and expose would replace its containers with the agent alone`,
+    'pass another --id, or `prevu down` it first',
+  ]),
   exposeNotExposed: define('PREVU_EXPOSE_NOT_EXPOSED', 'user', (envId: string) => [
     `env "${envId}" is not exposed by \`prevu expose\``,
     'see `prevu ls`; an env made by `prevu up` ends with `prevu down`',

@@ -54,8 +54,11 @@ export async function expose(session: Session, options: ExposeOptions, report: (
   const running = await docker(['ps', '-q', '--filter', `label=com.docker.compose.project=${model.name}`]);
   if (!running.trim()) throw errors.exposeNotRunning(model.name);
 
-  const { endpoint, hello, client } = await connectTunnelServer(session, envId, report);
   const states = new EnvStateStore(session.store, session.profile.name);
+  // the agent's project is prevu-<envId>, the one `up` deploys into: never take an env `up` made
+  const previous = states.read(envId);
+  if (previous && !previous.exposes) throw errors.exposeEnvTaken(envId);
+  const { endpoint, hello, client } = await connectTunnelServer(session, envId, report);
   const project = composeProjectName(envId);
   // recorded before anything is made: `ls` lists it and `expose --stop` (or `down`) ends it from here on
   states.write({ envId, profile: session.profile.name, driver: session.profile.driver, project, exposes: model.name, source: { dir: options.source.cwd }, accountId: session.key.accountId, baseUrl: hello.baseUrl, status: 'deploying' });
