@@ -107,13 +107,20 @@ describe('prevu connect', () => {
     expect(await proc.stop('SIGINT')).toBe(130);
   });
 
-  it('refuses another key, an unknown service and a port the service does not have, in one line', async () => {
+  it('refuses another key, an unknown service, a port the service does not have and a busy local port, in one line', async () => {
     // another account on the same tunnel server: the same env id names nothing of its own
     const other = cliHome(kit, Object.fromEntries(Object.entries(cli.env).filter(([k]) => k.startsWith('PREVU_EMBEDDED_'))));
     const stranger = await other.run(['connect', 'cache', '--id', id], { cwd: dir });
     expect([stranger.code, errorLines(stranger.stderr)]).toEqual([1, [`prevu: env "${id}" has no tunnel for service "cache" held by this key (it has none): check the service and --id with \`prevu urls\`; only the key that deployed an env connects to it`]]);
     const unknown = await cli.run(['connect', 'nope', '--id', id], { cwd: dir });
     expect([unknown.code, errorLines(unknown.stderr)]).toEqual([1, [expect.stringMatching(new RegExp(`^prevu: env "${id}" has no tunnel for service "nope" held by this key \\(its tunnels: cache, prevu-agent, web\\): `))]]);
+    // a local port something else holds: one line, nothing left listening
+    const busy = net.createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => busy.once('listening', r));
+    kit.defer('busy port', () => new Promise<void>((r) => busy.close(() => r())));
+    const taken = (busy.address() as net.AddressInfo).port;
+    const inUse = await cli.run(['connect', 'cache', '--id', id, '--local-port', String(taken)], { cwd: dir });
+    expect([inUse.code, errorLines(inUse.stderr)]).toEqual([1, [`prevu: cannot listen on 127.0.0.1:${taken} (EADDRINUSE): pick another --local-port, or leave it out for a free one`]]);
     const port = await cli.run(['connect', 'cache', '--id', id, '--port', '5432'], { cwd: dir });
     expect([port.code, errorLines(port.stderr)]).toEqual([1, [expect.stringMatching(new RegExp(`^prevu: env "${id}" has no tunnel for service "cache" on port 5432 held by this key \\(its tunnels: cache, prevu-agent, web\\): `))]]);
   });
