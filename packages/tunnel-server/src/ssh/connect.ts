@@ -39,7 +39,8 @@ export function connectTarget(conn: SshConnection, registry: Registry, baseDomai
 
 export function handleConnect(conn: SshConnection, ctx: ConnectContext, accept: () => ServerChannel | undefined, reject: () => void, info: TcpipRequestInfo): void {
   const refuse = (why: string, limit?: string) => {
-    conn.log.info({ destination: info.destIP, port: info.destPort }, `connect refused: ${why}`);
+    // debug: a client may ask a thousand times a second; the limit refusals are counted in metrics
+    conn.log.debug({ destination: info.destIP, port: info.destPort }, `connect refused: ${why}`);
     if (limit) conn.metrics.limitRefusals.inc({ limit });
     reject();
   };
