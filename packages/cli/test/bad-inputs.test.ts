@@ -121,7 +121,7 @@ describe('bad inputs', () => {
     const dir = projectDir({ 'compose.yaml': 'services:\n  web:\n    image: busybox:latest\n    labels: { prevu.expose: "web" }\n' });
     const r = await cli.run(['up', '--json'], { cwd: dir });
     expect(r.code).toBe(1);
-    expect(errorLines(r.stderr)).toEqual(['prevu: the compose project is invalid (service "web": label prevu.expose="web" must be "true", "false" or a comma-separated list of ports like "80,443"): fix the label in the compose file']);
+    expect(errorLines(r.stderr)).toEqual(['prevu: the compose project is invalid (service "web": label prevu.expose="web" must be "true", "false" or a comma-separated list of ports like "80,443" (tcp:5432 for a port reached by `prevu connect` only)): fix the label in the compose file']);
     expect(JSON.parse(r.stdout.trim()).error.code).toBe('PREVU_EXPOSE_LABEL_INVALID');
   });
 

@@ -175,7 +175,8 @@ export class Agent {
   private updateForwards(): void {
     const forwards: Forward[] = [{ name: AGENT_SERVICE, service: AGENT_SERVICE, port: this.config.apiPort, private: true }];
     for (const entry of this.env.services.values()) {
-      for (const { name, port } of serviceForwards(entry.service, entry.ports)) forwards.push({ name, service: entry.service, port, private: this.config.private });
+      // a `tcp:` port is private whatever the env: only the account's token opens it over HTTP, `prevu connect` rides it
+      for (const { name, port } of serviceForwards(entry.service, entry.ports)) forwards.push({ name, service: entry.service, port, private: this.config.private || entry.tcpPorts.includes(port) });
     }
     this.forwards = forwards;
     this.tunnel.setForwards(forwards);
@@ -202,6 +203,7 @@ export class Agent {
           hostname: t?.hostname ?? null,
           url: t?.url ?? null,
           state: route.state,
+          ...(this.env.services.get(f.service)?.tcpPorts.includes(f.port) ? { tcp: true } : {}),
           ...(route.reason ? { reason: route.reason } : {}),
           ...(r && !t ? { refused: { reason: r.reason, ...(r.heldByEnv ? { heldByEnv: r.heldByEnv } : {}) } } : {}),
         };

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { demux, FrameDecoder } from '../src/docker.js';
 import { ListenProbe, listeningSockets, refusalReason } from '../src/listen-probe.js';
-import { exposedPorts, hasHealthcheck } from '../src/services.js';
+import { exposedPorts, hasHealthcheck, tcpOnlyPorts } from '../src/services.js';
 import { BACKOFF_CAP_MS, backoffDelay } from '../src/tunnel-client.js';
 import { ed25519KeyPair } from '@prevu/core/ssh-keys';
 
@@ -66,6 +66,14 @@ describe('exposed ports', () => {
     expect(exposedPorts(config(['80/tcp', '443/tcp', '9000/tcp'], { 'prevu.expose': '443, 80' }))).toEqual([80, 443]);
     expect(exposedPorts(config(['80/tcp'], { 'prevu.expose': 'true' }))).toEqual([80]);
     expect(() => exposedPorts(config(['80/tcp'], { 'prevu.expose': 'web' }))).toThrow('must be "true", "false" or a comma-separated list of ports');
+  });
+
+  it('prevu.expose "tcp:N" picks a port for prevu connect only (forwarded, no public URL)', () => {
+    const labels = { 'prevu.expose': '80, tcp:6379' };
+    expect([exposedPorts(config(['80/tcp', '6379/tcp', '9000/tcp'], labels)), tcpOnlyPorts(config([], labels))]).toEqual([[80, 6379], [6379]]);
+    expect(tcpOnlyPorts(config(['80/tcp'], {}))).toEqual([]);
+    expect(tcpOnlyPorts(config(['80/tcp'], { 'prevu.expose': 'false' }))).toEqual([]);
+    expect(() => tcpOnlyPorts(config([], { 'prevu.expose': 'tcp:x' }))).toThrow('tcp:5432 for a port reached by `prevu connect` only');
   });
 
   it('knows a disabled healthcheck from a real one', () => {

@@ -28,6 +28,7 @@ const agentTunnelSchema: z.ZodType<TunnelRow> = z
     hostname: z.string().nullable(),
     url: z.string().nullable(),
     state: z.enum(ROUTING_STATES),
+    tcp: z.boolean().optional(),
     reason: z.string().max(1000).optional(),
     refused: z.object({ reason: z.string().max(1000), heldByEnv: z.string().max(200).optional() }).optional(),
   })

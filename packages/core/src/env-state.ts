@@ -20,6 +20,8 @@ export const envStateSchema = z.object({
   /** Where the user's project is (`ls` shows it). */
   source: z.object({ dir: z.string() }),
   services: z.array(z.string()).optional(),
+  /** `prevu expose`: the user's own compose project the agent tunnels (`project` then holds only the agent). */
+  exposes: z.string().optional(),
   accountId: z.string(),
   baseUrl: z.string(),
   status: z.enum(['deploying', 'up', 'failed', 'interrupted']),

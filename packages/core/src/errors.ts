@@ -618,6 +618,40 @@ export const errors = {
     'remove it or write it again (`prevu init --store` for a profile, `prevu up` for an env)',
   ]),
 
+  // --- `prevu connect` and `prevu expose` (issue 18) ---
+  connectNoTarget: define('PREVU_CONNECT_NO_TARGET', 'user', (target: string, envId: string, known: string) => [
+    `env "${envId}" has no tunnel for ${target} held by this key (${known})`,
+    'check the service and --id with `prevu urls`; only the key that deployed an env connects to it',
+  ]),
+  connectPortAmbiguous: define('PREVU_CONNECT_PORT_AMBIGUOUS', 'user', (service: string, ports: string) => [
+    `service "${service}" has several ports (${ports})`,
+    'pick one with --port',
+  ]),
+  connectLocalPortBusy: define('PREVU_CONNECT_LOCAL_PORT', 'user', (address: string, detail: string) => [
+    `cannot listen on ${address} (${detail})`,
+    'pick another --local-port, or leave it out for a free one',
+  ]),
+  connectRefused: define('PREVU_CONNECT_REFUSED', 'environment', (target: string, detail: string) => [
+    `the tunnel server refused a connection to ${target} (${detail})`,
+    'the env may be down or reconnecting (`prevu status`), or this key holds too many connections at once (the server\'s --max-connect-channels-per-key)',
+  ]),
+  exposeNeedsThisEngine: define('PREVU_EXPOSE_NEEDS_THIS_ENGINE', 'user', (profile: string, driver: string) => [
+    `profile "${profile}" deploys to a ${driver} machine, and expose tunnels a project running on this one`,
+    'use a profile with the local driver (e.g. --profile local)',
+  ]),
+  exposeNotRunning: define('PREVU_EXPOSE_NOT_RUNNING', 'user', (project: string) => [
+    `compose project "${project}" has no running container on this machine`,
+    'start it with `docker compose up -d` first, or run expose in its directory',
+  ]),
+  exposeEnvTaken: define('PREVU_EXPOSE_ENV_TAKEN', 'user', (envId: string) => [
+    `env "${envId}" was deployed by \`prevu up\`, and expose would replace its containers with the agent alone`,
+    'pass another --id, or `prevu down` it first',
+  ]),
+  exposeNotExposed: define('PREVU_EXPOSE_NOT_EXPOSED', 'user', (envId: string) => [
+    `env "${envId}" is not exposed by \`prevu expose\``,
+    'see `prevu ls`; an env made by `prevu up` ends with `prevu down`',
+  ]),
+
   // --- the tunnel server's start-up (prevu-tunnel-server) ---
   serverFlagsInvalid: define('PREVU_SERVER_FLAGS_INVALID', 'user', (detail: string) => [detail, 'see the flags in packages/tunnel-server/README.md']),
   serverSettingInvalid: define('PREVU_SERVER_SETTING_INVALID', 'user', (flag: string, env: string, detail: string) => [

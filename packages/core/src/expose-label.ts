@@ -1,5 +1,7 @@
 // The `prevu.expose` label, read one way by core (the URLs `up` waits for) and by the agent (the
 // forwards it opens): "false" hides a service, "80,443" picks its ports, "true" or none: all.
+// "tcp:5432" picks a port for `prevu connect` only: a TCP service that does not speak HTTP gets no
+// public URL (the HTTP proxy would hand anyone's request bytes to it), its forward is private.
 // Dependency-free: the agent bundle imports it.
 
 export const EXPOSE_LABEL = 'prevu.expose';
@@ -13,9 +15,16 @@ export function exposeLabelPorts(value: string | undefined): number[] | undefine
   const label = value?.trim();
   if (label === undefined || label === '' || label === 'true') return undefined;
   if (label === 'false') return [];
-  const ports = label.split(',').map((p) => p.trim());
+  const ports = label.split(',').map((p) => p.trim().replace(/^tcp:/, ''));
   if (!ports.every((p) => /^\d{1,5}$/.test(p) && Number(p) >= 1 && Number(p) <= 65535)) {
-    throw new ExposeLabelError(`label ${EXPOSE_LABEL}="${label}" must be "true", "false" or a comma-separated list of ports like "80,443"`);
+    throw new ExposeLabelError(`label ${EXPOSE_LABEL}="${label}" must be "true", "false" or a comma-separated list of ports like "80,443" (tcp:5432 for a port reached by \`prevu connect\` only)`);
   }
   return [...new Set(ports.map(Number))].sort((a, b) => a - b);
+}
+
+/** The ports the label marks `tcp:N` (no public URL, `prevu connect` only), sorted. Throws ExposeLabelError. */
+export function exposeLabelTcpPorts(value: string | undefined): number[] {
+  if (!exposeLabelPorts(value)?.length) return [];
+  const tcp = value!.split(',').map((p) => p.trim()).filter((p) => p.startsWith('tcp:')).map((p) => Number(p.slice(4)));
+  return [...new Set(tcp)].sort((a, b) => a - b);
 }

@@ -2,6 +2,7 @@
 // envId), no forwards (so it never disturbs the agent's tunnels), on which `hello`, `share-create`
 // and `agent-key` run one after the other. `hello` gives the accountId the server derived from
 // the key and the base URL every service URL is built on.
+import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import { z } from 'zod';
 import { errors, type PrevuError } from './errors.js';
@@ -120,6 +121,19 @@ export class TunnelServerClient {
 
   async hello(): Promise<Hello> {
     return this.execJson('hello', helloSchema);
+  }
+
+  /**
+   * A direct-tcpip channel to a forward of the env (`prevu connect`): `destination` is its forward
+   * name; the server opens it only for a tunnel this key holds (packages/tunnel-server/src/ssh/connect.ts).
+   */
+  openTcp(destination: string, port: number, from: { address: string; port: number }): Promise<Duplex> {
+    return new Promise((resolve, reject) => this.ssh.forwardOut(from.address, from.port, destination, port, (error, channel) => (error ? reject(error) : resolve(channel))));
+  }
+
+  /** `listener` runs once when the connection ends, whoever ended it. */
+  onClose(listener: () => void): void {
+    this.ssh.once('close', listener);
   }
 
   close(): void {

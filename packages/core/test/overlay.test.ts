@@ -36,6 +36,13 @@ describe('overlay', () => {
     expect(Object.keys(overlay.services.api!.environment).some((k) => k.startsWith('PREVU_URL_DB'))).toBe(false);
   });
 
+  it('gives a `tcp:` port of prevu.expose no URL and no PREVU_URL_* (prevu connect reaches it)', () => {
+    const withCache: ComposeModel = { ...model, services: { ...model.services, cache: { image: 'busybox:latest', expose: ['6379', '8001'], labels: { 'prevu.expose': 'tcp:6379,8001' } } } };
+    expect(expectedUrls(withCache, base, 'shop-main', 'k3j2a9x0q1', ['cache']).map((u) => u.url)).toEqual(['http://cache-8001-shop-main-k3j2a9x0q1.localhost:8080']);
+    const overlay = buildOverlay(withCache, { envId: 'shop-main', accountId: 'k3j2a9x0q1', base, agent }) as { services: Record<string, { environment: Record<string, string> }> };
+    expect(Object.keys(overlay.services.web!.environment).filter((k) => k.startsWith('PREVU_URL_CACHE'))).toEqual(['PREVU_URL_CACHE_8001']);
+  });
+
   it('gives every service PREVU_ENV_ID and the URLs, and adds the agent with its settings', () => {
     const overlay = buildOverlay(model, { envId: 'shop-main', accountId: 'k3j2a9x0q1', base, agent }) as {
       services: Record<string, { environment: Record<string, string>; [k: string]: unknown }>;

@@ -41,6 +41,8 @@ const schema = z
     maxSshConnectionsPerAddress: positive.default(100),
     /** Session channels (`exec`) open at once on one SSH connection, like sshd's MaxSessions. */
     maxSessionsPerConnection: positive.default(10),
+    /** `prevu connect` (direct-tcpip) channels one key holds open at once, over all its connections. */
+    maxConnectChannelsPerKey: positive.default(32),
     /** HTTP(S) client connections in all and per source address (an IPv6 address counts by its /64). */
     maxHttpConnections: positive.default(20_000),
     maxHttpConnectionsPerAddress: positive.default(256),
@@ -84,6 +86,7 @@ const options = {
   'max-unauthenticated-per-address': { type: 'string' },
   'max-ssh-connections-per-address': { type: 'string' },
   'max-sessions-per-connection': { type: 'string' },
+  'max-connect-channels-per-key': { type: 'string' },
   'max-http-connections': { type: 'string' },
   'max-http-connections-per-address': { type: 'string' },
   'min-body-bytes-per-second': { type: 'string' },

@@ -104,6 +104,7 @@ try {
     maxUnauthenticatedPerAddress: config.maxUnauthenticatedPerAddress,
     maxSshConnectionsPerAddress: config.maxSshConnectionsPerAddress,
     maxSessionsPerConnection: config.maxSessionsPerConnection,
+    maxConnectChannelsPerKey: config.maxConnectChannelsPerKey,
     keepaliveSeconds: config.sshKeepaliveSeconds,
   });
   servers.push(ssh);

@@ -1,5 +1,6 @@
 // The SSH listener: modern algorithms only, keep-alives, no Nagle, then per connection:
-// authenticate (auth.ts), register forwards (forwards.ts), answer exec (exec.ts).
+// authenticate (auth.ts), register forwards (forwards.ts), answer exec (exec.ts), carry
+// `prevu connect` channels (connect.ts).
 // Before a connection has proven a key it is a stranger: it is counted per source address and in
 // all from the TCP accept on (like sshd's MaxStartups), has LOGIN_GRACE_MS to authenticate, and
 // a bounded number of tries; after, its sessions are bounded too.
@@ -16,6 +17,7 @@ import { SshConnection } from './connection.js';
 import { autoCork } from './cork.js';
 import { disconnect, DisconnectReason } from './disconnect.js';
 import { handleForwardRequest } from './forwards.js';
+import { handleConnect } from './connect.js';
 import { handleSession, type PublicUrls } from './exec.js';
 import { AddressLimiter, visitorAddress } from '../limits.js';
 
@@ -38,6 +40,7 @@ export interface SshServerOptions {
   maxUnauthenticatedPerAddress: number;
   maxSshConnectionsPerAddress: number;
   maxSessionsPerConnection: number;
+  maxConnectChannelsPerKey: number;
   keepaliveSeconds: number;
 }
 
@@ -79,6 +82,8 @@ export function createSshServer(options: SshServerOptions): Server {
   const strangers = new Map<string, Stranger>(); // "ip|port" -> a TCP connection not authenticated yet
   const unauthenticated = new AddressLimiter(options.maxUnauthenticated, options.maxUnauthenticatedPerAddress);
   const perAddress = new AddressLimiter(Infinity, options.maxSshConnectionsPerAddress);
+  // `prevu connect` channels, counted per key (the limiter's address is the key's fingerprint)
+  const connectSlots = new AddressLimiter(Infinity, options.maxConnectChannelsPerKey);
 
   function onConnection(connection: Connection, ip: string, stranger: Stranger | undefined) {
     let identity: Identity | undefined;
@@ -111,6 +116,7 @@ export function createSshServer(options: SshServerOptions): Server {
       connection.on('request', (accept, reject, name, data) =>
         handleForwardRequest(c, registry, { maxForwardsPerConnection: options.maxForwardsPerConnection, baseDomain: options.baseDomain }, accept, reject, name, data),
       );
+      connection.on('tcpip', (accept, reject, info) => handleConnect(c, { registry, baseDomain: options.baseDomain, slots: connectSlots }, accept, reject, info));
       let sessions = 0;
       connection.on('session', (accept, reject) => {
         if (sessions >= options.maxSessionsPerConnection) {
