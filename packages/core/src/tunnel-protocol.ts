@@ -50,3 +50,9 @@ export const AGENT_KEY_REVOKED = 'prevu-agent-key-revoked:';
 export function agentKeyStatement(accountId: string, envId: string): string {
   return `prevu-agent-key-v1 ${accountId} ${envId}`;
 }
+
+/**
+ * The ALPN protocol id of SSH inside TLS on the tunnel server's HTTPS port: the server hands a
+ * TLS connection that chose it to its SSH server, any other to the HTTPS proxy.
+ */
+export const SSH_ALPN = 'prevu-ssh';
