@@ -12,8 +12,7 @@ const log = pino({ level: 'warn' });
 const target = { host: '127.0.0.1', port: Number(backendPort) };
 const services = Number(count) === 1 ? ['web'] : Array.from({ length: Number(count) }, (_, i) => `svc${i}`);
 const client = new TunnelClient({
-  host: '127.0.0.1',
-  port: Number(sshPort),
+  address: { tls: false, host: '127.0.0.1', port: Number(sshPort) },
   envId: 'bench',
   privateKey: readFileSync(keyFile, 'utf8'),
   log,

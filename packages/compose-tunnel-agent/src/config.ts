@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { errors } from '@prevu/core/errors';
 import { normalizeEnvId } from '@prevu/core/names';
+import { parseTunnelAddress, TUNNEL_ADDRESS_HINT, type TunnelAddress } from '@prevu/core/tunnel-address';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
@@ -14,7 +15,11 @@ const PORT = 'must be a port number from 1 to 65535';
 const schema = z.object({
   PREVU_TUNNEL_SERVER: z
     .string({ error: 'is required' })
-    .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port of the tunnel server SSH port, e.g. host.docker.internal:2222'),
+    .refine((v) => parseTunnelAddress(v) !== undefined, `${TUNNEL_ADDRESS_HINT}, e.g. host.docker.internal:2222`),
+  /** tls://: the name the certificate must cover, when not the address's host. */
+  PREVU_TUNNEL_TLS_NAME: z.string().regex(/^[A-Za-z0-9.-]+$/, 'must be a DNS name').optional(),
+  /** tls://: a PEM CA certificate trusted besides the system ones. */
+  PREVU_TUNNEL_CA: z.string().includes('-----BEGIN CERTIFICATE-----', { message: 'must be a PEM certificate' }).optional(),
   PREVU_ENV_ID: z
     .string({ error: 'is required' })
     .min(1, 'is required')
@@ -32,8 +37,9 @@ const schema = z.object({
 });
 
 export interface AgentConfig {
-  tunnelHost: string;
-  tunnelPort: number;
+  tunnel: TunnelAddress;
+  tlsName?: string;
+  ca?: string;
   envId: string;
   project: string;
   privateKey: string;
@@ -62,10 +68,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
   if (!/-----BEGIN (OPENSSH|RSA|EC) PRIVATE KEY-----/.test(privateKey)) {
     throw errors.agentKeyInvalid(c.PREVU_KEY_FILE);
   }
-  const sep = c.PREVU_TUNNEL_SERVER.lastIndexOf(':');
   return {
-    tunnelHost: c.PREVU_TUNNEL_SERVER.slice(0, sep).replace(/^\[|\]$/g, ''),
-    tunnelPort: Number(c.PREVU_TUNNEL_SERVER.slice(sep + 1)),
+    tunnel: parseTunnelAddress(c.PREVU_TUNNEL_SERVER)!,
+    ...(c.PREVU_TUNNEL_TLS_NAME ? { tlsName: c.PREVU_TUNNEL_TLS_NAME } : {}),
+    ...(c.PREVU_TUNNEL_CA ? { ca: c.PREVU_TUNNEL_CA } : {}),
     envId: c.PREVU_ENV_ID,
     project: c.PREVU_COMPOSE_PROJECT,
     privateKey,

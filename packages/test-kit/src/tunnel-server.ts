@@ -74,10 +74,11 @@ export async function startTunnelServer(
   ];
   const proc = await kit.start({ command: process.execPath, args, env: options.env ?? {}, readyLine: /"msg":"ready"/ });
   const ready = proc.output().split('\n').find((l) => l.includes('"msg":"ready"'))!;
-  const { devCa: caPath, hostKey } = JSON.parse(ready) as { devCa?: string; hostKey: string };
+  // the HTTPS port from the ready line: --dev-tls's, or one given in args with --tls-cert
+  const { devCa: caPath, hostKey, ports } = JSON.parse(ready) as { devCa?: string; hostKey: string; ports: { https?: number } };
   return {
     proc,
-    ports: { ssh: ssh!, http: http!, management: management!, ...(options.devTls ? { https: https! } : {}) },
+    ports: { ssh: ssh!, http: http!, management: management!, ...(ports.https ? { https: ports.https } : {}) },
     baseDomain,
     stateDir,
     hostKey,

@@ -22,8 +22,7 @@ async function tlsServer() {
   const ca = testCa(dir);
   const leaf = operatorCertificate(dir, `*.${BASE}`, 30, 'leaf', ca);
   const server = await startTunnelServer(kit, { baseDomain: BASE, args: ['--https-port', String(await freePort()), ...leaf.args] });
-  const port = Number(/"https":(\d+)/.exec(server.proc.output())![1]);
-  return { server, port, ca: ca.cert, caPem: readFileSync(ca.cert, 'utf8') };
+  return { server, port: server.ports.https!, ca: ca.cert, caPem: readFileSync(ca.cert, 'utf8') };
 }
 
 /** A TLS connection to the HTTPS port offering `alpn`, verified against the test CA. */

@@ -6,6 +6,7 @@ import { agentKeyRegistration, ensureAgentKey } from '../agent-key.js';
 import { AGENT_IMAGE, imageBuild } from '../artifacts.js';
 import { isIdentity, loadComposeProject, rewritePaths, uploadPlan } from '../compose.js';
 import { composeFiles } from '../compose-runner.js';
+import { profileCa } from '../session.js';
 import { pinFingerprint } from '../ssh-fingerprint.js';
 import type { Step, UpContext } from './context.js';
 
@@ -24,12 +25,15 @@ export const upload: Step<UpContext> = {
     const uploaded = await ctx.machine.upload({ ...plan, paths: [...plan.paths, agentKey.file] }, session.signal);
     if (uploaded.filesSent || uploaded.filesUnchanged) report(`${uploaded.filesSent} sent, ${uploaded.filesUnchanged} unchanged`);
     const dir = ctx.states.dir(ctx.envId);
+    const ca = profileCa(session.profile);
     ctx.agent = {
       // read here by the compose CLI and streamed to the engine, like every build context
       buildContext: agentBuild.context,
       image: agentBuild.image,
       tunnelServer: ctx.endpoint.agentAddress,
       ...(ctx.endpoint.hostKey ? { tunnelHostKey: pinFingerprint(ctx.endpoint.hostKey) } : {}),
+      ...(ctx.endpoint.agentTlsName ? { tunnelTlsName: ctx.endpoint.agentTlsName } : {}),
+      ...(ca ? { tunnelCa: ca } : {}),
       keyFile: uploaded.mapping.get(agentKey.file) ?? agentKey.file,
       private: session.profile.private,
       externalNetworks: ctx.endpoint.externalNetworks,
