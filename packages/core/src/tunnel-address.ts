@@ -79,9 +79,11 @@ export function openTlsTunnel(address: TunnelAddress, options: TlsTunnelOptions 
     socket.once('error', (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       if (error instanceof TlsTunnelError) return reject(error);
-      // OpenSSL's verify codes and Node's name check: the certificate, not the network
-      const certificate = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ALTNAME/.test(error.code ?? '');
-      reject(new TlsTunnelError(error.code ?? error.message, certificate ? 'certificate' : 'connect', error.code));
+      const code = error.code ?? '';
+      // OpenSSL's verify codes and Node's name check: the certificate, not the network; a server
+      // with ALPN but without prevu-ssh (an older one, a proxy) ends the handshake with an alert
+      const kind = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ALTNAME/.test(code) ? 'certificate' : /NO_APPLICATION_PROTOCOL/.test(code) ? 'no-ssh' : 'connect';
+      reject(new TlsTunnelError(error.code ?? error.message, kind, error.code));
     });
   });
 }
