@@ -112,5 +112,5 @@ describe('the production path: TLS on a real-looking domain, 443 mode', () => {
     const refused = await untrusted.run(['doctor']);
     expect(refused.code).toBe(2);
     expect(refused.stdout).toContain(`✗ tunnel server: the TLS certificate of the tunnel server tls://ssh.${BASE}:${port} is not trusted (UNABLE_TO_VERIFY_LEAF_SIGNATURE): give the profile the CA`);
-  });
+  }, 240_000);
 });
