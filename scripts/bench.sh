@@ -13,7 +13,7 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 if [ ! -f packages/tunnel-server/dist/main.js ] || [ ! -f packages/compose-tunnel-agent/dist/agent.mjs ]; then npm run build --silent; fi
 rc=0
-timeout 170 node scripts/bench/run.mjs "$@" || rc=$?
+timeout 230 node scripts/bench/run.mjs "$@" || rc=$?
 echo
 # The agent as shipped (its image, 10 tunnels): memory and recovery; needs Docker.
 bash scripts/ensure-docker.sh >/dev/null

@@ -47,8 +47,8 @@ function keyFile(name) {
 
 async function startServer(extra = []) {
   const [ssh, http, management] = [await freePort(), await freePort(), await freePort()];
-  const { child } = await start(process.execPath, [serverMain, '--ssh-port', ssh, '--http-port', http, '--management-port', management, '--state-dir', mkdtempSync(join(work, 'state-')), '--listen', '127.0.0.1', ...extra].map(String), /ready/);
-  return { child, ssh, http };
+  const { child, match } = await start(process.execPath, [serverMain, '--ssh-port', ssh, '--http-port', http, '--management-port', management, '--state-dir', mkdtempSync(join(work, 'state-')), '--listen', '127.0.0.1', ...extra].map(String), /^.*"msg":"ready".*$/m);
+  return { child, ssh, http, ready: match[0] };
 }
 
 const UNITS = { us: 1e-3, ms: 1, s: 1000, B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 };
@@ -139,6 +139,18 @@ async function opensshReference() {
   return suite(`http://127.0.0.1:${fwdPort}`);
 }
 
+// The agent path over SSH inside TLS (443 mode) against plain SSH: one server with TLS, one agent
+// client on each, visitors over HTTPS to both (wrk does not check the certificate), same run.
+const tlsServer = await startServer(['--dev-tls', '--base-domain', 'bench.test', '--https-port', await freePort()]);
+const { ports: { https: httpsPort }, devCa } = JSON.parse(tlsServer.ready);
+const plainKey = keyFile('bench-plain');
+const tlsKey = keyFile('bench-tls');
+await start(process.execPath, [join(import.meta.dirname, 'agent-client.mjs'), tlsServer.ssh, plainKey.path, backendPort].map(String), /ready/);
+await start(process.execPath, [join(import.meta.dirname, 'agent-client.mjs'), `tls://127.0.0.1:${httpsPort}`, tlsKey.path, backendPort, 1, devCa, 'ssh.bench.test'].map(String), /ready/);
+results.agentPlain = suite(`https://127.0.0.1:${httpsPort}`, hostname('web-80', 'bench', accountIdFromKeyBlob(plainKey.blob), 'bench.test'));
+results.agentTls = suite(`https://127.0.0.1:${httpsPort}`, hostname('web-80', 'bench', accountIdFromKeyBlob(tlsKey.blob), 'bench.test'));
+tlsServer.child.kill('SIGKILL');
+
 // RSS with 1,000 registered tunnels: 10 accounts x 100 forwards on a fresh server.
 const many = await startServer(['--max-forwards-per-connection', '100']);
 const idleRss = rss(many.child.pid);
@@ -166,6 +178,21 @@ const lines = [
   `| RSS, 1,000 tunnels (MB) | - | ${f(manyRss / 1e6)} (idle ${f(idleRss / 1e6)}) | - | - | - | - | - |`,
 ];
 console.log(lines.join('\n'));
+const [plain, overTls] = [results.agentPlain, results.agentTls];
+console.log(
+  [
+    '',
+    '| agent path, HTTPS visitors | agent over plain SSH | agent over SSH in TLS (443 mode) | TLS vs plain |',
+    '|---|---|---|---|',
+    ...[
+      ['req/s, 1 conn', (r) => r.one.rps],
+      ['req/s, 20 conns', (r) => r.twenty.rps],
+      ['p50 latency, 1 conn (ms)', (r) => r.one.p50, 'ms'],
+      ['p99 latency, 1 conn (ms)', (r) => r.one.p99, 'ms'],
+      ['10 MiB body, 1 conn (MB/s)', (r) => r.big.mbps],
+    ].map(([name, get, ms]) => `| ${name} | ${f(get(plain), ms ? 3 : 0)} | ${f(get(overTls), ms ? 3 : 0)} | ${ms ? added(get(overTls) - get(plain)) : ratio(get(overTls), get(plain))} |`),
+  ].join('\n'),
+);
 
 const t = results.ssh2;
 const floors = [

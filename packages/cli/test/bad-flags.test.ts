@@ -50,7 +50,7 @@ const cases: [string[], string | RegExp][] = [
   [['status', '--id', '___'], 'prevu: env id "___" has no letters or digits: pass --id with letters, digits and dashes'],
   [['ls', '--bogus'], `prevu: Nonexistent flag: --bogus${help('ls')}`],
   [['init', '--name', 'Bad Name'], 'prevu: profile name "Bad Name" is not valid: use 1-40 lowercase letters, digits, "-" or "_"'],
-  [['init', '--tunnel-server', 'nohostport'], 'prevu: --tunnel-server nohostport is not host:port (a port from 1 to 65535): pass the SSH address of the tunnel server, e.g. tunnel.example.com:2222'],
+  [['init', '--tunnel-server', 'nohostport'], 'prevu: --tunnel-server nohostport is not host:port or tls://host:port (a port from 1 to 65535): pass the SSH address of the tunnel server, e.g. tunnel.example.com:2222, or its HTTPS port for SSH over TLS, e.g. tls://ssh.example.com:443'],
   [['init', '--driver', 'floppy'], `prevu: Expected --driver=floppy to be one of: local, ssh, lightsail${help('init')}`],
   [['init', '--set', 'x'], 'prevu: --set x is not key=value: write it like --set host=user@example.com:22'],
   [['profile', 'create'], `prevu: missing argument <name> (profile name)${help('profile create')}`],

@@ -41,8 +41,9 @@ export class Agent {
     this.events = new EventLog(config.envId, (event) => log.info({ event }, event.type));
     this.env = new Environment(this.docker, config.project, this.events, log);
     this.tunnel = new TunnelClient({
-      host: config.tunnelHost,
-      port: config.tunnelPort,
+      address: config.tunnel,
+      ...(config.tlsName ? { tlsName: config.tlsName } : {}),
+      ...(config.ca ? { ca: config.ca } : {}),
       envId: config.envId,
       privateKey: config.privateKey,
       ...(config.hostKey ? { hostKey: config.hostKey } : {}),

@@ -51,8 +51,7 @@ const routes: Record<string, Route> = { hangup: { state: 'ready' }, web: { state
 
 function client(forwards: Forward[], pin = hostKey, as: { env?: string; privateKey?: string } = {}): TunnelClient {
   const c = new TunnelClient({
-    host: '127.0.0.1',
-    port: sshPort,
+    address: { tls: false, host: '127.0.0.1', port: sshPort },
     envId: as.env ?? envId,
     privateKey: as.privateKey ?? key.private,
     hostKey: pin,

@@ -8,6 +8,7 @@ import { LIFECYCLE_STATES, MAX_TAIL, ROUTING_STATES, type LifecycleRow, type Ser
 import { errors } from './errors.js';
 import { EVENT_TYPES, type PrevuEvent } from './events.js';
 import { localhostAwareLookup } from './localhost-lookup.js';
+import { trustedCas } from './tunnel-address.js';
 import { AGENT_SERVICE } from './names.js';
 import { forwardUrl, parseBaseUrl } from './urls.js';
 
@@ -65,12 +66,20 @@ const agentLifecycleSchema: z.ZodType<LifecycleRow> = z
   })
   .loose();
 
-let undici: Promise<{ request: typeof Request; dispatcher: Agent }> | undefined;
+let undici: Promise<typeof import('undici')> | undefined;
+/** One dispatcher per CA (most runs: one, the system CAs), kept for keep-alive. */
+const dispatchers = new Map<string, Agent>();
 
 /** undici on first use: commands that never call the agent (`prevu ls`) skip its ~50 ms import. */
-function http(): Promise<{ request: typeof Request; dispatcher: Agent }> {
-  undici ??= import('undici').then((u) => ({ request: u.request, dispatcher: new u.Agent({ connect: { lookup: localhostAwareLookup }, keepAliveTimeout: 1000 }) }));
-  return undici;
+async function http(ca: string | undefined): Promise<{ request: typeof Request; dispatcher: Agent }> {
+  const u = await (undici ??= import('undici'));
+  let dispatcher = dispatchers.get(ca ?? '');
+  if (!dispatcher) {
+    const trusted = trustedCas(ca);
+    dispatcher = new u.Agent({ connect: { lookup: localhostAwareLookup, ...(trusted ? { ca: trusted } : {}) }, keepAliveTimeout: 1000 });
+    dispatchers.set(ca ?? '', dispatcher);
+  }
+  return { request: u.request, dispatcher };
 }
 
 export interface AgentTarget {
@@ -79,6 +88,8 @@ export interface AgentTarget {
   /** The tunnel server's base URL from `hello` (http://localhost:8080). */
   baseUrl: string;
   privateKey: string;
+  /** The profile's --ca-file (PEM): trusted besides the system CAs for the https URLs. */
+  ca?: string;
 }
 
 export function agentUrl(target: AgentTarget): string {
@@ -104,7 +115,7 @@ export class AgentClient {
   /** GET a path (PUT with `put`: a JSON body); returns the status and body (a 503 while the agent connects is a normal answer). */
   async get(path: string, options: { timeoutMs?: number; signal?: AbortSignal; put?: unknown } = {}): Promise<{ status: number; body: string }> {
     try {
-      const { request, dispatcher } = await http();
+      const { request, dispatcher } = await http(this.target.ca);
       const res = await request(`${this.url}${path}`, {
         dispatcher,
         ...(options.put !== undefined ? { method: 'PUT' as const, body: JSON.stringify(options.put) } : {}),
@@ -211,7 +222,7 @@ export class AgentClient {
 
   /** Streams a path (SSE, logs) to `onChunk` until the body ends or `signal` aborts. */
   async stream(path: string, onChunk: (text: string) => void, signal?: AbortSignal): Promise<number> {
-    const { request, dispatcher } = await http();
+    const { request, dispatcher } = await http(this.target.ca);
     const res = await request(`${this.url}${path}`, {
       dispatcher,
       headers: { authorization: await this.authorization() },

@@ -264,8 +264,8 @@ export const errors = {
     'write it like --set host=user@example.com:22',
   ]),
   tunnelAddressInvalid: define('PREVU_TUNNEL_ADDRESS_INVALID', 'user', (flag: string, address: string) => [
-    `${flag} ${address} is not host:port (a port from 1 to 65535)`,
-    'pass the SSH address of the tunnel server, e.g. tunnel.example.com:2222',
+    `${flag} ${address} is not host:port or tls://host:port (a port from 1 to 65535)`,
+    'pass the SSH address of the tunnel server, e.g. tunnel.example.com:2222, or its HTTPS port for SSH over TLS, e.g. tls://ssh.example.com:443',
   ]),
   tunnelPinWithoutServer: define('PREVU_TUNNEL_PIN_WITHOUT_SERVER', 'user', () => [
     '--tunnel-host-key needs --tunnel-server',
@@ -708,6 +708,28 @@ export const errors = {
   shareUnknown: define('PREVU_SHARE_UNKNOWN', 'user', (id: string) => [
     `no live share link "${id}" for this account (revoked, expired, or made on another tunnel server)`,
     'see `prevu share ls` for the live ones',
+  ]),
+
+  // --- SSH over TLS, private CAs and the hosts file (issue 18) ---
+  tunnelTlsUntrusted: define('PREVU_TUNNEL_TLS_UNTRUSTED', 'environment', (address: string, detail: string) => [
+    `the TLS certificate of the tunnel server ${address} is not trusted (${detail})`,
+    'give the profile the CA that issued it (--ca-file, or NODE_EXTRA_CA_CERTS for this machine only), and an address whose name the certificate covers, e.g. tls://ssh.<base domain>:443',
+  ]),
+  tunnelNoSshOverTls: define('PREVU_TUNNEL_NO_SSH_OVER_TLS', 'environment', (address: string) => [
+    `${address} answers TLS but does not offer SSH over TLS (ALPN prevu-ssh)`,
+    "point tls:// at the tunnel server's own HTTPS port (not a proxy that ends TLS in front of it), or use its SSH port as host:port",
+  ]),
+  caFileUnreadable: define('PREVU_CA_FILE_UNREADABLE', 'user', (file: string, detail: string) => [
+    `--ca-file ${file} cannot be used (${detail})`,
+    'give a PEM file holding the certificate of the CA that issued the tunnel server\'s certificate',
+  ]),
+  caFileWithoutServer: define('PREVU_CA_FILE_WITHOUT_SERVER', 'user', () => [
+    '--ca-file needs --tunnel-server',
+    'the embedded server is reached on this machine over plain SSH and HTTP: no certificate to check',
+  ]),
+  hostsFileInvalid: define('PREVU_HOSTS_FILE_INVALID', 'user', (file: string, detail: string) => [
+    `PREVU_HOSTS_FILE ${file} cannot be used (${detail})`,
+    'write lines "<address> <name>..." as in /etc/hosts; a name *.<domain> covers every name under it; or unset PREVU_HOSTS_FILE',
   ]),
 
   // --- not the user's doing ---

@@ -39,9 +39,12 @@ export interface AgentSettings {
   /** Build context of the agent image on the machine, and the tag compose gives the image. */
   buildContext: string;
   image: string;
-  /** `host:port` of the tunnel server's SSH port as seen from the agent container. */
+  /** `host:port` of the tunnel server's SSH port (or `tls://host:port`) as seen from the agent container. */
   tunnelServer: string;
   tunnelHostKey?: string;
+  /** For tls://: the name the certificate is checked against when not the address's host, and a PEM CA to trust. */
+  tunnelTlsName?: string;
+  tunnelCa?: string;
   /** The account private key file on the machine (becomes the compose secret `prevu_key`). */
   keyFile: string;
   private: boolean;
@@ -83,6 +86,8 @@ function agentService(agent: AgentSettings, envId: string, watched: string, netw
       PREVU_API_PORT: String(AGENT_API_PORT),
       PREVU_LOG_LEVEL: agent.logLevel ?? 'info',
       ...(agent.tunnelHostKey ? { PREVU_TUNNEL_HOST_KEY: agent.tunnelHostKey } : {}),
+      ...(agent.tunnelTlsName ? { PREVU_TUNNEL_TLS_NAME: agent.tunnelTlsName } : {}),
+      ...(agent.tunnelCa ? { PREVU_TUNNEL_CA: agent.tunnelCa } : {}),
       ...(agent.lifecycle?.expiresAt ? { PREVU_EXPIRES_AT: agent.lifecycle.expiresAt } : {}),
       PREVU_SLEEP_AFTER: String(agent.lifecycle?.sleepAfterSeconds ?? 0),
       PREVU_PINNED: String(agent.lifecycle?.pinned ?? false),

@@ -16,25 +16,24 @@ import { z } from 'zod';
 import { errors } from './errors.js';
 import { accountIdFromKeyBlob } from './names.js';
 import { HOST_KEY_PIN, HOST_KEY_PIN_HINT } from './ssh-fingerprint.js';
+import { parseTunnelAddress, TUNNEL_ADDRESS_HINT } from './tunnel-address.js';
 import { ed25519KeyPair } from './ssh-keys.js';
 
 export const DEFAULT_PROFILE = 'local';
 const NAME = /^[a-z0-9][a-z0-9_-]{0,39}$/;
 
-/** `host:port` with a port from 1 to 65535: where a tunnel server's SSH port is. */
-export function isHostPort(address: string): boolean {
-  const port = /^[^\s:]+:(\d{1,5})$/.exec(address)?.[1];
-  return port !== undefined && Number(port) >= 1 && Number(port) <= 65535;
-}
+const isTunnelAddress = (address: string) => parseTunnelAddress(address) !== undefined;
 
 export const tunnelServerSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('embedded') }),
   z.object({
     type: z.literal('remote'),
-    /** `host:port` of the server's SSH port, as the CLI reaches it. */
-    address: z.string().refine(isHostPort, 'must be host:port'),
-    /** `host:port` as the agent on the machine reaches it, when that differs (default: address). */
-    agentAddress: z.string().refine(isHostPort, 'must be host:port').optional(),
+    /** `host:port` of the server's SSH port, or `tls://host:port` of its HTTPS port (SSH over TLS), as the CLI reaches it. */
+    address: z.string().refine(isTunnelAddress, TUNNEL_ADDRESS_HINT),
+    /** The same as the agent on the machine reaches it, when that differs (default: address). */
+    agentAddress: z.string().refine(isTunnelAddress, TUNNEL_ADDRESS_HINT).optional(),
+    /** A PEM CA (absolute path) trusted besides the system CAs for the server's TLS: tls:// and the https URLs, by the CLI and the agent. */
+    caFile: z.string().optional(),
     /** The server's host key (`ssh-ed25519 AAAA...` or `SHA256:...`): given (a pin), or recorded on first contact; checked after. */
     hostKey: z.string().regex(HOST_KEY_PIN, HOST_KEY_PIN_HINT).optional(),
     /** true: hostKey was given (--tunnel-host-key, the Action input), not recorded on first contact. */

@@ -89,3 +89,9 @@ export interface ShareRevokeReply {
   ok: true;
   revoked: boolean;
 }
+
+/**
+ * The ALPN protocol id of SSH inside TLS on the tunnel server's HTTPS port: the server hands a
+ * TLS connection that chose it to its SSH server, any other to the HTTPS proxy.
+ */
+export const SSH_ALPN = 'prevu-ssh';

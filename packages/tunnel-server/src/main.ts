@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // prevu-tunnel-server: wiring only. Reads the config, starts the SSH, HTTP(S) and management
 // listeners, logs "ready" once all listen, and closes them on SIGTERM/SIGINT (SIGHUP reloads TLS files: http/tls.ts).
-import type { Server } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { pino } from 'pino';
 import { isPrevuError } from '@prevu/core/errors';
 import { loadConfig } from './config.js';
@@ -61,8 +61,11 @@ try {
   };
   const servers: Array<{ close(): unknown }> = [dashboard];
   const ports: Record<string, number> = {};
+  // The SSH server needs the public URLs, which need the HTTPS port bound: SSH-in-TLS sockets wait
+  // for it in `sshOverTls` (none arrive before "ready" is logged but a stray one is refused).
+  const sshOverTls: { accept?: (socket: Socket) => void } = {};
   if (tls) {
-    const https = createHttpsServer(proxyOptions, tls, httpConnections);
+    const https = createHttpsServer(proxyOptions, tls, httpConnections, (socket) => (sshOverTls.accept ? sshOverTls.accept(socket) : socket.destroy()));
     servers.push(https);
     if (config.tlsCert && config.tlsKey) {
       // Only a warning: a renewal that lags must not take SSH tunnels down too, and the watch
@@ -107,8 +110,9 @@ try {
     maxConnectChannelsPerKey: config.maxConnectChannelsPerKey,
     keepaliveSeconds: config.sshKeepaliveSeconds,
   });
-  servers.push(ssh);
-  ports.ssh = await listen(ssh, config.sshPort, 'SSH');
+  sshOverTls.accept = ssh.accept;
+  servers.push(ssh.server);
+  ports.ssh = await listen(ssh.server, config.sshPort, 'SSH');
   const management = createManagementServer(metrics);
   servers.push(management);
   ports.management = await listen(management, config.managementPort, 'management');

@@ -11,7 +11,7 @@ import { createDriver } from '../drivers/index.js';
 import { resolveEnvId } from '../env-id.js';
 import { EnvStateStore, type EnvState } from '../env-state.js';
 import { errors } from '../errors.js';
-import type { Session } from '../session.js';
+import { profileCa, type Session } from '../session.js';
 
 /** The envId a command means: --id, else the one `up` would compute in this directory. */
 export async function targetEnvId(options: { id?: string; source: ComposeSource; env?: NodeJS.ProcessEnv }): Promise<string> {
@@ -79,5 +79,6 @@ export async function readState(session: Session, envId: string): Promise<EnvSta
 }
 
 export function agentFor(session: Session, envId: string, state: Pick<EnvState, 'accountId' | 'baseUrl'>): AgentClient {
-  return new AgentClient({ envId, accountId: state.accountId, baseUrl: state.baseUrl, privateKey: session.key.privateKey });
+  const ca = profileCa(session.profile);
+  return new AgentClient({ envId, accountId: state.accountId, baseUrl: state.baseUrl, privateKey: session.key.privateKey, ...(ca ? { ca } : {}) });
 }

@@ -8,19 +8,22 @@ import { isIdentity, loadComposeProject, rewritePaths, uploadPlan } from '../com
 import { composeFiles } from '../compose-runner.js';
 import { deleteCredential, DELETE_KEY_ID_ENV, writeDeleteCredential } from '../drivers/lightsail-delete-credential.js';
 import type { AgentSettings } from '../overlay.js';
-import type { Session, TunnelEndpoint } from '../session.js';
+import { profileCa, type Session, type TunnelEndpoint } from '../session.js';
 import { pinFingerprint } from '../ssh-fingerprint.js';
 import type { Step, UpContext } from './context.js';
 
 /** How the env's agent is run: its image, the tunnel server as it reaches it, its key file on the machine, its labels. */
 export function agentSettings(session: Session, envId: string, endpoint: TunnelEndpoint, agentKey: AgentKey, keyFile: string): AgentSettings {
   const agentBuild = imageBuild(AGENT_IMAGE);
+  const ca = profileCa(session.profile);
   return {
     // read here by the compose CLI and streamed to the engine, like every build context
     buildContext: agentBuild.context,
     image: agentBuild.image,
     tunnelServer: endpoint.agentAddress,
     ...(endpoint.hostKey ? { tunnelHostKey: pinFingerprint(endpoint.hostKey) } : {}),
+    ...(endpoint.agentTlsName ? { tunnelTlsName: endpoint.agentTlsName } : {}),
+    ...(ca ? { tunnelCa: ca } : {}),
     keyFile,
     private: session.profile.private,
     externalNetworks: endpoint.externalNetworks,

@@ -8,6 +8,7 @@ import { visitorAddress, type AddressLimiter } from '../limits.js';
 import type { Metrics } from '../metrics.js';
 import { ProxyConnection, type ProxyOptions } from './proxy.js';
 import type { TlsMaterial } from './tls.js';
+import { SSH_ALPN } from '@prevu/core/tunnel-protocol';
 
 /** Takes a slot for the socket until it closes; false (and the socket destroyed) when there is none. */
 function admit(socket: Socket, connections: AddressLimiter, metrics: Metrics): boolean {
@@ -27,8 +28,21 @@ export function createHttpServer(options: ProxyOptions, connections: AddressLimi
   });
 }
 
-export function createHttpsServer(options: ProxyOptions, tls: TlsMaterial, connections: AddressLimiter): TlsServer {
-  const server = createTlsServer({ cert: tls.cert, key: tls.key, allowHalfOpen: true, ALPNProtocols: ['http/1.1'] }, (socket) => new ProxyConnection(socket, 'https', options));
+/**
+ * `ssh`: where SSH-in-TLS sockets go once their handshake chose SSH_ALPN (the SSH server's own
+ * admission applies too). ALPN, not the server name, tells SSH from HTTPS: no browser offers it,
+ * so no HTTPS client is ever taken for SSH, and the name stays free to be any the wildcard
+ * certificate covers (README, "SSH over TLS on the HTTPS port").
+ */
+export function createHttpsServer(options: ProxyOptions, tls: TlsMaterial, connections: AddressLimiter, ssh?: (socket: Socket) => void): TlsServer {
+  const server = createTlsServer({ cert: tls.cert, key: tls.key, allowHalfOpen: true, ALPNProtocols: ssh ? ['http/1.1', SSH_ALPN] : ['http/1.1'] }, (socket) => {
+    if (ssh && socket.alpnProtocol === SSH_ALPN) {
+      // ssh2 does not end its side when the peer ends: half-open is for HTTP only
+      socket.once('end', () => socket.end());
+      return ssh(socket);
+    }
+    new ProxyConnection(socket, 'https', options);
+  });
   // 'connection' comes before the handshake: a refused socket never costs one.
   server.on('connection', (socket: Socket) => {
     if (admit(socket, connections, options.metrics)) socket.setNoDelay(true);

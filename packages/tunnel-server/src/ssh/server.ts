@@ -59,8 +59,15 @@ export const ALGORITHMS = {
   compress: ['none'],
 } as const;
 
+export interface SshListener {
+  /** The plain SSH port. */
+  server: Server;
+  /** Takes a socket that speaks SSH from its first byte, from the SSH port or from TLS (http/server.ts). */
+  accept(socket: Socket): void;
+}
+
 /** The TCP listener for SSH; each socket is handed to ssh2 with Nagle off and writes coalesced per tick. */
-export function createSshServer(options: SshServerOptions): Server {
+export function createSshServer(options: SshServerOptions): SshListener {
   const { registry, metrics, log } = options;
   // A revoked (or replaced) agent key ends its live connections too, not only its next login.
   const agentConnections = new Set<SshConnection>();
@@ -163,9 +170,11 @@ export function createSshServer(options: SshServerOptions): Server {
     return true;
   }
 
-  return createServer({ noDelay: true }, (socket) => {
+  const accept = (socket: Socket) => {
     if (!admit(socket)) return void socket.destroy();
+    socket.setNoDelay(true);
     autoCork(socket);
     server.injectSocket(socket);
-  }).on('close', () => server.close());
+  };
+  return { server: createServer({ noDelay: true }, accept).on('close', () => server.close()), accept };
 }
