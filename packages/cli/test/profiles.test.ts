@@ -52,7 +52,7 @@ describe('profiles from the CLI', () => {
       [['profile', 'create', 'b', '--ca-file', '/nonexistent/ca.crt', '--tunnel-server', 'tls://a:443'], /^prevu: --ca-file \/nonexistent\/ca\.crt cannot be used \(ENOENT\): /],
       [['profile', 'create', 'b', '--ca-file', '/etc/hostname'], /^prevu: --ca-file needs --tunnel-server: /],
       // The user gave a flag: the flag is named, not a profile.
-      [['profile', 'create', 'c', '--driver', 'floppy'], /^prevu: Expected --driver=floppy to be one of: local, ssh, lightsail: see `prevu profile create --help`$/],
+      [['profile', 'create', 'c', '--driver', 'floppy'], /^prevu: Expected --driver=floppy to be one of: local, ssh, lightsail, kube: see `prevu profile create --help`$/],
       [['profile', 'use', 'ghost'], /^prevu: no profile named "ghost": /],
       [['profile', 'rm', 'ghost'], /^prevu: no profile named "ghost": /],
       [['profile', 'create', 'd', '--set', 'novalue'], /^prevu: --set novalue is not key=value: /],

@@ -1,7 +1,7 @@
 // Access tokens for private tunnels: a JWT signed by the account's own SSH key (EdDSA for
 // ed25519, RS256 for RSA). Whoever holds the key owns the account, so no other secret is needed:
 // the tunnel server checks the signature against the public key the tunnel was opened with.
-import { createPrivateKey, createPublicKey, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { createPrivateKey, createPublicKey, randomBytes, randomUUID, scrypt, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import { SignJWT, decodeJwt, jwtVerify } from 'jose';
 import ssh2 from 'ssh2';
@@ -76,7 +76,8 @@ export async function signAccessToken(options: { privateKey: string | Buffer; en
   if (options.shareId !== undefined && !SHARE_ID.test(options.shareId)) throw new Error('a share id is 16-64 base64url characters');
   const claims: Record<string, unknown> = options.envId ? { env: options.envId } : {};
   if (options.shareId) claims.sid = options.shareId;
-  if (options.dashboard) claims.dsh = true;
+  // a login link is used once: two made in one second must differ (EdDSA signatures are deterministic)
+  if (options.dashboard) Object.assign(claims, { dsh: true, jti: randomUUID() });
   const accountId = accountIdFromKeyBlob(key.getPublicSSH());
   const jwt = new SignJWT(claims)
     .setProtectedHeader({ alg: algorithmFor(key.type) })
