@@ -48,6 +48,7 @@ try {
     passwords,
     log,
     maxHeaderBytes: config.maxHeaderBytes,
+    maxStreamsPerConnection: config.maxStreamsPerConnection,
     idleTimeoutMs: config.idleTimeoutSeconds * 1000,
     headTimeoutMs: config.headTimeoutSeconds * 1000,
     minBodyBytesPerSecond: config.minBodyBytesPerSecond,
