@@ -138,9 +138,9 @@ export class Agent {
   }
 
   private updateForwards(): void {
-    const forwards: Forward[] = [{ name: AGENT_SERVICE, service: AGENT_SERVICE, port: this.config.apiPort, private: true }];
+    const forwards: Forward[] = [{ name: AGENT_SERVICE, service: AGENT_SERVICE, port: this.config.apiPort, private: true, h2c: false }];
     for (const entry of this.env.services.values()) {
-      for (const { name, port } of serviceForwards(entry.service, entry.ports)) forwards.push({ name, service: entry.service, port, private: this.config.private });
+      for (const { name, port } of serviceForwards(entry.service, entry.ports)) forwards.push({ name, service: entry.service, port, private: this.config.private, h2c: entry.h2c.includes(port) });
     }
     this.forwards = forwards;
     this.tunnel.setForwards(forwards);

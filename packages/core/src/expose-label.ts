@@ -1,5 +1,7 @@
 // The `prevu.expose` label, read one way by core (the URLs `up` waits for) and by the agent (the
 // forwards it opens): "false" hides a service, "80,443" picks its ports, "true" or none: all.
+// And `prevu.h2c`: the ports that speak HTTP/2 in clear (gRPC), which the tunnel server then
+// talks HTTP/2 to; the CLI sets it from compose's `app_protocol` (README, "HTTP/2 and gRPC").
 // Dependency-free: the agent bundle imports it.
 
 export const EXPOSE_LABEL = 'prevu.expose';
@@ -13,9 +15,28 @@ export function exposeLabelPorts(value: string | undefined): number[] | undefine
   const label = value?.trim();
   if (label === undefined || label === '' || label === 'true') return undefined;
   if (label === 'false') return [];
+  const ports = portList(label);
+  if (!ports) throw new ExposeLabelError(`label ${EXPOSE_LABEL}="${label}" must be "true", "false" or a comma-separated list of ports like "80,443"`);
+  return ports;
+}
+
+/** "80, 443" as sorted distinct ports; undefined when any entry is not a port. */
+function portList(label: string): number[] | undefined {
   const ports = label.split(',').map((p) => p.trim());
-  if (!ports.every((p) => /^\d{1,5}$/.test(p) && Number(p) >= 1 && Number(p) <= 65535)) {
-    throw new ExposeLabelError(`label ${EXPOSE_LABEL}="${label}" must be "true", "false" or a comma-separated list of ports like "80,443"`);
-  }
+  if (!ports.every((p) => /^\d{1,5}$/.test(p) && Number(p) >= 1 && Number(p) <= 65535)) return undefined;
   return [...new Set(ports.map(Number))].sort((a, b) => a - b);
+}
+
+export const H2C_LABEL = 'prevu.h2c';
+
+/** compose `app_protocol` values of a port that speaks HTTP/2 without TLS. */
+export const H2C_APP_PROTOCOLS: ReadonlySet<string> = new Set(['grpc', 'h2c']);
+
+/** The ports `prevu.h2c` names (none when unset). Throws ExposeLabelError. */
+export function h2cLabelPorts(value: string | undefined): number[] {
+  const label = value?.trim();
+  if (!label) return [];
+  const ports = portList(label);
+  if (!ports) throw new ExposeLabelError(`label ${H2C_LABEL}="${label}" must be a comma-separated list of ports like "50051"`);
+  return ports;
 }

@@ -141,6 +141,10 @@ describe('HTTP/2', () => {
     const channels = (await server.metric('prevu_tunnel_channels_opened_total')) - opened;
     expect(channels).toBeGreaterThan(0);
     expect(channels).toBeLessThanOrEqual(16);
+    // One after another, streams reuse one kept-alive channel.
+    const before = await server.metric('prevu_tunnel_channels_opened_total');
+    for (let i = 0; i < 20; i++) expect((await h2request(session, web, '/echo')).status).toBe(200);
+    expect((await server.metric('prevu_tunnel_channels_opened_total')) - before).toBe(0);
     // A body both ways, a forged X-Forwarded-For replaced, a missing host named.
     const upload = await h2request(session, web, '/upload', {}, Buffer.alloc(3 * 1024 * 1024, 'u'));
     expect(JSON.parse(upload.body)).toEqual({ bytes: 3 * 1024 * 1024 });

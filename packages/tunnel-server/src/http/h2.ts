@@ -51,6 +51,12 @@ function headerObject(pairs: Pairs): Record<string, string | string[]> {
   return out;
 }
 
+/**
+ * What http.Agent calls on a pooled socket that an SSH channel lacks: it has no TCP keep-alive,
+ * no event-loop ref and no idle timer of its own (the SSH connection has them).
+ */
+const SOCKET_STUBS = { setKeepAlive: () => undefined, ref: () => undefined, unref: () => undefined, setTimeout: () => undefined };
+
 /** An HTTP/1.1 agent whose sockets are SSH channels of one tunnel, kept alive between streams. */
 class ChannelAgent extends http.Agent {
   private active = 0;
@@ -80,18 +86,11 @@ class ChannelAgent extends http.Agent {
 
   override createConnection(_options: unknown, callback?: (error: Error | null, socket: Duplex) => void): undefined {
     this.open().then(
-      (channel) => callback?.(null, channel),
+      (channel) => callback?.(null, Object.assign(channel, SOCKET_STUBS)),
       (error: Error) => callback?.(error, undefined as unknown as Duplex),
     );
     return undefined;
   }
-
-  // An SSH channel has no TCP keep-alive and no event-loop ref to set (what the defaults do).
-  override keepSocketAlive(): boolean {
-    return true;
-  }
-
-  override reuseSocket(): void {}
 }
 
 /**
