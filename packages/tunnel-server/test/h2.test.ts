@@ -210,6 +210,21 @@ describe('HTTP/2', () => {
     // HTTP/1.1 on the same port is unchanged.
     expect((await get(server.ports.http, hostOf(account, 'plainweb', 'web'))).status).toBe(200);
   });
+
+  it('keeps channels to at most 8 services per connection (browsers put every host of the wildcard on one)', async () => {
+    const server = await startTunnelServer(kit);
+    const backend = await startBackend(kit);
+    const account = makeAccount();
+    const names = Array.from({ length: 12 }, (_, i) => `s${i}`);
+    await ssh2Tunnel(kit, { sshPort: server.ports.ssh, envId: 'many', account, target: backend.port, forwards: names.map((name) => ({ kind: 'tcpip' as const, name })) });
+    const session = await h2connect(kit, `http://127.0.0.1:${server.ports.http}`);
+    for (const name of names) expect((await h2request(session, hostOf(account, 'many', name), '/echo')).status).toBe(200);
+    // Each service kept its channel alive until a ninth needed room: the oldest idle ones let go.
+    await waitFor('idle channels to be let go', async () => ((await server.metric('prevu_tunnel_channels_open')) <= 8 ? true : undefined));
+    expect(await server.metric('prevu_tunnel_channels_opened_total')).toBe(12);
+    // The first service is asked again: served, on a new channel.
+    expect((await h2request(session, hostOf(account, 'many', 's0'), '/echo')).status).toBe(200);
+  });
 });
 
 // Raw HTTP/2 frames, for what a well-behaved client library never sends.

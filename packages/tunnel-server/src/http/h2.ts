@@ -66,6 +66,10 @@ class ChannelAgent extends http.Agent {
     super({ keepAlive: true });
   }
 
+  get idle(): boolean {
+    return this.active === 0;
+  }
+
   /**
    * Starts a request when fewer than CHANNELS_PER_TUNNEL are in flight, else when one ends: the
    * Agent's own maxSockets does not count sockets still being created, and a channel opens
@@ -102,13 +106,26 @@ class ChannelAgent extends http.Agent {
 const RESET_BURST = 200;
 const RESETS_PER_SECOND = 50;
 
+/**
+ * Services one client session keeps channels to. Browsers put every host a certificate covers
+ * (all of `*.<base>`) on one connection, so a session may visit many tunnels: past this many,
+ * the least recently used one with nothing in flight lets its channels go.
+ */
+const TUNNELS_PER_SESSION = 8;
+
+/** What a session holds towards one tunnel: an HTTP/1.1 channel pool, or one HTTP/2 session. */
+type Upstream = { kind: 'h1'; agent: ChannelAgent } | { kind: 'h2c'; session: Promise<ClientHttp2Session>; active: number };
+
+const idle = (up: Upstream) => (up.kind === 'h1' ? up.agent.idle : up.active === 0);
+const release = (up: Upstream) => (up.kind === 'h1' ? up.agent.destroy() : void up.session.then((s) => s.destroy(), () => undefined));
+
 /** One HTTP/2 client session and what it holds towards tunnels. */
 class H2Connection {
   private readonly access = new AccessCache();
   private readonly clientAddress: string;
   private readonly clientPort: number;
-  private readonly h1 = new Map<Tunnel, ChannelAgent>();
-  private readonly h2c = new Map<Tunnel, Promise<ClientHttp2Session>>();
+  /** Least recently used first. */
+  private readonly upstreams = new Map<Tunnel, Upstream>();
   private streams = 0;
   private resetTokens = RESET_BURST;
   private resetAt = Date.now();
@@ -124,8 +141,11 @@ class H2Connection {
     // Like HTTP/1.1: a session that never sends a request holds its slot only the head timeout,
     // one with no stream open only the idle timeout; an open stream waits as long as its service.
     const first = setTimeout(() => session.destroy(), options.headTimeoutMs);
-    session.setTimeout(options.idleTimeoutMs, () => {
+    // (setTimeout's own callback fires once: the listener stays for every later timeout.)
+    session.setTimeout(options.idleTimeoutMs);
+    session.on('timeout', () => {
       if (this.streams === 0) session.destroy();
+      else session.setTimeout(options.idleTimeoutMs);
     });
     session.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number) => {
       clearTimeout(first);
@@ -138,8 +158,7 @@ class H2Connection {
     session.on('error', () => undefined);
     session.once('close', () => {
       clearTimeout(first);
-      for (const agent of this.h1.values()) agent.destroy();
-      for (const upstream of this.h2c.values()) upstream.then((s) => s.destroy(), () => undefined);
+      for (const up of this.upstreams.values()) release(up);
     });
   }
 
@@ -197,8 +216,9 @@ class H2Connection {
 
   /** HTTP/2 in front, HTTP/1.1 behind: node's client writes the request, the response comes back as HTTP/2. */
   private toH1(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, ended: boolean, tunnel: Tunnel): void {
-    let agent = this.h1.get(tunnel);
-    if (!agent) this.h1.set(tunnel, (agent = new ChannelAgent(() => this.openChannel(tunnel))));
+    const up = this.upstream(tunnel);
+    if (up.kind !== 'h1') return;
+    const agent = up.agent;
     const method = headers[':method']!;
     const out: Pairs = [['Host', headers[':authority'] ?? headers.host ?? ''], ...this.forwarded(headers, false)];
     // A body of unknown length is framed (chunked): unframed bytes would be read as the next request.
@@ -229,7 +249,11 @@ class H2Connection {
   /** HTTP/2 both sides: streams, flow control and trailers (gRPC's status) pass one to one. */
   private toH2c(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, ended: boolean, tunnel: Tunnel): void {
     const method = headers[':method']!;
-    this.upstream(tunnel).then(
+    const up = this.upstream(tunnel);
+    if (up.kind !== 'h2c') return;
+    up.active++;
+    stream.once('close', () => up.active--);
+    up.session.then(
       (session) => {
         if (stream.destroyed) return;
         const request = session.request(
@@ -259,21 +283,37 @@ class H2Connection {
     );
   }
 
+  /** The session's way to a tunnel (made on first use, marked most recently used), within TUNNELS_PER_SESSION. */
+  private upstream(tunnel: Tunnel): Upstream {
+    let up = this.upstreams.get(tunnel);
+    if (up) this.upstreams.delete(tunnel);
+    else up = tunnel.h2c ? { kind: 'h2c', session: this.connectH2c(tunnel), active: 0 } : { kind: 'h1', agent: new ChannelAgent(() => this.openChannel(tunnel)) };
+    this.upstreams.set(tunnel, up);
+    if (this.upstreams.size > TUNNELS_PER_SESSION) {
+      for (const [other, held] of this.upstreams) {
+        if (other === tunnel || !idle(held)) continue;
+        release(held);
+        this.upstreams.delete(other);
+        break;
+      }
+    }
+    return up;
+  }
+
   /** One HTTP/2 session to the service per client session and tunnel, over one SSH channel. */
-  private upstream(tunnel: Tunnel): Promise<ClientHttp2Session> {
-    let session = this.h2c.get(tunnel);
-    if (session) return session;
-    session = this.openChannel(tunnel).then((channel) => {
+  private connectH2c(tunnel: Tunnel): Promise<ClientHttp2Session> {
+    const forget = () => {
+      const up = this.upstreams.get(tunnel);
+      if (up?.kind === 'h2c' && up.session === session) this.upstreams.delete(tunnel);
+    };
+    const session: Promise<ClientHttp2Session> = this.openChannel(tunnel).then((channel) => {
       const client = http2.connect(`http://${tunnel.hostname}`, { createConnection: () => channel, settings: { enablePush: false } });
       client.on('error', () => undefined);
-      client.once('close', () => {
-        if (this.h2c.get(tunnel) === session) this.h2c.delete(tunnel);
-      });
+      client.once('close', forget);
       if (this.session.destroyed) client.destroy();
       return client;
     });
-    session.catch(() => this.h2c.get(tunnel) === session && this.h2c.delete(tunnel));
-    this.h2c.set(tunnel, session);
+    session.catch(forget);
     return session;
   }
 
