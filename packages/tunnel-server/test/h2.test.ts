@@ -33,8 +33,8 @@ const seen = (message: Buffer, metadata: grpc.Metadata) =>
   Buffer.from(JSON.stringify({ message: message.toString(), proto: metadata.get('x-forwarded-proto')[0], for: metadata.get('x-forwarded-for')[0], auth: metadata.get('authorization').length }));
 
 /** A gRPC echo service (h2c on loopback): unary `Echo`, and `Chat` answering each message in turn. */
-async function startGrpcEcho(kit: Pick<Kit, 'defer'>): Promise<number> {
-  const server = new grpc.Server();
+async function startGrpcEcho(kit: Pick<Kit, 'defer'>, options: grpc.ServerOptions = {}): Promise<number> {
+  const server = new grpc.Server(options);
   server.addService(echoService, {
     echo: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => callback(null, seen(call.request, call.metadata)),
     chat: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
@@ -209,6 +209,17 @@ describe('HTTP/2', () => {
     expect((JSON.parse(reply.body) as { headers: Record<string, string> }).headers['x-forwarded-proto']).toBe('http');
     // HTTP/1.1 on the same port is unchanged.
     expect((await get(server.ports.http, hostOf(account, 'plainweb', 'web'))).status).toBe(200);
+
+    // A gRPC server that ends each connection after 200 ms (GOAWAY): later calls get a new session, never an error.
+    const agingPort = await startGrpcEcho(kit, { 'grpc.max_connection_age_ms': 200, 'grpc.max_connection_age_grace_ms': 100 });
+    await ssh2Tunnel(kit, { sshPort: server.ports.ssh, envId: 'aging', account, target: agingPort, forwards: [{ kind: 'tcpip', name: 'grpc-50051#proto=h2c' }] });
+    const aging = grpcClient(kit, server.ports.http, hostOf(account, 'aging', 'grpc-50051'));
+    const opened = await server.metric('prevu_tunnel_channels_opened_total');
+    for (let i = 0; i < 8; i++) {
+      expect(await unary(aging, `call ${i}`)).toMatchObject({ message: `call ${i}` });
+      await new Promise((resolve) => setTimeout(resolve, 150));
+    }
+    expect(await server.metric('prevu_tunnel_channels_opened_total')).toBeGreaterThan(opened + 1);
   });
 
   it('keeps channels to at most 8 services per connection (browsers put every host of the wildcard on one)', async () => {
@@ -313,6 +324,17 @@ describe('HTTP/2 abuse bounds', () => {
       for (let i = 0; i < 20_000; i++) yield frame(TYPE.CONTINUATION, 0, 1, filler);
     };
     expect(await flood(server.ports.http, continuations())).toBe(true);
+
+    // A client that half-closes is gone (HTTP/2 never does it): the session ends at its EOF, not
+    // at the head timeout (30 s here).
+    const finned = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(server.ports.http, '127.0.0.1', () => socket.end(Buffer.concat([PREFACE, frame(TYPE.SETTINGS, 0, 0)])));
+      socket.resume();
+      socket.on('error', () => undefined);
+      socket.on('close', () => resolve(true));
+      setTimeout(() => resolve(false), 10_000);
+    });
+    expect(finned).toBe(true);
 
     // The server is unharmed: a new HTTP/2 client is served.
     const session = await h2connect(kit, `http://127.0.0.1:${server.ports.http}`);

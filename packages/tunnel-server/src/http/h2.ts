@@ -26,6 +26,9 @@ const CHANNELS_PER_TUNNEL = 16;
  */
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'host', 'http2-settings']);
 
+/** What node throws for a request on an upstream session that is going away: nothing was sent. */
+const REFUSING_SESSION = new Set(['ERR_HTTP2_GOAWAY_SESSION', 'ERR_HTTP2_INVALID_SESSION']);
+
 /** The service side refused or failed to open the channel (as opposed to failing once it was open). */
 class ChannelOpenError extends Error {}
 
@@ -225,14 +228,19 @@ class H2Connection {
     if (!ended && headers['content-length'] === undefined) out.push(['Transfer-Encoding', 'chunked']);
     agent.schedule(() => {
       if (stream.destroyed) return undefined;
-      const request = http.request({ agent, method, path: headers[':path'], headers: out.flat(), setHost: false });
+      const request = attempt(() => http.request({ agent, method, path: headers[':path'], headers: out.flat(), setHost: false }));
+      if (request instanceof Error) return void this.page(stream, pages.badRequest(400, `a header HTTP/1.1 cannot carry (${request.message})`), method);
       request.on('response', (response) => {
         if (stream.destroyed) return void response.destroy();
         const listed = new Set((response.headers.connection ?? '').toLowerCase().split(',').map((s) => s.trim()));
         const answer: Record<string, string | string[] | number> = { ':status': response.statusCode ?? 502 };
         for (const [name, value] of Object.entries(response.headers)) if (value !== undefined && !HOP.has(name) && !listed.has(name)) answer[name] = value;
         const empty = method === 'HEAD' || response.statusCode === 204 || response.statusCode === 304;
-        stream.respond(answer, { endStream: empty });
+        const sent = attempt(() => stream.respond(answer, { endStream: empty }));
+        if (sent instanceof Error) {
+          response.destroy();
+          return this.failed(stream, method, tunnel, new Error(`the service answered with a header HTTP/2 cannot carry (${sent.message})`));
+        }
         if (empty) return void response.resume();
         response.pipe(stream);
       });
@@ -256,22 +264,34 @@ class H2Connection {
     up.session.then(
       (session) => {
         if (stream.destroyed) return;
-        const request = session.request(
-          { ':method': method, ':path': headers[':path'], ':authority': headers[':authority'] ?? headers.host ?? '', ':scheme': 'http', ...headerObject(this.forwarded(headers, true)) },
-          { endStream: ended },
+        const request = attempt(() =>
+          session.request(
+            { ':method': method, ':path': headers[':path'], ':authority': headers[':authority'] ?? headers.host ?? '', ':scheme': 'http', ...headerObject(this.forwarded(headers, true)) },
+            { endStream: ended },
+          ),
         );
+        // Refused by the service before it read anything (it said GOAWAY, e.g. a gRPC server's max
+        // connection age): the client is told REFUSED_STREAM, which clients retry on their own
+        // (RFC 9113 8.7), and the retry gets a new session (connectH2c forgot this one).
+        const refuse = () => !stream.destroyed && !stream.headersSent && stream.close(constants.NGHTTP2_REFUSED_STREAM);
+        if (request instanceof Error) return REFUSING_SESSION.has((request as NodeJS.ErrnoException).code ?? '') ? refuse() : this.failed(stream, method, tunnel, request);
         let trailers: IncomingHttpHeaders | undefined;
         request.on('trailers', (t: IncomingHttpHeaders) => (trailers = t));
         stream.on('wantTrailers', () => stream.sendTrailers(trailers ?? {}));
         request.on('response', (answer, flags) => {
           if (stream.destroyed) return;
           const only = (flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0; // trailers-only (a gRPC error)
-          stream.respond(answer, only ? { endStream: true } : { waitForTrailers: true });
+          const sent = attempt(() => stream.respond(answer, only ? { endStream: true } : { waitForTrailers: true }));
+          if (sent instanceof Error) {
+            request.close(constants.NGHTTP2_CANCEL);
+            return this.failed(stream, method, tunnel, new Error(`the service answered with a header HTTP/2 cannot carry (${sent.message})`));
+          }
           if (!only) request.pipe(stream);
         });
-        request.on('error', (error) => this.failed(stream, method, tunnel, error));
+        request.on('error', (error) => (request.rstCode === constants.NGHTTP2_REFUSED_STREAM ? refuse() : this.failed(stream, method, tunnel, error)));
         request.once('close', () => {
-          if (!stream.destroyed && !stream.headersSent) this.failed(stream, method, tunnel, new Error('the service closed the stream without answering'));
+          if (request.rstCode === constants.NGHTTP2_REFUSED_STREAM) refuse();
+          else if (!stream.destroyed && !stream.headersSent) this.failed(stream, method, tunnel, new Error('the service closed the stream without answering'));
           else if (!stream.destroyed && request.rstCode !== undefined && request.rstCode !== constants.NGHTTP2_NO_ERROR) stream.close(request.rstCode);
         });
         stream.once('close', () => {
@@ -309,6 +329,9 @@ class H2Connection {
     const session: Promise<ClientHttp2Session> = this.openChannel(tunnel).then((channel) => {
       const client = http2.connect(`http://${tunnel.hostname}`, { createConnection: () => channel, settings: { enablePush: false } });
       client.on('error', () => undefined);
+      // A service that says GOAWAY (a gRPC server's max connection age, a restart) takes no new
+      // streams: the next one opens a new session.
+      client.once('goaway', forget);
       client.once('close', forget);
       if (this.session.destroyed) client.destroy();
       return client;
@@ -345,6 +368,18 @@ class H2Connection {
   }
 }
 
+/**
+ * Node throws where it will not write: headers it refuses, a request on an upstream session that
+ * is closing. The caller answers with a page instead of the process dying.
+ */
+function attempt<T>(fn: () => T): T | Error {
+  try {
+    return fn();
+  } catch (error) {
+    return error as Error;
+  }
+}
+
 const lowerKeys = (headers: Record<string, string>) => Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
 
 /**
@@ -365,5 +400,10 @@ export function createH2Acceptor(options: ProxyOptions, scheme: 'http' | 'https'
     maxSessionMemory: 10,
   });
   server.on('session', (session: ServerHttp2Session) => new H2Connection(session, scheme, options));
-  return (socket) => server.emit('connection', socket);
+  return (socket) => {
+    // The listeners allow half-open for HTTP/1.1 (a request sent, then FIN, still gets its answer);
+    // an HTTP/2 client never half-closes, and one that does is gone: its EOF ends the session.
+    socket.allowHalfOpen = false;
+    server.emit('connection', socket);
+  };
 }
