@@ -222,6 +222,27 @@ describe('HTTP/2', () => {
     expect(await server.metric('prevu_tunnel_channels_opened_total')).toBeGreaterThan(opened + 1);
   });
 
+  it('cancels a request body slower than --min-body-bytes-per-second, like HTTP/1.1', async () => {
+    const server = await startTunnelServer(kit, { args: ['--head-timeout-seconds', '1', '--min-body-bytes-per-second', '1024'] });
+    const backend = await startBackend(kit);
+    const account = makeAccount();
+    await ssh2Tunnel(kit, { sshPort: server.ports.ssh, envId: 'slow', account, target: backend.port, forwards: [{ kind: 'tcpip', name: 'web' }] });
+    const host = hostOf(account, 'slow', 'web');
+    const session = await h2connect(kit, `http://127.0.0.1:${server.ports.http}`);
+    // 10 bytes every 200 ms (50 B/s), at most 50 times, and no end: only the server can close it.
+    const stream = session.request({ ':authority': host, ':path': '/upload', ':method': 'POST' }, { endStream: false });
+    stream.on('error', () => undefined);
+    const closed = new Promise<number>((resolve) => stream.once('close', () => resolve(stream.rstCode ?? -1)));
+    let writes = 0;
+    const drip = setInterval(() => (++writes > 50 || stream.destroyed ? clearInterval(drip) : stream.write(Buffer.alloc(10, 's'))), 200);
+    kit.defer('drip', () => clearInterval(drip));
+    expect(await closed).toBe(http2.constants.NGHTTP2_CANCEL);
+    expect(await server.metric('prevu_limit_refusals_total{limit="min_body_rate"}')).toBe(1);
+    // A body at full speed on the same session passes.
+    const fast = await h2request(session, host, '/upload', {}, Buffer.alloc(256 * 1024, 'f'));
+    expect(JSON.parse(fast.body)).toEqual({ bytes: 256 * 1024 });
+  });
+
   it('keeps channels to at most 8 services per connection (browsers put every host of the wildcard on one)', async () => {
     const server = await startTunnelServer(kit);
     const backend = await startBackend(kit);

@@ -249,7 +249,7 @@ class H2Connection {
         if (stream.rstCode !== constants.NGHTTP2_NO_ERROR) request.destroy();
       });
       if (ended) request.end();
-      else stream.pipe(request);
+      else this.pipeBody(stream, request);
       return request;
     });
   }
@@ -297,10 +297,36 @@ class H2Connection {
         stream.once('close', () => {
           if (!request.destroyed) request.close(stream.rstCode === constants.NGHTTP2_NO_ERROR ? constants.NGHTTP2_NO_ERROR : constants.NGHTTP2_CANCEL);
         });
-        if (!ended) stream.pipe(request);
+        if (!ended) this.pipeBody(stream, request);
       },
       (error: Error) => this.failed(stream, method, tunnel, error),
     );
+  }
+
+  /**
+   * Sends the request body on, and cancels the stream when it averages less than
+   * --min-body-bytes-per-second over a head-timeout window, as HTTP/1.1 does; a window in which
+   * the service was slow to take it (the pipe paused, so flow control held the client) does not count.
+   */
+  private pipeBody(stream: ServerHttp2Stream, request: NodeJS.WritableStream): void {
+    stream.pipe(request);
+    const min = this.options.minBodyBytesPerSecond;
+    if (!min) return;
+    let bytes = 0;
+    let stalled = false;
+    stream.on('data', (chunk: Buffer) => (bytes += chunk.length));
+    stream.on('pause', () => (stalled = true));
+    const timer = setInterval(() => {
+      const tooSlow = !stalled && stream.readableFlowing !== false && bytes < (min * this.options.headTimeoutMs) / 1000;
+      bytes = 0;
+      stalled = false;
+      if (!tooSlow) return;
+      this.options.metrics.limitRefusals.inc({ limit: 'min_body_rate' });
+      stream.close(constants.NGHTTP2_CANCEL);
+    }, this.options.headTimeoutMs);
+    const stop = () => clearInterval(timer);
+    stream.once('end', stop);
+    stream.once('close', stop);
   }
 
   /** The session's way to a tunnel (made on first use, marked most recently used), within TUNNELS_PER_SESSION. */
