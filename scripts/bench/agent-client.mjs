@@ -20,7 +20,7 @@ const client = new TunnelClient({
   log,
   onChannel: (forward, channel) => handleChannel(channel, target, { state: 'ready' }, log, forward.service),
 });
-client.setForwards(services.map((service) => ({ name: `${service}-80`, service, port: 80, private: false })));
+client.setForwards(services.map((service) => ({ name: `${service}-80`, service, port: 80, private: false, h2c: false })));
 client.on('hello', (hello) => {
   if (hello.tunnels.length === services.length) process.stdout.write('ready\n');
 });

@@ -69,6 +69,14 @@ function wrk(url, connections, host) {
   };
 }
 
+/** HTTP/2 load with nghttp2's h2load: one connection, `streams` requests in flight, prior knowledge on the plain port. */
+function h2load(url, host, streams) {
+  const out = execFileSync('h2load', ['-c', '1', '-m', String(streams), '-D', String(seconds), '-H', `:authority: ${host}`, url], { encoding: 'utf8', timeout: (seconds + 20) * 1000 });
+  const failed = /requests: .* (\d+) failed, (\d+) errored/.exec(out);
+  if (!failed || failed[1] !== '0' || failed[2] !== '0' || !/status codes: \d+ 2xx, 0 3xx, 0 4xx, 0 5xx/.test(out)) process.stderr.write(`h2load ${url}: ${out.split('\n').filter((l) => /requests:|status codes/.test(l)).join('; ')}\n`);
+  return { rps: Number(/finished in [\d.]+s, ([\d.]+) req\/s/.exec(out)?.[1] ?? NaN) };
+}
+
 function rss(pid) {
   return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
 }
@@ -91,6 +99,8 @@ results.direct = suite(`http://127.0.0.1:${backendPort}`);
 const server = await startServer();
 await start(process.execPath, [join(import.meta.dirname, 'agent-client.mjs'), server.ssh, key.path, backendPort].map(String), /ready/);
 results.ssh2 = suite(`http://127.0.0.1:${server.http}`, host);
+// HTTP/2 from the client (one connection, 20 streams) to the same HTTP/1.1 service, translated by the server (h2.ts).
+results.h2 = h2load(`http://127.0.0.1:${server.http}/`, host, 20);
 
 // OpenSSH's own `ssh -R` as the reference client, on a second server so the two never mix.
 const openssh = await startServer();
@@ -176,6 +186,10 @@ const lines = [
   `|---|---|---|---|---|---|---|---|`,
   ...rows.map(([name, value, cmp]) => `| ${name} | ${value(d)} | ${value(results.ssh2)} | ${cmp(results.ssh2)} | ${value(results.openssh)} | ${cmp(results.openssh)} | ${ref ? value(ref) : 'n/a'} | ${ref ? cmp(ref) : 'n/a'} |`),
   `| RSS, 1,000 tunnels (MB) | - | ${f(manyRss / 1e6)} (idle ${f(idleRss / 1e6)}) | - | - | - | - | - |`,
+  '',
+  `| HTTP/2 (one connection, 20 streams) to the HTTP/1.1 service | prevu, agent client | vs HTTP/1.1 at 20 conns, same run |`,
+  `|---|---|---|`,
+  `| req/s | ${f(results.h2.rps)} | ${ratio(results.h2.rps, results.ssh2.twenty.rps)} |`,
 ];
 console.log(lines.join('\n'));
 const [plain, overTls] = [results.agentPlain, results.agentTls];

@@ -32,7 +32,7 @@ const cases: [string[], string | RegExp][] = [
   [['up', '--wait-timeout', 'soon'], `prevu: --wait-timeout: expected an integer but received: soon (e.g. --wait-timeout 300)${help('up')}`],
   [['up', '--wait-timeout', '1', '--wait-timeout', '2'], `prevu: Flag --wait-timeout can only be specified once${help('up')}`],
   [['up', '--driver', 'floppy'], `prevu: Expected --driver=floppy to be one of: local, ssh, lightsail, kube${help('up')}`],
-  [['up', '--driver'], `prevu: Flag --driver expects one of these values: local, ssh, lightsail${help('up')}`],
+  [['up', '--driver'], `prevu: Flag --driver expects one of these values: local, ssh, lightsail, kube${help('up')}`],
   [['up', '--set', 'novalue'], 'prevu: --set novalue is not key=value: write it like --set host=user@example.com:22'],
   [['up', '--driver', 'lightsail', '--set', 'region=Frankfurt'], "prevu: invalid lightsail setting region (a region looks like us-east-1): set it with `prevu init --driver lightsail --set region=...` (or edit the profile's driverOptions)"],
   [['up', '--id', '___'], 'prevu: env id "___" has no letters or digits: pass --id with letters, digits and dashes'],

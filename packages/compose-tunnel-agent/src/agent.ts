@@ -174,10 +174,10 @@ export class Agent {
   }
 
   private updateForwards(): void {
-    const forwards: Forward[] = [{ name: AGENT_SERVICE, service: AGENT_SERVICE, port: this.config.apiPort, private: true }];
+    const forwards: Forward[] = [{ name: AGENT_SERVICE, service: AGENT_SERVICE, port: this.config.apiPort, private: true, h2c: false }];
     for (const entry of this.env.services.values()) {
       // a `tcp:` port is private whatever the env: only the account's token opens it over HTTP, `prevu connect` rides it
-      for (const { name, port } of serviceForwards(entry.service, entry.ports)) forwards.push({ name, service: entry.service, port, private: this.config.private || entry.tcpPorts.includes(port) });
+      for (const { name, port } of serviceForwards(entry.service, entry.ports)) forwards.push({ name, service: entry.service, port, private: this.config.private || entry.tcpPorts.includes(port), h2c: entry.h2c.includes(port) });
     }
     this.forwards = forwards;
     this.tunnel.setForwards(forwards);

@@ -17,6 +17,8 @@ export interface Forward {
   service: string;
   port: number;
   private: boolean;
+  /** The service speaks HTTP/2 in clear (gRPC): the server then talks HTTP/2 to it. */
+  h2c: boolean;
 }
 
 export interface TunnelClientOptions {
@@ -54,7 +56,6 @@ export function backoffDelay(attempt: number, random = Math.random): number {
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
 
-/** The key ssh2 and the server use for a forward: bind address, or streamlocal path. */
 /** Waits for `promise`, or `ms`, whichever comes first. */
 function within(ms: number, promise: Promise<unknown>): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
@@ -62,8 +63,14 @@ function within(ms: number, promise: Promise<unknown>): Promise<void> {
   return Promise.race([promise.then(() => undefined), timeout]).finally(() => clearTimeout(timer));
 }
 
+/**
+ * The key ssh2 and the server use for a forward: bind address (public), or streamlocal path
+ * (private); flags ride in the fragment (core names.ts, parseForwardName).
+ */
 function forwardKey(f: Forward): string {
-  return f.private ? `/${f.name}#access=private` : f.name;
+  const flags = [...(f.private ? ['access=private'] : []), ...(f.h2c ? ['proto=h2c'] : [])].join('&');
+  const name = f.private ? `/${f.name}` : f.name;
+  return flags ? `${name}#${flags}` : name;
 }
 
 export class TunnelClient extends EventEmitter {

@@ -1,9 +1,9 @@
 // The generated compose overlay: adds the `prevu-agent` service beside the user's services and
 // gives every service PREVU_ENV_ID and PREVU_URL_<SERVICE>[_<PORT>] (service discovery). Written
 // as JSON (JSON is YAML) next to the env's state and passed as the last `-f`.
-import { exposedPorts, type ComposeModel } from './compose.js';
+import { exposedPorts, h2cPorts, type ComposeModel } from './compose.js';
 import type { SelfDeleteTarget } from './drivers/driver.js';
-import { EXPOSE_LABEL, exposeLabelTcpPorts } from './expose-label.js';
+import { EXPOSE_LABEL, exposeLabelTcpPorts, H2C_LABEL } from './expose-label.js';
 import { AGENT_API_PORT, AGENT_SERVICE, composeProjectName, urlEnvName } from './names.js';
 import { forwardUrl, serviceForwards, type PublicBase, type ServiceForward } from './urls.js';
 
@@ -114,7 +114,11 @@ export function buildOverlay(model: ComposeModel, options: { envId: string; acco
   const { envId, agent } = options;
   const env = discoveryEnv(model, options);
   const services: Record<string, unknown> = {};
-  for (const name of Object.keys(model.services)) services[name] = { environment: env };
+  for (const [name, def] of Object.entries(model.services)) {
+    // The agent sees containers, not compose's `app_protocol`: the label carries it (compose.ts, h2cPorts).
+    const h2c = h2cPorts(def);
+    services[name] = { environment: env, ...(h2c.length ? { labels: { [H2C_LABEL]: h2c.join(',') } } : {}) };
+  }
 
   // The agent joins every network of the project so it reaches each service by its DNS name.
   const projectNetworks = Object.keys(model.networks ?? {});

@@ -17,6 +17,13 @@ const base = parseBaseUrl('http://localhost:8080');
 const agent = { buildContext: '/repo/packages/compose-tunnel-agent', image: 'prevu-compose-tunnel-agent:0.1.0', tunnelServer: 'prevu-tunnel-server:2222', keyFile: '/cfg/id_ed25519', private: false, externalNetworks: ['prevu'] };
 
 describe('overlay', () => {
+  it("labels the ports compose's app_protocol marks as gRPC/h2c for the agent (containers do not carry app_protocol)", () => {
+    const grpc: ComposeModel = { name: 'rpc', services: { rpc: { image: 'busybox:latest', ports: [{ target: 50051, app_protocol: 'grpc' }, { target: 8080 }] }, web: { image: 'busybox:latest', expose: ['80'] } } };
+    const overlay = buildOverlay(grpc, { envId: 'rpc', accountId: 'k3j2a9x0q1', base, agent }) as { services: Record<string, { labels?: Record<string, string> }> };
+    expect(overlay.services.rpc!.labels).toEqual({ 'prevu.h2c': '50051' });
+    expect(overlay.services.web!.labels).toBeUndefined();
+  });
+
   it('expects one URL per exposed port; one-port services have no port in the name', () => {
     const urls = expectedUrls(model, base, 'shop-main', 'k3j2a9x0q1');
     expect(urls).toEqual([

@@ -52,6 +52,8 @@ const schema = z
     maxShareLinksPerAccount: positive.default(100),
     maxShareLinks: positive.default(10_000),
     maxHeaderBytes: positive.default(32 * 1024),
+    /** HTTP/2 streams open at once on one client connection (SETTINGS_MAX_CONCURRENT_STREAMS). */
+    maxStreamsPerConnection: positive.default(100),
     /** A client connection with no bytes either way for this long is closed (not after an upgrade). */
     idleTimeoutSeconds: positive.default(600),
     /** Time a client has to send a complete request head. */
@@ -93,6 +95,7 @@ const options = {
   'max-share-links-per-account': { type: 'string' },
   'max-share-links': { type: 'string' },
   'max-header-bytes': { type: 'string' },
+  'max-streams-per-connection': { type: 'string' },
   'idle-timeout-seconds': { type: 'string' },
   'head-timeout-seconds': { type: 'string' },
   'ssh-keepalive-seconds': { type: 'string' },

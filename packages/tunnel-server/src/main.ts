@@ -55,6 +55,7 @@ try {
     dashboard,
     log,
     maxHeaderBytes: config.maxHeaderBytes,
+    maxStreamsPerConnection: config.maxStreamsPerConnection,
     idleTimeoutMs: config.idleTimeoutSeconds * 1000,
     headTimeoutMs: config.headTimeoutSeconds * 1000,
     minBodyBytesPerSecond: config.minBodyBytesPerSecond,

@@ -28,6 +28,8 @@ export interface Tunnel {
   service: string;
   port?: number;
   private: boolean;
+  /** The service speaks HTTP/2 without TLS (`proto=h2c` on the forward, gRPC): HTTP/2 requests reach it as HTTP/2. */
+  h2c: boolean;
   owner: TunnelOwner;
   /** How the client asked: tcpip-forward (bind address + port) or streamlocal (socket path). */
   bind: { kind: 'tcpip'; address: string; port: number } | { kind: 'streamlocal'; path: string };

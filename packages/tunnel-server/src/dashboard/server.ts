@@ -96,7 +96,7 @@ export class Dashboard {
         }),
       lost: () => undefined,
     };
-    this.tunnel = { hostname: this.host, name: DASHBOARD_LABEL, service: DASHBOARD_LABEL, private: false, owner, bind: { kind: 'streamlocal', path: this.socketPath } };
+    this.tunnel = { hostname: this.host, name: DASHBOARD_LABEL, service: DASHBOARD_LABEL, private: false, h2c: false, owner, bind: { kind: 'streamlocal', path: this.socketPath } };
   }
 
   listen(): Promise<void> {

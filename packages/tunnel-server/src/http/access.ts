@@ -11,7 +11,8 @@
 import { looksLikeAccessToken, verifyAccessToken, type AccessClaims } from '@prevu/core/access-token';
 import { AGENT_SERVICE } from '@prevu/core/names';
 import type { Tunnel } from '../registry.js';
-import { isServerToken, type ShareLinks, type ShareRecord } from '../share-links.js';
+import { basicPassword, isServerToken, type ShareLinks, type ShareRecord } from '../share-links.js';
+import { pages, type Page } from './error-pages.js';
 
 export const COOKIE = '__Host-prevu_session';
 /** The name before the `__Host-` prefix: never read (anyone under the base domain can set it), always stripped. */
@@ -19,7 +20,10 @@ const LEGACY_COOKIE = 'prevu_session';
 /** Tokens tried per request at most: each costs a signature check. */
 const MAX_CANDIDATES = 8;
 export const TOKEN_HEADER = 'x-prevu-token';
-export const LOGIN_PATH = '/_prevu/login';
+const LOGIN_PATH = '/_prevu/login';
+
+/** Whether a request target is /_prevu/login (with or without a query). */
+export const isLogin = (target: string) => target.startsWith(LOGIN_PATH) && /^\/_prevu\/login(\?|$)/.test(target);
 
 type Headers = Array<[string, string]>;
 
@@ -172,4 +176,38 @@ export function loginCookie(token: string, expiresAt: number, proof?: string): s
   const maxAge = Math.max(0, expiresAt - Math.floor(Date.now() / 1000));
   const value = proof ? `${token}${PROOF_SEPARATOR}${proof}` : token;
   return `${COOKIE}=${value}; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=${maxAge}`;
+}
+
+/**
+ * The `next` of /_prevu/login when it is a path on the same origin: no scheme or authority
+ * (`//evil`, `/\evil`, which browsers read as `//evil`), no control characters (header splitting).
+ */
+export function sameOriginPath(next: string | null): string {
+  // eslint-disable-next-line no-control-regex -- control bytes are what it refuses
+  if (!next || !next.startsWith('/') || /[\\\x00-\x1f\x7f]/.test(next)) return '/';
+  const url = new URL(next, 'http://origin.invalid');
+  return url.origin === 'http://origin.invalid' ? `${url.pathname}${url.search}${url.hash}` : '/';
+}
+
+/**
+ * GET /_prevu/login?token=<jwt>[&next=/path]: a page (refused, an unknown or revoked link, password
+ * needed) or a redirect that sets the session cookie. HTTP/1.1 and HTTP/2 only write the outcome.
+ */
+export async function login(target: string, headers: Headers, tunnel: Tunnel, links: ShareLinks): Promise<{ page: Page } | { location: string; cookie: string }> {
+  const url = new URL(target, 'http://x');
+  const token = url.searchParams.get('token') ?? '';
+  const claims = token ? await claimsFor(token, tunnel, links) : undefined;
+  if (!claims) return { page: pages.unauthorized(tunnel.hostname) };
+  const record = shareRecordFor(claims, tunnel, links);
+  if (!record) return { page: pages.unknownShareLink(tunnel.hostname) };
+  let proof: string | undefined;
+  if (record !== 'none' && record.hash !== undefined) {
+    const password = basicPassword(headers);
+    const verdict = password === undefined ? 'missing' : await links.check(record, password);
+    if (verdict === 'blocked') return { page: pages.tooManyPasswords() };
+    if (verdict === 'unknown') return { page: pages.unknownShareLink(tunnel.hostname) };
+    if (verdict !== 'ok') return { page: pages.passwordNeeded(tunnel.hostname, verdict === 'wrong') };
+    proof = links.proof(token);
+  }
+  return { location: sameOriginPath(url.searchParams.get('next')), cookie: loginCookie(token, claims.expiresAt, proof) };
 }
