@@ -21,6 +21,9 @@ let lightsailFlags: string[];
 const envId = `hello-ls-${runId}`;
 const project = `prevu-${envId}`;
 
+/** The delete-only key of site/docs/drivers.md: the stand-in lets it do DeleteInstance and nothing else. */
+const DELETER = { accessKeyId: 'AKIAPREVUDELETER0001', secretAccessKey: 'prevu-delete-secret-never-in-env', operations: ['DeleteInstance'] };
+
 const urlsOf = (table: string) => [...table.matchAll(/https?:\/\/\S+/g)].map((m) => m[0]).sort();
 const containersOf = async (p: string) => (await machine.docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${p}`])).trim().split('\n').filter(Boolean);
 const apiImage = async () => (await machine.docker(['image', 'inspect', '--format', '{{.Id}}', `${project}-api`])).trim();
@@ -43,7 +46,8 @@ beforeAll(async () => {
   const publicKey = (JSON.parse(init.stdout) as { publicKey: string }).publicKey;
   // The "instance" accepts the profile key, as a Lightsail instance made with its imported key pair does.
   machine = await startMachine(kit, { sshd: { port: sshPort, authorizedKey: publicKey } });
-  standIn = await startLightsailStandIn(kit, { sshHost: machine.sshd.host, sshPort: machine.sshd.port, hostKeys: [machine.sshd.hostPublicKey], pendingPolls: 2 });
+  // On every address: the agent on the machine reaches it as host.docker.internal to delete its instance.
+  standIn = await startLightsailStandIn(kit, { sshHost: machine.sshd.host, sshPort: machine.sshd.port, hostKeys: [machine.sshd.hostPublicKey], pendingPolls: 2, listen: '0.0.0.0', limitedCredentials: [DELETER] });
   Object.assign(cli.env, standIn.env());
   // Whatever a failed test left: containers of the env go with compose.
   kit.defer(`compose down ${project}`, () => machine.docker(['compose', '-p', project, 'down', '--volumes', '--remove-orphans', '--timeout', '1'], { cwd: tmpdir() }));
@@ -103,7 +107,7 @@ describe('prevu up --driver lightsail against the stand-in', () => {
   }, 300_000);
 
   it('a TTL without the delete-only credential: one warning line; with it the agent gets the instance to delete, the key only as a secret file', async () => {
-    // A TTL as the profile's default (the profile field of issue 16; `up --ttl` lands separately).
+    // A TTL as the profile's default (`up --ttl` gives one too).
     const profileFile = join(cli.env.XDG_CONFIG_HOME!, 'prevu', 'profiles', 'cloud', 'profile.json');
     const profile = readFileSync(profileFile, 'utf8');
     writeFileSync(profileFile, JSON.stringify({ ...(JSON.parse(profile) as object), lifecycle: { ttlSeconds: 3600 } }));
@@ -115,7 +119,7 @@ describe('prevu up --driver lightsail against the stand-in', () => {
     ]);
 
     // without a TTL the credential still goes: the TTL may come from `up --ttl` on a later run
-    const secret = 'prevu-delete-secret-never-in-env';
+    const secret = DELETER.secretAccessKey;
     const up = await cli.run(['up', '--id', envId], { cwd: hello, env: { PREVU_LIGHTSAIL_DELETE_ACCESS_KEY_ID: 'AKIAPREVUDELETER0001', PREVU_LIGHTSAIL_DELETE_SECRET_ACCESS_KEY: secret } });
     expect(up.code, up.stderr).toBe(0);
     expect(errorLines(up.stderr)).toEqual([]);
@@ -139,7 +143,8 @@ describe('prevu up --driver lightsail against the stand-in', () => {
     expect(Date.parse(envs[0]!.machine!.createdAt!)).toBeLessThanOrEqual(Date.now());
     const table = await cli.run(['ls']);
     expect(table.stdout).toMatch(/^ENV\s+STATUS\s+MACHINE\s+AGE\s+TTL\s+PINNED\s+ASLEEP\s+LAST REQUEST\s+DRIVER\s+DIRECTORY$/m);
-    expect(table.stdout).toMatch(new RegExp(`^${envId}\\s+up\\s+running \\d+[smhd]\\s+\\d+[smhd]\\s+never\\s+no\\s+-\\s+-\\s+lightsail\\s`, 'm'));
+    // its agent answers: awake, and the last request through the tunnel server
+    expect(table.stdout).toMatch(new RegExp(`^${envId}\\s+up\\s+running \\d+[smhd]\\s+\\d+[smhd]\\s+never\\s+no\\s+no\\s+\\d+[smhd] ago\\s+lightsail\\s`, 'm'));
     const down = await cli.run(['down', '--id', envId], { cwd: hello });
     expect(down.code, down.stderr).toBe(0);
     expect(standIn.calls.at(-1)).toMatchObject({ operation: 'DeleteInstance', status: 200 });
@@ -213,6 +218,32 @@ describe('prevu up --driver lightsail against the stand-in', () => {
     expect(throttledDown.code, throttledDown.stderr).toBe(0);
     expect(standIn.instances()).toEqual([]);
   });
+
+  it('past its TTL, the agent deletes its own instance with the delete-only key while no CLI runs; gc then forgets the env', async () => {
+    const id = `${envId}-ttl`;
+    kit.defer(`compose down prevu-${id}`, () => machine.docker(['compose', '-p', `prevu-${id}`, 'down', '--volumes', '--remove-orphans', '--timeout', '1'], { cwd: tmpdir() }));
+    const env = {
+      PREVU_LIGHTSAIL_DELETE_ACCESS_KEY_ID: DELETER.accessKeyId,
+      PREVU_LIGHTSAIL_DELETE_SECRET_ACCESS_KEY: DELETER.secretAccessKey,
+      // the instance reaches the API by another address than the CLI
+      PREVU_LIGHTSAIL_AGENT_ENDPOINT: `http://host.docker.internal:${standIn.port}`,
+      PREVU_SHORT_DURATIONS: '1',
+    };
+    // pinned while `up` waits for its URLs (3 s could pass in it), then unpinned: the CLI's last word
+    const up = await cli.run(['up', '--id', id, '--ttl', '3s', '--pin'], { cwd: hello, env });
+    expect(up.code, up.stderr).toBe(0);
+    expect(standIn.instances().map((i) => i.name)).toEqual([`prevu-cloud-${id}`]);
+    const unpin = await cli.run(['unpin', id]);
+    expect(unpin.code, unpin.stderr).toBe(0);
+    await waitFor('the agent to delete its instance', async () => (standIn.instances().length === 0 ? true : undefined), 120_000, 500);
+    // signed with the delete-only key, which asked for nothing else
+    const signed = standIn.calls.filter((c) => c.accessKeyId === DELETER.accessKeyId);
+    expect(signed.map((c) => [c.operation, c.status, c.input.instanceName])).toEqual([['DeleteInstance', 200, `prevu-cloud-${id}`]]);
+    const gc = await cli.run(['gc', '--json']);
+    expect(gc.code, gc.stderr).toBe(0);
+    expect(JSON.parse(gc.stdout)).toEqual({ envs: [{ envId: id, expiresAt: expect.any(String), removed: true, keptVolumes: [] }] });
+    expect((await cli.run(['ls', '--json'])).stdout).not.toContain(id);
+  }, 300_000);
 
   it('a bad lightsail setting is refused at init in one line (exit 1), and no profile is left', async () => {
     const init = await cli.run(['init', '--name', 'bad', '--driver', 'lightsail', '--set', 'region=Frankfurt']);

@@ -695,6 +695,10 @@ export const errors = {
     `${missing} is not set, and the other half of the Lightsail delete credential is`,
     'set both PREVU_LIGHTSAIL_DELETE_ACCESS_KEY_ID and PREVU_LIGHTSAIL_DELETE_SECRET_ACCESS_KEY (the delete-only key of site/docs/drivers.md), or neither',
   ]),
+  agentEndpointInvalid: define('PREVU_AGENT_ENDPOINT_INVALID', 'user', (name: string, value: string) => [
+    `${name} ${JSON.stringify(value.slice(0, 200))} is not an http(s) URL`,
+    'set it to the Lightsail API address as the instance reaches it (https://...), or unset it to use the CLI\'s',
+  ]),
   deleteCredentialInvalid: define('PREVU_DELETE_CREDENTIAL_INVALID', 'user', (name: string) => [
     `${name} is not an AWS access key id`,
     'set it to the access key id of the delete-only IAM user (AKIA...)',

@@ -1,10 +1,10 @@
 // The delete-only credential a Lightsail env's agent deletes its instance with: from the CLI's
-// environment, both halves or neither, written as a 0600 secret file.
+// environment, both halves or neither, written as a 0600 secret file; the endpoint the agent uses.
 import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { deleteCredential, writeDeleteCredential } from '../src/drivers/lightsail-delete-credential.js';
+import { agentEndpoint, deleteCredential, writeDeleteCredential } from '../src/drivers/lightsail-delete-credential.js';
 import { prevuFailure } from './prevu-failure.js';
 
 const failing = (env: NodeJS.ProcessEnv) => Promise.resolve().then(() => deleteCredential(env));
@@ -23,6 +23,18 @@ describe('the Lightsail delete credential', () => {
     const failure = await prevuFailure(failing({ PREVU_LIGHTSAIL_DELETE_ACCESS_KEY_ID: 'my secret', PREVU_LIGHTSAIL_DELETE_SECRET_ACCESS_KEY: 'x' }));
     expect(failure).toMatchObject({ code: 'PREVU_DELETE_CREDENTIAL_INVALID', line: expect.stringMatching(/^PREVU_LIGHTSAIL_DELETE_ACCESS_KEY_ID is not an AWS access key id: /) });
     expect(failure.line).not.toContain('my secret');
+  });
+
+  it('the agent deletes through PREVU_LIGHTSAIL_AGENT_ENDPOINT when set, else the CLI\'s endpoint; not a URL is one line', async () => {
+    expect(agentEndpoint(undefined, {})).toBeUndefined();
+    expect(agentEndpoint('http://127.0.0.1:9', {})).toBe('http://127.0.0.1:9');
+    expect(agentEndpoint('http://127.0.0.1:9', { PREVU_LIGHTSAIL_AGENT_ENDPOINT: ' http://host.docker.internal:9 ' })).toBe('http://host.docker.internal:9');
+    for (const bad of ['lightsail.example', 'ftp://x.example']) {
+      expect(await prevuFailure(Promise.resolve().then(() => agentEndpoint(undefined, { PREVU_LIGHTSAIL_AGENT_ENDPOINT: bad })))).toMatchObject({
+        code: 'PREVU_AGENT_ENDPOINT_INVALID',
+        line: `PREVU_LIGHTSAIL_AGENT_ENDPOINT "${bad}" is not an http(s) URL: set it to the Lightsail API address as the instance reaches it (https://...), or unset it to use the CLI's`,
+      });
+    }
   });
 
   it('is written as JSON, readable by its owner only; an up without it removes the file', () => {

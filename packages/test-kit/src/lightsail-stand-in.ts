@@ -28,8 +28,15 @@ export interface LightsailStandInOptions {
   pageSize?: number;
   /** Regions that exist; a request signed for another one is refused. */
   regions?: string[];
-  /** The one key pair the stand-in knows; signatures are verified with it. Default: STAND_IN_CREDENTIALS. */
+  /** The key pair allowed every operation; signatures are verified with it. Default: STAND_IN_CREDENTIALS. */
   credentials?: { accessKeyId: string; secretAccessKey: string };
+  /**
+   * More key pairs, each allowed only the operations listed (as an IAM policy would): any other
+   * operation signed with one is an AccessDeniedException.
+   */
+  limitedCredentials?: { accessKeyId: string; secretAccessKey: string; operations: string[] }[];
+  /** The address it listens on. Default 127.0.0.1; 0.0.0.0 lets the machine's containers reach it as host.docker.internal. */
+  listen?: string;
 }
 
 export const STAND_IN_CREDENTIALS = { accessKeyId: 'AKIAPREVUSTANDIN0000', secretAccessKey: 'prevu-stand-in-secret' };
@@ -55,6 +62,8 @@ export interface StandInCall {
   status: number;
   /** Region of the SigV4 credential scope. */
   region?: string;
+  /** The access key that signed it (a known one). */
+  accessKeyId?: string;
 }
 
 interface Tag {
@@ -129,6 +138,10 @@ export type LightsailStandIn = Awaited<ReturnType<typeof startLightsailStandIn>>
 export async function startLightsailStandIn(kit: Kit, options: LightsailStandInOptions) {
   const regions = options.regions ?? defaultRegions;
   const credentials = options.credentials ?? STAND_IN_CREDENTIALS;
+  const keys = new Map<string, { secretAccessKey: string; operations?: string[] }>([
+    [credentials.accessKeyId, { secretAccessKey: credentials.secretAccessKey }],
+    ...(options.limitedCredentials ?? []).map((c) => [c.accessKeyId, { secretAccessKey: c.secretAccessKey, operations: c.operations }] as const),
+  ]);
   const pageSize = options.pageSize ?? 2;
   const instances = new Map<string, StandInInstance>();
   const keyPairs = new Map<string, { name: string; publicKey: string; createdAt: number; region: string }>();
@@ -339,8 +352,10 @@ export async function startLightsailStandIn(kit: Kit, options: LightsailStandInO
       call.region = region;
       if (service !== 'lightsail') throw new AwsError('InvalidSignatureException', `Credential should be scoped to correct service: 'lightsail'.`);
       if (!regions.includes(region)) throw new AwsError('InvalidSignatureException', `Credential should be scoped to a valid region, not '${region}'.`);
-      if (accessKeyId !== credentials.accessKeyId) throw new AwsError('UnrecognizedClientException', 'The security token included in the request is invalid.');
-      if (sigV4(req, Buffer.concat(chunks), credentials.secretAccessKey, { date, region, service }, signedHeaders.split(';')) !== signature) {
+      const signer = keys.get(accessKeyId);
+      if (!signer) throw new AwsError('UnrecognizedClientException', 'The security token included in the request is invalid.');
+      call.accessKeyId = accessKeyId;
+      if (sigV4(req, Buffer.concat(chunks), signer.secretAccessKey, { date, region, service }, signedHeaders.split(';')) !== signature) {
         throw new AwsError('InvalidSignatureException', 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.');
       }
       if (req.method !== 'POST' || !String(req.headers['content-type'] ?? '').startsWith('application/x-amz-json-1.1')) {
@@ -350,6 +365,9 @@ export async function startLightsailStandIn(kit: Kit, options: LightsailStandInO
       call.input = input;
       const handler = handlers[operation];
       if (!handler) throw new AwsError('UnknownOperationException', `Unknown operation ${target}`);
+      if (signer.operations && !signer.operations.includes(operation)) {
+        throw new AwsError('AccessDeniedException', `User: arn:aws:iam::000000000000:user/${accessKeyId} is not authorized to perform: lightsail:${operation}`);
+      }
       const queued = failures.get(operation)?.[0];
       if (queued) {
         if (--queued.remaining <= 0) failures.get(operation)!.shift();
@@ -367,7 +385,7 @@ export async function startLightsailStandIn(kit: Kit, options: LightsailStandInO
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(0, options.listen ?? '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
   kit.defer('lightsail stand-in', () => new Promise<void>((resolve) => {
@@ -377,6 +395,7 @@ export async function startLightsailStandIn(kit: Kit, options: LightsailStandInO
 
   return {
     url: `http://127.0.0.1:${port}`,
+    port,
     /** Every request in arrival order (refused ones too). */
     calls,
     /** Operation names of the calls so far, in order. */

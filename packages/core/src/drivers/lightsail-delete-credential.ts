@@ -10,6 +10,8 @@ import { errors } from '../errors.js';
 
 export const DELETE_KEY_ID_ENV = 'PREVU_LIGHTSAIL_DELETE_ACCESS_KEY_ID';
 export const DELETE_SECRET_ENV = 'PREVU_LIGHTSAIL_DELETE_SECRET_ACCESS_KEY';
+/** The Lightsail endpoint the agent deletes with, when the instance reaches the API by another address than the CLI (a proxy, a stand-in). */
+export const AGENT_ENDPOINT_ENV = 'PREVU_LIGHTSAIL_AGENT_ENDPOINT';
 
 export interface DeleteCredential {
   accessKeyId: string;
@@ -24,6 +26,15 @@ export function deleteCredential(env: NodeJS.ProcessEnv = process.env): DeleteCr
   if (!accessKeyId || !secretAccessKey) throw errors.deleteCredentialIncomplete(accessKeyId ? DELETE_SECRET_ENV : DELETE_KEY_ID_ENV);
   if (!/^[A-Z0-9]{16,128}$/.test(accessKeyId)) throw errors.deleteCredentialInvalid(DELETE_KEY_ID_ENV);
   return { accessKeyId, secretAccessKey };
+}
+
+/** The endpoint the agent deletes with: PREVU_LIGHTSAIL_AGENT_ENDPOINT, else the CLI's own (`cliEndpoint`), else AWS's. */
+export function agentEndpoint(cliEndpoint: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const text = env[AGENT_ENDPOINT_ENV]?.trim();
+  if (!text) return cliEndpoint;
+  const url = URL.parse(text);
+  if (!url || !['http:', 'https:'].includes(url.protocol)) throw errors.agentEndpointInvalid(AGENT_ENDPOINT_ENV, text);
+  return text;
 }
 
 /** Writes the credential for the compose secret (the agent reads it as JSON) and returns the file; without one, removes a file an earlier `up` wrote. */

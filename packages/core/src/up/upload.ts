@@ -6,7 +6,7 @@ import { agentKeyRegistration, ensureAgentKey, type AgentKey } from '../agent-ke
 import { AGENT_IMAGE, imageBuild } from '../artifacts.js';
 import { isIdentity, loadComposeProject, rewritePaths, uploadPlan } from '../compose.js';
 import { composeFiles } from '../compose-runner.js';
-import { deleteCredential, DELETE_KEY_ID_ENV, writeDeleteCredential } from '../drivers/lightsail-delete-credential.js';
+import { agentEndpoint, deleteCredential, DELETE_KEY_ID_ENV, writeDeleteCredential } from '../drivers/lightsail-delete-credential.js';
 import type { AgentSettings } from '../overlay.js';
 import { profileCa, type Session, type TunnelEndpoint } from '../session.js';
 import { pinFingerprint } from '../ssh-fingerprint.js';
@@ -48,6 +48,7 @@ export const upload: Step<UpContext> = {
     // A machine that can delete itself at the TTL (a Lightsail instance) gets the delete-only credential as a secret file.
     const target = ctx.machine.selfDelete;
     const credential = target ? deleteCredential(session.env ?? process.env) : undefined;
+    const endpoint = target ? agentEndpoint(target.endpoint, session.env ?? process.env) : undefined;
     const credentialFile = writeDeleteCredential(dir, credential);
     if (target && !credential && hasTtl(ctx)) {
       ctx.warnings.push(`${target.instanceName} has a TTL but no delete credential (${DELETE_KEY_ID_ENV}...): it is deleted only by \`prevu gc\` or \`down\`, not at its TTL; see the Lightsail driver's self-delete in the docs`);
@@ -57,7 +58,7 @@ export const upload: Step<UpContext> = {
     ctx.agent = {
       ...agentSettings(session, ctx.envId, ctx.endpoint, agentKey, uploaded.mapping.get(agentKey.file) ?? agentKey.file),
       ...(ctx.lifecycle ? { lifecycle: ctx.lifecycle } : {}),
-      ...(target && credentialFile ? { selfDelete: { ...target, credentialFile: uploaded.mapping.get(credentialFile) ?? credentialFile } } : {}),
+      ...(target && credentialFile ? { selfDelete: { ...target, ...(endpoint ? { endpoint } : {}), credentialFile: uploaded.mapping.get(credentialFile) ?? credentialFile } } : {}),
     };
     const overlayFile = ctx.writeOverlay();
     if (isIdentity(uploaded.mapping)) {
