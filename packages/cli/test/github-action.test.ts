@@ -181,14 +181,13 @@ describe('the prevu GitHub Action', () => {
   }, 180_000);
 
   it('gc (a scheduled run) removes the expired env and retires its deployment; the step output names it', async () => {
-    const up = await runAction({ command: 'up' }, event('synchronize', 'd'.repeat(40)));
+    // A TTL of seconds (PREVU_SHORT_DURATIONS=1, the documented setting for tests) passes for real:
+    // the agent stops the services and answers the expired page, then the scheduled gc removes it.
+    const short = { PREVU_SHORT_DURATIONS: '1' };
+    const up = await runAction({ command: 'up', args: '--ttl 3s' }, event('synchronize', 'd'.repeat(40)), 'good', short);
     expect(up.code, up.output).toBe(0);
     const url = up.outputs.url!;
-    // The TTL is made to pass by writing the env state's lifecycle as `up --ttl` records it (the CLI
-    // half of issue 16 lands before `up --ttl`; once both are in, `args: --ttl` with a short TTL does this).
-    const stateFile = join(work, 'config', 'prevu', 'profiles', 'local', 'envs', envId, 'state.json');
-    const state = JSON.parse(readFileSync(stateFile, 'utf8')) as Record<string, unknown>;
-    writeFileSync(stateFile, JSON.stringify({ ...state, lifecycle: { expiresAt: new Date(Date.now() - 60_000).toISOString(), pinned: false, sleepAfterSeconds: 0 } }));
+    await waitFor('the expired page', async () => ((await httpGet(url)).status === 410 ? true : undefined), 60_000);
     const schedule = join(work, 'event-schedule.json');
     writeFileSync(schedule, JSON.stringify({ schedule: '17 * * * *', repository: { full_name: 'acme/shop' } }));
     const gc = await runAction({ command: 'gc' }, schedule, 'good', { GITHUB_EVENT_NAME: 'schedule' });

@@ -1,11 +1,10 @@
 // The CLI half of env lifecycles (issue 16) with real Docker and the embedded tunnel server: the
 // profile's maxEnvs refuses one env too many (and --replace-oldest takes its place), `ls --json`
-// carries age, TTL, pin, sleep and the last request, `gc` removes expired envs and, like `down`,
-// keeps named volumes unless --volumes and names the ones it kept.
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+// carries age, TTL, pin, sleep and the last request (the agent's word), `gc` removes envs whose
+// TTL passed for real (seconds, PREVU_SHORT_DURATIONS=1) and, like `down`, keeps named volumes
+// unless --volumes and names the ones it kept.
 import type { EnvListing } from '@prevu/core/envs/list';
-import { docker, runId, TEST_LABEL, uniqueName, useKit } from '@prevu/test-kit';
+import { docker, httpGet, runId, TEST_LABEL, uniqueName, useKit, waitFor } from '@prevu/test-kit';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { embeddedCliHome, errorLines, projectDir, type CliHome } from './cli.js';
 
@@ -25,14 +24,26 @@ const ls = async (): Promise<EnvListing[]> => {
   return (JSON.parse(r.stdout) as { envs: EnvListing[] }).envs;
 };
 
-/**
- * Makes the env's TTL pass by writing its state's lifecycle, as `up --ttl` records it (the CLI half
- * of issue 16 lands before `up --ttl`; once both are in, `up --ttl` with a short TTL does this).
- */
-function expire(envId: string, pinned = false): void {
-  const file = join(cli.env.XDG_CONFIG_HOME!, 'prevu', 'profiles', 'lc', 'envs', envId, 'state.json');
-  const state = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  writeFileSync(file, JSON.stringify({ ...state, lifecycle: { expiresAt: new Date(Date.now() - 60_000).toISOString(), pinned, sleepAfterSeconds: 0 } }));
+const SHORT = { PREVU_SHORT_DURATIONS: '1' };
+
+interface UpJson {
+  urls: { service: string; url: string }[];
+  replaced: { envId: string; keptVolumes: string[] }[];
+}
+
+async function up(id: string, args: string[] = []): Promise<UpJson> {
+  const r = await cli.run(['up', '--json', '--id', id, ...args], { cwd: dir, env: SHORT });
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as UpJson;
+}
+
+/** Gives the running env a TTL of 2 s that passes for real: pinned while `up` waits for its URLs, then unpinned (or left pinned). */
+async function expire(id: string, pinned = false): Promise<void> {
+  await up(id, ['--ttl', '2s', '--pin']);
+  if (pinned) return;
+  const unpin = await cli.run(['unpin', id]);
+  expect(unpin.code, unpin.stderr).toBe(0);
+  await waitFor(`${id} expired`, async () => ((await ls()).find((r) => r.envId === id)?.lifecycleState === 'expired' ? true : undefined), 60_000, 500);
 }
 
 beforeAll(async () => {
@@ -60,21 +71,24 @@ beforeAll(async () => {
 }, 120_000);
 
 describe('env lifecycles in the CLI', () => {
-  it('ls --json carries age, TTL left, pinned, asleep and last request; unknown ones are null without a lifecycle agent', async () => {
-    for (const id of [a, b]) {
-      const up = await cli.run(['up', '--id', id], { cwd: dir });
-      expect(up.code, up.stderr).toBe(0);
-    }
+  it('ls --json carries age, TTL left, pinned, asleep and the last request through the tunnel server', async () => {
+    const urls = new Map<string, string>();
+    for (const id of [a, b]) urls.set(id, (await up(id)).urls[0]!.url);
+    expect((await httpGet(urls.get(a)!)).status).toBe(200);
     const rows = await ls();
     expect(rows.map((r) => r.envId)).toEqual([a, b]);
     for (const row of rows) {
-      expect(row).toMatchObject({ expiresAt: null, ttlLeftSeconds: null, pinned: false, sleepAfterSeconds: 0, lifecycleState: null, asleep: null, lastRequestAt: null });
+      expect(row).toMatchObject({ expiresAt: null, ttlLeftSeconds: null, pinned: false, sleepAfterSeconds: 0, lifecycleState: 'active', asleep: false });
       expect(Date.parse(row.createdAt!)).toBeLessThanOrEqual(Date.now());
       expect(row.ageSeconds).toBeGreaterThanOrEqual(0);
     }
+    // the tunnel server's clock: a's request just now, none through b's URL
+    expect(Math.abs(Date.now() - Date.parse(rows[0]!.lastRequestAt!))).toBeLessThan(60_000);
+    expect(rows[1]!.lastRequestAt).toBeNull();
     const table = await cli.run(['ls']);
     expect(table.stdout.split('\n')[0]).toMatch(/^ENV\s+STATUS\s+SERVICES\s+AGE\s+TTL\s+PINNED\s+ASLEEP\s+LAST REQUEST\s+DRIVER\s+DIRECTORY$/);
-    expect(table.stdout).toMatch(new RegExp(`^${a}\\s+up\\s+1/1 running\\s+\\d+[smh]\\s+never\\s+no\\s+-\\s+-\\s+local`, 'm'));
+    expect(table.stdout).toMatch(new RegExp(`^${a}\\s+up\\s+1/1 running\\s+\\d+[smh]\\s+never\\s+no\\s+no\\s+\\d+[smh] ago\\s+local`, 'm'));
+    expect(table.stdout).toMatch(new RegExp(`^${b}\\s+up\\s+1/1 running\\s+\\d+[smh]\\s+never\\s+no\\s+no\\s+-\\s+local`, 'm'));
   }, 300_000);
 
   it('a third env is refused in one line naming the oldest, before anything is made; --replace-oldest takes its place', async () => {
@@ -91,18 +105,20 @@ describe('env lifecycles in the CLI', () => {
     expect(replaced.code, replaced.stderr).toBe(0);
     expect(replaced.stdout).toContain(`replaced the oldest env ${a} (--replace-oldest)`);
     expect(replaced.stdout).toContain(`kept the named volume ${volumeOf(a)} of ${a} (their data stays): add --volumes to remove them with the env`);
+    // --json names it too (c exists now: nothing more is replaced)
+    expect((await up(c, ['--replace-oldest'])).replaced).toEqual([]);
     expect((await ls()).map((r) => r.envId)).toEqual([b, c]);
     expect(await containersOf(a)).toEqual([]);
     expect(await volumeExists(a)).toBe(true);
   }, 300_000);
 
   it('gc removes the expired env, not the pinned one; --dry-run only lists; volumes stay unless --volumes', async () => {
-    expire(b);
-    expire(c, true);
+    await expire(c, true);
+    await expire(b);
     const rows = await ls();
-    expect(rows.find((r) => r.envId === b)).toMatchObject({ ttlLeftSeconds: 0, pinned: false });
-    expect(rows.find((r) => r.envId === c)).toMatchObject({ ttlLeftSeconds: 0, pinned: true });
-    expect((await cli.run(['ls'])).stdout).toMatch(new RegExp(`^${b}\\s+up\\s+1/1 running\\s+\\S+\\s+expired\\s`, 'm'));
+    expect(rows.find((r) => r.envId === b)).toMatchObject({ ttlLeftSeconds: 0, pinned: false, lifecycleState: 'expired' });
+    expect(rows.find((r) => r.envId === c)).toMatchObject({ ttlLeftSeconds: 0, pinned: true, lifecycleState: 'active' });
+    expect((await cli.run(['ls'])).stdout).toMatch(new RegExp(`^${b}\\s+\\S+\\s+.*\\s+\\d+[smh]\\s+expired\\s+no\\s`, 'm'));
 
     const dry = await cli.run(['gc', '--dry-run', '--json']);
     expect(dry.code, dry.stderr).toBe(0);
@@ -117,7 +133,8 @@ describe('env lifecycles in the CLI', () => {
     expect((await ls()).map((r) => r.envId)).toEqual([c]);
 
     // unpinned, c goes too, with its volume this time
-    expire(c);
+    expect((await cli.run(['unpin', c])).code).toBe(0);
+    await waitFor(`${c} expired`, async () => ((await ls()).find((r) => r.envId === c)?.lifecycleState === 'expired' ? true : undefined), 60_000, 500);
     const all = await cli.run(['gc', '--volumes']);
     expect(all.code, all.stderr).toBe(0);
     expect(all.stdout).toMatch(new RegExp(`^removed ${c} \\(expired \\S+\\)$`, 'm'));

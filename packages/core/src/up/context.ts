@@ -43,6 +43,8 @@ export interface UpResult {
   urls: UrlRow[];
   /** Variables the project expects and this run did not set (deployed anyway, without --strict-env). */
   missingEnv: MissingVariable[];
+  /** Envs removed to make room for this one (--replace-oldest), with the named volumes they left. */
+  replaced: { envId: string; keptVolumes: string[] }[];
 }
 
 export interface Step<C> {

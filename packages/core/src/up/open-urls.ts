@@ -51,6 +51,6 @@ export const openUrls: Step<UpContext> = {
     const rows = urlRows(tunnels, ctx.selected());
     for (const row of rows) ctx.emit('url_assigned', row.service, { port: row.port, url: row.url });
     await ctx.states.setStatus(ctx.envId, 'up');
-    ctx.result = { envId: ctx.envId, project: ctx.project, profile: ctx.session.profile.name, driver: ctx.session.profile.driver, urls: rows, missingEnv: ctx.loaded.missingEnv };
+    ctx.result = { envId: ctx.envId, project: ctx.project, profile: ctx.session.profile.name, driver: ctx.session.profile.driver, urls: rows, missingEnv: ctx.loaded.missingEnv, replaced: ctx.replaced.map(({ envId, keptVolumes }) => ({ envId, keptVolumes })) };
   },
 };
