@@ -44,7 +44,9 @@ export function diagnose(env: Environment, service: string, seen: Set<string> = 
   const logs = `see \`prevu logs ${service}\``;
   const containers = [...(entry?.containers.values() ?? [])];
   const newest = containers.at(-1)?.inspected;
-  if (!entry || !newest) return { cause: `service ${service} has no container`, fix: 'it was never created: `prevu up --debug` shows why (a failed build, a missing image)', settled: true };
+  // Not settled: a docker event names a service a moment before its container is inspected (and
+  // services without containers drop out at the next resync), so this is a passing state here.
+  if (!entry || !newest) return { cause: `service ${service} has no container`, fix: 'it was never created: `prevu up --debug` shows why (a failed build, a missing image)', settled: false };
   if (entry.problem) return { cause: entry.problem, fix: 'fix the prevu.expose label', settled: true };
 
   const state = newest.State;

@@ -7,9 +7,12 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
-import { demux, FrameDecoder } from '../src/docker.js';
+import { diagnose } from '../src/diagnosis.js';
+import { demux, FrameDecoder, SERVICE_LABEL } from '../src/docker.js';
+import { EventLog } from '../src/event-log.js';
 import { ListenProbe, listeningSockets, refusalReason } from '../src/listen-probe.js';
 import { exposedPorts, hasHealthcheck, tcpOnlyPorts } from '../src/services.js';
+import { Environment } from '../src/state.js';
 import { BACKOFF_CAP_MS, backoffDelay } from '../src/tunnel-client.js';
 import { ed25519KeyPair } from '@prevu/core/ssh-keys';
 
@@ -153,5 +156,14 @@ describe('listen probe rounds', () => {
     await probe.tick();
     expect(execs).toEqual(['c1']);
     expect(readings).toEqual([[]]);
+  });
+});
+
+describe('diagnosis', () => {
+  it('a service a docker event names before its container is inspected is no settled cause (no diagnosis event)', () => {
+    const docker = { listProject: async () => [], inspect: async () => Promise.reject(new Error('not yet')) };
+    const env = new Environment(docker as never, 'prevu-x', new EventLog('x'), pino({ level: 'silent' }));
+    env.handleDockerEvent({ Type: 'container', Action: 'create', Actor: { ID: 'c1', Attributes: { [SERVICE_LABEL]: 'web' } }, timeNano: 0 });
+    expect(diagnose(env, 'web')).toMatchObject({ cause: 'service web has no container', settled: false });
   });
 });
