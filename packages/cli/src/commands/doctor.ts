@@ -5,6 +5,7 @@ import { connectTunnelServer, profileCa } from '@prevu/core/session';
 import { checkDocker } from '@prevu/core/docker-cli';
 import { machineHostKeys } from '@prevu/core/drivers/index';
 import { embeddedSettings, embeddedStatus } from '@prevu/core/embedded-server';
+import { envIdOf } from '@prevu/core/env-id';
 import { status } from '@prevu/core/envs/inspect';
 import { list } from '@prevu/core/envs/list';
 import { errors, ExitCode, isPrevuError } from '@prevu/core/errors';
@@ -36,6 +37,8 @@ export default class Doctor extends PrevuCommand<typeof Doctor> {
   };
 
   async run(): Promise<{ checks: Check[] }> {
+    // a malformed id is the user's typo, not a failed check: one line before any check runs
+    const envId = this.flags.id === undefined ? undefined : envIdOf(this.flags.id);
     const checks: Check[] = [];
     const check = async (name: string, fn: () => Promise<string>) => {
       try {
@@ -101,7 +104,6 @@ export default class Doctor extends PrevuCommand<typeof Doctor> {
                 : `tunnel server recorded on first use (${pinFingerprint(ts.hostKey)}; pin it: --tunnel-host-key)`;
         return `${tunnel}; ${machineHostKeys({ profile, profileDir: this.store.profileDir(profile.name) })}`;
       });
-      const envId = this.flags.id;
       if (envId !== undefined) {
         // The env's services, as its agent explains them; each one not ready is a failed check.
         const env = await status(s, envId).catch((error: unknown) => error as Error);

@@ -18,6 +18,13 @@ const hook: Hook<'command_not_found'> = async function ({ id, config }) {
   const typed = id.replace(/:/g, ' ');
   const ids = config.commands.filter((c) => !c.hidden).map((c) => c.id.replace(/:/g, ' '));
   const nearest = ids.map((c) => ({ c, d: distance(typed, c) })).sort((x, y) => x.d - y.d)[0];
+  // `prevu down extra`: oclif looks for a command `down extra`; the user gave `down` an argument it
+  // does not take (unless the words are a typo of a longer command).
+  const command = ids.filter((c) => typed.startsWith(`${c} `)).sort((x, y) => y.length - x.length)[0];
+  if (command && (!nearest || nearest.d > 2 || nearest.c === command)) {
+    process.stderr.write(`prevu: \`prevu ${command}\` takes no argument "${typed.slice(command.length + 1)}": see \`prevu ${command} --help\`\n`);
+    return this.exit(ExitCode.user);
+  }
   const hint = nearest && nearest.d <= 2 ? `did you mean \`prevu ${nearest.c}\`? (\`prevu --help\` lists the commands)` : '`prevu --help` lists the commands';
   process.stderr.write(`prevu: unknown command "${typed}": ${hint}\n`);
   this.exit(ExitCode.user);
