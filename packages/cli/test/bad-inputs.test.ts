@@ -4,9 +4,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, freePorts, useKit } from '@prevu/test-kit';
+import { docker, freePort, freePorts, useKit } from '@prevu/test-kit';
 import { describe, expect, it } from 'vitest';
-import { cliHome, errorLines } from './cli.js';
+import { cliHome, embeddedServerEnv, errorLines } from './cli.js';
 
 const kit = useKit();
 const cli = cliHome(kit);
@@ -123,6 +123,13 @@ describe('bad inputs', () => {
     expect(r.code).toBe(1);
     expect(errorLines(r.stderr)).toEqual(['prevu: the compose project is invalid (service "web": label prevu.expose="web" must be "true", "false" or a comma-separated list of ports like "80,443" (tcp:5432 for a port reached by `prevu connect` only)): fix the label in the compose file']);
     expect(JSON.parse(r.stdout.trim()).error.code).toBe('PREVU_EXPOSE_LABEL_INVALID');
+  });
+
+  it('connect with the embedded server stopped: one line, exit 1, and no server started for it', async () => {
+    const server = await embeddedServerEnv('-connect');
+    const r = await cli.run(['connect', 'web', '--id', 'shop'], { cwd: projectDir({ 'compose.yaml': hello }), env: server });
+    expect([r.code, errorLines(r.stderr)]).toEqual([1, ['prevu: the embedded tunnel server is not running, so env "shop" is not reachable: `prevu up` deploys it (and starts the server); `prevu server start` starts the server for envs already deployed']]);
+    expect(await docker(['container', 'inspect', server.PREVU_EMBEDDED_NAME!]).then(() => 'exists', () => 'none')).toBe('none');
   });
 
   it('--json errors are one JSON line on stdout too', async () => {

@@ -191,6 +191,10 @@ export const errors = {
     `the embedded tunnel server runs on this machine's Docker, which the agent on the ${driver} machine cannot reach`,
     'give the profile a tunnel server the machine reaches: prevu init --driver ' + driver + ' --tunnel-server host:port',
   ]),
+  embeddedNotRunning: define('PREVU_EMBEDDED_NOT_RUNNING', 'user', (envId: string) => [
+    `the embedded tunnel server is not running, so env "${envId}" is not reachable`,
+    '`prevu up` deploys it (and starts the server); `prevu server start` starts the server for envs already deployed',
+  ]),
   embeddedPortInUse: define('PREVU_EMBEDDED_PORT_IN_USE', 'user', (port: number, name: string) => [
     `port ${port} on 127.0.0.1 is in use, the embedded tunnel server cannot take it`,
     `stop what uses it, or set PREVU_EMBEDDED_${name}_PORT to a free port`,

@@ -69,10 +69,17 @@ export function tunnelServerOptions(session: Session, envId: string, endpoint: P
  * The connection stays open for the commands that follow (agent-key, share-create): the caller
  * closes `client`.
  */
-export async function connectTunnelServer(session: Session, envId: string, report: (line: string) => void = () => {}): Promise<{ endpoint: TunnelEndpoint; hello: Hello; client: TunnelServerClient }> {
+export async function connectTunnelServer(
+  session: Session,
+  envId: string,
+  report: (line: string) => void = () => {},
+  options: { startEmbedded?: boolean } = {},
+): Promise<{ endpoint: TunnelEndpoint; hello: Hello; client: TunnelServerClient }> {
   const ts = session.profile.tunnelServer;
   let endpoint: TunnelEndpoint;
   if (ts.type === 'embedded') {
+    // A command that only reaches envs (connect) has nothing to find on a server it would start.
+    if (options.startEmbedded === false && !(await embeddedStatus(embeddedSettings(session.env))).running) throw errors.embeddedNotRunning(envId);
     const settings = await ensureEmbeddedServer(embeddedSettings(session.env), report);
     endpoint = { address: `127.0.0.1:${settings.sshPort}`, agentAddress: `${settings.container}:${settings.sshPort}`, externalNetworks: [settings.network] };
   } else {

@@ -36,7 +36,7 @@ export function connectTarget(tunnels: TunnelInfo[], envId: string, service: str
 
 /** Runs until the session's signal aborts (then InterruptedError, exit 130 like `logs -f`) or the server goes away. */
 export async function connect(session: Session, envId: string, options: ConnectOptions): Promise<never> {
-  const { client, hello, endpoint } = await connectTunnelServer(session, envId);
+  const { client, hello, endpoint } = await connectTunnelServer(session, envId, undefined, { startEmbedded: false });
   const sockets = new Set<Socket>();
   let server: Server | undefined;
   try {
