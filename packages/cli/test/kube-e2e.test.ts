@@ -32,10 +32,10 @@ beforeAll(async () => {
   mkdirSync(filesDir);
   hello = join(work, 'hello');
   cpSync(HELLO, hello, { recursive: true });
-  // The example's healthcheck (node started every 2 s, 2 s to answer, 15 tries) fails on a 2-core
+  // The example's healthcheck (node started every 2 s, 10 s to answer, 15 tries) fails on a 2-core
   // machine shared with other suites; the copy's is patient, so only a broken api fails it.
   const compose = join(hello, 'compose.yaml');
-  const patient = readFileSync(compose, 'utf8').replace('timeout: 2s', 'timeout: 20s').replace('retries: 15', 'retries: 60');
+  const patient = readFileSync(compose, 'utf8').replace('timeout: 10s', 'timeout: 20s').replace('retries: 15', 'retries: 60');
   expect(patient).toMatch(/timeout: 20s[\s\S]*retries: 60/);
   writeFileSync(compose, patient);
   machine = await startMachine(kit);
