@@ -180,9 +180,10 @@ export class KubeDriver implements Driver {
   }
 
   /** Deletes every pod labelled with this profile and env: what `up` made, whatever its name. */
-  async remove(envId: string): Promise<void> {
+  async remove(envId: string): Promise<boolean> {
     validEnvId(envId);
-    for (const pod of await this.pods(this.selector(envId))) {
+    const pods = await this.pods(this.selector(envId));
+    for (const pod of pods) {
       this.progress(`deleting pod ${this.namespace}/${pod.metadata!.name}`);
       try {
         await this.call('delete', 'pods', () => this.api.deleteNamespacedPod({ namespace: this.namespace, name: pod.metadata!.name! }));
@@ -191,6 +192,8 @@ export class KubeDriver implements Driver {
         if (kubeStatus((error as { cause?: unknown }).cause) !== 404) throw error;
       }
     }
+    // the pod's engine held the env's volumes: they went with it
+    return pods.length > 0;
   }
 
   async close(): Promise<void> {
