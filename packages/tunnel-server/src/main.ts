@@ -17,6 +17,7 @@ import { loadTls, watchTls } from './http/tls.js';
 import { createManagementServer } from './management.js';
 import { publicUrls } from './public-urls.js';
 import { AddressLimiter } from './limits.js';
+import { startClusterNode } from './cluster/node.js';
 
 let config;
 try {
@@ -36,7 +37,9 @@ const listen = (server: Server | { listen: Server['listen'] }, port: number, wha
   });
 
 try {
-  const registry = new Registry();
+  // --redis: a node of a cluster (cluster/node.ts); without it, alone as ever.
+  const cluster = config.redis && config.clusterSecretFile ? await startClusterNode({ ...config, redis: config.redis, clusterSecretFile: config.clusterSecretFile }, log) : undefined;
+  const registry = cluster?.registry ?? new Registry();
   const metrics = createMetrics(() => registry.size);
   const tls = loadTls(config);
   const passwords = SharePasswords.load(config.stateDir, { perAccount: config.maxSharePasswordsPerAccount, total: config.maxSharePasswords });
@@ -51,6 +54,7 @@ try {
     idleTimeoutMs: config.idleTimeoutSeconds * 1000,
     headTimeoutMs: config.headTimeoutSeconds * 1000,
     minBodyBytesPerSecond: config.minBodyBytesPerSecond,
+    ...(cluster ? { elsewhere: cluster.elsewhere } : {}),
   };
   const servers: Array<{ close(): unknown }> = [];
   const ports: Record<string, number> = {};
@@ -100,10 +104,15 @@ try {
   });
   servers.push(ssh);
   ports.ssh = await listen(ssh, config.sshPort, 'SSH');
+  if (cluster) {
+    const hop = cluster.hopServer(proxyOptions);
+    servers.push(hop, cluster);
+    ports.cluster = await listen(hop, config.clusterPort, 'the cluster hop');
+  }
   const management = createManagementServer(metrics);
   servers.push(management);
   ports.management = await listen(management, config.managementPort, 'management');
-  log.info({ ports, baseUrl: urls.baseUrl, hostKey: hostKey.fingerprint, mode: config.authorizedKeys ? 'allow-list' : 'open', ...(tls?.caPath ? { devCa: tls.caPath } : {}) }, 'ready');
+  log.info({ ports, baseUrl: urls.baseUrl, hostKey: hostKey.fingerprint, mode: config.authorizedKeys ? 'allow-list' : 'open', ...(cluster ? { node: cluster.node } : {}), ...(tls?.caPath ? { devCa: tls.caPath } : {}) }, 'ready');
 
   const stop = (signal: string) => {
     log.info({ signal }, 'stopping');

@@ -37,7 +37,22 @@ export interface ProxyOptions {
    * of its host, or answered 404 when the host is not under the base domain (no open redirect).
    */
   httpsUrlFor?: (hostname: string) => string | undefined;
+  /**
+   * With --redis: for a hostname this node holds no tunnel for, the node that does (a hop that
+   * carries this connection there, cluster/hop.ts), or what the cluster knows of it.
+   */
+  elsewhere?: (hostname: string, here: Route) => Promise<Hop | Route>;
 }
+
+/** The client as the proxy sees it; a hop from another node brings the one that node saw. */
+export interface Visitor {
+  scheme: 'http' | 'https';
+  address: string;
+  port: number;
+}
+
+/** Carries a client connection, with the bytes it sent so far, to the node holding its tunnel. */
+export type Hop = (socket: Socket, first: Buffer, visitor: Visitor) => void;
 
 /**
  * The `next` of /_prevu/login when it is a path on the same origin: no scheme or authority
@@ -88,15 +103,23 @@ export class ProxyConnection {
   private waitingDrain = false;
   private readonly access = new AccessCache();
   private readonly clientAddress: string;
+  private readonly clientPort: number;
+  private readonly onChunk = (chunk: Buffer) => this.onData(chunk);
+  private readonly onEnd = () => {
+    this.clientEnded = true;
+    this.maybeEnd();
+  };
 
   constructor(
     private readonly socket: Socket,
     private readonly scheme: 'http' | 'https',
     private readonly options: ProxyOptions,
+    visitor?: Visitor,
   ) {
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 30_000); // notices a vanished peer of a quiet WebSocket
-    this.clientAddress = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    this.clientAddress = visitor?.address ?? (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    this.clientPort = visitor?.port ?? socket.remotePort ?? 0;
     // Silence closes a connection only while no channel is bound: a request may wait as long as
     // its service takes (no per-request time limit), and the service's own keep-alive timeout
     // ends a bound connection that went idle.
@@ -107,11 +130,8 @@ export class ProxyConnection {
     // The head timer runs from the accept: a connection that never completes a head (or never
     // sends a byte, like an idle slowloris) holds a slot only that long.
     this.headTimer = setTimeout(() => this.headTimedOut(), options.headTimeoutMs);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('end', () => {
-      this.clientEnded = true;
-      this.maybeEnd();
-    });
+    socket.on('data', this.onChunk);
+    socket.on('end', this.onEnd);
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
       this.state = 'closed';
@@ -191,6 +211,8 @@ export class ProxyConnection {
       return secure ? this.finish(renderRedirect(`${secure}${head.target === '*' ? '/' : head.target}`, {}, 308)) : this.respond(pages.unknownHost(host), head);
     }
     const route = this.options.registry.route(host);
+    const elsewhere = this.options.elsewhere;
+    if (route.kind !== 'tunnel' && elsewhere) return this.wait(elsewhere(host, route).then((found) => (typeof found === 'function' ? this.handOver(found, head) : this.respond(pageForMissing(found, host), head))));
     if (route.kind !== 'tunnel') return this.respond(pageForMissing(route, host), head);
     const tunnel = route.tunnel;
     if (head.target.startsWith(LOGIN_PATH) && /^\/_prevu\/login(\?|$)/.test(head.target)) return this.wait(this.login(head, tunnel));
@@ -202,6 +224,19 @@ export class ProxyConnection {
     const decision = checkAccess(head.headers, tunnel, this.access, this.options.passwords);
     if (!(decision instanceof Promise)) return decision ? this.dispatch(head, tunnel) : this.respond(pages.unauthorized(host), head);
     this.wait(decision.then((ok) => (ok ? this.dispatch(head, tunnel) : this.respond(pages.unauthorized(host), head))));
+  }
+
+  /**
+   * Another node holds the tunnel: from here this connection's bytes are the hop's, and that node's
+   * proxy parses them (this head first) as its own client's, with its own timeouts.
+   */
+  private handOver(hop: Hop, head: RequestHead): void {
+    this.state = 'closed';
+    if (this.headTimer) clearTimeout(this.headTimer);
+    this.socket.off('data', this.onChunk).off('end', this.onEnd).setTimeout(0);
+    const first = serializeHead(head, head.headers);
+    hop(this.socket, this.buf ? Buffer.concat([first, this.buf]) : first, { scheme: this.scheme, address: this.clientAddress, port: this.clientPort });
+    this.buf = null;
   }
 
   /** No Origin (not a browser) or the origin of this very host. */
@@ -245,7 +280,7 @@ export class ProxyConnection {
         await this.unbind();
         let channel: Duplex;
         try {
-          channel = await tunnel.owner.openChannel(tunnel, { address: this.clientAddress, port: this.socket.remotePort ?? 0 });
+          channel = await tunnel.owner.openChannel(tunnel, { address: this.clientAddress, port: this.clientPort });
         } catch (error) {
           const reason = (error as Error).message;
           if (error instanceof ChannelLimitError) return this.respond(pages.busy(tunnel.service, reason), head);
