@@ -3,7 +3,8 @@
 # (~2.5 minutes, with a request through a non-owner cluster node against the owner: redis-server,
 # which ensure-docker.sh installs); then the agent's memory and recovery as shipped (~20 s,
 # Docker); then an asleep env's wake-to-first-200 against bare `docker compose start` (~1 minute,
-# Docker). Installs wrk (Debian package) when missing; builds when the tunnel server or the agent bundle is missing.
+# Docker). Installs wrk and h2load (Debian packages) when missing; builds when the tunnel server
+# or the agent bundle is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v wrk >/dev/null 2>&1; then
@@ -12,10 +13,16 @@ if ! command -v wrk >/dev/null 2>&1; then
   else sudo apt-get install -y wrk >/dev/null || { sudo apt-get update >/dev/null && sudo apt-get install -y wrk >/dev/null; }
   fi
 fi
+if ! command -v h2load >/dev/null 2>&1; then
+  echo "bench: installing h2load (apt-get install -y nghttp2-client)" >&2
+  if [ "$(id -u)" = 0 ]; then apt-get install -y nghttp2-client >/dev/null || { apt-get update >/dev/null && apt-get install -y nghttp2-client >/dev/null; }
+  else sudo apt-get install -y nghttp2-client >/dev/null || { sudo apt-get update >/dev/null && sudo apt-get install -y nghttp2-client >/dev/null; }
+  fi
+fi
 if [ ! -f packages/tunnel-server/dist/main.js ] || [ ! -f packages/compose-tunnel-agent/dist/agent.mjs ]; then npm run build --silent; fi
 rc=0
 bash scripts/ensure-docker.sh >/dev/null
-timeout 230 node scripts/bench/run.mjs "$@" || rc=$?
+timeout 290 node scripts/bench/run.mjs "$@" || rc=$?
 echo
 # The agent as shipped (its image, 10 tunnels): memory and recovery; needs Docker.
 timeout 180 node scripts/bench/agent.mjs || rc=$?

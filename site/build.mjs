@@ -9,7 +9,7 @@ import anchor from 'markdown-it-anchor';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** Nav order; any other page follows alphabetically. */
-const ORDER = ['index', 'getting-started', 'cli', 'drivers', 'tunnel-server', 'agent', 'github-action', 'troubleshooting', 'errors'];
+const ORDER = ['index', 'getting-started', 'cli', 'drivers', 'tunnel-server', 'sharing', 'dashboard', 'agent', 'github-action', 'troubleshooting', 'errors'];
 
 const escape = (s) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 export const slug = (text) => text.toLowerCase().replace(/[`*]/g, '').replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { freePort } from '../../packages/test-kit/dist/ports.js';
 
-export async function clusterBench({ start, startServer, wrk, work, key, host, backendPort, f, ratio }) {
+export async function clusterBench({ start, startServer, wrk, work, key, host, backendPort, f, ratio, added }) {
   const redisPort = await freePort();
   await start('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], /Ready to accept connections/);
   const secret = join(work, 'cluster.secret');
@@ -22,9 +22,9 @@ export async function clusterBench({ start, startServer, wrk, work, key, host, b
   const rows = [
     ['req/s, 1 conn', (r) => f(r.one.rps), (x, y) => ratio(y.one.rps, x.one.rps)],
     ['req/s, 20 conns', (r) => f(r.twenty.rps), (x, y) => ratio(y.twenty.rps, x.twenty.rps)],
-    ['p50 latency, 1 conn (ms)', (r) => f(r.one.p50, 3), (x, y) => `${ratio(y.one.p50, x.one.p50)} (+${f(y.one.p50 - x.one.p50, 3)} ms)`],
+    ['p50 latency, 1 conn (ms)', (r) => f(r.one.p50, 3), (x, y) => `${ratio(y.one.p50, x.one.p50)} (${added(y.one.p50 - x.one.p50)})`],
     ['req/s, 1 conn, a new connection each request', (r) => f(r.fresh.rps), (x, y) => ratio(y.fresh.rps, x.fresh.rps)],
-    ['p50 latency, a new connection each request (ms)', (r) => f(r.fresh.p50, 3), (x, y) => `${ratio(y.fresh.p50, x.fresh.p50)} (+${f(y.fresh.p50 - x.fresh.p50, 3)} ms)`],
+    ['p50 latency, a new connection each request (ms)', (r) => f(r.fresh.p50, 3), (x, y) => `${ratio(y.fresh.p50, x.fresh.p50)} (${added(y.fresh.p50 - x.fresh.p50)})`],
   ];
   return [
     '| cluster (2 nodes, Redis) | through the owner node | through another node (hop) | hop vs owner |',

@@ -48,8 +48,8 @@ function keyFile(name) {
 
 async function startServer(extra = []) {
   const [ssh, http, management] = [await freePort(), await freePort(), await freePort()];
-  const { child } = await start(process.execPath, [serverMain, '--ssh-port', ssh, '--http-port', http, '--management-port', management, '--state-dir', mkdtempSync(join(work, 'state-')), '--listen', '127.0.0.1', ...extra].map(String), /ready/);
-  return { child, ssh, http };
+  const { child, match } = await start(process.execPath, [serverMain, '--ssh-port', ssh, '--http-port', http, '--management-port', management, '--state-dir', mkdtempSync(join(work, 'state-')), '--listen', '127.0.0.1', ...extra].map(String), /^.*"msg":"ready".*$/m);
+  return { child, ssh, http, ready: match[0] };
 }
 
 const UNITS = { us: 1e-3, ms: 1, s: 1000, B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 };
@@ -68,6 +68,14 @@ function wrk(url, connections, host, headers = []) {
     p99: num(/99%\s+([\d.]+)(us|ms|s)\b/),
     mbps: num(/Transfer\/sec:\s+([\d.]+)(B|KB|MB|GB)/) / 1e6,
   };
+}
+
+/** HTTP/2 load with nghttp2's h2load: one connection, `streams` requests in flight, prior knowledge on the plain port. */
+function h2load(url, host, streams) {
+  const out = execFileSync('h2load', ['-c', '1', '-m', String(streams), '-D', String(seconds), '-H', `:authority: ${host}`, url], { encoding: 'utf8', timeout: (seconds + 20) * 1000 });
+  const failed = /requests: .* (\d+) failed, (\d+) errored/.exec(out);
+  if (!failed || failed[1] !== '0' || failed[2] !== '0' || !/status codes: \d+ 2xx, 0 3xx, 0 4xx, 0 5xx/.test(out)) process.stderr.write(`h2load ${url}: ${out.split('\n').filter((l) => /requests:|status codes/.test(l)).join('; ')}\n`);
+  return { rps: Number(/finished in [\d.]+s, ([\d.]+) req\/s/.exec(out)?.[1] ?? NaN) };
 }
 
 function rss(pid) {
@@ -92,6 +100,8 @@ results.direct = suite(`http://127.0.0.1:${backendPort}`);
 const server = await startServer();
 await start(process.execPath, [join(import.meta.dirname, 'agent-client.mjs'), server.ssh, key.path, backendPort].map(String), /ready/);
 results.ssh2 = suite(`http://127.0.0.1:${server.http}`, host);
+// HTTP/2 from the client (one connection, 20 streams) to the same HTTP/1.1 service, translated by the server (h2.ts).
+results.h2 = h2load(`http://127.0.0.1:${server.http}/`, host, 20);
 
 // OpenSSH's own `ssh -R` as the reference client, on a second server so the two never mix.
 const openssh = await startServer();
@@ -140,6 +150,18 @@ async function opensshReference() {
   return suite(`http://127.0.0.1:${fwdPort}`);
 }
 
+// The agent path over SSH inside TLS (443 mode) against plain SSH: one server with TLS, one agent
+// client on each, visitors over HTTPS to both (wrk does not check the certificate), same run.
+const tlsServer = await startServer(['--dev-tls', '--base-domain', 'bench.test', '--https-port', await freePort()]);
+const { ports: { https: httpsPort }, devCa } = JSON.parse(tlsServer.ready);
+const plainKey = keyFile('bench-plain');
+const tlsKey = keyFile('bench-tls');
+await start(process.execPath, [join(import.meta.dirname, 'agent-client.mjs'), tlsServer.ssh, plainKey.path, backendPort].map(String), /ready/);
+await start(process.execPath, [join(import.meta.dirname, 'agent-client.mjs'), `tls://127.0.0.1:${httpsPort}`, tlsKey.path, backendPort, 1, devCa, 'ssh.bench.test'].map(String), /ready/);
+results.agentPlain = suite(`https://127.0.0.1:${httpsPort}`, hostname('web-80', 'bench', accountIdFromKeyBlob(plainKey.blob), 'bench.test'));
+results.agentTls = suite(`https://127.0.0.1:${httpsPort}`, hostname('web-80', 'bench', accountIdFromKeyBlob(tlsKey.blob), 'bench.test'));
+tlsServer.child.kill('SIGKILL');
+
 // RSS with 1,000 registered tunnels: 10 accounts x 100 forwards on a fresh server.
 const many = await startServer(['--max-forwards-per-connection', '100']);
 const idleRss = rss(many.child.pid);
@@ -165,10 +187,29 @@ const lines = [
   `|---|---|---|---|---|---|---|---|`,
   ...rows.map(([name, value, cmp]) => `| ${name} | ${value(d)} | ${value(results.ssh2)} | ${cmp(results.ssh2)} | ${value(results.openssh)} | ${cmp(results.openssh)} | ${ref ? value(ref) : 'n/a'} | ${ref ? cmp(ref) : 'n/a'} |`),
   `| RSS, 1,000 tunnels (MB) | - | ${f(manyRss / 1e6)} (idle ${f(idleRss / 1e6)}) | - | - | - | - | - |`,
+  '',
+  `| HTTP/2 (one connection, 20 streams) to the HTTP/1.1 service | prevu, agent client | vs HTTP/1.1 at 20 conns, same run |`,
+  `|---|---|---|`,
+  `| req/s | ${f(results.h2.rps)} | ${ratio(results.h2.rps, results.ssh2.twenty.rps)} |`,
 ];
 console.log(lines.join('\n'));
+const [plain, overTls] = [results.agentPlain, results.agentTls];
+console.log(
+  [
+    '',
+    '| agent path, HTTPS visitors | agent over plain SSH | agent over SSH in TLS (443 mode) | TLS vs plain |',
+    '|---|---|---|---|',
+    ...[
+      ['req/s, 1 conn', (r) => r.one.rps],
+      ['req/s, 20 conns', (r) => r.twenty.rps],
+      ['p50 latency, 1 conn (ms)', (r) => r.one.p50, 'ms'],
+      ['p99 latency, 1 conn (ms)', (r) => r.one.p99, 'ms'],
+      ['10 MiB body, 1 conn (MB/s)', (r) => r.big.mbps],
+    ].map(([name, get, ms]) => `| ${name} | ${f(get(plain), ms ? 3 : 0)} | ${f(get(overTls), ms ? 3 : 0)} | ${ms ? added(get(overTls) - get(plain)) : ratio(get(overTls), get(plain))} |`),
+  ].join('\n'),
+);
 console.log('');
-console.log(await clusterBench({ start, startServer, wrk, work, key, host, backendPort, f, ratio }));
+console.log(await clusterBench({ start, startServer, wrk, work, key, host, backendPort, f, ratio, added }));
 
 const t = results.ssh2;
 const floors = [

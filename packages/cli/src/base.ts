@@ -6,6 +6,7 @@ import { InterruptedError } from '@prevu/core/docker-cli';
 import type { Session } from '@prevu/core/session';
 import { errors, ExitCode, isPrevuError } from '@prevu/core/errors';
 import type { PrevuEvent } from '@prevu/core/events';
+import { hostsFileEntries } from '@prevu/core/localhost-lookup';
 import { configDir, ProfileStore } from '@prevu/core/profiles';
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof PrevuCommand)['baseFlags'] & T['flags']>;
@@ -39,6 +40,7 @@ export abstract class PrevuCommand<T extends typeof Command> extends Command {
     this.flags = flags as BaseFlags<T>;
     this.args = args as BaseArgs<T>;
     this.rest = argv.map(String);
+    hostsFileEntries(); // a bad PREVU_HOSTS_FILE is one line now, not a failed lookup later
     process.on('SIGINT', this.onInterrupt);
     process.on('SIGTERM', this.onInterrupt);
   }

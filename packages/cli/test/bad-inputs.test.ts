@@ -88,7 +88,7 @@ describe('bad inputs', () => {
     expect([timeout.code, errorLines(timeout.stderr)]).toEqual([1, ['prevu: --wait-timeout: expected an integer greater than or equal to 1 but received: -5 (e.g. --wait-timeout 300): see `prevu up --help`']]);
     // A flag, not a profile, named the unknown driver: the line says so, and the profile is unchanged.
     const driver = await cli.run(['up', '--driver', 'foo'], { cwd: dir });
-    expect([driver.code, errorLines(driver.stderr)]).toEqual([1, ['prevu: Expected --driver=foo to be one of: local, ssh, lightsail: see `prevu up --help`']]);
+    expect([driver.code, errorLines(driver.stderr)]).toEqual([1, ['prevu: Expected --driver=foo to be one of: local, ssh, lightsail, kube: see `prevu up --help`']]);
     const id = await cli.run(['up', '--id', '___'], { cwd: dir });
     expect(id.code).toBe(1);
     expect(errorLines(id.stderr)).toEqual([expect.stringMatching(/^prevu: env id "___" has no letters or digits: pass --id/)]);
@@ -121,7 +121,7 @@ describe('bad inputs', () => {
     const dir = projectDir({ 'compose.yaml': 'services:\n  web:\n    image: busybox:latest\n    labels: { prevu.expose: "web" }\n' });
     const r = await cli.run(['up', '--json'], { cwd: dir });
     expect(r.code).toBe(1);
-    expect(errorLines(r.stderr)).toEqual(['prevu: the compose project is invalid (service "web": label prevu.expose="web" must be "true", "false" or a comma-separated list of ports like "80,443"): fix the label in the compose file']);
+    expect(errorLines(r.stderr)).toEqual(['prevu: the compose project is invalid (service "web": label prevu.expose="web" must be "true", "false" or a comma-separated list of ports like "80,443" (tcp:5432 for a port reached by `prevu connect` only)): fix the label in the compose file']);
     expect(JSON.parse(r.stdout.trim()).error.code).toBe('PREVU_EXPOSE_LABEL_INVALID');
   });
 

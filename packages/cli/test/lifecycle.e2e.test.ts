@@ -100,7 +100,7 @@ describe('prevu up --ttl / --sleep-after / --pin, prevu pin / unpin', () => {
     const status = JSON.parse((await cli.run(['status', '--json', '--id', id], { cwd: dir })).stdout) as { agent: string; events: { type: string }[] };
     expect(status.agent).toBe('connected'); // the agent stays: it answers the pages
     expect(status.events.map((e) => e.type)).toContain('expired');
-  }, 300_000);
+  }, 600_000);
 
   it('an idle env sleeps and the next request wakes it: the waking page, then 200 with the same body', async () => {
     const id = `${project}-sleep`;
@@ -140,7 +140,7 @@ describe('prevu up --ttl / --sleep-after / --pin, prevu pin / unpin', () => {
     const agent = `prevu-${id}-prevu-agent-1`;
     const lifecycle = async () => {
       const out = await docker(['exec', agent, 'node', '-e', "fetch('http://127.0.0.1:3000/lifecycle').then((r) => r.text()).then((t) => process.stdout.write(t))"]);
-      return JSON.parse(out) as { pinned: boolean; state: string };
+      return JSON.parse(out) as { pinned: boolean; state: string; lastRequestAt: string | null };
     };
     await waitFor('awake and pinned', async () => ((await lifecycle()).state === 'active' ? true : undefined), 120_000, 500);
     await docker(['restart', agent]);
@@ -150,5 +150,8 @@ describe('prevu up --ttl / --sleep-after / --pin, prevu pin / unpin', () => {
     await new Promise((r) => setTimeout(r, 5000));
     expect(await runningServices(id)).toEqual(['api', 'web']);
     expect((await httpGet(web)).status).toBe(200);
-  }, 300_000);
+    // GET /lifecycle asks the tunnel server for the last request (by its clock)
+    const last = Date.parse((await lifecycle()).lastRequestAt ?? '');
+    expect(Math.abs(Date.now() - last)).toBeLessThan(60_000);
+  }, 600_000);
 });

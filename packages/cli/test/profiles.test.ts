@@ -1,5 +1,5 @@
 // The profile commands as a user runs them: init, profile create|ls|use|rm, and their errors.
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { useKit } from '@prevu/test-kit';
 import { describe, expect, it } from 'vitest';
@@ -45,11 +45,14 @@ describe('profiles from the CLI', () => {
     const cases: [string[], RegExp][] = [
       [['profile', 'create', 'a'], /^prevu: profile "a" already exists: /],
       [['profile', 'create', 'Not Valid'], /^prevu: profile name "Not Valid" is not valid: use 1-40 lowercase/],
-      [['profile', 'create', 'b', '--tunnel-server', 'nohostport'], /^prevu: --tunnel-server nohostport is not host:port \(a port from 1 to 65535\): /],
-      [['profile', 'create', 'b', '--tunnel-server', 'tunnel.example.com:99999'], /^prevu: --tunnel-server tunnel\.example\.com:99999 is not host:port \(a port from 1 to 65535\): /],
-      [['profile', 'create', 'b', '--tunnel-server', 'a:22', '--agent-tunnel-server', 'b'], /^prevu: --agent-tunnel-server b is not host:port \(a port from 1 to 65535\): /],
+      [['profile', 'create', 'b', '--tunnel-server', 'nohostport'], /^prevu: --tunnel-server nohostport is not host:port or tls:\/\/host:port \(a port from 1 to 65535\): /],
+      [['profile', 'create', 'b', '--tunnel-server', 'tunnel.example.com:99999'], /^prevu: --tunnel-server tunnel\.example\.com:99999 is not host:port or tls:\/\/host:port \(a port from 1 to 65535\): /],
+      [['profile', 'create', 'b', '--tunnel-server', 'a:22', '--agent-tunnel-server', 'b'], /^prevu: --agent-tunnel-server b is not host:port or tls:\/\/host:port \(a port from 1 to 65535\): /],
+      [['profile', 'create', 'b', '--tunnel-server', 'https://a:443'], /^prevu: --tunnel-server https:\/\/a:443 is not host:port or tls:\/\/host:port /],
+      [['profile', 'create', 'b', '--ca-file', '/nonexistent/ca.crt', '--tunnel-server', 'tls://a:443'], /^prevu: --ca-file \/nonexistent\/ca\.crt cannot be used \(ENOENT\): /],
+      [['profile', 'create', 'b', '--ca-file', '/etc/hostname'], /^prevu: --ca-file needs --tunnel-server: /],
       // The user gave a flag: the flag is named, not a profile.
-      [['profile', 'create', 'c', '--driver', 'floppy'], /^prevu: Expected --driver=floppy to be one of: local, ssh, lightsail: see `prevu profile create --help`$/],
+      [['profile', 'create', 'c', '--driver', 'floppy'], /^prevu: Expected --driver=floppy to be one of: local, ssh, lightsail, kube: see `prevu profile create --help`$/],
       [['profile', 'use', 'ghost'], /^prevu: no profile named "ghost": /],
       [['profile', 'rm', 'ghost'], /^prevu: no profile named "ghost": /],
       [['profile', 'create', 'd', '--set', 'novalue'], /^prevu: --set novalue is not key=value: /],
@@ -61,6 +64,11 @@ describe('profiles from the CLI', () => {
     }
     // a failed create leaves no half-made profile behind
     expect((await cli.run(['profile', 'ls', '--json'])).stdout).not.toMatch(/"c"/);
+    // a hosts file that is not one is one line at start, whatever the command
+    const hosts = join(cli.env.HOME!, 'hosts');
+    writeFileSync(hosts, '127.0.0.1 ok.test\nnot-an-address web.test\n');
+    const badHosts = await cli.run(['profile', 'ls'], { env: { PREVU_HOSTS_FILE: hosts } });
+    expect([badHosts.code, errorLines(badHosts.stderr)]).toEqual([1, [`prevu: PREVU_HOSTS_FILE ${hosts} cannot be used (line 2 is not "<address> <name>..."): write lines "<address> <name>..." as in /etc/hosts; a name *.<domain> covers every name under it; or unset PREVU_HOSTS_FILE`]]);
   });
 
   it('help and autocomplete work', async () => {

@@ -28,6 +28,8 @@ beforeAll(async () => {
 describe('prevu up on the embedded default', () => {
   let main: string;
   let mainUrls: string[];
+  /** The private profile's env, its URL row, a share cookie and the share link `urls --share` made. */
+  let priv: { id: string; row: { url: string }; cookie: string; shareId: string };
 
   it('up prints a URL table; every URL answers 200 through the tunnel server', async () => {
     main = helloCopy('main');
@@ -84,6 +86,21 @@ describe('prevu up on the embedded default', () => {
     const server = JSON.parse((await cli.run(['server', 'status', '--json'])).stdout) as { running: boolean; settings: { container: string; httpPort: number } };
     expect(server).toMatchObject({ running: true, current: true, settings: { container: cli.env.PREVU_EMBEDDED_NAME, httpPort: Number(cli.env.PREVU_EMBEDDED_HTTP_PORT) } });
     expect((await docker(['inspect', '-f', '{{.HostConfig.RestartPolicy.Name}}', server.settings.container])).trim()).toBe('unless-stopped');
+  });
+
+  it('events prints the history; events -f --json follows: a restarted service shows up as it happens', async () => {
+    const history = await cli.run(['events'], { cwd: main });
+    expect(history.code, history.stderr).toBe(0);
+    expect(history.stdout).toMatch(/^\S+Z {2}url_assigned web {2}\{/m);
+    const follow = await kit.start({ command: 'node', args: [CLI, 'events', '-f', '--json'], cwd: main, env: cli.env, readyLine: /"url_assigned"/ });
+    const lines = () => follow.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { type: string; service?: string; envId: string });
+    const before = lines().filter((e) => e.type === 'starting' && e.service === 'web').length;
+    const [web] = (await docker(['ps', '-q', '--filter', `label=com.docker.compose.project=prevu-${project}-main`, '--filter', 'label=com.docker.compose.service=web'])).trim().split('\n');
+    await docker(['restart', web!]);
+    await waitFor('the restart in events -f', async () => (lines().filter((e) => e.type === 'starting' && e.service === 'web').length > before ? true : undefined), 30_000);
+    expect(lines().every((e) => e.envId === `${project}-main`)).toBe(true);
+    follow.child.kill('SIGINT');
+    expect(await follow.exited).toBe(130);
   });
 
   it('a second branch comes up beside it with its own envId, URLs and compose project (`up --json web`: a subset)', async () => {
@@ -221,7 +238,7 @@ describe('prevu up on the embedded default', () => {
     // With a password (from the environment, out of shell history): the browser's prompt asks for it.
     const guarded = await cli.run(['urls', '--share', '--profile', 'priv', '--id', id], { env: { PREVU_SHARE_PASSWORD: 'open sesame' } });
     expect(guarded.code, guarded.stderr).toBe(0);
-    expect(guarded.stdout).toContain('they open the env with the password');
+    expect(guarded.stdout).toContain('they open it with the password');
     const guardedLink = /^web:\d+\s+(\S+)$/m.exec(guarded.stdout)![1]!;
     expect((await httpGet(guardedLink)).status).toBe(401);
     const basic = `Basic ${Buffer.from('x:open sesame').toString('base64')}`;
@@ -232,6 +249,36 @@ describe('prevu up on the embedded default', () => {
     expect([short.code, errorLines(short.stderr)]).toEqual([1, ['prevu: a share password needs at least 8 characters: choose a longer one']]);
     // The password in the environment does not get in the way of a plain `urls`.
     expect((await cli.run(['urls', '--profile', 'priv', '--id', id], { env: { PREVU_SHARE_PASSWORD: 'open sesame' } })).code).toBe(0);
+    priv = { id, row: row!, cookie, shareId: (JSON.parse(shared.stdout) as { shareId: string }).shareId };
+  }, 180_000);
+
+  it('share makes a record of its own (one service), share ls lists it, share rm revokes it at once', async () => {
+    const { id, row, cookie, shareId } = priv;
+    const made = await cli.run(['share', id, 'web', '--ttl', '1', '--json', '--profile', 'priv']);
+    expect(made.code, made.stderr).toBe(0);
+    const record = JSON.parse(made.stdout) as { id: string; service: string; urls: { share: string }[] };
+    expect(record.service).toBe('web');
+    const scopedLogin = await httpGet(record.urls[0]!.share);
+    expect(scopedLogin.status).toBe(302);
+    const scopedCookie = String(scopedLogin.headers['set-cookie']).split(';')[0]!;
+    expect((await httpGet(row.url, { headers: { cookie: scopedCookie } })).status).toBe(200);
+    const ls = await cli.run(['share', 'ls', id, '--json', '--profile', 'priv']);
+    expect(ls.code, ls.stderr).toBe(0);
+    const listed = (JSON.parse(ls.stdout) as { shares: { id: string; service?: string }[] }).shares;
+    // `urls --share` made records too: the plain one, the one with a password, then this one
+    expect(listed.map((l) => l.id)).toEqual([shareId, expect.any(String), record.id]);
+    const table = await cli.run(['share', 'ls', '--profile', 'priv']);
+    expect(table.stdout).toMatch(new RegExp(`^${record.id}\\s+${id}\\s+web\\s+no\\s`, 'm'));
+    const rm = await cli.run(['share', 'rm', record.id, '--profile', 'priv']);
+    expect([rm.code, rm.stdout.trim()], rm.stderr).toEqual([0, `revoked share link ${record.id}`]);
+    expect((await httpGet(row.url, { headers: { cookie: scopedCookie } })).status).toBe(401);
+    expect((await httpGet(record.urls[0]!.share)).status).toBe(401);
+    expect((await httpGet(row.url, { headers: { cookie } })).status).toBe(200);
+    const again = await cli.run(['share', 'rm', record.id, '--profile', 'priv']);
+    expect([again.code, errorLines(again.stderr)]).toEqual([1, [`prevu: no live share link "${record.id}" for this account (revoked, expired, or made on another tunnel server): see \`prevu share ls\` for the live ones`]]);
+    const noSuch = await cli.run(['share', id, 'nope', '--profile', 'priv']);
+    expect([noSuch.code, errorLines(noSuch.stderr)]).toEqual([1, [`prevu: no service "nope" in ${id}: choose from: web`]]);
+
     expect((await cli.run(['purge', '--profile', 'priv'])).code).toBe(0);
     expect(await containersOf(`prevu-${id}`)).toEqual([]);
   });

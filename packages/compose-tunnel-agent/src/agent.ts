@@ -41,8 +41,9 @@ export class Agent {
     this.events = new EventLog(config.envId, (event) => log.info({ event }, event.type));
     this.env = new Environment(this.docker, config.project, this.events, log);
     this.tunnel = new TunnelClient({
-      host: config.tunnelHost,
-      port: config.tunnelPort,
+      address: config.tunnel,
+      ...(config.tlsName ? { tlsName: config.tlsName } : {}),
+      ...(config.ca ? { ca: config.ca } : {}),
       envId: config.envId,
       privateKey: config.privateKey,
       ...(config.hostKey ? { hostKey: config.hostKey } : {}),
@@ -81,7 +82,7 @@ export class Agent {
       tunnels: () => this.tunnels(),
       services: () => this.services(),
       config: (salt) => this.serviceConfigs(salt),
-      lifecycle: () => this.lifecycle.row(),
+      lifecycle: () => this.lifecycle.freshRow(),
       setPinned: (pinned) => this.lifecycle.setPinned(pinned),
       health: () => {
         const { rss, heapUsed } = process.memoryUsage();
@@ -173,9 +174,10 @@ export class Agent {
   }
 
   private updateForwards(): void {
-    const forwards: Forward[] = [{ name: AGENT_SERVICE, service: AGENT_SERVICE, port: this.config.apiPort, private: true }];
+    const forwards: Forward[] = [{ name: AGENT_SERVICE, service: AGENT_SERVICE, port: this.config.apiPort, private: true, h2c: false }];
     for (const entry of this.env.services.values()) {
-      for (const { name, port } of serviceForwards(entry.service, entry.ports)) forwards.push({ name, service: entry.service, port, private: this.config.private });
+      // a `tcp:` port is private whatever the env: only the account's token opens it over HTTP, `prevu connect` rides it
+      for (const { name, port } of serviceForwards(entry.service, entry.ports)) forwards.push({ name, service: entry.service, port, private: this.config.private || entry.tcpPorts.includes(port), h2c: entry.h2c.includes(port) });
     }
     this.forwards = forwards;
     this.tunnel.setForwards(forwards);
@@ -202,6 +204,7 @@ export class Agent {
           hostname: t?.hostname ?? null,
           url: t?.url ?? null,
           state: route.state,
+          ...(this.env.services.get(f.service)?.tcpPorts.includes(f.port) ? { tcp: true } : {}),
           ...(route.reason ? { reason: route.reason } : {}),
           ...(r && !t ? { refused: { reason: r.reason, ...(r.heldByEnv ? { heldByEnv: r.heldByEnv } : {}) } } : {}),
         };

@@ -12,7 +12,7 @@ export interface ApiSource {
   services(): ServiceRow[];
   health(): { ok: boolean; connected: boolean; replaced: boolean; lastError?: string; envId: string; services: number; rssBytes: number; heapUsedBytes: number };
   config(salt: string): ServiceConfig[];
-  lifecycle(): LifecycleRow;
+  lifecycle(): Promise<LifecycleRow>;
   setPinned(pinned: boolean): LifecycleRow;
   /** Last lines of a service's newest container; undefined when the service is unknown. */
   logs(service: string, tail: number): Promise<string[] | undefined>;
@@ -51,7 +51,7 @@ async function route(source: ApiSource, req: IncomingMessage, res: ServerRespons
   const url = new URL(req.url ?? '/', 'http://agent');
   if (url.pathname === '/lifecycle' && req.method === 'PUT') return putLifecycle(source, req, res);
   if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: 'only GET is supported (and PUT /lifecycle)' });
-  if (url.pathname === '/lifecycle') return send(res, 200, source.lifecycle());
+  if (url.pathname === '/lifecycle') return send(res, 200, await source.lifecycle());
   if (url.pathname === '/healthz') {
     const health = source.health();
     return send(res, health.ok ? 200 : 503, health);

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { errors } from '@prevu/core/errors';
 import { normalizeEnvId } from '@prevu/core/names';
+import { parseTunnelAddress, TUNNEL_ADDRESS_HINT, type TunnelAddress } from '@prevu/core/tunnel-address';
 import type { SelfDeleteSettings } from './lightsail-self-delete.js';
 
 const bool = z
@@ -16,7 +17,11 @@ const SECONDS = 'must be a whole number of seconds (0: never)';
 const schema = z.object({
   PREVU_TUNNEL_SERVER: z
     .string({ error: 'is required' })
-    .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port of the tunnel server SSH port, e.g. host.docker.internal:2222'),
+    .refine((v) => parseTunnelAddress(v) !== undefined, `${TUNNEL_ADDRESS_HINT}, e.g. host.docker.internal:2222`),
+  /** tls://: the name the certificate must cover, when not the address's host. */
+  PREVU_TUNNEL_TLS_NAME: z.string().regex(/^[A-Za-z0-9.-]+$/, 'must be a DNS name').optional(),
+  /** tls://: a PEM CA certificate trusted besides the system ones. */
+  PREVU_TUNNEL_CA: z.string().includes('-----BEGIN CERTIFICATE-----', { message: 'must be a PEM certificate' }).optional(),
   PREVU_ENV_ID: z
     .string({ error: 'is required' })
     .min(1, 'is required')
@@ -49,8 +54,9 @@ const schema = z.object({
 const credentialsSchema = z.object({ accessKeyId: z.string().min(16).max(128), secretAccessKey: z.string().min(1).max(256), sessionToken: z.string().max(4096).optional() });
 
 export interface AgentConfig {
-  tunnelHost: string;
-  tunnelPort: number;
+  tunnel: TunnelAddress;
+  tlsName?: string;
+  ca?: string;
   envId: string;
   project: string;
   privateKey: string;
@@ -88,10 +94,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
   if (!/-----BEGIN (OPENSSH|RSA|EC) PRIVATE KEY-----/.test(privateKey)) {
     throw errors.agentKeyInvalid(c.PREVU_KEY_FILE);
   }
-  const sep = c.PREVU_TUNNEL_SERVER.lastIndexOf(':');
   return {
-    tunnelHost: c.PREVU_TUNNEL_SERVER.slice(0, sep).replace(/^\[|\]$/g, ''),
-    tunnelPort: Number(c.PREVU_TUNNEL_SERVER.slice(sep + 1)),
+    tunnel: parseTunnelAddress(c.PREVU_TUNNEL_SERVER)!,
+    ...(c.PREVU_TUNNEL_TLS_NAME ? { tlsName: c.PREVU_TUNNEL_TLS_NAME } : {}),
+    ...(c.PREVU_TUNNEL_CA ? { ca: c.PREVU_TUNNEL_CA } : {}),
     envId: c.PREVU_ENV_ID,
     project: c.PREVU_COMPOSE_PROJECT,
     privateKey,

@@ -86,6 +86,16 @@ export class Lifecycle {
     return this.state;
   }
 
+  /** GET /lifecycle: the row with the tunnel server's last request asked now (it is polled only while sleep is on). */
+  async freshRow(): Promise<LifecycleRow> {
+    try {
+      this.lastRequestAt = (await this.options.lastRequest()).lastRequestAt;
+    } catch (error) {
+      this.options.log.debug({ err: (error as Error).message }, 'last-request failed');
+    }
+    return this.row();
+  }
+
   row(): LifecycleRow {
     return { state: this.state, expiresAt: this.options.expiresAt ?? null, pinned: this.pinned, sleepAfterSeconds: this.options.sleepAfterSeconds, lastRequestAt: this.lastRequestAt };
   }

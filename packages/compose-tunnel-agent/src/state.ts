@@ -9,7 +9,7 @@ import { AGENT_SERVICE } from '@prevu/core/names';
 import { SERVICE_LABEL, type ContainerInfo, type DockerApi, type DockerEvent } from './docker.js';
 import type { EventLog } from './event-log.js';
 import { refusalReason } from './listen-probe.js';
-import { exposedPorts, hasHealthcheck } from './services.js';
+import { exposedPorts, h2cPorts, hasHealthcheck, tcpOnlyPorts } from './services.js';
 
 export const FAILED_CHECKS = 3;
 export const CRASH_RESTARTS = 3;
@@ -28,6 +28,10 @@ interface ContainerState {
 export interface ServiceEntry {
   service: string;
   ports: number[];
+  /** Of `ports`, those for `prevu connect` only (no public URL). */
+  tcpPorts: number[];
+  /** Of those, the ones that speak HTTP/2 in clear (gRPC). */
+  h2c: number[];
   healthchecked: boolean;
   containers: Map<string, ContainerState>;
   /** Set when the crash-loop guard stopped the service. */
@@ -193,7 +197,7 @@ export class Environment {
   private entry(service: string): ServiceEntry {
     let entry = this.services.get(service);
     if (!entry) {
-      entry = { service, ports: [], healthchecked: false, containers: new Map(), restarts: [], crashed: false, killing: new Set(), unhealthyReported: false, listening: new Set() };
+      entry = { service, ports: [], tcpPorts: [], h2c: [], healthchecked: false, containers: new Map(), restarts: [], crashed: false, killing: new Set(), unhealthyReported: false, listening: new Set() };
       this.services.set(service, entry);
     }
     return entry;
@@ -202,9 +206,13 @@ export class Environment {
   private applyInspect(entry: ServiceEntry, info: ContainerInfo): void {
     try {
       entry.ports = exposedPorts(info.Config);
+      entry.tcpPorts = tcpOnlyPorts(info.Config);
+      entry.h2c = h2cPorts(info.Config);
       delete entry.problem;
     } catch (error) {
       entry.ports = [];
+      entry.tcpPorts = [];
+      entry.h2c = [];
       entry.problem = (error as Error).message;
       this.log.warn({ service: entry.service }, entry.problem);
     }

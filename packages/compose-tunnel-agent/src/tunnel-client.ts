@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { sshFingerprint } from '@prevu/core/ssh-fingerprint';
 import { sshExec } from '@prevu/core/ssh-exec';
 import { AGENT_KEY_REVOKED, type HelloReply } from '@prevu/core/tunnel-protocol';
+import { openTlsTunnel, type TunnelAddress } from '@prevu/core/tunnel-address';
 
 export interface Forward {
   /** `<service>-<port>` or `<service>`: the label the hostname starts with. */
@@ -16,11 +17,17 @@ export interface Forward {
   service: string;
   port: number;
   private: boolean;
+  /** The service speaks HTTP/2 in clear (gRPC): the server then talks HTTP/2 to it. */
+  h2c: boolean;
 }
 
 export interface TunnelClientOptions {
-  host: string;
-  port: number;
+  /** The SSH port, or (tls) the HTTPS port carrying SSH over TLS. */
+  address: TunnelAddress;
+  /** tls: the name the certificate must cover, when not the address's host. */
+  tlsName?: string;
+  /** tls: a PEM CA trusted besides the system ones. */
+  ca?: string;
   envId: string;
   privateKey: string;
   /** OpenSSH `SHA256:...` fingerprint the server's host key must have. */
@@ -49,7 +56,6 @@ export function backoffDelay(attempt: number, random = Math.random): number {
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
 
-/** The key ssh2 and the server use for a forward: bind address, or streamlocal path. */
 /** Waits for `promise`, or `ms`, whichever comes first. */
 function within(ms: number, promise: Promise<unknown>): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
@@ -57,8 +63,14 @@ function within(ms: number, promise: Promise<unknown>): Promise<void> {
   return Promise.race([promise.then(() => undefined), timeout]).finally(() => clearTimeout(timer));
 }
 
+/**
+ * The key ssh2 and the server use for a forward: bind address (public), or streamlocal path
+ * (private); flags ride in the fragment (core names.ts, parseForwardName).
+ */
 function forwardKey(f: Forward): string {
-  return f.private ? `/${f.name}#access=private` : f.name;
+  const flags = [...(f.private ? ['access=private'] : []), ...(f.h2c ? ['proto=h2c'] : [])].join('&');
+  const name = f.private ? `/${f.name}` : f.name;
+  return flags ? `${name}#${flags}` : name;
 }
 
 export class TunnelClient extends EventEmitter {
@@ -131,6 +143,24 @@ export class TunnelClient extends EventEmitter {
   }
 
   private connect(): void {
+    const { address, log } = this.options;
+    if (!address.tls) return this.connectSsh();
+    // A failed handshake (the network, or a certificate it does not trust) is retried like a
+    // failed SSH connection: the backoff, and the reason in lastError for /health.
+    openTlsTunnel(address, { ...(this.options.tlsName ? { servername: this.options.tlsName } : {}), ...(this.options.ca ? { ca: this.options.ca } : {}) }).then(
+      (sock) => {
+        if (this.closed) return void sock.destroy();
+        this.connectSsh(sock);
+      },
+      (error: Error) => {
+        this.lastError = `tls: ${error.message}`;
+        log.warn({ err: error.message }, 'tls connection to the tunnel server failed');
+        this.scheduleReconnect();
+      },
+    );
+  }
+
+  private connectSsh(sock?: Duplex): void {
     const { log } = this.options;
     const client = new Client();
     this.client = client;
@@ -142,7 +172,7 @@ export class TunnelClient extends EventEmitter {
       this.attempt = 0;
       this.lastError = undefined;
       this.applied.clear();
-      log.info({ server: `${this.options.host}:${this.options.port}` }, 'connected to the tunnel server');
+      log.info({ server: `${this.options.address.host}:${this.options.address.port}`, tls: this.options.address.tls }, 'connected to the tunnel server');
       this.emit('connected');
       this.apply();
     });
@@ -189,8 +219,9 @@ export class TunnelClient extends EventEmitter {
 
     const expected = this.options.hostKey;
     client.connect({
-      host: this.options.host,
-      port: this.options.port,
+      host: this.options.address.host,
+      port: this.options.address.port,
+      ...(sock ? { sock } : {}),
       username: this.options.envId,
       privateKey: this.options.privateKey,
       readyTimeout: 10_000,

@@ -1,6 +1,7 @@
 // End to end: a real tunnel server process on the host, a compose project on the real Docker
 // engine with the agent built from dist/agent.mjs, and HTTP requests through the tunnel server.
 import { existsSync } from 'node:fs';
+import http2 from 'node:http2';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -62,6 +63,17 @@ const httpd = (ports: Record<number, string>) =>
       .concat(Object.keys(ports).map((port, i, all) => `${i === all.length - 1 ? 'exec httpd -f' : 'httpd'} -p ${port} -h /www/${port}`))
       .join(' && '),
   ]);
+
+/**
+ * An HTTP/2-only (h2c) echo in the gRPC manner: each DATA chunk back as it comes, then trailers.
+ * `prevu up` sets its label from compose's `app_protocol: grpc` (core overlay.ts); here it is written.
+ */
+const H2C_ECHO = `require('node:http2').createServer().on('stream', (s) => {
+  s.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+  s.on('wantTrailers', () => s.sendTrailers({ 'grpc-status': '0' }));
+  s.on('data', (d) => s.write(d));
+  s.on('end', () => s.end());
+}).listen(50051);`;
 
 function composeFile(): string {
   return `
@@ -133,6 +145,12 @@ services:
     command: ${httpd({ 80: 'hidden-body' })}
     expose: ["80"]
     labels: { prevu.expose: "false" }
+  rpc:
+    image: node:20-slim
+    init: true
+    command: ${JSON.stringify(['node', '-e', H2C_ECHO])}
+    expose: ["50051"]
+    labels: { prevu.h2c: "50051" }
 secrets:
   prevu_key: { file: ./prevu_key }
 `;
@@ -172,7 +190,8 @@ async function viaTunnel(hostname: string, timeoutMs = 5000) {
   return httpGet(`http://127.0.0.1:${httpPort}/`, { headers: { host: `${hostname}:${httpPort}` }, timeoutMs });
 }
 
-const ready = (rows: Row[]) => rows.filter((r) => r.service !== 'crash' && r.service !== 'flaky' && r.service !== 'loopback');
+/** Rows that serve HTTP/1.1 GETs with their name in the body (`rpc` speaks HTTP/2 only). */
+const ready = (rows: Row[]) => rows.filter((r) => r.service !== 'crash' && r.service !== 'flaky' && r.service !== 'loopback' && r.service !== 'rpc');
 
 /** Polls until every routable URL answers 200 with its body. */
 async function allServe(rows: Row[], timeoutMs: number): Promise<void> {
@@ -230,7 +249,7 @@ beforeAll(async () => {
     'the agent to list every tunnel with a URL',
     async () => {
       const list = await tunnels();
-      return list.length === 11 && list.every((r) => r.url) ? list : undefined;
+      return list.length === 12 && list.every((r) => r.url) ? list : undefined;
     },
     60_000,
     250,
@@ -245,7 +264,7 @@ afterAll(() => ws?.close());
 describe('compose tunnel agent', () => {
   it('gives every exposed port a URL that answers with its body', async () => {
     const byName = Object.fromEntries(rows.map((r) => [`${r.service}:${r.port}`, r]));
-    expect(Object.keys(byName).sort()).toEqual(['api:80', 'crash:80', 'flaky:80', 'front:80', 'late:80', 'loopback:80', 'many:9001', 'many:9003', 'multi:8081', 'multi:8082', 'web:80']);
+    expect(Object.keys(byName).sort()).toEqual(['api:80', 'crash:80', 'flaky:80', 'front:80', 'late:80', 'loopback:80', 'many:9001', 'many:9003', 'multi:8081', 'multi:8082', 'rpc:50051', 'web:80']);
     // Single-port services have no port in their hostname; multi-port ones have it per port.
     expect(byName['web:80']!.hostname).toMatch(new RegExp(`^web-${envId}-[a-z2-7]{10}\\.localhost$`));
     expect(byName['multi:8081']!.hostname).toMatch(new RegExp(`^multi-8081-${envId}-`));
@@ -256,6 +275,37 @@ describe('compose tunnel agent', () => {
       expect(res.status, key).toBe(200);
       expect(res.body.trim(), key).toBe(body);
     }
+  });
+
+  it('streams HTTP/2 both ways to an h2c service (prevu.h2c) and passes its trailers', async () => {
+    const rpc = rows.find((r) => r.service === 'rpc')!;
+    const session = http2.connect(`http://127.0.0.1:${httpPort}`);
+    session.on('error', () => undefined);
+    kit.defer('h2 session', () => void session.destroy());
+    // Ready once its port accepts connections (no healthcheck): until then the agent answers 503.
+    const stream = await waitFor(
+      'the h2c echo to answer 200',
+      async () => {
+        const s = session.request({ ':method': 'POST', ':path': '/echo.Echo/Chat', ':authority': `${rpc.hostname}:${httpPort}`, 'content-type': 'application/grpc' });
+        s.on('error', () => undefined);
+        const status = await new Promise<number>((resolve) => s.once('response', (h) => resolve(Number(h[':status']))).once('close', () => resolve(0)));
+        if (status === 200) return s;
+        s.destroy();
+        return undefined;
+      },
+      30_000,
+      250,
+    );
+    const next = () => new Promise<string>((resolve) => stream.once('data', (d: Buffer) => resolve(d.toString())));
+    for (const message of ['one', 'two', 'three']) {
+      const echoed = next();
+      stream.write(message);
+      expect(await echoed).toBe(message);
+    }
+    const trailers = new Promise<Record<string, unknown>>((resolve) => stream.once('trailers', resolve));
+    stream.end();
+    stream.resume();
+    expect(await trailers).toMatchObject({ 'grpc-status': '0' });
   });
 
   it('calls a service without a healthcheck ready only once its port accepts connections, and says why not meanwhile', async () => {

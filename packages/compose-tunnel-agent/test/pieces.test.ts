@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { demux, FrameDecoder } from '../src/docker.js';
 import { ListenProbe, listeningSockets, refusalReason } from '../src/listen-probe.js';
-import { exposedPorts, hasHealthcheck } from '../src/services.js';
+import { exposedPorts, hasHealthcheck, tcpOnlyPorts } from '../src/services.js';
 import { BACKOFF_CAP_MS, backoffDelay } from '../src/tunnel-client.js';
 import { ed25519KeyPair } from '@prevu/core/ssh-keys';
 
@@ -23,18 +23,26 @@ const good = { PREVU_TUNNEL_SERVER: 'host.docker.internal:2222', PREVU_ENV_ID: '
 describe('settings', () => {
   it('reads PREVU_* with defaults', () => {
     const config = loadConfig(good);
-    expect(config).toMatchObject({ tunnelHost: 'host.docker.internal', tunnelPort: 2222, envId: 'shop-main', project: 'prevu-shop-main', private: false, dockerSocket: '/var/run/docker.sock', apiPort: 3000, logLevel: 'info' });
+    expect(config).toMatchObject({ tunnel: { tls: false, host: 'host.docker.internal', port: 2222 }, envId: 'shop-main', project: 'prevu-shop-main', private: false, dockerSocket: '/var/run/docker.sock', apiPort: 3000, logLevel: 'info' });
     expect(config.privateKey).toContain('OPENSSH PRIVATE KEY');
     expect(loadConfig({ ...good, PREVU_PRIVATE: 'true', PREVU_API_PORT: '4000' })).toMatchObject({ private: true, apiPort: 4000 });
     // the lifecycle: no TTL, no sleep, not pinned unless `up` says so
     expect(config).toMatchObject({ sleepAfterSeconds: 0, pinned: false, lifecycleFile: '/var/lib/prevu-agent/lifecycle.json' });
     expect(config.expiresAt).toBeUndefined();
     expect(loadConfig({ ...good, PREVU_EXPIRES_AT: '2026-01-31T12:00:00Z', PREVU_SLEEP_AFTER: '3600', PREVU_PINNED: 'true' })).toMatchObject({ expiresAt: '2026-01-31T12:00:00.000Z', sleepAfterSeconds: 3600, pinned: true });
+    // SSH over TLS on the HTTPS port, with the name and CA to check the certificate against
+    const ca = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+    expect(loadConfig({ ...good, PREVU_TUNNEL_SERVER: 'tls://host.docker.internal:8443', PREVU_TUNNEL_TLS_NAME: 'ssh.preview.test', PREVU_TUNNEL_CA: ca })).toMatchObject({
+      tunnel: { tls: true, host: 'host.docker.internal', port: 8443 },
+      tlsName: 'ssh.preview.test',
+      ca,
+    });
+    expect(loadConfig({ ...good, PREVU_TUNNEL_SERVER: 'ssh+tls://[::1]:443' }).tunnel).toEqual({ tls: true, host: '::1', port: 443 });
   });
 
   it.each([
     [{ PREVU_TUNNEL_SERVER: undefined }, 'PREVU_TUNNEL_SERVER is required'],
-    [{ PREVU_TUNNEL_SERVER: 'nohost' }, 'PREVU_TUNNEL_SERVER must be host:port'],
+    [{ PREVU_TUNNEL_SERVER: 'nohost' }, 'PREVU_TUNNEL_SERVER must be host:port (the SSH port) or tls://host:port'],
     [{ PREVU_ENV_ID: 'Shop_Main' }, 'PREVU_ENV_ID must be a normalized env id'],
     [{ PREVU_PRIVATE: 'maybe' }, 'PREVU_PRIVATE'],
     [{ PREVU_API_PORT: '70000' }, 'PREVU_API_PORT must be a port number from 1 to 65535 (got "70000")'],
@@ -42,6 +50,8 @@ describe('settings', () => {
     [{ PREVU_KEY_FILE: join(dir, 'missing') }, 'cannot be read (ENOENT)'],
     [{ PREVU_EXPIRES_AT: 'tomorrow' }, 'PREVU_EXPIRES_AT must be an ISO 8601 time, e.g. 2026-01-31T12:00:00.000Z (got "tomorrow")'],
     [{ PREVU_SLEEP_AFTER: '-5' }, 'PREVU_SLEEP_AFTER must be a whole number of seconds (0: never) (got "-5")'],
+    [{ PREVU_TUNNEL_SERVER: 'https://host:443' }, 'PREVU_TUNNEL_SERVER must be host:port'],
+    [{ PREVU_TUNNEL_CA: 'not a certificate' }, 'PREVU_TUNNEL_CA must be a PEM certificate'],
   ])('rejects %o with one line naming the setting', (change, message) => {
     expect(() => loadConfig({ ...good, ...change })).toThrow(message);
   });
@@ -66,6 +76,14 @@ describe('exposed ports', () => {
     expect(exposedPorts(config(['80/tcp', '443/tcp', '9000/tcp'], { 'prevu.expose': '443, 80' }))).toEqual([80, 443]);
     expect(exposedPorts(config(['80/tcp'], { 'prevu.expose': 'true' }))).toEqual([80]);
     expect(() => exposedPorts(config(['80/tcp'], { 'prevu.expose': 'web' }))).toThrow('must be "true", "false" or a comma-separated list of ports');
+  });
+
+  it('prevu.expose "tcp:N" picks a port for prevu connect only (forwarded, no public URL)', () => {
+    const labels = { 'prevu.expose': '80, tcp:6379' };
+    expect([exposedPorts(config(['80/tcp', '6379/tcp', '9000/tcp'], labels)), tcpOnlyPorts(config([], labels))]).toEqual([[80, 6379], [6379]]);
+    expect(tcpOnlyPorts(config(['80/tcp'], {}))).toEqual([]);
+    expect(tcpOnlyPorts(config(['80/tcp'], { 'prevu.expose': 'false' }))).toEqual([]);
+    expect(() => tcpOnlyPorts(config([], { 'prevu.expose': 'tcp:x' }))).toThrow('tcp:5432 for a port reached by `prevu connect` only');
   });
 
   it('knows a disabled healthcheck from a real one', () => {

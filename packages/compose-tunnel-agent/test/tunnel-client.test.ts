@@ -1,7 +1,8 @@
 // The tunnel client and channel handling against the real tunnel server process, without Docker:
-// public and private forwards, the 503 pages, host-key pinning, reconnect after a restart, and
-// close() cancelling every forward (404, not "tunnel gone").
+// public and private forwards, the 503 pages, host-key pinning, reconnect after a restart,
+// close() cancelling every forward (404, not "tunnel gone"), and an h2c forward spoken to in HTTP/2.
 import { createServer, type Server } from 'node:http';
+import http2 from 'node:http2';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,6 +38,7 @@ let appPort: number;
 let closedPort: number;
 let hangup: TcpServer;
 let hangupPort: number;
+let h2cPort: number;
 const clients: TunnelClient[] = [];
 
 async function startServer(): Promise<Proc> {
@@ -47,17 +49,16 @@ async function startServer(): Promise<Proc> {
   });
 }
 
-const routes: Record<string, Route> = { hangup: { state: 'ready' }, web: { state: 'ready' }, secret: { state: 'ready' }, wait: { state: 'starting', reason: 'service wait is starting (waiting for its healthcheck to pass)' }, down: { state: 'ready' } };
+const routes: Record<string, Route> = { rpc: { state: 'ready' }, hangup: { state: 'ready' }, web: { state: 'ready' }, secret: { state: 'ready' }, wait: { state: 'starting', reason: 'service wait is starting (waiting for its healthcheck to pass)' }, down: { state: 'ready' } };
 
 function client(forwards: Forward[], pin = hostKey, as: { env?: string; privateKey?: string } = {}): TunnelClient {
   const c = new TunnelClient({
-    host: '127.0.0.1',
-    port: sshPort,
+    address: { tls: false, host: '127.0.0.1', port: sshPort },
     envId: as.env ?? envId,
     privateKey: as.privateKey ?? key.private,
     hostKey: pin,
     log,
-    onChannel: (forward, channel) => handleChannel(channel, { host: '127.0.0.1', port: { down: closedPort, hangup: hangupPort }[forward.service] ?? appPort }, routes[forward.service]!, log, forward.service),
+    onChannel: (forward, channel) => handleChannel(channel, { host: '127.0.0.1', port: { down: closedPort, hangup: hangupPort, rpc: h2cPort }[forward.service] ?? appPort }, routes[forward.service]!, log, forward.service),
   });
   c.setForwards(forwards);
   c.start();
@@ -79,6 +80,16 @@ beforeAll(async () => {
   hangup = createTcpServer((socket) => socket.once('data', () => socket.destroy()));
   await new Promise<void>((resolve) => hangup.listen(0, '127.0.0.1', resolve));
   hangupPort = (hangup.address() as AddressInfo).port;
+  // HTTP/2 only (a gRPC server's way): an HTTP/1.1 request gets no answer from it.
+  const h2c = http2.createServer();
+  h2c.on('stream', (stream, headers) => {
+    stream.respond({ ':status': 200 }, { waitForTrailers: true });
+    stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+    stream.end(`h2 ${headers[':path']} ${headers['authorization'] ? 'with' : 'without'} authorization`);
+  });
+  await new Promise<void>((resolve) => h2c.listen(0, '127.0.0.1', resolve));
+  h2cPort = (h2c.address() as AddressInfo).port;
+  kit.defer('h2c service', () => new Promise<void>((resolve) => h2c.close(() => resolve())));
 });
 
 afterAll(async () => {
@@ -93,11 +104,11 @@ describe('tunnel client', () => {
 
   it('forwards public and private names, and answers pages for services that are not ready', async () => {
     tunnel = client([
-      { name: 'web', service: 'web', port: 80, private: false },
-      { name: 'secret', service: 'secret', port: 80, private: true },
-      { name: 'wait', service: 'wait', port: 80, private: false },
-      { name: 'down-8080', service: 'down', port: 8080, private: false },
-      { name: 'hangup', service: 'hangup', port: 80, private: false },
+      { name: 'web', service: 'web', port: 80, private: false, h2c: false },
+      { name: 'secret', service: 'secret', port: 80, private: true, h2c: false },
+      { name: 'wait', service: 'wait', port: 80, private: false, h2c: false },
+      { name: 'down-8080', service: 'down', port: 8080, private: false, h2c: false },
+      { name: 'hangup', service: 'hangup', port: 80, private: false, h2c: false },
     ]);
     await waitFor('hello with 5 tunnels', async () => (tunnel.hello?.tunnels.length === 5 ? true : undefined), 10_000);
     expect(tunnel.hello!.tunnels.find((t) => t.name === 'secret')?.private).toBe(true);
@@ -127,9 +138,9 @@ describe('tunnel client', () => {
   it('drops a forward that is no longer wanted', async () => {
     const wait = hostOf('wait');
     tunnel.setForwards([
-      { name: 'web', service: 'web', port: 80, private: false },
-      { name: 'secret', service: 'secret', port: 80, private: true },
-      { name: 'down-8080', service: 'down', port: 8080, private: false },
+      { name: 'web', service: 'web', port: 80, private: false, h2c: false },
+      { name: 'secret', service: 'secret', port: 80, private: true, h2c: false },
+      { name: 'down-8080', service: 'down', port: 8080, private: false, h2c: false },
     ]);
     // The client cancelled it, so the server forgets the name: unknown host, not "tunnel gone".
     const dropped = await waitFor('the dropped name to be unknown', async () => {
@@ -165,9 +176,9 @@ describe('tunnel client', () => {
   });
 
   it('learns from hello why a forward was refused: another env of the key holds its hostname', async () => {
-    const first = client([{ name: 'web-app', service: 'web-app', port: 80, private: false }], hostKey, { env: 'x' });
+    const first = client([{ name: 'web-app', service: 'web-app', port: 80, private: false, h2c: false }], hostKey, { env: 'x' });
     await waitFor('the first env hello', async () => (first.hello?.tunnels.length === 1 ? true : undefined));
-    const second = client([{ name: 'web', service: 'web', port: 80, private: false }], hostKey, { env: 'app-x' });
+    const second = client([{ name: 'web', service: 'web', port: 80, private: false, h2c: false }], hostKey, { env: 'app-x' });
     const refused = await waitFor('the refusal in hello', async () => second.hello?.refused?.[0]);
     expect(refused).toMatchObject({ name: 'web', heldByEnv: 'x', hostname: first.hello!.tunnels[0]!.hostname });
     expect(second.hello!.tunnels).toEqual([]);
@@ -182,7 +193,7 @@ describe('tunnel client', () => {
     const exec = (command: string, input?: string) => tunnelExec({ address: `127.0.0.1:${sshPort}`, privateKey: key.private, envId, hostKey, recordedIn: 'test' }, command, input);
     const registration = agentKeyRegistration({ privateKey: agentKey.private, publicKey: agentKey.public.split(' ').slice(0, 2).join(' ') }, accountId, envId);
     await exec('agent-key', JSON.stringify(registration));
-    const c = client([{ name: 'keyed', service: 'web', port: 80, private: false }], hostKey, { privateKey: agentKey.private });
+    const c = client([{ name: 'keyed', service: 'web', port: 80, private: false, h2c: false }], hostKey, { privateKey: agentKey.private });
     const host = hostname('keyed', envId, accountId, 'localhost');
     await waitFor('the agent key\'s forward to serve', async () => ((await get(host)).status === 200 ? true : undefined), 10_000);
     await exec('agent-key-revoke');
@@ -193,10 +204,38 @@ describe('tunnel client', () => {
   });
 
   it('refuses a server whose host key is not the pinned one', async () => {
-    const wrong = client([{ name: 'other', service: 'web', port: 80, private: false }], `SHA256:${'A'.repeat(43)}`);
+    const wrong = client([{ name: 'other', service: 'web', port: 80, private: false, h2c: false }], `SHA256:${'A'.repeat(43)}`);
     await waitFor('the handshake to fail', async () => (wrong.lastError ? true : undefined), 10_000);
     expect(wrong.isConnected).toBe(false);
     expect(wrong.lastError).toMatch(/verification failed/i);
     await wrong.close();
+  });
+});
+
+describe('an h2c forward (prevu.h2c, compose app_protocol: grpc)', () => {
+  it('reaches an HTTP/2-only service as HTTP/2, trailers included, and keeps it private', async () => {
+    const rpc = client([{ name: 'rpc-50051', service: 'rpc', port: 50051, private: true, h2c: true }], hostKey, { env: 'client-h2c' });
+    await waitFor('hello with the rpc tunnel', async () => (rpc.hello?.tunnels.length === 1 ? true : undefined), 10_000);
+    const host = rpc.hello!.tunnels[0]!.hostname;
+    const session = http2.connect(`http://127.0.0.1:${httpPort}`);
+    session.on('error', () => undefined);
+    kit.defer('h2 client', () => void session.destroy());
+    const ask = (headers: Record<string, string>) =>
+      new Promise<{ status: number; body: string; trailers: Record<string, unknown> }>((resolve, reject) => {
+        const stream = session.request({ ':path': '/echo.Echo/Say', ':authority': host, ...headers });
+        let status = 0;
+        let body = '';
+        let trailers = {};
+        stream.on('response', (h) => (status = Number(h[':status'])));
+        stream.on('trailers', (t) => (trailers = t));
+        stream.on('data', (d: Buffer) => (body += d.toString()));
+        stream.on('end', () => resolve({ status, body, trailers }));
+        stream.on('error', reject);
+      });
+    expect((await ask({})).status).toBe(401);
+    const token = await signAccessToken({ privateKey: key.private, envId: 'client-h2c' });
+    const answer = await ask({ authorization: `Bearer ${token}` });
+    expect(answer).toMatchObject({ status: 200, body: 'h2 /echo.Echo/Say without authorization', trailers: { 'grpc-status': '0' } });
+    await rpc.close();
   });
 });

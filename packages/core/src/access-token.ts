@@ -1,7 +1,7 @@
 // Access tokens for private tunnels: a JWT signed by the account's own SSH key (EdDSA for
 // ed25519, RS256 for RSA). Whoever holds the key owns the account, so no other secret is needed:
 // the tunnel server checks the signature against the public key the tunnel was opened with.
-import { createPrivateKey, createPublicKey, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { createPrivateKey, createPublicKey, randomBytes, randomUUID, scrypt, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import { SignJWT, decodeJwt, jwtVerify } from 'jose';
 import ssh2 from 'ssh2';
@@ -17,8 +17,10 @@ export interface AccessClaims {
   envId?: string;
   /** Made for a share link: opens the env's services, never its agent's API. */
   share: boolean;
-  /** A share link with a password: the id the tunnel server keeps its scrypt hash under. */
-  passwordId?: string;
+  /** A share link's record on the tunnel server (scope, expiry, password hash); revoked, it opens nothing. */
+  shareId?: string;
+  /** Made by `prevu dashboard`: traded once for a dashboard session, never opens a tunnel. */
+  dashboard: boolean;
   issuedAt: number;
   expiresAt: number;
 }
@@ -32,7 +34,7 @@ export interface PasswordRecord {
 const scryptAsync = promisify(scrypt) as (password: string, salt: Buffer, length: number) => Promise<Buffer>;
 const HASH_BYTES = 32;
 export const MIN_PASSWORD_LENGTH = 8;
-export const PASSWORD_ID = /^[A-Za-z0-9_-]{16,64}$/;
+export const SHARE_ID = /^[A-Za-z0-9_-]{16,64}$/;
 
 async function scryptOf(password: string, salt: Buffer): Promise<Buffer> {
   return scryptAsync(password.normalize('NFC'), salt, HASH_BYTES);
@@ -67,14 +69,15 @@ function algorithmFor(type: string): 'EdDSA' | 'RS256' {
   throw new Error(`access tokens need an ed25519 or RSA key, not ${type}`);
 }
 
-export async function signAccessToken(options: { privateKey: string | Buffer; envId?: string; ttlSeconds?: number; share?: boolean; passwordId?: string }): Promise<string> {
+export async function signAccessToken(options: { privateKey: string | Buffer; envId?: string; ttlSeconds?: number; shareId?: string; dashboard?: boolean }): Promise<string> {
   const key = parse(options.privateKey, 'the private key');
   const ttl = options.ttlSeconds ?? DEFAULT_TTL_SECONDS;
   if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TTL_SECONDS) throw new Error(`token ttl must be 1..${MAX_TTL_SECONDS} seconds, got ${ttl}`);
-  if (options.passwordId !== undefined && !PASSWORD_ID.test(options.passwordId)) throw new Error('a password id is 16-64 base64url characters');
+  if (options.shareId !== undefined && !SHARE_ID.test(options.shareId)) throw new Error('a share id is 16-64 base64url characters');
   const claims: Record<string, unknown> = options.envId ? { env: options.envId } : {};
-  if (options.share || options.passwordId) claims.shr = true;
-  if (options.passwordId) claims.pwd = options.passwordId;
+  if (options.shareId) claims.sid = options.shareId;
+  // a login link is used once: two made in one second must differ (EdDSA signatures are deterministic)
+  if (options.dashboard) Object.assign(claims, { dsh: true, jti: randomUUID() });
   const accountId = accountIdFromKeyBlob(key.getPublicSSH());
   const jwt = new SignJWT(claims)
     .setProtectedHeader({ alg: algorithmFor(key.type) })
@@ -96,18 +99,30 @@ export async function verifyAccessToken(token: string, publicKeyBlob: Uint8Array
     requiredClaims: ['exp', 'iat'],
   });
   const env = typeof payload.env === 'string' ? payload.env : undefined;
-  // A password claim that is there but unusable (or of an older shape) must not read as "no password".
-  if (payload.pw !== undefined) throw new Error('the token has a password claim of an unsupported shape');
-  if (payload.pwd !== undefined && (typeof payload.pwd !== 'string' || !PASSWORD_ID.test(payload.pwd))) throw new Error('the token has a malformed password claim');
-  const passwordId = payload.pwd as string | undefined;
+  // Share claims of older shapes (a bare `shr`, a password as `pw`/`pwd`) name no record, so no
+  // revocation could reach them: refused, never read as an account token.
+  if (payload.shr !== undefined || payload.pw !== undefined || payload.pwd !== undefined) throw new Error('the token is a share link of an older shape (no record id)');
+  if (payload.sid !== undefined && (typeof payload.sid !== 'string' || !SHARE_ID.test(payload.sid))) throw new Error('the token has a malformed share claim');
+  const shareId = payload.sid as string | undefined;
   return {
     accountId,
     ...(env ? { envId: env } : {}),
-    share: payload.shr === true || passwordId !== undefined,
-    ...(passwordId ? { passwordId } : {}),
+    share: shareId !== undefined,
+    ...(shareId ? { shareId } : {}),
+    dashboard: payload.dsh === true,
     issuedAt: payload.iat!,
     expiresAt: payload.exp!,
   };
+}
+
+/** The accountId a token claims, unverified: which keys to check its signature against. */
+export function claimedAccountId(token: string): string | undefined {
+  try {
+    const { iss, sub } = decodeJwt(token);
+    return iss === ISSUER && typeof sub === 'string' ? sub : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Cheap shape check (a JWT whose issuer is prevu) before spending a signature check. */

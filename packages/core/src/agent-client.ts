@@ -8,6 +8,7 @@ import { LIFECYCLE_STATES, MAX_TAIL, ROUTING_STATES, type LifecycleRow, type Ser
 import { errors } from './errors.js';
 import { EVENT_TYPES, type PrevuEvent } from './events.js';
 import { localhostAwareLookup } from './localhost-lookup.js';
+import { trustedCas } from './tunnel-address.js';
 import { AGENT_SERVICE } from './names.js';
 import { forwardUrl, parseBaseUrl } from './urls.js';
 
@@ -28,6 +29,7 @@ const agentTunnelSchema: z.ZodType<TunnelRow> = z
     hostname: z.string().nullable(),
     url: z.string().nullable(),
     state: z.enum(ROUTING_STATES),
+    tcp: z.boolean().optional(),
     reason: z.string().max(1000).optional(),
     refused: z.object({ reason: z.string().max(1000), heldByEnv: z.string().max(200).optional() }).optional(),
   })
@@ -64,12 +66,20 @@ const agentLifecycleSchema: z.ZodType<LifecycleRow> = z
   })
   .loose();
 
-let undici: Promise<{ request: typeof Request; dispatcher: Agent }> | undefined;
+let undici: Promise<typeof import('undici')> | undefined;
+/** One dispatcher per CA (most runs: one, the system CAs), kept for keep-alive. */
+const dispatchers = new Map<string, Agent>();
 
 /** undici on first use: commands that never call the agent (`prevu ls`) skip its ~50 ms import. */
-function http(): Promise<{ request: typeof Request; dispatcher: Agent }> {
-  undici ??= import('undici').then((u) => ({ request: u.request, dispatcher: new u.Agent({ connect: { lookup: localhostAwareLookup }, keepAliveTimeout: 1000 }) }));
-  return undici;
+async function http(ca: string | undefined): Promise<{ request: typeof Request; dispatcher: Agent }> {
+  const u = await (undici ??= import('undici'));
+  let dispatcher = dispatchers.get(ca ?? '');
+  if (!dispatcher) {
+    const trusted = trustedCas(ca);
+    dispatcher = new u.Agent({ connect: { lookup: localhostAwareLookup, ...(trusted ? { ca: trusted } : {}) }, keepAliveTimeout: 1000 });
+    dispatchers.set(ca ?? '', dispatcher);
+  }
+  return { request: u.request, dispatcher };
 }
 
 export interface AgentTarget {
@@ -78,6 +88,8 @@ export interface AgentTarget {
   /** The tunnel server's base URL from `hello` (http://localhost:8080). */
   baseUrl: string;
   privateKey: string;
+  /** The profile's --ca-file (PEM): trusted besides the system CAs for the https URLs. */
+  ca?: string;
 }
 
 export function agentUrl(target: AgentTarget): string {
@@ -103,7 +115,7 @@ export class AgentClient {
   /** GET a path (PUT with `put`: a JSON body); returns the status and body (a 503 while the agent connects is a normal answer). */
   async get(path: string, options: { timeoutMs?: number; signal?: AbortSignal; put?: unknown } = {}): Promise<{ status: number; body: string }> {
     try {
-      const { request, dispatcher } = await http();
+      const { request, dispatcher } = await http(this.target.ca);
       const res = await request(`${this.url}${path}`, {
         dispatcher,
         ...(options.put !== undefined ? { method: 'PUT' as const, body: JSON.stringify(options.put) } : {}),
@@ -172,21 +184,31 @@ export class AgentClient {
     return this.stream(`/logs/${encodeURIComponent(service)}?${query}`, options.onText, options.signal);
   }
 
-  /** The agent's recent events (the history its SSE stream starts with), newest last. */
-  async recentEvents(limit = 10, settleMs = 300): Promise<PrevuEvent[]> {
-    const events: PrevuEvent[] = [];
-    const stop = new AbortController();
-    let timer = setTimeout(() => stop.abort(), 5000);
+  /**
+   * The agent's events as they arrive, its history first (SSE), to `onEvent` until the stream ends
+   * or `signal` aborts. Resolves to the HTTP status.
+   */
+  events(onEvent: (event: PrevuEvent) => void, signal?: AbortSignal): Promise<number> {
     let partial = '';
-    await this.stream('/events', (text) => {
+    return this.stream('/events', (text) => {
       partial += text;
       const blocks = partial.split('\n\n');
       partial = blocks.pop() ?? '';
       for (const block of blocks) {
         const data = block.split('\n').find((l) => l.startsWith('data: '));
         const parsed = data ? prevuEventSchema.safeParse(JSON.parse(data.slice(6))) : undefined;
-        if (parsed?.success) events.push(parsed.data);
+        if (parsed?.success) onEvent(parsed.data);
       }
+    }, signal);
+  }
+
+  /** The agent's recent events (the history its SSE stream starts with), newest last. */
+  async recentEvents(limit = 10, settleMs = 300): Promise<PrevuEvent[]> {
+    const events: PrevuEvent[] = [];
+    const stop = new AbortController();
+    let timer = setTimeout(() => stop.abort(), 5000);
+    await this.events((event) => {
+      events.push(event);
       // the history arrives at once; stop shortly after it
       clearTimeout(timer);
       timer = setTimeout(() => stop.abort(), settleMs);
@@ -200,7 +222,7 @@ export class AgentClient {
 
   /** Streams a path (SSE, logs) to `onChunk` until the body ends or `signal` aborts. */
   async stream(path: string, onChunk: (text: string) => void, signal?: AbortSignal): Promise<number> {
-    const { request, dispatcher } = await http();
+    const { request, dispatcher } = await http(this.target.ca);
     const res = await request(`${this.url}${path}`, {
       dispatcher,
       headers: { authorization: await this.authorization() },

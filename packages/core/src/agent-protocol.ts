@@ -18,6 +18,8 @@ export interface TunnelRow {
   state: RoutingState;
   /** Why it is not routed (absent when ready): what `prevu up` says when it gives up waiting. */
   reason?: string;
+  /** A port for `prevu connect` only (label `tcp:N`): its forward is private, it has no public URL. */
+  tcp?: boolean;
   /** Why the tunnel server refused the forward (another env or key holds its hostname). */
   refused?: Pick<RefusedForward, 'heldByEnv' | 'reason'>;
 }

@@ -7,13 +7,13 @@ import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { dockerExec, isDaemonDown } from './docker-cli.js';
 import { readBuildIgnore } from './dockerignore.js';
-import { EXPOSE_LABEL, exposeLabelPorts } from './expose-label.js';
+import { EXPOSE_LABEL, exposeLabelPorts, H2C_APP_PROTOCOLS, H2C_LABEL, h2cLabelPorts } from './expose-label.js';
 import type { UploadPlan } from './drivers/driver.js';
 import { missingFromEnvFileTemplates, missingFromTemplates, unsetInterpolations, type MissingVariable } from './env-scan.js';
 import { errors } from './errors.js';
 import { AGENT_SERVICE, toLabelPart } from './names.js';
 
-const portSchema = z.object({ target: z.coerce.number().int(), published: z.union([z.string(), z.number()]).optional() }).loose();
+const portSchema = z.object({ target: z.coerce.number().int(), published: z.union([z.string(), z.number()]).optional(), app_protocol: z.string().optional() }).loose();
 const volumeSchema = z.object({ type: z.string(), source: z.string().optional(), target: z.string() }).loose();
 
 export const serviceSchema = z
@@ -181,7 +181,7 @@ function defaultFiles(dir: string): string[] {
 
 /**
  * Before `up` (not `down`: a bad label must never keep an env from being removed): `prevu.expose`
- * labels parse, every service name has a letter or digit, and no service takes the agent's name,
+ * and `prevu.h2c` labels parse, every service name has a letter or digit, and no service takes the agent's name,
  * whose URL would be the agent's API.
  */
 export function checkForUp(model: ComposeModel): void {
@@ -191,6 +191,7 @@ export function checkForUp(model: ComposeModel): void {
     if (toLabelPart(name) === AGENT_SERVICE) throw errors.reservedService(name, AGENT_SERVICE);
     try {
       exposeLabelPorts(service.labels?.[EXPOSE_LABEL]);
+      h2cLabelPorts(service.labels?.[H2C_LABEL]);
     } catch (error) {
       throw errors.exposeLabelInvalid(name, (error as Error).message);
     }
@@ -271,4 +272,16 @@ export function rewritePaths(model: ComposeModel, mapping: Map<string, string>):
 /** True when the mapping changes nothing (the local driver): compose can read the user's files as they are. */
 export function isIdentity(mapping: Map<string, string>): boolean {
   return [...mapping].every(([from, to]) => from === to);
+}
+
+/**
+ * Ports of a service that speak HTTP/2 in clear (gRPC): the `prevu.h2c` label when set, else the
+ * `ports` whose compose `app_protocol` is `grpc` or `h2c`. The agent reads the label (the overlay
+ * sets it from `app_protocol`, which containers do not carry).
+ */
+export function h2cPorts(service: ComposeService): number[] {
+  // checked before `up` (checkForUp): it parses here
+  if (service.labels?.[H2C_LABEL]?.trim()) return h2cLabelPorts(service.labels[H2C_LABEL]);
+  const ports = (service.ports ?? []).filter((p) => p.app_protocol && H2C_APP_PROTOCOLS.has(p.app_protocol.toLowerCase())).map((p) => p.target);
+  return [...new Set(ports)].sort((a, b) => a - b);
 }

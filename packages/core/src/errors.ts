@@ -264,8 +264,8 @@ export const errors = {
     'write it like --set host=user@example.com:22',
   ]),
   tunnelAddressInvalid: define('PREVU_TUNNEL_ADDRESS_INVALID', 'user', (flag: string, address: string) => [
-    `${flag} ${address} is not host:port (a port from 1 to 65535)`,
-    'pass the SSH address of the tunnel server, e.g. tunnel.example.com:2222',
+    `${flag} ${address} is not host:port or tls://host:port (a port from 1 to 65535)`,
+    'pass the SSH address of the tunnel server, e.g. tunnel.example.com:2222, or its HTTPS port for SSH over TLS, e.g. tls://ssh.example.com:443',
   ]),
   tunnelPinWithoutServer: define('PREVU_TUNNEL_PIN_WITHOUT_SERVER', 'user', () => [
     '--tunnel-host-key needs --tunnel-server',
@@ -564,6 +564,94 @@ export const errors = {
     `the env state is updated; run \`prevu status --id ${envId}\` to see whether its agent is connected, then try again`,
   ]),
 
+  // --- the shared store (s3://bucket/prefix: profiles and env state, issue 22) ---
+  storeUrlInvalid: define('PREVU_STORE_URL_INVALID', 'user', (url: string, detail: string) => [
+    `"${url}" is not a store URL (${detail})`,
+    'give s3://<bucket>/<prefix>, e.g. s3://my-team-prevu/previews',
+  ]),
+  storeAccessDenied: define('PREVU_STORE_ACCESS_DENIED', 'user', (action: string, bucket: string, resource: string) => [
+    `S3 denied ${action} on bucket ${bucket}`,
+    `allow ${action} on ${resource} in the IAM policy of these credentials`,
+  ]),
+  storeNoBucket: define('PREVU_STORE_NO_BUCKET', 'user', (bucket: string, endpoint: string) => [
+    `the bucket ${bucket} does not exist (${endpoint})`,
+    `create it (\`aws s3 mb s3://${bucket}\`) or fix the store URL`,
+  ]),
+  storeUnreachable: define('PREVU_STORE_UNREACHABLE', 'environment', (endpoint: string, detail: string) => [
+    `the store at ${endpoint} does not answer (${detail})`,
+    'check the network, and AWS_ENDPOINT_URL_S3 if set',
+  ]),
+  storeFailed: define('PREVU_STORE_FAILED', 'environment', (operation: string, where: string, detail: string) => [
+    `S3 ${operation} on ${where} failed (${detail})`,
+    'run the command again; with --debug for the details',
+  ]),
+  storeConflict: define('PREVU_STORE_CONFLICT', 'environment', (where: string) => [
+    `${where} was changed by another writer after this command read it, so this command's write was not made`,
+    'run `prevu ls` to see what it is now, then run the command again',
+  ]),
+  storeHasProfile: define('PREVU_STORE_HAS_PROFILE', 'user', (url: string) => [
+    `${url} already holds a profile`,
+    `use it with \`prevu profile import ${url}\`, or choose another prefix`,
+  ]),
+  storeNoProfile: define('PREVU_STORE_NO_PROFILE', 'user', (url: string) => [
+    `${url} holds no prevu profile`,
+    `make one there with \`prevu init --store ${url}\`, or check the prefix`,
+  ]),
+  storeKeyMissing: define('PREVU_STORE_KEY_MISSING', 'user', (url: string) => [
+    `the account key of the profile in ${url} is needed here (the store never holds it)`,
+    'pass the private key file with --key-file, or its text in PREVU_ACCOUNT_KEY (from a secret)',
+  ]),
+  storeKeyFileUnreadable: define('PREVU_STORE_KEY_FILE_UNREADABLE', 'user', (file: string, detail: string) => [
+    `cannot read the --key-file ${file} (${detail})`,
+    "give the path of that profile's id_ed25519 file",
+  ]),
+  storeKeyUnreadable: define('PREVU_STORE_KEY_UNREADABLE', 'user', (url: string) => [
+    `the account key given for the profile in ${url} is not an OpenSSH private key`,
+    "give that profile's id_ed25519 file (--key-file) or its whole text (PREVU_ACCOUNT_KEY)",
+  ]),
+  storeKeyMismatch: define('PREVU_STORE_KEY_MISMATCH', 'user', (url: string, expected: string, given: string) => [
+    `the account key given is account ${given}, the profile in ${url} is account ${expected}`,
+    "give that profile's key (id_ed25519 in the profile folder of the machine that ran `prevu init --store`)",
+  ]),
+  storeObjectInvalid: define('PREVU_STORE_OBJECT_INVALID', 'environment', (where: string, detail: string) => [
+    `${where} is not what prevu wrote (${detail})`,
+    'remove it or write it again (`prevu init --store` for a profile, `prevu up` for an env)',
+  ]),
+
+  // --- `prevu connect` and `prevu expose` (issue 18) ---
+  connectNoTarget: define('PREVU_CONNECT_NO_TARGET', 'user', (target: string, envId: string, known: string) => [
+    `env "${envId}" has no tunnel for ${target} held by this key (${known})`,
+    'check the service and --id with `prevu urls`; only the key that deployed an env connects to it',
+  ]),
+  connectPortAmbiguous: define('PREVU_CONNECT_PORT_AMBIGUOUS', 'user', (service: string, ports: string) => [
+    `service "${service}" has several ports (${ports})`,
+    'pick one with --port',
+  ]),
+  connectLocalPortBusy: define('PREVU_CONNECT_LOCAL_PORT', 'user', (address: string, detail: string) => [
+    `cannot listen on ${address} (${detail})`,
+    'pick another --local-port, or leave it out for a free one',
+  ]),
+  connectRefused: define('PREVU_CONNECT_REFUSED', 'environment', (target: string, detail: string) => [
+    `the tunnel server refused a connection to ${target} (${detail})`,
+    'the env may be down or reconnecting (`prevu status`), or this key holds too many connections at once (the server\'s --max-connect-channels-per-key)',
+  ]),
+  exposeNeedsThisEngine: define('PREVU_EXPOSE_NEEDS_THIS_ENGINE', 'user', (profile: string, driver: string) => [
+    `profile "${profile}" deploys to a ${driver} machine, and expose tunnels a project running on this one`,
+    'use a profile with the local driver (e.g. --profile local)',
+  ]),
+  exposeNotRunning: define('PREVU_EXPOSE_NOT_RUNNING', 'user', (project: string) => [
+    `compose project "${project}" has no running container on this machine`,
+    'start it with `docker compose up -d` first, or run expose in its directory',
+  ]),
+  exposeEnvTaken: define('PREVU_EXPOSE_ENV_TAKEN', 'user', (envId: string) => [
+    `env "${envId}" was deployed by \`prevu up\`, and expose would replace its containers with the agent alone`,
+    'pass another --id, or `prevu down` it first',
+  ]),
+  exposeNotExposed: define('PREVU_EXPOSE_NOT_EXPOSED', 'user', (envId: string) => [
+    `env "${envId}" is not exposed by \`prevu expose\``,
+    'see `prevu ls`; an env made by `prevu up` ends with `prevu down`',
+  ]),
+
   // --- the tunnel server's start-up (prevu-tunnel-server) ---
   serverFlagsInvalid: define('PREVU_SERVER_FLAGS_INVALID', 'user', (detail: string) => [detail, 'see the flags in packages/tunnel-server/README.md']),
   serverSettingInvalid: define('PREVU_SERVER_SETTING_INVALID', 'user', (flag: string, env: string, detail: string) => [
@@ -624,6 +712,34 @@ export const errors = {
   gcResultInvalid: define('PREVU_GC_RESULT_INVALID', 'environment', () => [
     '`prevu gc --json` printed no list of envs',
     'run the action with the prevu CLI of the same version (the `prevu` input)',
+  ]),
+
+  // --- share links and the dashboard (issue 19) ---
+  shareUnknown: define('PREVU_SHARE_UNKNOWN', 'user', (id: string) => [
+    `no live share link "${id}" for this account (revoked, expired, or made on another tunnel server)`,
+    'see `prevu share ls` for the live ones',
+  ]),
+
+  // --- SSH over TLS, private CAs and the hosts file (issue 18) ---
+  tunnelTlsUntrusted: define('PREVU_TUNNEL_TLS_UNTRUSTED', 'environment', (address: string, detail: string) => [
+    `the TLS certificate of the tunnel server ${address} is not trusted (${detail})`,
+    'give the profile the CA that issued it (--ca-file, or NODE_EXTRA_CA_CERTS for this machine only), and an address whose name the certificate covers, e.g. tls://ssh.<base domain>:443',
+  ]),
+  tunnelNoSshOverTls: define('PREVU_TUNNEL_NO_SSH_OVER_TLS', 'environment', (address: string) => [
+    `${address} answers TLS but does not offer SSH over TLS (ALPN prevu-ssh)`,
+    "point tls:// at the tunnel server's own HTTPS port (not a proxy that ends TLS in front of it), or use its SSH port as host:port",
+  ]),
+  caFileUnreadable: define('PREVU_CA_FILE_UNREADABLE', 'user', (file: string, detail: string) => [
+    `--ca-file ${file} cannot be used (${detail})`,
+    'give a PEM file holding the certificate of the CA that issued the tunnel server\'s certificate',
+  ]),
+  caFileWithoutServer: define('PREVU_CA_FILE_WITHOUT_SERVER', 'user', () => [
+    '--ca-file needs --tunnel-server',
+    'the embedded server is reached on this machine over plain SSH and HTTP: no certificate to check',
+  ]),
+  hostsFileInvalid: define('PREVU_HOSTS_FILE_INVALID', 'user', (file: string, detail: string) => [
+    `PREVU_HOSTS_FILE ${file} cannot be used (${detail})`,
+    'write lines "<address> <name>..." as in /etc/hosts; a name *.<domain> covers every name under it; or unset PREVU_HOSTS_FILE',
   ]),
 
   // --- not the user's doing ---

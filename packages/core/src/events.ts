@@ -42,3 +42,9 @@ export function makeEvent(
 ): PrevuEvent {
   return { type, envId, ...(service === undefined ? {} : { service }), time: new Date().toISOString(), details };
 }
+
+/** One line for people: time, type, service, details (`status`, `events`). */
+export function describeEvent(event: PrevuEvent): string {
+  const details = Object.keys(event.details).length ? `  ${JSON.stringify(event.details)}` : '';
+  return `${event.time}  ${event.type}${event.service ? ` ${event.service}` : ''}${details}`;
+}

@@ -65,17 +65,22 @@ export function forwardName(service: string, port?: number): string {
   return port === undefined ? name : `${name}-${port}`;
 }
 
-/** Accepts a bind address (`web-80`, `web`) or streamlocal path (`/web-80#access=private`). */
-export function parseForwardName(raw: string): { name: string; service: string; port?: number; private: boolean } {
+/**
+ * Accepts a bind address (`web-80`, `web-50051#proto=h2c`) or streamlocal path
+ * (`/web-80#access=private`). The fragment carries flags: `access=private`, and `proto=h2c` for a
+ * service that speaks HTTP/2 without TLS (gRPC), which the server then talks HTTP/2 to.
+ */
+export function parseForwardName(raw: string): { name: string; service: string; port?: number; private: boolean; h2c: boolean } {
   const [pathPart = '', fragment = ''] = raw.split('#', 2);
   const isPrivate = /(^|&)access=private(&|$)/.test(fragment);
+  const h2c = /(^|&)proto=h2c(&|$)/.test(fragment);
   const name = toLabelPart(pathPart.replace(/^\/+/, ''));
   if (!name) throw new InvalidNameError(`forward name "${raw}" is empty; bind "<service>-<port>" or "<service>"`);
   const match = /^(.+?)-(\d{1,5})$/.exec(name);
   if (match && Number(match[2]) <= 65535) {
-    return { name, service: match[1]!, port: Number(match[2]), private: isPrivate };
+    return { name, service: match[1]!, port: Number(match[2]), private: isPrivate, h2c };
   }
-  return { name, service: name, private: isPrivate };
+  return { name, service: name, private: isPrivate, h2c };
 }
 
 /**
@@ -123,4 +128,8 @@ export function urlEnvName(service: string, port?: number): string {
 
 /** The agent's own private tunnel: its API answers the CLI through the tunnel server. */
 export const AGENT_SERVICE = 'prevu-agent';
+/** The dashboard's host is `dash.<base>`: a label without the `-<accountId>` every tunnel host ends with, so no tunnel can take it. */
+export const DASHBOARD_LABEL = 'dash';
+/** The env name a CLI connection logs in with when it acts for the whole account (`share ls`, `share rm`); it never forwards. */
+export const ACCOUNT_SESSION_ENV = 'prevu-account';
 export const AGENT_API_PORT = 3000;

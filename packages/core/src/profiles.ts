@@ -4,6 +4,8 @@
 //   profiles/<name>/profile.json       validated with zod on every read
 //   profiles/<name>/id_ed25519[.pub]   the account key pair (private key mode 0600)
 //   profiles/<name>/envs/<envId>/      state.json, the generated overlay (see up/context.ts)
+// A store profile (`init --store s3://...`) keeps its profile.json and every env's state.json in
+// the bucket too (store/shared-profile.ts); its key stays on this machine only.
 // With no profile at all, the profile `local` is made on first use: local driver, embedded
 // tunnel server. Every other name must exist.
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,25 +16,24 @@ import { z } from 'zod';
 import { errors } from './errors.js';
 import { accountIdFromKeyBlob } from './names.js';
 import { HOST_KEY_PIN, HOST_KEY_PIN_HINT } from './ssh-fingerprint.js';
+import { parseTunnelAddress, TUNNEL_ADDRESS_HINT } from './tunnel-address.js';
 import { ed25519KeyPair } from './ssh-keys.js';
 
 export const DEFAULT_PROFILE = 'local';
 const NAME = /^[a-z0-9][a-z0-9_-]{0,39}$/;
 
-/** `host:port` with a port from 1 to 65535: where a tunnel server's SSH port is. */
-export function isHostPort(address: string): boolean {
-  const port = /^[^\s:]+:(\d{1,5})$/.exec(address)?.[1];
-  return port !== undefined && Number(port) >= 1 && Number(port) <= 65535;
-}
+const isTunnelAddress = (address: string) => parseTunnelAddress(address) !== undefined;
 
 export const tunnelServerSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('embedded') }),
   z.object({
     type: z.literal('remote'),
-    /** `host:port` of the server's SSH port, as the CLI reaches it. */
-    address: z.string().refine(isHostPort, 'must be host:port'),
-    /** `host:port` as the agent on the machine reaches it, when that differs (default: address). */
-    agentAddress: z.string().refine(isHostPort, 'must be host:port').optional(),
+    /** `host:port` of the server's SSH port, or `tls://host:port` of its HTTPS port (SSH over TLS), as the CLI reaches it. */
+    address: z.string().refine(isTunnelAddress, TUNNEL_ADDRESS_HINT),
+    /** The same as the agent on the machine reaches it, when that differs (default: address). */
+    agentAddress: z.string().refine(isTunnelAddress, TUNNEL_ADDRESS_HINT).optional(),
+    /** A PEM CA (absolute path) trusted besides the system CAs for the server's TLS: tls:// and the https URLs, by the CLI and the agent. */
+    caFile: z.string().optional(),
     /** The server's host key (`ssh-ed25519 AAAA...` or `SHA256:...`): given (a pin), or recorded on first contact; checked after. */
     hostKey: z.string().regex(HOST_KEY_PIN, HOST_KEY_PIN_HINT).optional(),
     /** true: hostKey was given (--tunnel-host-key, the Action input), not recorded on first contact. */
@@ -47,6 +48,8 @@ export const profileSchema = z.object({
   /** Settings of the driver, validated by the driver itself (see drivers/index.ts). */
   driverOptions: z.record(z.string(), z.unknown()).default({}),
   tunnelServer: tunnelServerSchema,
+  /** s3://bucket/prefix: the profile and its envs' state are shared there (store/); absent: this machine's folder. */
+  store: z.string().startsWith('s3://').optional(),
   /** Services are private (need a token) unless false. */
   private: z.boolean().default(false),
   /** Lifecycle defaults of the envs made with this profile (issue 16; `up` flags override). */
@@ -162,14 +165,19 @@ export class ProfileStore {
       ...(input.lifecycle ? { lifecycle: input.lifecycle } : {}),
       createdAt: new Date().toISOString(),
     });
-    const dir = this.profileDir(input.name);
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
     const pair = ed25519KeyPair(`prevu-${input.name}`);
-    writeFileSync(join(dir, 'id_ed25519'), pair.private, { mode: 0o600 });
-    chmodSync(join(dir, 'id_ed25519'), 0o600); // the umask may have widened nothing, but be explicit
-    writeFileSync(join(dir, 'id_ed25519.pub'), `${pair.public}\n`, { mode: 0o644 });
+    this.writeKey(input.name, pair.private, pair.public);
     this.write(profile);
     return profile;
+  }
+
+  /** Writes the account key pair of a profile (the private key mode 0600, in a 0700 folder). */
+  writeKey(name: string, privateKey: string, publicKey: string): void {
+    const dir = this.profileDir(name);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    writeFileSync(join(dir, 'id_ed25519'), privateKey.endsWith('\n') ? privateKey : `${privateKey}\n`, { mode: 0o600 });
+    chmodSync(join(dir, 'id_ed25519'), 0o600); // a file that was there keeps its mode on write: set it
+    writeFileSync(join(dir, 'id_ed25519.pub'), `${publicKey.trim()}\n`, { mode: 0o644 });
   }
 
   write(profile: Profile): void {

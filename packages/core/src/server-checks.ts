@@ -7,6 +7,7 @@ import { checkServerIdentity, connect, type PeerCertificate } from 'node:tls';
 import { request } from 'undici';
 import { errors } from './errors.js';
 import { localhostAwareLookup } from './localhost-lookup.js';
+import { trustedCas } from './tunnel-address.js';
 import { parseBaseUrl } from './urls.js';
 
 /** A certificate closer than this to its end is a failed check: renewals fail quietly. */
@@ -33,8 +34,8 @@ export async function checkWildcardDns(baseUrl: string): Promise<string> {
   }
 }
 
-/** The HTTP(S) port answers a random name under the base domain; for HTTPS with a certificate fit for it. */
-export async function checkCertificate(baseUrl: string, now = Date.now()): Promise<string> {
+/** The HTTP(S) port answers a random name under the base domain; for HTTPS with a certificate fit for it (trusted: by the system CAs, or `ca`, the profile's --ca-file). */
+export async function checkCertificate(baseUrl: string, now = Date.now(), ca?: string): Promise<string> {
   const base = parseBaseUrl(baseUrl);
   const host = randomHost(base.baseDomain);
   const port = base.port ?? (base.scheme === 'https' ? 443 : 80);
@@ -50,7 +51,8 @@ export async function checkCertificate(baseUrl: string, now = Date.now()): Promi
   }
   const { cert, authorized, authorizationError } = await new Promise<{ cert: PeerCertificate; authorized: boolean; authorizationError?: Error }>((resolve, reject) => {
     // Not verified here: the point is to say what is wrong with it, not to refuse it.
-    const socket = connect({ host: address, port, servername: host, rejectUnauthorized: false, timeout: 5000 }, () => {
+    const trusted = trustedCas(ca);
+    const socket = connect({ host: address, port, servername: host, rejectUnauthorized: false, timeout: 5000, ...(trusted ? { ca: trusted } : {}) }, () => {
       resolve({ cert: socket.getPeerCertificate(), authorized: socket.authorized, ...(socket.authorizationError ? { authorizationError: socket.authorizationError } : {}) });
       socket.end();
     });

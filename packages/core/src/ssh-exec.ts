@@ -1,5 +1,5 @@
 // The one way prevu runs a command over an SSH connection and collects what it said: the CLI on
-// the tunnel server (hello, share-password, agent-key), the ssh driver on a host, the agent on the
+// the tunnel server (hello, share-create, agent-key), the ssh driver on a host, the agent on the
 // tunnel server. Type-only use of ssh2, so the agent's bundle pays nothing for it.
 import type { Client } from 'ssh2';
 

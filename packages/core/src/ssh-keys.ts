@@ -12,3 +12,11 @@ export function ed25519KeyPair(comment?: string): { private: string; public: str
     if (!(ssh2.utils.parseKey(pair.public) instanceof Error) && !(ssh2.utils.parseKey(pair.private) instanceof Error)) return pair;
   }
 }
+
+/** The public half of an OpenSSH private key, as `ssh-ed25519 AAAA...`; undefined when it is not one. */
+export function publicKeyOf(privateKey: string): string | undefined {
+  const parsed = ssh2.utils.parseKey(privateKey.endsWith('\n') ? privateKey : `${privateKey}\n`);
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (!key || key instanceof Error || !key.isPrivateKey()) return undefined;
+  return `${key.type} ${key.getPublicSSH().toString('base64')}`;
+}

@@ -58,3 +58,40 @@ export const AGENT_KEY_REVOKED = 'prevu-agent-key-revoked:';
 export function agentKeyStatement(accountId: string, envId: string): string {
   return `prevu-agent-key-v1 ${accountId} ${envId}`;
 }
+
+/**
+ * `exec share-create` (JSON on stdin, on a connection made with the account key, logged in as the
+ * env): the record a share link's token names by `id`. Scrypt `salt`/`hash` when it has a password.
+ */
+export interface ShareLinkRegistration {
+  id: string;
+  /** Only this service's URLs; absent: the whole env. */
+  service?: string;
+  salt?: string;
+  hash?: string;
+  /** Unix seconds. */
+  expiresAt: number;
+}
+
+/** One row of `exec share-ls` (a JSON array): a live link of the account, never its hash. */
+export interface ShareLinkInfo {
+  id: string;
+  envId: string;
+  service?: string;
+  /** Unix seconds. */
+  createdAt: number;
+  expiresAt: number;
+  password: boolean;
+}
+
+/** `exec share-rm` (JSON `{id}` on stdin) answers whether the link was there. */
+export interface ShareRevokeReply {
+  ok: true;
+  revoked: boolean;
+}
+
+/**
+ * The ALPN protocol id of SSH inside TLS on the tunnel server's HTTPS port: the server hands a
+ * TLS connection that chose it to its SSH server, any other to the HTTPS proxy.
+ */
+export const SSH_ALPN = 'prevu-ssh';

@@ -1,12 +1,17 @@
 // The CLI's client of the tunnel server: one SSH connection with the account key (user name =
-// envId), no forwards (so it never disturbs the agent's tunnels), on which `hello`, `share-password`
+// envId), no forwards (so it never disturbs the agent's tunnels), on which `hello`, `share-create`
 // and `agent-key` run one after the other. `hello` gives the accountId the server derived from
-// the key and the base URL every service URL is built on.
+// the key and the base URL every service URL is built on. A tls:// address runs the same SSH
+// inside a verified TLS connection to the server's HTTPS port (tunnel-address.ts).
+import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import ssh2 from 'ssh2';
 import { z } from 'zod';
 import { errors, type PrevuError } from './errors.js';
+import { localhostAwareLookup } from './localhost-lookup.js';
 import { sshExec } from './ssh-exec.js';
 import { matchesPin } from './ssh-fingerprint.js';
+import { openTlsTunnel, parseTunnelAddress, TlsTunnelError, type TunnelAddress } from './tunnel-address.js';
 import type { HelloReply } from './tunnel-protocol.js';
 
 /** The server's reply, checked where it crosses the wire; typed by the shared protocol module. */
@@ -22,8 +27,10 @@ export const helloSchema: z.ZodType<HelloReply> = z.object({
 export type Hello = HelloReply;
 
 export interface HelloOptions {
-  /** `host:port` of the server's SSH port. */
+  /** `host:port` of the server's SSH port, or `tls://host:port` of its HTTPS port (tunnel-address.ts). */
   address: string;
+  /** A PEM CA trusted besides the system ones, for tls:// (the profile's --ca-file). */
+  ca?: string;
   privateKey: string;
   envId: string;
   /** The server's host key, pinned or recorded (`ssh-ed25519 AAAA...` or `SHA256:...`); when set it must match. */
@@ -41,9 +48,16 @@ function hostKeyLine(blob: Buffer): string {
   return `${type} ${blob.toString('base64')}`;
 }
 
-export function splitAddress(address: string): { host: string; port: number } {
-  const i = address.lastIndexOf(':');
-  return { host: address.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(address.slice(i + 1)) };
+/** For tls://: the verified TLS socket SSH runs on (names resolved as everywhere in prevu: localhost-lookup.ts). */
+async function tlsSocket(options: HelloOptions, address: TunnelAddress): Promise<TLSSocket> {
+  try {
+    return await openTlsTunnel(address, { ...(options.ca ? { ca: options.ca } : {}), lookup: localhostAwareLookup, timeoutMs: options.timeoutMs ?? 10_000 });
+  } catch (error) {
+    if (!(error instanceof TlsTunnelError)) throw error;
+    if (error.kind === 'certificate') throw errors.tunnelTlsUntrusted(options.address, error.message);
+    if (error.kind === 'no-ssh') throw errors.tunnelNoSshOverTls(options.address);
+    throw errors.tunnelServerUnreachable(options.address, error.message);
+  }
 }
 
 export class TunnelServerClient {
@@ -55,8 +69,10 @@ export class TunnelServerClient {
   ) {}
 
   /** Connects and authenticates; a host key that does not match the pin or record is one line. */
-  static connect(options: HelloOptions): Promise<TunnelServerClient> {
-    const { host, port } = splitAddress(options.address);
+  static async connect(options: HelloOptions): Promise<TunnelServerClient> {
+    const address = parseTunnelAddress(options.address);
+    if (!address) throw errors.tunnelAddressInvalid('the tunnel server address', options.address);
+    const sock = address.tls ? await tlsSocket(options, address) : undefined;
     return new Promise((resolve, reject) => {
       const client = new ssh2.Client();
       let seenKey = '';
@@ -81,8 +97,9 @@ export class TunnelServerClient {
         resolve(new TunnelServerClient(client, options, seenKey));
       });
       client.connect({
-        host,
-        port,
+        host: address.host,
+        port: address.port,
+        ...(sock ? { sock } : {}),
         username: options.envId,
         privateKey: options.privateKey,
         readyTimeout: options.timeoutMs ?? 10_000,
@@ -105,16 +122,34 @@ export class TunnelServerClient {
     return result.stdout;
   }
 
-  async hello(): Promise<Hello> {
-    const stdout = await this.exec('hello');
-    let parsed: ReturnType<typeof helloSchema.safeParse>;
+  /** Runs one command whose stdout is one JSON value, checked with `schema`. */
+  async execJson<T>(command: string, schema: z.ZodType<T>, input?: string): Promise<T> {
+    const stdout = await this.exec(command, input);
+    let parsed: z.ZodSafeParseResult<T>;
     try {
-      parsed = helloSchema.safeParse(JSON.parse(stdout));
+      parsed = schema.safeParse(JSON.parse(stdout));
     } catch {
-      throw errors.tunnelServerUnreachable(this.options.address, `hello did not answer JSON: ${stdout.slice(0, 80)}`);
+      throw errors.tunnelServerUnreachable(this.options.address, `${command} did not answer JSON: ${stdout.slice(0, 80)}`);
     }
-    if (!parsed.success) throw errors.tunnelServerUnreachable(this.options.address, `hello answer: ${parsed.error.issues[0]?.message}`);
+    if (!parsed.success) throw errors.tunnelServerUnreachable(this.options.address, `${command} answer: ${parsed.error.issues[0]?.message}`);
     return parsed.data;
+  }
+
+  async hello(): Promise<Hello> {
+    return this.execJson('hello', helloSchema);
+  }
+
+  /**
+   * A direct-tcpip channel to a forward of the env (`prevu connect`): `destination` is its forward
+   * name; the server opens it only for a tunnel this key holds (packages/tunnel-server/src/ssh/connect.ts).
+   */
+  openTcp(destination: string, port: number, from: { address: string; port: number }): Promise<Duplex> {
+    return new Promise((resolve, reject) => this.ssh.forwardOut(from.address, from.port, destination, port, (error, channel) => (error ? reject(error) : resolve(channel))));
+  }
+
+  /** `listener` runs once when the connection ends, whoever ended it. */
+  onClose(listener: () => void): void {
+    this.ssh.once('close', listener);
   }
 
   close(): void {

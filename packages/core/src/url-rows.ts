@@ -12,7 +12,8 @@ export interface UrlRow {
 
 export function urlRows(tunnels: TunnelRow[], services?: string[]): UrlRow[] {
   return tunnels
-    .filter((t) => t.service !== AGENT_SERVICE && t.url && (!services || services.includes(t.service)))
+    // a `tcp:` port has no URL to show: `prevu connect` reaches it
+    .filter((t) => t.service !== AGENT_SERVICE && t.url && !t.tcp && (!services || services.includes(t.service)))
     .map((t) => ({ service: t.service, port: t.port, url: t.url!, health: t.state }))
     .sort((a, b) => a.service.localeCompare(b.service) || a.port - b.port);
 }

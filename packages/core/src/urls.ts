@@ -2,7 +2,7 @@
 // hostnames (names.ts) -> `scheme://host[:port]`. The overlay predicts the URLs with it, the agent
 // names its forwards with it and the tunnel server writes the URLs it answers with it, so the
 // three cannot disagree. Imports only names.ts: the agent and the tunnel server bundle it.
-import { forwardName, hostname } from './names.js';
+import { DASHBOARD_LABEL, forwardName, hostname } from './names.js';
 
 /** Where URLs point: the tunnel server as browsers see it (`http://localhost:8080`). */
 export interface PublicBase {
@@ -30,6 +30,11 @@ export function urlFor(base: Omit<PublicBase, 'baseDomain'>, host: string): stri
 /** The URL of a forward of an env. */
 export function forwardUrl(base: PublicBase, forward: string, envId: string, accountId: string): string {
   return urlFor(base, hostname(forward, envId, accountId, base.baseDomain));
+}
+
+/** The tunnel server's dashboard (`prevu dashboard`), beside the env URLs under the same base. */
+export function dashboardUrl(base: PublicBase): string {
+  return urlFor(base, `${DASHBOARD_LABEL}.${base.baseDomain}`);
 }
 
 export interface ServiceForward {

@@ -1,5 +1,7 @@
 // Access tokens signed by the account's SSH key, checked against the public key blob the tunnel
 // server sees at SSH auth: both key types, env scoping, expiry, another account's key refused.
+import { createPrivateKey } from 'node:crypto';
+import { SignJWT } from 'jose';
 import ssh2 from 'ssh2';
 import { describe, expect, it } from 'vitest';
 import { checkPassword, hashPassword, looksLikeAccessToken, signAccessToken, verifyAccessToken } from '../src/access-token.js';
@@ -46,14 +48,20 @@ describe('access tokens', () => {
     expect(looksLikeAccessToken('abc.def.ghi')).toBe(false);
   });
 
-  it('share tokens: marked as such, a password only as an id; the hash is made apart, salted', async () => {
+  it('share tokens: carry their record id only; older shapes (no id) are refused; the hash is made apart, salted', async () => {
     const { privateKey, blob } = keyPair('ed25519');
     expect(await verifyAccessToken(await signAccessToken({ privateKey }), blob)).toMatchObject({ share: false });
-    expect(await verifyAccessToken(await signAccessToken({ privateKey, share: true }), blob)).toMatchObject({ share: true });
-    const passwordId = 'a'.repeat(24);
-    const claims = await verifyAccessToken(await signAccessToken({ privateKey, passwordId }), blob);
-    expect(claims).toMatchObject({ share: true, passwordId });
-    await expect(signAccessToken({ privateKey, passwordId: 'short' })).rejects.toThrow(/16-64/);
+    const shareId = 'a'.repeat(24);
+    const claims = await verifyAccessToken(await signAccessToken({ privateKey, shareId }), blob);
+    expect(claims).toMatchObject({ share: true, shareId, dashboard: false });
+    expect(await verifyAccessToken(await signAccessToken({ privateKey, dashboard: true, ttlSeconds: 120 }), blob)).toMatchObject({ share: false, dashboard: true });
+    await expect(signAccessToken({ privateKey, shareId: 'short' })).rejects.toThrow(/16-64/);
+    // What an older CLI signed: a share link no record names, so no revocation could reach it.
+    const key = createPrivateKey((ssh2.utils.parseKey(privateKey) as ssh2.ParsedKey).getPrivatePEM());
+    for (const claim of [{ shr: true }, { shr: true, pwd: shareId }]) {
+      const older = await new SignJWT(claim).setProtectedHeader({ alg: 'EdDSA' }).setIssuer('prevu').setSubject(accountIdFromKeyBlob(blob)).setIssuedAt().setExpirationTime('1h').sign(key);
+      await expect(verifyAccessToken(older, blob)).rejects.toThrow(/older shape/);
+    }
 
     const record = await hashPassword('correct horse');
     expect(await checkPassword(record, 'correct horse')).toBe(true);

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkForUp, exposedPorts, isIdentity, loadComposeProject, rewritePaths, uploadPlan } from '../src/compose.js';
+import { checkForUp, exposedPorts, h2cPorts, isIdentity, loadComposeProject, rewritePaths, uploadPlan } from '../src/compose.js';
 import { PrevuError } from '../src/errors.js';
 import { tempDir } from './temp-dir.js';
 
@@ -186,6 +186,29 @@ describe('compose model (docker compose config --format json)', () => {
       expect(error).toBeInstanceOf(PrevuError);
       expect((error as PrevuError).message, label).toContain(`service "web": label prevu.expose="${label}" must be "true", "false" or a comma-separated list of ports`);
     }
+  });
+
+  it("knows h2c ports from compose's app_protocol (as compose reports it) or the prevu.h2c label, and refuses a bad label before up", async () => {
+    const dir = project({
+      'compose.yaml': [
+        'services:',
+        '  rpc:',
+        '    image: busybox:latest',
+        '    ports: [{ target: 50051, app_protocol: grpc }, { target: 8080, app_protocol: http }, "9090"]',
+        '  raw:',
+        '    image: busybox:latest',
+        '    expose: ["7000"]',
+        '    labels: { prevu.h2c: "7000" }',
+        '  bad:',
+        '    image: busybox:latest',
+        '    labels: { prevu.h2c: "grpc" }',
+        '',
+      ].join('\n'),
+    });
+    const { model } = await loadComposeProject({ cwd: dir });
+    expect(h2cPorts(model.services.rpc!)).toEqual([50051]);
+    expect(h2cPorts(model.services.raw!)).toEqual([7000]);
+    expect(() => checkForUp(model)).toThrow('service "bad": label prevu.h2c="grpc" must be a comma-separated list of ports like "50051"');
   });
 
   it('a missing or invalid project is one user error', async () => {

@@ -1,4 +1,5 @@
 // The action's inputs, profile materialization, argument splitting and step outputs.
+import { prevuFailure } from './prevu-failure.js';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,11 +48,11 @@ describe('action inputs', () => {
     expect(planAction(readActionInputs({ INPUT_COMMAND: 'gc', INPUT_ARGS: '--volumes' }), 'pr-3', 'ci').argv).toEqual(['gc', '--json', '--profile', 'ci', '--volumes']);
   });
 
-  it('materializes a profile from its contents and the account key secret', () => {
+  it('materializes a profile from its contents and the account key secret', async () => {
     const store = new ProfileStore(join(dir, 'config'));
     const pair = ed25519KeyPair();
     const profile = { version: 1, name: 'ci', driver: 'ssh', driverOptions: { host: 'example.com' }, tunnelServer: { type: 'remote', address: 'tunnel.example.com:2222' }, private: false, createdAt: '2026-11-23T00:00:00Z' };
-    const name = materializeProfile(readActionInputs({ INPUT_COMMAND: 'up', INPUT_PROFILE: JSON.stringify(profile), INPUT_ACCOUNT_KEY: pair.private }), store);
+    const name = await materializeProfile(readActionInputs({ INPUT_COMMAND: 'up', INPUT_PROFILE: JSON.stringify(profile), INPUT_ACCOUNT_KEY: pair.private }), store);
     expect(name).toBe('ci');
     expect(store.read('ci')).toMatchObject({ driver: 'ssh', tunnelServer: { address: 'tunnel.example.com:2222' } });
     const key = store.key('ci');
@@ -61,32 +62,32 @@ describe('action inputs', () => {
     // A path works too, as YAML, and `driver` overrides the profile's.
     const file = join(dir, 'profile.yaml');
     writeFileSync(file, `version: 1\nname: ci2\ndriver: ssh\ntunnelServer:\n  type: embedded\ncreatedAt: "2026-11-23T00:00:00Z"\n`);
-    materializeProfile(readActionInputs({ INPUT_COMMAND: 'up', INPUT_PROFILE: file, INPUT_DRIVER: 'local', INPUT_ACCOUNT_KEY: pair.private }), store);
+    await materializeProfile(readActionInputs({ INPUT_COMMAND: 'up', INPUT_PROFILE: file, INPUT_DRIVER: 'local', INPUT_ACCOUNT_KEY: pair.private }), store);
     expect(store.read('ci2').driver).toBe('local');
 
-    expect(materializeProfile(readActionInputs({ INPUT_COMMAND: 'up' }), store)).toBeUndefined();
+    expect(await materializeProfile(readActionInputs({ INPUT_COMMAND: 'up' }), store)).toBeUndefined();
     // The name of a profile the runner already has.
-    expect(materializeProfile(readActionInputs({ INPUT_COMMAND: 'up', INPUT_PROFILE: 'ci2' }), store)).toBe('ci2');
-    expect(() => materializeProfile(readActionInputs({ INPUT_COMMAND: 'up', INPUT_PROFILE: 'ci2', INPUT_DRIVER: 'ssh' }), store)).toThrow(/exists on this runner/);
-    expect(() => materializeProfile(readActionInputs({ INPUT_COMMAND: 'up', INPUT_PROFILE: 'nosuch' }), store)).toThrow(/neither a profile \(JSON or YAML\) nor the path of one/);
-    expect(() => materializeProfile(readActionInputs({ INPUT_COMMAND: 'up', INPUT_PROFILE: JSON.stringify(profile) }), store)).toThrow(/profile "ci" needs its account key/);
-    expect(() => materializeProfile(readActionInputs({ INPUT_COMMAND: 'up', INPUT_PROFILE: '{"name":"x"}', INPUT_ACCOUNT_KEY: pair.private }), store)).toThrow(/the profile input is invalid \(version:/);
-    expect(() => materializeProfile(readActionInputs({ INPUT_COMMAND: 'up', INPUT_PROFILE: JSON.stringify(profile), INPUT_ACCOUNT_KEY: 'not a key' }), store)).toThrow(/account-key input is not an unencrypted OpenSSH private key/);
+    expect(await materializeProfile(readActionInputs({ INPUT_COMMAND: 'up', INPUT_PROFILE: 'ci2' }), store)).toBe('ci2');
+    await expect(materializeProfile(readActionInputs({ INPUT_COMMAND: 'up', INPUT_PROFILE: 'ci2', INPUT_DRIVER: 'ssh' }), store)).rejects.toThrow(/exists on this runner/);
+    await expect(materializeProfile(readActionInputs({ INPUT_COMMAND: 'up', INPUT_PROFILE: 'nosuch' }), store)).rejects.toThrow(/neither a profile \(JSON or YAML\) nor the path of one/);
+    await expect(materializeProfile(readActionInputs({ INPUT_COMMAND: 'up', INPUT_PROFILE: JSON.stringify(profile) }), store)).rejects.toThrow(/profile "ci" needs its account key/);
+    await expect(materializeProfile(readActionInputs({ INPUT_COMMAND: 'up', INPUT_PROFILE: '{"name":"x"}', INPUT_ACCOUNT_KEY: pair.private }), store)).rejects.toThrow(/the profile input is invalid \(version:/);
+    await expect(materializeProfile(readActionInputs({ INPUT_COMMAND: 'up', INPUT_PROFILE: JSON.stringify(profile), INPUT_ACCOUNT_KEY: 'not a key' }), store)).rejects.toThrow(/account-key input is not an unencrypted OpenSSH private key/);
   });
 
-  it('pins the ssh host and the tunnel server keys from their inputs (a runner has no known hosts)', () => {
+  it('pins the ssh host and the tunnel server keys from their inputs (a runner has no known hosts)', async () => {
     const store = new ProfileStore(join(dir, 'pins'));
     const pair = ed25519KeyPair();
     const hostPin = `SHA256:${'a'.repeat(43)}`;
     const serverPin = ed25519KeyPair().public;
     const profile = { version: 1, name: 'pinned', driver: 'ssh', driverOptions: { host: 'example.com' }, tunnelServer: { type: 'remote', address: 'tunnel.example.com:2222' }, createdAt: '2026-11-23T00:00:00Z' };
     const inputs = (extra: Record<string, string>, p: object = profile) => readActionInputs({ INPUT_COMMAND: 'up', INPUT_PROFILE: JSON.stringify(p), INPUT_ACCOUNT_KEY: pair.private, ...extra });
-    materializeProfile(inputs({ INPUT_SSH_HOST_KEY: hostPin, 'INPUT_TUNNEL-SERVER-HOST-KEY': serverPin }), store);
+    await materializeProfile(inputs({ INPUT_SSH_HOST_KEY: hostPin, 'INPUT_TUNNEL-SERVER-HOST-KEY': serverPin }), store);
     expect(store.read('pinned')).toMatchObject({ driverOptions: { host: 'example.com', hostKey: hostPin }, tunnelServer: { hostKey: serverPin, hostKeyPinned: true } });
     expect(lineOf(() => readActionInputs({ INPUT_COMMAND: 'up', INPUT_SSH_HOST_KEY: 'SHA256:nope' }))).toMatch(/^the action input `ssh-host-key` is invalid \("SHA256:nope"\) \(a host key is SHA256:\.\.\. \(ssh-keygen -lf\) or "ssh-ed25519 AAAA\.\.\." \(ssh-keyscan\)\): fix `ssh-host-key` under `with:` in the workflow$/);
-    expect(lineOf(() => materializeProfile(inputs({ INPUT_SSH_HOST_KEY: hostPin }, { ...profile, name: 'other', driver: 'lightsail' }), store))).toMatch(/^the ssh-host-key input pins an ssh host, and profile "other" uses the lightsail driver/);
-    expect(lineOf(() => materializeProfile(inputs({ INPUT_TUNNEL_SERVER_HOST_KEY: hostPin }, { ...profile, name: 'other', tunnelServer: { type: 'embedded' } }), store))).toMatch(/^the tunnel-server-host-key input pins a remote tunnel server, and profile "other" uses the embedded one/);
-    expect(() => materializeProfile(readActionInputs({ INPUT_COMMAND: 'up', INPUT_PROFILE: 'pinned', INPUT_SSH_HOST_KEY: hostPin }), store)).toThrow(/exists on this runner, so driver, account-key and the host keys cannot change it/);
+    expect((await prevuFailure(materializeProfile(inputs({ INPUT_SSH_HOST_KEY: hostPin }, { ...profile, name: 'other', driver: 'lightsail' }), store))).line).toMatch(/^the ssh-host-key input pins an ssh host, and profile "other" uses the lightsail driver/);
+    expect((await prevuFailure(materializeProfile(inputs({ INPUT_TUNNEL_SERVER_HOST_KEY: hostPin }, { ...profile, name: 'other', tunnelServer: { type: 'embedded' } }), store))).line).toMatch(/^the tunnel-server-host-key input pins a remote tunnel server, and profile "other" uses the embedded one/);
+    await expect(materializeProfile(readActionInputs({ INPUT_COMMAND: 'up', INPUT_PROFILE: 'pinned', INPUT_SSH_HOST_KEY: hostPin }), store)).rejects.toThrow(/exists on this runner, so driver, account-key and the host keys cannot change it/);
   });
 
   it('writes step outputs in GitHub\'s delimiter format', () => {

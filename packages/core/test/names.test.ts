@@ -35,9 +35,11 @@ describe('names', () => {
   it('forward names and their parsing', () => {
     expect(forwardName('web', 80)).toBe('web-80');
     expect(forwardName('Web_App')).toBe('web-app');
-    expect(parseForwardName('my-api-3000')).toEqual({ name: 'my-api-3000', service: 'my-api', port: 3000, private: false });
+    expect(parseForwardName('my-api-3000')).toEqual({ name: 'my-api-3000', service: 'my-api', port: 3000, private: false, h2c: false });
+    expect(parseForwardName('/grpc-50051#access=private&proto=h2c')).toMatchObject({ service: 'grpc', port: 50051, private: true, h2c: true });
+    expect(parseForwardName('grpc-50051#proto=h2c')).toMatchObject({ name: 'grpc-50051', private: false, h2c: true });
     expect(parseForwardName('/web-80#access=private')).toMatchObject({ service: 'web', port: 80, private: true });
-    expect(parseForwardName('web')).toEqual({ name: 'web', service: 'web', private: false });
+    expect(parseForwardName('web')).toEqual({ name: 'web', service: 'web', private: false, h2c: false });
     expect(() => parseForwardName('/')).toThrow();
   });
 

@@ -17,6 +17,13 @@ const base = parseBaseUrl('http://localhost:8080');
 const agent = { buildContext: '/repo/packages/compose-tunnel-agent', image: 'prevu-compose-tunnel-agent:0.1.0', tunnelServer: 'prevu-tunnel-server:2222', keyFile: '/cfg/id_ed25519', private: false, externalNetworks: ['prevu'] };
 
 describe('overlay', () => {
+  it("labels the ports compose's app_protocol marks as gRPC/h2c for the agent (containers do not carry app_protocol)", () => {
+    const grpc: ComposeModel = { name: 'rpc', services: { rpc: { image: 'busybox:latest', ports: [{ target: 50051, app_protocol: 'grpc' }, { target: 8080 }] }, web: { image: 'busybox:latest', expose: ['80'] } } };
+    const overlay = buildOverlay(grpc, { envId: 'rpc', accountId: 'k3j2a9x0q1', base, agent }) as { services: Record<string, { labels?: Record<string, string> }> };
+    expect(overlay.services.rpc!.labels).toEqual({ 'prevu.h2c': '50051' });
+    expect(overlay.services.web!.labels).toBeUndefined();
+  });
+
   it('expects one URL per exposed port; one-port services have no port in the name', () => {
     const urls = expectedUrls(model, base, 'shop-main', 'k3j2a9x0q1');
     expect(urls).toEqual([
@@ -34,6 +41,13 @@ describe('overlay', () => {
     expect(Object.keys(overlay.services.api!.environment).filter((k) => k.startsWith('PREVU_URL_WEB'))).toEqual(['PREVU_URL_WEB_80', 'PREVU_URL_WEB_8443']);
     // prevu.expose still decides over the image
     expect(Object.keys(overlay.services.api!.environment).some((k) => k.startsWith('PREVU_URL_DB'))).toBe(false);
+  });
+
+  it('gives a `tcp:` port of prevu.expose no URL and no PREVU_URL_* (prevu connect reaches it)', () => {
+    const withCache: ComposeModel = { ...model, services: { ...model.services, cache: { image: 'busybox:latest', expose: ['6379', '8001'], labels: { 'prevu.expose': 'tcp:6379,8001' } } } };
+    expect(expectedUrls(withCache, base, 'shop-main', 'k3j2a9x0q1', ['cache']).map((u) => u.url)).toEqual(['http://cache-8001-shop-main-k3j2a9x0q1.localhost:8080']);
+    const overlay = buildOverlay(withCache, { envId: 'shop-main', accountId: 'k3j2a9x0q1', base, agent }) as { services: Record<string, { environment: Record<string, string> }> };
+    expect(Object.keys(overlay.services.web!.environment).filter((k) => k.startsWith('PREVU_URL_CACHE'))).toEqual(['PREVU_URL_CACHE_8001']);
   });
 
   it('gives every service PREVU_ENV_ID and the URLs, and adds the agent with its settings', () => {

@@ -7,6 +7,7 @@ export * from './compose.js';
 export * from './http.js';
 export * from './kit.js';
 export * from './lightsail-stand-in.js';
+export * from './s3-stand-in.js';
 export * from './github-stand-in.js';
 export * from './sshd.js';
 export * from './machine.js';

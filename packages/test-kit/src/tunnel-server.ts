@@ -12,15 +12,24 @@ import type { Proc } from './process.js';
 
 export const tunnelServerMain = fileURLToPath(new URL('../../tunnel-server/dist/main.js', import.meta.url));
 
+/** A certificate authority of a test (openssl, EC P-256, 30 days): `<dir>/<file>.crt` is what clients are told to trust. */
+export function testCa(dir: string, file = 'test-ca'): { cert: string; key: string } {
+  const [cert, key] = [join(dir, `${file}.crt`), join(dir, `${file}.key`)];
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=prevu test CA', '-days', '30', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  return { cert, key };
+}
+
 /**
- * A self-signed certificate for `name` valid `days` days (below 1: expired already) and its key,
- * made by openssl as an operator would bring them, written to `<dir>/<file>.crt` and `.key`.
+ * A certificate for `name` valid `days` days (below 1: expired already) and its key, made by
+ * openssl as an operator would bring them, written to `<dir>/<file>.crt` and `.key`: self-signed,
+ * or issued by `ca` (testCa).
  */
-export function operatorCertificate(dir: string, name: string, days: number, file = String(days)): { cert: string; key: string; args: string[] } {
+export function operatorCertificate(dir: string, name: string, days: number, file = String(days), ca?: { cert: string; key: string }): { cert: string; key: string; args: string[] } {
   const [cert, key, csr] = [join(dir, `${file}.crt`), join(dir, `${file}.key`), join(dir, `${file}.csr`)];
   execFileSync('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', `/CN=${name}`, '-addext', `subjectAltName=DNS:${name}`, '-keyout', key, '-out', csr], { stdio: 'ignore' });
   // `x509 -req` takes any -days, where `req -x509` refuses those below 1.
-  execFileSync('openssl', ['x509', '-req', '-in', csr, '-key', key, '-copy_extensions', 'copyall', '-days', String(days), '-out', cert], { stdio: 'ignore' });
+  const signer = ca ? ['-CA', ca.cert, '-CAkey', ca.key] : ['-key', key];
+  execFileSync('openssl', ['x509', '-req', '-in', csr, ...signer, '-copy_extensions', 'copyall', '-days', String(days), '-out', cert], { stdio: 'ignore' });
   return { cert, key, args: ['--tls-cert', cert, '--tls-key', key] };
 }
 
@@ -68,10 +77,11 @@ export async function startTunnelServer(
   ];
   const proc = await kit.start({ command: process.execPath, args, env: options.env ?? {}, readyLine: /"msg":"ready"/ });
   const ready = proc.output().split('\n').find((l) => l.includes('"msg":"ready"'))!;
-  const { devCa: caPath, hostKey } = JSON.parse(ready) as { devCa?: string; hostKey: string };
+  // the HTTPS port from the ready line: --dev-tls's, or one given in args with --tls-cert
+  const { devCa: caPath, hostKey, ports } = JSON.parse(ready) as { devCa?: string; hostKey: string; ports: { https?: number } };
   return {
     proc,
-    ports: { ssh: ssh!, http: http!, management: management!, ...(options.devTls ? { https: https! } : {}), ...(options.cluster ? { cluster: cluster! } : {}) },
+    ports: { ssh: ssh!, http: http!, management: management!, ...(ports.https ? { https: ports.https } : {}), ...(options.cluster ? { cluster: cluster! } : {}) },
     baseDomain,
     stateDir,
     hostKey,

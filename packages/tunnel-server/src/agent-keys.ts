@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { z } from 'zod';
 import { agentKeyStatement } from '@prevu/core/tunnel-protocol';
-import { RegistrationError, writeAtomically } from './share-passwords.js';
+import { RegistrationError, writeAtomically } from './share-links.js';
 
 const STORE_FILE = 'agent_keys.json';
 

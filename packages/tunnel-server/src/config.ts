@@ -41,15 +41,19 @@ const schema = z
     maxSshConnectionsPerAddress: positive.default(100),
     /** Session channels (`exec`) open at once on one SSH connection, like sshd's MaxSessions. */
     maxSessionsPerConnection: positive.default(10),
+    /** `prevu connect` (direct-tcpip) channels one key holds open at once, over all its connections. */
+    maxConnectChannelsPerKey: positive.default(32),
     /** HTTP(S) client connections in all and per source address (an IPv6 address counts by its /64). */
     maxHttpConnections: positive.default(20_000),
     maxHttpConnectionsPerAddress: positive.default(256),
     /** A request body must average this many bytes a second over each head-timeout window (0: no minimum). */
     minBodyBytesPerSecond: z.coerce.number().int().min(0).default(1024),
-    /** Live share-link passwords one key, and the server in all, may keep. */
-    maxSharePasswordsPerAccount: positive.default(100),
-    maxSharePasswords: positive.default(10_000),
+    /** Live share links one key, and the server in all, may keep. */
+    maxShareLinksPerAccount: positive.default(100),
+    maxShareLinks: positive.default(10_000),
     maxHeaderBytes: positive.default(32 * 1024),
+    /** HTTP/2 streams open at once on one client connection (SETTINGS_MAX_CONCURRENT_STREAMS). */
+    maxStreamsPerConnection: positive.default(100),
     /** A client connection with no bytes either way for this long is closed (not after an upgrade). */
     idleTimeoutSeconds: positive.default(600),
     /** Time a client has to send a complete request head. */
@@ -93,12 +97,14 @@ const options = {
   'max-unauthenticated-per-address': { type: 'string' },
   'max-ssh-connections-per-address': { type: 'string' },
   'max-sessions-per-connection': { type: 'string' },
+  'max-connect-channels-per-key': { type: 'string' },
   'max-http-connections': { type: 'string' },
   'max-http-connections-per-address': { type: 'string' },
   'min-body-bytes-per-second': { type: 'string' },
-  'max-share-passwords-per-account': { type: 'string' },
-  'max-share-passwords': { type: 'string' },
+  'max-share-links-per-account': { type: 'string' },
+  'max-share-links': { type: 'string' },
   'max-header-bytes': { type: 'string' },
+  'max-streams-per-connection': { type: 'string' },
   'idle-timeout-seconds': { type: 'string' },
   'head-timeout-seconds': { type: 'string' },
   'ssh-keepalive-seconds': { type: 'string' },

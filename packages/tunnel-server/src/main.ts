@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // prevu-tunnel-server: wiring only. Reads the config, starts the SSH, HTTP(S) and management
 // listeners, logs "ready" once all listen, and closes them on SIGTERM/SIGINT (SIGHUP reloads TLS files: http/tls.ts).
-import type { Server } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { pino } from 'pino';
 import { isPrevuError } from '@prevu/core/errors';
 import { loadConfig } from './config.js';
@@ -11,12 +11,14 @@ import { loadHostKey } from './ssh/host-key.js';
 import { loadAuthorizedKeys } from './ssh/auth.js';
 import { createSshServer } from './ssh/server.js';
 import { createHttpServer, createHttpsServer } from './http/server.js';
-import { SharePasswords } from './share-passwords.js';
+import { ShareLinks } from './share-links.js';
 import { AgentKeys } from './agent-keys.js';
 import { loadTls, watchTls } from './http/tls.js';
 import { createManagementServer } from './management.js';
 import { publicUrls } from './public-urls.js';
 import { AddressLimiter } from './limits.js';
+import { Dashboard } from './dashboard/server.js';
+import type { PublicUrls } from './ssh/exec.js';
 import { startClusterNode } from './cluster/node.js';
 
 let config;
@@ -42,24 +44,33 @@ try {
   const registry = cluster?.registry ?? new Registry();
   const metrics = createMetrics(() => registry.size);
   const tls = loadTls(config);
-  const passwords = SharePasswords.load(config.stateDir, { perAccount: config.maxSharePasswordsPerAccount, total: config.maxSharePasswords });
+  const shares = ShareLinks.load(config.stateDir, { perAccount: config.maxShareLinksPerAccount, total: config.maxShareLinks });
   const httpConnections = new AddressLimiter(config.maxHttpConnections, config.maxHttpConnectionsPerAddress);
   const agentKeys = AgentKeys.load(config.stateDir);
+  // the dashboard names the URLs the listeners below end up with
+  const named: { urls?: PublicUrls } = {};
+  const dashboard = new Dashboard({ registry, shares, rates: metrics.envRates, log, stateDir: config.stateDir, baseDomain: config.baseDomain, urls: () => named.urls! });
+  await dashboard.listen();
   const proxyOptions = {
     registry,
     metrics,
-    passwords,
+    shares,
+    dashboard,
     log,
     maxHeaderBytes: config.maxHeaderBytes,
+    maxStreamsPerConnection: config.maxStreamsPerConnection,
     idleTimeoutMs: config.idleTimeoutSeconds * 1000,
     headTimeoutMs: config.headTimeoutSeconds * 1000,
     minBodyBytesPerSecond: config.minBodyBytesPerSecond,
     ...(cluster ? { elsewhere: cluster.elsewhere } : {}),
   };
-  const servers: Array<{ close(): unknown }> = [];
+  const servers: Array<{ close(): unknown }> = [dashboard];
   const ports: Record<string, number> = {};
+  // The SSH server needs the public URLs, which need the HTTPS port bound: SSH-in-TLS sockets wait
+  // for it in `sshOverTls` (none arrive before "ready" is logged but a stray one is refused).
+  const sshOverTls: { accept?: (socket: Socket) => void } = {};
   if (tls) {
-    const https = createHttpsServer(proxyOptions, tls, httpConnections);
+    const https = createHttpsServer(proxyOptions, tls, httpConnections, (socket) => (sshOverTls.accept ? sshOverTls.accept(socket) : socket.destroy()));
     servers.push(https);
     if (config.tlsCert && config.tlsKey) {
       // Only a warning: a renewal that lags must not take SSH tunnels down too, and the watch
@@ -80,6 +91,7 @@ try {
   servers.push(http);
   ports.http = await listen(http, config.httpPort, 'HTTP');
   const urls = httpsUrls ?? publicUrls({ ...config, httpPort: ports.http! });
+  named.urls = urls;
   const hostKey = loadHostKey(config.stateDir);
   const ssh = createSshServer({
     hostKey: hostKey.privateKey,
@@ -88,7 +100,7 @@ try {
     metrics,
     log,
     urls,
-    passwords,
+    shares,
     agentKeys,
     baseDomain: config.baseDomain,
     maxForwardsPerConnection: config.maxForwardsPerConnection,
@@ -100,10 +112,12 @@ try {
     maxUnauthenticatedPerAddress: config.maxUnauthenticatedPerAddress,
     maxSshConnectionsPerAddress: config.maxSshConnectionsPerAddress,
     maxSessionsPerConnection: config.maxSessionsPerConnection,
+    maxConnectChannelsPerKey: config.maxConnectChannelsPerKey,
     keepaliveSeconds: config.sshKeepaliveSeconds,
   });
-  servers.push(ssh);
-  ports.ssh = await listen(ssh, config.sshPort, 'SSH');
+  sshOverTls.accept = ssh.accept;
+  servers.push(ssh.server);
+  ports.ssh = await listen(ssh.server, config.sshPort, 'SSH');
   if (cluster) {
     const hop = cluster.hopServer(proxyOptions);
     servers.push(hop, cluster);

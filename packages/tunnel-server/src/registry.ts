@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 export interface TunnelOwner {
   readonly id: number;
   readonly accountId: string;
-  /** `SHA256:...` of the key blob: what owns hostnames, quotas and share-password records. */
+  /** `SHA256:...` of the key blob: what owns hostnames, quotas and share-link records. */
   readonly key: string;
   readonly envId: string;
   readonly keyBlob: Buffer;
@@ -28,6 +28,8 @@ export interface Tunnel {
   service: string;
   port?: number;
   private: boolean;
+  /** The service speaks HTTP/2 without TLS (`proto=h2c` on the forward, gRPC): HTTP/2 requests reach it as HTTP/2. */
+  h2c: boolean;
   owner: TunnelOwner;
   /** How the client asked: tcpip-forward (bind address + port) or streamlocal (socket path). */
   bind: { kind: 'tcpip'; address: string; port: number } | { kind: 'streamlocal'; path: string };
@@ -186,6 +188,21 @@ export class Registry {
   /** When the last request for the env arrived (ms), if one did since the server started. */
   lastRequest(key: string, envId: string): number | undefined {
     return this.lastRequests.get(`${key} ${envId}`);
+  }
+
+  /** The envs of one key with a live connection, sorted (the dashboard's list). */
+  envsOf(key: string): string[] {
+    return [...new Set([...(this.owners.get(key) ?? [])].map((o) => o.envId))].sort();
+  }
+
+  /** The account keys (blobs) with a live connection whose accountId is this one: a login token is checked against each. */
+  keysOf(accountId: string): Buffer[] {
+    const out: Buffer[] = [];
+    for (const set of this.owners.values()) {
+      const owner = set.values().next().value;
+      if (owner?.accountId === accountId) out.push(owner.keyBlob);
+    }
+    return out;
   }
 
   connectionsOf(key: string): number {

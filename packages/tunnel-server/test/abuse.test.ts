@@ -123,10 +123,10 @@ describe('SSH limits', () => {
   it('bounds open session channels per connection', async () => {
     const server = await startTunnelServer(kit, { args: ['--max-sessions-per-connection', '2'] });
     const t = await ssh2Tunnel(kit, { sshPort: server.ports.ssh, envId: 'env', account: makeAccount(), target: 1, forwards: [] });
-    // share-password waits for its stdin to end: two such sessions stay open.
+    // share-create waits for its stdin to end: two such sessions stay open.
     const open = (): Promise<string> =>
       new Promise((resolve) => {
-        t.client.exec('share-password', (error, stream) => {
+        t.client.exec('share-create', (error, stream) => {
           if (error) return resolve(error.message);
           kit.defer('session', () => void stream.end());
           resolve('open');

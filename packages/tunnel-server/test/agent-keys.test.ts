@@ -50,7 +50,7 @@ describe('agent keys', () => {
     // The agent key cannot mint access for the account, nor act for it.
     expect((await get(server.ports.http, hostOf(alice, 'shop', 'admin-80'), '/echo', { headers: await bearer(key.privateKey) })).status).toBe(401);
     await expect(exec(agent, 'shop', 'agent-key', agentKeyRegistration(key, alice.accountId, 'shop'))).rejects.toThrow(/agent-key needs the account key, not an agent key/);
-    await expect(exec(agent, 'shop', 'share-password', {})).rejects.toThrow(/share-password needs the account key/);
+    await expect(exec(agent, 'shop', 'share-create', {})).rejects.toThrow(/share-create needs the account key/);
     // Nor log in as another env of the account.
     await expect(exec(agent, 'other', 'hello')).rejects.toMatchObject({ code: 'PREVU_TUNNEL_AUTH' });
 

@@ -217,7 +217,7 @@ function forwardName(rng: Rng): string {
 function requestData(rng: Rng, type: string, hostile: boolean): Buffer {
   switch (type) {
     case 'exec':
-      return string(rng.pick(['hello', 'tunnels', 'last-request', 'share-password', ' hello ', 'rm -rf /', '', 'x'.repeat(rng.int(10_000))]));
+      return string(rng.pick(['hello', 'tunnels', 'last-request', 'share-create', ' hello ', 'rm -rf /', '', 'x'.repeat(rng.int(10_000))]));
     case 'env':
       return Buffer.concat([string('LANG'), string(rng.bytes(rng.int(20)))]);
     case 'pty-req':

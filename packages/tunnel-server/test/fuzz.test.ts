@@ -126,8 +126,8 @@ async function sshWorker(port: number, rng: Rng, share: number, stats: SshStats)
       continue;
     }
     stats.connections++;
-    // A session held open (share-password waits for its stdin) gives channel requests a real target.
-    const session = await execChannel(client, 'share-password');
+    // A session held open (share-create waits for its stdin) gives channel requests a real target.
+    const session = await execChannel(client, 'share-create');
     const target = (session as unknown as { outgoing?: { id: number } } | undefined)?.outgoing?.id ?? 0;
     for (let round = 0, alive = true; alive && round < ROUNDS && share > 0; round++) {
       const hostile = round === ROUNDS - 1;

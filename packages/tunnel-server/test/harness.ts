@@ -7,6 +7,7 @@ import http, { type IncomingHttpHeaders } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import { WebSocketServer } from 'ws';
 import { accountIdFromKeyBlob, AGENT_SERVICE, hostname } from '@prevu/core/names';
@@ -89,7 +90,7 @@ export async function startBackend(kit: Pick<Kit, 'defer'>, label = 'backend') {
 export type Forward = { kind: 'tcpip'; name: string; port?: number } | { kind: 'streamlocal'; path: string };
 
 /** An ssh2 client holding forwards to a local port, the way the agent does it. */
-export async function ssh2Tunnel(kit: Pick<Kit, 'defer'>, options: { sshPort: number; envId: string; account: Account; forwards: Forward[]; target: number }) {
+export async function ssh2Tunnel(kit: Pick<Kit, 'defer'>, options: { sshPort: number; envId: string; account: Account; forwards: Forward[]; target: number; sock?: Duplex }) {
   const client = new ssh2.Client();
   const errors: string[] = [];
   let closed = false;
@@ -107,7 +108,7 @@ export async function ssh2Tunnel(kit: Pick<Kit, 'defer'>, options: { sshPort: nu
   await new Promise<void>((resolve, reject) => {
     client.once('ready', () => resolve());
     client.once('error', reject);
-    client.connect({ host: '127.0.0.1', port: options.sshPort, username: options.envId, privateKey: options.account.privateKey, keepaliveInterval: 5000, strictVendor: false });
+    client.connect({ host: '127.0.0.1', port: options.sshPort, ...(options.sock ? { sock: options.sock } : {}), username: options.envId, privateKey: options.account.privateKey, keepaliveInterval: 5000, strictVendor: false });
   });
   client.setNoDelay(true);
   const results = await Promise.allSettled(

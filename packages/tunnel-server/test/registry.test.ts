@@ -19,7 +19,7 @@ function owner(key: string, envId: string, accountId = 'sameaccntx'): TunnelOwne
   };
 }
 
-const tunnel = (o: TunnelOwner, hostname = 'web-env-sameaccntx.localhost'): Tunnel => ({ hostname, name: 'web', service: 'web', private: false, owner: o, bind: { kind: 'tcpip', address: 'web', port: 80 } });
+const tunnel = (o: TunnelOwner, hostname = 'web-env-sameaccntx.localhost'): Tunnel => ({ hostname, name: 'web', service: 'web', private: false, h2c: false, owner: o, bind: { kind: 'tcpip', address: 'web', port: 80 } });
 
 describe('Registry ownership', () => {
   it('lets a newer connection of the same key and env take a name over', () => {

@@ -289,24 +289,38 @@ describe('private tunnels', () => {
 
 describe('share links', () => {
   const basic = (password: string) => ({ authorization: `Basic ${Buffer.from(`share:${password}`).toString('base64')}` });
-  /** What `prevu urls --share --password` does: the hash goes to the server over SSH, the token names it. */
-  async function passwordLink(on: TunnelServer, envId: string, password: string, ttlSeconds = 600): Promise<string> {
+  const execAs = (on: TunnelServer, envId: string, privateKey = alice.privateKey) => ({ address: `127.0.0.1:${on.ports.ssh}`, privateKey, envId, recordedIn: 'test' });
+  /** What `prevu share` does: the record goes to the server over SSH, the token names it. */
+  async function shareLink(on: TunnelServer, envId: string, options: { password?: string; service?: string; ttlSeconds?: number } = {}): Promise<{ id: string; token: string }> {
     const id = randomBytes(18).toString('base64url');
-    const record = await hashPassword(password);
-    const options = { address: `127.0.0.1:${on.ports.ssh}`, privateKey: alice.privateKey, envId, recordedIn: 'test' };
-    await tunnelExec(options, 'share-password', JSON.stringify({ id, ...record, expiresAt: Math.floor(Date.now() / 1000) + ttlSeconds }));
-    return signAccessToken({ privateKey: alice.privateKey, envId, ttlSeconds, passwordId: id });
+    const ttlSeconds = options.ttlSeconds ?? 600;
+    const record = options.password === undefined ? {} : await hashPassword(options.password);
+    const scope = options.service === undefined ? {} : { service: options.service };
+    await tunnelExec(execAs(on, envId), 'share-create', JSON.stringify({ id, ...scope, ...record, expiresAt: Math.floor(Date.now() / 1000) + ttlSeconds }));
+    return { id, token: await signAccessToken({ privateKey: alice.privateKey, envId, ttlSeconds, shareId: id }) };
   }
+  const passwordLink = async (on: TunnelServer, envId: string, password: string) => (await shareLink(on, envId, { password })).token;
   let host: string;
+  let other: string;
   beforeAll(async () => {
-    await ssh2Tunnel(kit, { sshPort: server.ports.ssh, envId: 'guarded', account: alice, target: backend.port, forwards: [{ kind: 'streamlocal', path: '/admin-80#access=private' }] });
+    await ssh2Tunnel(kit, {
+      sshPort: server.ports.ssh,
+      envId: 'guarded',
+      account: alice,
+      target: backend.port,
+      forwards: [
+        { kind: 'streamlocal', path: '/admin-80#access=private' },
+        { kind: 'streamlocal', path: '/other-80#access=private' },
+      ],
+    });
     host = hostOf(alice, 'guarded', 'admin-80');
+    other = hostOf(alice, 'guarded', 'other-80');
   });
 
   it("never open the env's agent API (its logs and events)", async () => {
     await ssh2Tunnel(kit, { sshPort: server.ports.ssh, envId: 'guarded', account: alice, target: backend.port, forwards: [{ kind: 'streamlocal', path: '/prevu-agent#access=private' }] });
     const agent = hostOf(alice, 'guarded', 'prevu-agent');
-    const share = await signAccessToken({ privateKey: alice.privateKey, envId: 'guarded', share: true });
+    const { token: share } = await shareLink(server, 'guarded');
     expect((await get(proxy(), host, '/echo', { headers: { authorization: `Bearer ${share}` } })).status).toBe(200);
     expect((await get(proxy(), agent, '/echo', { headers: { authorization: `Bearer ${share}` } })).status).toBe(401);
     expect((await get(proxy(), agent, `/_prevu/login?token=${share}`)).status).toBe(401);
@@ -318,6 +332,38 @@ describe('share links', () => {
     const bearer = { authorization: `Bearer ${share}` };
     expect((await get(proxy(), host, '/echo', { headers: bearer, agent: keepAlive })).status).toBe(200);
     expect((await get(proxy(), agent, '/echo', { headers: bearer, agent: keepAlive })).status).toBe(401);
+  });
+
+  it('are records: listed per key, scoped to a service, revoked at once (cookies and keep-alive connections included)', async () => {
+    const whole = await shareLink(server, 'guarded');
+    const scoped = await shareLink(server, 'guarded', { service: 'admin' });
+    const listed = JSON.parse((await tunnelExec(execAs(server, 'anything'), 'share-ls')).stdout) as Array<{ id: string; envId: string; service?: string; password: boolean }>;
+    expect(listed).toEqual(expect.arrayContaining([expect.objectContaining({ id: whole.id, envId: 'guarded', password: false }), expect.objectContaining({ id: scoped.id, service: 'admin' })]));
+    expect(JSON.stringify(listed)).not.toMatch(/salt|hash/);
+    // Another key lists none of them, and cannot revoke them.
+    expect(JSON.parse((await tunnelExec(execAs(server, 'anything', bob.privateKey), 'share-ls')).stdout)).toEqual([]);
+    expect(JSON.parse((await tunnelExec(execAs(server, 'anything', bob.privateKey), 'share-rm', JSON.stringify({ id: whole.id }))).stdout)).toEqual({ ok: true, revoked: false });
+
+    // The scoped link opens its service only.
+    expect((await get(proxy(), host, '/echo', { headers: { authorization: `Bearer ${scoped.token}` } })).status).toBe(200);
+    expect((await get(proxy(), other, '/echo', { headers: { authorization: `Bearer ${scoped.token}` } })).status).toBe(401);
+    expect((await get(proxy(), other, `/_prevu/login?token=${scoped.token}`)).headers['x-prevu-error']).toBe('Unknown share link');
+
+    const login = await get(proxy(), other, `/_prevu/login?token=${whole.token}`);
+    expect(login.status).toBe(302);
+    const cookie = login.headers['set-cookie']![0]!.split(';')[0]!;
+    const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    kit.defer('keep-alive agent', () => keepAlive.destroy());
+    expect((await get(proxy(), other, '/echo', { headers: { cookie }, agent: keepAlive })).status).toBe(200);
+    expect(JSON.parse((await tunnelExec(execAs(server, 'anything'), 'share-rm', JSON.stringify({ id: whole.id }))).stdout)).toEqual({ ok: true, revoked: true });
+    expect((await get(proxy(), other, '/echo', { headers: { cookie }, agent: keepAlive })).status).toBe(401);
+    expect((await get(proxy(), other, '/echo', { headers: { cookie } })).status).toBe(401);
+    expect((await get(proxy(), other, `/_prevu/login?token=${whole.token}`)).headers['x-prevu-error']).toBe('Unknown share link');
+    expect((JSON.parse((await tunnelExec(execAs(server, 'anything'), 'share-ls')).stdout) as Array<{ id: string }>).map((l) => l.id)).not.toContain(whole.id);
+    // The other link is untouched; a token naming an id this server never kept opens nothing.
+    expect((await get(proxy(), host, '/echo', { headers: { authorization: `Bearer ${scoped.token}` } })).status).toBe(200);
+    const stranger = await signAccessToken({ privateKey: alice.privateKey, envId: 'guarded', shareId: randomBytes(18).toString('base64url') });
+    expect((await get(proxy(), host, '/echo', { headers: { authorization: `Bearer ${stranger}` } })).status).toBe(401);
   });
 
   it('with a password: the token carries only an id, the browser prompt asks, only the cookie opens', async () => {
@@ -346,7 +392,7 @@ describe('share links', () => {
     const other = await passwordLink(server, 'guarded', 'correct horse');
     expect((await get(proxy(), host, '/echo', { headers: { cookie: `__Host-prevu_session=${other}~${proof}` } })).status).toBe(401);
     // A token whose id this server never registered (made for another server) says so.
-    const stranger = await signAccessToken({ privateKey: alice.privateKey, envId: 'guarded', passwordId: randomBytes(18).toString('base64url') });
+    const stranger = await signAccessToken({ privateKey: alice.privateKey, envId: 'guarded', shareId: randomBytes(18).toString('base64url') });
     const unknown = await get(proxy(), host, `/_prevu/login?token=${stranger}`, { headers: basic('correct horse') });
     expect([unknown.status, unknown.headers['x-prevu-error']]).toEqual([401, 'Unknown share link']);
   });
@@ -386,18 +432,18 @@ describe('share links', () => {
   });
 
   it('refuse a malformed registration in one line, and make a short secret file anew', async () => {
-    const options = { address: `127.0.0.1:${server.ports.ssh}`, privateKey: alice.privateKey, envId: 'guarded', recordedIn: 'test' };
-    await expect(tunnelExec(options, 'share-password', '{"id":"short"}')).rejects.toThrow(/share-password: id: /);
+    const options = execAs(server, 'guarded');
+    await expect(tunnelExec(options, 'share-create', '{"id":"short"}')).rejects.toThrow(/share-create: id: /);
     // What an older server says to a command it does not know, as the CLI prints it: one line with the way out.
     await expect(tunnelExec(options, 'not-a-command')).rejects.toMatchObject({ code: 'PREVU_TUNNEL_COMMAND_FAILED', exitCode: 2, message: expect.stringContaining('did not carry out `not-a-command` (prevu: unknown command') });
-    await expect(tunnelExec(options, 'share-password', 'not json')).rejects.toThrow(/reads one JSON object on stdin/);
-    await expect(tunnelExec(options, 'share-password', 'x'.repeat(5000))).rejects.toThrow(/takes at most 4096 bytes/);
+    await expect(tunnelExec(options, 'share-create', 'not json')).rejects.toThrow(/reads one JSON object on stdin/);
+    await expect(tunnelExec(options, 'share-create', 'x'.repeat(5000))).rejects.toThrow(/takes at most 4096 bytes/);
     const record = { id: randomBytes(18).toString('base64url'), ...(await hashPassword('correct horse')) };
-    await expect(tunnelExec(options, 'share-password', JSON.stringify({ ...record, expiresAt: Math.floor(Date.now() / 1000) + 200 * 3600 }))).rejects.toThrow(/more than 168 h away/);
+    await expect(tunnelExec(options, 'share-create', JSON.stringify({ ...record, expiresAt: Math.floor(Date.now() / 1000) + 200 * 3600 }))).rejects.toThrow(/more than 168 h away/);
     // A client that goes away mid-registration (no EOF) leaves a server that still answers.
     const client = new ssh2.Client();
     await new Promise<void>((ready, failed) => client.once('ready', ready).once('error', failed).connect({ host: '127.0.0.1', port: server.ports.ssh, username: 'guarded', privateKey: alice.privateKey }));
-    await new Promise<void>((sent) => client.exec('share-password', (error, stream) => (error ? sent() : stream.write('not json', () => sent()))));
+    await new Promise<void>((sent) => client.exec('share-create', (error, stream) => (error ? sent() : stream.write('not json', () => sent()))));
     client.destroy();
     await expect(tunnelExec(options, 'hello')).resolves.toMatchObject({ stdout: expect.stringContaining('"envId":"guarded"') });
     const stateDir = mkdtempSync(join(tmpdir(), 'prevu-state-'));

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { statSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { connectTunnelServer } from '@prevu/core/session';
+import { connectTunnelServer, profileCa } from '@prevu/core/session';
 import { checkDocker } from '@prevu/core/docker-cli';
 import { machineHostKeys } from '@prevu/core/drivers/index';
 import { embeddedSettings, embeddedStatus } from '@prevu/core/embedded-server';
@@ -85,7 +85,7 @@ export default class Doctor extends PrevuCommand<typeof Doctor> {
       // A self-hosted server as its users meet it: the wildcard name and the certificate.
       if (baseUrl && s.profile.tunnelServer.type === 'remote') {
         const url = baseUrl;
-        if (await check('dns', () => checkWildcardDns(url))) await check(url.startsWith('https:') ? 'https' : 'http', () => checkCertificate(url));
+        if (await check('dns', () => checkWildcardDns(url))) await check(url.startsWith('https:') ? 'https' : 'http', () => checkCertificate(url, Date.now(), profileCa(s.profile)));
       }
       await check('host keys', async () => {
         // read again: the tunnel server check records a key on first contact

@@ -4,7 +4,11 @@ import { createProfile, profileFlags } from '../profile-flags.js';
 
 export default class Init extends PrevuCommand<typeof Init> {
   static override description = 'Create a profile (account key pair, tunnel server, driver) and make it the current one';
-  static override examples = ['<%= config.bin %> init', '<%= config.bin %> init --name work --driver ssh --set host=me@build.example.com:22 --tunnel-server tunnel.example.com:2222'];
+  static override examples = [
+    '<%= config.bin %> init',
+    '<%= config.bin %> init --name work --driver ssh --set host=me@build.example.com:22 --tunnel-server tunnel.example.com:2222',
+    '<%= config.bin %> init --name team --driver ssh --set host=me@build.example.com:22 --tunnel-server tunnel.example.com:2222 --store s3://my-team-prevu/previews',
+  ];
   static override flags = {
     name: Flags.string({ description: 'profile name', default: 'default' }),
     ...profileFlags,
@@ -17,6 +21,7 @@ export default class Init extends PrevuCommand<typeof Init> {
     if (!this.jsonEnabled()) {
       this.log(`profile ${profile.name} created and in use (driver ${profile.driver}, tunnel server ${profile.tunnelServer.type === 'embedded' ? 'embedded' : profile.tunnelServer.address})`);
       this.log(`account ${key.accountId}, key ${key.privateKeyFile}`);
+      if (profile.store) this.log(`shared through ${profile.store}: give CI and other machines the key above as a secret (PREVU_ACCOUNT_KEY); the store never holds it`);
     }
     return { profile: profile.name, accountId: key.accountId, publicKey: key.publicKey };
   }

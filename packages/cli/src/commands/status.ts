@@ -1,5 +1,6 @@
 import { targetEnvId } from '@prevu/core/envs/common';
 import { status, type StatusResult } from '@prevu/core/envs/inspect';
+import { describeEvent } from '@prevu/core/events';
 import { PrevuCommand } from '../base.js';
 import { composeSource, projectFlags } from '../project-flags.js';
 import { table } from '../table.js';
@@ -23,7 +24,7 @@ export default class Status extends PrevuCommand<typeof Status> {
       this.log(urlTable(result.urls));
       if (result.events.length) {
         this.log('\nlast events:');
-        for (const e of result.events) this.log(`  ${e.time}  ${e.type}${e.service ? ` ${e.service}` : ''}${Object.keys(e.details).length ? `  ${JSON.stringify(e.details)}` : ''}`);
+        for (const e of result.events) this.log(`  ${describeEvent(e)}`);
       }
     }
     return result;

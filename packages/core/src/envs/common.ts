@@ -11,7 +11,7 @@ import { createDriver } from '../drivers/index.js';
 import { resolveEnvId } from '../env-id.js';
 import { EnvStateStore, type EnvState } from '../env-state.js';
 import { errors } from '../errors.js';
-import type { Session } from '../session.js';
+import { profileCa, type Session } from '../session.js';
 
 /** The envId a command means: --id, else the one `up` would compute in this directory. */
 export async function targetEnvId(options: { id?: string; source: ComposeSource; env?: NodeJS.ProcessEnv }): Promise<string> {
@@ -72,12 +72,13 @@ export async function projectContainers(env: Record<string, string>, project: st
     });
 }
 
-export function readState(session: Session, envId: string): EnvState {
-  const state = new EnvStateStore(session.store, session.profile.name).read(envId);
+export async function readState(session: Session, envId: string): Promise<EnvState> {
+  const state = await new EnvStateStore(session.store, session.profile.name).read(envId);
   if (!state) throw errors.unknownEnv(envId);
   return state;
 }
 
-export function agentFor(session: Session, envId: string, state: Pick<EnvState, 'accountId' | 'baseUrl'> = readState(session, envId)): AgentClient {
-  return new AgentClient({ envId, accountId: state.accountId, baseUrl: state.baseUrl, privateKey: session.key.privateKey });
+export function agentFor(session: Session, envId: string, state: Pick<EnvState, 'accountId' | 'baseUrl'>): AgentClient {
+  const ca = profileCa(session.profile);
+  return new AgentClient({ envId, accountId: state.accountId, baseUrl: state.baseUrl, privateKey: session.key.privateKey, ...(ca ? { ca } : {}) });
 }

@@ -30,7 +30,7 @@ interface Side {
 }
 
 async function envSide(session: Session, envId: string, salt: string): Promise<Side> {
-  const state = readState(session, envId);
+  const state = await readState(session, envId);
   const config = await agentFor(session, state.envId, state).config(salt);
   if (!config) throw errors.agentUnreachable(state.envId, 'not connected');
   return { configs: new Map(config.map((c) => [c.service, c])), state };

@@ -20,7 +20,7 @@ export interface DownResult {
 /** Removes the env: compose down on its machine, the machine when the driver made it, its state. */
 export async function down(session: Session, envId: string, options: { volumes?: boolean } = {}): Promise<DownResult> {
   const states = new EnvStateStore(session.store, session.profile.name);
-  const state = states.read(envId);
+  const state = await states.read(envId);
   const project = composeProjectName(envId);
   const keptVolumes = await withMachine(session, envId, async (env, machine, driver) => {
     const found = machine ? (await projectContainers(env, project)).length > 0 : false;
@@ -34,7 +34,7 @@ export async function down(session: Session, envId: string, options: { volumes?:
     return (await driver.remove(envId)) ? [] : kept;
   });
   await revokeAgentKey(session, envId);
-  states.remove(envId);
+  await states.remove(envId);
   session.onEvent?.(makeEvent('stopped', envId, undefined, { project }));
   return { envId, project, removed: true, keptVolumes };
 }

@@ -8,7 +8,7 @@ import { agentFor, projectContainers, readState, withMachine, type ServiceRow } 
 
 /** The env's URL table, from its agent. */
 export async function urls(session: Session, envId: string): Promise<UrlRow[]> {
-  const state = readState(session, envId);
+  const state = await readState(session, envId);
   const tunnels = await agentFor(session, envId, state).tunnels();
   if (!tunnels) throw errors.agentNotAnswering(envId);
   return urlRows(tunnels, state.services);
@@ -28,7 +28,7 @@ export interface StatusResult {
 }
 
 export async function status(session: Session, envId: string): Promise<StatusResult> {
-  const state = readState(session, envId);
+  const state = await readState(session, envId);
   let services: ServiceRow[] | undefined;
   let rows: UrlRow[] = [];
   let events: PrevuEvent[] = [];

@@ -46,7 +46,7 @@ export interface EnvListing {
 /** Envs of the profile: state files, machines the driver made, and local compose projects labeled with the profile; `agents: false` skips asking the agents. */
 export async function list(session: Session, options: { agents?: boolean } = {}): Promise<EnvListing[]> {
   const states = new EnvStateStore(session.store, session.profile.name);
-  const recorded = states.list();
+  const recorded = await states.list();
   const found = new Map<string, EnvState | undefined>(recorded.map((s) => [s.envId, s]));
   // Asked now, answered while the driver and Docker are: only envs with a state file have a known agent URL.
   const asked = options.agents === false ? Promise.resolve(new Map<string, LifecycleRow>()) : agentLifecycles(session, recorded);

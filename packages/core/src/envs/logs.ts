@@ -6,7 +6,7 @@ import { dockerExec } from '../docker-cli.js';
 import { errors } from '../errors.js';
 import { composeProjectName } from '../names.js';
 import type { Session } from '../session.js';
-import { agentFor, neutralDir, projectContainers, withMachine } from './common.js';
+import { agentFor, neutralDir, projectContainers, readState, withMachine } from './common.js';
 
 export interface LogsOptions {
   service?: string;
@@ -21,7 +21,7 @@ export interface LogsOptions {
  * `follow`, until the session's signal aborts.
  */
 export async function logs(session: Session, envId: string, options: LogsOptions): Promise<void> {
-  const client = agentFor(session, envId);
+  const client = agentFor(session, envId, await readState(session, envId));
   const running = await client.services().catch(() => undefined);
   if (!running) return machineLogs(session, envId, options);
   const names = [...new Set(running.map((r) => r.service))].sort();

@@ -16,8 +16,8 @@ export interface PinResult {
 }
 
 export async function setPinned(session: Session, envId: string, pinned: boolean): Promise<PinResult> {
-  const state = readState(session, envId);
-  new EnvStateStore(session.store, session.profile.name).write({ ...state, lifecycle: { expiresAt: null, sleepAfterSeconds: 0, ...state.lifecycle, pinned } });
+  const state = await readState(session, envId);
+  await new EnvStateStore(session.store, session.profile.name).write({ ...state, lifecycle: { expiresAt: null, sleepAfterSeconds: 0, ...state.lifecycle, pinned } });
   const answer = await agentFor(session, envId, state).setPinned(pinned);
   if (!answer.row) throw errors.agentLifecycleFailed(envId, answer.status === 404 ? 'its agent is not connected, or predates pinning' : `it answered HTTP ${answer.status}`);
   return { envId, pinned, lifecycle: answer.row };

@@ -2,15 +2,16 @@
 // materializes from the `profile` input and the account-key secret, the prevu command line it runs,
 // and the step outputs it writes to $GITHUB_OUTPUT.
 import { randomUUID } from 'node:crypto';
-import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { parse } from 'shell-quote';
-import { join } from 'node:path';
-import ssh2 from 'ssh2';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { errors } from '../errors.js';
 import { ProfileStore, profileSchema, type Profile } from '../profiles.js';
 import { HOST_KEY_PIN, HOST_KEY_PIN_HINT } from '../ssh-fingerprint.js';
+import { publicKeyOf } from '../ssh-keys.js';
+import { importProfile } from '../store/shared-profile.js';
+import { isStoreUrl } from '../store/store-url.js';
 import type { PreviewUrl } from './markdown.js';
 import type { StatusKind } from './report.js';
 
@@ -72,26 +73,25 @@ export function splitArgs(text: string): string[] {
   });
 }
 
-/** The public half of an OpenSSH private key, as `ssh-ed25519 AAAA...`. */
-function publicKeyOf(privateKey: string): string {
-  const parsed = ssh2.utils.parseKey(privateKey);
-  const key = Array.isArray(parsed) ? parsed[0] : parsed;
-  if (!key || key instanceof Error || key.isPrivateKey() === false) {
-    throw errors.actionAccountKeyInvalid();
-  }
-  return `${key.type} ${key.getPublicSSH().toString('base64')}`;
-}
-
 /**
- * Writes the profile from the `profile` input (profile.json contents, JSON or YAML, or a path to
- * it) and the account key into the profile store, and returns its name; the name of a profile
+ * Writes the profile from the `profile` input (profile.json contents, JSON or YAML, a path to
+ * it, or the s3:// URL of a store that holds it) and the account key into the profile store, and
+ * returns its name; the name of a profile
  * that already exists on the runner is used as it is. Without a `profile`
  * input the default profile is used (driver `local`, embedded tunnel server).
  */
-export function materializeProfile(inputs: ActionInputs, store = new ProfileStore()): string | undefined {
+export async function materializeProfile(inputs: ActionInputs, store = new ProfileStore()): Promise<string | undefined> {
   if (!inputs.profile) {
     if (inputs['account-key']) throw errors.actionAccountKeyWithoutProfile();
     return undefined;
+  }
+  // s3://bucket/prefix: the profile shared through a store, with its envs' state (store/)
+  if (isStoreUrl(inputs.profile)) {
+    const key = inputs['account-key'] ?? process.env.PREVU_ACCOUNT_KEY;
+    const shared = await importProfile(store, inputs.profile, key ? { privateKey: key } : {});
+    const profile = pinHostKeys(inputs.driver ? { ...shared, driver: inputs.driver } : shared, inputs);
+    store.write(profile);
+    return profile.name;
   }
   // A self-hosted runner may keep its profiles: a bare name of an existing one is used as it is.
   if (store.exists(inputs.profile) && !existsSync(inputs.profile)) {
@@ -119,13 +119,9 @@ export function materializeProfile(inputs: ActionInputs, store = new ProfileStor
   const profile: Profile = pinHostKeys(parsed.data, inputs);
   const key = inputs['account-key'] ?? process.env.PREVU_ACCOUNT_KEY;
   if (!key) throw errors.actionAccountKeyMissing(profile.name);
-  const dir = store.profileDir(profile.name);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const privateKey = key.endsWith('\n') ? key : `${key}\n`;
-  const publicKey = publicKeyOf(privateKey);
-  writeFileSync(join(dir, 'id_ed25519'), privateKey, { mode: 0o600 });
-  chmodSync(join(dir, 'id_ed25519'), 0o600);
-  writeFileSync(join(dir, 'id_ed25519.pub'), `${publicKey}\n`);
+  const publicKey = publicKeyOf(key);
+  if (!publicKey) throw errors.actionAccountKeyInvalid();
+  store.writeKey(profile.name, key, publicKey);
   store.write(profile);
   return profile.name;
 }

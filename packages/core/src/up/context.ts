@@ -93,9 +93,9 @@ export class UpContext {
    * The env's lifecycle as this `up` sets it: the TTL counts from now (a new `up` restarts it); a
    * pin (`--pin`, or `prevu pin` before) stays until `prevu unpin`, so a redeploy never drops it.
    */
-  lifecycleState(now = Date.now()): NonNullable<EnvState['lifecycle']> {
+  async lifecycleState(now = Date.now()): Promise<NonNullable<EnvState['lifecycle']>> {
     const { ttlSeconds = null, sleepAfterSeconds = 0, pinned = false } = this.options.lifecycle ?? {};
-    const wasPinned = this.states.read(this.envId)?.lifecycle?.pinned ?? false;
+    const wasPinned = (await this.states.read(this.envId))?.lifecycle?.pinned ?? false;
     return { expiresAt: ttlSeconds === null ? null : new Date(now + ttlSeconds * 1000).toISOString(), pinned: pinned || wasPinned, sleepAfterSeconds };
   }
 
@@ -146,9 +146,10 @@ export function newUpContext(session: Session, options: UpOptions): UpContext {
 }
 
 export async function closeContext(ctx: UpContext, failed?: unknown): Promise<void> {
-  if (failed && ctx.envId && ctx.states.read(ctx.envId)) {
-    if (failed instanceof InterruptedError) ctx.states.setStatus(ctx.envId, 'interrupted');
-    else ctx.states.setStatus(ctx.envId, 'failed', isPrevuError(failed) ? { code: failed.code, line: failed.line } : { code: errors.unexpected.code, line: String((failed as Error)?.message ?? failed) });
+  if (failed && ctx.envId) {
+    // the failure is what the user must see: a store that cannot take the status does not hide it
+    if (failed instanceof InterruptedError) await ctx.states.setStatus(ctx.envId, 'interrupted').catch(() => undefined);
+    else await ctx.states.setStatus(ctx.envId, 'failed', isPrevuError(failed) ? { code: failed.code, line: failed.line } : { code: errors.unexpected.code, line: String((failed as Error)?.message ?? failed) }).catch(() => undefined);
   }
   ctx.tunnel?.close();
   await ctx.dockerEndpoint?.close().catch(() => undefined);

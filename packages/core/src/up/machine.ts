@@ -9,10 +9,10 @@ export const prepareMachine: Step<UpContext> = {
   title: (ctx) => `Prepare the machine (${ctx.session.profile.driver})`,
   async run(ctx, report) {
     const { session } = ctx;
-    ctx.lifecycle = ctx.lifecycleState();
+    ctx.lifecycle = await ctx.lifecycleState();
     // Written before anything is made: from here on the env is listed (`ls`) and `down`
     // removes it, whatever stops the rest (Ctrl-C, a crash, a failing build).
-    ctx.states.write({
+    await ctx.states.write({
       envId: ctx.envId,
       profile: session.profile.name,
       driver: session.profile.driver,

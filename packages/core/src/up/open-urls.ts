@@ -6,6 +6,7 @@ import { InterruptedError } from '../docker-cli.js';
 import { errors, isError } from '../errors.js';
 import type { ExpectedUrl } from '../overlay.js';
 import { poll } from '../poll.js';
+import { profileCa } from '../session.js';
 import { urlRows } from '../url-rows.js';
 import type { Step, UpContext } from './context.js';
 
@@ -43,12 +44,13 @@ export async function waitForUrls(client: Pick<AgentClient, 'tunnels'>, envId: s
 export const openUrls: Step<UpContext> = {
   title: 'Open the URLs',
   async run(ctx, report) {
-    const client = new AgentClient({ envId: ctx.envId, accountId: ctx.session.key.accountId, baseUrl: ctx.baseUrl, privateKey: ctx.session.key.privateKey });
+    const ca = profileCa(ctx.session.profile);
+    const client = new AgentClient({ envId: ctx.envId, accountId: ctx.session.key.accountId, baseUrl: ctx.baseUrl, privateKey: ctx.session.key.privateKey, ...(ca ? { ca } : {}) });
     const timeoutMs = (ctx.options.waitTimeout ?? 120) * 1000;
     const tunnels = await waitForUrls(client, ctx.envId, ctx.expected, timeoutMs, report, ctx.session.signal);
     const rows = urlRows(tunnels, ctx.selected());
     for (const row of rows) ctx.emit('url_assigned', row.service, { port: row.port, url: row.url });
-    ctx.states.setStatus(ctx.envId, 'up');
+    await ctx.states.setStatus(ctx.envId, 'up');
     ctx.result = { envId: ctx.envId, project: ctx.project, profile: ctx.session.profile.name, driver: ctx.session.profile.driver, urls: rows, missingEnv: ctx.loaded.missingEnv };
   },
 };

@@ -2,19 +2,41 @@
 // on the machine, and the compose files (the user's and prevu's overlay) the next steps run.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { agentKeyRegistration, ensureAgentKey } from '../agent-key.js';
+import { agentKeyRegistration, ensureAgentKey, type AgentKey } from '../agent-key.js';
 import { AGENT_IMAGE, imageBuild } from '../artifacts.js';
 import { isIdentity, loadComposeProject, rewritePaths, uploadPlan } from '../compose.js';
 import { composeFiles } from '../compose-runner.js';
 import { deleteCredential, DELETE_KEY_ID_ENV, writeDeleteCredential } from '../drivers/lightsail-delete-credential.js';
+import type { AgentSettings } from '../overlay.js';
+import { profileCa, type Session, type TunnelEndpoint } from '../session.js';
 import { pinFingerprint } from '../ssh-fingerprint.js';
 import type { Step, UpContext } from './context.js';
+
+/** How the env's agent is run: its image, the tunnel server as it reaches it, its key file on the machine, its labels. */
+export function agentSettings(session: Session, envId: string, endpoint: TunnelEndpoint, agentKey: AgentKey, keyFile: string): AgentSettings {
+  const agentBuild = imageBuild(AGENT_IMAGE);
+  const ca = profileCa(session.profile);
+  return {
+    // read here by the compose CLI and streamed to the engine, like every build context
+    buildContext: agentBuild.context,
+    image: agentBuild.image,
+    tunnelServer: endpoint.agentAddress,
+    ...(endpoint.hostKey ? { tunnelHostKey: pinFingerprint(endpoint.hostKey) } : {}),
+    ...(endpoint.agentTlsName ? { tunnelTlsName: endpoint.agentTlsName } : {}),
+    ...(ca ? { tunnelCa: ca } : {}),
+    keyFile,
+    private: session.profile.private,
+    externalNetworks: endpoint.externalNetworks,
+    // the key's fingerprint too: compose recreates the agent when the key changes (a secret's
+    // file content is not part of the service's config)
+    labels: { 'dev.prevu.env-id': envId, 'dev.prevu.profile': session.profile.name, 'dev.prevu.account': session.key.accountId, 'dev.prevu.agent-key': pinFingerprint(agentKey.publicKey) },
+  };
+}
 
 export const upload: Step<UpContext> = {
   title: 'Upload the project files',
   async run(ctx, report) {
     const { session, loaded } = ctx;
-    const agentBuild = imageBuild(AGENT_IMAGE);
     const plan = uploadPlan(loaded.model, ctx.selected());
     // The agent logs in with the env's own key, which the account authorizes on the server
     // now: the account key itself never goes to the machine.
@@ -33,19 +55,9 @@ export const upload: Step<UpContext> = {
     const uploaded = await ctx.machine.upload({ ...plan, paths: [...plan.paths, agentKey.file, ...(credentialFile ? [credentialFile] : [])] }, session.signal);
     if (uploaded.filesSent || uploaded.filesUnchanged) report(`${uploaded.filesSent} sent, ${uploaded.filesUnchanged} unchanged`);
     ctx.agent = {
-      // read here by the compose CLI and streamed to the engine, like every build context
-      buildContext: agentBuild.context,
-      image: agentBuild.image,
-      tunnelServer: ctx.endpoint.agentAddress,
-      ...(ctx.endpoint.hostKey ? { tunnelHostKey: pinFingerprint(ctx.endpoint.hostKey) } : {}),
-      keyFile: uploaded.mapping.get(agentKey.file) ?? agentKey.file,
-      private: session.profile.private,
+      ...agentSettings(session, ctx.envId, ctx.endpoint, agentKey, uploaded.mapping.get(agentKey.file) ?? agentKey.file),
       ...(ctx.lifecycle ? { lifecycle: ctx.lifecycle } : {}),
-      externalNetworks: ctx.endpoint.externalNetworks,
-      // the key's fingerprint too: compose recreates the agent when the key changes (a secret's
-      // file content is not part of the service's config)
       ...(target && credentialFile ? { selfDelete: { ...target, credentialFile: uploaded.mapping.get(credentialFile) ?? credentialFile } } : {}),
-      labels: { 'dev.prevu.env-id': ctx.envId, 'dev.prevu.profile': session.profile.name, 'dev.prevu.account': session.key.accountId, 'dev.prevu.agent-key': pinFingerprint(agentKey.publicKey) },
     };
     const overlayFile = ctx.writeOverlay();
     if (isIdentity(uploaded.mapping)) {
@@ -64,7 +76,7 @@ export const upload: Step<UpContext> = {
   },
 };
 
-/** The env has a TTL: as this `up` recorded it, or the profile's default. */
+/** The env has a TTL: as this `up` recorded it (prepareMachine), or the profile's default. */
 function hasTtl(ctx: UpContext): boolean {
-  return Boolean(ctx.states.read(ctx.envId)?.lifecycle?.expiresAt ?? ctx.session.profile.lifecycle?.ttlSeconds);
+  return Boolean(ctx.lifecycle?.expiresAt ?? ctx.session.profile.lifecycle?.ttlSeconds);
 }

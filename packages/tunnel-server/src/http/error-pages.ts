@@ -1,6 +1,6 @@
 // The pages a browser sees when prevu, not the app, answers: each names the cause and what to do.
 import { STATUS_CODES } from 'node:http';
-import { BASIC_REALM } from '../share-passwords.js';
+import { BASIC_REALM } from '../share-links.js';
 
 export interface Page {
   status: number;
@@ -61,7 +61,7 @@ export const pages = {
   unknownShareLink: (host: string): Page => ({
     status: 401,
     title: 'Unknown share link',
-    detail: `This tunnel server does not know the password of this share link for ${host}: it was made for another server, or has expired. Ask for a new link (\`prevu urls --share --password\`).`,
+    detail: `This tunnel server has no live share link for ${host} under this token: it was revoked, has expired, is for another service, or was made for another server. Ask for a new link (\`prevu share\`).`,
   }),
   tooManyPasswords: (): Page => ({
     status: 429,
@@ -72,24 +72,39 @@ export const pages = {
   badRequest: (status: number, reason: string): Page => ({ status, title: STATUS_CODES[status] ?? 'Bad request', detail: `The request was refused: ${reason}.` }),
 };
 
-/** A complete HTTP/1.1 response that closes the connection. */
-export function renderPage(page: Page, options: { head?: boolean } = {}): Buffer {
+/** A page as status, headers (visible ASCII) and body: HTTP/1.1 writes it as bytes, HTTP/2 as a stream's response. */
+export function pageResponse(page: Page): { status: number; headers: Record<string, string>; body: string } {
   const body = `<!doctype html><html><head><meta charset="utf-8"><title>${page.status} ${escape(page.title)}</title></head><body style="font-family:system-ui,sans-serif;max-width:40em;margin:4em auto"><h1>${escape(page.title)}</h1><p>${escape(page.detail)}</p><p style="color:#888">prevu tunnel server &middot; ${page.status}</p></body></html>\n`;
   const headers: Record<string, string> = {
     'Content-Type': 'text/html; charset=utf-8',
     'Content-Length': String(Buffer.byteLength(body)),
     'Cache-Control': 'no-store',
     'X-Prevu-Error': page.title,
-    Connection: 'close',
-    ...page.headers,
   };
-  let text = `HTTP/1.1 ${page.status} ${STATUS_CODES[page.status] ?? ''}\r\n`;
-  for (const [name, value] of Object.entries(headers)) text += `${name}: ${headerValue(value)}\r\n`;
-  return Buffer.from(`${text}\r\n${options.head ? '' : body}`);
+  for (const [name, value] of Object.entries(page.headers ?? {})) headers[name] = value;
+  for (const name of Object.keys(headers)) headers[name] = headerValue(headers[name]!);
+  return { status: page.status, headers, body };
+}
+
+/** A redirect's headers (visible ASCII), no body. */
+export function redirectHeaders(location: string, headers: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = { Location: location, 'Content-Length': '0', 'Cache-Control': 'no-store', ...headers };
+  for (const name of Object.keys(out)) out[name] = headerValue(out[name]!);
+  return out;
+}
+
+function renderHead(status: number, headers: Record<string, string>): string {
+  let text = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n`;
+  for (const [name, value] of Object.entries(headers)) text += `${name}: ${value}\r\n`;
+  return `${text}Connection: close\r\n\r\n`;
+}
+
+/** A complete HTTP/1.1 response that closes the connection. */
+export function renderPage(page: Page, options: { head?: boolean } = {}): Buffer {
+  const { status, headers, body } = pageResponse(page);
+  return Buffer.from(`${renderHead(status, headers)}${options.head ? '' : body}`);
 }
 
 export function renderRedirect(location: string, headers: Record<string, string>, status: 302 | 308 = 302): Buffer {
-  let text = `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nLocation: ${headerValue(location)}\r\nContent-Length: 0\r\nCache-Control: no-store\r\nConnection: close\r\n`;
-  for (const [name, value] of Object.entries(headers)) text += `${name}: ${headerValue(value)}\r\n`;
-  return Buffer.from(`${text}\r\n`);
+  return Buffer.from(renderHead(status, redirectHeaders(location, headers)));
 }

@@ -8,15 +8,16 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { AGENT_SERVICE, hostFromHeader } from '@prevu/core/names';
 import type { Logger } from 'pino';
-import { ChannelLimitError, type Registry, type Route, type Tunnel } from '../registry.js';
+import { ChannelLimitError, type Registry, type Route, type Tunnel, type TunnelOwner } from '../registry.js';
 import type { Metrics } from '../metrics.js';
-import { AccessCache, checkAccess, claimsFor, LOGIN_PATH, loginCookie, stripCredentials } from './access.js';
+import { AccessCache, checkAccess, isLogin, login } from './access.js';
 import { pages, renderPage, renderRedirect, type Page } from './error-pages.js';
 import { ChunkedFramer, HeadError, parseHead, serializeHead, type RequestHead } from './head.js';
-import { basicPassword, type SharePasswords } from '../share-passwords.js';
+import type { ShareLinks } from '../share-links.js';
+import { forwardedHeaders } from './forwarded.js';
 
 /** The page for a host without a usable tunnel; a tunnel registered anew since is retried (503). */
-function pageForMissing(route: Route, host: string): Page {
+export function pageForMissing(route: Route, host: string): Page {
   if (route.kind === 'unknown') return pages.unknownHost(host);
   if (route.kind === 'gone') return pages.gone(host, route.since);
   return pages.connecting(host);
@@ -26,8 +27,10 @@ export interface ProxyOptions {
   registry: Registry;
   metrics: Metrics;
   log: Logger;
-  passwords: SharePasswords;
+  shares: ShareLinks;
   maxHeaderBytes: number;
+  /** HTTP/2: concurrent streams on one client connection (h2.ts). */
+  maxStreamsPerConnection: number;
   idleTimeoutMs: number;
   headTimeoutMs: number;
   /** A request body slower than this on average over a head-timeout window closes the connection (0: never). */
@@ -37,6 +40,8 @@ export interface ProxyOptions {
    * of its host, or answered 404 when the host is not under the base domain (no open redirect).
    */
   httpsUrlFor?: (hostname: string) => string | undefined;
+  /** The dashboard's host and the (public) pseudo-tunnel that reaches it: dashboard/server.ts. */
+  dashboard?: { host: string; tunnel: Tunnel };
   /**
    * With --redis: for a hostname this node holds no tunnel for, the node that does (a hop that
    * carries this connection there, cluster/hop.ts), or what the cluster knows of it.
@@ -54,17 +59,6 @@ export interface Visitor {
 /** Carries a client connection, with the bytes it sent so far, to the node holding its tunnel. */
 export type Hop = (socket: Socket, first: Buffer, visitor: Visitor) => void;
 
-/**
- * The `next` of /_prevu/login when it is a path on the same origin: no scheme or authority
- * (`//evil`, `/\evil`, which browsers read as `//evil`), no control characters (header splitting).
- */
-export function sameOriginPath(next: string | null): string {
-  // eslint-disable-next-line no-control-regex -- control bytes are what it refuses
-  if (!next || !next.startsWith('/') || /[\\\x00-\x1f\x7f]/.test(next)) return '/';
-  const url = new URL(next, 'http://origin.invalid');
-  return url.origin === 'http://origin.invalid' ? `${url.pathname}${url.search}${url.hash}` : '/';
-}
-
 /** An absolute-form target (`GET http://host/path`) as origin-form, when its authority is the Host; else undefined. */
 function originForm(target: string, host: string): string | undefined {
   let url: URL;
@@ -78,7 +72,6 @@ function originForm(target: string, host: string): string | undefined {
 }
 
 const CRLF2 = Buffer.from('\r\n\r\n');
-const FORWARDED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded']);
 
 type State = 'head' | 'body' | 'chunked' | 'raw' | 'closed';
 
@@ -102,18 +95,17 @@ export class ProxyConnection {
   private bodyTimer: NodeJS.Timeout | null = null;
   private waitingDrain = false;
   private readonly access = new AccessCache();
+  /** The owner of the tunnel the last request head was routed to (its env counts the request and a 5xx page). */
+  private routed: TunnelOwner | null = null;
   private readonly clientAddress: string;
   private readonly clientPort: number;
-  private readonly onChunk = (chunk: Buffer) => this.onData(chunk);
-  private readonly onEnd = () => {
-    this.clientEnded = true;
-    this.maybeEnd();
-  };
 
   constructor(
     private readonly socket: Socket,
     private readonly scheme: 'http' | 'https',
     private readonly options: ProxyOptions,
+    /** Takes the socket over when it opens with the HTTP/2 preface (prior knowledge, on the plain port). */
+    private readonly h2?: (socket: Socket) => void,
     visitor?: Visitor,
   ) {
     socket.setNoDelay(true);
@@ -123,30 +115,55 @@ export class ProxyConnection {
     // Silence closes a connection only while no channel is bound: a request may wait as long as
     // its service takes (no per-request time limit), and the service's own keep-alive timeout
     // ends a bound connection that went idle.
-    socket.setTimeout(options.idleTimeoutMs, () => {
-      if (this.channel) socket.setTimeout(options.idleTimeoutMs);
-      else socket.destroy();
-    });
+    socket.setTimeout(options.idleTimeoutMs, this.onIdle);
     // The head timer runs from the accept: a connection that never completes a head (or never
     // sends a byte, like an idle slowloris) holds a slot only that long.
     this.headTimer = setTimeout(() => this.headTimedOut(), options.headTimeoutMs);
-    socket.on('data', this.onChunk);
+    socket.on('data', this.onData);
     socket.on('end', this.onEnd);
-    socket.on('error', () => socket.destroy());
-    socket.on('close', () => {
-      this.state = 'closed';
-      if (this.headTimer) clearTimeout(this.headTimer);
-      if (this.bodyTimer) clearInterval(this.bodyTimer);
-      this.channel?.destroy();
-    });
+    socket.on('error', this.onError);
+    socket.on('close', this.onClose);
   }
 
-  private onData(chunk: Buffer): void {
+  private readonly onIdle = () => {
+    if (this.channel) this.socket.setTimeout(this.options.idleTimeoutMs);
+    else this.socket.destroy();
+  };
+
+  private readonly onEnd = () => {
+    this.clientEnded = true;
+    this.maybeEnd();
+  };
+
+  private readonly onError = () => this.socket.destroy();
+
+  private readonly onClose = () => {
+    this.state = 'closed';
+    if (this.headTimer) clearTimeout(this.headTimer);
+    if (this.bodyTimer) clearInterval(this.bodyTimer);
+    this.channel?.destroy();
+  };
+
+  /** The first bytes are HTTP/2's preface: the socket goes to the HTTP/2 side with them put back. */
+  private handOff(chunk: Buffer, h2: (socket: Socket) => void): void {
+    this.state = 'closed';
+    if (this.headTimer) clearTimeout(this.headTimer);
+    const socket = this.socket;
+    socket.off('data', this.onData).off('end', this.onEnd).off('error', this.onError).off('close', this.onClose);
+    socket.setTimeout(0, this.onIdle);
+    socket.pause(); // flowing, the bytes put back would be emitted again at once, to no listener
+    socket.unshift(chunk);
+    h2(socket);
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
     if (this.state === 'closed') return;
+    // "PRI * HTTP/2.0": a method HTTP/1.1 reserves for exactly this (RFC 9113 3.4).
+    if (this.h2 && this.socket.bytesRead === chunk.length && chunk.toString('latin1', 0, 4) === 'PRI ') return this.handOff(chunk, this.h2);
     if (this.state === 'raw' && !this.busy && !this.held && !this.buf) return this.send(chunk);
     this.buf = this.buf ? Buffer.concat([this.buf, chunk]) : chunk;
     this.pump();
-  }
+  };
 
   /** Consumes buffered bytes until it needs more, or waits on something async. */
   private pump(): void {
@@ -210,18 +227,20 @@ export class ProxyConnection {
       const secure = this.options.httpsUrlFor(host);
       return secure ? this.finish(renderRedirect(`${secure}${head.target === '*' ? '/' : head.target}`, {}, 308)) : this.respond(pages.unknownHost(host), head);
     }
-    const route = this.options.registry.route(host);
+    const route: Route = host === this.options.dashboard?.host ? { kind: 'tunnel', tunnel: this.options.dashboard.tunnel } : this.options.registry.route(host);
     const elsewhere = this.options.elsewhere;
     if (route.kind !== 'tunnel' && elsewhere) return this.wait(elsewhere(host, route).then((found) => (typeof found === 'function' ? this.handOver(found, head) : this.respond(pageForMissing(found, host), head))));
     if (route.kind !== 'tunnel') return this.respond(pageForMissing(route, host), head);
     const tunnel = route.tunnel;
-    if (head.target.startsWith(LOGIN_PATH) && /^\/_prevu\/login(\?|$)/.test(head.target)) return this.wait(this.login(head, tunnel));
+    this.routed = tunnel.owner;
+    this.options.metrics.envRates.request(tunnel.owner.key, tunnel.owner.envId);
+    if (isLogin(head.target)) return this.wait(this.login(head, tunnel));
     if (head.upgrade && tunnel.service === AGENT_SERVICE && !this.sameOrigin(head, host)) {
       // A page elsewhere (a sibling tenant's app is same-site) must not open the agent's event stream with the user's cookie.
       return this.respond(pages.badRequest(403, 'a WebSocket to the agent is only opened from its own origin'), head);
     }
     if (!tunnel.private) return this.dispatch(head, tunnel);
-    const decision = checkAccess(head.headers, tunnel, this.access, this.options.passwords);
+    const decision = checkAccess(head.headers, tunnel, this.access, this.options.shares);
     if (!(decision instanceof Promise)) return decision ? this.dispatch(head, tunnel) : this.respond(pages.unauthorized(host), head);
     this.wait(decision.then((ok) => (ok ? this.dispatch(head, tunnel) : this.respond(pages.unauthorized(host), head))));
   }
@@ -233,7 +252,7 @@ export class ProxyConnection {
   private handOver(hop: Hop, head: RequestHead): void {
     this.state = 'closed';
     if (this.headTimer) clearTimeout(this.headTimer);
-    this.socket.off('data', this.onChunk).off('end', this.onEnd).setTimeout(0);
+    this.socket.off('data', this.onData).off('end', this.onEnd).setTimeout(0);
     const first = serializeHead(head, head.headers);
     hop(this.socket, this.buf ? Buffer.concat([first, this.buf]) : first, { scheme: this.scheme, address: this.clientAddress, port: this.clientPort });
     this.buf = null;
@@ -350,17 +369,7 @@ export class ProxyConnection {
   }
 
   private forward(head: RequestHead): void {
-    const headers: Array<[string, string]> = [];
-    let forwardedHost = head.host ?? '';
-    for (const pair of stripCredentials(head.headers)) {
-      const lower = pair[0].toLowerCase();
-      if (FORWARDED.has(lower)) continue;
-      headers.push(pair);
-      if (lower === 'host') forwardedHost = pair[1];
-    }
-    // The port the client used (from Host), not the one listened on: they differ behind a published container port.
-    const port = /:(\d+)$/.exec(forwardedHost)?.[1] ?? (this.scheme === 'https' ? '443' : '80');
-    headers.push(['X-Forwarded-For', this.clientAddress], ['X-Forwarded-Proto', this.scheme], ['X-Forwarded-Host', forwardedHost], ['X-Forwarded-Port', port]);
+    const headers = forwardedHeaders(head.headers, { client: this.clientAddress, scheme: this.scheme, host: head.host ?? '' });
     this.send(serializeHead(head, headers));
     if (head.upgrade && head.body.kind === 'none') {
       this.held = true;
@@ -446,26 +455,16 @@ export class ProxyConnection {
   }
 
   private async login(head: RequestHead, tunnel: Tunnel): Promise<void> {
-    const url = new URL(head.target, 'http://x');
-    const token = url.searchParams.get('token') ?? '';
-    const claims = token ? await claimsFor(token, tunnel) : undefined;
+    const outcome = await login(head.target, head.headers, tunnel, this.options.shares);
     await this.unbind();
-    if (!claims) return this.respond(pages.unauthorized(tunnel.hostname), head);
-    let proof: string | undefined;
-    if (claims.passwordId) {
-      const password = basicPassword(head.headers);
-      const verdict = password === undefined ? 'missing' : await this.options.passwords.check(tunnel.owner.key, tunnel.owner.envId, claims.passwordId, password);
-      if (verdict === 'blocked') return this.respond(pages.tooManyPasswords(), head);
-      if (verdict === 'unknown') return this.respond(pages.unknownShareLink(tunnel.hostname), head);
-      if (verdict !== 'ok') return this.respond(pages.passwordNeeded(tunnel.hostname, verdict === 'wrong'), head);
-      proof = this.options.passwords.proof(token);
-    }
-    this.finish(renderRedirect(sameOriginPath(url.searchParams.get('next')), { 'Set-Cookie': loginCookie(token, claims.expiresAt, proof) }));
+    if ('page' in outcome) return this.respond(outcome.page, head);
+    this.finish(renderRedirect(outcome.location, { 'Set-Cookie': outcome.cookie }));
   }
 
   /** prevu answers (an error page): after any bound channel has finished, then close. */
   private respond(page: Page, head?: RequestHead): void {
     this.options.metrics.errors.inc({ status: page.status });
+    if (page.status >= 500 && this.routed) this.options.metrics.envRates.error(this.routed.key, this.routed.envId);
     const bytes = renderPage(page, { head: head?.method === 'HEAD' });
     if (this.channel) {
       this.state = 'closed';

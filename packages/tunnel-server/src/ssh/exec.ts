@@ -1,8 +1,9 @@
 // Session channels: `exec hello` and `exec tunnels` answer one JSON object on stdout. They only
 // read the registry, so a connection that runs them (the CLI's) never disturbs the env's tunnels.
-// `exec share-password` keeps a share link's password hash (JSON on stdin) for the account and env;
+// `exec share-create` keeps a share link's record (JSON on stdin) for the account and env,
+// `share-ls` lists the account's live links (every env), `share-rm` (JSON `{id}`) revokes one;
 // `exec agent-key` binds the env's agent key (JSON on stdin) to the account, `agent-key-revoke`
-// unbinds it. Those three act for the account: an agent key's connection may not run them.
+// unbinds it. Those act for the account: an agent key's connection may not run them.
 // `exec last-request` answers when the env's URLs last had a request (its agent sleeps on it).
 import type { Logger } from 'pino';
 import type { Session, ServerChannel } from 'ssh2';
@@ -10,7 +11,7 @@ import type { HelloReply, LastRequestReply, RefusedForward, TunnelInfo } from '@
 import type { Registry, Tunnel } from '../registry.js';
 import type { z } from 'zod';
 import { agentKeySchema, type AgentKeys } from '../agent-keys.js';
-import { RegistrationError, registrationSchema, type SharePasswords } from '../share-passwords.js';
+import { RegistrationError, registrationSchema, revocationSchema, type ShareLinks } from '../share-links.js';
 import type { SshConnection } from './connection.js';
 
 export interface PublicUrls {
@@ -41,15 +42,15 @@ export function envReport(conn: SshConnection, registry: Registry, urls: PublicU
   };
 }
 
-const COMMANDS = new Set(['hello', 'tunnels', 'last-request', 'share-password', 'agent-key', 'agent-key-revoke']);
-const ACCOUNT_COMMANDS = new Set(['share-password', 'agent-key', 'agent-key-revoke']);
+const COMMANDS = new Set(['hello', 'tunnels', 'last-request', 'share-create', 'share-ls', 'share-rm', 'agent-key', 'agent-key-revoke']);
+const ACCOUNT_COMMANDS = new Set(['share-create', 'share-ls', 'share-rm', 'agent-key', 'agent-key-revoke']);
 /** A registration is a few hundred bytes; more is not one. */
 const MAX_INPUT = 4096;
 
 export interface SessionContext {
   registry: Registry;
   urls: PublicUrls;
-  passwords: SharePasswords;
+  shares: ShareLinks;
   agentKeys: AgentKeys;
   log: Logger;
 }
@@ -67,7 +68,7 @@ function finish(channel: ServerChannel, code: number, out: string, err = ''): vo
  * Reads one JSON object (at most MAX_INPUT bytes) from the channel's stdin, checked with `schema`;
  * `use` stores it (a RegistrationError's message reaches the client) and the command answers ok.
  */
-function registration<S extends z.ZodType>(conn: SshConnection, ctx: SessionContext, channel: ServerChannel, command: string, schema: S, use: (value: z.infer<S>) => void): void {
+function registration<S extends z.ZodType>(conn: SshConnection, ctx: SessionContext, channel: ServerChannel, command: string, schema: S, use: (value: z.infer<S>) => object | void): void {
   let input = '';
   let done = false;
   const stop = (code: number, out: string, err = '') => {
@@ -94,14 +95,15 @@ function registration<S extends z.ZodType>(conn: SshConnection, ctx: SessionCont
       return stop(1, '', `prevu: ${command} reads one JSON object on stdin\n`);
     }
     if (!parsed.success) return stop(1, '', `prevu: ${command}: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}\n`);
+    let answer: object | void;
     try {
-      use(parsed.data);
+      answer = use(parsed.data);
     } catch (error) {
       ctx.log.warn({ accountId: conn.accountId, command, err: (error as Error).message }, 'registration refused');
       return stop(1, '', `prevu: ${error instanceof RegistrationError ? error.message : `the tunnel server could not store it (${command})`}\n`);
     }
     ctx.log.info({ accountId: conn.accountId, envId: conn.envId, command }, 'registered');
-    stop(0, '{"ok":true}\n');
+    stop(0, `${JSON.stringify({ ok: true, ...answer })}\n`);
   });
 }
 
@@ -117,7 +119,9 @@ export function handleSession(conn: SshConnection, ctx: SessionContext, acceptSe
     const command = info.command.trim();
     if (!COMMANDS.has(command)) return finish(channel, 1, '', `prevu: unknown command "${command}"; try "hello" or "tunnels"\n`);
     if (conn.agentKey && ACCOUNT_COMMANDS.has(command)) return finish(channel, 1, '', `prevu: ${command} needs the account key, not an agent key\n`);
-    if (command === 'share-password') return registration(conn, ctx, channel, command, registrationSchema, (r) => ctx.passwords.register(conn.key, conn.envId, r));
+    if (command === 'share-create') return registration(conn, ctx, channel, command, registrationSchema, (r) => ctx.shares.register(conn.key, conn.envId, r));
+    if (command === 'share-rm') return registration(conn, ctx, channel, command, revocationSchema, (r) => ({ revoked: ctx.shares.revoke(conn.key, r.id) }));
+    if (command === 'share-ls') return finish(channel, 0, `${JSON.stringify(ctx.shares.list(conn.key))}\n`);
     if (command === 'agent-key') return registration(conn, ctx, channel, command, agentKeySchema, (r) => ctx.agentKeys.register(conn, conn.envId, r));
     if (command === 'agent-key-revoke') {
       let dropped: number;

@@ -1,5 +1,6 @@
 // Global requests: tcpip-forward (bind address `<service>-<port>` or `<service>`) and
-// streamlocal-forward@openssh.com (`/<service>-<port>[#access=private]`), and their cancels.
+// streamlocal-forward@openssh.com (`/<service>-<port>[#access=private]`), and their cancels;
+// `proto=h2c` in the fragment marks a service that speaks HTTP/2 in clear (gRPC).
 // Each accepted forward is a hostname in the registry; a newer connection of the same key+env
 // takes over a name atomically (the registry swaps the entry, there is no window without one);
 // a name another key or env holds is refused, and `exec hello` tells why.
@@ -65,6 +66,7 @@ export function handleForwardRequest(
     service: parsed.service,
     ...(parsed.port !== undefined ? { port: parsed.port } : {}),
     private: parsed.private,
+    h2c: parsed.h2c,
     owner: conn,
     bind: name === 'tcpip-forward' ? { kind: 'tcpip', address: data.bindAddr!, port: bindPort } : { kind: 'streamlocal', path: data.socketPath! },
   };
@@ -81,7 +83,7 @@ export function handleForwardRequest(
     const previous = conn.tunnels.get(parsed.name);
     conn.tunnels.set(parsed.name, tunnel);
     if (previous && previous.hostname !== tunnel.hostname) registry.remove(previous);
-    conn.log.info({ hostname: tunnel.hostname, private: tunnel.private, kind: tunnel.bind.kind }, 'forward registered');
+    conn.log.info({ hostname: tunnel.hostname, private: tunnel.private, h2c: tunnel.h2c, kind: tunnel.bind.kind }, 'forward registered');
     if (name === 'tcpip-forward') accept?.(bindPort);
     else accept?.();
   };

@@ -1,5 +1,6 @@
 // The SSH listener: modern algorithms only, keep-alives, no Nagle, then per connection:
-// authenticate (auth.ts), register forwards (forwards.ts), answer exec (exec.ts).
+// authenticate (auth.ts), register forwards (forwards.ts), answer exec (exec.ts), carry
+// `prevu connect` channels (connect.ts).
 // Before a connection has proven a key it is a stranger: it is counted per source address and in
 // all from the TCP accept on (like sshd's MaxStartups), has LOGIN_GRACE_MS to authenticate, and
 // a bounded number of tries; after, its sessions are bounded too.
@@ -7,7 +8,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import ssh2, { type Connection } from 'ssh2';
 import type { Logger } from 'pino';
 import type { Registry } from '../registry.js';
-import type { SharePasswords } from '../share-passwords.js';
+import type { ShareLinks } from '../share-links.js';
 import { AGENT_KEY_REVOKED } from '@prevu/core/tunnel-protocol';
 import type { AgentKeys } from '../agent-keys.js';
 import type { Metrics } from '../metrics.js';
@@ -16,6 +17,7 @@ import { SshConnection } from './connection.js';
 import { autoCork } from './cork.js';
 import { disconnect, DisconnectReason } from './disconnect.js';
 import { handleForwardRequest } from './forwards.js';
+import { handleConnect } from './connect.js';
 import { handleSession, type PublicUrls } from './exec.js';
 import { AddressLimiter, visitorAddress } from '../limits.js';
 
@@ -26,7 +28,7 @@ export interface SshServerOptions {
   metrics: Metrics;
   log: Logger;
   urls: PublicUrls;
-  passwords: SharePasswords;
+  shares: ShareLinks;
   agentKeys: AgentKeys;
   baseDomain: string;
   maxForwardsPerConnection: number;
@@ -38,6 +40,7 @@ export interface SshServerOptions {
   maxUnauthenticatedPerAddress: number;
   maxSshConnectionsPerAddress: number;
   maxSessionsPerConnection: number;
+  maxConnectChannelsPerKey: number;
   keepaliveSeconds: number;
 }
 
@@ -56,8 +59,15 @@ export const ALGORITHMS = {
   compress: ['none'],
 } as const;
 
+export interface SshListener {
+  /** The plain SSH port. */
+  server: Server;
+  /** Takes a socket that speaks SSH from its first byte, from the SSH port or from TLS (http/server.ts). */
+  accept(socket: Socket): void;
+}
+
 /** The TCP listener for SSH; each socket is handed to ssh2 with Nagle off and writes coalesced per tick. */
-export function createSshServer(options: SshServerOptions): Server {
+export function createSshServer(options: SshServerOptions): SshListener {
   const { registry, metrics, log } = options;
   // A revoked (or replaced) agent key ends its live connections too, not only its next login.
   const agentConnections = new Set<SshConnection>();
@@ -79,6 +89,8 @@ export function createSshServer(options: SshServerOptions): Server {
   const strangers = new Map<string, Stranger>(); // "ip|port" -> a TCP connection not authenticated yet
   const unauthenticated = new AddressLimiter(options.maxUnauthenticated, options.maxUnauthenticatedPerAddress);
   const perAddress = new AddressLimiter(Infinity, options.maxSshConnectionsPerAddress);
+  // `prevu connect` channels, counted per key (the limiter's address is the key's fingerprint)
+  const connectSlots = new AddressLimiter(Infinity, options.maxConnectChannelsPerKey);
 
   function onConnection(connection: Connection, ip: string, stranger: Stranger | undefined) {
     let identity: Identity | undefined;
@@ -111,6 +123,7 @@ export function createSshServer(options: SshServerOptions): Server {
       connection.on('request', (accept, reject, name, data) =>
         handleForwardRequest(c, registry, { maxForwardsPerConnection: options.maxForwardsPerConnection, baseDomain: options.baseDomain }, accept, reject, name, data),
       );
+      connection.on('tcpip', (accept, reject, info) => handleConnect(c, { registry, baseDomain: options.baseDomain, slots: connectSlots }, accept, reject, info));
       let sessions = 0;
       connection.on('session', (accept, reject) => {
         if (sessions >= options.maxSessionsPerConnection) {
@@ -118,7 +131,7 @@ export function createSshServer(options: SshServerOptions): Server {
           return reject();
         }
         sessions++;
-        handleSession(c, { registry, urls: options.urls, passwords: options.passwords, agentKeys: options.agentKeys, log }, () => accept().once('close', () => sessions--));
+        handleSession(c, { registry, urls: options.urls, shares: options.shares, agentKeys: options.agentKeys, log }, () => accept().once('close', () => sessions--));
       });
     });
     connection.on('error', (error) => log.debug({ err: error.message, ip }, 'ssh connection error'));
@@ -157,9 +170,11 @@ export function createSshServer(options: SshServerOptions): Server {
     return true;
   }
 
-  return createServer({ noDelay: true }, (socket) => {
+  const accept = (socket: Socket) => {
     if (!admit(socket)) return void socket.destroy();
+    socket.setNoDelay(true);
     autoCork(socket);
     server.injectSocket(socket);
-  }).on('close', () => server.close());
+  };
+  return { server: createServer({ noDelay: true }, accept).on('close', () => server.close()), accept };
 }

@@ -21,7 +21,7 @@ reporting failure is a warning unless strict is true.`;
     const inputs = readActionInputs();
     const ci = detectCi();
     const wanted = inputs.id ? envIdOf(inputs.id) : ciEnvId(ci);
-    const plan = planAction(inputs, wanted, materializeProfile(inputs));
+    const plan = planAction(inputs, wanted, await materializeProfile(inputs));
     const run = await runPrevu(this.config.root, plan.argv);
     const token = inputs['github-token'] || process.env.GITHUB_TOKEN;
     if (run.code !== 0) {

@@ -9,7 +9,7 @@ export default class ProfileRm extends PrevuCommand<typeof ProfileRm> {
 
   async run(): Promise<{ removed: string }> {
     this.store.read(this.args.name);
-    const envs = new EnvStateStore(this.store, this.args.name).list();
+    const envs = await new EnvStateStore(this.store, this.args.name).list();
     if (envs.length) {
       throw errors.profileHasEnvs(this.args.name, envs.length, envs.map((e) => e.envId).join(', '));
     }
