@@ -2,7 +2,8 @@
 # Makes this machine ready for prevu and its end-to-end tests: a running Docker engine, the
 # Compose v2 plugin, OpenSSH server and client binaries, debootstrap, gpg and openssl (the
 # Lightsail user-data test's Debian root and its stand-in Docker repository), Debian's chromium
-# (the dashboard's browser test drives it with playwright-core), and the base images
+# (the dashboard's browser test drives it with playwright-core), redis-server (the tunnel-server
+# cluster test), and the base images
 # busybox:latest and node:20-slim (built from host binaries: no image registry is needed).
 # Idempotent; returns in well under 2 s when everything is in place. Where it cannot install (not
 # root, not Debian), it prints what to install and exits 1.
@@ -14,7 +15,7 @@ sshd_bin() { [ -x /usr/sbin/sshd ] || have sshd; }
 
 ready() {
   have docker && docker info >/dev/null 2>&1 && docker compose version >/dev/null 2>&1 &&
-    sshd_bin && have ssh && have ssh-keygen && have debootstrap && have gpg && have openssl && have chromium &&
+    sshd_bin && have ssh && have ssh-keygen && have debootstrap && have gpg && have openssl && have chromium && have redis-server &&
     docker image inspect busybox:latest node:20-slim >/dev/null 2>&1
 }
 
@@ -34,6 +35,7 @@ if [ "$(id -u)" != 0 ] || ! have apt-get; then
   have gpg || missing+=("GnuPG (gnupg)")
   have openssl || missing+=("openssl")
   have chromium || missing+=("chromium (Debian's package; the dashboard's browser test)")
+  have redis-server || missing+=("redis-server")
   if have docker && docker info >/dev/null 2>&1 && ! docker image inspect busybox:latest node:20-slim >/dev/null 2>&1; then
     missing+=("the images busybox:latest and node:20-slim (docker pull busybox:latest node:20-slim, or rerun this script as root)")
   fi
@@ -52,7 +54,7 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-apt_install docker.io containerd runc iptables openssh-server openssh-client busybox-static iproute2 ca-certificates debootstrap gnupg openssl chromium
+apt_install docker.io containerd runc iptables openssh-server openssh-client busybox-static iproute2 ca-certificates debootstrap gnupg openssl chromium redis-server
 
 if ! docker info >/dev/null 2>&1; then
   # A dockerd that was just killed may still be dying: wait for it, then drop its pid file.

@@ -8,6 +8,7 @@ import ssh2 from 'ssh2';
 import { accountIdFromKeyBlob, hostname } from '../../packages/core/dist/names.js';
 import { ed25519KeyPair } from '../../packages/core/dist/ssh-keys.js';
 import { freePort } from '../../packages/test-kit/dist/ports.js';
+import { clusterBench } from './cluster.mjs';
 
 const root = resolve(import.meta.dirname, '../..');
 const serverMain = join(root, 'packages/tunnel-server/dist/main.js');
@@ -52,8 +53,8 @@ async function startServer(extra = []) {
 }
 
 const UNITS = { us: 1e-3, ms: 1, s: 1000, B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 };
-function wrk(url, connections, host) {
-  const args = ['-t', String(Math.min(2, connections)), '-c', String(connections), '-d', `${seconds}s`, '--latency', ...(host ? ['-H', `Host: ${host}`] : []), url];
+function wrk(url, connections, host, headers = []) {
+  const args = ['-t', String(Math.min(2, connections)), '-c', String(connections), '-d', `${seconds}s`, '--latency', ...(host ? ['-H', `Host: ${host}`] : []), ...headers.flatMap((h) => ['-H', h]), url];
   const out = execFileSync('wrk', args, { encoding: 'utf8', timeout: (seconds + 20) * 1000 });
   const num = (re) => {
     const m = out.match(re);
@@ -207,6 +208,8 @@ console.log(
     ].map(([name, get, ms]) => `| ${name} | ${f(get(plain), ms ? 3 : 0)} | ${f(get(overTls), ms ? 3 : 0)} | ${ms ? added(get(overTls) - get(plain)) : ratio(get(overTls), get(plain))} |`),
   ].join('\n'),
 );
+console.log('');
+console.log(await clusterBench({ start, startServer, wrk, work, key, host, backendPort, f, ratio, added }));
 
 const t = results.ssh2;
 const floors = [

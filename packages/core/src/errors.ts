@@ -672,6 +672,16 @@ export const errors = {
     `give a certificate for *.${base}, or the --base-domain it was made for; every URL is a name under it`,
   ]),
 
+  // --- tunnel server cluster (--redis, issue 21) ---
+  serverClusterSecretUnusable: define('PREVU_SERVER_CLUSTER_SECRET_UNUSABLE', 'user', (file: string, detail: string) => [
+    `--cluster-secret-file ${file} cannot be used (${detail})`,
+    'give every node the same file of at least 32 random characters (e.g. `openssl rand -hex 32 > cluster.secret`)',
+  ]),
+  serverRedisUnreachable: define('PREVU_SERVER_REDIS_UNREACHABLE', 'environment', (detail: string) => [
+    `cannot reach the --redis server (${detail})`,
+    'start Redis, or fix the URL (redis://[:password@]host:6379/0); without --redis the node runs alone',
+  ]),
+
   // --- the agent's start-up (prevu-agent) ---
   agentSettingInvalid: define('PREVU_AGENT_SETTING_INVALID', 'user', (name: string, detail: string) => [
     `${name} ${detail}`,

@@ -14,3 +14,4 @@ export * from './machine.js';
 export * from './tunnel-server.js';
 export * from './registry-stand-in.js';
 export * from './kube-stand-in.js';
+export * from './redis.js';

@@ -35,7 +35,7 @@ export function operatorCertificate(dir: string, name: string, days: number, fil
 
 export interface TunnelServer {
   proc: Proc;
-  ports: { ssh: number; http: number; https?: number; management: number };
+  ports: { ssh: number; http: number; https?: number; management: number; cluster?: number };
   baseDomain: string;
   stateDir: string;
   /** --dev-tls: the CA certificate a client must trust. */
@@ -56,9 +56,11 @@ export async function startTunnelServer(
     listen?: string;
     args?: string[];
     env?: NodeJS.ProcessEnv;
+    /** A node of a cluster: --redis, --cluster-secret-file, and a hop listener on a free port of 127.0.0.1. */
+    cluster?: { redis: string; secretFile: string };
   } = {},
 ): Promise<TunnelServer> {
-  const [ssh, http, management, https] = await freePorts(4);
+  const [ssh, http, management, https, cluster] = await freePorts(5);
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), 'prevu-tunnel-state-'));
   const baseDomain = options.baseDomain ?? 'localhost';
   const args = [
@@ -70,6 +72,7 @@ export async function startTunnelServer(
     '--state-dir', stateDir,
     '--listen', options.listen ?? '127.0.0.1',
     ...(options.devTls ? ['--dev-tls', '--https-port', String(https)] : []),
+    ...(options.cluster ? ['--redis', options.cluster.redis, '--cluster-secret-file', options.cluster.secretFile, '--cluster-port', String(cluster), '--cluster-host', '127.0.0.1'] : []),
     ...(options.args ?? []),
   ];
   const proc = await kit.start({ command: process.execPath, args, env: options.env ?? {}, readyLine: /"msg":"ready"/ });
@@ -78,7 +81,7 @@ export async function startTunnelServer(
   const { devCa: caPath, hostKey, ports } = JSON.parse(ready) as { devCa?: string; hostKey: string; ports: { https?: number } };
   return {
     proc,
-    ports: { ssh: ssh!, http: http!, management: management!, ...(ports.https ? { https: ports.https } : {}) },
+    ports: { ssh: ssh!, http: http!, management: management!, ...(ports.https ? { https: ports.https } : {}), ...(options.cluster ? { cluster: cluster! } : {}) },
     baseDomain,
     stateDir,
     hostKey,

@@ -59,9 +59,18 @@ const schema = z
     /** Time a client has to send a complete request head. */
     headTimeoutSeconds: positive.default(30),
     sshKeepaliveSeconds: positive.default(15),
+    /** --redis: this node is one of a cluster sharing the tunnel directory there (cluster/). */
+    redis: z.string().regex(/^rediss?:\/\/[^\s]+$/, 'must be a redis:// or rediss:// URL').optional(),
+    clusterSecretFile: z.string().min(1).optional(),
+    /** The hop listener other nodes carry requests to (on --listen); keep it on the nodes' private network. */
+    clusterPort: port.default(2223),
+    /** How the other nodes reach this one's hop listener. */
+    clusterHost: z.string().regex(/^[A-Za-z0-9.:[\]-]+$/, 'must be a host name or IP address').optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .refine((c) => !c.tlsCert === !c.tlsKey, { message: 'give both --tls-cert and --tls-key, or neither', path: ['tlsCert'] })
+  .refine((c) => !c.redis === !c.clusterSecretFile, { message: 'a cluster node needs both --redis and --cluster-secret-file', path: ['redis'] })
+  .refine((c) => !(c.redis && c.clusterPort === 0), { message: 'a cluster node needs a fixed port: the other nodes dial it', path: ['clusterPort'] })
   .refine((c) => !(c.devTls && c.tlsCert), { message: '--dev-tls and --tls-cert exclude each other', path: ['devTls'] });
 
 export type Config = z.infer<typeof schema> & { tls: boolean };
@@ -100,6 +109,10 @@ const options = {
   'head-timeout-seconds': { type: 'string' },
   'ssh-keepalive-seconds': { type: 'string' },
   'log-level': { type: 'string' },
+  redis: { type: 'string' },
+  'cluster-secret-file': { type: 'string' },
+  'cluster-port': { type: 'string' },
+  'cluster-host': { type: 'string' },
 } as const;
 
 const camel = (flagName: string) => flagName.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());

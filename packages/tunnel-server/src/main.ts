@@ -19,6 +19,7 @@ import { publicUrls } from './public-urls.js';
 import { AddressLimiter } from './limits.js';
 import { Dashboard } from './dashboard/server.js';
 import type { PublicUrls } from './ssh/exec.js';
+import { startClusterNode } from './cluster/node.js';
 
 let config;
 try {
@@ -38,7 +39,9 @@ const listen = (server: Server | { listen: Server['listen'] }, port: number, wha
   });
 
 try {
-  const registry = new Registry();
+  // --redis: a node of a cluster (cluster/node.ts); without it, alone as ever.
+  const cluster = config.redis && config.clusterSecretFile ? await startClusterNode({ ...config, redis: config.redis, clusterSecretFile: config.clusterSecretFile }, log) : undefined;
+  const registry = cluster?.registry ?? new Registry();
   const metrics = createMetrics(() => registry.size);
   const tls = loadTls(config);
   const shares = ShareLinks.load(config.stateDir, { perAccount: config.maxShareLinksPerAccount, total: config.maxShareLinks });
@@ -59,6 +62,7 @@ try {
     idleTimeoutMs: config.idleTimeoutSeconds * 1000,
     headTimeoutMs: config.headTimeoutSeconds * 1000,
     minBodyBytesPerSecond: config.minBodyBytesPerSecond,
+    ...(cluster ? { elsewhere: cluster.elsewhere } : {}),
   };
   const servers: Array<{ close(): unknown }> = [dashboard];
   const ports: Record<string, number> = {};
@@ -114,10 +118,15 @@ try {
   sshOverTls.accept = ssh.accept;
   servers.push(ssh.server);
   ports.ssh = await listen(ssh.server, config.sshPort, 'SSH');
+  if (cluster) {
+    const hop = cluster.hopServer(proxyOptions);
+    servers.push(hop, cluster);
+    ports.cluster = await listen(hop, config.clusterPort, 'the cluster hop');
+  }
   const management = createManagementServer(metrics);
   servers.push(management);
   ports.management = await listen(management, config.managementPort, 'management');
-  log.info({ ports, baseUrl: urls.baseUrl, hostKey: hostKey.fingerprint, mode: config.authorizedKeys ? 'allow-list' : 'open', ...(tls?.caPath ? { devCa: tls.caPath } : {}) }, 'ready');
+  log.info({ ports, baseUrl: urls.baseUrl, hostKey: hostKey.fingerprint, mode: config.authorizedKeys ? 'allow-list' : 'open', ...(cluster ? { node: cluster.node } : {}), ...(tls?.caPath ? { devCa: tls.caPath } : {}) }, 'ready');
 
   const stop = (signal: string) => {
     log.info({ signal }, 'stopping');

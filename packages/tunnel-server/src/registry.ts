@@ -17,8 +17,8 @@ export interface TunnelOwner {
   /** Forward name -> why the registry refused it on this connection. */
   readonly refused: ReadonlyMap<string, Refusal>;
   openChannel(tunnel: Tunnel, from: { address: string; port: number }): Promise<Duplex>;
-  /** Called when a newer connection of the same key+env takes one of this owner's names. */
-  lost(tunnel: Tunnel, by: TunnelOwner): void;
+  /** Called when a newer connection of the same key+env takes one of this owner's names; `by` says which (for the log). */
+  lost(tunnel: Tunnel, by: string): void;
 }
 
 export interface Tunnel {
@@ -64,12 +64,21 @@ export interface Refusal {
 const MAX_GONE = 100_000;
 /** Gone names one key may keep remembered: its churn forgets its own oldest, never another key's. */
 export const MAX_GONE_PER_KEY = 2_000;
-const GONE_TTL_MS = 7 * 24 * 3600_000;
+export const GONE_TTL_MS = 7 * 24 * 3600_000;
 /** Envs whose last request is remembered (for the agents' idle sleep); the least recently used go first. */
 export const MAX_LAST_REQUESTS = 100_000;
 
+/** The refusal for a hostname another key, or another env of the same key, holds (`live`) or held. */
+export function refusalFor(hostname: string, holder: { key: string; envId: string }, key: string, live: boolean): Refusal {
+  const what = live ? 'is the address of' : 'was the address of';
+  const until = live ? '' : ' until it is cancelled, or 7 days after it went away';
+  if (holder.key !== key) return { hostname, reason: `${hostname} ${what} another key's environment${until}` };
+  return { hostname, heldByEnv: holder.envId, reason: `${hostname} ${what} env "${holder.envId}" of this key${until} (service and env names run together into the same address)` };
+}
+
 export class Registry {
-  private readonly byHost = new Map<string, Tunnel>();
+  /** Protected for cluster/shared-registry.ts, which drops a name another node took over. */
+  protected readonly byHost = new Map<string, Tunnel>();
   private readonly gone = new Map<string, Gone>();
   private readonly goneByKey = new Map<string, Set<string>>(); // key -> its gone hostnames, oldest first
   private readonly owners = new Map<string, Set<TunnelOwner>>(); // key -> live connections
@@ -88,6 +97,12 @@ export class Registry {
   }
 
   /**
+   * With --redis (cluster/shared-registry.ts): asks the other nodes before a forward is added here.
+   * Alone there is no one to ask, and forwards call add() at once.
+   */
+  claimShared?(tunnel: Tunnel): Promise<Refusal | undefined>;
+
+  /**
    * Registers (or takes over) a hostname. Only the same key and env may take it from a live or
    * gone holder; the old owner, if another connection, is told. Anyone else gets the refusal.
    */
@@ -95,15 +110,10 @@ export class Registry {
     const { hostname, owner } = tunnel;
     const previous = this.byHost.get(hostname);
     const holder = previous ? { key: previous.owner.key, envId: previous.owner.envId } : this.liveGone(hostname);
-    if (holder && (holder.key !== owner.key || holder.envId !== owner.envId)) {
-      const what = previous ? 'is the address of' : 'was the address of';
-      const until = previous ? '' : ' until it is cancelled, or 7 days after it went away';
-      if (holder.key !== owner.key) return { hostname, reason: `${hostname} ${what} another key's environment${until}` };
-      return { hostname, heldByEnv: holder.envId, reason: `${hostname} ${what} env "${holder.envId}" of this key${until} (service and env names run together into the same address)` };
-    }
+    if (holder && (holder.key !== owner.key || holder.envId !== owner.envId)) return refusalFor(hostname, holder, owner.key, Boolean(previous));
     this.byHost.set(hostname, tunnel);
     this.forget(hostname);
-    if (previous && previous.owner !== owner) previous.owner.lost(previous, owner);
+    if (previous && previous.owner !== owner) previous.owner.lost(previous, `connection ${owner.id}`);
     return undefined;
   }
 

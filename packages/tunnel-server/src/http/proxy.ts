@@ -42,7 +42,22 @@ export interface ProxyOptions {
   httpsUrlFor?: (hostname: string) => string | undefined;
   /** The dashboard's host and the (public) pseudo-tunnel that reaches it: dashboard/server.ts. */
   dashboard?: { host: string; tunnel: Tunnel };
+  /**
+   * With --redis: for a hostname this node holds no tunnel for, the node that does (a hop that
+   * carries this connection there, cluster/hop.ts), or what the cluster knows of it.
+   */
+  elsewhere?: (hostname: string, here: Route) => Promise<Hop | Route>;
 }
+
+/** The client as the proxy sees it; a hop from another node brings the one that node saw. */
+export interface Visitor {
+  scheme: 'http' | 'https';
+  address: string;
+  port: number;
+}
+
+/** Carries a client connection, with the bytes it sent so far, to the node holding its tunnel. */
+export type Hop = (socket: Socket, first: Buffer, visitor: Visitor) => void;
 
 /** An absolute-form target (`GET http://host/path`) as origin-form, when its authority is the Host; else undefined. */
 function originForm(target: string, host: string): string | undefined {
@@ -83,6 +98,7 @@ export class ProxyConnection {
   /** The owner of the tunnel the last request head was routed to (its env counts the request and a 5xx page). */
   private routed: TunnelOwner | null = null;
   private readonly clientAddress: string;
+  private readonly clientPort: number;
 
   constructor(
     private readonly socket: Socket,
@@ -90,10 +106,12 @@ export class ProxyConnection {
     private readonly options: ProxyOptions,
     /** Takes the socket over when it opens with the HTTP/2 preface (prior knowledge, on the plain port). */
     private readonly h2?: (socket: Socket) => void,
+    visitor?: Visitor,
   ) {
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 30_000); // notices a vanished peer of a quiet WebSocket
-    this.clientAddress = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    this.clientAddress = visitor?.address ?? (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    this.clientPort = visitor?.port ?? socket.remotePort ?? 0;
     // Silence closes a connection only while no channel is bound: a request may wait as long as
     // its service takes (no per-request time limit), and the service's own keep-alive timeout
     // ends a bound connection that went idle.
@@ -210,6 +228,8 @@ export class ProxyConnection {
       return secure ? this.finish(renderRedirect(`${secure}${head.target === '*' ? '/' : head.target}`, {}, 308)) : this.respond(pages.unknownHost(host), head);
     }
     const route: Route = host === this.options.dashboard?.host ? { kind: 'tunnel', tunnel: this.options.dashboard.tunnel } : this.options.registry.route(host);
+    const elsewhere = this.options.elsewhere;
+    if (route.kind !== 'tunnel' && elsewhere) return this.wait(elsewhere(host, route).then((found) => (typeof found === 'function' ? this.handOver(found, head) : this.respond(pageForMissing(found, host), head))));
     if (route.kind !== 'tunnel') return this.respond(pageForMissing(route, host), head);
     const tunnel = route.tunnel;
     this.routed = tunnel.owner;
@@ -223,6 +243,19 @@ export class ProxyConnection {
     const decision = checkAccess(head.headers, tunnel, this.access, this.options.shares);
     if (!(decision instanceof Promise)) return decision ? this.dispatch(head, tunnel) : this.respond(pages.unauthorized(host), head);
     this.wait(decision.then((ok) => (ok ? this.dispatch(head, tunnel) : this.respond(pages.unauthorized(host), head))));
+  }
+
+  /**
+   * Another node holds the tunnel: from here this connection's bytes are the hop's, and that node's
+   * proxy parses them (this head first) as its own client's, with its own timeouts.
+   */
+  private handOver(hop: Hop, head: RequestHead): void {
+    this.state = 'closed';
+    if (this.headTimer) clearTimeout(this.headTimer);
+    this.socket.off('data', this.onData).off('end', this.onEnd).setTimeout(0);
+    const first = serializeHead(head, head.headers);
+    hop(this.socket, this.buf ? Buffer.concat([first, this.buf]) : first, { scheme: this.scheme, address: this.clientAddress, port: this.clientPort });
+    this.buf = null;
   }
 
   /** No Origin (not a browser) or the origin of this very host. */
@@ -266,7 +299,7 @@ export class ProxyConnection {
         await this.unbind();
         let channel: Duplex;
         try {
-          channel = await tunnel.owner.openChannel(tunnel, { address: this.clientAddress, port: this.socket.remotePort ?? 0 });
+          channel = await tunnel.owner.openChannel(tunnel, { address: this.clientAddress, port: this.clientPort });
         } catch (error) {
           const reason = (error as Error).message;
           if (error instanceof ChannelLimitError) return this.respond(pages.busy(tunnel.service, reason), head);

@@ -91,10 +91,10 @@ export class SshConnection implements TunnelOwner {
     });
   }
 
-  lost(tunnel: Tunnel, by: TunnelOwner): void {
+  lost(tunnel: Tunnel, by: string): void {
     if (this.tunnels.get(tunnel.name) !== tunnel) return;
     this.tunnels.delete(tunnel.name);
-    this.log.info({ hostname: tunnel.hostname, by: by.id }, 'tunnel taken over by a newer connection of the same key and env');
+    this.log.info({ hostname: tunnel.hostname, by }, 'tunnel taken over by a newer connection of the same key and env');
     // A connection left with nothing to serve is closed with the reason, so its client knows it
     // was replaced (and must not reconnect to take the names back) rather than cut by a fault.
     if (this.tunnels.size === 0) {

@@ -6,7 +6,7 @@
 // a name another key or env holds is refused, and `exec hello` tells why.
 // A cancel releases the name at once: the client said it is gone on purpose, so 404, not 502.
 import { hostname as hostnameFor, InvalidNameError, parseForwardName } from '@prevu/core/names';
-import type { Registry, Tunnel } from '../registry.js';
+import type { Refusal, Registry, Tunnel } from '../registry.js';
 import type { SshConnection } from './connection.js';
 
 export interface ForwardLimits {
@@ -70,20 +70,37 @@ export function handleForwardRequest(
     owner: conn,
     bind: name === 'tcpip-forward' ? { kind: 'tcpip', address: data.bindAddr!, port: bindPort } : { kind: 'streamlocal', path: data.socketPath! },
   };
-  const refusal = registry.add(tunnel);
-  if (refusal) {
-    // Bounded like the forwards: a client asking a million taken names keeps the latest few.
-    if (conn.refused.size >= limits.maxForwardsPerConnection) conn.refused.delete(conn.refused.keys().next().value!);
-    conn.refused.set(parsed.name, refusal);
-    conn.log.warn({ hostname: tunnel.hostname, heldByEnv: refusal.heldByEnv }, 'forward refused: the hostname is held by another key or env');
-    conn.metrics.limitRefusals.inc({ limit: 'hostname_held' });
-    return reject?.();
-  }
-  conn.refused.delete(parsed.name);
-  const previous = conn.tunnels.get(parsed.name);
-  conn.tunnels.set(parsed.name, tunnel);
-  if (previous && previous.hostname !== tunnel.hostname) registry.remove(previous);
-  conn.log.info({ hostname: tunnel.hostname, private: tunnel.private, h2c: tunnel.h2c, kind: tunnel.bind.kind }, 'forward registered');
-  if (name === 'tcpip-forward') accept?.(bindPort);
-  else accept?.();
+  const settle = (refusal: Refusal | undefined) => {
+    if (refusal) {
+      // Bounded like the forwards: a client asking a million taken names keeps the latest few.
+      if (conn.refused.size >= limits.maxForwardsPerConnection) conn.refused.delete(conn.refused.keys().next().value!);
+      conn.refused.set(parsed.name, refusal);
+      conn.log.warn({ hostname: tunnel.hostname, heldByEnv: refusal.heldByEnv }, 'forward refused: the hostname is held by another key or env');
+      conn.metrics.limitRefusals.inc({ limit: 'hostname_held' });
+      return reject?.();
+    }
+    conn.refused.delete(parsed.name);
+    const previous = conn.tunnels.get(parsed.name);
+    conn.tunnels.set(parsed.name, tunnel);
+    if (previous && previous.hostname !== tunnel.hostname) registry.remove(previous);
+    conn.log.info({ hostname: tunnel.hostname, private: tunnel.private, h2c: tunnel.h2c, kind: tunnel.bind.kind }, 'forward registered');
+    if (name === 'tcpip-forward') accept?.(bindPort);
+    else accept?.();
+  };
+  const shared = registry.claimShared?.(tunnel);
+  if (!shared) return settle(registry.add(tunnel));
+  // A cluster node asks the others first (cluster/shared-registry.ts); a directory that does not
+  // answer refuses the forward: a name is never served here unchecked.
+  shared.then(
+    (refusal) => {
+      if (!conn.closed) return settle(refusal ?? registry.add(tunnel));
+      // The client left while the cluster answered: as if it had closed just after registering.
+      if (!refusal && !registry.add(tunnel)) registry.remove(tunnel);
+      reject?.();
+    },
+    (error: Error) => {
+      conn.log.warn({ hostname: tunnel.hostname, err: error.message }, 'forward refused: the cluster directory did not answer');
+      reject?.();
+    },
+  );
 }

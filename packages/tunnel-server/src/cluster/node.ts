@@ -1,0 +1,81 @@
+// This process as one node of a cluster (--redis): the shared registry, the Redis directory, the
+// hop listener and the proxy's `elsewhere`. main.ts only wires what this returns.
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import type { Server, Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { errors } from '@prevu/core/errors';
+import type { Config } from '../config.js';
+import { ProxyConnection, type Hop, type ProxyOptions, type Visitor } from '../http/proxy.js';
+import type { Route } from '../registry.js';
+import { Directory } from './directory.js';
+import { createHopServer, dialHop } from './hop.js';
+import { SharedRegistry } from './shared-registry.js';
+
+const MIN_SECRET = 32;
+
+function readSecret(file: string): Buffer {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    throw errors.serverClusterSecretUnusable(file, (error as NodeJS.ErrnoException).code ?? (error as Error).message);
+  }
+  if (text.length < MIN_SECRET) throw errors.serverClusterSecretUnusable(file, `${text.length} characters, fewer than ${MIN_SECRET}`);
+  return Buffer.from(text);
+}
+
+export interface ClusterNode {
+  registry: SharedRegistry;
+  node: string;
+  elsewhere: NonNullable<ProxyOptions['elsewhere']>;
+  /** The hop listener; its connections run the proxy with `options` (without hopping again). */
+  hopServer(options: ProxyOptions): Server;
+  close(): void;
+}
+
+export async function startClusterNode(config: Config & { redis: string; clusterSecretFile: string }, log: Logger): Promise<ClusterNode> {
+  const secret = readSecret(config.clusterSecretFile);
+  const host = config.clusterHost ?? hostname();
+  const node = `${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${config.clusterPort}#${randomBytes(6).toString('hex')}`;
+  const registry = new SharedRegistry(log);
+  const directory = new Directory(config.redis, node, log.child({ cluster: node }), {
+    takenOver: (hostname, by) => registry.takenOver(hostname, by),
+    redisBack: () => void registry.republish(),
+  });
+  registry.attach(directory);
+  try {
+    await directory.start();
+  } catch (error) {
+    directory.close();
+    throw errors.serverRedisUnreachable((error as Error).message);
+  }
+
+  const elsewhere = async (hostname: string, here: Route): Promise<Hop | Route> => {
+    let location;
+    try {
+      location = await directory.locate(hostname);
+    } catch (error) {
+      log.warn({ hostname, err: (error as Error).message }, 'cluster directory did not answer: answered from this node alone');
+      return here;
+    }
+    if (location.kind === 'gone') return here.kind === 'unknown' ? { kind: 'gone', since: location.since } : here;
+    if (location.kind === 'none') return here;
+    return (await dialHop(secret, location.node, log)) ?? { kind: 'gone', since: Date.now() };
+  };
+
+  return {
+    registry,
+    node,
+    elsewhere,
+    hopServer(options) {
+      // The sending node decided the redirect and the hop already: here the bytes are served.
+      const own: ProxyOptions = { ...options };
+      delete own.elsewhere;
+      delete own.httpsUrlFor;
+      return createHopServer(secret, log, (socket: Socket, visitor: Visitor) => new ProxyConnection(socket, visitor.scheme, own, undefined, visitor));
+    },
+    close: () => directory.close(),
+  };
+}

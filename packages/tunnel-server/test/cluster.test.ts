@@ -1,0 +1,95 @@
+// Three tunnel-server processes sharing a Debian redis-server on loopback (--redis): any node
+// answers any hostname through the authenticated hop, isolation and takeover hold across nodes,
+// a node killed with kill -9 is replaced by the client reconnecting elsewhere, and a Redis that
+// restarts empty gets every node's tunnels re-published.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { startRedis, startTunnelServer, useKit, waitFor, type RedisServer, type TunnelServer } from '@prevu/test-kit';
+import { get, hostOf, makeAccount, ssh2Tunnel, startBackend } from './harness.js';
+
+const kit = useKit();
+const alice = makeAccount();
+let redis: RedisServer;
+let nodes: TunnelServer[];
+let backend: Awaited<ReturnType<typeof startBackend>>;
+const env = `c-${randomBytes(3).toString('hex')}`;
+const web = hostOf(alice, env, 'web-80');
+
+/** The body the backend echoes for a request through `node`, or undefined while it does not serve. */
+async function served(node: TunnelServer): Promise<{ headers: Record<string, string> } | undefined> {
+  const reply = await get(node.ports.http, web, '/echo', { headers: { 'x-forwarded-for': '6.6.6.6' } });
+  return reply.status === 200 ? (JSON.parse(reply.body) as { headers: Record<string, string> }) : undefined;
+}
+
+beforeAll(async () => {
+  redis = await startRedis(kit);
+  const secretFile = join(mkdtempSync(join(tmpdir(), 'prevu-cluster-')), 'secret');
+  writeFileSync(secretFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+  nodes = await Promise.all([0, 1, 2].map(() => startTunnelServer(kit, { cluster: { redis: redis.url, secretFile } })));
+  backend = await startBackend(kit, 'cluster-backend');
+  await ssh2Tunnel(kit, { sshPort: nodes[0]!.ports.ssh, envId: env, account: alice, target: backend.port, forwards: [{ kind: 'tcpip', name: 'web-80' }] });
+});
+
+describe('a cluster of three nodes', () => {
+  it('serves the tunnel of one node through every node, with the visitor address', async () => {
+    for (const node of nodes) {
+      const seen = await waitFor(`${web} through node ${node.ports.http}`, () => served(node));
+      expect(seen.headers['x-forwarded-for']).toBe('127.0.0.1');
+      expect(seen.headers['x-forwarded-host']).toBe(web);
+    }
+    // A WebSocket-free keep-alive connection through a non-owner carries several requests.
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(nodes[1]!.ports.http, '127.0.0.1');
+      let out = '';
+      socket.on('data', (d: Buffer) => (out += d.toString()));
+      socket.on('end', () => resolve(out));
+      socket.on('error', reject);
+      socket.write(`GET /echo?n=1 HTTP/1.1\r\nHost: ${web}\r\n\r\nGET /echo?n=2 HTTP/1.1\r\nHost: ${web}\r\nConnection: close\r\n\r\n`);
+    });
+    expect(raw.match(/HTTP\/1\.1 200/g)).toHaveLength(2);
+    expect(raw).toContain('/echo?n=2');
+    // Unknown names stay 404 on every node.
+    expect((await get(nodes[2]!.ports.http, `nothing-${alice.accountId}.localhost`)).status).toBe(404);
+  });
+
+  it('refuses on another node a name another env of the key holds there', async () => {
+    // forward `web` of env `80-<env>` is the same hostname as `web-80` of `<env>`
+    const clash = await ssh2Tunnel(kit, { sshPort: nodes[2]!.ports.ssh, envId: `80-${env}`, account: alice, target: backend.port, forwards: [{ kind: 'tcpip', name: 'web' }] });
+    expect(clash.refused).toBe(1);
+    expect(hostOf(alice, `80-${env}`, 'web')).toBe(web);
+    expect(JSON.parse(await clash.exec('hello')).refused).toEqual([expect.objectContaining({ hostname: web, heldByEnv: env })]);
+    clash.close();
+    expect(await served(nodes[2]!)).toBeDefined();
+  });
+
+  it('refuses a hop not signed with the cluster secret', async () => {
+    const answer = await new Promise<string>((resolve) => {
+      const socket = net.connect(nodes[0]!.ports.cluster!, '127.0.0.1');
+      let out = '';
+      socket.on('data', (d: Buffer) => (out += d.toString()));
+      socket.on('close', () => resolve(out));
+      socket.on('error', () => undefined);
+      socket.write(`PREVU-HOP1 http 9.9.9.9 1 ${Date.now()} nonce ${'A'.repeat(43)}\nGET /echo HTTP/1.1\r\nHost: ${web}\r\n\r\n`);
+    });
+    expect(answer).toBe('');
+  });
+
+  it('moves the tunnel to another node when its node is killed with kill -9, and survives a Redis restart', async () => {
+    const [owner, second, third] = nodes as [TunnelServer, TunnelServer, TunnelServer];
+    owner.proc.child.kill('SIGKILL');
+    await owner.proc.exited;
+    // What an agent given several server addresses does: reconnect to the next one.
+    await ssh2Tunnel(kit, { sshPort: second.ports.ssh, envId: env, account: alice, target: backend.port, forwards: [{ kind: 'tcpip', name: 'web-80' }] });
+    for (const node of [second, third]) await waitFor(`${web} through node ${node.ports.http} after the kill`, () => served(node), 5_000);
+
+    await redis.proc.stop();
+    redis = await startRedis(kit, redis.port);
+    // Redis came back empty: the non-owner can only route once the owner re-published.
+    await waitFor(`${web} through the non-owner after the Redis restart`, () => served(third));
+    expect(await served(second)).toBeDefined();
+  });
+});
