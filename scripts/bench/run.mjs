@@ -1,5 +1,6 @@
 // Runs the tunnel benchmark and prints the table. Everything on 127.0.0.1; every wrk run is
-// bounded (BENCH_SECONDS, default 4 s). Exit 1 when a floor from issue 4 is missed.
+// bounded (BENCH_SECONDS, default 4 s). Exit 1 when a floor is missed (issue 4's against direct,
+// issue 20's for the agent path against OpenSSH's `ssh -R`).
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -218,6 +219,19 @@ const floors = [
   ['10 MiB at >= 100 MB/s', t.big.mbps >= 100],
   ['1,000 tunnels in <= 200 MB RSS', manyRss <= 200e6],
 ];
+// Issue 20's verdict: the agent's path against OpenSSH's own sshd + `ssh -R`, same run.
+if (ref) {
+  const r1 = t.one.rps / ref.one.rps;
+  const r20 = t.twenty.rps / ref.twenty.rps;
+  const rbig = t.big.mbps / ref.big.mbps;
+  console.log(`\nagent path vs ssh -R: ${f(r1, 2)}x at 1 conn, ${f(r20, 2)}x at 20 conns, ${f(rbig, 2)}x at 10 MiB; p99 at 1 conn ${f(t.one.p99, 3)} ms vs ssh -R p50 ${f(ref.one.p50, 3)} ms`);
+  floors.push(
+    ['agent path >= 1.3x ssh -R req/s at 1 conn', r1 >= 1.3],
+    ['agent path >= 1.6x ssh -R req/s at 20 conns', r20 >= 1.6],
+    ['agent path >= 1.6x ssh -R for a 10 MiB body', rbig >= 1.6],
+    ['agent path p99 at 1 conn within 1 ms of ssh -R p50', t.one.p99 - ref.one.p50 <= 1],
+  );
+} else floors.push(['the OpenSSH sshd + ssh -R reference ran (sshd missing?)', false]);
 console.log('');
 for (const [what, ok] of floors) console.log(`${ok ? 'PASS' : 'FAIL'}  ${what}`);
 console.log(`\n(wrk ${seconds} s per cell, ${Math.round((Date.now() - started) / 1000)} s in all; ${(await import('node:os')).cpus().length} cores shared with whatever else runs)`);
