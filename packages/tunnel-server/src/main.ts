@@ -11,7 +11,8 @@ import { loadHostKey } from './ssh/host-key.js';
 import { loadAuthorizedKeys } from './ssh/auth.js';
 import { createSshServer } from './ssh/server.js';
 import { createHttpServer, createHttpsServer } from './http/server.js';
-import { ShareLinks } from './share-links.js';
+import { ShareLinks, stateDirShares } from './share-links.js';
+import { LocalCounters } from './counters.js';
 import { AgentKeys } from './agent-keys.js';
 import { loadTls, watchTls } from './http/tls.js';
 import { createManagementServer } from './management.js';
@@ -44,12 +45,14 @@ try {
   const registry = cluster?.registry ?? new Registry();
   const metrics = createMetrics(() => registry.size);
   const tls = loadTls(config);
-  const shares = ShareLinks.load(config.stateDir, { perAccount: config.maxShareLinksPerAccount, total: config.maxShareLinks });
+  // Limits that count tries (share passwords, one-use login tokens): cluster-wide with --redis.
+  const counters = cluster?.counters ?? new LocalCounters();
+  const shares = new ShareLinks(cluster?.shares ?? stateDirShares(config.stateDir), counters, { perAccount: config.maxShareLinksPerAccount, total: config.maxShareLinks });
   const httpConnections = new AddressLimiter(config.maxHttpConnections, config.maxHttpConnectionsPerAddress);
   const agentKeys = AgentKeys.load(config.stateDir);
   // the dashboard names the URLs the listeners below end up with
   const named: { urls?: PublicUrls } = {};
-  const dashboard = new Dashboard({ registry, shares, rates: metrics.envRates, log, stateDir: config.stateDir, baseDomain: config.baseDomain, urls: () => named.urls! });
+  const dashboard = new Dashboard({ registry, shares, counters, rates: metrics.envRates, log, stateDir: config.stateDir, baseDomain: config.baseDomain, urls: () => named.urls! });
   await dashboard.listen();
   const proxyOptions = {
     registry,

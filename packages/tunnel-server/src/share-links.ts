@@ -1,21 +1,24 @@
 // Share links are records: the CLI registers one here over SSH, as the account (`exec share-create`,
 // JSON on stdin): its id, env, service scope, expiry and, with a password, its scrypt hash. The
 // link's token carries only the id, so revoking the record (`exec share-rm`) refuses the token at
-// once, cookies already issued included (every request looks the record up: a Map read). With a
-// password, at /_prevu/login the browser's own prompt (HTTP Basic) asks for it; the right one gives
-// a session cookie holding the token and a proof (an HMAC under this server's secret) that it was
-// given here. Records and the secret live in the state dir, so restarts keep links and sessions.
-// Records belong to the key's full fingerprint (`SHA256:...`), not the 50-bit accountId, so a key
-// made to collide on the id gets nothing.
+// once, cookies already issued included (every request with a share token looks the record up: a
+// Map read, or one Redis GET in a cluster). With a password, at /_prevu/login the browser's own
+// prompt (HTTP Basic) asks for it; the right one gives a session cookie holding the token and a
+// proof (an HMAC under the server's secret) that it was given there. A server alone keeps records
+// and secret in its state dir, so restarts keep links and sessions; a cluster keeps records in
+// Redis and derives the secret from the cluster secret (cluster/redis-state.ts), so every node
+// answers alike. Records belong to the key's full fingerprint (`SHA256:...`), not the 50-bit
+// accountId, so a key made to collide on the id gets nothing.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkPassword, SHARE_ID, type PasswordRecord } from '@prevu/core/access-token';
 import type { ShareLinkInfo, ShareLinkRegistration } from '@prevu/core/tunnel-protocol';
 import { z } from 'zod';
+import type { Counters } from './counters.js';
 
 const SECRET_FILE = 'share_session_secret';
-const SECRET_BYTES = 32;
+export const SECRET_BYTES = 32;
 /** Records of the older password-only store (`share_passwords.json`) are not read: their tokens name no record. */
 const STORE_FILE = 'share_links.json';
 /** Wrong passwords allowed per link and window before its logins are refused for the window. */
@@ -27,7 +30,7 @@ export interface ShareLimits {
   total: number;
 }
 /** The longest a token lives (access-token.ts), plus clock slack: no record outlives its link. */
-const MAX_LIFETIME_S = 168 * 3600 + 300;
+export const MAX_LIFETIME_S = 168 * 3600 + 300;
 
 const SERVER_TOKEN_PREFIX = 'ps.';
 const SERVER_TOKEN = /^ps\.([A-Za-z0-9_-]{16,64})\.([A-Za-z0-9_-]{43})$/;
@@ -51,7 +54,7 @@ export const registrationSchema: z.ZodType<ShareLinkRegistration> = z
   .refine((r) => (r.salt === undefined) === (r.hash === undefined), { message: 'salt and hash go together', path: ['hash'] });
 /** What `exec share-rm` reads on stdin. */
 export const revocationSchema = z.object({ id: z.string().regex(SHARE_ID) });
-const storedSchema = z.object({
+export const storedSchema = z.object({
   id: z.string().regex(SHARE_ID),
   service: z.string().optional(),
   salt: base64url.optional(),
@@ -75,31 +78,33 @@ export function writeAtomically(path: string, data: string | Buffer): void {
   renameSync(tmp, path);
 }
 
-export class ShareLinks {
-  private readonly failures = new Map<string, { count: number; since: number }>();
+/** What a registration may be refused for by the store, which counts atomically (ShareLinks words it). */
+export type AddOutcome = 'ok' | 'per-account' | 'total' | 'taken';
 
+/**
+ * Where records live: the state dir (FileShareStore) or Redis for a cluster
+ * (cluster/redis-state.ts). Records are keyed by the key's fingerprint and the link id; the rules
+ * (lifetime, env and service scope, messages) are ShareLinks', the limits' counting the store's,
+ * as only it can count and add at once.
+ */
+export interface ShareStore {
+  get(key: string, id: string): Promise<ShareRecord | undefined>;
+  /** Adds a record unless the key or the store holds its limit of live ones, or the id is taken. */
+  add(record: ShareRecord, limits: ShareLimits): Promise<AddOutcome>;
+  /** The key's live records, any order. */
+  list(key: string): Promise<ShareRecord[]>;
+  /** True when it was there. */
+  remove(key: string, id: string): Promise<boolean>;
+}
+
+/** Records in the state dir's `share_links.json`, held in memory: a read is a Map read. */
+export class FileShareStore implements ShareStore {
   private constructor(
     private readonly stateDir: string,
-    private readonly secret: Buffer,
     private readonly records: Map<string, ShareRecord>,
-    private readonly limits: ShareLimits,
   ) {}
 
-  static load(stateDir: string, limits: ShareLimits): ShareLinks {
-    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-    const secretPath = join(stateDir, SECRET_FILE);
-    let secret: Buffer;
-    try {
-      secret = readFileSync(secretPath);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      secret = Buffer.alloc(0);
-    }
-    // A short secret (a file cut while first written) would make proofs guessable: make a new one.
-    if (secret.length !== SECRET_BYTES) {
-      secret = randomBytes(SECRET_BYTES);
-      writeAtomically(secretPath, secret);
-    }
+  static load(stateDir: string): FileShareStore {
     const records = new Map<string, ShareRecord>();
     try {
       const parsed = z.array(storedSchema).safeParse(JSON.parse(readFileSync(join(stateDir, STORE_FILE), 'utf8')));
@@ -108,46 +113,105 @@ export class ShareLinks {
     } catch {
       // none yet (or unreadable): links made before answer "unknown", nothing worse
     }
-    return new ShareLinks(stateDir, secret, records, limits);
+    return new FileShareStore(stateDir, records);
+  }
+
+  get(key: string, id: string): Promise<ShareRecord | undefined> {
+    return Promise.resolve(this.records.get(`${key}/${id}`));
+  }
+
+  add(record: ShareRecord, limits: ShareLimits): Promise<AddOutcome> {
+    const now = Date.now() / 1000;
+    for (const [id, r] of this.records) if (r.expiresAt <= now) this.records.delete(id);
+    const held = [...this.records.values()].filter((r) => r.key === record.key).length;
+    if (held >= limits.perAccount) return Promise.resolve('per-account');
+    if (this.records.size >= limits.total) return Promise.resolve('total');
+    const id = `${record.key}/${record.id}`;
+    if (this.records.has(id)) return Promise.resolve('taken');
+    this.store(new Map(this.records).set(id, record));
+    return Promise.resolve('ok');
+  }
+
+  list(key: string): Promise<ShareRecord[]> {
+    const now = Date.now() / 1000;
+    return Promise.resolve([...this.records.values()].filter((r) => r.key === key && r.expiresAt > now));
+  }
+
+  remove(key: string, id: string): Promise<boolean> {
+    const at = `${key}/${id}`;
+    if (!this.records.has(at)) return Promise.resolve(false);
+    const next = new Map(this.records);
+    next.delete(at);
+    this.store(next);
+    return Promise.resolve(true);
+  }
+
+  /** Stored first: a record the file does not hold would vanish (or come back) at the next restart. */
+  private store(next: Map<string, ShareRecord>): void {
+    writeAtomically(join(this.stateDir, STORE_FILE), JSON.stringify([...next.values()]));
+    this.records.clear();
+    for (const [id, r] of next) this.records.set(id, r);
+  }
+}
+
+/** The records and the secret of a server alone: both in its state dir, so restarts keep links and sessions. */
+export function stateDirShares(stateDir: string): { store: ShareStore; secret: Buffer } {
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const secretPath = join(stateDir, SECRET_FILE);
+  let secret: Buffer;
+  try {
+    secret = readFileSync(secretPath);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    secret = Buffer.alloc(0);
+  }
+  // A short secret (a file cut while first written) would make proofs guessable: make a new one.
+  if (secret.length !== SECRET_BYTES) {
+    secret = randomBytes(SECRET_BYTES);
+    writeAtomically(secretPath, secret);
+  }
+  return { store: FileShareStore.load(stateDir), secret };
+}
+
+export class ShareLinks {
+  private readonly store: ShareStore;
+  private readonly secret: Buffer;
+
+  constructor(
+    where: { store: ShareStore; secret: Buffer },
+    private readonly counters: Counters,
+    private readonly limits: ShareLimits,
+  ) {
+    this.store = where.store;
+    this.secret = where.secret;
   }
 
   /** Keeps a link's record for its key and env until the link expires or is revoked. */
-  register(key: string, envId: string, registration: ShareLinkRegistration): void {
+  async register(key: string, envId: string, registration: ShareLinkRegistration): Promise<void> {
     const now = Date.now() / 1000;
     if (registration.expiresAt > now + MAX_LIFETIME_S) throw new RegistrationError('share-create: expiresAt is more than 168 h away');
-    for (const [id, r] of this.records) if (r.expiresAt <= now) this.records.delete(id);
-    const held = [...this.records.values()].filter((r) => r.key === key).length;
-    if (held >= this.limits.perAccount) throw new RegistrationError(`this key already has ${this.limits.perAccount} live share links; remove some with \`prevu share rm\``);
-    if (this.records.size >= this.limits.total) throw new RegistrationError(`this server already keeps ${this.limits.total} share links; try again when some expire`);
-    const id = `${key}/${registration.id}`;
-    if (this.records.has(id)) throw new RegistrationError('share-create: this id is taken; make the link again');
-    const next = new Map(this.records).set(id, { ...registration, key, envId, createdAt: Math.floor(now) });
-    this.store(next);
+    const outcome = await this.store.add({ ...registration, key, envId, createdAt: Math.floor(now) }, this.limits);
+    if (outcome === 'per-account') throw new RegistrationError(`this key already has ${this.limits.perAccount} live share links; remove some with \`prevu share rm\``);
+    if (outcome === 'total') throw new RegistrationError(`this server already keeps ${this.limits.total} share links; try again when some expire`);
+    if (outcome === 'taken') throw new RegistrationError('share-create: this id is taken; make the link again');
   }
 
   /** The live links of a key (every env), oldest first; never their hashes. */
-  list(key: string): ShareLinkInfo[] {
-    const now = Date.now() / 1000;
-    return [...this.records.values()]
-      .filter((r) => r.key === key && r.expiresAt > now)
+  async list(key: string): Promise<ShareLinkInfo[]> {
+    return (await this.store.list(key))
       .sort((a, b) => a.createdAt - b.createdAt)
       .map((r) => ({ id: r.id, envId: r.envId, ...(r.service ? { service: r.service } : {}), createdAt: r.createdAt, expiresAt: r.expiresAt, password: r.hash !== undefined }));
   }
 
   /** Drops a key's link; true when it was there. Every token naming it is refused from now on. */
-  revoke(key: string, id: string): boolean {
-    const at = `${key}/${id}`;
-    if (!this.records.has(at)) return false;
-    const next = new Map(this.records);
-    next.delete(at);
-    this.store(next);
-    return true;
+  revoke(key: string, id: string): Promise<boolean> {
+    return this.store.remove(key, id);
   }
 
   /** The record a share token names, when it is live and opens this env and service. */
-  live(owner: string, envId: string, service: string, id: string): ShareRecord | undefined {
-    const record = this.records.get(`${owner}/${id}`);
-    if (!record || record.envId !== envId || record.expiresAt <= Date.now() / 1000) return undefined;
+  async live(owner: string, envId: string, service: string, id: string): Promise<ShareRecord | undefined> {
+    const record = await this.store.get(owner, id);
+    if (!record || record.key !== owner || record.id !== id || record.envId !== envId || record.expiresAt <= Date.now() / 1000) return undefined;
     return record.service === undefined || record.service === service ? record : undefined;
   }
 
@@ -160,7 +224,7 @@ export class ShareLinks {
   }
 
   /** The live record a server-made token names for this owner, env and service; undefined when its MAC or record is not right. */
-  fromServerToken(token: string, owner: string, envId: string, service: string): ShareRecord | undefined {
+  async fromServerToken(token: string, owner: string, envId: string, service: string): Promise<ShareRecord | undefined> {
     const m = SERVER_TOKEN.exec(token);
     if (!m) return undefined;
     const expected = Buffer.from(this.mac(owner, m[1]!));
@@ -173,36 +237,17 @@ export class ShareLinks {
     return createHmac('sha256', this.secret).update(`share-link ${key}/${id}`).digest('base64url');
   }
 
-  /** Stored first: a record the file does not hold would vanish (or come back) at the next restart. */
-  private store(next: Map<string, ShareRecord>): void {
-    writeAtomically(join(this.stateDir, STORE_FILE), JSON.stringify([...next.values()]));
-    this.records.clear();
-    for (const [id, r] of next) this.records.set(id, r);
-  }
-
   /**
    * Checks a password for a link. Each attempt is counted before the (slow, pooled) scrypt runs,
    * so a burst of guesses sent at once meets the limit as surely as a sequence does.
    */
   async check(record: ShareRecord, password: string): Promise<PasswordVerdict> {
-    const key = `${record.key}/${record.id}`;
     if (record.salt === undefined || record.hash === undefined) return 'unknown';
-    const now = Date.now();
-    let seen = this.failures.get(key);
-    if (!seen || now - seen.since > FAILURE_WINDOW_MS) {
-      this.pruneFailures(now);
-      seen = { count: 0, since: now };
-      this.failures.set(key, seen);
-    }
-    if (seen.count >= MAX_FAILURES) return 'blocked';
-    seen.count++;
+    const name = `share-password:${record.key}/${record.id}`;
+    if ((await this.counters.count(name, FAILURE_WINDOW_MS)) > MAX_FAILURES) return 'blocked';
     const right = await checkPassword({ salt: record.salt, hash: record.hash } satisfies PasswordRecord, password);
-    if (right) seen.count--;
+    if (right) await this.counters.uncount(name);
     return right ? 'ok' : 'wrong';
-  }
-
-  private pruneFailures(now: number): void {
-    for (const [key, f] of this.failures) if (now - f.since > FAILURE_WINDOW_MS) this.failures.delete(key);
   }
 
   proof(token: string): string {

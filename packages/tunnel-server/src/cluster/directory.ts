@@ -57,7 +57,8 @@ type Claim = { ok: true; previous?: HostRecord } | { ok: false; holder: HostReco
 export type Location = { kind: 'node'; node: string } | { kind: 'gone'; since: number } | { kind: 'none' };
 
 export class Directory {
-  private readonly redis: Redis;
+  /** The node's Redis connection, also the shared share links' and counters' (redis-state.ts). */
+  readonly redis: Redis;
   private readonly subscriber: Redis;
   private renewTimer: NodeJS.Timeout | undefined;
   private readyOnce = false;

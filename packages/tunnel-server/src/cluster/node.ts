@@ -1,6 +1,7 @@
 // This process as one node of a cluster (--redis): the shared registry, the Redis directory, the
-// hop listener and the proxy's `elsewhere`. main.ts only wires what this returns.
-import { randomBytes } from 'node:crypto';
+// hop listener, the proxy's `elsewhere`, and the share links and limit counters every node reads
+// alike (redis-state.ts). main.ts only wires what this returns.
+import { hkdfSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Server, Socket } from 'node:net';
@@ -9,8 +10,11 @@ import { errors } from '@prevu/core/errors';
 import type { Config } from '../config.js';
 import { ProxyConnection, type Hop, type ProxyOptions, type Visitor } from '../http/proxy.js';
 import type { Route } from '../registry.js';
+import type { Counters } from '../counters.js';
+import { SECRET_BYTES, type ShareStore } from '../share-links.js';
 import { Directory } from './directory.js';
 import { createHopServer, dialHop } from './hop.js';
+import { RedisCounters, RedisShareStore } from './redis-state.js';
 import { SharedRegistry } from './shared-registry.js';
 
 const MIN_SECRET = 32;
@@ -30,6 +34,9 @@ export interface ClusterNode {
   registry: SharedRegistry;
   node: string;
   elsewhere: NonNullable<ProxyOptions['elsewhere']>;
+  /** Share records in Redis, and the secret of share cookies and server tokens, the same on every node. */
+  shares: { store: ShareStore; secret: Buffer };
+  counters: Counters;
   /** The hop listener; its connections run the proxy with `options` (without hopping again). */
   hopServer(options: ProxyOptions): Server;
   close(): void;
@@ -69,6 +76,9 @@ export async function startClusterNode(config: Config & { redis: string; cluster
     registry,
     node,
     elsewhere,
+    // Derived, not stored: nothing in Redis lets its reader forge a cookie, and a rotated cluster secret rotates it.
+    shares: { store: new RedisShareStore(directory.redis, log), secret: Buffer.from(hkdfSync('sha256', secret, '', 'prevu share sessions', SECRET_BYTES)) },
+    counters: new RedisCounters(directory.redis, log),
     hopServer(options) {
       // The sending node decided the redirect and the hop already: here the bytes are served.
       const own: ProxyOptions = { ...options };

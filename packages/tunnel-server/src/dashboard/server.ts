@@ -18,6 +18,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { z } from 'zod';
 import { DASHBOARD_LABEL } from '@prevu/core/names';
 import type { LifecycleRow, ServiceRow } from '@prevu/core/agent-protocol';
+import type { Counters } from '../counters.js';
 import type { EnvRates } from '../env-rates.js';
 import type { Registry, Tunnel, TunnelOwner } from '../registry.js';
 import type { ShareLinks } from '../share-links.js';
@@ -51,6 +52,8 @@ const shareFormSchema = z.object({ service: z.string().max(63), ttl: z.coerce.nu
 export interface DashboardOptions {
   registry: Registry;
   shares: ShareLinks;
+  /** Where a login token's one use is remembered: cluster-wide with --redis. */
+  counters: Counters;
   rates: EnvRates;
   log: Logger;
   stateDir: string;
@@ -71,7 +74,7 @@ export class Dashboard {
 
   constructor(private readonly options: DashboardOptions) {
     this.host = `${DASHBOARD_LABEL}.${options.baseDomain}`;
-    this.sessions = new DashboardSessions(options.registry);
+    this.sessions = new DashboardSessions(options.registry, options.counters);
     this.socketPath = join(options.stateDir, SOCKET_FILE);
     this.server = createServer((req, res) => {
       for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
@@ -153,7 +156,7 @@ export class Dashboard {
     if (!envId) return this.html(res, 404, messagePage('Not found', 'No such environment of this account is connected.'));
     if (env[2] !== undefined) return this.logs(req, res, session, envId, decodeURIComponent(env[2]), url.searchParams.get('format') === 'text');
     const [view] = await this.envViews(session, req, [envId]);
-    const shares = this.options.shares.list(session.key).filter((s) => s.envId === envId);
+    const shares = (await this.options.shares.list(session.key)).filter((s) => s.envId === envId);
     return this.html(res, 200, envPage(view!, shares, session.csrf));
   }
 
@@ -219,8 +222,8 @@ export class Dashboard {
     }
     const revoke = /^\/share\/([A-Za-z0-9_-]{16,64})\/rm$/.exec(path);
     if (revoke) {
-      const link = this.options.shares.list(session.key).find((s) => s.id === revoke[1]);
-      if (link) this.options.shares.revoke(session.key, link.id);
+      const link = (await this.options.shares.list(session.key)).find((s) => s.id === revoke[1]);
+      if (link) await this.options.shares.revoke(session.key, link.id);
       this.options.log.info({ accountId: session.accountId, envId: link?.envId, revoked: Boolean(link) }, 'dashboard share link revoked');
       return this.redirect(res, link ? `/env/${encodeURIComponent(link.envId)}` : '/');
     }
@@ -237,7 +240,7 @@ export class Dashboard {
     const id = randomBytes(18).toString('base64url');
     const expiresAt = Math.floor(Date.now() / 1000) + ttl * 3600;
     try {
-      this.options.shares.register(session.key, envId, { id, ...(service ? { service } : {}), expiresAt });
+      await this.options.shares.register(session.key, envId, { id, ...(service ? { service } : {}), expiresAt });
     } catch (error) {
       if (error instanceof RegistrationError) return this.html(res, 429, messagePage('Not made', error.message));
       throw error;

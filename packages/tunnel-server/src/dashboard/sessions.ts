@@ -7,6 +7,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { claimedAccountId, verifyAccessToken } from '@prevu/core/access-token';
 import { sshFingerprint } from '@prevu/core/ssh-fingerprint';
+import type { Counters } from '../counters.js';
 import type { Registry } from '../registry.js';
 
 export const SESSION_COOKIE = '__Host-prevu_dashboard';
@@ -18,6 +19,8 @@ const MAX_SESSIONS = 10_000;
 const MAX_SOCKETS_PER_KEY = 8;
 /** Keys one accountId is tried against (a 50-bit id: collisions are possible, never many). */
 const MAX_KEYS_TRIED = 4;
+
+const USED = 'This login link was used already. Run `prevu dashboard` again.';
 
 export interface DashboardSession {
   id: string;
@@ -33,19 +36,17 @@ export type LoginResult = { session: DashboardSession } | { refused: string };
 
 export class DashboardSessions {
   private readonly sessions = new Map<string, DashboardSession>();
-  /** Login tokens already traded (their SHA-256) until they expire: each is good once. */
-  private readonly used = new Map<string, number>();
   private readonly sockets = new Map<string, number>();
 
-  constructor(private readonly registry: Registry) {}
+  /** `counters` remembers the login tokens already traded (their SHA-256) until they expire: each is good once, on any node. */
+  constructor(
+    private readonly registry: Registry,
+    private readonly counters: Counters,
+  ) {}
 
   async login(token: string): Promise<LoginResult> {
     const accountId = claimedAccountId(token);
     if (!accountId) return { refused: 'This is not a prevu login link.' };
-    const now = Date.now();
-    for (const [hash, until] of this.used) if (until <= now) this.used.delete(hash);
-    const hash = createHash('sha256').update(token).digest('base64url');
-    if (this.used.has(hash)) return { refused: 'This login link was used already. Run `prevu dashboard` again.' };
     for (const blob of this.registry.keysOf(accountId).slice(0, MAX_KEYS_TRIED)) {
       let claims;
       try {
@@ -55,7 +56,9 @@ export class DashboardSessions {
         continue;
       }
       if (!claims.dashboard || claims.envId || claims.expiresAt - claims.issuedAt > MAX_LOGIN_TTL_S) return { refused: 'This token is not a dashboard login link. Run `prevu dashboard`.' };
-      this.used.set(hash, claims.expiresAt * 1000);
+      // Claimed only once verified: junk tokens never fill the store.
+      const hash = createHash('sha256').update(token).digest('base64url');
+      if (!(await this.counters.once(`dashboard-login:${hash}`, claims.expiresAt * 1000 - Date.now()))) return { refused: USED };
       return { session: this.open(sshFingerprint(blob), accountId) };
     }
     return { refused: 'No environment of this account is connected to this server, or the link was not made for it.' };

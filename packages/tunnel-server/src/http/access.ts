@@ -68,7 +68,7 @@ function candidates(headers: Headers): Presented[] {
 const cacheKey = (token: string, tunnel: Tunnel) => `${tunnel.hostname}/${token}`;
 
 /** A verified token: until when, and the share record it needs to stay live. */
-interface Verified {
+export interface Verified {
   until: number;
   shareId?: string;
 }
@@ -77,10 +77,10 @@ interface Verified {
 export class AccessCache {
   private readonly verified = new Map<string, Verified>();
 
-  hit(token: string, tunnel: Tunnel, links: ShareLinks): boolean {
+  /** A token verified on this connection and not expired; a share token's record is still to be looked up. */
+  hit(token: string, tunnel: Tunnel): Verified | undefined {
     const seen = this.verified.get(cacheKey(token, tunnel));
-    if (!seen || seen.until <= Date.now()) return false;
-    return seen.shareId === undefined || links.live(tunnel.owner.key, tunnel.owner.envId, tunnel.service, seen.shareId) !== undefined;
+    return seen && seen.until > Date.now() ? seen : undefined;
   }
 
   remember(token: string, tunnel: Tunnel, claims: AccessClaims): void {
@@ -98,7 +98,7 @@ const CANONICAL_JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
  */
 export async function claimsFor(token: string, tunnel: Tunnel, links: ShareLinks): Promise<AccessClaims | undefined> {
   if (isServerToken(token)) {
-    const record = tunnel.service === AGENT_SERVICE ? undefined : links.fromServerToken(token, tunnel.owner.key, tunnel.owner.envId, tunnel.service);
+    const record = tunnel.service === AGENT_SERVICE ? undefined : await links.fromServerToken(token, tunnel.owner.key, tunnel.owner.envId, tunnel.service);
     return record && { accountId: tunnel.owner.accountId, envId: record.envId, share: true, shareId: record.id, dashboard: false, issuedAt: record.createdAt, expiresAt: record.expiresAt };
   }
   if (!CANONICAL_JWT.test(token)) return undefined;
@@ -116,7 +116,7 @@ export async function claimsFor(token: string, tunnel: Tunnel, links: ShareLinks
 }
 
 /** The share record a share token names, live for this tunnel's env and service; undefined for an account token. */
-export function shareRecordFor(claims: AccessClaims, tunnel: Tunnel, links: ShareLinks): ShareRecord | 'none' | undefined {
+export async function shareRecordFor(claims: AccessClaims, tunnel: Tunnel, links: ShareLinks): Promise<ShareRecord | 'none' | undefined> {
   if (!claims.shareId) return 'none';
   return links.live(tunnel.owner.key, tunnel.owner.envId, tunnel.service, claims.shareId);
 }
@@ -125,28 +125,45 @@ export function shareRecordFor(claims: AccessClaims, tunnel: Tunnel, links: Shar
 async function verifyPresented(presented: Presented, tunnel: Tunnel, links: ShareLinks): Promise<AccessClaims | undefined> {
   const claims = await claimsFor(presented.token, tunnel, links);
   if (!claims) return undefined;
-  const record = shareRecordFor(claims, tunnel, links);
+  const record = await shareRecordFor(claims, tunnel, links);
   if (!record) return undefined;
   // A share link with a password opens only with the proof that the password was given here.
   if (record !== 'none' && record.hash !== undefined && !(presented.proof && links.valid(presented.token, presented.proof))) return undefined;
   return claims;
 }
 
-/** Decides access: true/false, or a promise when a token still needs its signature checked. */
-export function checkAccess(headers: Headers, tunnel: Tunnel, cache: AccessCache, links: ShareLinks): boolean | Promise<boolean> {
+/**
+ * Decides access: undefined lets the request in, a page refuses it; a promise of either when a
+ * token still needs its signature or its share record checked. A share record that cannot be
+ * looked up (Redis away) refuses: never a revoked link let in.
+ */
+export function checkAccess(headers: Headers, tunnel: Tunnel, cache: AccessCache, links: ShareLinks): Page | undefined | Promise<Page | undefined> {
   const found = candidates(headers);
   const key = (p: Presented) => (p.proof ? `${p.token}${PROOF_SEPARATOR}${p.proof}` : p.token);
-  if (found.some((presented) => cache.hit(key(presented), tunnel, links))) return true;
-  if (found.length === 0) return false;
+  // An account token verified on this connection lets in at once; a share token's record is looked up below.
+  const account = (presented: Presented) => {
+    const seen = cache.hit(key(presented), tunnel);
+    return seen !== undefined && seen.shareId === undefined;
+  };
+  if (found.some(account)) return undefined;
+  if (found.length === 0) return pages.unauthorized(tunnel.hostname);
   return (async () => {
+    let unavailable = false;
     for (const presented of found) {
-      const claims = await verifyPresented(presented, tunnel, links);
-      if (claims) {
-        cache.remember(key(presented), tunnel, claims);
-        return true;
+      try {
+        const seen = cache.hit(key(presented), tunnel);
+        if (seen?.shareId !== undefined && (await links.live(tunnel.owner.key, tunnel.owner.envId, tunnel.service, seen.shareId))) return undefined;
+        if (seen) continue;
+        const claims = await verifyPresented(presented, tunnel, links);
+        if (claims) {
+          cache.remember(key(presented), tunnel, claims);
+          return undefined;
+        }
+      } catch {
+        unavailable = true; // the store logged it
       }
     }
-    return false;
+    return unavailable ? pages.sharesUnavailable(tunnel.hostname) : pages.unauthorized(tunnel.hostname);
   })();
 }
 
@@ -194,11 +211,19 @@ export function sameOriginPath(next: string | null): string {
  * needed) or a redirect that sets the session cookie. HTTP/1.1 and HTTP/2 only write the outcome.
  */
 export async function login(target: string, headers: Headers, tunnel: Tunnel, links: ShareLinks): Promise<{ page: Page } | { location: string; cookie: string }> {
+  try {
+    return await loginWith(target, headers, tunnel, links);
+  } catch {
+    return { page: pages.sharesUnavailable(tunnel.hostname) }; // the store logged it
+  }
+}
+
+async function loginWith(target: string, headers: Headers, tunnel: Tunnel, links: ShareLinks): Promise<{ page: Page } | { location: string; cookie: string }> {
   const url = new URL(target, 'http://x');
   const token = url.searchParams.get('token') ?? '';
   const claims = token ? await claimsFor(token, tunnel, links) : undefined;
   if (!claims) return { page: pages.unauthorized(tunnel.hostname) };
-  const record = shareRecordFor(claims, tunnel, links);
+  const record = await shareRecordFor(claims, tunnel, links);
   if (!record) return { page: pages.unknownShareLink(tunnel.hostname) };
   let proof: string | undefined;
   if (record !== 'none' && record.hash !== undefined) {

@@ -63,6 +63,12 @@ export const pages = {
     title: 'Unknown share link',
     detail: `This tunnel server has no live share link for ${host} under this token: it was revoked, has expired, is for another service, or was made for another server. Ask for a new link (\`prevu share\`).`,
   }),
+  sharesUnavailable: (host: string): Page => ({
+    status: 503,
+    title: 'Share links unavailable',
+    detail: `This tunnel server cannot look up share links for ${host} right now (its cluster's store does not answer). Retry in a moment.`,
+    headers: { 'Retry-After': '5' },
+  }),
   tooManyPasswords: (): Page => ({
     status: 429,
     title: 'Too many wrong passwords',

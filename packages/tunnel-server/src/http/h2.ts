@@ -206,9 +206,9 @@ class H2Connection {
       return tunnel.h2c ? this.toH2c(stream, headers, ended, tunnel) : this.toH1(stream, headers, ended, tunnel);
     };
     if (!tunnel.private) return go();
-    const decision = checkAccess(pairs, tunnel, this.access, this.options.shares);
-    if (!(decision instanceof Promise)) return decision ? go() : this.page(stream, pages.unauthorized(host), method);
-    void decision.then((ok) => (ok ? go() : this.page(stream, pages.unauthorized(host), method)));
+    const refusal = checkAccess(pairs, tunnel, this.access, this.options.shares);
+    if (!(refusal instanceof Promise)) return refusal ? this.page(stream, refusal, method) : go();
+    void refusal.then((page) => (page ? this.page(stream, page, method) : go()));
   }
 
   /** The stream's headers as its service sees them (the same rule as HTTP/1.1's, forwarded.ts). */

@@ -240,9 +240,9 @@ export class ProxyConnection {
       return this.respond(pages.badRequest(403, 'a WebSocket to the agent is only opened from its own origin'), head);
     }
     if (!tunnel.private) return this.dispatch(head, tunnel);
-    const decision = checkAccess(head.headers, tunnel, this.access, this.options.shares);
-    if (!(decision instanceof Promise)) return decision ? this.dispatch(head, tunnel) : this.respond(pages.unauthorized(host), head);
-    this.wait(decision.then((ok) => (ok ? this.dispatch(head, tunnel) : this.respond(pages.unauthorized(host), head))));
+    const refusal = checkAccess(head.headers, tunnel, this.access, this.options.shares);
+    if (!(refusal instanceof Promise)) return refusal ? this.respond(refusal, head) : this.dispatch(head, tunnel);
+    this.wait(refusal.then((page) => (page ? this.respond(page, head) : this.dispatch(head, tunnel))));
   }
 
   /**

@@ -68,7 +68,7 @@ function finish(channel: ServerChannel, code: number, out: string, err = ''): vo
  * Reads one JSON object (at most MAX_INPUT bytes) from the channel's stdin, checked with `schema`;
  * `use` stores it (a RegistrationError's message reaches the client) and the command answers ok.
  */
-function registration<S extends z.ZodType>(conn: SshConnection, ctx: SessionContext, channel: ServerChannel, command: string, schema: S, use: (value: z.infer<S>) => object | void): void {
+function registration<S extends z.ZodType>(conn: SshConnection, ctx: SessionContext, channel: ServerChannel, command: string, schema: S, use: (value: z.infer<S>) => object | void | Promise<object | void>): void {
   let input = '';
   let done = false;
   const stop = (code: number, out: string, err = '') => {
@@ -86,7 +86,7 @@ function registration<S extends z.ZodType>(conn: SshConnection, ctx: SessionCont
     input += chunk;
     if (input.length > MAX_INPUT) stop(1, '', `prevu: ${command} takes at most ${MAX_INPUT} bytes\n`);
   });
-  channel.once('end', () => {
+  channel.once('end', async () => {
     if (done) return;
     let parsed: z.ZodSafeParseResult<z.infer<S>>;
     try {
@@ -97,7 +97,7 @@ function registration<S extends z.ZodType>(conn: SshConnection, ctx: SessionCont
     if (!parsed.success) return stop(1, '', `prevu: ${command}: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}\n`);
     let answer: object | void;
     try {
-      answer = use(parsed.data);
+      answer = await use(parsed.data);
     } catch (error) {
       ctx.log.warn({ accountId: conn.accountId, command, err: (error as Error).message }, 'registration refused');
       return stop(1, '', `prevu: ${error instanceof RegistrationError ? error.message : `the tunnel server could not store it (${command})`}\n`);
@@ -120,8 +120,14 @@ export function handleSession(conn: SshConnection, ctx: SessionContext, acceptSe
     if (!COMMANDS.has(command)) return finish(channel, 1, '', `prevu: unknown command "${command}"; try "hello" or "tunnels"\n`);
     if (conn.agentKey && ACCOUNT_COMMANDS.has(command)) return finish(channel, 1, '', `prevu: ${command} needs the account key, not an agent key\n`);
     if (command === 'share-create') return registration(conn, ctx, channel, command, registrationSchema, (r) => ctx.shares.register(conn.key, conn.envId, r));
-    if (command === 'share-rm') return registration(conn, ctx, channel, command, revocationSchema, (r) => ({ revoked: ctx.shares.revoke(conn.key, r.id) }));
-    if (command === 'share-ls') return finish(channel, 0, `${JSON.stringify(ctx.shares.list(conn.key))}\n`);
+    if (command === 'share-rm') return registration(conn, ctx, channel, command, revocationSchema, async (r) => ({ revoked: await ctx.shares.revoke(conn.key, r.id) }));
+    if (command === 'share-ls') {
+      void ctx.shares.list(conn.key).then(
+        (links) => finish(channel, 0, `${JSON.stringify(links)}\n`),
+        () => finish(channel, 1, '', 'prevu: the tunnel server could not read its share links; try again\n'),
+      );
+      return;
+    }
     if (command === 'agent-key') return registration(conn, ctx, channel, command, agentKeySchema, (r) => ctx.agentKeys.register(conn, conn.envId, r));
     if (command === 'agent-key-revoke') {
       let dropped: number;
