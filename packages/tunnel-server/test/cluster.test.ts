@@ -2,7 +2,7 @@
 // answers any hostname through the authenticated hop, isolation and takeover hold across nodes,
 // a node killed with kill -9 is replaced by the client reconnecting elsewhere, and a Redis that
 // restarts empty gets every node's tunnels re-published.
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,6 +18,9 @@ let nodes: TunnelServer[];
 let backend: Awaited<ReturnType<typeof startBackend>>;
 const env = `c-${randomBytes(3).toString('hex')}`;
 const web = hostOf(alice, env, 'web-80');
+const secret = randomBytes(32).toString('hex');
+/** A node's id (`<host>:<port>#<boot id>`), from its ready line. */
+const nodeId = (node: TunnelServer) => (JSON.parse(node.proc.output().split('\n').find((l) => l.includes('"msg":"ready"'))!) as { node: string }).node;
 
 /** The body the backend echoes for a request through `node`, or undefined while it does not serve. */
 async function served(node: TunnelServer): Promise<{ headers: Record<string, string> } | undefined> {
@@ -28,7 +31,7 @@ async function served(node: TunnelServer): Promise<{ headers: Record<string, str
 beforeAll(async () => {
   redis = await startRedis(kit);
   const secretFile = join(mkdtempSync(join(tmpdir(), 'prevu-cluster-')), 'secret');
-  writeFileSync(secretFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+  writeFileSync(secretFile, `${secret}\n`, { mode: 0o600 });
   nodes = await Promise.all([0, 1, 2].map(() => startTunnelServer(kit, { cluster: { redis: redis.url, secretFile } })));
   backend = await startBackend(kit, 'cluster-backend');
   await ssh2Tunnel(kit, { sshPort: nodes[0]!.ports.ssh, envId: env, account: alice, target: backend.port, forwards: [{ kind: 'tcpip', name: 'web-80' }] });
@@ -76,6 +79,23 @@ describe('a cluster of three nodes', () => {
       socket.write(`PREVU-HOP1 http 9.9.9.9 1 ${Date.now()} nonce ${'A'.repeat(43)}\nGET /echo HTTP/1.1\r\nHost: ${web}\r\n\r\n`);
     });
     expect(answer).toBe('');
+  });
+
+  it('takes a signed hop line only at the node it was signed for', async () => {
+    /** What the node answers a hop line signed for `target`, carrying a request for `web`. */
+    const hop = (to: TunnelServer, target: string) =>
+      new Promise<string>((resolve) => {
+        const fields = `PREVU-HOP1 http 9.9.9.9 1 ${Date.now()} ${randomBytes(12).toString('base64url')}`;
+        const socket = net.connect(to.ports.cluster!, '127.0.0.1');
+        let out = '';
+        socket.on('data', (d: Buffer) => (out += d.toString()));
+        socket.on('close', () => resolve(out));
+        socket.on('error', () => undefined);
+        socket.write(`${fields} ${createHmac('sha256', secret).update(`${fields} ${target}`).digest('base64url')}\nGET /echo HTTP/1.1\r\nHost: ${web}\r\nConnection: close\r\n\r\n`);
+      });
+    expect(await hop(nodes[0]!, nodeId(nodes[0]!))).toMatch(/^HTTP\/1\.1 200/);
+    // The same line taken to another node (its nonce unseen there) is refused.
+    expect(await hop(nodes[1]!, nodeId(nodes[0]!))).toBe('');
   });
 
   it('moves the tunnel to another node when its node is killed with kill -9, and survives a Redis restart', async () => {

@@ -2,8 +2,9 @@
 // byte for byte, to the node that does, whose proxy takes it as its own client's (routing, private
 // access, limits, X-Forwarded-*). The hop opens with one line
 //   PREVU-HOP1 <scheme> <address> <port> <time ms> <nonce> <hmac>\n
-// where hmac is HMAC-SHA256 over the rest under the cluster secret: only a node knowing the
-// secret can speak for a visitor address, a line is good for SKEW_MS and once. The hop is plain
+// where hmac is HMAC-SHA256 under the cluster secret over the rest and the id of the node it is
+// for: only a node knowing the secret can speak for a visitor address, a line is good for SKEW_MS,
+// once, and at that node only (each node remembers its own nonces). The hop is plain
 // TCP: the listener belongs on the nodes' private network (tunnel-server README, "Cluster").
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { connect, createServer, isIP, type Server, type Socket } from 'node:net';
@@ -41,7 +42,7 @@ export function dialHop(secret: Buffer, node: string, log: Logger): Promise<Hop 
       hop.removeListener('error', fail).removeAllListeners('timeout').setTimeout(0);
       resolve((socket: Socket, first: Buffer, visitor: Visitor) => {
         const fields = `PREVU-HOP1 ${visitor.scheme} ${visitor.address} ${visitor.port} ${Date.now()} ${randomBytes(12).toString('base64url')}`;
-        hop.write(`${fields} ${mac(secret, fields)}\n`);
+        hop.write(`${fields} ${mac(secret, `${fields} ${node}`)}\n`);
         hop.write(first);
         socket.on('error', () => hop.destroy());
         hop.on('error', () => socket.destroy());
@@ -55,14 +56,14 @@ export function dialHop(secret: Buffer, node: string, log: Logger): Promise<Hop 
   });
 }
 
-/** The listener other nodes' hops arrive at; an authenticated one is handed on with its visitor. */
-export function createHopServer(secret: Buffer, log: Logger, accept: (socket: Socket, visitor: Visitor) => void): Server {
+/** The listener other nodes' hops arrive at (`node`: this node's id); an authenticated one is handed on with its visitor. */
+export function createHopServer(secret: Buffer, node: string, log: Logger, accept: (socket: Socket, visitor: Visitor) => void): Server {
   const nonces = new Map<string, number>(); // nonce -> ms seen, oldest first
   const verify = (line: string): Visitor | undefined => {
     const parts = line.split(' ');
     if (parts.length !== 7 || parts[0] !== 'PREVU-HOP1') return undefined;
     const [, scheme, address, port, time, nonce, given] = parts as [string, string, string, string, string, string, string];
-    const expected = Buffer.from(mac(secret, parts.slice(0, 6).join(' ')));
+    const expected = Buffer.from(mac(secret, `${parts.slice(0, 6).join(' ')} ${node}`));
     if (Buffer.byteLength(given) !== expected.length || !timingSafeEqual(Buffer.from(given), expected)) return undefined;
     const now = Date.now();
     if (Math.abs(now - Number(time)) > SKEW_MS || nonces.has(nonce)) return undefined;

@@ -84,7 +84,7 @@ export async function startClusterNode(config: Config & { redis: string; cluster
       const own: ProxyOptions = { ...options };
       delete own.elsewhere;
       delete own.httpsUrlFor;
-      return createHopServer(secret, log, (socket: Socket, visitor: Visitor) => new ProxyConnection(socket, visitor.scheme, own, undefined, visitor));
+      return createHopServer(secret, node, log, (socket: Socket, visitor: Visitor) => new ProxyConnection(socket, visitor.scheme, own, undefined, visitor));
     },
     close: () => directory.close(),
   };
