@@ -183,11 +183,13 @@ describe('the prevu GitHub Action', () => {
   it('gc (a scheduled run) removes the expired env and retires its deployment; the step output names it', async () => {
     // A TTL of seconds (PREVU_SHORT_DURATIONS=1, the documented setting for tests) passes for real:
     // the agent stops the services and answers the expired page, then the scheduled gc removes it.
+    // 30 s, not less: a TTL that ends while `up` still waits for the URLs stops the services it
+    // waits for (3 s did on a loaded machine, and up waited out its timeout).
     const short = { PREVU_SHORT_DURATIONS: '1' };
-    const up = await runAction({ command: 'up', args: '--ttl 3s' }, event('synchronize', 'd'.repeat(40)), 'good', short);
+    const up = await runAction({ command: 'up', args: '--ttl 30s' }, event('synchronize', 'd'.repeat(40)), 'good', short);
     expect(up.code, up.output).toBe(0);
     const url = up.outputs.url!;
-    await waitFor('the expired page', async () => ((await httpGet(url)).status === 410 ? true : undefined), 60_000);
+    await waitFor('the expired page', async () => ((await httpGet(url)).status === 410 ? true : undefined), 90_000);
     const schedule = join(work, 'event-schedule.json');
     writeFileSync(schedule, JSON.stringify({ schedule: '17 * * * *', repository: { full_name: 'acme/shop' } }));
     const gc = await runAction({ command: 'gc' }, schedule, 'good', { GITHUB_EVENT_NAME: 'schedule' });
