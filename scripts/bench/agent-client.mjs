@@ -2,6 +2,8 @@
 // `npm run build`) forwarding to the bench backend: what `prevu up` runs beside a project, minus
 // Docker. Prints `ready` once the tunnel server's hello lists every forward.
 // Usage: node agent-client.mjs <sshPort | tls://host:port> <keyFile> <backendPort> [forwardCount] [caFile tlsName]
+// first, as in the agent's main.ts: ssh2's packet padding from a pool
+import '../../packages/core/dist/ssh2-padding.js';
 import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { handleChannel } from '../../packages/compose-tunnel-agent/dist/forward.js';

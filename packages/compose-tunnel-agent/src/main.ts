@@ -1,4 +1,6 @@
 // Entry point of the agent container: settings, logger, the agent, and a clean stop on signals.
+// first: ssh2 must be loaded by it (its packet padding from a pool)
+import '@prevu/core/ssh2-padding';
 import { pino } from 'pino';
 import { Agent } from './agent.js';
 import { isPrevuError } from '@prevu/core/errors';

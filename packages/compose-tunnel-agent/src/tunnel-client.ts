@@ -3,6 +3,7 @@
 // difference while connected and re-applies all of it after a reconnect (exponential backoff,
 // capped at 5 s, with jitter), so it is idempotent.
 import { EventEmitter } from 'node:events';
+import { connect as tcpConnect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import Client from 'ssh2/lib/client.js';
 import type { Logger } from 'pino';
@@ -10,6 +11,8 @@ import { sshFingerprint } from '@prevu/core/ssh-fingerprint';
 import { sshExec } from '@prevu/core/ssh-exec';
 import { AGENT_KEY_REVOKED, type HelloReply } from '@prevu/core/tunnel-protocol';
 import { openTlsTunnel, type TunnelAddress } from '@prevu/core/tunnel-address';
+import { autoCork } from '@prevu/core/ssh-cork';
+import { pooledPaddings } from '@prevu/core/ssh2-padding';
 
 export interface Forward {
   /** `<service>-<port>` or `<service>`: the label the hostname starts with. */
@@ -144,7 +147,11 @@ export class TunnelClient extends EventEmitter {
 
   private connect(): void {
     const { address, log } = this.options;
-    if (!address.tls) return this.connectSsh();
+    if (!address.tls) {
+      const sock = tcpConnect({ host: address.host, port: address.port, noDelay: true });
+      autoCork(sock);
+      return this.connectSsh(sock);
+    }
     // A failed handshake (the network, or a certificate it does not trust) is retried like a
     // failed SSH connection: the backoff, and the reason in lastError for /health.
     openTlsTunnel(address, { ...(this.options.tlsName ? { servername: this.options.tlsName } : {}), ...(this.options.ca ? { ca: this.options.ca } : {}) }).then(
@@ -172,7 +179,8 @@ export class TunnelClient extends EventEmitter {
       this.attempt = 0;
       this.lastError = undefined;
       this.applied.clear();
-      log.info({ server: `${this.options.address.host}:${this.options.address.port}`, tls: this.options.address.tls }, 'connected to the tunnel server');
+      // pooledPaddings: 0 would mean ssh2 was loaded before @prevu/core/ssh2-padding (the e2e checks it)
+      log.info({ server: `${this.options.address.host}:${this.options.address.port}`, tls: this.options.address.tls, pooledPaddings: pooledPaddings() }, 'connected to the tunnel server');
       this.emit('connected');
       this.apply();
     });

@@ -275,6 +275,9 @@ describe('compose tunnel agent', () => {
       expect(res.status, key).toBe(200);
       expect(res.body.trim(), key).toBe(body);
     }
+    // the shipped bundle loads ssh2 after its padding pool (@prevu/core/ssh2-padding)
+    const connected = /"pooledPaddings":(\d+)[^\n]*"connected to the tunnel server"/.exec(await compose.compose(['logs', 'prevu-agent']));
+    expect(Number(connected?.[1])).toBeGreaterThan(0);
   });
 
   it('streams HTTP/2 both ways to an h2c service (prevu.h2c) and passes its trailers', async () => {

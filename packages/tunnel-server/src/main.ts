@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // prevu-tunnel-server: wiring only. Reads the config, starts the SSH, HTTP(S) and management
 // listeners, logs "ready" once all listen, and closes them on SIGTERM/SIGINT (SIGHUP reloads TLS files: http/tls.ts).
+// first: ssh2 must be loaded by it (its packet padding from a pool)
+import '@prevu/core/ssh2-padding';
 import type { Server, Socket } from 'node:net';
 import { pino } from 'pino';
 import { isPrevuError } from '@prevu/core/errors';

@@ -14,7 +14,7 @@ import type { AgentKeys } from '../agent-keys.js';
 import type { Metrics } from '../metrics.js';
 import { authenticate, type Identity } from './auth.js';
 import { SshConnection } from './connection.js';
-import { autoCork } from './cork.js';
+import { autoCork } from '@prevu/core/ssh-cork';
 import { disconnect, DisconnectReason } from './disconnect.js';
 import { handleForwardRequest } from './forwards.js';
 import { handleConnect } from './connect.js';
