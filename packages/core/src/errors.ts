@@ -681,6 +681,10 @@ export const errors = {
     `cannot reach the --redis server (${detail})`,
     'start Redis, or fix the URL (redis://[:password@]host:6379/0); without --redis the node runs alone',
   ]),
+  serverAgentKeysUnavailable: define('PREVU_SERVER_AGENT_KEYS_UNAVAILABLE', 'environment', () => [
+    'the tunnel server cannot check agent keys now (its cluster\'s Redis does not answer), so it refuses agent keys',
+    'the agent logs in again by itself once Redis answers; if this lasts, the server\'s operator should see to Redis',
+  ]),
 
   // --- the agent's start-up (prevu-agent) ---
   agentSettingInvalid: define('PREVU_AGENT_SETTING_INVALID', 'user', (name: string, detail: string) => [

@@ -51,7 +51,8 @@ try {
   const counters = cluster?.counters ?? new LocalCounters();
   const shares = new ShareLinks(cluster?.shares ?? stateDirShares(config.stateDir), counters, { perAccount: config.maxShareLinksPerAccount, total: config.maxShareLinks });
   const httpConnections = new AddressLimiter(config.maxHttpConnections, config.maxHttpConnectionsPerAddress);
-  const agentKeys = AgentKeys.load(config.stateDir);
+  // Agent keys: in Redis with --redis, so an agent logs in at any node and a revocation reaches them all.
+  const agentKeys = cluster?.agentKeys ?? AgentKeys.load(config.stateDir);
   // the dashboard names the URLs the listeners below end up with
   const named: { urls?: PublicUrls } = {};
   const dashboard = new Dashboard({ registry, shares, counters, rates: metrics.envRates, log, stateDir: config.stateDir, baseDomain: config.baseDomain, urls: () => named.urls! });

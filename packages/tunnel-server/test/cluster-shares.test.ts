@@ -6,15 +6,12 @@
 // refused. A request for a hostname is answered by the node holding it (the others hop to it), so
 // to be checked on another node, the tunnel is moved there.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword, signAccessToken } from '@prevu/core/access-token';
 import { tunnelExec } from '@prevu/core/tunnel-server-client';
-import { startRedis, startTunnelServer, useKit, waitFor, type RedisServer, type TunnelServer } from '@prevu/test-kit';
-import { get, hostOf, makeAccount, ssh2Tunnel, startBackend, type Account } from './harness.js';
+import { startRedis, useKit, waitFor, type RedisServer, type TunnelServer } from '@prevu/test-kit';
+import { get, hostOf, makeAccount, ssh2Tunnel, startBackend, startCluster, type Account } from './harness.js';
 
 const kit = useKit();
 const alice = makeAccount();
@@ -53,10 +50,7 @@ async function moveTo(to: TunnelServer): Promise<void> {
 
 beforeAll(async () => {
   redis = await startRedis(kit);
-  const secretFile = join(mkdtempSync(join(tmpdir(), 'prevu-cluster-')), 'secret');
-  writeFileSync(secretFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
-  const args = ['--max-share-links-per-account', String(PER_ACCOUNT)];
-  nodes = (await Promise.all([0, 1, 2].map(() => startTunnelServer(kit, { cluster: { redis: redis.url, secretFile }, args })))) as typeof nodes;
+  nodes = (await startCluster(kit, [redis.url, redis.url, redis.url], { args: ['--max-share-links-per-account', String(PER_ACCOUNT)] })) as typeof nodes;
   backend = await startBackend(kit, 'cluster-shares-backend');
   tunnel = await ssh2Tunnel(kit, { sshPort: nodes[0].ports.ssh, envId: env, account: alice, target: backend.port, forwards: [{ kind: 'streamlocal', path: '/web-80#access=private' }] });
   holder = nodes[0];

@@ -3,13 +3,10 @@
 // a node killed with kill -9 is replaced by the client reconnecting elsewhere, and a Redis that
 // restarts empty gets every node's tunnels re-published.
 import { createHmac, randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, startTunnelServer, useKit, waitFor, type RedisServer, type TunnelServer } from '@prevu/test-kit';
-import { get, hostOf, makeAccount, ssh2Tunnel, startBackend } from './harness.js';
+import { startRedis, useKit, waitFor, type RedisServer, type TunnelServer } from '@prevu/test-kit';
+import { get, hostOf, makeAccount, ssh2Tunnel, startBackend, startCluster } from './harness.js';
 
 const kit = useKit();
 const alice = makeAccount();
@@ -30,9 +27,7 @@ async function served(node: TunnelServer): Promise<{ headers: Record<string, str
 
 beforeAll(async () => {
   redis = await startRedis(kit);
-  const secretFile = join(mkdtempSync(join(tmpdir(), 'prevu-cluster-')), 'secret');
-  writeFileSync(secretFile, `${secret}\n`, { mode: 0o600 });
-  nodes = await Promise.all([0, 1, 2].map(() => startTunnelServer(kit, { cluster: { redis: redis.url, secretFile } })));
+  nodes = await startCluster(kit, [redis.url, redis.url, redis.url], { secret });
   backend = await startBackend(kit, 'cluster-backend');
   await ssh2Tunnel(kit, { sshPort: nodes[0]!.ports.ssh, envId: env, account: alice, target: backend.port, forwards: [{ kind: 'tcpip', name: 'web-80' }] });
 });

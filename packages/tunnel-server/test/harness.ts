@@ -1,6 +1,7 @@
 // Pieces the tunnel-server tests share: account keys, a backend with every kind of response the
 // proxy must carry, tunnel clients (ssh2 in-process, OpenSSH as a process) and raw HTTP helpers.
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import http, { type IncomingHttpHeaders } from 'node:http';
@@ -11,7 +12,7 @@ import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import { WebSocketServer } from 'ws';
 import { accountIdFromKeyBlob, AGENT_SERVICE, hostname } from '@prevu/core/names';
-import type { Kit } from '@prevu/test-kit';
+import { startTunnelServer, type Kit, type TunnelServer } from '@prevu/test-kit';
 import { ed25519KeyPair } from '@prevu/core/ssh-keys';
 
 /** Writes `chunk` `count` times with backpressure (waits for 'drain'), then ends the stream. */
@@ -44,6 +45,16 @@ export function makeAccount(type: 'ed25519' | 'rsa' = 'ed25519'): Account {
 }
 
 export const hostOf = (account: Account, envId: string, forward: string, base = 'localhost') => hostname(forward, envId, account.accountId, base);
+
+/**
+ * Tunnel-server processes as the nodes of one cluster, one per Redis URL (the same Redis, or a way
+ * to it the test can cut), sharing a cluster secret (random unless given).
+ */
+export async function startCluster(kit: Pick<Kit, 'start'>, redisUrls: string[], options: { secret?: string; args?: string[] } = {}): Promise<TunnelServer[]> {
+  const secretFile = join(mkdtempSync(join(tmpdir(), 'prevu-cluster-')), 'secret');
+  writeFileSync(secretFile, `${options.secret ?? randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+  return Promise.all(redisUrls.map((redis) => startTunnelServer(kit, { cluster: { redis, secretFile }, ...(options.args ? { args: options.args } : {}) })));
+}
 
 /** A backend: /echo (request as JSON), /sse (held open until released), /big?mib=N, /slow?ms=N, POST /upload, WebSocket echo. */
 export async function startBackend(kit: Pick<Kit, 'defer'>, label = 'backend') {

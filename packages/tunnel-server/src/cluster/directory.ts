@@ -62,13 +62,16 @@ export class Directory {
   private readonly subscriber: Redis;
   private renewTimer: NodeJS.Timeout | undefined;
   private readyOnce = false;
+  private subscribedOnce = false;
+  /** channel -> what hears it, on the subscriber connection */
+  private readonly channels = new Map<string, (message: string) => void>();
 
   /** `node` is `<host>:<port>#<boot id>`: where the others dial its hop listener, and which life of it. */
   constructor(
     url: string,
     readonly node: string,
     private readonly log: Logger,
-    handlers: { takenOver(hostname: string, by: string): void; redisBack(): void },
+    handlers: { takenOver(hostname: string, by: string): void; redisBack(): void; resubscribed(): void },
   ) {
     // Commands fail after 2 s rather than queue while Redis is away: a forward is refused, a
     // request answered from what this node knows; renewals and re-publishing catch up.
@@ -84,7 +87,7 @@ export class Directory {
       this.log.info('redis is back: renewing the lease and re-publishing the tunnels held here');
       void this.renew().then(handlers.redisBack);
     });
-    this.subscriber.on('message', (_channel: string, message: string) => {
+    this.listen(`${TAKEOVER}${this.node}`, (message) => {
       try {
         const { hostname, by } = JSON.parse(message) as { hostname: string; by: string };
         handlers.takenOver(hostname, by);
@@ -92,12 +95,24 @@ export class Directory {
         this.log.warn('unreadable takeover message ignored');
       }
     });
+    this.subscriber.on('message', (channel: string, message: string) => this.channels.get(channel)?.(message));
+    // ioredis subscribes again by itself after a reconnect; subscribing here as well lets us wait
+    // for it: what was published while we could not hear it is then looked for (handlers.resubscribed).
+    this.subscriber.on('ready', () => {
+      if (!this.subscribedOnce) return void (this.subscribedOnce = true);
+      this.subscriber.subscribe(...this.channels.keys()).then(handlers.resubscribed, (error: Error) => this.log.warn({ err: error.message }, 'redis: subscribing again failed'));
+    });
   }
 
-  /** Connects both clients, takes the lease and listens for takeovers of this node's names. */
+  /** Hears the channel's messages from start() on; before start() only. */
+  listen(channel: string, onMessage: (message: string) => void): void {
+    this.channels.set(channel, onMessage);
+  }
+
+  /** Connects both clients, takes the lease and subscribes to the channels listened to (this node's takeovers among them). */
   async start(): Promise<void> {
     await Promise.all([this.redis.connect(), this.subscriber.connect()]);
-    await this.subscriber.subscribe(`${TAKEOVER}${this.node}`);
+    await this.subscriber.subscribe(...this.channels.keys());
     await this.renew();
     this.renewTimer = setInterval(() => void this.renew(), RENEW_MS);
   }

@@ -1,6 +1,6 @@
 // This process as one node of a cluster (--redis): the shared registry, the Redis directory, the
-// hop listener, the proxy's `elsewhere`, and the share links and limit counters every node reads
-// alike (redis-state.ts). main.ts only wires what this returns.
+// hop listener, the proxy's `elsewhere`, and the share links, limit counters (redis-state.ts) and
+// agent keys (redis-agent-keys.ts) every node reads alike. main.ts only wires what this returns.
 import { hkdfSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -15,6 +15,7 @@ import { SECRET_BYTES, type ShareStore } from '../share-links.js';
 import { Directory } from './directory.js';
 import { createHopServer, dialHop } from './hop.js';
 import { RedisCounters, RedisShareStore } from './redis-state.js';
+import { RedisAgentKeys } from './redis-agent-keys.js';
 import { SharedRegistry } from './shared-registry.js';
 
 const MIN_SECRET = 32;
@@ -37,6 +38,7 @@ export interface ClusterNode {
   /** Share records in Redis, and the secret of share cookies and server tokens, the same on every node. */
   shares: { store: ShareStore; secret: Buffer };
   counters: Counters;
+  agentKeys: RedisAgentKeys;
   /** The hop listener; its connections run the proxy with `options` (without hopping again). */
   hopServer(options: ProxyOptions): Server;
   close(): void;
@@ -49,8 +51,13 @@ export async function startClusterNode(config: Config & { redis: string; cluster
   const registry = new SharedRegistry(log);
   const directory = new Directory(config.redis, node, log.child({ cluster: node }), {
     takenOver: (hostname, by) => registry.takenOver(hostname, by),
-    redisBack: () => void registry.republish(),
+    redisBack: () => {
+      void registry.republish();
+      agentKeys.recheck();
+    },
+    resubscribed: () => agentKeys.recheck(),
   });
+  const agentKeys = new RedisAgentKeys(directory, log);
   registry.attach(directory);
   try {
     await directory.start();
@@ -79,6 +86,7 @@ export async function startClusterNode(config: Config & { redis: string; cluster
     // Derived, not stored: nothing in Redis lets its reader forge a cookie, and a rotated cluster secret rotates it.
     shares: { store: new RedisShareStore(directory.redis, log), secret: Buffer.from(hkdfSync('sha256', secret, '', 'prevu share sessions', SECRET_BYTES)) },
     counters: new RedisCounters(directory.redis, log),
+    agentKeys,
     hopServer(options) {
       // The sending node decided the redirect and the hop already: here the bytes are served.
       const own: ProxyOptions = { ...options };

@@ -58,7 +58,7 @@ interface Scripts {
 }
 
 /** Logs a Redis failure where it happened, then lets the caller refuse. */
-function logged<T>(log: Logger, what: string, work: Promise<T>): Promise<T> {
+export function logged<T>(log: Logger, what: string, work: Promise<T>): Promise<T> {
   return work.catch((error: Error) => {
     log.warn({ err: error.message }, `redis: ${what} failed`);
     throw error;

@@ -10,7 +10,7 @@ import type { Session, ServerChannel } from 'ssh2';
 import type { HelloReply, LastRequestReply, RefusedForward, TunnelInfo } from '@prevu/core/tunnel-protocol';
 import type { Registry, Tunnel } from '../registry.js';
 import type { z } from 'zod';
-import { agentKeySchema, type AgentKeys } from '../agent-keys.js';
+import { agentKeySchema, type AgentKeyStore } from '../agent-keys.js';
 import { RegistrationError, registrationSchema, revocationSchema, type ShareLinks } from '../share-links.js';
 import type { SshConnection } from './connection.js';
 
@@ -51,7 +51,7 @@ export interface SessionContext {
   registry: Registry;
   urls: PublicUrls;
   shares: ShareLinks;
-  agentKeys: AgentKeys;
+  agentKeys: AgentKeyStore;
   log: Logger;
 }
 
@@ -130,16 +130,18 @@ export function handleSession(conn: SshConnection, ctx: SessionContext, acceptSe
     }
     if (command === 'agent-key') return registration(conn, ctx, channel, command, agentKeySchema, (r) => ctx.agentKeys.register(conn, conn.envId, r));
     if (command === 'agent-key-revoke') {
-      let dropped: number;
-      try {
-        dropped = ctx.agentKeys.revoke(conn, conn.envId);
-      } catch (error) {
-        // a full disk must not take the server down with it
-        ctx.log.warn({ accountId: conn.accountId, err: (error as Error).message }, 'agent key not revoked');
-        return finish(channel, 1, '', 'prevu: the tunnel server could not store the revocation\n');
-      }
-      ctx.log.info({ accountId: conn.accountId, envId: conn.envId, dropped }, 'agent key revoked');
-      return finish(channel, 0, `${JSON.stringify({ ok: true, revoked: dropped })}\n`);
+      // a full disk (or a Redis away) must not take the server down with it
+      void (async () => ctx.agentKeys.revoke(conn, conn.envId))().then(
+        (dropped) => {
+          ctx.log.info({ accountId: conn.accountId, envId: conn.envId, dropped }, 'agent key revoked');
+          finish(channel, 0, `${JSON.stringify({ ok: true, revoked: dropped })}\n`);
+        },
+        (error: Error) => {
+          ctx.log.warn({ accountId: conn.accountId, err: error.message }, 'agent key not revoked');
+          finish(channel, 1, '', 'prevu: the tunnel server could not store the revocation\n');
+        },
+      );
+      return;
     }
     if (command === 'last-request') {
       // the server's clock too: the agent measures idle time on one clock, whatever its machine's says

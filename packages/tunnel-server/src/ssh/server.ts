@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { Registry } from '../registry.js';
 import type { ShareLinks } from '../share-links.js';
 import { AGENT_KEY_REVOKED } from '@prevu/core/tunnel-protocol';
-import type { AgentKeys } from '../agent-keys.js';
+import type { AgentKeyStore } from '../agent-keys.js';
 import type { Metrics } from '../metrics.js';
 import { authenticate, type Identity } from './auth.js';
 import { SshConnection } from './connection.js';
@@ -29,7 +29,7 @@ export interface SshServerOptions {
   log: Logger;
   urls: PublicUrls;
   shares: ShareLinks;
-  agentKeys: AgentKeys;
+  agentKeys: AgentKeyStore;
   baseDomain: string;
   maxForwardsPerConnection: number;
   maxConnectionsPerAccount: number;
@@ -71,9 +71,27 @@ export function createSshServer(options: SshServerOptions): SshListener {
   const { registry, metrics, log } = options;
   // A revoked (or replaced) agent key ends its live connections too, not only its next login.
   const agentConnections = new Set<SshConnection>();
+  const revoked = (c: SshConnection) => disconnect(c.connection, DisconnectReason.noMoreAuthMethods, `${AGENT_KEY_REVOKED} the account revoked or replaced this agent key of env "${c.envId}"`);
   options.agentKeys.onDropped((key) => {
+    for (const c of agentConnections) if (c.agentKey?.toString('base64') === key) revoked(c);
+  });
+  // Account-key logins the store could not check (auth.ts): one that turns out to be an agent key
+  // is sent away to log in again as the agent it is.
+  const uncheckedConnections = new Set<SshConnection>();
+  // Drops told while this node could not hear them (a cluster node cut off from Redis) are found
+  // by looking every live login up again; one the store still cannot answer waits for the next time.
+  options.agentKeys.onRecheck?.(() => {
     for (const c of agentConnections) {
-      if (c.agentKey?.toString('base64') === key) disconnect(c.connection, DisconnectReason.noMoreAuthMethods, `${AGENT_KEY_REVOKED} the account revoked or replaced this agent key of env "${c.envId}"`);
+      void Promise.resolve(options.agentKeys.lookup(c.agentKey!)).then(
+        (record) => (record?.accountKey === c.keyBlob.toString('base64') && record.envId === c.envId ? undefined : revoked(c)),
+        () => undefined,
+      );
+    }
+    for (const c of uncheckedConnections) {
+      void Promise.resolve(options.agentKeys.lookup(c.keyBlob)).then((record) => {
+        uncheckedConnections.delete(c);
+        if (record) disconnect(c.connection, DisconnectReason.noMoreAuthMethods, 'prevu: this agent key logged in while agent keys could not be checked; log in again');
+      }, () => undefined);
     }
   });
   const server = new ssh2.Server(
@@ -96,13 +114,23 @@ export function createSshServer(options: SshServerOptions): SshListener {
     let identity: Identity | undefined;
     let conn: SshConnection | undefined;
     let tries = 0;
+    let closed = false;
     connection.on('authentication', (ctx) => {
       if (++tries > options.maxAuthTries) {
         metrics.limitRefusals.inc({ limit: 'ssh_auth_tries' });
         // No answer to this attempt: the client reads the reason instead of trying its next key.
         return disconnect(connection, DisconnectReason.noMoreAuthMethods, `prevu-limit: more than ${options.maxAuthTries} authentication attempts on one connection`);
       }
-      authenticate(ctx, options.allowList, options.agentKeys, (proven) => (identity = proven));
+      authenticate(ctx, {
+        allowList: options.allowList,
+        agentKeys: options.agentKeys,
+        closed: () => closed,
+        proven: (proven) => (identity = proven),
+        refuse: (description) => disconnect(connection, DisconnectReason.noMoreAuthMethods, description),
+      }).catch((error: Error) => {
+        log.warn({ err: error.message, ip }, 'authentication failed');
+        connection.end();
+      });
     });
     connection.on('ready', () => {
       stranger?.authenticated();
@@ -117,6 +145,7 @@ export function createSshServer(options: SshServerOptions): SshListener {
       }
       registry.addOwner(conn);
       if (conn.agentKey) agentConnections.add(conn);
+      if (identity.unchecked) uncheckedConnections.add(conn);
       metrics.sshConnections.inc();
       conn.log.info({ ip }, 'ssh connection ready');
       const c = conn;
@@ -136,8 +165,10 @@ export function createSshServer(options: SshServerOptions): SshListener {
     });
     connection.on('error', (error) => log.debug({ err: error.message, ip }, 'ssh connection error'));
     connection.on('close', () => {
+      closed = true;
       if (!conn) return;
       agentConnections.delete(conn);
+      uncheckedConnections.delete(conn);
       conn.close();
       metrics.sshConnections.dec();
       conn.log.info('ssh connection closed');
