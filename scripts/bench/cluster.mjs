@@ -7,14 +7,14 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { freePort } from '../../packages/test-kit/dist/ports.js';
 
-export async function clusterBench({ start, startServer, wrk, work, key, host, backendPort, f, ratio, added }) {
+export async function clusterBench({ start, startServer, startAgent, wrk, work, key, host, f, ratio, added }) {
   const redisPort = await freePort();
   await start('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], /Ready to accept connections/);
   const secret = join(work, 'cluster.secret');
   writeFileSync(secret, randomBytes(32).toString('hex'), { mode: 0o600 });
   const node = async () => startServer(['--redis', `redis://127.0.0.1:${redisPort}`, '--cluster-secret-file', secret, '--cluster-port', await freePort(), '--cluster-host', '127.0.0.1']);
   const [owner, other] = [await node(), await node()];
-  await start(process.execPath, [join(import.meta.dirname, 'agent-client.mjs'), owner.ssh, key.path, backendPort].map(String), /ready/);
+  await startAgent(owner.ssh, key.path);
   const close = ['Connection: close'];
   const cells = (base) => ({ one: wrk(`${base}/`, 1, host), twenty: wrk(`${base}/`, 20, host), fresh: wrk(`${base}/`, 1, host, close) });
   const a = cells(`http://127.0.0.1:${owner.http}`);

@@ -10,6 +10,7 @@ import { accountIdFromKeyBlob, hostname } from '../../packages/core/dist/names.j
 import { ed25519KeyPair } from '../../packages/core/dist/ssh-keys.js';
 import { freePort } from '../../packages/test-kit/dist/ports.js';
 import { clusterBench } from './cluster.mjs';
+import { bundleAgentClient, imageRuntime } from './shipped-agent.mjs';
 
 const root = resolve(import.meta.dirname, '../..');
 const serverMain = join(root, 'packages/tunnel-server/dist/main.js');
@@ -23,9 +24,9 @@ process.on('exit', cleanup);
 process.on('SIGINT', () => process.exit(130));
 
 /** Starts a process and resolves with it once a stdout line matches. */
-function start(command, args, ready) {
+function start(command, args, ready, env = {}) {
   return new Promise((res, rej) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     children.push(child);
     let out = '';
     const onData = (d) => {
@@ -79,8 +80,9 @@ function h2load(url, host, streams) {
   return { rps: Number(/finished in [\d.]+s, ([\d.]+) req\/s/.exec(out)?.[1] ?? NaN) };
 }
 
-function rss(pid) {
-  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
+/** Resident bytes now, or at the peak so far (VmHWM). */
+function rss(pid, field = 'VmRSS') {
+  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
 }
 
 const suite = (base, host) => ({
@@ -93,16 +95,28 @@ const started = Date.now();
 const { match: backendMatch } = await start(process.execPath, [join(import.meta.dirname, 'backend.mjs')], /^(\d+)$/m);
 const backendPort = Number(backendMatch[1]);
 const key = keyFile('bench-key');
+// The agent's client as users run it: its bundle, the image's node flags and environment.
+const runtime = imageRuntime();
+const agentClient = await bundleAgentClient(work);
+/** An agent client forwarding `count` services to the backend; `flags` are node's (the image's by default). */
+const startAgent = (target, keyPath, { count = 1, tls = [], flags = runtime.flags } = {}) =>
+  start(process.execPath, [...flags, agentClient, target, keyPath, backendPort, count, ...tls].map(String), /ready/, runtime.env);
 const host = hostname('web-80', 'bench', accountIdFromKeyBlob(key.blob), 'localhost');
 
 const results = {};
 results.direct = suite(`http://127.0.0.1:${backendPort}`);
 
 const server = await startServer();
-await start(process.execPath, [join(import.meta.dirname, 'agent-client.mjs'), server.ssh, key.path, backendPort].map(String), /ready/);
+const { child: agentChild } = await startAgent(server.ssh, key.path);
 results.ssh2 = suite(`http://127.0.0.1:${server.http}`, host);
 // HTTP/2 from the client (one connection, 20 streams) to the same HTTP/1.1 service, translated by the server (h2.ts).
 results.h2 = h2load(`http://127.0.0.1:${server.http}/`, host, 20);
+// The image's node flags as a measured choice: the same bundle without them, on the same server.
+const bareKey = keyFile('bench-no-flags');
+const { child: bareChild } = await startAgent(server.ssh, bareKey.path, { flags: [] });
+results.noFlags = suite(`http://127.0.0.1:${server.http}`, hostname('web-80', 'bench', accountIdFromKeyBlob(bareKey.blob), 'localhost'));
+const clientPeak = { shipped: rss(agentChild.pid, 'VmHWM'), noFlags: rss(bareChild.pid, 'VmHWM') };
+bareChild.kill('SIGKILL');
 
 // OpenSSH's own `ssh -R` as the reference client, on a second server so the two never mix.
 const openssh = await startServer();
@@ -157,8 +171,8 @@ const tlsServer = await startServer(['--dev-tls', '--base-domain', 'bench.test',
 const { ports: { https: httpsPort }, devCa } = JSON.parse(tlsServer.ready);
 const plainKey = keyFile('bench-plain');
 const tlsKey = keyFile('bench-tls');
-await start(process.execPath, [join(import.meta.dirname, 'agent-client.mjs'), tlsServer.ssh, plainKey.path, backendPort].map(String), /ready/);
-await start(process.execPath, [join(import.meta.dirname, 'agent-client.mjs'), `tls://127.0.0.1:${httpsPort}`, tlsKey.path, backendPort, 1, devCa, 'ssh.bench.test'].map(String), /ready/);
+await startAgent(tlsServer.ssh, plainKey.path);
+await startAgent(`tls://127.0.0.1:${httpsPort}`, tlsKey.path, { tls: [devCa, 'ssh.bench.test'] });
 results.agentPlain = suite(`https://127.0.0.1:${httpsPort}`, hostname('web-80', 'bench', accountIdFromKeyBlob(plainKey.blob), 'bench.test'));
 results.agentTls = suite(`https://127.0.0.1:${httpsPort}`, hostname('web-80', 'bench', accountIdFromKeyBlob(tlsKey.blob), 'bench.test'));
 tlsServer.child.kill('SIGKILL');
@@ -166,7 +180,7 @@ tlsServer.child.kill('SIGKILL');
 // RSS with 1,000 registered tunnels: 10 accounts x 100 forwards on a fresh server.
 const many = await startServer(['--max-forwards-per-connection', '100']);
 const idleRss = rss(many.child.pid);
-await Promise.all(Array.from({ length: 10 }, (_, i) => start(process.execPath, [join(import.meta.dirname, 'agent-client.mjs'), many.ssh, keyFile(`k${i}`).path, backendPort, 100].map(String), /ready/)));
+await Promise.all(Array.from({ length: 10 }, (_, i) => startAgent(many.ssh, keyFile(`k${i}`).path, { count: 100 })));
 await new Promise((r) => setTimeout(r, 500));
 const manyRss = rss(many.child.pid);
 
@@ -194,6 +208,18 @@ const lines = [
   `| req/s | ${f(results.h2.rps)} | ${ratio(results.h2.rps, results.ssh2.twenty.rps)} |`,
 ];
 console.log(lines.join('\n'));
+const [shipped, noFlags] = [results.ssh2, results.noFlags];
+console.log(
+  [
+    '',
+    `| agent client runtime | image flags (${runtime.flags.join(' ')}) | no flags | image vs none |`,
+    '|---|---|---|---|',
+    `| req/s, 1 conn | ${f(shipped.one.rps)} | ${f(noFlags.one.rps)} | ${ratio(shipped.one.rps, noFlags.one.rps)} |`,
+    `| req/s, 20 conns | ${f(shipped.twenty.rps)} | ${f(noFlags.twenty.rps)} | ${ratio(shipped.twenty.rps, noFlags.twenty.rps)} |`,
+    `| 10 MiB body, 1 conn (MB/s) | ${f(shipped.big.mbps)} | ${f(noFlags.big.mbps)} | ${ratio(shipped.big.mbps, noFlags.big.mbps)} |`,
+    `| client peak RSS (MB) | ${f(clientPeak.shipped / 1e6)} | ${f(clientPeak.noFlags / 1e6)} | ${ratio(clientPeak.shipped, clientPeak.noFlags)} |`,
+  ].join('\n'),
+);
 const [plain, overTls] = [results.agentPlain, results.agentTls];
 console.log(
   [
@@ -210,7 +236,7 @@ console.log(
   ].join('\n'),
 );
 console.log('');
-console.log(await clusterBench({ start, startServer, wrk, work, key, host, backendPort, f, ratio, added }));
+console.log(await clusterBench({ start, startServer, startAgent, wrk, work, key, host, f, ratio, added }));
 
 const t = results.ssh2;
 const floors = [
