@@ -2,6 +2,7 @@
 // server): its memory, and how fast every URL serves again after the agent is killed -9 or the
 // tunnel server restarts. Each figure is printed against a baseline measured in the same run and
 // the target the agent README names (RSS <= 60 MB, recovery <= 5 s). Exit 1 when a target is missed.
+// BENCH_AGENT_FLAGS="--no-opt ..." runs the image with other node flags (a measured choice of them).
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -64,6 +65,7 @@ function startServer() {
 const services = ['one', 'two', 'three'];
 const portsOf = [8081, 8082, 8083];
 const httpd = (service) => ['sh', '-c', portsOf.map((p) => `mkdir -p /www/${p} && echo ${service}-${p} > /www/${p}/index.html`).concat(portsOf.map((p, i) => `${i === portsOf.length - 1 ? 'exec httpd -f' : 'httpd'} -p ${p} -h /www/${p}`)).join(' && ')];
+const flags = process.env.BENCH_AGENT_FLAGS?.split(/\s+/).filter(Boolean);
 const key = ed25519KeyPair();
 writeFileSync(join(work, 'prevu_key'), key.private, { mode: 0o600 });
 const accountId = accountIdFromKeyBlob(ssh2.utils.parseKey(key.public).getPublicSSH());
@@ -75,6 +77,7 @@ writeFileSync(
       'prevu-agent': {
         build: { context: agentDir },
         image: 'prevu-compose-tunnel-agent:bench',
+        ...(flags ? { command: ['node', ...flags, '/agent/agent.mjs'] } : {}),
         restart: 'unless-stopped',
         environment: { PREVU_TUNNEL_SERVER: `host.docker.internal:${ports.ssh}`, PREVU_ENV_ID: envId, PREVU_COMPOSE_PROJECT: project },
         volumes: ['/var/run/docker.sock:/var/run/docker.sock:ro'],
@@ -105,6 +108,12 @@ try {
   const idle = memoryMb(pidOf(`${project}-idle-1`));
   row('agent RSS, 10 tunnels (MB)', mem.rss, 'an idle node in the same image', idle.rss, '<= 60', mem.rss <= 60);
   row('agent peak RSS (VmHWM, MB)', mem.peak, 'an idle node in the same image', idle.peak, '', true);
+  // Under load: 20 connections spread over the 9 URLs for 3 s (wrk, bounded), RSS read meanwhile.
+  const load = spawn('sh', ['-c', hosts.map((h) => `wrk -t 1 -c 2 -d 3s -H 'Host: ${h}' http://127.0.0.1:${ports.http}/ >/dev/null`).join(' & ') + '; wait']);
+  await sleep(2500);
+  const loaded = memoryMb(pidOf(agent));
+  await new Promise((r) => load.once('exit', r));
+  row('agent RSS under load, 10 tunnels (MB)', loaded.rss, 'an idle node in the same image', idle.rss, '<= 60', loaded.rss <= 60);
 
   // kill -9: Docker restarts the container (restart policy), the agent rebuilds its state.
   const killed = pidOf(agent);
@@ -135,7 +144,7 @@ try {
 }
 
 const f = (n) => n.toLocaleString('en-US', { maximumFractionDigits: 1 });
-console.log('| agent (image as shipped, 10 tunnels) | value | baseline | baseline value | ratio | target |');
+console.log(`| agent (${flags ? `image with node ${flags.join(' ')}` : 'image as shipped'}, 10 tunnels) | value | baseline | baseline value | ratio | target |`);
 console.log('|---|---|---|---|---|---|');
 for (const r of results) console.log(`| ${r.what} | ${f(r.value)} | ${r.baselineName} | ${f(r.baseline)} | ${(r.value / r.baseline).toFixed(2)}x | ${r.target || '-'} |`);
 console.log('');
