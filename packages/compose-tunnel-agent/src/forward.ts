@@ -29,7 +29,7 @@ export function handleChannel(channel: Duplex, target: Target, route: Route, log
     channel.pipe(socket);
     socket.pipe(channel, { end: false });
   });
-  socket.on('data', () => (answered = true));
+  socket.once('data', () => (answered = true));
   socket.on('error', (error: NodeJS.ErrnoException) => {
     broken = true;
     if (connected) return; // 'close' follows
