@@ -131,6 +131,15 @@ describe('a cluster of three nodes', () => {
       expect((JSON.parse(opened.body) as { headers: Record<string, string> }).headers.authorization).toBeUndefined();
     }
 
+    // Closing the client's session closes its hop, and with it the channel the far node kept alive for it.
+    const channels = () => second.metric('prevu_tunnel_channels_open');
+    const before = await channels();
+    const session = await h2connect(kit, `http://127.0.0.1:${third.ports.http}`);
+    expect((await h2request(session, sideWeb, '/echo')).status).toBe(200);
+    expect(await channels()).toBe(before + 1);
+    session.close();
+    await waitFor('the hop closed with its client session', async () => (await channels()) === before || undefined);
+
     // gRPC (trailers, te: trailers) through the node holding it and through the two others, unary and bidi streaming.
     for (const node of nodes) {
       const client = grpcClient(kit, node.ports.http, rpcHost);
