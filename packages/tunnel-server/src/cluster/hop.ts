@@ -5,7 +5,8 @@
 // HTTP/2 session over a hop to its node (one hop per client session and node), whose h2 side
 // serves it as its own client's. The hop opens with one line
 //   PREVU-HOP1 <scheme>[+h2] <address> <port> <time ms> <nonce> <hmac>\n
-// (`+h2`: the hop carries HTTP/2 streams, not a connection) where hmac is HMAC-SHA256 under the cluster secret over the rest and the id of the node it is
+// (`+h2`: the hop carries HTTP/2 streams, not a connection; a line without it reads as before)
+// where hmac is HMAC-SHA256 under the cluster secret over the rest and the id of the node it is
 // for: only a node knowing the secret can speak for a visitor address, a line is good for SKEW_MS,
 // once, and at that node only (each node remembers its own nonces). The hop is plain
 // TCP: the listener belongs on the nodes' private network (tunnel-server README, "Cluster").
