@@ -1,7 +1,11 @@
-// The node-to-node hop: a client connection at a node that does not hold its hostname is carried,
-// byte for byte, to the node that does, whose proxy takes it as its own client's (routing, private
-// access, limits, X-Forwarded-*). The hop opens with one line
-//   PREVU-HOP1 <scheme> <address> <port> <time ms> <nonce> <hmac>\n
+// The node-to-node hop: an HTTP/1.1 client connection at a node that does not hold its hostname is
+// carried, byte for byte, to the node that does, whose proxy takes it as its own client's (routing,
+// private access, limits, X-Forwarded-*). An HTTP/2 client session may carry streams for hostnames
+// on several nodes, so it is carried per stream instead: h2.ts re-issues each such stream on an
+// HTTP/2 session over a hop to its node (one hop per client session and node), whose h2 side
+// serves it as its own client's. The hop opens with one line
+//   PREVU-HOP1 <scheme>[+h2] <address> <port> <time ms> <nonce> <hmac>\n
+// (`+h2`: the hop carries HTTP/2 streams, not a connection; a line without it reads as before)
 // where hmac is HMAC-SHA256 under the cluster secret over the rest and the id of the node it is
 // for: only a node knowing the secret can speak for a visitor address, a line is good for SKEW_MS,
 // once, and at that node only (each node remembers its own nonces). The hop is plain
@@ -40,9 +44,12 @@ export function dialHop(secret: Buffer, node: string, log: Logger): Promise<Hop 
     hop.once('timeout', () => fail(new Error('connect timed out')));
     hop.once('connect', () => {
       hop.removeListener('error', fail).removeAllListeners('timeout').setTimeout(0);
-      resolve((socket: Socket, first: Buffer, visitor: Visitor) => {
-        const fields = `PREVU-HOP1 ${visitor.scheme} ${visitor.address} ${visitor.port} ${Date.now()} ${randomBytes(12).toString('base64url')}`;
+      const open = (visitor: Visitor, h2: boolean) => {
+        const fields = `PREVU-HOP1 ${visitor.scheme}${h2 ? '+h2' : ''} ${visitor.address} ${visitor.port} ${Date.now()} ${randomBytes(12).toString('base64url')}`;
         hop.write(`${fields} ${mac(secret, `${fields} ${node}`)}\n`);
+      };
+      const carry = (socket: Socket, first: Buffer, visitor: Visitor) => {
+        open(visitor, false);
         hop.write(first);
         socket.on('error', () => hop.destroy());
         hop.on('error', () => socket.destroy());
@@ -51,18 +58,28 @@ export function dialHop(secret: Buffer, node: string, log: Logger): Promise<Hop 
         // Half-closes pass through (pipe ends the other side): a response still flows after the request ended.
         socket.pipe(hop);
         hop.pipe(socket);
-      });
+      };
+      const h2 = (visitor: Visitor) => {
+        open(visitor, true);
+        // HTTP/2 never half-closes: the far side's EOF ends the session.
+        hop.allowHalfOpen = false;
+        return hop;
+      };
+      resolve({ carry, h2 });
     });
   });
 }
 
-/** The listener other nodes' hops arrive at (`node`: this node's id); an authenticated one is handed on with its visitor. */
-export function createHopServer(secret: Buffer, node: string, log: Logger, accept: (socket: Socket, visitor: Visitor) => void): Server {
+/**
+ * The listener other nodes' hops arrive at (`node`: this node's id); an authenticated one is
+ * handed on with its visitor, and `h2` when it carries HTTP/2 streams.
+ */
+export function createHopServer(secret: Buffer, node: string, log: Logger, accept: (socket: Socket, visitor: Visitor, h2: boolean) => void): Server {
   const nonces = new Map<string, number>(); // nonce -> ms seen, oldest first
-  const verify = (line: string): Visitor | undefined => {
+  const verify = (line: string): { visitor: Visitor; h2: boolean } | undefined => {
     const parts = line.split(' ');
     if (parts.length !== 7 || parts[0] !== 'PREVU-HOP1') return undefined;
-    const [, scheme, address, port, time, nonce, given] = parts as [string, string, string, string, string, string, string];
+    const [, carried, address, port, time, nonce, given] = parts as [string, string, string, string, string, string, string];
     const expected = Buffer.from(mac(secret, `${parts.slice(0, 6).join(' ')} ${node}`));
     if (Buffer.byteLength(given) !== expected.length || !timingSafeEqual(Buffer.from(given), expected)) return undefined;
     const now = Date.now();
@@ -73,8 +90,10 @@ export function createHopServer(secret: Buffer, node: string, log: Logger, accep
     }
     if (nonces.size >= MAX_NONCES) return undefined;
     nonces.set(nonce, now);
+    const h2 = carried.endsWith('+h2');
+    const scheme = h2 ? carried.slice(0, -3) : carried;
     if ((scheme !== 'http' && scheme !== 'https') || !isIP(address) || !/^\d{1,5}$/.test(port)) return undefined;
-    return { scheme, address, port: Number(port) };
+    return { visitor: { scheme, address, port: Number(port) }, h2 };
   };
   return createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
     let buf = Buffer.alloc(0);
@@ -90,14 +109,15 @@ export function createHopServer(secret: Buffer, node: string, log: Logger, accep
       }
       socket.off('data', onData).pause();
       clearTimeout(timer);
-      const visitor = end <= MAX_LINE ? verify(buf.toString('latin1', 0, end)) : undefined;
-      if (!visitor) {
+      const verified = end <= MAX_LINE ? verify(buf.toString('latin1', 0, end)) : undefined;
+      if (!verified) {
         log.warn({ from: socket.remoteAddress }, 'hop refused: not signed with the cluster secret, stale or replayed');
         return void socket.destroy();
       }
       if (end + 1 < buf.length) socket.unshift(buf.subarray(end + 1));
-      accept(socket, visitor);
-      socket.resume();
+      accept(socket, verified.visitor, verified.h2);
+      // node:http2 reads the socket on its own (the bytes put back first): resumed, it would read them here too.
+      if (!verified.h2) socket.resume();
     };
     socket.on('data', onData);
   });

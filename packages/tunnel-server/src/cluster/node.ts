@@ -8,7 +8,8 @@ import type { Server, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { errors } from '@prevu/core/errors';
 import type { Config } from '../config.js';
-import { ProxyConnection, type Hop, type ProxyOptions, type Visitor } from '../http/proxy.js';
+import { createH2Acceptor } from '../http/h2.js';
+import { ProxyConnection, type ProxyOptions, type Remote, type Visitor } from '../http/proxy.js';
 import type { Route } from '../registry.js';
 import type { Counters } from '../counters.js';
 import { SECRET_BYTES, type ShareStore } from '../share-links.js';
@@ -39,7 +40,7 @@ export interface ClusterNode {
   shares: { store: ShareStore; secret: Buffer };
   counters: Counters;
   agentKeys: RedisAgentKeys;
-  /** The hop listener; its connections run the proxy with `options` (without hopping again). */
+  /** The hop listener; its connections run the proxy, or its HTTP/2 side, with `options` (without hopping again). */
   hopServer(options: ProxyOptions): Server;
   close(): void;
 }
@@ -66,7 +67,7 @@ export async function startClusterNode(config: Config & { redis: string; cluster
     throw errors.serverRedisUnreachable((error as Error).message);
   }
 
-  const elsewhere = async (hostname: string, here: Route): Promise<Hop | Route> => {
+  const elsewhere = async (hostname: string, here: Route): Promise<Remote | Route> => {
     let location;
     try {
       location = await directory.locate(hostname);
@@ -76,7 +77,7 @@ export async function startClusterNode(config: Config & { redis: string; cluster
     }
     if (location.kind === 'gone') return here.kind === 'unknown' ? { kind: 'gone', since: location.since } : here;
     if (location.kind === 'none') return here;
-    return (await dialHop(secret, location.node, log)) ?? { kind: 'gone', since: Date.now() };
+    return { kind: 'node', node: location.node, dial: () => dialHop(secret, location.node, log) };
   };
 
   return {
@@ -88,11 +89,14 @@ export async function startClusterNode(config: Config & { redis: string; cluster
     counters: new RedisCounters(directory.redis, log),
     agentKeys,
     hopServer(options) {
-      // The sending node decided the redirect and the hop already: here the bytes are served.
+      // The sending node decided the redirect and the hop already: here the bytes and streams are served.
       const own: ProxyOptions = { ...options };
       delete own.elsewhere;
       delete own.httpsUrlFor;
-      return createHopServer(secret, node, log, (socket: Socket, visitor: Visitor) => new ProxyConnection(socket, visitor.scheme, own, undefined, visitor));
+      const h2 = createH2Acceptor(own);
+      return createHopServer(secret, node, log, (socket: Socket, visitor: Visitor, streams: boolean) =>
+        streams ? h2(socket, visitor) : new ProxyConnection(socket, visitor.scheme, own, undefined, visitor),
+      );
     },
     close: () => directory.close(),
   };

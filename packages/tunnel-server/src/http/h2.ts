@@ -5,17 +5,18 @@
 // its service through the tunnel: as HTTP/2 when the forward says `proto=h2c` (gRPC: one SSH
 // channel per client session and tunnel carries all its streams, trailers included), else
 // translated to HTTP/1.1 on keep-alive SSH channels (at most CHANNELS_PER_TUNNEL of them per
-// session and tunnel; further streams wait for a free one).
+// session and tunnel; further streams wait for a free one). On a cluster node a stream whose
+// hostname lives at another node is re-issued there on an HTTP/2 session over a hop (one per
+// client session and node, cluster/hop.ts), whose h2 side serves it as its own client's.
 import http from 'node:http';
 import http2, { constants, type ClientHttp2Session, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
-import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { AGENT_SERVICE, hostFromHeader } from '@prevu/core/names';
 import { ChannelLimitError, type Tunnel } from '../registry.js';
 import { AccessCache, checkAccess, isLogin, login } from './access.js';
 import { pages, pageResponse, redirectHeaders, type Page } from './error-pages.js';
 import { forwardedHeaders } from './forwarded.js';
-import { pageForMissing, type ProxyOptions } from './proxy.js';
+import { pageForMissing, unreachable, type H2Acceptor, type ProxyOptions, type Remote, type Visitor } from './proxy.js';
 
 /** HTTP/1.1 channels one client session may hold to one tunnel: a browser opens about 6 connections a host over HTTP/1.1. */
 const CHANNELS_PER_TUNNEL = 16;
@@ -43,6 +44,9 @@ function headerPairs(headers: IncomingHttpHeaders, keep: (name: string, value: s
   }
   return out;
 }
+
+/** The headers carried from one hop to the next: connection-specific ones dropped, `te: trailers` kept when `keepTe` (to HTTP/2). */
+const carried = (headers: IncomingHttpHeaders, keepTe: boolean): Pairs => headerPairs(headers, (name, value) => !HOP.has(name) || (keepTe && name === 'te' && value === 'trailers'));
 
 function headerObject(pairs: Pairs): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
@@ -110,13 +114,14 @@ const RESET_BURST = 200;
 const RESETS_PER_SECOND = 50;
 
 /**
- * Services one client session keeps channels to. Browsers put every host a certificate covers
- * (all of `*.<base>`) on one connection, so a session may visit many tunnels: past this many,
- * the least recently used one with nothing in flight lets its channels go.
+ * Services (and, on a cluster node, other nodes) one client session keeps channels (hops) to.
+ * Browsers put every host a certificate covers (all of `*.<base>`) on one connection, so a
+ * session may visit many tunnels: past this many, the least recently used one with nothing in
+ * flight lets its channels go.
  */
 const TUNNELS_PER_SESSION = 8;
 
-/** What a session holds towards one tunnel: an HTTP/1.1 channel pool, or one HTTP/2 session. */
+/** What a session holds towards one tunnel: an HTTP/1.1 channel pool, or one HTTP/2 session (also towards another node). */
 type Upstream = { kind: 'h1'; agent: ChannelAgent } | { kind: 'h2c'; session: Promise<ClientHttp2Session>; active: number };
 
 const idle = (up: Upstream) => (up.kind === 'h1' ? up.agent.idle : up.active === 0);
@@ -125,22 +130,21 @@ const release = (up: Upstream) => (up.kind === 'h1' ? up.agent.destroy() : void 
 /** One HTTP/2 client session and what it holds towards tunnels. */
 class H2Connection {
   private readonly access = new AccessCache();
+  private readonly scheme: 'http' | 'https';
   private readonly clientAddress: string;
   private readonly clientPort: number;
-  /** Least recently used first. */
-  private readonly upstreams = new Map<Tunnel, Upstream>();
+  /** By tunnel, or by node id for another node's; least recently used first. */
+  private readonly upstreams = new Map<Tunnel | string, Upstream>();
   private streams = 0;
   private resetTokens = RESET_BURST;
   private resetAt = Date.now();
 
   constructor(
     private readonly session: ServerHttp2Session,
-    private readonly scheme: 'http' | 'https',
+    visitor: Visitor,
     private readonly options: ProxyOptions,
   ) {
-    const socket = session.socket;
-    this.clientAddress = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
-    this.clientPort = socket.remotePort ?? 0;
+    ({ scheme: this.scheme, address: this.clientAddress, port: this.clientPort } = visitor);
     // Like HTTP/1.1: a session that never sends a request holds its slot only the head timeout,
     // one with no stream open only the idle timeout; an open stream waits as long as its service.
     const first = setTimeout(() => session.destroy(), options.headTimeoutMs);
@@ -189,6 +193,11 @@ class H2Connection {
       return secure ? this.redirect(stream, `${secure}${path === '*' ? '/' : path}`, {}, 308) : this.page(stream, pages.unknownHost(host), method);
     }
     const route = this.options.registry.route(host);
+    const elsewhere = this.options.elsewhere;
+    if (route.kind !== 'tunnel' && elsewhere) {
+      void elsewhere(host, route).then((found) => (found.kind === 'node' ? this.toNode(stream, headers, ended, found) : this.page(stream, pageForMissing(found, host), method)));
+      return;
+    }
     if (route.kind !== 'tunnel') return this.page(stream, pageForMissing(route, host), method);
     const tunnel = route.tunnel;
     // counted as HTTP/1.1 counts it: the env's request rate
@@ -213,8 +222,7 @@ class H2Connection {
 
   /** The stream's headers as its service sees them (the same rule as HTTP/1.1's, forwarded.ts). */
   private forwarded(headers: IncomingHttpHeaders, keepTe: boolean): Pairs {
-    const pairs = headerPairs(headers, (name, value) => !HOP.has(name) || (keepTe && name === 'te' && value === 'trailers'));
-    return forwardedHeaders(pairs, { client: this.clientAddress, scheme: this.scheme, host: headers[':authority'] ?? headers.host ?? '' });
+    return forwardedHeaders(carried(headers, keepTe), { client: this.clientAddress, scheme: this.scheme, host: headers[':authority'] ?? headers.host ?? '' });
   }
 
   private openChannel(tunnel: Tunnel): Promise<Duplex> {
@@ -225,7 +233,7 @@ class H2Connection {
 
   /** HTTP/2 in front, HTTP/1.1 behind: node's client writes the request, the response comes back as HTTP/2. */
   private toH1(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, ended: boolean, tunnel: Tunnel): void {
-    const up = this.upstream(tunnel);
+    const up = this.upstream(tunnel, () => ({ kind: 'h1', agent: new ChannelAgent(() => this.openChannel(tunnel)) }));
     if (up.kind !== 'h1') return;
     const agent = up.agent;
     const method = headers[':method']!;
@@ -245,12 +253,12 @@ class H2Connection {
         const sent = attempt(() => stream.respond(answer, { endStream: empty }));
         if (sent instanceof Error) {
           response.destroy();
-          return this.failed(stream, method, tunnel, new Error(`the service answered with a header HTTP/2 cannot carry (${sent.message})`));
+          return this.failed(stream, method, this.tunnelPage(tunnel), new Error(`the service answered with a header HTTP/2 cannot carry (${sent.message})`));
         }
         if (empty) return void response.resume();
         response.pipe(stream);
       });
-      request.on('error', (error) => this.failed(stream, method, tunnel, error));
+      request.on('error', (error) => this.failed(stream, method, this.tunnelPage(tunnel), error));
       stream.once('close', () => {
         if (stream.rstCode !== constants.NGHTTP2_NO_ERROR) request.destroy();
       });
@@ -262,8 +270,31 @@ class H2Connection {
 
   /** HTTP/2 both sides: streams, flow control and trailers (gRPC's status) pass one to one. */
   private toH2c(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, ended: boolean, tunnel: Tunnel): void {
+    const authority = headers[':authority'] ?? headers.host ?? '';
+    const up = this.upstream(tunnel, () => ({ kind: 'h2c', session: this.connectH2(tunnel, () => this.openChannel(tunnel), authority), active: 0 }));
+    this.relay(stream, headers, this.forwarded(headers, true), ended, up, this.tunnelPage(tunnel));
+  }
+
+  /**
+   * Another node holds the hostname: the stream goes on as the client sent it (that node adds
+   * X-Forwarded-* and checks access, limits and login, as for its own clients).
+   */
+  private toNode(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, ended: boolean, remote: Remote): void {
+    const authority = headers[':authority'] ?? headers.host ?? '';
+    const open = async () => {
+      const hop = await remote.dial();
+      if (!hop) throw new Error(`node ${remote.node} unreachable`);
+      return hop.h2({ scheme: this.scheme, address: this.clientAddress, port: this.clientPort });
+    };
+    const up = this.upstream(remote.node, () => ({ kind: 'h2c', session: this.connectH2(remote.node, open, authority), active: 0 }));
+    // Unreachable, or gone before it answered: as HTTP/1.1 answers a hop that cannot be dialled.
+    const page = () => pageForMissing(unreachable(), hostFromHeader(authority)!);
+    this.relay(stream, headers, carried(headers, true), ended, up, page);
+  }
+
+  /** Re-issues a stream on an upstream HTTP/2 session and relays its answer back; `pageFor` a failure before the answer. */
+  private relay(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, out: Pairs, ended: boolean, up: Upstream, pageFor: (error: Error) => Page): void {
     const method = headers[':method']!;
-    const up = this.upstream(tunnel);
     if (up.kind !== 'h2c') return;
     up.active++;
     stream.once('close', () => up.active--);
@@ -271,16 +302,13 @@ class H2Connection {
       (session) => {
         if (stream.destroyed) return;
         const request = attempt(() =>
-          session.request(
-            { ':method': method, ':path': headers[':path'], ':authority': headers[':authority'] ?? headers.host ?? '', ':scheme': 'http', ...headerObject(this.forwarded(headers, true)) },
-            { endStream: ended },
-          ),
+          session.request({ ':method': method, ':path': headers[':path'], ':authority': headers[':authority'] ?? headers.host ?? '', ':scheme': 'http', ...headerObject(out) }, { endStream: ended }),
         );
         // Refused by the service before it read anything (it said GOAWAY, e.g. a gRPC server's max
         // connection age): the client is told REFUSED_STREAM, which clients retry on their own
-        // (RFC 9113 8.7), and the retry gets a new session (connectH2c forgot this one).
+        // (RFC 9113 8.7), and the retry gets a new session (connectH2 forgot this one).
         const refuse = () => !stream.destroyed && !stream.headersSent && stream.close(constants.NGHTTP2_REFUSED_STREAM);
-        if (request instanceof Error) return REFUSING_SESSION.has((request as NodeJS.ErrnoException).code ?? '') ? refuse() : this.failed(stream, method, tunnel, request);
+        if (request instanceof Error) return REFUSING_SESSION.has((request as NodeJS.ErrnoException).code ?? '') ? refuse() : this.failed(stream, method, pageFor, request);
         let trailers: IncomingHttpHeaders | undefined;
         request.on('trailers', (t: IncomingHttpHeaders) => (trailers = t));
         stream.on('wantTrailers', () => stream.sendTrailers(trailers ?? {}));
@@ -290,14 +318,14 @@ class H2Connection {
           const sent = attempt(() => stream.respond(answer, only ? { endStream: true } : { waitForTrailers: true }));
           if (sent instanceof Error) {
             request.close(constants.NGHTTP2_CANCEL);
-            return this.failed(stream, method, tunnel, new Error(`the service answered with a header HTTP/2 cannot carry (${sent.message})`));
+            return this.failed(stream, method, pageFor, new Error(`the service answered with a header HTTP/2 cannot carry (${sent.message})`));
           }
           if (!only) request.pipe(stream);
         });
-        request.on('error', (error) => (request.rstCode === constants.NGHTTP2_REFUSED_STREAM ? refuse() : this.failed(stream, method, tunnel, error)));
+        request.on('error', (error) => (request.rstCode === constants.NGHTTP2_REFUSED_STREAM ? refuse() : this.failed(stream, method, pageFor, error)));
         request.once('close', () => {
           if (request.rstCode === constants.NGHTTP2_REFUSED_STREAM) refuse();
-          else if (!stream.destroyed && !stream.headersSent) this.failed(stream, method, tunnel, new Error('the service closed the stream without answering'));
+          else if (!stream.destroyed && !stream.headersSent) this.failed(stream, method, pageFor, new Error('the service closed the stream without answering'));
           else if (!stream.destroyed && request.rstCode !== undefined && request.rstCode !== constants.NGHTTP2_NO_ERROR) stream.close(request.rstCode);
         });
         stream.once('close', () => {
@@ -305,7 +333,7 @@ class H2Connection {
         });
         if (!ended) this.pipeBody(stream, request);
       },
-      (error: Error) => this.failed(stream, method, tunnel, error),
+      (error: Error) => this.failed(stream, method, pageFor, error),
     );
   }
 
@@ -335,15 +363,15 @@ class H2Connection {
     stream.once('close', stop);
   }
 
-  /** The session's way to a tunnel (made on first use, marked most recently used), within TUNNELS_PER_SESSION. */
-  private upstream(tunnel: Tunnel): Upstream {
-    let up = this.upstreams.get(tunnel);
-    if (up) this.upstreams.delete(tunnel);
-    else up = tunnel.h2c ? { kind: 'h2c', session: this.connectH2c(tunnel), active: 0 } : { kind: 'h1', agent: new ChannelAgent(() => this.openChannel(tunnel)) };
-    this.upstreams.set(tunnel, up);
+  /** The session's way to a tunnel or node (made by `make` on first use, marked most recently used), within TUNNELS_PER_SESSION. */
+  private upstream(key: Tunnel | string, make: () => Upstream): Upstream {
+    let up = this.upstreams.get(key);
+    if (up) this.upstreams.delete(key);
+    else up = make();
+    this.upstreams.set(key, up);
     if (this.upstreams.size > TUNNELS_PER_SESSION) {
       for (const [other, held] of this.upstreams) {
-        if (other === tunnel || !idle(held)) continue;
+        if (other === key || !idle(held)) continue;
         release(held);
         this.upstreams.delete(other);
         break;
@@ -352,14 +380,14 @@ class H2Connection {
     return up;
   }
 
-  /** One HTTP/2 session to the service per client session and tunnel, over one SSH channel. */
-  private connectH2c(tunnel: Tunnel): Promise<ClientHttp2Session> {
+  /** One HTTP/2 session per client session and tunnel (over one SSH channel) or node (over one hop). */
+  private connectH2(key: Tunnel | string, open: () => Promise<Duplex>, authority: string): Promise<ClientHttp2Session> {
     const forget = () => {
-      const up = this.upstreams.get(tunnel);
-      if (up?.kind === 'h2c' && up.session === session) this.upstreams.delete(tunnel);
+      const up = this.upstreams.get(key);
+      if (up?.kind === 'h2c' && up.session === session) this.upstreams.delete(key);
     };
-    const session: Promise<ClientHttp2Session> = this.openChannel(tunnel).then((channel) => {
-      const client = http2.connect(`http://${tunnel.hostname}`, { createConnection: () => channel, settings: { enablePush: false } });
+    const session: Promise<ClientHttp2Session> = open().then((socket) => {
+      const client = http2.connect(`http://${authority}`, { createConnection: () => socket, settings: { enablePush: false } });
       client.on('error', () => undefined);
       // A service that says GOAWAY (a gRPC server's max connection age, a restart) takes no new
       // streams: the next one opens a new session.
@@ -372,17 +400,24 @@ class H2Connection {
     return session;
   }
 
-  /** The service could not be reached or failed: a page when nothing was answered yet, else the stream is reset. */
-  private failed(stream: ServerHttp2Stream, method: string, tunnel: Tunnel, error: Error): void {
+  /** What a tunnel's failure is answered with. */
+  private tunnelPage(tunnel: Tunnel): (error: Error) => Page {
+    return (error) => {
+      if (error instanceof ChannelLimitError) return pages.busy(tunnel.service, error.message);
+      if (error instanceof ChannelOpenError) {
+        // The route may have changed while the channel was opening (as in proxy.ts).
+        const now = this.options.registry.route(tunnel.hostname);
+        return now.kind === 'tunnel' && now.tunnel === tunnel ? pages.serviceRefused(tunnel.service, error.message) : pageForMissing(now, tunnel.hostname);
+      }
+      return pages.clientGone(tunnel.service, error.message);
+    };
+  }
+
+  /** The far side could not be reached or failed: a page when nothing was answered yet, else the stream is reset. */
+  private failed(stream: ServerHttp2Stream, method: string, pageFor: (error: Error) => Page, error: Error): void {
     if (stream.destroyed) return;
     if (stream.headersSent) return void stream.close(constants.NGHTTP2_INTERNAL_ERROR);
-    if (error instanceof ChannelLimitError) return this.page(stream, pages.busy(tunnel.service, error.message), method);
-    if (error instanceof ChannelOpenError) {
-      // The route may have changed while the channel was opening (as in proxy.ts).
-      const now = this.options.registry.route(tunnel.hostname);
-      return this.page(stream, now.kind === 'tunnel' && now.tunnel === tunnel ? pages.serviceRefused(tunnel.service, error.message) : pageForMissing(now, tunnel.hostname), method);
-    }
-    this.page(stream, pages.clientGone(tunnel.service, error.message), method);
+    this.page(stream, pageFor(error), method);
   }
 
   private page(stream: ServerHttp2Stream, page: Page, method: string): void {
@@ -415,14 +450,14 @@ function attempt<T>(fn: () => T): T | Error {
 const lowerKeys = (headers: Record<string, string>) => Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
 
 /**
- * The HTTP/2 side of one listener: `accept(socket)` takes a socket that speaks HTTP/2 (TLS with
+ * The HTTP/2 side of one listener: `accept(socket, visitor)` takes a socket that speaks HTTP/2 (TLS with
  * ALPN h2, or plain with the preface already read back into it). nghttp2 bounds what a client
  * can make it hold: concurrent streams (more are refused, and past 100 refusals the session is
  * closed), the header list (the same budget as an HTTP/1.1 head), CONTINUATION frames per header
  * block, SETTINGS entries, pings and unanswered control frames, invalid frames and memory; the
  * rate of cancelled streams is bounded here (RESET_BURST).
  */
-export function createH2Acceptor(options: ProxyOptions, scheme: 'http' | 'https'): (socket: Socket) => void {
+export function createH2Acceptor(options: ProxyOptions): H2Acceptor {
   const server = http2.createServer({
     settings: { maxConcurrentStreams: options.maxStreamsPerConnection, maxHeaderListSize: options.maxHeaderBytes, enablePush: false },
     maxSessionRejectedStreams: 100,
@@ -431,11 +466,15 @@ export function createH2Acceptor(options: ProxyOptions, scheme: 'http' | 'https'
     maxSettings: 32,
     maxSessionMemory: 10,
   });
-  server.on('session', (session: ServerHttp2Session) => new H2Connection(session, scheme, options));
-  return (socket) => {
+  // node emits 'session' from within emit('connection'): `arriving` is that socket's visitor.
+  let arriving: Visitor | undefined;
+  server.on('session', (session: ServerHttp2Session) => new H2Connection(session, arriving!, options));
+  return (socket, visitor) => {
     // The listeners allow half-open for HTTP/1.1 (a request sent, then FIN, still gets its answer);
     // an HTTP/2 client never half-closes, and one that does is gone: its EOF ends the session.
     socket.allowHalfOpen = false;
+    arriving = visitor;
     server.emit('connection', socket);
+    arriving = undefined;
   };
 }

@@ -43,10 +43,10 @@ export interface ProxyOptions {
   /** The dashboard's host and the (public) pseudo-tunnel that reaches it: dashboard/server.ts. */
   dashboard?: { host: string; tunnel: Tunnel };
   /**
-   * With --redis: for a hostname this node holds no tunnel for, the node that does (a hop that
-   * carries this connection there, cluster/hop.ts), or what the cluster knows of it.
+   * With --redis: for a hostname this node holds no tunnel for, the node that does (reached over
+   * a hop, cluster/hop.ts), or what the cluster knows of it.
    */
-  elsewhere?: (hostname: string, here: Route) => Promise<Hop | Route>;
+  elsewhere?: (hostname: string, here: Route) => Promise<Remote | Route>;
 }
 
 /** The client as the proxy sees it; a hop from another node brings the one that node saw. */
@@ -56,8 +56,29 @@ export interface Visitor {
   port: number;
 }
 
-/** Carries a client connection, with the bytes it sent so far, to the node holding its tunnel. */
-export type Hop = (socket: Socket, first: Buffer, visitor: Visitor) => void;
+/** The client of a socket accepted here. */
+export const visitorOf = (socket: Socket, scheme: 'http' | 'https'): Visitor => ({ scheme, address: (socket.remoteAddress ?? '').replace(/^::ffff:/, ''), port: socket.remotePort ?? 0 });
+
+/** Takes over a socket that speaks HTTP/2, from this visitor (h2.ts). */
+export type H2Acceptor = (socket: Socket, visitor: Visitor) => void;
+
+/** An open hop to the node holding a tunnel, used once: one of its two ways. */
+export interface Hop {
+  /** Carries an HTTP/1.1 client connection, with the bytes it sent so far. */
+  carry(socket: Socket, first: Buffer, visitor: Visitor): void;
+  /** The hop's socket, for an HTTP/2 client session to that node carrying this visitor's streams. */
+  h2(visitor: Visitor): Socket;
+}
+
+/** Another node holds the hostname: `node` names it, `dial` opens a hop to it (undefined when it cannot be reached). */
+export interface Remote {
+  kind: 'node';
+  node: string;
+  dial(): Promise<Hop | undefined>;
+}
+
+/** What a node that could not be reached is answered as. */
+export const unreachable = (): Route => ({ kind: 'gone', since: Date.now() });
 
 /** An absolute-form target (`GET http://host/path`) as origin-form, when its authority is the Host; else undefined. */
 function originForm(target: string, host: string): string | undefined {
@@ -105,13 +126,12 @@ export class ProxyConnection {
     private readonly scheme: 'http' | 'https',
     private readonly options: ProxyOptions,
     /** Takes the socket over when it opens with the HTTP/2 preface (prior knowledge, on the plain port). */
-    private readonly h2?: (socket: Socket) => void,
+    private readonly h2?: H2Acceptor,
     visitor?: Visitor,
   ) {
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 30_000); // notices a vanished peer of a quiet WebSocket
-    this.clientAddress = visitor?.address ?? (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
-    this.clientPort = visitor?.port ?? socket.remotePort ?? 0;
+    ({ address: this.clientAddress, port: this.clientPort } = visitor ?? visitorOf(socket, scheme));
     // Silence closes a connection only while no channel is bound: a request may wait as long as
     // its service takes (no per-request time limit), and the service's own keep-alive timeout
     // ends a bound connection that went idle.
@@ -145,7 +165,7 @@ export class ProxyConnection {
   };
 
   /** The first bytes are HTTP/2's preface: the socket goes to the HTTP/2 side with them put back. */
-  private handOff(chunk: Buffer, h2: (socket: Socket) => void): void {
+  private handOff(chunk: Buffer, h2: H2Acceptor): void {
     this.state = 'closed';
     if (this.headTimer) clearTimeout(this.headTimer);
     const socket = this.socket;
@@ -153,7 +173,7 @@ export class ProxyConnection {
     socket.setTimeout(0, this.onIdle);
     socket.pause(); // flowing, the bytes put back would be emitted again at once, to no listener
     socket.unshift(chunk);
-    h2(socket);
+    h2(socket, { scheme: this.scheme, address: this.clientAddress, port: this.clientPort });
   }
 
   private readonly onData = (chunk: Buffer): void => {
@@ -229,7 +249,7 @@ export class ProxyConnection {
     }
     const route: Route = host === this.options.dashboard?.host ? { kind: 'tunnel', tunnel: this.options.dashboard.tunnel } : this.options.registry.route(host);
     const elsewhere = this.options.elsewhere;
-    if (route.kind !== 'tunnel' && elsewhere) return this.wait(elsewhere(host, route).then((found) => (typeof found === 'function' ? this.handOver(found, head) : this.respond(pageForMissing(found, host), head))));
+    if (route.kind !== 'tunnel' && elsewhere) return this.wait(elsewhere(host, route).then((found) => (found.kind === 'node' ? this.handOver(found, head, host) : this.respond(pageForMissing(found, host), head))));
     if (route.kind !== 'tunnel') return this.respond(pageForMissing(route, host), head);
     const tunnel = route.tunnel;
     this.routed = tunnel.owner;
@@ -249,12 +269,14 @@ export class ProxyConnection {
    * Another node holds the tunnel: from here this connection's bytes are the hop's, and that node's
    * proxy parses them (this head first) as its own client's, with its own timeouts.
    */
-  private handOver(hop: Hop, head: RequestHead): void {
+  private async handOver(remote: Remote, head: RequestHead, host: string): Promise<void> {
+    const hop = await remote.dial();
+    if (!hop) return this.respond(pageForMissing(unreachable(), host), head);
     this.state = 'closed';
     if (this.headTimer) clearTimeout(this.headTimer);
     this.socket.off('data', this.onData).off('end', this.onEnd).setTimeout(0);
     const first = serializeHead(head, head.headers);
-    hop(this.socket, this.buf ? Buffer.concat([first, this.buf]) : first, { scheme: this.scheme, address: this.clientAddress, port: this.clientPort });
+    hop.carry(this.socket, this.buf ? Buffer.concat([first, this.buf]) : first, { scheme: this.scheme, address: this.clientAddress, port: this.clientPort });
     this.buf = null;
   }
 

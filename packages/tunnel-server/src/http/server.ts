@@ -7,7 +7,7 @@ import { createServer as createTlsServer, type Server as TlsServer } from 'node:
 import { visitorAddress, type AddressLimiter } from '../limits.js';
 import type { Metrics } from '../metrics.js';
 import { createH2Acceptor } from './h2.js';
-import { ProxyConnection, type ProxyOptions } from './proxy.js';
+import { ProxyConnection, visitorOf, type ProxyOptions } from './proxy.js';
 import type { TlsMaterial } from './tls.js';
 import { SSH_ALPN } from '@prevu/core/tunnel-protocol';
 
@@ -24,9 +24,7 @@ function admit(socket: Socket, connections: AddressLimiter, metrics: Metrics): b
 }
 
 export function createHttpServer(options: ProxyOptions, connections: AddressLimiter): Server {
-  // A cluster node carries only HTTP/1.1 over its hop to the node holding a tunnel, so it speaks
-  // HTTP/2 to no one: an h2 stream for another node's hostname would find no route here.
-  const h2 = options.elsewhere ? undefined : createH2Acceptor(options, 'http');
+  const h2 = createH2Acceptor(options);
   return createTcpServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
     if (admit(socket, connections, options.metrics)) new ProxyConnection(socket, 'http', options, h2);
   });
@@ -40,15 +38,15 @@ export function createHttpServer(options: ProxyOptions, connections: AddressLimi
  * (curl --http1.1, scripts) gets HTTP/1.1.
  */
 export function createHttpsServer(options: ProxyOptions, tls: TlsMaterial, connections: AddressLimiter, ssh?: (socket: Socket) => void): TlsServer {
-  const h2 = options.elsewhere ? undefined : createH2Acceptor(options, 'https');
-  const http = [...(h2 ? ['h2'] : []), 'http/1.1'];
+  const h2 = createH2Acceptor(options);
+  const http = ['h2', 'http/1.1'];
   const server = createTlsServer({ cert: tls.cert, key: tls.key, allowHalfOpen: true, ALPNProtocols: ssh ? [...http, SSH_ALPN] : http }, (socket) => {
     if (ssh && socket.alpnProtocol === SSH_ALPN) {
       // ssh2 does not end its side when the peer ends: half-open is for HTTP only
       socket.once('end', () => socket.end());
       return ssh(socket);
     }
-    if (h2 && socket.alpnProtocol === 'h2') h2(socket);
+    if (socket.alpnProtocol === 'h2') h2(socket, visitorOf(socket, 'https'));
     else new ProxyConnection(socket, 'https', options);
   });
   // 'connection' comes before the handshake: a refused socket never costs one.
