@@ -4,9 +4,10 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { signAccessToken } from '@prevu/core/access-token';
-import { startTunnelServer, useKit, type TunnelServer } from '@prevu/test-kit';
+import { freePort, startTunnelServer, useKit, type TunnelServer } from '@prevu/test-kit';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { get, hostOf, makeAccount, ssh2Tunnel } from './harness.js';
+import { h2connect, h2request } from './h2-kit.js';
 
 const kit = useKit();
 const alice = makeAccount();
@@ -95,5 +96,21 @@ describe('the dashboard', () => {
     const id = /data-share="([^"]+)"/.exec((await get(server.ports.http, DASH, '/env/shop', { headers: { cookie } })).body)![1]!;
     expect((await post(`/share/${id}/rm`, { csrf })).status).toBe(303);
     expect((await get(server.ports.http, web, '/services', { headers: { cookie: guest } })).status).toBe(401);
+  });
+
+  it('answers over HTTP/2 as a browser on HTTPS speaks it, and counts an env\'s HTTP/2 error pages in its sparkline', async () => {
+    const session = await h2connect(kit, `http://127.0.0.1:${server.ports.http}`);
+    const token = await signAccessToken({ privateKey: alice.privateKey, ttlSeconds: 120, dashboard: true });
+    const login = await h2request(session, DASH, `/login?token=${token}`);
+    expect(login.status, login.body).toBe(303);
+    const cookie = String(login.headers['set-cookie']).split(';')[0]!;
+    // an env whose service refuses every connection: each request is a 502 page from prevu
+    await ssh2Tunnel(kit, { sshPort: server.ports.ssh, envId: 'broken', account: alice, target: await freePort(), forwards: [{ kind: 'streamlocal', path: '/web-80' }] });
+    for (let i = 0; i < 3; i++) expect((await h2request(session, hostOf(alice, 'broken', 'web-80'), '/')).status).toBe(502);
+    const list = await h2request(session, DASH, '/', { cookie });
+    expect(list.status).toBe(200);
+    const row = list.body.slice(list.body.indexOf('data-env="broken"'));
+    expect(/class="spark requests" data-total="(\d+)"/.exec(row)?.[1]).toBe('3');
+    expect(/class="spark errors" data-total="(\d+)"/.exec(row)?.[1]).toBe('3');
   });
 });

@@ -12,11 +12,11 @@ import http from 'node:http';
 import http2, { constants, type ClientHttp2Session, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { AGENT_SERVICE, hostFromHeader } from '@prevu/core/names';
-import { ChannelLimitError, type Tunnel } from '../registry.js';
+import { ChannelLimitError, type Tunnel, type TunnelOwner } from '../registry.js';
 import { AccessCache, checkAccess, isLogin, login } from './access.js';
 import { pages, pageResponse, redirectHeaders, type Page } from './error-pages.js';
 import { forwardedHeaders } from './forwarded.js';
-import { pageForMissing, unreachable, type H2Acceptor, type ProxyOptions, type Remote, type Visitor } from './proxy.js';
+import { pageForMissing, routeOf, unreachable, type H2Acceptor, type ProxyOptions, type Remote, type Visitor } from './proxy.js';
 
 /** HTTP/1.1 channels one client session may hold to one tunnel: a browser opens about 6 connections a host over HTTP/1.1. */
 const CHANNELS_PER_TUNNEL = 16;
@@ -130,6 +130,8 @@ const release = (up: Upstream) => (up.kind === 'h1' ? up.agent.destroy() : void 
 /** One HTTP/2 client session and what it holds towards tunnels. */
 class H2Connection {
   private readonly access = new AccessCache();
+  /** The tunnel owner each routed stream went to: its env counts the request and a 5xx page, as HTTP/1.1's do. */
+  private readonly routed = new WeakMap<ServerHttp2Stream, TunnelOwner>();
   private readonly scheme: 'http' | 'https';
   private readonly clientAddress: string;
   private readonly clientPort: number;
@@ -192,7 +194,7 @@ class H2Connection {
       const secure = this.options.httpsUrlFor(host);
       return secure ? this.redirect(stream, `${secure}${path === '*' ? '/' : path}`, {}, 308) : this.page(stream, pages.unknownHost(host), method);
     }
-    const route = this.options.registry.route(host);
+    const route = routeOf(host, this.options);
     const elsewhere = this.options.elsewhere;
     if (route.kind !== 'tunnel' && elsewhere) {
       void elsewhere(host, route).then((found) => (found.kind === 'node' ? this.toNode(stream, headers, ended, found) : this.page(stream, pageForMissing(found, host), method)));
@@ -202,6 +204,7 @@ class H2Connection {
     const tunnel = route.tunnel;
     // counted as HTTP/1.1 counts it: the env's request rate
     this.options.metrics.envRates.request(tunnel.owner.key, tunnel.owner.envId);
+    this.routed.set(stream, tunnel.owner);
     const pairs = headerPairs(headers, () => true);
     if (isLogin(path)) {
       void login(path, pairs, tunnel, this.options.shares).then((outcome) =>
@@ -422,6 +425,8 @@ class H2Connection {
 
   private page(stream: ServerHttp2Stream, page: Page, method: string): void {
     this.options.metrics.errors.inc({ status: page.status });
+    const owner = this.routed.get(stream);
+    if (page.status >= 500 && owner) this.options.metrics.envRates.error(owner.key, owner.envId);
     if (stream.destroyed || stream.headersSent) return;
     const { status, headers, body } = pageResponse(page);
     const head = method === 'HEAD';

@@ -23,6 +23,11 @@ export function pageForMissing(route: Route, host: string): Page {
   return pages.connecting(host);
 }
 
+/** Where a host's requests go: the dashboard's pseudo-tunnel, or the registry's route (HTTP/1.1 and HTTP/2 alike). */
+export function routeOf(host: string, options: Pick<ProxyOptions, 'registry' | 'dashboard'>): Route {
+  return host === options.dashboard?.host ? { kind: 'tunnel', tunnel: options.dashboard.tunnel } : options.registry.route(host);
+}
+
 export interface ProxyOptions {
   registry: Registry;
   metrics: Metrics;
@@ -247,7 +252,7 @@ export class ProxyConnection {
       const secure = this.options.httpsUrlFor(host);
       return secure ? this.finish(renderRedirect(`${secure}${head.target === '*' ? '/' : head.target}`, {}, 308)) : this.respond(pages.unknownHost(host), head);
     }
-    const route: Route = host === this.options.dashboard?.host ? { kind: 'tunnel', tunnel: this.options.dashboard.tunnel } : this.options.registry.route(host);
+    const route = routeOf(host, this.options);
     const elsewhere = this.options.elsewhere;
     if (route.kind !== 'tunnel' && elsewhere) return this.wait(elsewhere(host, route).then((found) => (found.kind === 'node' ? this.handOver(found, head, host) : this.respond(pageForMissing(found, host), head))));
     if (route.kind !== 'tunnel') return this.respond(pageForMissing(route, host), head);
