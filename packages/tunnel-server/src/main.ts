@@ -22,7 +22,6 @@ import { publicUrls } from './public-urls.js';
 import { AddressLimiter } from './limits.js';
 import { Dashboard } from './dashboard/server.js';
 import type { PublicUrls } from './ssh/exec.js';
-import { startClusterNode } from './cluster/node.js';
 
 let config;
 try {
@@ -42,8 +41,9 @@ const listen = (server: Server | { listen: Server['listen'] }, port: number, wha
   });
 
 try {
-  // --redis: a node of a cluster (cluster/node.ts); without it, alone as ever.
-  const cluster = config.redis && config.clusterSecretFile ? await startClusterNode({ ...config, redis: config.redis, clusterSecretFile: config.clusterSecretFile }, log) : undefined;
+  // --redis: a node of a cluster (cluster/node.ts); without it, alone as ever, and without loading
+  // ioredis at all (it was ~10 MB of a lone server's RSS).
+  const cluster = config.redis && config.clusterSecretFile ? await (await import('./cluster/node.js')).startClusterNode({ ...config, redis: config.redis, clusterSecretFile: config.clusterSecretFile }, log) : undefined;
   const registry = cluster?.registry ?? new Registry();
   const metrics = createMetrics(() => registry.size);
   const tls = loadTls(config);
