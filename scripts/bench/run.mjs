@@ -10,6 +10,7 @@ import { accountIdFromKeyBlob, hostname } from '../../packages/core/dist/names.j
 import { ed25519KeyPair } from '../../packages/core/dist/ssh-keys.js';
 import { freePort } from '../../packages/test-kit/dist/ports.js';
 import { clusterBench } from './cluster.mjs';
+import { scalingBench } from './scaling.mjs';
 
 const root = resolve(import.meta.dirname, '../..');
 const serverMain = join(root, 'packages/tunnel-server/dist/main.js');
@@ -54,8 +55,8 @@ async function startServer(extra = []) {
 }
 
 const UNITS = { us: 1e-3, ms: 1, s: 1000, B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 };
-function wrk(url, connections, host, headers = []) {
-  const args = ['-t', String(Math.min(2, connections)), '-c', String(connections), '-d', `${seconds}s`, '--latency', ...(host ? ['-H', `Host: ${host}`] : []), ...headers.flatMap((h) => ['-H', h]), url];
+function wrk(url, connections, host, headers = [], { threads = Math.min(2, connections), script } = {}) {
+  const args = ['-t', String(threads), '-c', String(connections), '-d', `${seconds}s`, '--latency', ...(script ? ['-s', script] : []), ...(host ? ['-H', `Host: ${host}`] : []), ...headers.flatMap((h) => ['-H', h]), url];
   const out = execFileSync('wrk', args, { encoding: 'utf8', timeout: (seconds + 20) * 1000 });
   const num = (re) => {
     const m = out.match(re);
@@ -211,6 +212,8 @@ console.log(
 );
 console.log('');
 console.log(await clusterBench({ start, startServer, wrk, work, key, host, backendPort, f, ratio, added }));
+console.log('');
+console.log(await scalingBench({ start, startServer, wrk, work, keyFile, backendPort, rss, f, ratio }));
 
 const t = results.ssh2;
 const floors = [
