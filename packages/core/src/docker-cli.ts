@@ -106,11 +106,16 @@ export async function networkId(name: string, env: Record<string, string> = {}):
   return inspect.code === 0 ? inspect.stdout.trim() : '';
 }
 
+/** True when the engine at `env` has the image `ref` (a tag or an ID). */
+export async function imageExists(ref: string, env: Record<string, string> = {}): Promise<boolean> {
+  return (await dockerExec(['image', 'inspect', '--format', '{{.Id}}', ref], { env })).code === 0;
+}
+
 /** Checks that the engine answers and compose v2 is there; throws the matching PrevuError. */
 export async function checkDocker(env: Record<string, string> = {}): Promise<{ engine: string; compose: string }> {
-  const info = await dockerExec(['version', '--format', '{{.Server.Version}}'], { env });
+  // side by side: each is a CLI start (compose's own ~0.3 s of CPU), and `up` waits for both
+  const [info, compose] = await Promise.all([dockerExec(['version', '--format', '{{.Server.Version}}'], { env }), dockerExec(['compose', 'version', '--short'], { env })]);
   if (info.code !== 0) throw errors.dockerNotRunning(lastLines(info.stderr, 1) || `exit ${info.code}`);
-  const compose = await dockerExec(['compose', 'version', '--short'], { env });
   if (compose.code !== 0) throw errors.composeMissing();
   return { engine: info.stdout.trim(), compose: compose.stdout.trim() };
 }
