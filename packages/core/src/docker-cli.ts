@@ -111,11 +111,17 @@ export async function imageExists(ref: string, env: Record<string, string> = {})
   return (await dockerExec(['image', 'inspect', '--format', '{{.Id}}', ref], { env })).code === 0;
 }
 
+/** The engine's version; dockerNotRunning when it does not answer. */
+export async function engineVersion(env: Record<string, string> = {}): Promise<string> {
+  const info = await dockerExec(['version', '--format', '{{.Server.Version}}'], { env });
+  if (info.code !== 0) throw errors.dockerNotRunning(lastLines(info.stderr, 1) || `exit ${info.code}`);
+  return info.stdout.trim();
+}
+
 /** Checks that the engine answers and compose v2 is there; throws the matching PrevuError. */
 export async function checkDocker(env: Record<string, string> = {}): Promise<{ engine: string; compose: string }> {
-  // side by side: each is a CLI start (compose's own ~0.3 s of CPU), and `up` waits for both
-  const [info, compose] = await Promise.all([dockerExec(['version', '--format', '{{.Server.Version}}'], { env }), dockerExec(['compose', 'version', '--short'], { env })]);
-  if (info.code !== 0) throw errors.dockerNotRunning(lastLines(info.stderr, 1) || `exit ${info.code}`);
+  // side by side: each is a CLI start (compose's own ~0.3 s of CPU)
+  const [engine, compose] = await Promise.all([engineVersion(env), dockerExec(['compose', 'version', '--short'], { env })]);
   if (compose.code !== 0) throw errors.composeMissing();
-  return { engine: info.stdout.trim(), compose: compose.stdout.trim() };
+  return { engine, compose: compose.stdout.trim() };
 }
