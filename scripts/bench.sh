@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `npm run bench`: the tunnel server against direct-to-backend, same run, loopback only, bounded
-# (~2.5 minutes, with a request through a non-owner cluster node against the owner: redis-server,
-# which ensure-docker.sh installs); then the agent's memory and recovery as shipped (~20 s,
+# (~3 minutes, with a request through a non-owner cluster node against the owner: redis-server,
+# which ensure-docker.sh installs; and one server with 50 envs against 1); then the agent's memory and recovery as shipped (~20 s,
 # Docker); then an asleep env's wake-to-first-200 against bare `docker compose start` (~1 minute,
 # Docker). Installs wrk and h2load (Debian packages) when missing; builds when the tunnel server
 # or the agent bundle is missing.

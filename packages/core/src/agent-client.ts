@@ -3,7 +3,6 @@
 // call carries a short-lived account JWT (access-token.ts) as a Bearer token.
 import type { Agent, request as Request } from 'undici';
 import { z } from 'zod';
-import { signAccessToken } from './access-token.js';
 import { LIFECYCLE_STATES, MAX_TAIL, ROUTING_STATES, type LifecycleRow, type ServiceConfig, type ServiceRow, type TunnelRow } from './agent-protocol.js';
 import { errors } from './errors.js';
 import { EVENT_TYPES, type PrevuEvent } from './events.js';
@@ -106,6 +105,8 @@ export class AgentClient {
 
   private async authorization(): Promise<string> {
     if (!this.token || this.token.until < Date.now()) {
+      // on first use, like undici: jose and ssh2 are ~200 ms of `prevu down`'s start otherwise
+      const { signAccessToken } = await import('./access-token.js');
       const value = await signAccessToken({ privateKey: this.target.privateKey, envId: this.target.envId, ttlSeconds: 600 });
       this.token = { value, until: Date.now() + 300_000 };
     }

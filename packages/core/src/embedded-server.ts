@@ -8,7 +8,7 @@
 // server beside a user's real one): PREVU_EMBEDDED_NAME, _NETWORK, _HTTP_PORT, _SSH_PORT,
 // _MANAGEMENT_PORT.
 import { imageBuild, TUNNEL_SERVER_IMAGE } from './artifacts.js';
-import { docker, dockerExec } from './docker-cli.js';
+import { docker, dockerExec, imageExists } from './docker-cli.js';
 import { errors } from './errors.js';
 import { poll } from './poll.js';
 
@@ -94,8 +94,7 @@ export async function embeddedStatus(settings: EmbeddedSettings = embeddedSettin
 
 async function ensureImage(onProgress?: (line: string) => void): Promise<string> {
   const { context, image } = imageBuild(TUNNEL_SERVER_IMAGE);
-  const inspect = await dockerExec(['image', 'inspect', image]);
-  if (inspect.code === 0) return image;
+  if (await imageExists(image)) return image;
   onProgress?.(`building ${image}`);
   await docker(['build', '-q', '-t', image, context]);
   return image;

@@ -107,11 +107,12 @@ export async function connectTunnelServer(
 }
 
 /**
- * `down`: the env's agent key stops opening the account's tunnels. Best effort (a server that is
- * not running or does not answer must never keep `down` from removing the env); an embedded server
- * that is stopped is not started for it.
+ * `down`: the env's agent key stops opening the account's tunnels, once `removed` has succeeded (a
+ * `down` that fails leaves the env as it was); the connection, most of the time it takes, is made
+ * meanwhile. Best effort (a server that is not running or does not answer must never keep `down`
+ * from removing the env); an embedded server that is stopped is not started for it.
  */
-export async function revokeAgentKey(session: Session, envId: string): Promise<void> {
+export async function revokeAgentKey(session: Session, envId: string, removed: Promise<unknown>): Promise<void> {
   const ts = session.profile.tunnelServer;
   let endpoint: Pick<TunnelEndpoint, 'address' | 'hostKey'>;
   if (ts.type === 'embedded') {
@@ -121,5 +122,13 @@ export async function revokeAgentKey(session: Session, envId: string): Promise<v
   } else {
     endpoint = { address: ts.address, ...(ts.hostKey ? { hostKey: ts.hostKey } : {}) };
   }
-  await tunnelExec({ ...tunnelServerOptions(session, envId, endpoint), timeoutMs: 5000 }, 'agent-key-revoke').catch(() => undefined);
+  const options = { ...tunnelServerOptions(session, envId, endpoint), timeoutMs: 5000 };
+  const client = await TunnelServerClient.connect(options).catch(() => undefined);
+  try {
+    if (!(await removed.then(() => true, () => false))) return;
+    // a connection dropped while a driver deleted the machine: once more on a new one
+    await client?.exec('agent-key-revoke').catch(() => tunnelExec(options, 'agent-key-revoke')).catch(() => undefined);
+  } finally {
+    client?.close();
+  }
 }

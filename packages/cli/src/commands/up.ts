@@ -1,6 +1,5 @@
 import { Args, Flags } from '@oclif/core';
 import chalk from 'chalk';
-import { Listr } from 'listr2';
 import { resolveLifecycle } from '@prevu/core/durations';
 import { keptVolumesLine } from '@prevu/core/envs/down';
 import { closeContext, newUpContext, runSteps, upSteps, type UpResult } from '@prevu/core/up/index';
@@ -58,6 +57,8 @@ export default class Up extends PrevuCommand<typeof Up> {
         await runSteps(steps, ctx, (step, line) => this.trace(`${step}: ${line}`), json ? undefined : (title) => process.stderr.write(`› ${title}\n`));
         this.envId = ctx.envId;
       } else {
+        // only a terminal renders it: CI's and --json runs do not load it
+        const { Listr } = await import('listr2');
         await new Listr(
           steps.map((step) => ({
             title: typeof step.title === 'function' ? '…' : step.title,

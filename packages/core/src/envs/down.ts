@@ -22,18 +22,22 @@ export async function down(session: Session, envId: string, options: { volumes?:
   const states = new EnvStateStore(session.store, session.profile.name);
   const state = await states.read(envId);
   const project = composeProjectName(envId);
-  const keptVolumes = await withMachine(session, envId, async (env, machine, driver) => {
-    const found = machine ? (await projectContainers(env, project)).length > 0 : false;
-    if (!found && !state) throw errors.unknownEnv(envId);
-    let kept: string[] = [];
-    if (found || machine) {
-      await docker(['compose', '-p', project, 'down', '--remove-orphans', '--timeout', '5', ...(options.volumes ? ['--volumes'] : [])], { env, cwd: neutralDir() });
-      if (!options.volumes) kept = (await docker(['volume', 'ls', '--filter', `label=com.docker.compose.project=${project}`, '--format', '{{.Name}}'], { env })).split('\n').filter(Boolean);
-    }
+  const removed = withMachine(session, envId, async (env, machine, driver) => {
+    // side by side, each a docker CLI start: `compose down` without --volumes leaves the named
+    // volumes, so they are the same listed before it as after
+    const [containers, volumes] = await Promise.all([
+      machine ? projectContainers(env, project) : [],
+      machine && !options.volumes ? docker(['volume', 'ls', '--filter', `label=com.docker.compose.project=${project}`, '--format', '{{.Name}}'], { env }) : '',
+    ]);
+    if (!containers.length && !state) throw errors.unknownEnv(envId);
+    if (machine) await docker(['compose', '-p', project, 'down', '--remove-orphans', '--timeout', '5', ...(options.volumes ? ['--volumes'] : [])], { env, cwd: neutralDir() });
     // A machine the driver deletes takes its volumes with it.
-    return (await driver.remove(envId)) ? [] : kept;
+    return (await driver.remove(envId)) ? [] : volumes.split('\n').filter(Boolean);
   });
-  await revokeAgentKey(session, envId);
+  // connects to the tunnel server while compose removes the containers; revokes once they are gone
+  const revoked = revokeAgentKey(session, envId, removed);
+  const keptVolumes = await removed;
+  await revoked;
   await states.remove(envId);
   session.onEvent?.(makeEvent('stopped', envId, undefined, { project }));
   return { envId, project, removed: true, keptVolumes };

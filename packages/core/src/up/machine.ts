@@ -1,6 +1,6 @@
 // Step 3 of `prevu up`: the env is recorded (from here on `ls` lists it and `down` removes it),
 // then the profile's driver finds or makes the machine and its Docker answers.
-import { checkDocker, networkId } from '../docker-cli.js';
+import { engineVersion, networkId } from '../docker-cli.js';
 import { createDriver } from '../drivers/index.js';
 import { errors } from '../errors.js';
 import type { Step, UpContext } from './context.js';
@@ -27,8 +27,9 @@ export const prepareMachine: Step<UpContext> = {
     ctx.driver = await createDriver({ profile: session.profile, profileDir: session.store.profileDir(session.profile.name), key: session.key, onProgress: report });
     ctx.machine = await ctx.driver.ensureMachine(ctx.envId, ctx.session.signal);
     ctx.dockerEndpoint = await ctx.machine.docker();
-    const version = await checkDocker(ctx.dockerEnv());
-    report(`engine ${version.engine}, compose ${version.compose}`);
+    // compose is this CLI's plugin whatever engine it drives, and `compose config` (readProject)
+    // has shown it is there: only the engine is asked
+    report(`engine ${await engineVersion(ctx.dockerEnv())}`);
     // The agent reaches the embedded server over this engine's network `prevu`: only a machine
     // whose Docker is this engine (an ssh host that is this machine, say) can use it, and only
     // this engine knows that network by this ID.
