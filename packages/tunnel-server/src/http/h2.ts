@@ -132,9 +132,6 @@ class H2Connection {
   private readonly access = new AccessCache();
   /** The tunnel owner each routed stream went to: its env counts the request and a 5xx page, as HTTP/1.1's do. */
   private readonly routed = new WeakMap<ServerHttp2Stream, TunnelOwner>();
-  private readonly scheme: 'http' | 'https';
-  private readonly clientAddress: string;
-  private readonly clientPort: number;
   /** By tunnel, or by node id for another node's; least recently used first. */
   private readonly upstreams = new Map<Tunnel | string, Upstream>();
   private streams = 0;
@@ -143,10 +140,10 @@ class H2Connection {
 
   constructor(
     private readonly session: ServerHttp2Session,
-    visitor: Visitor,
+    /** The client: this socket's, or the one a hop from another node brings. */
+    private readonly visitor: Visitor,
     private readonly options: ProxyOptions,
   ) {
-    ({ scheme: this.scheme, address: this.clientAddress, port: this.clientPort } = visitor);
     // Like HTTP/1.1: a session that never sends a request holds its slot only the head timeout,
     // one with no stream open only the idle timeout; an open stream waits as long as its service.
     const first = setTimeout(() => session.destroy(), options.headTimeoutMs);
@@ -225,11 +222,11 @@ class H2Connection {
 
   /** The stream's headers as its service sees them (the same rule as HTTP/1.1's, forwarded.ts). */
   private forwarded(headers: IncomingHttpHeaders, keepTe: boolean): Pairs {
-    return forwardedHeaders(carried(headers, keepTe), { client: this.clientAddress, scheme: this.scheme, host: headers[':authority'] ?? headers.host ?? '' });
+    return forwardedHeaders(carried(headers, keepTe), { client: this.visitor.address, scheme: this.visitor.scheme, host: headers[':authority'] ?? headers.host ?? '' });
   }
 
   private openChannel(tunnel: Tunnel): Promise<Duplex> {
-    return tunnel.owner.openChannel(tunnel, { address: this.clientAddress, port: this.clientPort }).catch((error: Error) => {
+    return tunnel.owner.openChannel(tunnel, this.visitor).catch((error: Error) => {
       throw error instanceof ChannelLimitError ? error : new ChannelOpenError(error.message);
     });
   }
@@ -287,7 +284,7 @@ class H2Connection {
     const open = async () => {
       const hop = await remote.dial();
       if (!hop) throw new Error(`node ${remote.node} unreachable`);
-      return hop.h2({ scheme: this.scheme, address: this.clientAddress, port: this.clientPort });
+      return hop.h2(this.visitor);
     };
     const up = this.upstream(remote.node, () => ({ kind: 'h2c', session: this.connectH2(remote.node, open, authority), active: 0 }));
     // Unreachable, or gone before it answered: as HTTP/1.1 answers a hop that cannot be dialled.

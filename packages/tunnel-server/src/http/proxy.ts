@@ -123,8 +123,8 @@ export class ProxyConnection {
   private readonly access = new AccessCache();
   /** The owner of the tunnel the last request head was routed to (its env counts the request and a 5xx page). */
   private routed: TunnelOwner | null = null;
-  private readonly clientAddress: string;
-  private readonly clientPort: number;
+  /** The client: this socket's, or the one a hop from another node brings. */
+  private readonly visitor: Visitor;
 
   constructor(
     private readonly socket: Socket,
@@ -136,7 +136,7 @@ export class ProxyConnection {
   ) {
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 30_000); // notices a vanished peer of a quiet WebSocket
-    ({ address: this.clientAddress, port: this.clientPort } = visitor ?? visitorOf(socket, scheme));
+    this.visitor = visitor ?? visitorOf(socket, scheme);
     // Silence closes a connection only while no channel is bound: a request may wait as long as
     // its service takes (no per-request time limit), and the service's own keep-alive timeout
     // ends a bound connection that went idle.
@@ -178,7 +178,7 @@ export class ProxyConnection {
     socket.setTimeout(0, this.onIdle);
     socket.pause(); // flowing, the bytes put back would be emitted again at once, to no listener
     socket.unshift(chunk);
-    h2(socket, { scheme: this.scheme, address: this.clientAddress, port: this.clientPort });
+    h2(socket, this.visitor);
   }
 
   private readonly onData = (chunk: Buffer): void => {
@@ -281,7 +281,7 @@ export class ProxyConnection {
     if (this.headTimer) clearTimeout(this.headTimer);
     this.socket.off('data', this.onData).off('end', this.onEnd).setTimeout(0);
     const first = serializeHead(head, head.headers);
-    hop.carry(this.socket, this.buf ? Buffer.concat([first, this.buf]) : first, { scheme: this.scheme, address: this.clientAddress, port: this.clientPort });
+    hop.carry(this.socket, this.buf ? Buffer.concat([first, this.buf]) : first, this.visitor);
     this.buf = null;
   }
 
@@ -326,7 +326,7 @@ export class ProxyConnection {
         await this.unbind();
         let channel: Duplex;
         try {
-          channel = await tunnel.owner.openChannel(tunnel, { address: this.clientAddress, port: this.clientPort });
+          channel = await tunnel.owner.openChannel(tunnel, this.visitor);
         } catch (error) {
           const reason = (error as Error).message;
           if (error instanceof ChannelLimitError) return this.respond(pages.busy(tunnel.service, reason), head);
@@ -396,7 +396,7 @@ export class ProxyConnection {
   }
 
   private forward(head: RequestHead): void {
-    const headers = forwardedHeaders(head.headers, { client: this.clientAddress, scheme: this.scheme, host: head.host ?? '' });
+    const headers = forwardedHeaders(head.headers, { client: this.visitor.address, scheme: this.scheme, host: head.host ?? '' });
     this.send(serializeHead(head, headers));
     if (head.upgrade && head.body.kind === 'none') {
       this.held = true;
@@ -439,7 +439,7 @@ export class ProxyConnection {
       this.bodyBytes = 0;
       this.bodyStalled = false;
       if (tooSlow) {
-        this.options.log.debug({ client: this.clientAddress }, 'request body slower than the minimum rate: closed');
+        this.options.log.debug({ client: this.visitor.address }, 'request body slower than the minimum rate: closed');
         this.options.metrics.limitRefusals.inc({ limit: 'min_body_rate' });
         this.socket.destroy();
       }
